@@ -1,0 +1,66 @@
+import type { ExitReason, SandboxRun } from '../src/artifacts/sandbox-run.js';
+import type { SandboxPolicy } from './policy.js';
+
+/**
+ * The narrow interface the orchestrator sees. Docker (dockerode) and the weaker local
+ * child-process sandbox live behind it.
+ *
+ * The sandbox computes; the orchestrator commits: a session receives one batch of source
+ * rows at a time and hands back the transformed rows. It has no database access and no
+ * credentials, and what it returns is checked before anything is written.
+ */
+
+/** One source row on the wire: its legacy key and its JSON-encoded columns. */
+export interface InputRow {
+  k: string;
+  r: Record<string, unknown>;
+}
+
+/** One transformed row on the wire: the legacy key of the input row it answers to. */
+export interface OutputRow {
+  k: string;
+  r: Record<string, unknown>;
+}
+
+export type BatchOutcome =
+  | { status: 'ok'; rows: OutputRow[] }
+  | {
+      status: 'error';
+      /** error: the program threw; protocol_error: forged/missing/duplicated rows or bad frames; others: the container died. */
+      reason: Exclude<ExitReason, 'ok'>;
+      message: string;
+      /** The legacy key the failure is about, when there is one. */
+      key?: string;
+    };
+
+export interface SandboxStartOptions {
+  /** Names the run in labels, logs and the run record. */
+  runId: string;
+  /** The single-file CommonJS bundle: generated program + in-container harness. */
+  bundle: { path: string; sha256: string };
+  policy: SandboxPolicy;
+  /** Each log line of the program (stdout/stderr), as it comes. */
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Extra labels on the container (e.g. the migration id). */
+  labels?: Record<string, string>;
+}
+
+export interface SandboxSession extends AsyncDisposable {
+  readonly driver: 'docker' | 'local';
+  /**
+   * Sends one batch and waits for its answer. Every output row must answer to exactly one
+   * input row of this batch (by key); anything else is a protocol_error naming the key.
+   * After an error outcome the session is finished: further calls return the same error.
+   */
+  transform(batch: number, rows: InputRow[]): Promise<BatchOutcome>;
+  /** Ends the stream, waits for the program to exit, removes the container; returns the record. */
+  close(): Promise<SandboxRun>;
+}
+
+export type Availability = { ok: true; detail: string } | { ok: false; reason: string };
+
+export interface SandboxDriver {
+  readonly kind: 'docker' | 'local';
+  available(): Promise<Availability>;
+  start(options: SandboxStartOptions): Promise<SandboxSession>;
+}

@@ -1,0 +1,6 @@
+export * from './hash.js';
+export * from './schema-analysis.js';
+export * from './migration-plan.js';
+export * from './generated-script.js';
+export * from './sandbox-run.js';
+export * from './validation-report.js';

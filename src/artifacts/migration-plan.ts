@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { FilterCondition } from './schema-analysis.js';
+
+const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** Where a target column's value comes from. Every target column has exactly one origin. */
+export const ColumnOrigin = z.discriminatedUnion('kind', [
+  /** The source column's value as it is (types already agree). */
+  z.object({ kind: z.literal('copy'), source: z.string() }),
+  /** The source column's value converted to the target's category (e.g. integer → text). */
+  z.object({ kind: z.literal('cast'), source: z.string(), to: z.string() }),
+  /** The same value for every row. */
+  z.object({ kind: z.literal('constant'), value: JsonScalar }),
+  /** A fresh uuid minted by the orchestrator at write time; it becomes the mapping's new id. */
+  z.object({ kind: z.literal('generated_uuid') }),
+  /** Looked up per distinct source value in the plan's enum mapping for this target column. */
+  z.object({ kind: z.literal('enum_map'), source: z.string() }),
+  /** Decided by the plan's foreign-key decision for this target column. */
+  z.object({ kind: z.literal('foreign_key') }),
+  /** Not written: the database default (or NULL) applies. */
+  z.object({ kind: z.literal('default') }),
+]);
+export type ColumnOrigin = z.infer<typeof ColumnOrigin>;
+
+export const ColumnMapping = z.object({
+  target: z.string(),
+  targetType: z.string(),
+  origin: ColumnOrigin,
+  reason: z.string(),
+  confidence: z.number().min(0).max(1),
+});
+export type ColumnMapping = z.infer<typeof ColumnMapping>;
+
+export const MappingStatus = z.enum(['mapped', 'needs_review', 'overridden']);
+export type MappingStatus = z.infer<typeof MappingStatus>;
+
+export const RuleMatch = z.object({
+  target: z.string(),
+  /** Stable id of the rule kind: exact, word, synonym, learned_abbreviation, prefix_code, override. */
+  rule: z.string(),
+  /** What matched, in words: `token "MT" (prefix code learned from "Manufacturing Technician")`. */
+  detail: z.string(),
+  confidence: z.number().min(0).max(1),
+});
+export type RuleMatch = z.infer<typeof RuleMatch>;
+
+export const EnumValueMapping = z.object({
+  source: z.string().nullable(),
+  /** Source rows carrying this value, under the filter. */
+  count: z.number().int().nonnegative(),
+  /** Null while the value needs review. */
+  target: z.string().nullable(),
+  rule: z.string().nullable(),
+  detail: z.string(),
+  confidence: z.number().min(0).max(1),
+  status: MappingStatus,
+  /** Other rules that matched, with what they proposed: the evidence a reviewer sees. */
+  alternatives: z.array(RuleMatch),
+});
+export type EnumValueMapping = z.infer<typeof EnumValueMapping>;
+
+export const EnumMapping = z.object({
+  targetColumn: z.string(),
+  enumType: z.string(),
+  enumValues: z.array(z.string()),
+  sourceColumn: z.string(),
+  /** Why this source column feeds the enum (coverage of candidate columns). */
+  reason: z.string(),
+  values: z.array(EnumValueMapping),
+});
+export type EnumMapping = z.infer<typeof EnumMapping>;
+
+export const FkCandidate = z.object({ value: z.string(), label: z.string() });
+
+export const ForeignKeyDecision = z.object({
+  column: z.string(),
+  refSchema: z.string(),
+  refTable: z.string(),
+  refColumn: z.string(),
+  /** fixed_value: every row points at one parent row, chosen here, in the open. */
+  strategy: z.enum(['fixed_value']),
+  value: z.string().nullable(),
+  /** How the candidates were found (the filter on the parent table), in words. */
+  candidateFilter: z.string(),
+  candidateCount: z.number().int().nonnegative(),
+  candidates: z.array(FkCandidate),
+  reason: z.string(),
+  status: MappingStatus,
+});
+export type ForeignKeyDecision = z.infer<typeof ForeignKeyDecision>;
+
+export const ValidationCheckName = z.enum([
+  'count_match',
+  'mapping_completeness',
+  'row_content',
+  'enum_distribution',
+  'fk_integrity',
+]);
+export type ValidationCheckName = z.infer<typeof ValidationCheckName>;
+
+export const Override = z.object({
+  at: z.string(),
+  by: z.string(),
+  what: z.string(),
+});
+
+export const MigrationPlan = z.object({
+  kind: z.literal('migration_plan'),
+  version: z.literal(1),
+  id: z.string(),
+  revision: z.number().int().positive(),
+  status: z.enum(['draft', 'approved', 'rejected']),
+  createdAt: z.string(),
+  approvedAt: z.string().optional(),
+  approvedBy: z.string().optional(),
+  description: z.string(),
+  analysisHash: z.string(),
+  generator: z.object({ kind: z.enum(['deterministic', 'claude']), version: z.string() }),
+  source: z.object({
+    schema: z.string(),
+    table: z.string(),
+    /** The legacy key: what migration_mappings records per row. */
+    key: z.string(),
+    columns: z.array(z.string()).min(1),
+    filters: z.array(FilterCondition),
+    rowCount: z.number().int().nonnegative(),
+  }),
+  target: z.object({
+    schema: z.string(),
+    table: z.string(),
+    /** The target's primary key: the new id recorded per row in migration_mappings. */
+    primaryKey: z.string(),
+  }),
+  columns: z.array(ColumnMapping).min(1),
+  enumMappings: z.array(EnumMapping),
+  foreignKeys: z.array(ForeignKeyDecision),
+  strategy: z.object({
+    type: z.string(),
+    batchSize: z.number().int().positive(),
+    dependencies: z.array(z.string()),
+    transformations: z.array(z.string()),
+  }),
+  validations: z.array(ValidationCheckName),
+  risk: z.object({ level: z.enum(['low', 'medium', 'high']), reasons: z.array(z.string()) }),
+  overrides: z.array(Override),
+});
+export type MigrationPlan = z.infer<typeof MigrationPlan>;
+
+/** What still stands between this plan and a run, in words a reviewer acts on. */
+export function reviewItems(plan: MigrationPlan): string[] {
+  const items: string[] = [];
+  for (const m of plan.enumMappings) {
+    for (const v of m.values) {
+      if (v.status === 'needs_review') {
+        items.push(
+          `${m.targetColumn}: source value ${JSON.stringify(v.source)} (${v.count} rows) has no agreed ${m.enumType} value — ${v.detail}. ` +
+            `Resolve with: ferry approve <plan> --map ${JSON.stringify(`${v.source ?? ''}=<${m.enumValues.join('|')}>`)}`,
+        );
+      }
+    }
+  }
+  for (const fk of plan.foreignKeys) {
+    if (fk.status === 'needs_review' || fk.value === null) {
+      items.push(
+        `${fk.column}: no ${fk.refTable} row chosen — ${fk.reason}. Resolve with: ferry approve <plan> --fk ${fk.column}=<${fk.refColumn}>`,
+      );
+    }
+  }
+  return items;
+}

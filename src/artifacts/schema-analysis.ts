@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/**
+ * How a column's values travel as JSON between the orchestrator and the sandbox, and how
+ * generated row types describe them. bigint/numeric/timestamps travel as strings so that no
+ * precision or timezone is lost on the way.
+ */
+export const TypeCategory = z.enum([
+  'string',
+  'integer',
+  'bigint',
+  'numeric',
+  'float',
+  'boolean',
+  'uuid',
+  'timestamp',
+  'date',
+  'time',
+  'json',
+  'bytea',
+  'enum',
+  'array',
+  'other',
+]);
+export type TypeCategory = z.infer<typeof TypeCategory>;
+
+export const ColumnInfo = z.object({
+  name: z.string(),
+  ordinal: z.number().int(),
+  /** As `format_type` prints it: `character varying(50)`, `technician_type`, `integer[]`. */
+  pgType: z.string(),
+  category: TypeCategory,
+  /** Set when category is `enum`: the enum type's qualified name (`public.technician_type`). */
+  enumType: z.string().optional(),
+  nullable: z.boolean(),
+  /** The column default expression, or null. */
+  default: z.string().nullable(),
+  isIdentity: z.boolean(),
+  isGenerated: z.boolean(),
+  maxLength: z.number().int().nullable(),
+});
+export type ColumnInfo = z.infer<typeof ColumnInfo>;
+
+export const ForeignKeyInfo = z.object({
+  name: z.string(),
+  columns: z.array(z.string()).min(1),
+  refSchema: z.string(),
+  refTable: z.string(),
+  refColumns: z.array(z.string()).min(1),
+});
+export type ForeignKeyInfo = z.infer<typeof ForeignKeyInfo>;
+
+export const EnumTypeInfo = z.object({
+  schema: z.string(),
+  name: z.string(),
+  /** In declaration order. */
+  values: z.array(z.string()),
+});
+export type EnumTypeInfo = z.infer<typeof EnumTypeInfo>;
+
+export const ValueCount = z.object({ value: z.string().nullable(), count: z.number().int().nonnegative() });
+export type ValueCount = z.infer<typeof ValueCount>;
+
+/** Distinct values of a low-cardinality column, most frequent first. */
+export const ValueProfile = z.object({
+  column: z.string(),
+  distinctCount: z.number().int().nonnegative(),
+  values: z.array(ValueCount),
+});
+export type ValueProfile = z.infer<typeof ValueProfile>;
+
+export const TableClassification = z.object({
+  kind: z.enum(['catalog', 'transactional', 'unknown']),
+  reasons: z.array(z.string()),
+});
+export type TableClassification = z.infer<typeof TableClassification>;
+
+export const TableInfo = z.object({
+  schema: z.string(),
+  name: z.string(),
+  columns: z.array(ColumnInfo),
+  primaryKey: z.array(z.string()),
+  uniqueKeys: z.array(z.array(z.string())),
+  foreignKeys: z.array(ForeignKeyInfo),
+  rowCount: z.number().int().nonnegative(),
+  /** False when the count is the planner's estimate (large tables). */
+  rowCountExact: z.boolean(),
+  profiles: z.array(ValueProfile),
+  classification: TableClassification,
+});
+export type TableInfo = z.infer<typeof TableInfo>;
+
+export const DatabaseAnalysis = z.object({
+  role: z.enum(['source', 'target']),
+  database: z.string(),
+  serverVersion: z.string(),
+  schemas: z.array(z.string()),
+  tables: z.array(TableInfo),
+  enums: z.array(EnumTypeInfo),
+});
+export type DatabaseAnalysis = z.infer<typeof DatabaseAnalysis>;
+
+/** One condition of the source filter; conditions are AND-ed. */
+export const FilterCondition = z.discriminatedUnion('op', [
+  z.object({
+    column: z.string(),
+    op: z.enum(['=', '<>', '<', '<=', '>', '>=']),
+    value: z.union([z.string(), z.number(), z.boolean()]),
+  }),
+  z.object({ column: z.string(), op: z.literal('in'), value: z.array(z.union([z.string(), z.number()])).min(1) }),
+  z.object({ column: z.string(), op: z.enum(['is_null', 'is_not_null']) }),
+]);
+export type FilterCondition = z.infer<typeof FilterCondition>;
+
+/** The source table as the migration will see it: counts and value profiles under the filter. */
+export const SourceFocus = z.object({
+  schema: z.string(),
+  table: z.string(),
+  filters: z.array(FilterCondition),
+  rowCount: z.number().int().nonnegative(),
+  profiles: z.array(ValueProfile),
+});
+export type SourceFocus = z.infer<typeof SourceFocus>;
+
+export const SchemaAnalysis = z.object({
+  kind: z.literal('schema_analysis'),
+  version: z.literal(1),
+  createdAt: z.string(),
+  source: DatabaseAnalysis,
+  target: DatabaseAnalysis,
+  focus: SourceFocus.optional(),
+  /** Set when a model helped (classification, column notes); never for catalog facts. */
+  generator: z.enum(['deterministic', 'claude']),
+});
+export type SchemaAnalysis = z.infer<typeof SchemaAnalysis>;
+
+export function findTable(db: DatabaseAnalysis, name: string, schema?: string): TableInfo | undefined {
+  return db.tables.find((t) => t.name === name && (schema === undefined || t.schema === schema));
+}
+
+export function findEnum(db: DatabaseAnalysis, qualifiedName: string): EnumTypeInfo | undefined {
+  return db.enums.find((e) => `${e.schema}.${e.name}` === qualifiedName);
+}

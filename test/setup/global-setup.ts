@@ -1,0 +1,20 @@
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
+
+let server: EmbeddedServer | undefined;
+
+/** One embedded PostgreSQL for the whole run; each test file makes its own databases on it. */
+export async function setup(project: TestProject): Promise<void> {
+  server = await startEmbeddedPostgres();
+  project.provide('pgAdminUrl', server.url('postgres'));
+}
+
+export async function teardown(): Promise<void> {
+  await server?.stop();
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+  }
+}
