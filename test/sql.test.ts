@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { buildWhere, describeFilters, qualified, quoteIdent } from '../src/db/sql.js';
+
+describe('SQL building', () => {
+  it('quotes identifiers so that names which look like SQL stay names', () => {
+    expect(quoteIdent('order')).toBe('"order"');
+    expect(quoteIdent('x"; DROP TABLE profiles; --')).toBe('"x""; DROP TABLE profiles; --"');
+    expect(qualified('public', 'dispatch_role')).toBe('"public"."dispatch_role"');
+  });
+
+  it('turns a filter into parameters, never into inline values', () => {
+    const w = buildWhere(
+      [
+        { column: 'group_id', op: '=', value: 11 },
+        { column: 'name', op: 'in', value: ["a'b", 'c'] },
+        { column: 'abbrev', op: 'is_not_null' },
+      ],
+      1,
+    );
+    expect(w.sql).toBe('WHERE "group_id" = $2 AND "name" IN ($3, $4) AND "abbrev" IS NOT NULL');
+    expect(w.params).toEqual([11, "a'b", 'c']);
+    expect(buildWhere([]).sql).toBe('');
+  });
+
+  it('describes a filter in words', () => {
+    expect(describeFilters([{ column: 'group_id', op: '=', value: 11 }])).toBe('group_id = 11');
+    expect(describeFilters([])).toBe('all rows');
+  });
+});
