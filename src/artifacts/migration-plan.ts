@@ -22,17 +22,19 @@ export const ColumnOrigin = z.discriminatedUnion('kind', [
 ]);
 export type ColumnOrigin = z.infer<typeof ColumnOrigin>;
 
+export const MappingStatus = z.enum(['mapped', 'needs_review', 'overridden']);
+export type MappingStatus = z.infer<typeof MappingStatus>;
+
 export const ColumnMapping = z.object({
   target: z.string(),
   targetType: z.string(),
   origin: ColumnOrigin,
   reason: z.string(),
   confidence: z.number().min(0).max(1),
+  /** needs_review: no origin could be decided for a column the target requires. */
+  status: MappingStatus,
 });
 export type ColumnMapping = z.infer<typeof ColumnMapping>;
-
-export const MappingStatus = z.enum(['mapped', 'needs_review', 'overridden']);
-export type MappingStatus = z.infer<typeof MappingStatus>;
 
 export const RuleMatch = z.object({
   target: z.string(),
@@ -149,6 +151,13 @@ export type MigrationPlan = z.infer<typeof MigrationPlan>;
 /** What still stands between this plan and a run, in words a reviewer acts on. */
 export function reviewItems(plan: MigrationPlan): string[] {
   const items: string[] = [];
+  for (const c of plan.columns) {
+    if (c.status === 'needs_review') {
+      items.push(
+        `${c.target}: ${c.reason}. Resolve with: ferry approve <plan> --column ${c.target}=<source column> (or =const:<value>)`,
+      );
+    }
+  }
   for (const m of plan.enumMappings) {
     for (const v of m.values) {
       if (v.status === 'needs_review') {

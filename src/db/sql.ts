@@ -54,7 +54,7 @@ export function describeFilters(filters: readonly FilterCondition[]): string {
       if (f.op === 'is_null') return `${f.column} IS NULL`;
       if (f.op === 'is_not_null') return `${f.column} IS NOT NULL`;
       if (f.op === 'in') return `${f.column} IN (${f.value.map((v) => JSON.stringify(v)).join(', ')})`;
-      return `${f.column} ${f.op} ${JSON.stringify(f.value)}`;
+      return 'value' in f ? `${f.column} ${f.op} ${JSON.stringify(f.value)}` : f.column;
     })
     .join(' AND ');
 }

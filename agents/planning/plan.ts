@@ -1,0 +1,357 @@
+import { contentHash } from '../../src/artifacts/hash.js';
+import {
+  MigrationPlan,
+  type ColumnMapping,
+  type EnumMapping,
+  type ForeignKeyDecision,
+  type ValidationCheckName,
+} from '../../src/artifacts/migration-plan.js';
+import { findEnum, type SchemaAnalysis, type TableInfo, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
+import { PlanError } from '../../src/errors.js';
+import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
+import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
+import type { MigrationIntent } from './intent.js';
+import type { PlanProbe } from './probe.js';
+import { singular, stem, tokens } from './words.js';
+
+export const PLANNER_VERSION = 'deterministic-1';
+
+export interface PlanInput {
+  description: string;
+  intent: MigrationIntent;
+  /** Must carry `focus` for the intent's source table and filter. */
+  analysis: SchemaAnalysis;
+  probe: PlanProbe;
+  now?: () => Date;
+  onProgress?: (line: string) => void;
+}
+
+/** Plans above this many rows are written in batches of this size. */
+const MAX_BATCH = 1000;
+
+export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
+  const { intent, analysis, probe } = input;
+  const say = input.onProgress ?? (() => {});
+  const focus = analysis.focus;
+  if (!focus || focus.table !== intent.source.name || focus.schema !== intent.source.schema) {
+    throw new PlanError('ANALYSIS_NOT_FOCUSED', 'the analysis has no profile of the source table under the filter', {
+      hint: 'run Schema Analysis focusSource() for the intent before planning',
+    });
+  }
+  const source = intent.source;
+  const target = intent.target;
+  const sourceKey = source.primaryKey.length === 1 ? source.primaryKey[0]! : null;
+  if (!sourceKey) {
+    throw new PlanError(
+      'SOURCE_KEY_UNSUPPORTED',
+      `the source table ${source.name} has ${source.primaryKey.length === 0 ? 'no primary key' : 'a composite primary key'}; ferry tracks each row by a single-column legacy key`,
+      { hint: 'add a single-column primary key (or unique id column) to the source table' },
+    );
+  }
+  const targetPk = target.primaryKey.length === 1 ? target.columns.find((c) => c.name === target.primaryKey[0]) : undefined;
+  if (!targetPk) {
+    throw new PlanError('TARGET_KEY_UNSUPPORTED', `the target table ${target.name} needs a single-column primary key`, {
+      hint: 'ferry records each new row by its primary key in migration_mappings',
+    });
+  }
+
+  const targetSubject = subjectWords(target);
+  const sourceSubject = subjectWords(source);
+  const enumNoise = new Set<string>([...targetSubject]);
+  const columns: ColumnMapping[] = [];
+  const enumMappings: EnumMapping[] = [];
+  const foreignKeys: ForeignKeyDecision[] = [];
+  const usedSource = new Set<string>();
+  const transformations: string[] = [];
+  const riskReasons: string[] = [];
+
+  const fkByColumn = new Map(target.foreignKeys.filter((fk) => fk.columns.length === 1).map((fk) => [fk.columns[0]!, fk]));
+
+  for (const col of target.columns) {
+    if (col.isGenerated) continue;
+    const base = { target: col.name, targetType: col.pgType };
+
+    if (col.name === targetPk.name) {
+      if (col.category === 'uuid') {
+        columns.push({ ...base, origin: { kind: 'generated_uuid' }, reason: 'primary key: a new uuid per row, recorded in migration_mappings', confidence: 1, status: 'mapped' });
+        transformations.push(`generate_uuid_primary_keys (${col.name})`);
+        continue;
+      }
+      const src = source.columns.find((c) => c.name === sourceKey)!;
+      const conv = conversion(src.category, col.category);
+      if (!conv) {
+        throw new PlanError('TARGET_KEY_UNSUPPORTED', `the target key ${col.name} (${col.pgType}) cannot hold the legacy key ${sourceKey} (${src.pgType})`, {
+          hint: 'use a uuid primary key in the target, or a key type the legacy key converts to',
+        });
+      }
+      columns.push({ ...base, origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: 'primary key: kept from the legacy key', confidence: 0.9, status: 'mapped' });
+      usedSource.add(sourceKey);
+      continue;
+    }
+
+    const fk = fkByColumn.get(col.name);
+    if (fk) {
+      if (col.nullable) {
+        columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column maps to it, so it stays NULL`, confidence: 0.6, status: 'mapped' });
+        continue;
+      }
+      const decision = await decideForeignKey(col.name, fk, analysis, targetSubject, probe);
+      foreignKeys.push(decision);
+      columns.push({ ...base, origin: { kind: 'foreign_key' }, reason: `required reference to ${fk.refTable}.${fk.refColumns[0]}: ${decision.reason}`, confidence: decision.status === 'mapped' ? (decision.candidateCount === 1 ? 0.9 : 0.6) : 0, status: decision.status });
+      transformations.push(`assign_${col.name}_${decision.strategy}`);
+      if (decision.candidateCount > 1) {
+        riskReasons.push(`every row gets the same ${col.name} (${decision.candidates[0]?.label ?? decision.value}), chosen among ${decision.candidateCount} candidates — check it`);
+      }
+      continue;
+    }
+
+    if (col.category === 'enum' && col.enumType) {
+      const mapping = await decideEnum(col.name, col.enumType, analysis, source, focusProfiles(analysis), enumNoise, probe, input.intent);
+      if (mapping) {
+        enumMappings.push(mapping);
+        usedSource.add(mapping.sourceColumn);
+        columns.push({ ...base, origin: { kind: 'enum_map', source: mapping.sourceColumn }, reason: mapping.reason, confidence: 0.9, status: 'mapped' });
+        transformations.push(`map_${mapping.sourceColumn}_to_${col.name}_enum`);
+        continue;
+      }
+    }
+
+    if (isLegacyKeyColumn(col.name)) {
+      const src = source.columns.find((c) => c.name === sourceKey)!;
+      const conv = conversion(src.category, col.category);
+      if (conv) {
+        columns.push({ ...base, origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: `keeps the legacy key ${source.name}.${sourceKey}`, confidence: 0.95, status: 'mapped' });
+        transformations.push(`preserve_legacy_id_in_${col.name}`);
+        continue;
+      }
+    }
+
+    const candidates = source.columns
+      .filter((s) => !usedSource.has(s.name))
+      .map((s) => ({ s, score: nameScore(col.name, s.name, targetSubject, sourceSubject), conv: conversion(s.category, col.category) }))
+      .filter((x) => x.score >= 0.7 && x.conv !== null)
+      .sort((a, b) => b.score - a.score);
+    const best = candidates[0];
+    if (best && (!candidates[1] || candidates[1].score < best.score)) {
+      usedSource.add(best.s.name);
+      const lengthRisk = col.maxLength !== null && (best.s.maxLength === null || best.s.maxLength > col.maxLength);
+      if (lengthRisk) riskReasons.push(`${best.s.name} (${best.s.pgType}) may not fit ${col.name} (${col.pgType}); longer values fail their batch`);
+      if (best.s.nullable && !col.nullable && col.default === null) riskReasons.push(`${best.s.name} may be NULL but ${col.name} is NOT NULL; such rows fail their batch`);
+      columns.push({
+        ...base,
+        origin: best.conv === 'copy' ? { kind: 'copy', source: best.s.name } : { kind: 'cast', source: best.s.name, to: col.category },
+        reason: `from ${best.s.name}: ${explainScore(best.score)}${best.conv === 'cast' ? ` (converted ${best.s.category} → ${col.category})` : ''}`,
+        confidence: best.score,
+        status: 'mapped',
+      });
+      continue;
+    }
+
+    if (col.default !== null || col.isIdentity) {
+      columns.push({ ...base, origin: { kind: 'default' }, reason: `left to the database default (${col.isIdentity ? 'identity' : col.default})`, confidence: 0.9, status: 'mapped' });
+    } else if (col.nullable) {
+      columns.push({ ...base, origin: { kind: 'default' }, reason: 'no legacy column matches; stays NULL', confidence: 0.6, status: 'mapped' });
+    } else {
+      columns.push({ ...base, origin: { kind: 'default' }, reason: `required (NOT NULL, no default) and no legacy column matches${best ? ` (${candidates.map((c) => c.s.name).join(' and ')} match equally)` : ''}`, confidence: 0, status: 'needs_review' });
+    }
+  }
+
+  const rowCount = analysis.focus!.rowCount;
+  const selected = [...new Set([sourceKey, ...columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
+  const needsReview =
+    columns.filter((c) => c.status === 'needs_review').length +
+    enumMappings.reduce((n, m) => n + m.values.filter((v) => v.status === 'needs_review').length, 0) +
+    foreignKeys.filter((f) => f.status === 'needs_review').length;
+  for (const m of enumMappings) {
+    const weak = m.values.filter((v) => v.status === 'mapped' && v.confidence < 0.8);
+    if (weak.length) riskReasons.push(`${weak.length} ${m.targetColumn} value(s) mapped with confidence below 0.8: ${weak.map((v) => JSON.stringify(v.source)).join(', ')}`);
+  }
+  if (needsReview > 0) riskReasons.unshift(`${needsReview} decision(s) need a person before this plan can run`);
+  if (rowCount === 0) riskReasons.push('the filter selects no rows');
+  if (rowCount > 100_000) riskReasons.push(`${rowCount} rows: a long run; watch progress`);
+  if (intent.filters.length === 0) riskReasons.push('no filter: every row of the source table moves');
+  const level = needsReview > 0 ? 'high' : riskReasons.length > 0 ? 'medium' : 'low';
+
+  const validations: ValidationCheckName[] = ['count_match', 'mapping_completeness', 'row_content'];
+  if (enumMappings.length) validations.push('enum_distribution');
+  if (foreignKeys.length) validations.push('fk_integrity');
+  transformations.push('record_legacy_to_new_id_mappings');
+
+  const classification = source.classification.kind;
+  const analysisHash = contentHash({ ...analysis, createdAt: '' });
+  const draft = {
+    kind: 'migration_plan' as const,
+    version: 1 as const,
+    id: '',
+    revision: 1,
+    status: 'draft' as const,
+    createdAt: (input.now?.() ?? new Date()).toISOString(),
+    description: input.description,
+    analysisHash,
+    generator: { kind: 'deterministic' as const, version: PLANNER_VERSION },
+    source: { schema: source.schema, table: source.name, key: sourceKey, columns: selected, filters: intent.filters, rowCount },
+    target: { schema: target.schema, table: target.name, primaryKey: targetPk.name },
+    columns,
+    enumMappings,
+    foreignKeys,
+    strategy: {
+      type: `${classification === 'unknown' ? 'table' : classification}${enumMappings.length ? '_with_enum_mapping' : '_copy'}`,
+      batchSize: Math.max(1, Math.min(rowCount, MAX_BATCH)),
+      dependencies: [...new Set(foreignKeys.map((f) => f.refTable))],
+      transformations,
+    },
+    validations,
+    risk: { level, reasons: riskReasons } as const,
+    overrides: [],
+  };
+  draft.id = `${source.name}-to-${target.name}-${contentHash({ d: input.description, s: draft.source, t: draft.target }).slice(0, 8)}`;
+  say(`planned ${columns.length} target columns, ${enumMappings.length} enum mapping(s), ${foreignKeys.length} FK decision(s); risk ${level}`);
+  const parsed = MigrationPlan.safeParse(draft);
+  if (!parsed.success) {
+    throw new PlanError('PLAN_INVALID', `the planner produced an invalid plan: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+function focusProfiles(analysis: SchemaAnalysis): ValueProfile[] {
+  return analysis.focus?.profiles ?? [];
+}
+
+/**
+ * Picks the source column that feeds an enum by how many of its rows the rules map
+ * (coverage), then decides each distinct value.
+ */
+async function decideEnum(
+  targetColumn: string,
+  enumType: string,
+  analysis: SchemaAnalysis,
+  source: TableInfo,
+  profiles: ValueProfile[],
+  noise: Set<string>,
+  probe: PlanProbe,
+  intent: MigrationIntent,
+): Promise<EnumMapping | null> {
+  const en = findEnum(analysis.target, enumType);
+  if (!en) return null;
+  for (const w of tokens(en.name)) noise.add(singular(w));
+  for (const w of tokens(targetColumn)) if (!en.values.some((v) => tokens(v).map(stem).includes(stem(w)))) noise.add(singular(w));
+
+  const textColumns = source.columns.filter((c) => c.category === 'string' || c.category === 'enum');
+  const companions = textColumns.filter((c) => looksLikeCodes(profiles.find((p) => p.column === c.name)));
+  const scored: Array<{ column: string; coverage: number; mapping: EnumMapping }> = [];
+  for (const c of textColumns) {
+    const profile = profiles.find((p) => p.column === c.name);
+    if (!profile || profile.values.length === 0) continue;
+    if (companions.includes(c)) continue;
+    const companion = companions[0];
+    const pairs = companion
+      ? await probe.sourcePairs({ schema: source.schema, table: source.name, valueColumn: c.name, codeColumn: companion.name, filters: intent.filters, limit: 1000 })
+      : profile.values.map((v) => ({ value: v.value, code: null }));
+    const ctxBase = { enumValues: en.values, noise };
+    const { learned, dropped } = learnCodes(
+      pairs.filter((p): p is { value: string; code: string | null } => p.value !== null),
+      ctxBase,
+      companion !== undefined,
+    );
+    const ctx: EnumRuleContext = { ...ctxBase, learned };
+    const values = profile.values.map((v) => decideValue(v.value, v.count, ctx));
+    const total = values.reduce((n, v) => n + v.count, 0);
+    const mapped = values.filter((v) => v.status === 'mapped').reduce((n, v) => n + v.count, 0);
+    const coverage = total === 0 ? 0 : mapped / total;
+    const learnedText = learned.size
+      ? `; codes learned from ${companion ? companion.name : 'initials'}: ${[...learned.values()].map((l) => `${l.code.toUpperCase()}→${l.target}`).join(', ')}`
+      : '';
+    scored.push({
+      column: c.name,
+      coverage,
+      mapping: {
+        targetColumn,
+        enumType,
+        enumValues: en.values,
+        sourceColumn: c.name,
+        reason: `${c.name} maps ${mapped}/${total} rows by rule${learnedText}${dropped.length ? `; ambiguous codes ignored: ${dropped.join(', ')}` : ''}`,
+        values,
+      },
+    });
+  }
+  scored.sort((a, b) => b.coverage - a.coverage);
+  const best = scored[0];
+  if (!best) return null;
+  const others = scored.slice(1).filter((s) => s.coverage > 0).map((s) => `${s.column} ${(s.coverage * 100).toFixed(0)}%`);
+  best.mapping.reason += others.length ? ` (other candidates: ${others.join(', ')})` : scored.length > 1 ? ` (other text columns map no rows)` : '';
+  return best.mapping;
+}
+
+/** A column of short upper-case codes (like `abbrev`): evidence for learning abbreviations. */
+function looksLikeCodes(profile: ValueProfile | undefined): boolean {
+  if (!profile) return false;
+  const nonNull = profile.values.filter((v) => v.value !== null);
+  if (nonNull.length < 2) return false;
+  const codes = nonNull.filter((v) => /^[A-Z0-9]{1,6}$/.test(v.value!.trim()));
+  return codes.length / nonNull.length >= 0.6;
+}
+
+/**
+ * A required reference that no legacy column can fill: every row points at one parent
+ * row, chosen in the open. Candidates are narrowed by a parent column whose values name
+ * what the reference is for (technician_id → profiles where profile_type = 'technician').
+ */
+async function decideForeignKey(
+  column: string,
+  fk: { refSchema: string; refTable: string; refColumns: string[] },
+  analysis: SchemaAnalysis,
+  targetSubject: Set<string>,
+  probe: PlanProbe,
+): Promise<ForeignKeyDecision> {
+  const refColumn = fk.refColumns[0]!;
+  const parent = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+  const base = { column, refSchema: fk.refSchema, refTable: fk.refTable, refColumn, strategy: 'fixed_value' as const };
+  if (!parent) {
+    return { ...base, value: null, candidateFilter: 'parent table not analysed', candidateCount: 0, candidates: [], reason: `${fk.refSchema}.${fk.refTable} is not in the analysis`, status: 'needs_review' };
+  }
+  const words = tokens(column).filter((w) => w !== 'id').map(singular);
+  words.push(...targetSubject);
+  let where: { column: string; value: string } | null = null;
+  for (const p of parent.profiles) {
+    const hit = p.values.find((v) => v.value !== null && words.includes(singular(v.value.toLowerCase())));
+    if (hit && hit.value !== null) {
+      where = { column: p.column, value: hit.value };
+      break;
+    }
+  }
+  const label =
+    parent.columns.find((c) => /(^|_)(full_?name|name|title|label|email|username)$/.test(c.name) && c.category === 'string')?.name ?? null;
+  const created = parent.columns.find((c) => c.category === 'timestamp' && /creat|insert|added/.test(c.name))?.name;
+  const orderBy = created ? [created, refColumn] : [refColumn];
+  const { total, rows } = await probe.parentRows({ schema: parent.schema, table: parent.name, keyColumn: refColumn, labelColumn: label, where, orderBy, limit: 10 });
+  const candidateFilter = where ? `${parent.name}.${where.column} = '${where.value}'` : `all rows of ${parent.name}`;
+  const candidates = rows.map((r) => ({ value: r.key, label: r.label }));
+  const chosen = rows[0];
+  if (!chosen) {
+    return { ...base, value: null, candidateFilter, candidateCount: 0, candidates, reason: `no ${parent.name} row matches ${candidateFilter}`, status: 'needs_review' };
+  }
+  if (!where && total > 1) {
+    return {
+      ...base,
+      value: null,
+      candidateFilter,
+      candidateCount: total,
+      candidates,
+      reason: `${total} ${parent.name} rows and nothing in the data says which one ${column} should name`,
+      status: 'needs_review',
+    };
+  }
+  const order = created ? `earliest ${created}` : `lowest ${refColumn}`;
+  return {
+    ...base,
+    value: chosen.key,
+    candidateFilter,
+    candidateCount: total,
+    candidates,
+    reason:
+      total === 1
+        ? `the only ${parent.name} row where ${candidateFilter} ("${chosen.label}")`
+        : `"${chosen.label}", the ${order} of ${total} ${parent.name} rows where ${candidateFilter}; the legacy rows carry no reference to choose per row`,
+    status: 'mapped',
+  };
+}

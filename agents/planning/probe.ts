@@ -1,0 +1,30 @@
+import type { FilterCondition } from '../../src/artifacts/schema-analysis.js';
+
+/**
+ * The two facts the planner reads beyond the analysis: which code stands next to which
+ * value in the source (to learn abbreviations from the data), and which parent rows a
+ * foreign key could point at. Implemented over pg in src/db/plan-probe.ts.
+ */
+export interface PlanProbe {
+  sourcePairs(input: {
+    schema: string;
+    table: string;
+    valueColumn: string;
+    codeColumn: string;
+    filters: FilterCondition[];
+    limit: number;
+  }): Promise<Array<{ value: string | null; code: string | null }>>;
+
+  parentRows(input: {
+    schema: string;
+    table: string;
+    keyColumn: string;
+    labelColumn: string | null;
+    where: { column: string; value: string } | null;
+    orderBy: string[];
+    limit: number;
+  }): Promise<{ total: number; rows: Array<{ key: string; label: string }> }>;
+
+  /** Whether a parent row with this key exists (for overrides). */
+  parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;
+}

@@ -1,0 +1,108 @@
+import { MigrationPlan, reviewItems, type ColumnMapping } from '../../src/artifacts/migration-plan.js';
+import { InputError, PlanError } from '../../src/errors.js';
+import type { PlanProbe } from './probe.js';
+
+/** What a reviewer changes: enum values, FK choices, column origins. */
+export interface PlanOverrides {
+  /** source value → enum value, for a plan's (single or named) enum mapping. */
+  map?: Array<{ source: string; target: string; column?: string }>;
+  /** FK column → parent key. */
+  fk?: Array<{ column: string; value: string }>;
+  /** target column → source column, or const:<json or text>. */
+  column?: Array<{ target: string; origin: string }>;
+}
+
+/**
+ * Applies a reviewer's changes and returns the next revision (draft). Every value is
+ * grounded: an enum value must belong to the enum, a source value to the data, a parent key
+ * to the parent table, a source column to the source columns.
+ */
+export async function applyOverrides(plan: MigrationPlan, overrides: PlanOverrides, by: string, probe: PlanProbe, now: Date = new Date()): Promise<MigrationPlan> {
+  const next: MigrationPlan = structuredClone(plan);
+  const notes: string[] = [];
+  for (const m of overrides.map ?? []) {
+    const candidates = next.enumMappings.filter((e) => m.column === undefined || e.targetColumn === m.column);
+    const mapping = candidates.find((e) => e.values.some((v) => v.source === m.source));
+    if (!mapping) {
+      const known = next.enumMappings.flatMap((e) => e.values.map((v) => JSON.stringify(v.source)));
+      throw new InputError('OVERRIDE_UNKNOWN_VALUE', `no enum mapping has the source value ${JSON.stringify(m.source)}`, {
+        hint: `source values in this plan: ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}`,
+      });
+    }
+    if (!mapping.enumValues.includes(m.target)) {
+      throw new InputError('OVERRIDE_UNKNOWN_ENUM_VALUE', `"${m.target}" is not a value of ${mapping.enumType}`, {
+        hint: `use one of: ${mapping.enumValues.join(', ')}`,
+      });
+    }
+    const v = mapping.values.find((x) => x.source === m.source)!;
+    notes.push(`${mapping.targetColumn}: ${JSON.stringify(m.source)} → ${m.target} (was ${v.target ?? 'unresolved'})`);
+    Object.assign(v, { target: m.target, rule: 'override', detail: `set by ${by}`, confidence: 1, status: 'overridden' as const });
+  }
+  for (const f of overrides.fk ?? []) {
+    const decision = next.foreignKeys.find((d) => d.column === f.column);
+    if (!decision) {
+      throw new InputError('OVERRIDE_UNKNOWN_FK', `the plan has no foreign-key decision for "${f.column}"`, {
+        hint: `FK columns in this plan: ${next.foreignKeys.map((d) => d.column).join(', ') || 'none'}`,
+      });
+    }
+    const exists = await probe.parentExists({ schema: decision.refSchema, table: decision.refTable, keyColumn: decision.refColumn, key: f.value });
+    if (!exists) {
+      throw new InputError('OVERRIDE_UNKNOWN_PARENT', `${decision.refTable} has no row with ${decision.refColumn} = ${JSON.stringify(f.value)}`, {
+        hint: `candidates: ${decision.candidates.map((c) => `${c.value} (${c.label})`).join(', ') || 'none'}`,
+      });
+    }
+    notes.push(`${f.column}: ${decision.value ?? 'unresolved'} → ${f.value}`);
+    Object.assign(decision, { value: f.value, reason: `set by ${by}`, status: 'overridden' as const });
+    const col = next.columns.find((c) => c.target === f.column);
+    if (col) Object.assign(col, { status: 'overridden', confidence: 1, reason: `required reference to ${decision.refTable}.${decision.refColumn}: set by ${by}` });
+  }
+  for (const c of overrides.column ?? []) {
+    const col = next.columns.find((x) => x.target === c.target);
+    if (!col) {
+      throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `the target table has no column "${c.target}"`, {
+        hint: `target columns: ${next.columns.map((x) => x.target).join(', ')}`,
+      });
+    }
+    let origin: ColumnMapping['origin'];
+    if (c.origin.startsWith('const:')) {
+      const raw = c.origin.slice('const:'.length);
+      let value: string | number | boolean | null;
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        value = parsed === null || ['string', 'number', 'boolean'].includes(typeof parsed) ? (parsed as string | number | boolean | null) : raw;
+      } catch {
+        value = raw;
+      }
+      origin = { kind: 'constant', value };
+    } else if (c.origin === 'default') {
+      origin = { kind: 'default' };
+    } else {
+      // The source column must exist in the analysed source; the plan only lists selected ones.
+      origin = { kind: 'copy', source: c.origin };
+      if (!next.source.columns.includes(c.origin)) next.source.columns.push(c.origin);
+    }
+    notes.push(`${c.target}: origin ${JSON.stringify(col.origin)} → ${JSON.stringify(origin)}`);
+    Object.assign(col, { origin, status: 'overridden', confidence: 1, reason: `set by ${by}` });
+  }
+  next.revision = plan.revision + 1;
+  next.status = 'draft';
+  delete next.approvedAt;
+  delete next.approvedBy;
+  next.overrides.push(...notes.map((what) => ({ at: now.toISOString(), by, what })));
+  return MigrationPlan.parse(next);
+}
+
+/** Approves a plan with nothing left to review. */
+export function approvePlan(plan: MigrationPlan, by: string, now: Date = new Date()): MigrationPlan {
+  const items = reviewItems(plan);
+  if (items.length > 0) {
+    throw new PlanError('PLAN_NEEDS_REVIEW', `the plan has ${items.length} decision(s) a person must make first:\n  - ${items.join('\n  - ')}`, {
+      hint: 'resolve them with the --map / --fk / --column flags shown, then approve again',
+      details: { items },
+    });
+  }
+  if (plan.status === 'rejected') {
+    throw new PlanError('PLAN_REJECTED', `plan ${plan.id} revision ${plan.revision} was rejected`, { hint: 'make a new plan with ferry plan' });
+  }
+  return MigrationPlan.parse({ ...plan, status: 'approved', approvedAt: now.toISOString(), approvedBy: by });
+}

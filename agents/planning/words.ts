@@ -1,0 +1,47 @@
+/** Small text helpers the planner's rules share: tokens, stems, similarity. */
+
+/** Lower-case alphanumeric tokens: "MT-IPR/Sticker" → ["mt", "ipr", "sticker"]. */
+export function tokens(text: string): string[] {
+  return text
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((t) => t.length > 0);
+}
+
+const SUFFIXES = ['ings', 'ing', 'ers', 'ors', 'ions', 'ion', 'er', 'or', 'ed', 'es', 's', 'e'];
+
+/**
+ * A crude stem, applied until it stops changing, so that designing/designer/design and
+ * sectioning/section meet. Stems shorter than 4 letters are not cut further.
+ */
+export function stem(word: string): string {
+  let w = word.toLowerCase();
+  for (let i = 0; i < 3; i++) {
+    const suffix = SUFFIXES.find((s) => w.endsWith(s) && w.length - s.length >= 4);
+    if (!suffix) break;
+    w = w.slice(0, w.length - suffix.length);
+  }
+  return w;
+}
+
+export function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** Singular-ish form for matching table names to words: "roles" → "role". */
+export function singular(word: string): string {
+  if (word.endsWith('ies') && word.length > 4) return `${word.slice(0, -3)}y`;
+  if (word.endsWith('ses') || word.endsWith('xes')) return word.slice(0, -2);
+  if (word.endsWith('s') && !word.endsWith('ss') && word.length > 3) return word.slice(0, -1);
+  return word;
+}

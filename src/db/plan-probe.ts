@@ -1,0 +1,33 @@
+import type { PlanProbe } from '../../agents/planning/probe.js';
+import { buildWhere, qualified, quoteIdent, type Queryable } from './sql.js';
+
+/** The planner's probe over real connections: read-only queries, parameters only. */
+export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
+  return {
+    async sourcePairs({ schema, table, valueColumn, codeColumn, filters, limit }) {
+      const w = buildWhere(filters);
+      const r = await source.query<{ value: string | null; code: string | null }>(
+        `SELECT DISTINCT ${quoteIdent(valueColumn)}::text AS value, ${quoteIdent(codeColumn)}::text AS code
+           FROM ${qualified(schema, table)} ${w.sql} ORDER BY 1, 2 LIMIT ${Math.max(1, Math.floor(limit))}`,
+        w.params,
+      );
+      return r.rows;
+    },
+    async parentRows({ schema, table, keyColumn, labelColumn, where, orderBy, limit }) {
+      const cond = where ? `WHERE ${quoteIdent(where.column)}::text = $1` : '';
+      const params = where ? [where.value] : [];
+      const total = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(schema, table)} ${cond}`, params);
+      const label = labelColumn ? `${quoteIdent(labelColumn)}::text` : `${quoteIdent(keyColumn)}::text`;
+      const rows = await target.query<{ key: string; label: string }>(
+        `SELECT ${quoteIdent(keyColumn)}::text AS key, ${label} AS label FROM ${qualified(schema, table)} ${cond}
+          ORDER BY ${orderBy.map(quoteIdent).join(', ')} LIMIT ${Math.max(1, Math.floor(limit))}`,
+        params,
+      );
+      return { total: Number(total.rows[0]?.n ?? 0), rows: rows.rows };
+    },
+    async parentExists({ schema, table, keyColumn, key }) {
+      const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);
+      return r.rows.length > 0;
+    },
+  };
+}
