@@ -66,6 +66,8 @@ export const ValueProfile = z.object({
   column: z.string(),
   distinctCount: z.number().int().nonnegative(),
   values: z.array(ValueCount),
+  /** True when read from a TABLESAMPLE of a large table: counts are the sample's, rare values may be missing. */
+  sampled: z.boolean().optional(),
 });
 export type ValueProfile = z.infer<typeof ValueProfile>;
 
