@@ -9,7 +9,7 @@ import {
 import type { Queryable } from '../../src/db/sql.js';
 import { describeFilters } from '../../src/db/sql.js';
 import { FerryError, InputError } from '../../src/errors.js';
-import { readCatalog } from './catalog.js';
+import { catalogQuery, readCatalog } from './catalog.js';
 import { classifyTable } from './classify.js';
 import { requireColumn, requireTable } from './names.js';
 import {
@@ -154,6 +154,16 @@ export async function focusSource(analysis: SchemaAnalysis, source: Queryable, f
   const filters = parsed.data;
   const table = requireTable(analysis.source, focus.table, focus.schema);
   for (const f of filters) requireColumn(table, f.column);
+
+  // A focus read from another database than the one analysed would silently mix two worlds.
+  const [here] = await catalogQuery<{ database: string }>(source, 'the database name', 'SELECT current_database() AS database');
+  if (here?.database !== analysis.source.database) {
+    throw new InputError(
+      'FOCUS_DATABASE_MISMATCH',
+      `the analysis describes source database "${analysis.source.database}" but the focus connection is to "${here?.database ?? '?'}"`,
+      { hint: 'Pass focusSource the same source connection that analyzeSchemas read, or analyse again.' },
+    );
+  }
 
   const rowCount = await countWhere(source, table, filters);
   const profiles: ValueProfile[] = [];

@@ -103,6 +103,7 @@ export async function profileColumn(
   column: string,
   options: ProfileOptions,
 ): Promise<ValueProfile | undefined> {
+  // $1 is the limit, so the filter's parameters start at $2.
   const where = buildWhere(options.filters ?? [], 1);
   const sample =
     options.samplePercent === undefined ? '' : ` TABLESAMPLE SYSTEM (${options.samplePercent.toFixed(4)}) REPEATABLE (0)`;
@@ -120,6 +121,8 @@ LIMIT $1`;
     [options.maxDistinct + 1, ...where.params],
   );
   if (rows.length > options.maxDistinct) return undefined;
+  // An empty sample says nothing about the column (the estimate may be stale); better no profile.
+  if (rows.length === 0 && options.samplePercent !== undefined) return undefined;
   const profile: ValueProfile = {
     column,
     distinctCount: rows.length,
