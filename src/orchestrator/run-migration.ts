@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { contentHash } from '../artifacts/hash.js';
+import type { MigrationPlan } from '../artifacts/migration-plan.js';
+import type { SandboxRun } from '../artifacts/sandbox-run.js';
+import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
+import { ensureControlTables, finishControl, insertControl, mappedLegacyIds, planTables } from '../control/control-tables.js';
+import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
+import { FerryError, PlanError } from '../errors.js';
+import type { SandboxPolicy } from '../../sandbox/policy.js';
+import type { InputRow, OutputRow, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
+import { checkValue, deriveRow, programColumns, sameValue } from '../validation/expected-row.js';
+
+export type RunEvent =
+  | { type: 'started'; migrationId: number; sourceRows: number; alreadyMapped: number; toMigrate: number; batchSize: number }
+  | { type: 'sandbox_started'; driver: 'docker' | 'local' }
+  | { type: 'batch_committed'; batch: number; rows: number; inserted: number; toMigrate: number; elapsedMs: number }
+  | { type: 'log'; line: string; stream: 'stdout' | 'stderr' }
+  | { type: 'finished'; status: 'completed' | 'failed' };
+
+export interface RunInput {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  bundle: { path: string; sha256: string };
+  source: pg.Client;
+  target: pg.Client;
+  driver: SandboxDriver;
+  policy: SandboxPolicy;
+  onEvent?: (e: RunEvent) => void;
+}
+
+export type RunResult =
+  | {
+      status: 'completed';
+      migrationId: number;
+      sourceRows: number;
+      inserted: number;
+      skipped: number;
+      batches: number;
+      sandbox: SandboxRun | null;
+    }
+  | {
+      status: 'failed';
+      migrationId: number;
+      sourceRows: number;
+      inserted: number;
+      skipped: number;
+      batches: number;
+      sandbox: SandboxRun | null;
+      errorCode: string;
+      error: string;
+      /** The legacy key the failure is about, when there is one. */
+      key?: string;
+    };
+
+class BatchFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs an approved plan: reads the source in one read-only snapshot, sends each batch
+ * through the sandbox, checks every returned row, and writes the batch, its mappings and
+ * the control update in one transaction. Only rows with no mapping yet are sent, so a
+ * re-run inserts nothing twice. A failed batch leaves nothing behind; the run is recorded
+ * `failed` with the error. Expected failures are returned as data.
+ */
+export async function runMigration(input: RunInput): Promise<RunResult> {
+  const { plan, analysis, source, target } = input;
+  const emit = input.onEvent ?? (() => {});
+  if (plan.status !== 'approved') {
+    throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}`, { hint: 'review it and run ferry approve <plan>' });
+  }
+  const targetTable = analysis.target.tables.find((t) => t.schema === plan.target.schema && t.name === plan.target.table);
+  if (!targetTable) throw new PlanError('ANALYSIS_MISMATCH', `the analysis has no target table ${plan.target.schema}.${plan.target.table}`);
+
+  await ensureControlTables(target);
+  const { sourceTable, targetTable: targetKey } = planTables(plan);
+  const lock = await target.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [`ferry:${targetKey}`]);
+  if (!lock.rows[0]?.ok) {
+    throw new FerryError('MIGRATION_ALREADY_RUNNING', 'user', `another ferry run is writing ${targetKey} right now`, {
+      hint: 'wait for it to finish (ferry runs list), then run again: rows it migrated are skipped',
+    });
+  }
+  const planHash = contentHash(plan);
+  const migrationId = await insertControl(target, plan, planHash);
+  let sourceRows = 0;
+  let inserted = 0;
+  let skipped = 0;
+  let batches = 0;
+  let session: SandboxSession | null = null;
+  let sandbox: SandboxRun | null = null;
+  const started = Date.now();
+
+  const fail = async (code: string, message: string, key?: string): Promise<RunResult> => {
+    if (session) {
+      sandbox = await session.close().catch(() => null);
+      session = null;
+    }
+    await finishControl(target, migrationId, { status: 'failed', rowsSource: sourceRows, rowsSkipped: skipped, errorCode: code, error: message, sandbox });
+    emit({ type: 'finished', status: 'failed' });
+    return { status: 'failed', migrationId, sourceRows, inserted, skipped, batches, sandbox, errorCode: code, error: message, ...(key === undefined ? {} : { key }) };
+  };
+
+  try {
+    // One consistent, read-only snapshot of the source for the whole run.
+    await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const where = buildWhere(plan.source.filters);
+    const from = `${qualified(plan.source.schema, plan.source.table)} ${where.sql}`;
+    const count = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params);
+    sourceRows = Number(count.rows[0]?.n ?? 0);
+    const cols = plan.source.columns.map(quoteIdent).join(', ');
+    await source.query(`DECLARE ferry_source NO SCROLL CURSOR FOR SELECT ${cols} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
+
+    const alreadyMapped = await countMapped(target, sourceTable, targetKey);
+    emit({ type: 'started', migrationId, sourceRows, alreadyMapped, toMigrate: Math.max(0, sourceRows - alreadyMapped), batchSize: plan.strategy.batchSize });
+
+    const check = makeRowChecker(plan, analysis, targetTable);
+    let batchNo = 0;
+    for (;;) {
+      const fetched = await source.query(`FETCH ${plan.strategy.batchSize} FROM ferry_source`);
+      if (fetched.rows.length === 0) break;
+      const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
+      const mapped = await mappedLegacyIds(target, sourceTable, targetKey, keyed.map((r) => r.k));
+      const todo = keyed.filter((r) => !mapped.has(r.k));
+      skipped += keyed.length - todo.length;
+      if (todo.length === 0) continue;
+      batchNo += 1;
+
+      if (!session) {
+        session = await input.driver.start({
+          runId: `m${migrationId}-${randomUUID().slice(0, 8)}`,
+          bundle: input.bundle,
+          policy: input.policy,
+          labels: { 'ferry.migration': String(migrationId), 'ferry.plan': plan.id },
+          onLog: (line, stream) => emit({ type: 'log', line, stream }),
+        });
+        emit({ type: 'sandbox_started', driver: session.driver });
+      }
+      const outcome = await session.transform(batchNo, todo);
+      if (outcome.status === 'error') {
+        return await fail(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
+      }
+      const rows = check(todo, outcome.rows);
+      await writeBatch(target, plan, targetTable, migrationId, batchNo, rows, sourceTable, targetKey);
+      batches += 1;
+      inserted += rows.length;
+      emit({ type: 'batch_committed', batch: batchNo, rows: rows.length, inserted, toMigrate: Math.max(0, sourceRows - alreadyMapped), elapsedMs: Date.now() - started });
+    }
+    await source.query('COMMIT');
+    if (session) {
+      const s: SandboxSession = session;
+      session = null;
+      sandbox = await s.close();
+      if (sandbox.exitReason !== 'ok') {
+        return await fail(`SANDBOX_${sandbox.exitReason.toUpperCase()}`, sandbox.message ?? `the sandbox ended with ${sandbox.exitReason}`);
+      }
+    }
+    await finishControl(target, migrationId, { status: 'completed', rowsSource: sourceRows, rowsSkipped: skipped, sandbox });
+    emit({ type: 'finished', status: 'completed' });
+    return { status: 'completed', migrationId, sourceRows, inserted, skipped, batches, sandbox };
+  } catch (e) {
+    await source.query('ROLLBACK').catch(() => undefined);
+    if (e instanceof BatchFailure) return await fail(e.code, e.message, e.key);
+    const err = e as Error & { code?: string };
+    const code = e instanceof FerryError ? e.code : 'RUN_FAILED';
+    return await fail(code, err.message);
+  } finally {
+    if (session) await (session as SandboxSession).close().catch(() => undefined);
+    await target.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`ferry:${targetKey}`]).catch(() => undefined);
+  }
+}
+
+async function countMapped(db: pg.Client, sourceTable: string, targetTable: string): Promise<number> {
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetTable]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/**
+ * Every row the sandbox returns must answer to one row that went in (the session checks
+ * keys), fit the target column types, and equal what the plan says for its source row.
+ */
+function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, target: TableInfo) {
+  const cols = programColumns(plan);
+  const expectedNames = new Set(cols.map((c) => c.target));
+  return (sent: InputRow[], got: OutputRow[]): OutputRow[] => {
+    const byKey = new Map(sent.map((r) => [r.k, r.r]));
+    if (got.length !== sent.length) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned ${got.length} rows for ${sent.length}`);
+    for (const out of got) {
+      const src = byKey.get(out.k);
+      if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned a row for key ${out.k}, which was not sent`, out.k);
+      for (const name of Object.keys(out.r)) {
+        if (!expectedNames.has(name)) throw new BatchFailure('ROW_UNEXPECTED_COLUMN', `row ${out.k}: the program set ${name}, which the plan does not let it write`, out.k);
+      }
+      for (const c of cols) {
+        const info = target.columns.find((x) => x.name === c.target)!;
+        const enumValues = info.enumType ? findEnum(analysis.target, info.enumType)?.values : undefined;
+        const problem = checkValue(info, out.r[c.target], enumValues);
+        if (problem) throw new BatchFailure('ROW_INVALID', `row with legacy key ${out.k}: ${problem}`, out.k);
+      }
+      const expected = deriveRow(plan, target, src);
+      if (!expected.ok) throw new BatchFailure('ROW_NOT_DERIVABLE', `row with legacy key ${out.k}: ${expected.column}: ${expected.message}`, out.k);
+      for (const c of cols) {
+        if (!sameValue(expected.row[c.target], out.r[c.target])) {
+          throw new BatchFailure(
+            'ROW_MISMATCH',
+            `row with legacy key ${out.k}: ${c.target} is ${JSON.stringify(out.r[c.target])}, the plan says ${JSON.stringify(expected.row[c.target])}`,
+            out.k,
+          );
+        }
+      }
+    }
+    return got;
+  };
+}
+
+/** One transaction: the batch's rows, their mappings, the control counters. All or nothing. */
+async function writeBatch(
+  db: pg.Client,
+  plan: MigrationPlan,
+  target: TableInfo,
+  migrationId: number,
+  batchNo: number,
+  rows: OutputRow[],
+  sourceTable: string,
+  targetTable: string,
+): Promise<void> {
+  const cols = programColumns(plan);
+  const pkMapping = plan.columns.find((c) => c.target === plan.target.primaryKey)!;
+  const mintsKey = pkMapping.origin.kind === 'generated_uuid';
+  const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols.map((c) => c.target)];
+  const types = names.map((n) => target.columns.find((c) => c.name === n)!.pgType);
+  const newIds: string[] = [];
+  const params: unknown[] = [];
+  const tuples: string[] = [];
+  // Stay well under PostgreSQL's 65535 parameters per statement.
+  const perStatement = Math.max(1, Math.floor(30000 / names.length));
+  const statements: Array<{ sql: string; params: unknown[] }> = [];
+  const flush = () => {
+    if (tuples.length === 0) return;
+    statements.push({
+      sql: `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}`,
+      params: params.splice(0),
+    });
+    tuples.length = 0;
+  };
+  for (const row of rows) {
+    const values: unknown[] = [];
+    if (mintsKey) {
+      const id = randomUUID();
+      newIds.push(id);
+      values.push(id);
+    } else {
+      newIds.push(String(row.r[plan.target.primaryKey]));
+    }
+    for (const c of cols) {
+      const v = row.r[c.target];
+      values.push(v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
+    }
+    const base = params.length;
+    tuples.push(`(${values.map((_, i) => `$${base + i + 1}::${types[i]}`).join(', ')})`);
+    params.push(...values);
+    if (tuples.length >= perStatement) flush();
+  }
+  flush();
+
+  await db.query('BEGIN');
+  try {
+    for (const s of statements) await db.query(s.sql, s.params);
+    await db.query(
+      `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
+       SELECT $1, $2, $3, k, $4, n FROM unnest($5::text[], $6::text[]) AS u(k, n)`,
+      [migrationId, batchNo, sourceTable, targetTable, rows.map((r) => r.k), newIds],
+    );
+    await db.query(
+      `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
+      [migrationId, rows.length],
+    );
+    await db.query('COMMIT');
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    const err = e as Error & { constraint?: string; detail?: string; column?: string };
+    throw new BatchFailure(
+      'BATCH_WRITE_FAILED',
+      `batch ${batchNo} (legacy keys ${rows[0]?.k}…${rows[rows.length - 1]?.k}) was rolled back: ${err.message}${err.detail ? ` (${err.detail})` : ''}${err.constraint ? ` [constraint ${err.constraint}]` : ''}`,
+    );
+  }
+}

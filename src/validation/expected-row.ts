@@ -1,0 +1,135 @@
+import type { ColumnMapping, MigrationPlan } from '../artifacts/migration-plan.js';
+import type { ColumnInfo, TableInfo, TypeCategory } from '../artifacts/schema-analysis.js';
+
+/**
+ * The plan, evaluated directly: what each program column must hold for a source row. The
+ * orchestrator checks every row the sandbox returns against it before writing, and
+ * validation re-derives every migrated row with it. The generated program and this
+ * evaluator are two implementations of the same plan; they must agree.
+ */
+
+/** Columns the program writes: everything but minted uuids and database defaults. */
+export function programColumns(plan: MigrationPlan): ColumnMapping[] {
+  return plan.columns.filter((c) => c.origin.kind !== 'generated_uuid' && c.origin.kind !== 'default');
+}
+
+export type Derived = { ok: true; row: Record<string, unknown> } | { ok: false; column: string; message: string };
+
+export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record<string, unknown>): Derived {
+  const row: Record<string, unknown> = {};
+  for (const c of programColumns(plan)) {
+    const col = target.columns.find((x) => x.name === c.target);
+    if (!col) return { ok: false, column: c.target, message: `target column ${c.target} is not in the analysis` };
+    const o = c.origin;
+    switch (o.kind) {
+      case 'copy':
+        row[c.target] = source[o.source] ?? null;
+        break;
+      case 'cast': {
+        const r = castValue(source[o.source] ?? null, col.category);
+        if (!r.ok) return { ok: false, column: c.target, message: `${o.source}: ${r.message}` };
+        row[c.target] = r.value;
+        break;
+      }
+      case 'constant':
+        row[c.target] = o.value;
+        break;
+      case 'enum_map': {
+        const m = plan.enumMappings.find((e) => e.targetColumn === c.target);
+        const v = source[o.source];
+        const hit = m?.values.find((x) => x.source === (v === null || v === undefined ? null : String(v)));
+        if (!hit || hit.target === null) {
+          return { ok: false, column: c.target, message: `source value ${JSON.stringify(v)} of ${o.source} has no ${m?.enumType ?? 'enum'} value in the plan` };
+        }
+        row[c.target] = hit.target;
+        break;
+      }
+      case 'foreign_key': {
+        const d = plan.foreignKeys.find((f) => f.column === c.target);
+        if (!d || d.value === null) return { ok: false, column: c.target, message: 'no foreign-key value decided' };
+        row[c.target] = d.value;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { ok: true, row };
+}
+
+/** integer→text and friends, with the wire types of ColumnInfo.category. */
+export function castValue(v: unknown, to: TypeCategory): { ok: true; value: unknown } | { ok: false; message: string } {
+  if (v === null) return { ok: true, value: null };
+  switch (to) {
+    case 'string':
+    case 'enum':
+    case 'bigint':
+    case 'numeric':
+    case 'timestamp':
+      if (to === 'bigint' && !/^-?\d+$/.test(String(v))) return { ok: false, message: `${JSON.stringify(v)} is not an integer` };
+      return { ok: true, value: typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v) };
+    case 'integer': {
+      const n = typeof v === 'number' ? v : /^-?\d+$/.test(String(v).trim()) ? Number(String(v).trim()) : NaN;
+      return Number.isInteger(n) ? { ok: true, value: n } : { ok: false, message: `${JSON.stringify(v)} is not an integer` };
+    }
+    case 'float': {
+      const n = typeof v === 'number' ? v : Number(String(v));
+      return Number.isFinite(n) ? { ok: true, value: n } : { ok: false, message: `${JSON.stringify(v)} is not a number` };
+    }
+    default:
+      return { ok: true, value: v };
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Does a value fit the target column as the database will take it? Returns the problem in
+ * words, or null. Checked for every row before it is written, so a bad row fails its batch
+ * with its key named rather than half-way through an INSERT.
+ */
+export function checkValue(col: ColumnInfo, v: unknown, enumValues: readonly string[] | undefined): string | null {
+  if (v === null || v === undefined) {
+    return col.nullable ? null : `${col.name} is NOT NULL but the value is null`;
+  }
+  const bad = (what: string) => `${col.name} (${col.pgType}) expects ${what}, got ${JSON.stringify(v).slice(0, 80)}`;
+  switch (col.category) {
+    case 'string':
+      if (typeof v !== 'string') return bad('a string');
+      if (col.maxLength !== null && [...v].length > col.maxLength) return `${col.name} allows ${col.maxLength} characters, the value has ${[...v].length}`;
+      if (v.includes('\u0000')) return `${col.name}: text cannot contain NUL bytes`;
+      return null;
+    case 'enum':
+      if (typeof v !== 'string') return bad('a string');
+      return enumValues && !enumValues.includes(v) ? `${col.name}: "${v}" is not a value of ${col.enumType} (${enumValues.join(', ')})` : null;
+    case 'uuid':
+      return typeof v === 'string' && UUID.test(v) ? null : bad('a uuid');
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 31 ? null : bad('a 32-bit integer');
+    case 'bigint':
+      return (typeof v === 'string' && /^-?\d+$/.test(v)) || (typeof v === 'number' && Number.isSafeInteger(v)) ? null : bad('an integer (as a string)');
+    case 'numeric':
+      return (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) || (typeof v === 'number' && Number.isFinite(v)) ? null : bad('a decimal number');
+    case 'float':
+      return typeof v === 'number' && Number.isFinite(v) ? null : bad('a number');
+    case 'boolean':
+      return typeof v === 'boolean' ? null : bad('true or false');
+    case 'timestamp':
+    case 'date':
+      return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? null : bad('a date/time string');
+    default:
+      return null;
+  }
+}
+
+/** Same value for the database's purposes (numbers and numeric strings compare as numbers). */
+export function sameValue(expected: unknown, actual: unknown): boolean {
+  if (expected === actual) return true;
+  if (expected === null || actual === null || expected === undefined || actual === undefined) return false;
+  if ((typeof expected === 'number' || typeof expected === 'string') && (typeof actual === 'number' || typeof actual === 'string')) {
+    const a = Number(expected);
+    const b = Number(actual);
+    if (String(expected).trim() !== '' && String(actual).trim() !== '' && Number.isFinite(a) && Number.isFinite(b)) return a === b;
+  }
+  return JSON.stringify(expected) === JSON.stringify(actual);
+}
