@@ -1,0 +1,572 @@
+/**
+ * What both drivers share: the per-run directory, the unix socket the orchestrator serves,
+ * the frame exchange with its checks, the timeout, the log tail, the classification of how
+ * a run ended and the SandboxRun record. A driver only says how to start, stop, measure and
+ * remove the program (a container, or a child process).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SandboxRun, type ExitReason } from '../src/artifacts/sandbox-run.js';
+import { SandboxError } from '../src/errors.js';
+import type { SandboxPolicy } from './policy.js';
+import { LineSplitter, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
+import type { BatchOutcome, InputRow, SandboxSession, SandboxStartOptions } from './types.js';
+
+/** Where the program finds the socket inside a container. */
+export const SOCKET_DIR_IN_CONTAINER = '/run/ferry';
+export const SOCKET_NAME = 'stream.sock';
+export const BUNDLE_NAME = 'bundle.cjs';
+/** The uid:gid the container runs as; the socket is handed to it. */
+const SANDBOX_UID = 1000;
+const SANDBOX_GID = 1000;
+/** Time a program gets between SIGTERM and SIGKILL. */
+export const TERMINATE_GRACE_MS = 2_000;
+/** Time a program gets to exit after "done" before it is stopped. */
+const EXIT_AFTER_DONE_MS = 10_000;
+/** Exit codes of the harness itself (sandbox/harness/harness.ts). */
+const HARNESS_EXIT: Record<number, string> = {
+  70: 'the program could not connect to the row stream',
+  71: 'the row stream broke inside the program',
+};
+
+/** V8's heap limit for the program: below the memory limit, so a heap overflow ends as a readable V8 error. */
+export function heapLimitMiB(policy: SandboxPolicy): number {
+  return Math.max(16, Math.floor((policy.memoryBytes * 0.75) / (1024 * 1024)));
+}
+
+// ---------------------------------------------------------------------------------------
+// The run directory: the bundle copy and the socket. It is the stream itself, not an extra
+// way out: the container sees the socket directory read-only and the bundle read-only.
+
+export interface RunDir {
+  root: string;
+  bundlePath: string;
+  socketDir: string;
+  socketPath: string;
+  remove(): Promise<void>;
+}
+
+export async function createRunDir(bundle: { path: string; sha256: string }): Promise<RunDir> {
+  let content: Buffer;
+  try {
+    content = await readFile(bundle.path);
+  } catch (e) {
+    throw new SandboxError('SANDBOX_BUNDLE_UNREADABLE', `cannot read the bundle ${bundle.path}`, { cause: e });
+  }
+  const actual = createHash('sha256').update(content).digest('hex');
+  if (actual !== bundle.sha256) {
+    // The run record names the bundle by hash, so it must be the bundle that runs.
+    throw new SandboxError('SANDBOX_BUNDLE_MISMATCH', `bundle ${bundle.path} has sha256 ${actual}, expected ${bundle.sha256}`, {
+      hint: 'rebuild the bundle or pass the hash of the file as it is now',
+    });
+  }
+  const root = await mkdtemp(join(tmpdir(), 'ferry-run-'));
+  const remove = () => rm(root, { recursive: true, force: true });
+  try {
+    // 0711: uid 1000 may traverse to the two names it is given, but not list or create.
+    await chmod(root, 0o711);
+    const bundlePath = join(root, BUNDLE_NAME);
+    await copyFile(bundle.path, bundlePath);
+    await chmod(bundlePath, 0o444);
+    const socketDir = join(root, 'stream');
+    await mkdir(socketDir, { mode: 0o711 });
+    await chmod(socketDir, 0o711);
+    return { root, bundlePath, socketDir, socketPath: join(socketDir, SOCKET_NAME), remove };
+  } catch (e) {
+    await remove();
+    throw new SandboxError('SANDBOX_RUN_DIR_FAILED', `cannot prepare the run directory ${root}`, { cause: e });
+  }
+}
+
+/** Serves the socket; the first connection is the program's, any other is refused. */
+export async function listenOnSocket(path: string): Promise<{ server: Server; connection: Promise<Socket> }> {
+  const server = createServer({ allowHalfOpen: false });
+  const connection = new Promise<Socket>((resolve) => {
+    let taken = false;
+    server.on('connection', (socket) => {
+      if (taken) {
+        socket.destroy();
+        return;
+      }
+      taken = true;
+      resolve(socket);
+    });
+  });
+  try {
+    server.listen(path);
+    await once(server, 'listening');
+    try {
+      await chown(path, SANDBOX_UID, SANDBOX_GID);
+      await chmod(path, 0o600);
+    } catch {
+      // Not root: the socket cannot be given to uid 1000, so it must be connectable by others.
+      // The directory above it is 0711 and only this run knows its random name.
+      await chmod(path, 0o666);
+    }
+  } catch (e) {
+    server.close();
+    throw new SandboxError('SANDBOX_SOCKET_FAILED', `cannot serve the row stream at ${path}`, { cause: e });
+  }
+  return { server, connection };
+}
+
+// ---------------------------------------------------------------------------------------
+// Logs: every line to onLog as it comes, and a capped tail for the run record.
+
+const MAX_LINE_BYTES = 16 * 1024;
+
+export class LogCollector {
+  private readonly partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  private kept: string[] = [];
+  private keptBytes = 0;
+  private droppedLines = 0;
+  private droppedBytes = 0;
+  private totalBytes = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onLog: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined,
+  ) {}
+
+  write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    this.totalBytes += chunk.length;
+    let text = this.partial[stream] + this.decoders[stream].decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = text.indexOf('\n')) !== -1) {
+      this.line(stream, text.slice(0, nl));
+      text = text.slice(nl + 1);
+    }
+    // A line that never ends is cut rather than buffered without bound.
+    while (text.length > MAX_LINE_BYTES) {
+      this.line(stream, text.slice(0, MAX_LINE_BYTES));
+      text = text.slice(MAX_LINE_BYTES);
+    }
+    this.partial[stream] = text;
+  }
+
+  end(): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const rest = this.partial[stream] + this.decoders[stream].decode();
+      this.partial[stream] = '';
+      if (rest.length > 0) this.line(stream, rest);
+    }
+  }
+
+  private line(stream: 'stdout' | 'stderr', raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    try {
+      this.onLog?.(line, stream);
+    } catch {
+      // A failing log sink must not break the run.
+    }
+    const entry = stream === 'stderr' ? `[stderr] ${line}` : line;
+    this.kept.push(entry);
+    this.keptBytes += Buffer.byteLength(entry) + 1;
+    while (this.keptBytes > this.maxBytes && this.kept.length > 0) {
+      const first = this.kept.shift() as string;
+      const size = Buffer.byteLength(first) + 1;
+      this.keptBytes -= size;
+      this.droppedLines += 1;
+      this.droppedBytes += size;
+    }
+  }
+
+  /** The kept lines, preceded by a marker when earlier ones were dropped. */
+  tail(): string[] {
+    if (this.droppedLines === 0) return [...this.kept];
+    return [`[ferry: ${this.droppedLines} earlier log lines (${this.droppedBytes} bytes) dropped; log cap ${this.maxBytes} bytes]`, ...this.kept];
+  }
+
+  /** Whether any kept line matches (used to recognise V8's out-of-memory report). */
+  contains(pattern: RegExp): boolean {
+    return this.kept.some((l) => pattern.test(l));
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The driver's part.
+
+export interface ProgramExit {
+  exitCode: number | null;
+  /** The signal that ended a child process (local driver). */
+  signal: string | null;
+  /** The kernel's OOM killer ended it (Docker's State.OOMKilled). */
+  oomKilled: boolean;
+}
+
+export interface ProgramHandle {
+  readonly containerId: string | null;
+  /** Resolves once the program has exited and its logs are drained; never rejects. */
+  readonly exited: Promise<ProgramExit>;
+  /** SIGTERM, then SIGKILL after TERMINATE_GRACE_MS. */
+  terminate(): Promise<void>;
+  /** Peak memory seen so far (cgroup or process), null when none could be read. */
+  peakMemoryBytes(): number | null;
+  /** Removes what the run left (the container); safe to call more than once. */
+  cleanup(): Promise<void>;
+}
+
+export interface LaunchContext {
+  runDir: RunDir;
+  logs: LogCollector;
+}
+
+export interface SessionSetup {
+  driver: 'docker' | 'local';
+  options: SandboxStartOptions;
+  image: string | null;
+  imageId: string | null;
+  /** The policy as the driver applied it, for the record. */
+  appliedPolicy: Record<string, unknown>;
+  launch(ctx: LaunchContext): Promise<ProgramHandle>;
+}
+
+type Failure = { reason: Exclude<ExitReason, 'ok'>; message: string; key?: string };
+
+function outcomeOf(f: Failure): BatchOutcome {
+  return f.key === undefined
+    ? { status: 'error', reason: f.reason, message: f.message }
+    : { status: 'error', reason: f.reason, message: f.message, key: f.key };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
+export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
+  const runDir = await createRunDir(setup.options.bundle);
+  let listening: Awaited<ReturnType<typeof listenOnSocket>>;
+  try {
+    listening = await listenOnSocket(runDir.socketPath);
+  } catch (e) {
+    await runDir.remove();
+    throw e;
+  }
+  const session = new StreamSession(setup, runDir, listening.server, listening.connection);
+  try {
+    await session.begin();
+  } catch (e) {
+    await session[Symbol.asyncDispose]();
+    throw e;
+  }
+  return session;
+}
+
+class StreamSession implements SandboxSession {
+  readonly driver: 'docker' | 'local';
+  private readonly policy: SandboxPolicy;
+  private readonly logs: LogCollector;
+  private readonly startedAt = new Date();
+  private readonly t0 = performance.now();
+  private handle: ProgramHandle | null = null;
+  private socket: Socket | null = null;
+  private expect: Expectation = { phase: 'ready' };
+  private failure: Failure | null = null;
+  private readyAt: number | null = null;
+  private doneSeen = false;
+  private timedOut = false;
+  private terminating: Promise<void> | null = null;
+  private exit: ProgramExit | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = false;
+  private closing: Promise<SandboxRun> | null = null;
+  private cleaned: Promise<void> | null = null;
+  private batches = 0;
+  private rowsIn = 0;
+  private rowsOut = 0;
+  /** Wakes whoever waits for the next protocol event (ready, a reply, done, a failure, the exit). */
+  private waiter: (() => void) | null = null;
+  private reply: BatchOutcome | null = null;
+
+  constructor(
+    private readonly setup: SessionSetup,
+    private readonly runDir: RunDir,
+    private readonly server: Server,
+    private readonly connection: Promise<Socket>,
+  ) {
+    this.driver = setup.driver;
+    this.policy = setup.options.policy;
+    this.logs = new LogCollector(this.policy.maxLogBytes, setup.options.onLog);
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  async begin(): Promise<void> {
+    this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs });
+    this.timer = setTimeout(() => this.onTimeout(), this.policy.timeoutMs);
+    this.timer.unref();
+    void this.handle.exited.then((exit) => this.onExit(exit));
+    void this.connection.then((socket) => this.onConnection(socket));
+    while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
+  }
+
+  private onConnection(socket: Socket): void {
+    if (this.exit || this.cleaned) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    const splitter = new LineSplitter(this.policy.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.failure && this.failure.reason !== 'error') return;
+      const { lines, overflow } = splitter.push(chunk);
+      for (const line of lines) this.onLine(line);
+      if (overflow !== null) {
+        this.fail({ reason: 'protocol_error', message: `frame of at least ${overflow} bytes is over the limit of ${this.policy.maxFrameBytes} bytes` });
+      }
+    });
+    socket.on('error', () => {
+      // The program's end of the socket going away is seen through its exit.
+    });
+    socket.on('close', () => this.wake());
+  }
+
+  private onLine(line: Buffer): void {
+    if (this.failure && this.failure.reason !== 'error') return;
+    const verdict = interpretProgramLine(this.expect, line, this.policy.maxFrameBytes);
+    switch (verdict.kind) {
+      case 'ready':
+        this.readyAt = performance.now();
+        this.expect = { phase: 'idle' };
+        break;
+      case 'done':
+        this.doneSeen = true;
+        this.expect = { phase: 'finished' };
+        break;
+      case 'reply':
+        this.reply = verdict.outcome;
+        this.expect = { phase: 'idle' };
+        if (verdict.outcome.status === 'error') {
+          const { reason, message } = verdict.outcome;
+          this.fail(verdict.outcome.key === undefined ? { reason, message } : { reason, message, key: verdict.outcome.key });
+        }
+        break;
+      case 'violation':
+        this.fail({ reason: 'protocol_error', message: verdict.violation.message, ...(verdict.violation.key === undefined ? {} : { key: verdict.violation.key }) });
+        break;
+    }
+    this.wake();
+  }
+
+  /** Records the first failure; anything but a program error frame also stops the program. */
+  private fail(f: Failure): void {
+    if (!this.failure) this.failure = f;
+    if (f.reason !== 'error') void this.terminate();
+    this.wake();
+  }
+
+  private terminate(): Promise<void> {
+    if (!this.terminating) {
+      this.terminating = (this.handle?.terminate() ?? Promise.resolve()).catch(() => undefined);
+    }
+    return this.terminating;
+  }
+
+  private onTimeout(): void {
+    if (this.exit) return;
+    this.timedOut = true;
+    this.fail({ reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` });
+  }
+
+  private onExit(exit: ProgramExit): void {
+    this.exit = exit;
+    if (this.timer) clearTimeout(this.timer);
+    // The exit is only a failure when the program still owed us something.
+    if (!this.doneSeen) {
+      const c = this.classifyExit(exit);
+      if (c.reason !== 'ok') this.fail(c);
+      else if (!this.failure) this.fail({ reason: 'protocol_error', message: 'the program exited without sending "done"' });
+    }
+    this.wake();
+  }
+
+  private classifyExit(exit: ProgramExit): { reason: 'ok'; message: string } | Failure {
+    const code = exit.exitCode;
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${code}`;
+    if (this.timedOut) return { reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` };
+    const peak = this.handle?.peakMemoryBytes() ?? null;
+    const heapOom = this.logs.contains(/JavaScript heap out of memory|Reached heap limit/);
+    const atLimit = peak !== null && peak >= this.policy.memoryBytes * 0.95;
+    if (exit.oomKilled || heapOom || (code === 137 && atLimit)) {
+      return { reason: 'oom', message: `the program ran out of memory (limit ${this.policy.memoryBytes} bytes; ${how})` };
+    }
+    if (this.failure) return this.failure;
+    if (code === 0 && exit.signal === null) return { reason: 'ok', message: '' };
+    if (exit.signal !== null || code === 137 || code === 143) {
+      return { reason: 'killed', message: `the program was killed from outside the sandbox (${how})` };
+    }
+    const known = code === null ? undefined : HARNESS_EXIT[code];
+    const last = this.logs.tail().slice(-3).map((l) => excerpt(l, 200)).join(' | ');
+    return { reason: 'error', message: `${known ?? 'the program failed'} (${how})${last ? `: ${last}` : ''}` };
+  }
+
+  private async send(text: string): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    if (!socket.write(text)) {
+      await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+    }
+  }
+
+  async transform(batch: number, rows: InputRow[]): Promise<BatchOutcome> {
+    if (this.closing) throw new SandboxError('SANDBOX_SESSION_CLOSED', 'transform() after close()');
+    if (this.inFlight) throw new SandboxError('SANDBOX_CONCURRENT_BATCH', 'transform() called while another batch is pending');
+    if (this.failure) return outcomeOf(this.failure);
+    const keys = rows.map((r) => r.k);
+    const unique = new Set(keys);
+    if (unique.size !== keys.length) {
+      const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+      throw new SandboxError('SANDBOX_DUPLICATE_INPUT_KEY', `batch ${batch} holds key ${JSON.stringify(dup)} more than once`);
+    }
+    let frame: string;
+    try {
+      frame = encodeFrame({ v: 1, t: 'batch', b: batch, rows });
+    } catch (e) {
+      throw new SandboxError('SANDBOX_UNENCODABLE_ROW', `batch ${batch} cannot be encoded as JSON`, { cause: e });
+    }
+    this.inFlight = true;
+    try {
+      this.reply = null;
+      this.expect = { phase: 'batch', batch, keys };
+      await this.send(frame);
+      while (this.reply === null && this.failure === null && this.exit === null) await this.next();
+      const reply = this.reply as BatchOutcome | null;
+      if (reply?.status === 'ok') {
+        this.batches += 1;
+        this.rowsIn += rows.length;
+        this.rowsOut += reply.rows.length;
+        return reply;
+      }
+      if (this.failure) return outcomeOf(this.failure);
+      // Exited cleanly mid-batch: onExit has recorded the failure, but guard the type.
+      return { status: 'error', reason: 'protocol_error', message: `the program ended without answering batch ${batch}` };
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  close(): Promise<SandboxRun> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<SandboxRun> {
+    const handle = this.handle;
+    if (!handle) throw new SandboxError('SANDBOX_NOT_STARTED', 'close() on a session that never started');
+    try {
+      // A healthy program (or one that only reported a row error) is asked to end; anything else is stopped.
+      const healthy = this.exit === null && (this.failure === null || this.failure.reason === 'error');
+      if (healthy && this.socket) {
+        this.expect = { phase: 'done' };
+        await this.send(encodeFrame({ v: 1, t: 'end' }));
+        while (!this.doneSeen && this.exit === null && (this.failure === null || this.failure.reason === 'error')) await this.next();
+        if (this.exit === null) {
+          const stopper = delay(EXIT_AFTER_DONE_MS).then(() => (this.exit ? undefined : this.terminate()));
+          await Promise.race([handle.exited, stopper]);
+        }
+      } else if (this.exit === null) {
+        void this.terminate();
+      }
+      const exit = await handle.exited;
+      this.logs.end();
+      const finishedAt = new Date();
+
+      let exitReason: ExitReason;
+      let message: string | null;
+      if (this.failure) {
+        exitReason = this.failure.reason;
+        message = this.failure.message;
+      } else {
+        const c = this.classifyExit(exit);
+        exitReason = c.reason;
+        message = c.reason === 'ok' ? null : c.message;
+      }
+      const record = {
+        kind: 'sandbox_run' as const,
+        version: 1 as const,
+        runId: this.setup.options.runId,
+        driver: this.driver,
+        policy: this.setup.appliedPolicy,
+        image: this.setup.image,
+        imageId: this.setup.imageId,
+        containerId: handle.containerId,
+        bundleSha256: this.setup.options.bundle.sha256,
+        startedAt: this.startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        startupMs: this.readyAt === null ? null : Math.round(this.readyAt - this.t0),
+        durationMs: Math.round(performance.now() - this.t0),
+        exitReason,
+        exitCode: exit.exitCode,
+        peakMemoryBytes: handle.peakMemoryBytes(),
+        batches: this.batches,
+        rowsIn: this.rowsIn,
+        rowsOut: this.rowsOut,
+        message,
+        logTail: this.logs.tail(),
+      };
+      const parsed = SandboxRun.safeParse(record);
+      if (!parsed.success) {
+        throw new SandboxError('SANDBOX_RECORD_INVALID', `the run record does not match its schema: ${parsed.error.message}`, { cause: parsed.error });
+      }
+      return parsed.data;
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  private cleanup(): Promise<void> {
+    this.cleaned ??= (async () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.socket?.destroy();
+      this.server.close();
+      const errors: unknown[] = [];
+      if (this.handle) {
+        if (this.exit === null) await this.terminate();
+        await this.handle.cleanup().catch((e: unknown) => errors.push(e));
+      }
+      await this.runDir.remove().catch((e: unknown) => errors.push(e));
+      if (errors.length > 0) {
+        throw new SandboxError('SANDBOX_CLEANUP_FAILED', `could not remove what run ${this.setup.options.runId} left behind`, {
+          cause: errors[0],
+          hint: 'remove leftovers with `docker rm -f $(docker ps -aq --filter label=ferry.managed=true)`',
+        });
+      }
+    })();
+    return this.cleaned;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.closing) {
+      await this.closing.catch(() => undefined);
+      return;
+    }
+    if (!this.failure) this.fail({ reason: 'killed', message: 'the session was disposed before close()' });
+    await this.cleanup();
+  }
+}
+
+/** A short random id for names that must not collide between concurrent runs. */
+export function randomSuffix(): string {
+  return randomBytes(4).toString('hex');
+}

@@ -1,0 +1,67 @@
+import { inject, describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { createDockerClient } from '../../sandbox/docker-client.js';
+import { DockerDriver, containerSpecFor } from '../../sandbox/docker-driver.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import { driverSuite, startWith } from './driver-suite.js';
+import { bundleProgram, dockerStatus, ensureImage, removeBundles, rows } from './helpers.js';
+
+const status = await dockerStatus();
+
+describe.skipIf(!status.ok)('docker sandbox driver', () => {
+  const driver = new DockerDriver();
+
+  beforeAll(async () => {
+    await ensureImage();
+  });
+  afterAll(removeBundles);
+
+  it('says the daemon answers and which image it uses', async () => {
+    const a = await driver.available();
+    expect(a.ok).toBe(true);
+    if (a.ok) expect(a.detail).toMatch(/image (node:18-alpine|ferry-sandbox:node18)/);
+  });
+
+  it('builds the container from the policy, with nothing of the host in its env', () => {
+    const spec = containerSpecFor(defaultPolicy, 'img', { bundle: '/r/bundle.cjs', socketDir: '/r/stream' }, { 'ferry.run': 'r1' });
+    expect(spec.Env).toEqual(['FERRY_STREAM=/run/ferry/stream.sock']);
+    expect(spec.User).toBe('1000:1000');
+    expect(spec.HostConfig).toMatchObject({
+      Memory: 512 * 1024 * 1024,
+      MemorySwap: 512 * 1024 * 1024,
+      NanoCpus: 1e9,
+      PidsLimit: 64,
+      ReadonlyRootfs: true,
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${16 * 1024 * 1024}` },
+      Binds: ['/r/bundle.cjs:/sandbox/bundle.cjs:ro', '/r/stream:/run/ferry:ro'],
+    });
+  });
+
+  driverSuite(() => driver, { leftovers: (id) => driver.leftovers(id), oomProgram: 'oom-buffers' });
+
+  it('has no network: the host loopback and name resolution are out of reach', async () => {
+    // The embedded PostgreSQL of the test run listens on the host's 127.0.0.1.
+    const port = Number(new URL(inject('pgAdminUrl')).port);
+    expect(port).toBeGreaterThan(0);
+    const bundle = await bundleProgram('network', { __HOST_PORT__: String(port) });
+    const { session, id } = await startWith(driver, bundle, 'network');
+    const outcome = await session.transform(1, rows('probe'));
+    expect(outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    const found = outcome.rows[0]?.r;
+    expect(found?.interfaces).toBe('lo');
+    expect(found?.connect).toBe('ECONNREFUSED');
+    expect(found?.lookup).toMatch(/^(EAI_AGAIN|ENOTFOUND|ECONNREFUSED)$/);
+    const run = await session.close();
+    expect(run.exitReason).toBe('ok');
+    expect(run.policy).toMatchObject({ networkMode: 'none', hostConfig: { NetworkMode: 'none' } });
+    expect(await driver.leftovers(id)).toEqual([]);
+  });
+
+  it('labels its containers and leaves none behind', async () => {
+    const docker = createDockerClient();
+    expect(await docker.listContainerIds({ 'ferry.test': 'sandbox' })).toEqual([]);
+  });
+});

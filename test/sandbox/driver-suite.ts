@@ -1,0 +1,149 @@
+import { afterAll, expect, it, vi } from 'vitest';
+import { SandboxRun } from '../../src/artifacts/sandbox-run.js';
+import type { SandboxPolicy } from '../../sandbox/policy.js';
+import type { BatchOutcome, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
+import { bundleProgram, policy, removeBundles, rows, type Bundle } from './helpers.js';
+
+export interface SuiteOptions {
+  /** Checks that nothing of the run is left (containers by label; for the local driver, nothing to list). */
+  leftovers(runId: string): Promise<string[]>;
+  /** The program that exceeds the memory limit in a way this driver can stop. */
+  oomProgram: string;
+}
+
+let counter = 0;
+function runId(name: string): string {
+  counter += 1;
+  return `test-${name}-${process.pid}-${counter}`;
+}
+
+export async function startWith(
+  driver: SandboxDriver,
+  bundle: Bundle,
+  name: string,
+  overrides: Partial<SandboxPolicy> = {},
+  onLog?: (line: string, stream: 'stdout' | 'stderr') => void,
+): Promise<{ session: SandboxSession; id: string }> {
+  const id = runId(name);
+  const session = await driver.start({
+    runId: id,
+    bundle,
+    policy: policy(overrides),
+    labels: { 'ferry.test': 'sandbox' },
+    ...(onLog ? { onLog } : {}),
+  });
+  return { session, id };
+}
+
+function expectError(outcome: BatchOutcome, reason: string, key?: string): void {
+  expect(outcome.status).toBe('error');
+  if (outcome.status !== 'error') return;
+  expect(outcome.reason).toBe(reason);
+  if (key !== undefined) expect(outcome.key).toBe(key);
+}
+
+/** The cases every driver must pass. */
+export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptions): void {
+  afterAll(removeBundles);
+
+  it('transforms rows, keyed, and keeps logs apart from data', async () => {
+    const driver = makeDriver();
+    const bundle = await bundleProgram('upper');
+    const logs: { line: string; stream: string }[] = [];
+    const { session, id } = await startWith(driver, bundle, 'upper', {}, (line, stream) => logs.push({ line, stream }));
+
+    const first = await session.transform(1, rows('plumber', 'electrician'));
+    expect(first).toEqual({
+      status: 'ok',
+      rows: [
+        { k: '1', r: { id: 1, name: 'PLUMBER' } },
+        { k: '2', r: { id: 2, name: 'ELECTRICIAN' } },
+      ],
+    });
+    // Logs arrive while the session is still open, not only at the end.
+    await vi.waitFor(() => expect(logs.map((l) => l.line)).toContain('transforming 2'), { timeout: 30_000 });
+    expect(logs).toContainEqual({ line: 'program starting', stream: 'stdout' });
+    expect(logs).toContainEqual({ line: 'transforming 1', stream: 'stderr' });
+
+    const second = await session.transform(2, [{ k: 'x-9', r: { id: 9, name: 'hvac' } }]);
+    expect(second).toEqual({ status: 'ok', rows: [{ k: 'x-9', r: { id: 9, name: 'HVAC' } }] });
+
+    const run = await session.close();
+    expect(SandboxRun.parse(run)).toEqual(run);
+    expect(run).toMatchObject({ exitReason: 'ok', exitCode: 0, batches: 2, rowsIn: 3, rowsOut: 3, message: null, runId: id });
+    expect(run.bundleSha256).toBe(bundle.sha256);
+    expect(run.startupMs).not.toBeNull();
+    expect(run.peakMemoryBytes).toBeGreaterThan(0);
+    // The line that looks like a data frame is in the log, and produced no row.
+    expect(run.logTail.filter((l) => l.includes('"forged"'))).toHaveLength(3);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('reports a row whose transform threw as an error naming its key', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('throws'), 'throws');
+    const outcome = await session.transform(1, rows('good', 'bad', 'fine'));
+    expectError(outcome, 'error', '2');
+    if (outcome.status === 'error') expect(outcome.message).toMatch(/TypeError: cannot map role bad/);
+    // The session is finished: later batches get the same answer.
+    expect(await session.transform(2, rows('again'))).toEqual(outcome);
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'error', batches: 0, rowsOut: 0 });
+    expect(run.message).toMatch(/key "2"/);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it.each([
+    ['extra', 'smuggled', /not sent/],
+    ['duplicate', '1', /answered twice/],
+    ['missing', '3', /not answered/],
+    ['garbage', undefined, /not JSON/],
+  ])('turns a %s reply into a protocol_error', async (mode, key, message) => {
+    const driver = makeDriver();
+    const bundle = await bundleProgram('forge', { __MODE__: JSON.stringify(mode) });
+    const { session, id } = await startWith(driver, bundle, `forge-${mode}`);
+    const outcome = await session.transform(1, rows('a', 'b', 'c'));
+    expectError(outcome, 'protocol_error', key);
+    if (outcome.status === 'error') expect(outcome.message).toMatch(message);
+    const run = await session.close();
+    expect(run.exitReason).toBe('protocol_error');
+    expect(run.rowsOut).toBe(0);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('stops a program that runs past its timeout', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('busy'), 'busy', { timeoutMs: 4_000 });
+    expectError(await session.transform(1, rows('loop')), 'timeout');
+    const run = await session.close();
+    expect(run.exitReason).toBe('timeout');
+    expect(run.message).toMatch(/within 4000 ms/);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('reports a program that runs out of memory as oom', async () => {
+    const driver = makeDriver();
+    const memory = 96 * 1024 * 1024;
+    const { session, id } = await startWith(driver, await bundleProgram(options.oomProgram), 'oom', {
+      memoryBytes: memory,
+      memorySwapBytes: memory,
+    });
+    expectError(await session.transform(1, rows('grow')), 'oom');
+    const run = await session.close();
+    expect(run.exitReason).toBe('oom');
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('cleans up when a session is disposed without close()', async () => {
+    const driver = makeDriver();
+    let id = '';
+    {
+      await using started = await startWith(driver, await bundleProgram('upper'), 'dispose').then((s) => {
+        id = s.id;
+        return s.session;
+      });
+      expect((await started.transform(1, rows('one'))).status).toBe('ok');
+    }
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+}

@@ -1,0 +1,30 @@
+// A hostile program that speaks the row protocol itself and breaks it as __MODE__ says.
+import { connect } from 'node:net';
+
+declare const __MODE__: 'extra' | 'duplicate' | 'missing' | 'garbage';
+
+type Row = { k: string; r: Record<string, unknown> };
+
+const socket = connect(process.env.FERRY_STREAM ?? '/run/ferry/stream.sock');
+socket.write('{"v":1,"t":"ready"}\n');
+let buffer = '';
+socket.on('data', (chunk: Buffer) => {
+  buffer += chunk.toString('utf8');
+  let nl: number;
+  while ((nl = buffer.indexOf('\n')) !== -1) {
+    const frame = JSON.parse(buffer.slice(0, nl)) as { t: string; b: number; rows: Row[] };
+    buffer = buffer.slice(nl + 1);
+    if (frame.t !== 'batch') continue;
+    let rows: Row[] = frame.rows.map((row) => ({ k: row.k, r: { name: 'x' } }));
+    if (__MODE__ === 'extra') rows.push({ k: 'smuggled', r: { name: 'evil' } });
+    if (__MODE__ === 'duplicate') rows.push(rows[0] as Row);
+    if (__MODE__ === 'missing') rows = rows.slice(0, -1);
+    if (__MODE__ === 'garbage') {
+      socket.write('this is not a frame\n');
+      continue;
+    }
+    socket.write(`${JSON.stringify({ v: 1, t: 'batch', b: frame.b, rows })}\n`);
+  }
+});
+// Stays alive until stopped: the orchestrator must end it.
+setInterval(() => undefined, 1000);
