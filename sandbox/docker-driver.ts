@@ -110,7 +110,7 @@ class MemoryWatch {
   private peak: number | null = null;
   private file: string | null | undefined;
   private timer: NodeJS.Timeout | null = null;
-  private busy = false;
+  private busy: Promise<void> | null = null;
   private lastStats = 0;
 
   constructor(
@@ -119,7 +119,7 @@ class MemoryWatch {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sample(), MEMORY_POLL_MS);
+    this.timer = setInterval(() => this.poll(), MEMORY_POLL_MS);
     this.timer.unref();
     void this.sample();
   }
@@ -133,13 +133,30 @@ class MemoryWatch {
     return this.peak;
   }
 
+  atLeast(n: number): void {
+    this.record(n);
+  }
+
   private record(n: number): void {
     if (Number.isFinite(n) && n > 0) this.peak = Math.max(this.peak ?? 0, n);
   }
 
-  async sample(): Promise<void> {
+  /** Polls skip while a reading is under way; an explicit sample waits for it and takes a fresh one. */
+  private poll(): void {
     if (this.busy) return;
-    this.busy = true;
+    void this.sample();
+  }
+
+  sample(): Promise<void> {
+    const next = (this.busy ?? Promise.resolve()).then(() => this.read());
+    this.busy = next;
+    void next.finally(() => {
+      if (this.busy === next) this.busy = null;
+    });
+    return next;
+  }
+
+  private async read(): Promise<void> {
     try {
       if (this.file === undefined) {
         this.file = null;
@@ -156,15 +173,13 @@ class MemoryWatch {
       if (this.file) {
         this.record(Number((await readFile(this.file, 'utf8')).trim()));
       } else if (Date.now() - this.lastStats > 1_000) {
-        // No cgroup file visible (e.g. ferry itself runs in a container): ask the daemon, sparingly.
+        // No cgroup file visible (e.g. ferry itself runs in a container): ask the daemon,
+        // sparingly and without waiting (a stats call takes about a second; batches must not).
         this.lastStats = Date.now();
-        const n = await this.docker.statsPeakMemory(this.id);
-        if (n !== null) this.record(n);
+        void this.docker.statsPeakMemory(this.id).then((n) => n !== null && this.record(n));
       }
     } catch {
       // The cgroup is gone once the container exits; the last reading stands.
-    } finally {
-      this.busy = false;
     }
   }
 }
@@ -208,6 +223,8 @@ async function launchContainer(
       try {
         const state = await docker.inspectContainer(id);
         oomKilled = state.oomKilled;
+        // The OOM killer acts at the limit; the last poll may have come before the climb.
+        if (oomKilled) memory.atLeast(options.policy.memoryBytes);
         statusCode = state.exitCode ?? statusCode;
       } catch {
         // Gone: keep what wait said.
@@ -223,6 +240,7 @@ async function launchContainer(
         await docker.stopContainer(id, Math.ceil(TERMINATE_GRACE_MS / 1000));
       },
       peakMemoryBytes: () => memory.value,
+      sampleMemory: () => memory.sample(),
       async cleanup() {
         memory.stop();
         await remove();
@@ -295,7 +313,7 @@ export class DockerDriver implements SandboxDriver {
     const applied: Record<string, unknown> = {
       ...options.policy,
       image,
-      hostConfig: hostConfigFor(options.policy, { bundle: BUNDLE_PATH_IN_CONTAINER, socketDir: SOCKET_DIR_IN_CONTAINER }),
+      hostConfig: hostConfigFor(options.policy, { bundle: `<run dir>/${BUNDLE_NAME}`, socketDir: '<run dir>/stream' }),
       heapLimitMiB: heapLimitMiB(options.policy),
     };
     return startSession({

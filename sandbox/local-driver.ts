@@ -98,6 +98,7 @@ async function launchChild(options: SandboxStartOptions, { runDir, logs }: Launc
       clearTimeout(killTimer);
     },
     peakMemoryBytes: () => peak,
+    sampleMemory: sample,
     async cleanup() {
       clearInterval(poll);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

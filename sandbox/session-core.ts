@@ -188,6 +188,14 @@ export class LogCollector {
     return this.kept.some((l) => pattern.test(l));
   }
 
+  /** The line that best says why a program died: its last error line on stderr, else its last lines. */
+  errorSummary(): string {
+    const stderr = this.kept.filter((l) => l.startsWith('[stderr] ')).map((l) => l.slice('[stderr] '.length));
+    const errorLine = [...stderr].reverse().find((l) => /^(\w*(Error|Exception)\b.*:|FATAL ERROR|Uncaught|ferry harness:)/.test(l.trim()));
+    if (errorLine) return errorLine.trim();
+    return this.kept.filter((l) => l.trim() !== '' && l !== '[stderr] ').slice(-3).join(' | ');
+  }
+
   get bytes(): number {
     return this.totalBytes;
   }
@@ -212,6 +220,11 @@ export interface ProgramHandle {
   terminate(): Promise<void>;
   /** Peak memory seen so far (cgroup or process), null when none could be read. */
   peakMemoryBytes(): number | null;
+  /**
+   * Takes a reading now. The core calls it after ready and after each reply, because the
+   * cgroup (or /proc entry) disappears with the program and a short run can end between polls.
+   */
+  sampleMemory(): Promise<void>;
   /** Removes what the run left (the container); safe to call more than once. */
   cleanup(): Promise<void>;
 }
@@ -319,6 +332,7 @@ class StreamSession implements SandboxSession {
     void this.handle.exited.then((exit) => this.onExit(exit));
     void this.connection.then((socket) => this.onConnection(socket));
     while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
+    if (this.readyAt !== null) await this.handle.sampleMemory();
   }
 
   private onConnection(socket: Socket): void {
@@ -417,15 +431,21 @@ class StreamSession implements SandboxSession {
       return { reason: 'killed', message: `the program was killed from outside the sandbox (${how})` };
     }
     const known = code === null ? undefined : HARNESS_EXIT[code];
-    const last = this.logs.tail().slice(-3).map((l) => excerpt(l, 200)).join(' | ');
-    return { reason: 'error', message: `${known ?? 'the program failed'} (${how})${last ? `: ${last}` : ''}` };
+    const summary = excerpt(this.logs.errorSummary(), 400);
+    return { reason: 'error', message: `${known ?? 'the program failed'} (${how})${summary ? `: ${summary}` : ''}` };
   }
 
   private async send(text: string): Promise<void> {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
-    if (!socket.write(text)) {
-      await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
+    if (socket.write(text)) return;
+    const ac = new AbortController();
+    try {
+      await Promise.race([once(socket, 'drain', { signal: ac.signal }), once(socket, 'close', { signal: ac.signal })]);
+    } catch {
+      // An 'error' on the socket ends the wait; the program's exit tells the rest.
+    } finally {
+      ac.abort();
     }
   }
 
@@ -452,6 +472,7 @@ class StreamSession implements SandboxSession {
       await this.send(frame);
       while (this.reply === null && this.failure === null && this.exit === null) await this.next();
       const reply = this.reply as BatchOutcome | null;
+      await this.handle?.sampleMemory();
       if (reply?.status === 'ok') {
         this.batches += 1;
         this.rowsIn += rows.length;

@@ -28,8 +28,16 @@ const EXIT_CONNECT = 70;
 const EXIT_STREAM = 71;
 
 async function write(socket: Socket, text: string): Promise<void> {
-  if (!socket.write(text)) {
-    await Promise.race([once(socket, 'drain'), once(socket, 'close').then(() => Promise.reject(new Error('stream closed while writing')))]);
+  if (socket.write(text)) return;
+  // Wait for the kernel buffer to empty; the abort removes the listeners of the wait that lost.
+  const ac = new AbortController();
+  try {
+    await Promise.race([
+      once(socket, 'drain', { signal: ac.signal }),
+      once(socket, 'close', { signal: ac.signal }).then(() => Promise.reject(new Error('stream closed while writing'))),
+    ]);
+  } finally {
+    ac.abort();
   }
 }
 

@@ -60,6 +60,29 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
     expect(await driver.leftovers(id)).toEqual([]);
   });
 
+  it('reports a container killed from outside as killed', async () => {
+    const docker = createDockerClient();
+    const { session, id } = await startWith(driver, await bundleProgram('busy'), 'killed');
+    const pending = session.transform(1, rows('loop'));
+    const [container] = await driver.leftovers(id);
+    expect(container).toBeDefined();
+    await docker.killContainer(container as string);
+    const outcome = await pending;
+    expect(outcome).toMatchObject({ status: 'error', reason: 'killed' });
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'killed', exitCode: 137 });
+    expect(await driver.leftovers(id)).toEqual([]);
+  });
+
+  it('reports a V8 heap overflow as oom too', async () => {
+    const memory = 96 * 1024 * 1024;
+    const { session } = await startWith(driver, await bundleProgram('oom-heap'), 'oom-heap', { memoryBytes: memory, memorySwapBytes: memory });
+    expect(await session.transform(1, rows('grow'))).toMatchObject({ status: 'error', reason: 'oom' });
+    const run = await session.close();
+    expect(run.exitReason).toBe('oom');
+    expect(run.message).toMatch(/out of memory/);
+  });
+
   it('labels its containers and leaves none behind', async () => {
     const docker = createDockerClient();
     expect(await docker.listContainerIds({ 'ferry.test': 'sandbox' })).toEqual([]);

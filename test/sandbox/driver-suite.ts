@@ -134,6 +134,49 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     expect(await options.leftovers(id)).toEqual([]);
   });
 
+  it('reports a program that fails before it is ready', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('crash'), 'crash');
+    const outcome = await session.transform(1, rows('never'));
+    expectError(outcome, 'error');
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'error', exitCode: 1, startupMs: null, batches: 0 });
+    expect(run.message).toMatch(/boom at load/);
+    expect(run.logTail.join('\n')).toMatch(/boom at load/);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('streams many batches through a small memory limit and caps the kept log', async () => {
+    const driver = makeDriver();
+    const memory = 128 * 1024 * 1024;
+    let logLines = 0;
+    const { session, id } = await startWith(
+      driver,
+      await bundleProgram('chatty'),
+      'chatty',
+      { memoryBytes: memory, memorySwapBytes: memory, maxLogBytes: 4096 },
+      () => (logLines += 1),
+    );
+    const batchSize = 1000;
+    for (let b = 0; b < 40; b++) {
+      const input = Array.from({ length: batchSize }, (_, i) => ({ k: `${b}-${i}`, r: { id: b * batchSize + i, name: `role ${i}` } }));
+      const outcome = await session.transform(b, input);
+      expect(outcome.status).toBe('ok');
+      if (outcome.status === 'ok') {
+        expect(outcome.rows).toHaveLength(batchSize);
+        expect(outcome.rows[7]).toEqual({ k: `${b}-7`, r: { id: b * batchSize + 7, name: 'ROLE 7', padding: 'p'.repeat(100) } });
+      }
+    }
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'ok', batches: 40, rowsIn: 40_000, rowsOut: 40_000 });
+    // Every line reached onLog; the record keeps only the newest 4 KB, marked.
+    expect(logLines).toBe(800);
+    expect(run.logTail[0]).toMatch(/^\[ferry: \d+ earlier log lines \(\d+ bytes\) dropped; log cap 4096 bytes\]$/);
+    expect(run.logTail.at(-1)).toMatch(/^row 40000: x+$/);
+    expect(run.logTail.slice(1).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0)).toBeLessThanOrEqual(4096);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
   it('cleans up when a session is disposed without close()', async () => {
     const driver = makeDriver();
     let id = '';
