@@ -6,11 +6,12 @@
  *
  * What it does NOT give, unlike the container: no network isolation (Node 20's permission
  * model does not cover sockets, so the program could open TCP connections or other unix
- * sockets), no limit on memory outside the V8 heap, no CPU or pids limit, no separate
- * user. The demo says so when it falls back to it; use Docker for anything real.
+ * sockets), no limit on memory outside the V8 heap, no CPU or pids limit, and a separate
+ * user only when ferry runs as root. The demo says so when it falls back to it; use Docker
+ * for anything real.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SandboxError } from '../src/errors.js';
 import type { SandboxPolicy } from './policy.js';
@@ -35,6 +36,20 @@ export function nodeFlagsFor(policy: SandboxPolicy, bundlePath: string, nodeVers
   return flags;
 }
 
+/**
+ * When ferry runs as root, the program runs as the policy's uid:gid instead: as root it
+ * could reach anything root can (the Docker socket, to begin with), since the permission
+ * model does not cover sockets. The run directory is prepared for uid 1000 already.
+ */
+function dropTo(policy: SandboxPolicy): { uid: number; gid: number } | null {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return null;
+  const [uid, gid] = policy.user.split(':').map(Number);
+  if (uid === undefined || gid === undefined || !Number.isInteger(uid) || !Number.isInteger(gid)) {
+    throw new SandboxError('SANDBOX_POLICY_INVALID', `policy.user must be "uid:gid" in numbers, got ${JSON.stringify(policy.user)}`);
+  }
+  return { uid, gid };
+}
+
 async function vmHwmBytes(pid: number): Promise<number | null> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -48,11 +63,14 @@ async function vmHwmBytes(pid: number): Promise<number | null> {
 async function launchChild(options: SandboxStartOptions, { runDir, logs }: LaunchContext): Promise<ProgramHandle> {
   const cwd = join(runDir.root, 'cwd');
   await mkdir(cwd, { mode: 0o700 });
+  const ids = dropTo(options.policy);
+  if (ids) await chown(cwd, ids.uid, ids.gid);
   const child = spawn(process.execPath, [...nodeFlagsFor(options.policy, runDir.bundlePath), runDir.bundlePath], {
     cwd,
     // Empty except the stream: no host variables, no credentials.
     env: { FERRY_STREAM: runDir.socketPath },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(ids ?? {}),
   });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', () => resolve());
@@ -118,6 +136,7 @@ export class LocalDriver implements SandboxDriver {
   }
 
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
+    const asRoot = dropTo(options.policy) !== null;
     return startSession({
       driver: 'local',
       options,
@@ -128,8 +147,16 @@ export class LocalDriver implements SandboxDriver {
         image: null,
         node: process.version,
         nodeFlags: nodeFlagsFor(options.policy, '<bundle>'),
-        enforced: ['timeoutMs', 'heap limit (memoryBytes × 0.75)', 'fs read-only to the bundle', 'no child processes', 'no workers', 'empty env'],
-        notEnforced: ['networkMode', 'cpus', 'pidsLimit', 'user', 'memory outside the V8 heap'],
+        enforced: [
+          'timeoutMs',
+          'heap limit (memoryBytes × 0.75)',
+          'fs read-only to the bundle',
+          'no child processes',
+          'no workers',
+          'empty env',
+          ...(asRoot ? ['user'] : []),
+        ],
+        notEnforced: ['networkMode', 'cpus', 'pidsLimit', 'memory outside the V8 heap', ...(asRoot ? [] : ['user'])],
         warning: LOCAL_SANDBOX_WARNING,
       },
       launch: (ctx) => launchChild(options, ctx),

@@ -507,7 +507,7 @@ class StreamSession implements SandboxSession {
           await Promise.race([handle.exited, stopper]);
         }
       } else if (this.exit === null) {
-        void this.terminate();
+        this.fail(this.failure ?? { reason: 'killed', message: 'the program was stopped by close() before it finished' });
       }
       const exit = await handle.exited;
       this.logs.end();

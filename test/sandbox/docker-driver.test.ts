@@ -83,6 +83,20 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
     expect(run.message).toMatch(/out of memory/);
   });
 
+  it('confines the program: uid 1000, read-only root, writable /tmp, no host env', async () => {
+    const { session } = await startWith(driver, await bundleProgram('probe'), 'probe');
+    const outcome = await session.transform(1, rows('probe'));
+    expect(outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    const found = outcome.rows[0]?.r;
+    expect(found).toMatchObject({ uid: 1000, gid: 1000, writeRoot: 'EROFS', writeTmp: 'allowed' });
+    // Only the image's own variables and the stream; nothing of the host.
+    const env = found?.env as string[];
+    expect(env).toContain('FERRY_STREAM');
+    expect(env.filter((k) => !['FERRY_STREAM', 'PATH', 'HOSTNAME', 'HOME', 'NODE_ENV', 'NODE_VERSION', 'YARN_VERSION'].includes(k))).toEqual([]);
+    expect((await session.close()).exitReason).toBe('ok');
+  });
+
   it('labels its containers and leaves none behind', async () => {
     const docker = createDockerClient();
     expect(await docker.listContainerIds({ 'ferry.test': 'sandbox' })).toEqual([]);

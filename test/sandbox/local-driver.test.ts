@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LocalDriver, nodeFlagsFor } from '../../sandbox/local-driver.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
-import { driverSuite } from './driver-suite.js';
+import { driverSuite, startWith } from './driver-suite.js';
+import { bundleProgram, rows } from './helpers.js';
 
 describe('local sandbox driver (weaker)', () => {
   const driver = new LocalDriver();
@@ -20,6 +21,22 @@ describe('local sandbox driver (weaker)', () => {
       '--disable-warning=ExperimentalWarning',
     ]);
     expect(nodeFlagsFor(defaultPolicy, '/b', '22.1.0')[0]).toBe('--permission');
+  });
+
+  it('confines the program by the permission model: no fs beyond the bundle, no child processes, no env', async () => {
+    const { session } = await startWith(driver, await bundleProgram('probe'), 'probe');
+    const outcome = await session.transform(1, rows('probe'));
+    expect(outcome.status).toBe('ok');
+    if (outcome.status !== 'ok') return;
+    expect(outcome.rows[0]?.r).toMatchObject({
+      env: ['FERRY_STREAM'],
+      writeRoot: 'ERR_ACCESS_DENIED',
+      writeTmp: 'ERR_ACCESS_DENIED',
+      readPasswd: 'ERR_ACCESS_DENIED',
+      spawn: 'ERR_ACCESS_DENIED',
+    });
+    if (process.getuid?.() === 0) expect(outcome.rows[0]?.r).toMatchObject({ uid: 1000, gid: 1000 });
+    expect((await session.close()).exitReason).toBe('ok');
   });
 
   // A child process leaves nothing to list once it has exited.

@@ -1,0 +1,23 @@
+// Reports what the program can see and do from inside the sandbox.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { runHarness } from '../../../sandbox/harness/harness.js';
+
+function attempt(fn: () => unknown): string {
+  try {
+    fn();
+    return 'allowed';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  }
+}
+
+void runHarness(() => ({
+  uid: process.getuid?.() ?? null,
+  gid: process.getgid?.() ?? null,
+  env: Object.keys(process.env).sort(),
+  writeRoot: attempt(() => writeFileSync('/ferry-probe', 'x')),
+  writeTmp: attempt(() => writeFileSync('/tmp/ferry-probe', 'x')),
+  readPasswd: attempt(() => readFileSync('/etc/passwd')),
+  spawn: attempt(() => execFileSync(process.execPath, ['-e', '0'])),
+}));
