@@ -1,6 +1,7 @@
 import { inject, describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createDockerClient } from '../../sandbox/docker-client.js';
 import { DockerDriver, containerSpecFor } from '../../sandbox/docker-driver.js';
+import { chooseDriver } from '../../sandbox/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { driverSuite, startWith } from './driver-suite.js';
 import { bundleProgram, dockerStatus, ensureImage, removeBundles, rows } from './helpers.js';
@@ -95,6 +96,12 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
     expect(env).toContain('FERRY_STREAM');
     expect(env.filter((k) => !['FERRY_STREAM', 'PATH', 'HOSTNAME', 'HOME', 'NODE_ENV', 'NODE_VERSION', 'YARN_VERSION'].includes(k))).toEqual([]);
     expect((await session.close()).exitReason).toBe('ok');
+  });
+
+  it('is the driver chosen when the daemon answers', async () => {
+    const choice = await chooseDriver();
+    expect(choice.driver.kind).toBe('docker');
+    expect(choice.weaker).toBe(false);
   });
 
   it('labels its containers and leaves none behind', async () => {
