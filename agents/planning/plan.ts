@@ -108,8 +108,8 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     if (col.category === 'enum' && col.enumType) {
       const mapping = await decideEnum(col.name, col.enumType, analysis, source, focusProfiles(analysis), enumNoise, probe, input.intent);
       if (mapping) {
+        // The source column stays available: role_name can copy the same name the enum reads.
         enumMappings.push(mapping);
-        usedSource.add(mapping.sourceColumn);
         columns.push({ ...base, origin: { kind: 'enum_map', source: mapping.sourceColumn }, reason: mapping.reason, confidence: 0.9, status: 'mapped' });
         transformations.push(`map_${mapping.sourceColumn}_to_${col.name}_enum`);
         continue;

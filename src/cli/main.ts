@@ -8,7 +8,7 @@ import { SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { contentHash } from '../artifacts/hash.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
-import { listControls } from '../control/control-tables.js';
+import { getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../errors.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
@@ -171,7 +171,13 @@ function printEvent(e: RunEvent): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (cause) {
+    throw new InputError('ARGS_INVALID', (cause as Error).message, { cause, hint: 'ferry --help lists the commands and options' });
+  }
+  const { values: v, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (!command) {
     say(HELP);
@@ -267,8 +273,7 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
-        const controls = await listControls(conn.target, 1000);
-        const control = controls.find((c) => c.id === id);
+        const control = await getControl(conn.target, id);
         if (!control) throw new InputError('MIGRATION_NOT_FOUND', `there is no migration ${id}`, { hint: 'list runs with: ferry runs' });
         const plan = MigrationPlan.parse(control.plan);
         const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
