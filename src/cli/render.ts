@@ -5,8 +5,10 @@ import { describeFilters } from '../db/sql.js';
 /** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  const fit = (s: string, w: number) => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-  const line = (cells: string[]) => `  ${cells.map((c, i) => fit(c, widths[i]!)).join('  ')}`.trimEnd();
+  const last = headers.length - 1;
+  // The last column (reasons, evidence) is never cut: it is what a reviewer reads.
+  const fit = (s: string, w: number, i: number) => (i === last ? s : s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
+  const line = (cells: string[]) => `  ${cells.map((c, i) => fit(c, widths[i]!, i)).join('  ')}`.trimEnd();
   return [line(headers), `  ${widths.map((w) => '─'.repeat(w)).join('  ')}`, ...rows.map(line)].join('\n');
 }
 
