@@ -165,7 +165,9 @@ export class LogCollector {
     } catch {
       // A failing log sink must not break the run.
     }
-    const entry = stream === 'stderr' ? `[stderr] ${line}` : line;
+    const full = stream === 'stderr' ? `[stderr] ${line}` : line;
+    // One line longer than the whole cap keeps its beginning rather than vanishing.
+    const entry = full.length > this.maxBytes / 2 ? `${full.slice(0, Math.floor(this.maxBytes / 2))} [ferry: line cut]` : full;
     this.kept.push(entry);
     this.keptBytes += Buffer.byteLength(entry) + 1;
     while (this.keptBytes > this.maxBytes && this.kept.length > 0) {
@@ -256,8 +258,35 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+/** Largest delay setTimeout honours; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Refuses a policy that cannot be applied as written (rather than applying something else). */
+export function checkPolicy(policy: SandboxPolicy): void {
+  const problems: string[] = [];
+  const positiveInt = (name: keyof SandboxPolicy, max = Number.MAX_SAFE_INTEGER) => {
+    const v = policy[name];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > max) problems.push(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}`);
+  };
+  positiveInt('memoryBytes');
+  positiveInt('memorySwapBytes');
+  positiveInt('pidsLimit');
+  positiveInt('timeoutMs', MAX_TIMER_MS);
+  positiveInt('tmpfsSizeBytes');
+  positiveInt('maxLogBytes');
+  positiveInt('maxFrameBytes');
+  if (!(policy.cpus > 0)) problems.push('cpus must be positive');
+  if (policy.memorySwapBytes < policy.memoryBytes) problems.push('memorySwapBytes must be at least memoryBytes');
+  if (!/^\d+:\d+$/.test(policy.user)) problems.push('user must be "uid:gid" in numbers');
+  if (policy.networkMode !== 'none') problems.push('networkMode must be "none"');
+  if (problems.length > 0) {
+    throw new SandboxError('SANDBOX_POLICY_INVALID', `the sandbox policy cannot be applied: ${problems.join('; ')}`, { details: { problems } });
+  }
+}
+
 /** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
 export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
+  checkPolicy(setup.options.policy);
   const runDir = await createRunDir(setup.options.bundle);
   let listening: Awaited<ReturnType<typeof listenOnSocket>>;
   try {

@@ -39,6 +39,15 @@ describe('local sandbox driver (weaker)', () => {
     expect((await session.close()).exitReason).toBe('ok');
   });
 
+  it('refuses a policy it cannot apply as written', async () => {
+    const bundle = await bundleProgram('upper');
+    await expect(startWith(driver, bundle, 'bad-policy', { timeoutMs: 0, memorySwapBytes: 1 })).rejects.toMatchObject({
+      code: 'SANDBOX_POLICY_INVALID',
+      message: expect.stringMatching(/timeoutMs must be a positive integer.*memorySwapBytes must be at least memoryBytes/),
+    });
+    await expect(startWith(driver, { ...bundle, sha256: 'f'.repeat(64) }, 'bad-hash')).rejects.toMatchObject({ code: 'SANDBOX_BUNDLE_MISMATCH' });
+  });
+
   // A child process leaves nothing to list once it has exited.
   driverSuite(() => driver, { leftovers: async () => [], oomProgram: 'oom-heap' });
 });

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { DockerDemuxer } from '../../sandbox/docker-driver.js';
+import { parseLdd } from '../../sandbox/image.js';
+import { LogCollector } from '../../sandbox/session-core.js';
+
+function dockerFrame(type: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = type;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+describe('DockerDemuxer', () => {
+  it('splits stdout and stderr, whatever the chunking', () => {
+    const all = Buffer.concat([dockerFrame(1, 'out one\n'), dockerFrame(2, 'err ü\n'), dockerFrame(1, 'out two\n')]);
+    for (const step of [1, 3, 7, all.length]) {
+      const got: string[] = [];
+      const demux = new DockerDemuxer((stream, chunk) => got.push(`${stream}:${chunk.toString()}`));
+      for (let i = 0; i < all.length; i += step) demux.push(all.subarray(i, i + step));
+      expect(got.join('')).toBe('stdout:out one\nstderr:err ü\nstdout:out two\n');
+    }
+  });
+});
+
+describe('LogCollector', () => {
+  it('hands every line to onLog as it completes and keeps a marked tail under the cap', () => {
+    const seen: string[] = [];
+    const logs = new LogCollector(40, (line, stream) => seen.push(`${stream}:${line}`));
+    logs.write('stdout', Buffer.from('first line\nsecond '));
+    expect(seen).toEqual(['stdout:first line']);
+    logs.write('stderr', Buffer.from('oops\n'));
+    logs.write('stdout', Buffer.from('line\nthird line\nunfinished'));
+    logs.end();
+    expect(seen).toEqual(['stdout:first line', 'stderr:oops', 'stdout:second line', 'stdout:third line', 'stdout:unfinished']);
+    const tail = logs.tail();
+    expect(tail[0]).toMatch(/^\[ferry: 2 earlier log lines \(\d+ bytes\) dropped; log cap 40 bytes\]$/);
+    expect(tail.slice(1)).toEqual(['second line', 'third line', 'unfinished']);
+  });
+
+  it('cuts an overlong line instead of losing it, and survives a failing sink', () => {
+    const logs = new LogCollector(100, () => {
+      throw new Error('sink down');
+    });
+    logs.write('stdout', Buffer.from(`${'y'.repeat(500)}\n`));
+    expect(logs.tail()).toEqual([`${'y'.repeat(50)} [ferry: line cut]`]);
+  });
+
+  it('summarises a crash by its error line', () => {
+    const logs = new LogCollector(10_000, undefined);
+    logs.write('stderr', Buffer.from('/sandbox/bundle.cjs:3\nthrow new Error("x");\n^\n\nError: boom at load\n    at Object.<anonymous>\n\nNode.js v18.20.8\n'));
+    logs.end();
+    expect(logs.errorSummary()).toBe('Error: boom at load');
+  });
+});
+
+describe('parseLdd', () => {
+  it('takes resolved libraries and the loader, not the vdso', () => {
+    const out = [
+      '\tlinux-vdso.so.1 (0x00007ffd)',
+      '\tlibdl.so.2 => /lib/x86_64-linux-gnu/libdl.so.2 (0x00007f6d)',
+      '\tlibstdc++.so.6 => /lib/x86_64-linux-gnu/libstdc++.so.6 (0x00007f6d)',
+      '\t/lib64/ld-linux-x86-64.so.2 (0x00007f6d)',
+    ].join('\n');
+    expect(parseLdd(out)).toEqual(['/lib/x86_64-linux-gnu/libdl.so.2', '/lib/x86_64-linux-gnu/libstdc++.so.6', '/lib64/ld-linux-x86-64.so.2']);
+    expect(() => parseLdd('\tlibfoo.so => not found')).toThrow(/not found/);
+  });
+});
