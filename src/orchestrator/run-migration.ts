@@ -219,6 +219,15 @@ function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, target: T
   };
 }
 
+/** INSERT … VALUES for `n` rows of `types`, every value a parameter cast to its column type. */
+export function insertSql(table: string, names: string[], types: string[], n: number): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < n; r++) {
+    tuples.push(`(${types.map((t, i) => `$${r * types.length + i + 1}::${t}`).join(', ')})`);
+  }
+  return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}`;
+}
+
 /** One transaction: the batch's rows, their mappings, the control counters. All or nothing. */
 async function writeBatch(
   db: pg.Client,
@@ -235,21 +244,9 @@ async function writeBatch(
   const mintsKey = pkMapping.origin.kind === 'generated_uuid';
   const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols.map((c) => c.target)];
   const types = names.map((n) => target.columns.find((c) => c.name === n)!.pgType);
+  const table = qualified(plan.target.schema, plan.target.table);
   const newIds: string[] = [];
-  const params: unknown[] = [];
-  const tuples: string[] = [];
-  // Stay well under PostgreSQL's 65535 parameters per statement.
-  const perStatement = Math.max(1, Math.floor(30000 / names.length));
-  const statements: Array<{ sql: string; params: unknown[] }> = [];
-  const flush = () => {
-    if (tuples.length === 0) return;
-    statements.push({
-      sql: `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}`,
-      params: params.splice(0),
-    });
-    tuples.length = 0;
-  };
-  for (const row of rows) {
+  const tuples: unknown[][] = rows.map((row) => {
     const values: unknown[] = [];
     if (mintsKey) {
       const id = randomUUID();
@@ -262,16 +259,17 @@ async function writeBatch(
       const v = row.r[c.target];
       values.push(v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
     }
-    const base = params.length;
-    tuples.push(`(${values.map((_, i) => `$${base + i + 1}::${types[i]}`).join(', ')})`);
-    params.push(...values);
-    if (tuples.length >= perStatement) flush();
-  }
-  flush();
+    return values;
+  });
+  // Stay well under PostgreSQL's 65535 parameters per statement.
+  const perStatement = Math.max(1, Math.floor(30000 / names.length));
 
   await db.query('BEGIN');
   try {
-    for (const s of statements) await db.query(s.sql, s.params);
+    for (let i = 0; i < tuples.length; i += perStatement) {
+      const chunk = tuples.slice(i, i + perStatement);
+      await db.query(insertSql(table, names, types, chunk.length), chunk.flat());
+    }
     await db.query(
       `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
        SELECT $1, $2, $3, k, $4, n FROM unnest($5::text[], $6::text[]) AS u(k, n)`,
@@ -284,10 +282,36 @@ async function writeBatch(
     await db.query('COMMIT');
   } catch (e) {
     await db.query('ROLLBACK').catch(() => undefined);
-    const err = e as Error & { constraint?: string; detail?: string; column?: string };
+    const err = e as Error & { constraint?: string; detail?: string };
+    const culprit = await findFailingRow(db, insertSql(table, names, types, 1), tuples, rows);
     throw new BatchFailure(
       'BATCH_WRITE_FAILED',
-      `batch ${batchNo} (legacy keys ${rows[0]?.k}…${rows[rows.length - 1]?.k}) was rolled back: ${err.message}${err.detail ? ` (${err.detail})` : ''}${err.constraint ? ` [constraint ${err.constraint}]` : ''}`,
+      `batch ${batchNo} was rolled back${culprit ? `; the row with legacy key ${culprit} fails` : ` (legacy keys ${rows[0]?.k}…${rows[rows.length - 1]?.k})`}: ${err.message}${err.detail ? ` (${err.detail})` : ''}${err.constraint ? ` [constraint ${err.constraint}]` : ''}`,
+      culprit ?? undefined,
     );
+  }
+}
+
+/**
+ * After a failed batch: which row was it? Each row is tried under a savepoint in a
+ * transaction that is rolled back whatever happens, so nothing is written.
+ */
+async function findFailingRow(db: pg.Client, oneRowSql: string, tuples: unknown[][], rows: OutputRow[]): Promise<string | null> {
+  try {
+    await db.query('BEGIN');
+    for (let i = 0; i < tuples.length; i++) {
+      await db.query('SAVEPOINT ferry_probe');
+      try {
+        await db.query(oneRowSql, tuples[i]);
+        await db.query('RELEASE SAVEPOINT ferry_probe');
+      } catch {
+        return rows[i]!.k;
+      }
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
   }
 }

@@ -176,6 +176,9 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
         if (run.status !== 'failed') return;
         expect(run.errorCode).toBe('BATCH_WRITE_FAILED');
         expect(run.error).toContain('no_hawley');
+        const hawley = await seed.sql('legacy', `SELECT id FROM dispatch_role WHERE name = 'MT-Hawley'`);
+        expect(run.key).toBe(String(hawley.rows[0]!.id));
+        expect(run.error).toContain(`legacy key ${String(hawley.rows[0]!.id)}`);
         expect(await counts(seed)).toEqual({ roles: 0, mappings: 0 });
       } finally {
         await seed.sql('target', 'ALTER TABLE technician_roles DROP CONSTRAINT no_hawley');
