@@ -1,0 +1,129 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { sha256 } from '../../src/artifacts/hash.js';
+import { CodegenError } from '../../src/errors.js';
+
+/** The repository root: the bundle's working directory, so module paths in it are repo-relative. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const HARNESS_PATH = join(REPO_ROOT, 'sandbox', 'harness', 'harness.ts');
+/** The file name of a bundle inside the directory the caller gives. */
+export const BUNDLE_FILE = 'bundle.cjs';
+
+export interface BundleInput {
+  program: string;
+  rowTypes: string;
+  /** A first comment line naming what was bundled (e.g. the plan hash). Part of the hashed bytes. */
+  banner?: string;
+  /**
+   * The entry module. Defaults to the sandbox entry: the program's transform handed to the
+   * in-container harness. It may import './program' (and nothing else virtual).
+   */
+  entry?: string;
+}
+
+export interface BundleResult {
+  code: string;
+  /** The exact bytes hashed; write these, not a re-encoding of `code`. */
+  contents: Uint8Array;
+  sha256: string;
+  bytes: number;
+}
+
+export interface BundleInfo {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** The sandbox entry: the program's transform, run by the in-container harness. */
+export function harnessEntry(harnessPath: string = HARNESS_PATH): string {
+  return [
+    `import { transform } from './program';`,
+    `import { runHarness } from ${JSON.stringify(harnessPath)};`,
+    'void runHarness(transform);',
+    '',
+  ].join('\n');
+}
+
+const NAMESPACE = 'ferry-program';
+/** The entry's name in the bundle; esbuild reports it as this path under REPO_ROOT. */
+const ENTRY_FILE = 'ferry-entry.ts';
+const ENTRY_PATH = join(REPO_ROOT, ENTRY_FILE);
+
+/**
+ * Serves the program and its row types from memory. Nothing is written to a temporary
+ * directory, so no temporary path can leak into the output and change its hash, and a
+ * program cannot import anything: it must be self-contained.
+ */
+function programFiles(input: BundleInput): esbuild.Plugin {
+  return {
+    name: 'ferry-program',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/(program|row-types)$/ }, (args) =>
+        args.importer === ENTRY_PATH || args.namespace === NAMESPACE ? { path: `${args.path.slice(2)}.ts`, namespace: NAMESPACE } : undefined,
+      );
+      build.onResolve({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        errors: [{ text: `the transform program may not import ${JSON.stringify(args.path)}: it runs alone in the sandbox` }],
+      }));
+      build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        contents: args.path === 'program.ts' ? input.program : input.rowTypes,
+        loader: 'ts',
+      }));
+    },
+  };
+}
+
+function describeMessages(messages: readonly esbuild.Message[]): string {
+  return messages
+    .map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1} ${m.text}` : m.text))
+    .join('\n');
+}
+
+/**
+ * Bundles program + harness into one CommonJS file for Node 18, in memory. Not minified, so a
+ * stack trace from the sandbox reads like the program; deterministic, so the same inputs give
+ * the same bytes and the same sha256 (the run records which program it ran by that hash).
+ */
+export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
+  let result: esbuild.BuildResult<{ write: false }>;
+  try {
+    result = await esbuild.build({
+      stdin: { contents: input.entry ?? harnessEntry(), resolveDir: REPO_ROOT, sourcefile: ENTRY_FILE, loader: 'ts' },
+      absWorkingDir: REPO_ROOT,
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node18',
+      minify: false,
+      legalComments: 'none',
+      charset: 'utf8',
+      sourcemap: false,
+      logLevel: 'silent',
+      plugins: [programFiles(input)],
+      ...(input.banner !== undefined ? { banner: { js: input.banner } } : {}),
+    });
+  } catch (e) {
+    const errors = (e as { errors?: esbuild.Message[] }).errors;
+    throw new CodegenError('BUNDLE_FAILED', `esbuild could not bundle the program:\n${errors ? describeMessages(errors) : String(e)}`, { cause: e });
+  }
+  const out = result.outputFiles[0];
+  if (!out || result.outputFiles.length !== 1) {
+    throw new CodegenError('BUNDLE_FAILED', `esbuild produced ${result.outputFiles.length} files; expected exactly one`);
+  }
+  return { code: out.text, contents: out.contents, sha256: sha256(out.contents), bytes: out.contents.byteLength };
+}
+
+/** Bundles and writes `bundle.cjs` into `outDir` (created if missing), atomically. */
+export async function writeBundle(input: BundleInput, outDir: string): Promise<BundleInfo> {
+  const bundle = await bundleProgram(input);
+  await mkdir(outDir, { recursive: true });
+  const path = resolve(outDir, BUNDLE_FILE);
+  // Write then rename: a reader (or a container mounting the directory) never sees half a file.
+  const partial = `${path}.${process.pid}.partial`;
+  await writeFile(partial, bundle.contents, { mode: 0o644 });
+  await rename(partial, path);
+  return { path, sha256: bundle.sha256, bytes: bundle.bytes };
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { GeneratedScript } from '../../src/artifacts/generated-script.js';
+import { MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import { CodegenError, InputError } from '../../src/errors.js';
+import { bundleProgram, writeBundle, type BundleInfo } from './bundle.js';
+import { GENERATOR_VERSION, generateProgram } from './generate-program.js';
+import { resolvePlan } from './resolve.js';
+import { generateRowTypes } from './row-types.js';
+import { formatDiagnostics, typecheckProgram } from './typecheck.js';
+
+export { GENERATOR_VERSION } from './generate-program.js';
+export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult } from './bundle.js';
+export { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typecheck.js';
+export { analysisHashOf, resolvePlan } from './resolve.js';
+
+export interface GenerateScriptInput {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  /**
+   * A program written by a person or a model instead of the generated one. It is held to the
+   * same row types and the same type-check; nothing about it is trusted more.
+   */
+  programOverride?: string;
+  /** Who wrote the override; recorded in the artifact. Defaults to this generator, marked `+override`. */
+  overrideGenerator?: GeneratedScript['generator'];
+}
+
+/** The first line of every bundle: which plan's program it is. */
+function bannerFor(planHash: string): string {
+  return `// ferry transform bundle for plan ${planHash}: generated program + sandbox harness`;
+}
+
+/** Inputs are artifacts too: validated here, so a hand-built object cannot slip past the schema. */
+function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InputError('ARTIFACT_INVALID', `the ${what} is not a valid artifact:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/**
+ * The Code Interpreter: an approved plan and the analysis it was made from → a type-checked
+ * transform program, its row types, and the hash of its sandbox bundle.
+ *
+ * Refuses (PlanError) a plan that is not approved, still has open review items, or does not
+ * match the analysis. A program that does not type-check throws CodegenError
+ * PROGRAM_TYPECHECK_FAILED listing every diagnostic; this happens before any container.
+ *
+ * The bundle is built here, in memory, only to hash it: bundling is deterministic, so
+ * bundleScript() later rebuilds the same bytes into the run directory and checks them
+ * against this hash. Nothing is written to disk here.
+ */
+export async function generateScript(input: GenerateScriptInput): Promise<GeneratedScript> {
+  const plan = parseInput(MigrationPlan, input.plan, 'migration plan');
+  const analysis = parseInput(SchemaAnalysis, input.analysis, 'schema analysis');
+  const resolved = resolvePlan(plan, analysis);
+  const rowTypes = generateRowTypes(resolved);
+  const program = input.programOverride ?? generateProgram(resolved, rowTypes);
+
+  const typecheck = typecheckProgram({ program, rowTypes: rowTypes.text });
+  if (!typecheck.ok) {
+    const origin = input.programOverride === undefined ? 'The generated program' : 'The given program';
+    throw new CodegenError(
+      'PROGRAM_TYPECHECK_FAILED',
+      `${origin} for plan ${plan.id} revision ${plan.revision} does not type-check against the row types of the analysed schemas ` +
+        `(${typecheck.diagnostics.length} error${typecheck.diagnostics.length === 1 ? '' : 's'}):\n${formatDiagnostics(typecheck.diagnostics)}`,
+      {
+        hint:
+          input.programOverride === undefined
+            ? 'This is a ferry bug or a plan the generator cannot express; the diagnostics name the column.'
+            : 'Fix the program: it may read only SourceRow columns and must return exactly ProgramOutput.',
+        details: { diagnostics: typecheck.diagnostics, program, rowTypes: rowTypes.text },
+      },
+    );
+  }
+
+  const bundle = await bundleProgram({ program, rowTypes: rowTypes.text, banner: bannerFor(resolved.planHash) });
+  const generator =
+    input.programOverride === undefined
+      ? { kind: 'deterministic' as const, version: GENERATOR_VERSION }
+      : (input.overrideGenerator ?? { kind: 'deterministic' as const, version: `${GENERATOR_VERSION}+override` });
+
+  return GeneratedScript.parse({
+    kind: 'generated_script',
+    version: 1,
+    createdAt: new Date().toISOString(),
+    planHash: resolved.planHash,
+    generator,
+    program,
+    rowTypes: rowTypes.text,
+    typecheck,
+    bundle: { sha256: bundle.sha256, bytes: bundle.bytes },
+  });
+}
+
+/**
+ * Writes the script's sandbox bundle (`bundle.cjs`) into `outDir` and returns where it is.
+ * The bytes must hash to what the artifact recorded; if the harness or the bundler changed
+ * since the script was generated they would not, and running them would make the record lie.
+ */
+export async function bundleScript(script: GeneratedScript, outDir: string): Promise<BundleInfo> {
+  const info = await writeBundle({ program: script.program, rowTypes: script.rowTypes, banner: bannerFor(script.planHash) }, outDir);
+  if (info.sha256 !== script.bundle.sha256 || info.bytes !== script.bundle.bytes) {
+    throw new CodegenError(
+      'BUNDLE_MISMATCH',
+      `the bundle built now (sha256 ${info.sha256}, ${info.bytes} bytes) is not the one recorded when the script was generated ` +
+        `(sha256 ${script.bundle.sha256}, ${script.bundle.bytes} bytes)`,
+      { hint: 'The sandbox harness or the bundler changed since generation; generate the script again.', details: { path: info.path } },
+    );
+  }
+  return info;
+}

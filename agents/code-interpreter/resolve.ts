@@ -1,0 +1,204 @@
+import { contentHash } from '../../src/artifacts/hash.js';
+import {
+  reviewItems,
+  type ColumnMapping,
+  type EnumMapping,
+  type ForeignKeyDecision,
+  type MigrationPlan,
+} from '../../src/artifacts/migration-plan.js';
+import {
+  findEnum,
+  findTable,
+  type ColumnInfo,
+  type EnumTypeInfo,
+  type SchemaAnalysis,
+  type TableInfo,
+} from '../../src/artifacts/schema-analysis.js';
+import { PlanError } from '../../src/errors.js';
+
+/** A target column the program returns, with everything its code needs, looked up once. */
+export type ProgramColumn =
+  | { kind: 'copy' | 'cast'; target: ColumnInfo; mapping: ColumnMapping; source: ColumnInfo }
+  | { kind: 'constant'; target: ColumnInfo; mapping: ColumnMapping; value: string | number | boolean | null }
+  | {
+      kind: 'enum_map';
+      target: ColumnInfo;
+      mapping: ColumnMapping;
+      source: ColumnInfo;
+      enumMapping: EnumMapping;
+      /** The target's enum type, when the target column is an enum (a value map onto text has none). */
+      enumType: EnumTypeInfo | undefined;
+    }
+  | { kind: 'foreign_key'; target: ColumnInfo; mapping: ColumnMapping; decision: ForeignKeyDecision };
+
+/** A target column the program leaves alone, and who fills it instead. */
+export interface LeftOutColumn {
+  target: ColumnInfo;
+  why: 'generated_uuid' | 'default' | 'not_in_plan';
+}
+
+/** A plan read against the analysis it was made from: every name it uses, found. */
+export interface ResolvedPlan {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  planHash: string;
+  analysisHash: string;
+  sourceTable: TableInfo;
+  targetTable: TableInfo;
+  /** plan.source.columns, in the plan's order: what each row sent to the program carries. */
+  selected: ColumnInfo[];
+  /** In the plan's column order. */
+  returned: ProgramColumn[];
+  /** In the target table's column order. */
+  leftOut: LeftOutColumn[];
+}
+
+/**
+ * Checks that an approved plan can be turned into a program against this analysis and
+ * resolves every name it uses. All problems are reported at once, each naming what is
+ * missing, because a reviewer fixes them in one pass.
+ */
+export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): ResolvedPlan {
+  if (plan.status !== 'approved') {
+    throw new PlanError('PLAN_NOT_APPROVED', `Plan ${plan.id} revision ${plan.revision} is ${plan.status}; only an approved plan gets a program.`, {
+      hint: `Review it and approve it: ferry approve ${plan.id}`,
+    });
+  }
+  const review = reviewItems(plan);
+  if (review.length > 0) {
+    throw new PlanError('PLAN_NEEDS_REVIEW', `Plan ${plan.id} is approved but still has open items:\n${review.map((r) => `  - ${r}`).join('\n')}`, {
+      hint: 'Resolve each item, approve the new revision, then generate again.',
+    });
+  }
+  const analysisHash = analysisHashOf(analysis);
+  if (plan.analysisHash !== analysisHash) {
+    throw new PlanError(
+      'PLAN_ANALYSIS_MISMATCH',
+      `Plan ${plan.id} was made from schema analysis ${plan.analysisHash}, not from the one given (${analysisHash}); ` +
+        'its row types would describe different schemas than the plan assumed.',
+      { hint: 'Generate with the analysis the plan was made from, or plan again from the new analysis.' },
+    );
+  }
+
+  const problems: string[] = [];
+  const sourceName = `${plan.source.schema}.${plan.source.table}`;
+  const targetName = `${plan.target.schema}.${plan.target.table}`;
+  const sourceTable = findTable(analysis.source, plan.source.table, plan.source.schema);
+  const targetTable = findTable(analysis.target, plan.target.table, plan.target.schema);
+  if (!sourceTable) problems.push(`source table ${sourceName} is not in the analysis of ${analysis.source.database}`);
+  if (!targetTable) problems.push(`target table ${targetName} is not in the analysis of ${analysis.target.database}`);
+  if (!sourceTable || !targetTable) throw inconsistent(plan, problems);
+
+  const sourceColumn = (name: string) => sourceTable.columns.find((c) => c.name === name);
+  const selected: ColumnInfo[] = [];
+  for (const name of new Set(plan.source.columns)) {
+    const column = sourceColumn(name);
+    if (column) selected.push(column);
+    else problems.push(`source column ${JSON.stringify(name)} is selected but ${sourceName} has no such column`);
+  }
+  if (new Set(plan.source.columns).size !== plan.source.columns.length) {
+    problems.push(`plan.source.columns names a column twice: ${plan.source.columns.join(', ')}`);
+  }
+  const selectedSource = (target: string, name: string): ColumnInfo | undefined => {
+    const column = selected.find((c) => c.name === name);
+    if (!column) {
+      const why = sourceColumn(name) ? 'is not among the selected source columns (plan.source.columns)' : `does not exist in ${sourceName}`;
+      problems.push(`target column ${JSON.stringify(target)} reads source column ${JSON.stringify(name)}, which ${why}`);
+    }
+    return column;
+  };
+
+  const returned: ProgramColumn[] = [];
+  const planned = new Map<string, ColumnMapping['origin']['kind']>();
+  for (const mapping of plan.columns) {
+    const target = targetTable.columns.find((c) => c.name === mapping.target);
+    if (!target) {
+      problems.push(`target column ${JSON.stringify(mapping.target)} has an origin but ${targetName} has no such column`);
+      continue;
+    }
+    if (planned.has(target.name)) {
+      problems.push(`target column ${JSON.stringify(target.name)} has more than one origin`);
+      continue;
+    }
+    planned.set(target.name, mapping.origin.kind);
+    const origin = mapping.origin;
+    switch (origin.kind) {
+      case 'copy':
+      case 'cast': {
+        const source = selectedSource(target.name, origin.source);
+        if (source) returned.push({ kind: origin.kind, target, mapping, source });
+        break;
+      }
+      case 'constant':
+        returned.push({ kind: 'constant', target, mapping, value: origin.value });
+        break;
+      case 'enum_map': {
+        const source = selectedSource(target.name, origin.source);
+        const enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
+        if (!enumMapping) {
+          problems.push(`target column ${JSON.stringify(target.name)} is an enum mapping but the plan has no enumMappings entry for it`);
+        } else if (enumMapping.sourceColumn !== origin.source) {
+          problems.push(
+            `target column ${JSON.stringify(target.name)} maps source column ${JSON.stringify(origin.source)} but its enum mapping is keyed on ${JSON.stringify(enumMapping.sourceColumn)}`,
+          );
+        }
+        let enumType: EnumTypeInfo | undefined;
+        if (target.category === 'enum') {
+          enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
+          if (!enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
+        }
+        if (enumMapping) {
+          const seen = new Set<string | null>();
+          for (const v of enumMapping.values) {
+            if (seen.has(v.source)) problems.push(`enum mapping for ${JSON.stringify(target.name)} lists source value ${JSON.stringify(v.source)} twice`);
+            seen.add(v.source);
+            if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for source value ${JSON.stringify(v.source)}`);
+          }
+        }
+        if (source && enumMapping && (target.category !== 'enum' || enumType)) {
+          returned.push({ kind: 'enum_map', target, mapping, source, enumMapping, enumType });
+        }
+        break;
+      }
+      case 'foreign_key': {
+        const decision = plan.foreignKeys.find((d) => d.column === target.name);
+        if (!decision) problems.push(`target column ${JSON.stringify(target.name)} is a foreign key but the plan has no decision for it`);
+        else returned.push({ kind: 'foreign_key', target, mapping, decision });
+        break;
+      }
+      case 'generated_uuid':
+      case 'default':
+        break;
+    }
+  }
+
+  const leftOut: LeftOutColumn[] = [];
+  for (const target of targetTable.columns) {
+    const kind = planned.get(target.name);
+    if (kind !== undefined && kind !== 'generated_uuid' && kind !== 'default') continue;
+    leftOut.push({ target, why: kind ?? 'not_in_plan' });
+    // Left to the database, a NOT NULL column with nothing to fill it fails every insert.
+    const filledByDatabase = target.default !== null || target.isIdentity || target.isGenerated;
+    if (kind !== 'generated_uuid' && !target.nullable && !filledByDatabase) {
+      problems.push(`target column ${JSON.stringify(target.name)} is NOT NULL and has no default, but the plan ${kind === undefined ? 'gives it no origin' : 'leaves it to the database'}`);
+    }
+  }
+
+  if (problems.length > 0) throw inconsistent(plan, problems);
+  return { plan, analysis, planHash: contentHash(plan), analysisHash, sourceTable, targetTable, selected, returned, leftOut };
+}
+
+/**
+ * The hash a plan records for its analysis: the content without `createdAt`, so analysing
+ * unchanged schemas again gives the same hash. Same convention as the planning agent.
+ */
+export function analysisHashOf(analysis: SchemaAnalysis): string {
+  return contentHash({ ...analysis, createdAt: '' });
+}
+
+function inconsistent(plan: MigrationPlan, problems: string[]): PlanError {
+  return new PlanError('PLAN_INCONSISTENT', `Plan ${plan.id} does not match its schema analysis:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
+    hint: 'Plan again from the current analysis, or correct the plan and approve the new revision.',
+    details: { problems },
+  });
+}
