@@ -57,6 +57,8 @@ export interface DockerClient {
   ping(): Promise<void>;
   serverVersion(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }>;
   inspectImage(name: string): Promise<ImageInfo | null>;
+  /** Removes an image unless a container still uses it (then it stays, untagged). */
+  removeImage(id: string): Promise<void>;
   /** Classic-builder build of a tar context; onProgress gets each line of build output. */
   buildImage(context: NodeJS.ReadableStream, tag: string, onProgress: (line: string) => void): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
@@ -106,6 +108,15 @@ export function createDockerClient(options?: Dockerode.DockerOptions): DockerCli
       } catch (e) {
         if (statusOf(e) === 404) return null;
         throw e;
+      }
+    },
+
+    async removeImage(id) {
+      try {
+        await docker.getImage(id).remove();
+      } catch (e) {
+        // 404: gone; 409: still in use by a container.
+        if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
       }
     },
 

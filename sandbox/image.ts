@@ -222,6 +222,10 @@ export async function buildOfflineImage(options: BuildOfflineImageOptions = {}):
     const built = await docker.inspectImage(OFFLINE_IMAGE);
     if (!built) throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', `${OFFLINE_IMAGE} is missing right after its build`);
     progress(`built ${OFFLINE_IMAGE} (${built.id.slice(0, 19)})`);
+    if (existing && existing.id !== built.id) {
+      // The previous build is now untagged; drop it rather than leave a dangling 100 MB image.
+      await docker.removeImage(existing.id).catch(() => undefined);
+    }
     return { image: OFFLINE_IMAGE, imageId: built.id };
   } finally {
     await rm(work, { recursive: true, force: true });
