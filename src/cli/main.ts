@@ -11,6 +11,7 @@ import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../errors.js';
+import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
@@ -248,12 +249,13 @@ async function main(argv: string[]): Promise<number> {
         await saveJson(loaded.paths.plan, plan);
         say(`✅ approved by ${plan.approvedBy}`);
       }
-      const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, say });
-      const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
-      say(`   program: ${program.programPath}`);
-      say(choice.banner);
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
+        assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
+        const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, say });
+        const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
+        say(`   program: ${program.programPath}`);
+        say(choice.banner);
         const { run, report } = await executePlan({ plan, analysis: loaded.analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
         if (run.status === 'failed') {
           say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);

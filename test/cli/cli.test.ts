@@ -79,6 +79,14 @@ describe('the ferry command', () => {
     expect(approved.code).toBe(0);
     expect(JSON.parse(await readFile(planPath!, 'utf8'))).toMatchObject({ status: 'approved', approvedBy: 'cli-test' });
 
+    // The target changed after planning: the run is refused, naming the change.
+    await seed.sql('target', 'ALTER TABLE technician_roles ADD COLUMN region text NOT NULL');
+    const stale = await ferry('run', planPath!);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain('ANALYSIS_STALE');
+    expect(stale.stderr).toContain('technician_roles.region is a new required column');
+    await seed.sql('target', 'ALTER TABLE technician_roles DROP COLUMN region');
+
     const run = await ferry('run', planPath!);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);

@@ -1,0 +1,64 @@
+import type { MigrationPlan } from '../artifacts/migration-plan.js';
+import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
+import { PlanError } from '../errors.js';
+
+/**
+ * The plan was made from an analysis; the databases may have changed since. Before a run,
+ * the tables and enum types the plan touches are compared with a fresh read of the catalogs.
+ * Any difference in columns, types, nullability or enum values refuses the run.
+ */
+export function schemaDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: SchemaAnalysis): string[] {
+  const diffs: string[] = [];
+  const pick = (a: SchemaAnalysis, role: 'source' | 'target', schema: string, table: string) =>
+    a[role].tables.find((t) => t.schema === schema && t.name === table);
+  const compare = (role: 'source' | 'target', schema: string, table: string) => {
+    const was = pick(planned, role, schema, table);
+    const now = pick(fresh, role, schema, table);
+    if (!was) return;
+    if (!now) {
+      diffs.push(`${role} table ${schema}.${table} no longer exists`);
+      return;
+    }
+    diffs.push(...tableDiff(role, was, now));
+  };
+  compare('source', plan.source.schema, plan.source.table);
+  compare('target', plan.target.schema, plan.target.table);
+  for (const m of plan.enumMappings) {
+    const now = findEnum(fresh.target, m.enumType);
+    if (!now) diffs.push(`enum type ${m.enumType} no longer exists`);
+    else if (now.values.join(',') !== m.enumValues.join(',')) diffs.push(`enum ${m.enumType} values changed: [${m.enumValues.join(', ')}] → [${now.values.join(', ')}]`);
+  }
+  for (const fk of plan.foreignKeys) {
+    if (!pick(fresh, 'target', fk.refSchema, fk.refTable)) diffs.push(`parent table ${fk.refSchema}.${fk.refTable} no longer exists`);
+  }
+  return diffs;
+}
+
+function tableDiff(role: string, was: TableInfo, now: TableInfo): string[] {
+  const diffs: string[] = [];
+  const name = `${role} ${was.schema}.${was.name}`;
+  for (const c of was.columns) {
+    const n = now.columns.find((x) => x.name === c.name);
+    if (!n) diffs.push(`${name}.${c.name} was dropped`);
+    else {
+      if (n.pgType !== c.pgType) diffs.push(`${name}.${c.name} changed type: ${c.pgType} → ${n.pgType}`);
+      if (n.nullable !== c.nullable) diffs.push(`${name}.${c.name} is now ${n.nullable ? 'nullable' : 'NOT NULL'}`);
+    }
+  }
+  for (const n of now.columns) {
+    if (!was.columns.some((c) => c.name === n.name) && !n.nullable && n.default === null && !n.isIdentity && !n.isGenerated) {
+      diffs.push(`${name}.${n.name} is a new required column the plan does not fill`);
+    }
+  }
+  return diffs;
+}
+
+export function assertNoDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: SchemaAnalysis): void {
+  const diffs = schemaDrift(plan, planned, fresh);
+  if (diffs.length) {
+    throw new PlanError('ANALYSIS_STALE', `the databases changed since this plan was made:\n  - ${diffs.join('\n  - ')}`, {
+      hint: 'make the plan again (ferry plan …) and review it',
+      details: { diffs },
+    });
+  }
+}
