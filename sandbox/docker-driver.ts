@@ -288,7 +288,11 @@ export class DockerDriver implements SandboxDriver {
       return { ok: true, detail: `Docker ${version}; image ${image} (${imageId.slice(0, 19)})` };
     } catch (e) {
       const hint = e instanceof SandboxError && e.hint ? ` (${e.hint})` : '';
-      return { ok: false, reason: `Docker ${version} answers, but ${e instanceof Error ? e.message : String(e)}${hint}` };
+      return {
+        ok: false,
+        reason: `Docker ${version} answers, but ${e instanceof Error ? e.message : String(e)}${hint}`,
+        ...(e instanceof SandboxError ? { code: e.code } : {}),
+      };
     }
   }
 

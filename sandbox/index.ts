@@ -3,6 +3,7 @@
  */
 import { SandboxError } from '../src/errors.js';
 import { DockerDriver } from './docker-driver.js';
+import { buildOfflineImage } from './image.js';
 import { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';
 import type { Availability, SandboxDriver } from './types.js';
 
@@ -21,23 +22,40 @@ export interface DriverChoice {
   detail: string;
 }
 
+export interface ChooseDriverOptions {
+  /** docker (default), or local: the weaker child-process sandbox on purpose (FERRY_SANDBOX=local). */
+  prefer?: 'docker' | 'local';
+  /** Accept the weaker local sandbox when Docker is not usable (the demo; `ferry run --allow-weak-sandbox`). */
+  allowWeak?: boolean;
+  /** Build the offline image when Docker answers but has no sandbox image. */
+  buildImageIfMissing?: boolean;
+  onProgress?: (line: string) => void;
+}
+
 /**
- * Docker when its daemon answers and an image is there; otherwise the local sandbox, unless
- * the caller requires Docker. `docker: 'require'` turns a missing Docker into a refusal.
+ * Docker when its daemon answers and an image is there. The weaker local sandbox only when
+ * the caller allows it, and then with a warning for the person: it is not isolated.
  */
-export async function chooseDriver(options: { docker?: 'prefer' | 'require' } = {}): Promise<DriverChoice> {
+export async function chooseDriver(options: ChooseDriverOptions = {}): Promise<DriverChoice> {
+  const weak = async (why: string): Promise<DriverChoice> => {
+    if (!options.allowWeak) {
+      throw new SandboxError('SANDBOX_UNAVAILABLE', `cannot run the program in Docker: ${why}`, {
+        hint: 'start the Docker daemon (and build the image with `npm run sandbox:image`), or pass --allow-weak-sandbox to use the weaker local sandbox',
+      });
+    }
+    const local = new LocalDriver();
+    const localAvailable = await local.available();
+    if (!localAvailable.ok) throw new SandboxError('SANDBOX_UNAVAILABLE', `no sandbox can run here: ${why}; ${localAvailable.reason}`);
+    return { driver: local, weaker: true, detail: `Docker not used (${why}); ${LOCAL_SANDBOX_WARNING}` };
+  };
+  if (options.prefer === 'local') return weak('FERRY_SANDBOX=local');
   const docker = new DockerDriver();
-  const available: Availability = await docker.available();
+  let available: Availability = await docker.available();
+  if (!available.ok && options.buildImageIfMissing && available.code === 'SANDBOX_IMAGE_MISSING') {
+    options.onProgress?.('the sandbox image is missing: building it offline (Node 18 from the npm registry, no container registry)…');
+    await buildOfflineImage(options.onProgress ? { onProgress: options.onProgress } : {});
+    available = await docker.available();
+  }
   if (available.ok) return { driver: docker, weaker: false, detail: available.detail };
-  if (options.docker === 'require') {
-    throw new SandboxError('SANDBOX_DOCKER_REQUIRED', `Docker is required but not usable: ${available.reason}`, {
-      hint: 'start the Docker daemon, then `npm run sandbox:image` if no sandbox image is present',
-    });
-  }
-  const local = new LocalDriver();
-  const localAvailable = await local.available();
-  if (!localAvailable.ok) {
-    throw new SandboxError('SANDBOX_UNAVAILABLE', `no sandbox can run here: ${available.reason}; ${localAvailable.reason}`);
-  }
-  return { driver: local, weaker: true, detail: `Docker not used (${available.reason}); ${LOCAL_SANDBOX_WARNING}` };
+  return weak(available.reason);
 }

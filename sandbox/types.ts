@@ -57,7 +57,8 @@ export interface SandboxSession extends AsyncDisposable {
   close(): Promise<SandboxRun>;
 }
 
-export type Availability = { ok: true; detail: string } | { ok: false; reason: string };
+/** `code` is the SandboxError code behind a refusal (e.g. SANDBOX_IMAGE_MISSING), when there is one. */
+export type Availability = { ok: true; detail: string } | { ok: false; reason: string; code?: string };
 
 export interface SandboxDriver {
   readonly kind: 'docker' | 'local';

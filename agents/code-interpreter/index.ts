@@ -12,7 +12,7 @@ import { formatDiagnostics, typecheckProgram } from './typecheck.js';
 export { GENERATOR_VERSION } from './generate-program.js';
 export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult } from './bundle.js';
 export { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typecheck.js';
-export { analysisHashOf, resolvePlan } from './resolve.js';
+export { resolvePlan } from './resolve.js';
 
 export interface GenerateScriptInput {
   plan: MigrationPlan;

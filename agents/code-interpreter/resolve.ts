@@ -7,6 +7,7 @@ import {
   type MigrationPlan,
 } from '../../src/artifacts/migration-plan.js';
 import {
+  analysisHash,
   findEnum,
   findTable,
   type ColumnInfo,
@@ -70,11 +71,11 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
       hint: 'Resolve each item, approve the new revision, then generate again.',
     });
   }
-  const analysisHash = analysisHashOf(analysis);
-  if (plan.analysisHash !== analysisHash) {
+  const givenHash = analysisHash(analysis);
+  if (plan.analysisHash !== givenHash) {
     throw new PlanError(
       'PLAN_ANALYSIS_MISMATCH',
-      `Plan ${plan.id} was made from schema analysis ${plan.analysisHash}, not from the one given (${analysisHash}); ` +
+      `Plan ${plan.id} was made from schema analysis ${plan.analysisHash}, not from the one given (${givenHash}); ` +
         'its row types would describe different schemas than the plan assumed.',
       { hint: 'Generate with the analysis the plan was made from, or plan again from the new analysis.' },
     );
@@ -185,15 +186,7 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
   }
 
   if (problems.length > 0) throw inconsistent(plan, problems);
-  return { plan, analysis, planHash: contentHash(plan), analysisHash, sourceTable, targetTable, selected, returned, leftOut };
-}
-
-/**
- * The hash a plan records for its analysis: the content without `createdAt`, so analysing
- * unchanged schemas again gives the same hash. Same convention as the planning agent.
- */
-export function analysisHashOf(analysis: SchemaAnalysis): string {
-  return contentHash({ ...analysis, createdAt: '' });
+  return { plan, analysis, planHash: contentHash(plan), analysisHash: givenHash, sourceTable, targetTable, selected, returned, leftOut };
 }
 
 function inconsistent(plan: MigrationPlan, problems: string[]): PlanError {

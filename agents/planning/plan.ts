@@ -6,7 +6,7 @@ import {
   type ForeignKeyDecision,
   type ValidationCheckName,
 } from '../../src/artifacts/migration-plan.js';
-import { findEnum, type SchemaAnalysis, type TableInfo, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
+import { analysisHash, findEnum, type SchemaAnalysis, type TableInfo, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/errors.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
@@ -178,7 +178,6 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
   transformations.push('record_legacy_to_new_id_mappings');
 
   const classification = source.classification.kind;
-  const analysisHash = contentHash({ ...analysis, createdAt: '' });
   const draft = {
     kind: 'migration_plan' as const,
     version: 1 as const,
@@ -187,7 +186,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     status: 'draft' as const,
     createdAt: (input.now?.() ?? new Date()).toISOString(),
     description: input.description,
-    analysisHash,
+    analysisHash: analysisHash(analysis),
     generator: { kind: 'deterministic' as const, version: PLANNER_VERSION },
     source: { schema: source.schema, table: source.name, key: sourceKey, columns: selected, filters: intent.filters, rowCount },
     target: { schema: target.schema, table: target.name, primaryKey: targetPk.name },

@@ -121,9 +121,12 @@ export async function runHarness(transform: TransformFn): Promise<void> {
           out.push(result.json);
         }
         if (failed) {
+          process.stdout.write(`ferry harness: batch ${frame.b}: row ${failed.key} failed: ${failed.message}\n`);
           await write(socket, encodeFrame({ v: 1, t: 'error', b: frame.b, k: failed.key, message: failed.message }));
         } else {
           await writeBatch(socket, frame.b, out);
+          // One log line per batch, on stdout (the log), so a person sees the program work.
+          process.stdout.write(`ferry harness: batch ${frame.b}: ${frame.rows.length} rows transformed\n`);
         }
       }
     }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { contentHash } from './hash.js';
 
 /**
  * How a column's values travel as JSON between the orchestrator and the sandbox, and how
@@ -142,4 +143,12 @@ export function findTable(db: DatabaseAnalysis, name: string, schema?: string): 
 
 export function findEnum(db: DatabaseAnalysis, qualifiedName: string): EnumTypeInfo | undefined {
   return db.enums.find((e) => `${e.schema}.${e.name}` === qualifiedName);
+}
+
+/**
+ * The hash a plan records of the analysis it was made from. When the analysis was made is
+ * not part of what it says, so createdAt is left out.
+ */
+export function analysisHash(analysis: SchemaAnalysis): string {
+  return contentHash({ ...analysis, createdAt: '' });
 }

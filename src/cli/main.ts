@@ -4,8 +4,7 @@ import { join, resolve } from 'node:path';
 import { applyOverrides, approvePlan, type PlanOverrides } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { MigrationPlan, reviewItems } from '../artifacts/migration-plan.js';
-import { SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import { contentHash } from '../artifacts/hash.js';
+import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { getControl, listControls } from '../control/control-tables.js';
@@ -20,7 +19,7 @@ import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
 import { DockerDriver } from '../../sandbox/docker-driver.js';
 import { renderPlan, renderReport } from './render.js';
-import { chooseDriver } from './sandbox-choice.js';
+import { chooseDriver } from '../../sandbox/index.js';
 
 const say: Say = (line) => process.stdout.write(`${line}\n`);
 
@@ -143,7 +142,7 @@ async function loadPlanWithAnalysis(planPath: string) {
   const paths = planPaths(resolve(planPath));
   const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
   const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
-  if (contentHash({ ...analysis, createdAt: '' }) !== plan.analysisHash) {
+  if (analysisHash(analysis) !== plan.analysisHash) {
     throw new PlanError('ANALYSIS_MISMATCH', `the analysis beside ${planPath} is not the one this plan was made from`, { hint: 'make the plan again with ferry plan' });
   }
   return { paths, plan, analysis };
@@ -252,10 +251,10 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-        const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, say });
+        const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
         const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
         say(`   program: ${program.programPath}`);
-        say(choice.banner);
+        say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
         const { run, report } = await executePlan({ plan, analysis: loaded.analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
         if (run.status === 'failed') {
           say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);

@@ -4,7 +4,7 @@ import { approvePlan } from '../../agents/planning/index.js';
 import { reviewItems } from '../artifacts/migration-plan.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
 import { renderPlan, renderReport } from '../cli/render.js';
-import { chooseDriver } from '../cli/sandbox-choice.js';
+import { chooseDriver } from '../../sandbox/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { describeError } from '../errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
@@ -56,11 +56,11 @@ async function main(): Promise<number> {
       await saveJson(join(work, 'plan.json'), approved);
       say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review); saved at ${join(work, 'plan.json')}`);
       say('');
-      const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, say });
+      const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, onProgress: (l) => say(`   ${l}`) });
       const program = await prepareProgram({ plan: approved, analysis, dir: join(work, 'program'), say });
       say(`   the generated program: ${program.programPath}`);
       say('');
-      say(choice.banner);
+      say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
       const onEvent = (e: RunEvent) => {
         if (e.type === 'started') {
           say(`📝 Migration control record created: ${e.migrationId}`);

@@ -1,4 +1,4 @@
-import { analysisHashOf } from '../../agents/code-interpreter/resolve.js';
+import { analysisHash } from '../../src/artifacts/schema-analysis.js';
 import { MigrationPlan, type ColumnMapping, type EnumValueMapping } from '../../src/artifacts/migration-plan.js';
 import { SchemaAnalysis, type ColumnInfo, type TableInfo, type TypeCategory } from '../../src/artifacts/schema-analysis.js';
 
@@ -167,7 +167,7 @@ export function planFixture(analysis: SchemaAnalysis, options: PlanOptions = {})
     createdAt: '2026-11-24T02:01:00.000Z',
     ...(status === 'approved' ? { approvedAt: '2026-11-24T02:05:00.000Z', approvedBy: 'ana' } : {}),
     description: 'Move the technician roles (group 11) of dispatch_role into technician_roles',
-    analysisHash: analysisHashOf(analysis),
+    analysisHash: analysisHash(analysis),
     generator: { kind: 'deterministic', version: 'planning/test' },
     source: {
       schema: 'public',
