@@ -137,11 +137,24 @@ export const PROFILES: ReadonlyArray<readonly [string, 'admin' | 'customer' | 't
   ['e5d4c3b2-0f9e-4d8c-9b7a-2d3e4f5a6b06', 'customer', 'Northgate Family Dentistry', '2024-01-19T12:00:00Z'],
 ];
 
-export async function createLegacyDatabase(url: string): Promise<void> {
+/** Runs `fn` in one transaction on a fresh connection: a seed is all there or not at all. */
+async function inTransaction(url: string, fn: (c: pg.Client) => Promise<void>): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query('BEGIN');
+    await fn(c);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    await c.end();
+  }
+}
+
+export async function createLegacyDatabase(url: string): Promise<void> {
+  await inTransaction(url, async (c) => {
     await c.query(LEGACY_DDL);
     await c.query(
       `INSERT INTO dispatch_group (id, name) VALUES (10, 'Office'), (11, 'Technicians'), (12, 'Logistics'), (13, 'Customer Service'), (14, 'Sales')`,
@@ -175,20 +188,11 @@ export async function createLegacyDatabase(url: string): Promise<void> {
               timestamptz '2022-01-01 00:00+00' + (g || ' hours')::interval, (g % 500) + 0.99
        FROM generate_series(1, 1500) g`,
     );
-    await c.query('COMMIT');
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    await c.end();
-  }
+  });
 }
 
 export async function createTargetDatabase(url: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('BEGIN');
+  await inTransaction(url, async (c) => {
     await c.query(TARGET_DDL);
     for (const [id, type, name, created] of PROFILES) {
       await c.query(`INSERT INTO auth.users (id, email, created_at) VALUES ($1, $2, $3)`, [
@@ -198,13 +202,7 @@ export async function createTargetDatabase(url: string): Promise<void> {
       ]);
       await c.query(`INSERT INTO profiles (id, profile_type, full_name, created_at) VALUES ($1, $2, $3, $4)`, [id, type, name, created]);
     }
-    await c.query('COMMIT');
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    await c.end();
-  }
+  });
 }
 
 export const DEMO_DESCRIPTION = 'Migrate the technician roles of group 11 from dispatch_role into technician_roles';
