@@ -1,6 +1,7 @@
 import type { DatabaseAnalysis, FilterCondition, SchemaAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
 import { InputError, NotFoundError } from '../../src/errors.js';
-import { levenshtein, singular, tokens } from './words.js';
+import { closestNames } from '../schema-analysis/names.js';
+import { singular, tokens } from './words.js';
 
 /** What the description asks for, resolved against the analysed names. */
 export interface MigrationIntent {
@@ -69,17 +70,9 @@ function resolve(db: DatabaseAnalysis, rawName: string, role: 'source' | 'target
   );
 }
 
+/** Closest table names, bare in `public` and qualified elsewhere (as suggestions show them). */
 export function closestTables(db: DatabaseAnalysis, name: string, n = 3): string[] {
-  const needle = name.toLowerCase();
-  return db.tables
-    .map((t) => {
-      const full = t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
-      const overlap = tokens(t.name).filter((w) => tokens(needle).map(singular).includes(singular(w))).length;
-      return { full, score: levenshtein(needle, t.name.toLowerCase()) - overlap * 3 };
-    })
-    .sort((a, b) => a.score - b.score || a.full.localeCompare(b.full))
-    .slice(0, n)
-    .map((x) => x.full);
+  return closestNames(name, db.tables.map((t) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`)), n);
 }
 
 function guessTable(db: DatabaseAnalysis, text: string, role: 'source' | 'target'): TableInfo {
@@ -121,11 +114,7 @@ function findColumn(table: TableInfo, word: string): string | undefined {
 function requireColumn(table: TableInfo, word: string): string {
   const col = findColumn(table, word);
   if (col) return col;
-  const suggestions = table.columns
-    .map((c) => ({ n: c.name, d: levenshtein(word.toLowerCase(), c.name.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 3)
-    .map((x) => x.n);
+  const suggestions = closestNames(word, table.columns.map((c) => c.name));
   throw new NotFoundError('COLUMN_NOT_FOUND', `the source table ${table.name} has no column "${word}"; closest: ${suggestions.join(', ')}`, {
     hint: `filter on an existing column, e.g. "where ${suggestions[0] ?? 'id'} = …"`,
     details: { table: table.name, column: word, suggestions },
