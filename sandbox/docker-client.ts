@@ -5,40 +5,27 @@
  */
 import Dockerode from 'dockerode';
 import { SandboxError } from '../src/errors.js';
+import type { DockerPolicyFields } from './policy.js';
 
-/** The container create body, as much of it as ferry sets. */
-export interface ContainerSpec {
+/** The container create body, as much of it as ferry sets: the policy's Docker fields plus image and labels. */
+export interface ContainerSpec extends Omit<DockerPolicyFields, 'Ferry'> {
   name?: string;
   Image: string;
-  Entrypoint: string[];
-  Cmd: string[];
-  Env: string[];
-  User: string;
-  WorkingDir: string;
   Labels: Record<string, string>;
   AttachStdout: boolean;
   AttachStderr: boolean;
   AttachStdin: false;
   Tty: false;
-  NetworkDisabled: boolean;
-  HostConfig: HostConfigSpec;
 }
 
-export interface HostConfigSpec {
-  Memory: number;
-  MemorySwap: number;
-  NanoCpus: number;
-  PidsLimit: number;
-  ReadonlyRootfs: boolean;
-  Tmpfs: Record<string, string>;
-  SecurityOpt: string[];
-  CapDrop: string[];
-  NetworkMode: 'none';
-  Binds: string[];
-  LogConfig: { Type: string; Config: Record<string, string> };
-  IpcMode: 'private';
-  Init: false;
-  AutoRemove: false;
+/** One container ferry started, as `ferry sandbox ps` shows it. */
+export interface ContainerSummary {
+  id: string;
+  labels: Record<string, string>;
+  /** created, running, exited, … as Docker says. */
+  state: string;
+  status: string;
+  createdAt: Date;
 }
 
 export interface ContainerState {
@@ -56,6 +43,8 @@ export interface DockerClient {
   /** Resolves when the daemon answers; rejects otherwise. */
   ping(): Promise<void>;
   serverVersion(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }>;
+  /** The daemon's init binary for `Init: true`; commit "N/A" when the daemon could not run it. */
+  initBinary(): Promise<{ path: string; commit: string | null }>;
   inspectImage(name: string): Promise<ImageInfo | null>;
   /** Removes an image unless a container still uses it (then it stays, untagged). */
   removeImage(id: string): Promise<void>;
@@ -74,6 +63,7 @@ export interface DockerClient {
   /** Peak memory from `docker stats` (cgroup v1 only reports max_usage); null when unknown. */
   statsPeakMemory(id: string): Promise<number | null>;
   listContainerIds(labels: Record<string, string>): Promise<string[]>;
+  listContainers(labels: Record<string, string>): Promise<ContainerSummary[]>;
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -99,6 +89,11 @@ export function createDockerClient(options?: Dockerode.DockerOptions): DockerCli
       const v = await docker.version();
       const info = (await docker.info()) as { CgroupVersion?: unknown };
       return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
+    },
+
+    async initBinary() {
+      const info = (await docker.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
+      return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
     },
 
     async inspectImage(name) {
@@ -209,6 +204,12 @@ export function createDockerClient(options?: Dockerode.DockerOptions): DockerCli
       const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
       const list = await docker.listContainers({ all: true, filters: { label } });
       return list.map((c) => c.Id);
+    },
+
+    async listContainers(labels) {
+      const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+      const list = await docker.listContainers({ all: true, filters: { label } });
+      return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
     },
   };
 }

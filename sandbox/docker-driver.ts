@@ -6,15 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SandboxError } from '../src/errors.js';
-import { createDockerClient, dockerFailure, type ContainerSpec, type DockerClient, type HostConfigSpec } from './docker-client.js';
-import { NODE_PATH_IN_IMAGE, resolveImage, type ResolvedImage } from './image.js';
-import type { SandboxPolicy } from './policy.js';
+import { createDockerClient, dockerFailure, type ContainerSpec, type ContainerSummary, type DockerClient } from './docker-client.js';
+import { resolveImage, type ResolvedImage } from './image.js';
+import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';
+import { SANDBOX_PATHS, dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
 import {
-  BUNDLE_NAME,
-  SOCKET_DIR_IN_CONTAINER,
-  SOCKET_NAME,
-  TERMINATE_GRACE_MS,
-  heapLimitMiB,
   startSession,
   type LaunchContext,
   type LogCollector,
@@ -23,54 +19,48 @@ import {
 } from './session-core.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
-export const BUNDLE_PATH_IN_CONTAINER = `/sandbox/${BUNDLE_NAME}`;
+export const BUNDLE_PATH_IN_CONTAINER = SANDBOX_PATHS.bundle;
 const MEMORY_POLL_MS = 200;
 /** How long to wait for the log stream to end after the container has exited. */
 const LOG_DRAIN_MS = 5_000;
 
-/** The container's HostConfig, all from the policy, in one place. */
-export function hostConfigFor(policy: SandboxPolicy, binds: { bundle: string; socketDir: string }): HostConfigSpec {
-  return {
-    Memory: policy.memoryBytes,
-    MemorySwap: policy.memorySwapBytes,
-    NanoCpus: Math.round(policy.cpus * 1e9),
-    PidsLimit: policy.pidsLimit,
-    ReadonlyRootfs: policy.readOnlyRootfs,
-    Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${policy.tmpfsSizeBytes}` },
-    SecurityOpt: policy.noNewPrivileges ? ['no-new-privileges'] : [],
-    CapDrop: [...policy.capDrop],
-    NetworkMode: policy.networkMode,
-    Binds: [`${binds.bundle}:${BUNDLE_PATH_IN_CONTAINER}:ro`, `${binds.socketDir}:${SOCKET_DIR_IN_CONTAINER}:ro`],
-    // The daemon keeps its own copy of the log too; cap it so a chatty program cannot fill the disk.
-    LogConfig: { Type: 'json-file', Config: { 'max-size': String(Math.max(policy.maxLogBytes, 64 * 1024)), 'max-file': '1' } },
-    IpcMode: 'private',
-    Init: false,
-    AutoRemove: false,
-  };
+/** The container's HostConfig, all from the policy (sandbox/policy.ts). */
+export function hostConfigFor(policy: SandboxPolicy, binds: { bundle: string; socketDir: string }): DockerHostConfig {
+  return dockerFields(policy, { bundle: binds.bundle, streamDir: binds.socketDir }).HostConfig;
 }
 
-/** The whole create body for one run. Env is an allow-list: the socket path and nothing of the host. */
+/** The whole create body for one run: the policy's Docker fields, the image and the labels. */
 export function containerSpecFor(
   policy: SandboxPolicy,
   image: string,
   binds: { bundle: string; socketDir: string },
   labels: Record<string, string>,
 ): ContainerSpec {
+  const { Ferry: _ferryOwn, ...fields } = dockerFields(policy, { bundle: binds.bundle, streamDir: binds.socketDir });
   return {
+    ...fields,
     Image: image,
-    Entrypoint: [NODE_PATH_IN_IMAGE],
-    Cmd: [`--max-old-space-size=${heapLimitMiB(policy)}`, BUNDLE_PATH_IN_CONTAINER],
-    Env: [`FERRY_STREAM=${SOCKET_DIR_IN_CONTAINER}/${SOCKET_NAME}`],
-    User: policy.user,
-    WorkingDir: '/tmp',
     Labels: labels,
     AttachStdout: true,
     AttachStderr: true,
     AttachStdin: false,
     Tty: false,
-    NetworkDisabled: true,
-    HostConfig: hostConfigFor(policy, binds),
   };
+}
+
+/** Labels of one run: the caller's, then ferry's own (which the caller cannot override). */
+export function runLabels(runId: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...extra, ...ownerLabels(), [LABEL.run]: runId, [LABEL.managed]: 'true' };
+}
+
+/** The daemon's answer when `Init: true` names a binary it cannot find. */
+const INIT_MISSING = /docker-init|tini|init binary|\binit\b.*(not found|no such file)/i;
+
+function initMissing(path: string, cause?: unknown): SandboxError {
+  return new SandboxError('SANDBOX_INIT_MISSING', `Docker has no usable init binary (${path}) for the policy's init process`, {
+    ...(cause === undefined ? {} : { cause }),
+    hint: 'install tini (Debian/Ubuntu: `apt-get install tini`, which provides docker-init), or run with policy.init = false',
+  });
 }
 
 /**
@@ -190,7 +180,7 @@ async function launchContainer(
   options: SandboxStartOptions,
   { runDir, logs }: LaunchContext,
 ): Promise<ProgramHandle> {
-  const labels = { ...(options.labels ?? {}), 'ferry.run': options.runId, 'ferry.managed': 'true' };
+  const labels = runLabels(options.runId, options.labels);
   const spec = containerSpecFor(options.policy, image, { bundle: runDir.bundlePath, socketDir: runDir.socketDir }, labels);
   let id: string;
   try {
@@ -207,7 +197,13 @@ async function launchContainer(
   try {
     const output = await docker.attachOutput(id);
     const logsEnded = pipeLogs(output, logs);
-    await docker.startContainer(id);
+    try {
+      await docker.startContainer(id);
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (options.policy.init && INIT_MISSING.test(text)) throw initMissing('docker-init', e);
+      throw e;
+    }
     memory.start();
 
     const exited = (async (): Promise<ProgramExit> => {
@@ -237,7 +233,8 @@ async function launchContainer(
       containerId: id,
       exited,
       async terminate() {
-        await docker.stopContainer(id, Math.ceil(TERMINATE_GRACE_MS / 1000));
+        // Docker sends the StopSignal (SIGTERM) to pid 1 (the init, which forwards it), then SIGKILL.
+        await docker.stopContainer(id, Math.max(1, Math.ceil(options.policy.killGraceMs / 1000)));
       },
       peakMemoryBytes: () => memory.value,
       sampleMemory: () => memory.sample(),
@@ -249,6 +246,7 @@ async function launchContainer(
   } catch (e) {
     memory.stop();
     await remove().catch(() => undefined);
+    if (e instanceof SandboxError) throw e;
     throw dockerFailure('SANDBOX_CONTAINER_START_FAILED', `cannot start the sandbox container ${id.slice(0, 12)}`, e);
   }
 }
@@ -265,14 +263,25 @@ function pipeLogs(output: NodeJS.ReadableStream, logs: LogCollector): Promise<vo
 
 export interface DockerDriverOptions {
   docker?: DockerClient;
+  /** Remove the containers of crashed orchestrators before the first run (default true). */
+  reapOnStart?: boolean;
+}
+
+/** A ferry container and whether the orchestrator that started it still runs. */
+export interface FerryContainer extends ContainerSummary {
+  runId: string | null;
+  owner: OwnerState;
 }
 
 export class DockerDriver implements SandboxDriver {
   readonly kind = 'docker' as const;
   private readonly docker: DockerClient;
+  private readonly reapOnStart: boolean;
+  private reaped: Promise<void> | null = null;
 
   constructor(options: DockerDriverOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
+    this.reapOnStart = options.reapOnStart ?? true;
   }
 
   async available(): Promise<Availability> {
@@ -284,6 +293,9 @@ export class DockerDriver implements SandboxDriver {
       return { ok: false, reason: `the Docker daemon does not answer: ${e instanceof Error ? e.message : String(e)}` };
     }
     try {
+      const init = await this.docker.initBinary();
+      // The daemon writes "N/A" when it could not run its init binary: Init: true would fail at start.
+      if (init.commit === 'N/A') throw initMissing(init.path);
       const { image, imageId } = await resolveImage(this.docker);
       return { ok: true, detail: `Docker ${version}; image ${image} (${imageId.slice(0, 19)})` };
     } catch (e) {
@@ -313,13 +325,17 @@ export class DockerDriver implements SandboxDriver {
   }
 
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
+    if (this.reapOnStart) {
+      // Once per driver: a reaping failure must not stop the run (`ferry sandbox gc` can retry).
+      this.reaped ??= this.reapOrphans().then(
+        () => undefined,
+        () => undefined,
+      );
+      await this.reaped;
+    }
     const { image, imageId } = await this.image(options.policy);
-    const applied: Record<string, unknown> = {
-      ...options.policy,
-      image,
-      hostConfig: hostConfigFor(options.policy, { bundle: `<run dir>/${BUNDLE_NAME}`, socketDir: '<run dir>/stream' }),
-      heapLimitMiB: heapLimitMiB(options.policy),
-    };
+    const { Ferry, ...docker } = dockerFields(options.policy);
+    const applied: Record<string, unknown> = { Image: image, ...docker, Ferry };
     return startSession({
       driver: 'docker',
       options,
@@ -332,6 +348,31 @@ export class DockerDriver implements SandboxDriver {
 
   /** Ids of containers ferry started (optionally for one run) that still exist. */
   async leftovers(runId?: string): Promise<string[]> {
-    return this.docker.listContainerIds(runId === undefined ? { 'ferry.managed': 'true' } : { 'ferry.managed': 'true', 'ferry.run': runId });
+    return this.docker.listContainerIds(runId === undefined ? { [LABEL.managed]: 'true' } : { [LABEL.managed]: 'true', [LABEL.run]: runId });
+  }
+
+  /** Every ferry container with its run and whether its orchestrator still runs (`ferry sandbox ps`). */
+  async containers(): Promise<FerryContainer[]> {
+    const list = await this.docker.listContainers({ [LABEL.managed]: 'true' });
+    return list.map((c) => ({ ...c, runId: c.labels[LABEL.run] ?? null, owner: ownerState(c.labels) }));
+  }
+
+  /**
+   * Removes the containers whose orchestrator is gone (crashed, killed, or the machine
+   * rebooted). With `all`, every ferry container, including those of live runs and those
+   * whose owner cannot be told (`ferry sandbox gc --all`).
+   */
+  async reapOrphans(options: { all?: boolean } = {}): Promise<FerryContainer[]> {
+    const victims = (await this.containers()).filter((c) => options.all === true || c.owner === 'gone');
+    const removed: FerryContainer[] = [];
+    for (const c of victims) {
+      try {
+        await this.docker.removeContainer(c.id);
+        removed.push(c);
+      } catch {
+        // Removed by someone else meanwhile, or the daemon refused: the next gc tries again.
+      }
+    }
+    return removed;
   }
 }

@@ -15,7 +15,8 @@ import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SandboxError } from '../src/errors.js';
 import type { SandboxPolicy } from './policy.js';
-import { TERMINATE_GRACE_MS, heapLimitMiB, startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';
+import { heapLimitMiB } from './policy.js';
+import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
 const MEMORY_POLL_MS = 200;
@@ -110,7 +111,7 @@ async function launchChild(options: SandboxStartOptions, { runDir, logs }: Launc
     async terminate() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      killTimer ??= setTimeout(() => child.kill('SIGKILL'), TERMINATE_GRACE_MS);
+      killTimer ??= setTimeout(() => child.kill('SIGKILL'), options.policy.killGraceMs);
       killTimer.unref();
       await exited;
       clearTimeout(killTimer);
@@ -148,7 +149,8 @@ export class LocalDriver implements SandboxDriver {
         node: process.version,
         nodeFlags: nodeFlagsFor(options.policy, '<bundle>'),
         enforced: [
-          'timeoutMs',
+          'timeoutMs (SIGTERM, then SIGKILL after killGraceMs)',
+          'maxLogBytes, maxOutputBytes, maxFrameBytes',
           'heap limit (memoryBytes × 0.75)',
           'fs read-only to the bundle',
           'no child processes',
@@ -156,7 +158,7 @@ export class LocalDriver implements SandboxDriver {
           'empty env',
           ...(asRoot ? ['user'] : []),
         ],
-        notEnforced: ['networkMode', 'cpus', 'pidsLimit', 'memory outside the V8 heap', ...(asRoot ? [] : ['user'])],
+        notEnforced: ['networkMode', 'cpus', 'pidsLimit', 'nofileLimit', 'init', 'tmpfsSizeBytes (no writes at all)', 'memory outside the V8 heap', ...(asRoot ? [] : ['user'])],
         warning: LOCAL_SANDBOX_WARNING,
       },
       launch: (ctx) => launchChild(options, ctx),

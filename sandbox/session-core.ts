@@ -13,19 +13,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SandboxRun, type ExitReason } from '../src/artifacts/sandbox-run.js';
 import { SandboxError } from '../src/errors.js';
-import type { SandboxPolicy } from './policy.js';
+import { SANDBOX_PATHS, type SandboxPolicy } from './policy.js';
 import { LineSplitter, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
 import type { BatchOutcome, InputRow, SandboxSession, SandboxStartOptions } from './types.js';
 
 /** Where the program finds the socket inside a container. */
-export const SOCKET_DIR_IN_CONTAINER = '/run/ferry';
+export const SOCKET_DIR_IN_CONTAINER = SANDBOX_PATHS.streamDir;
 export const SOCKET_NAME = 'stream.sock';
 export const BUNDLE_NAME = 'bundle.cjs';
 /** The uid:gid the container runs as; the socket is handed to it. */
 const SANDBOX_UID = 1000;
 const SANDBOX_GID = 1000;
-/** Time a program gets between SIGTERM and SIGKILL. */
-export const TERMINATE_GRACE_MS = 2_000;
 /** Time a program gets to exit after "done" before it is stopped. */
 const EXIT_AFTER_DONE_MS = 10_000;
 /** Exit codes of the harness itself (sandbox/harness/harness.ts). */
@@ -34,10 +32,7 @@ const HARNESS_EXIT: Record<number, string> = {
   71: 'the row stream broke inside the program',
 };
 
-/** V8's heap limit for the program: below the memory limit, so a heap overflow ends as a readable V8 error. */
-export function heapLimitMiB(policy: SandboxPolicy): number {
-  return Math.max(16, Math.floor((policy.memoryBytes * 0.75) / (1024 * 1024)));
-}
+export { heapLimitMiB } from './policy.js';
 
 // ---------------------------------------------------------------------------------------
 // The run directory: the bundle copy and the socket. It is the stream itself, not an extra
@@ -120,6 +115,15 @@ export async function listenOnSocket(path: string): Promise<{ server: Server; co
 
 const MAX_LINE_BYTES = 16 * 1024;
 
+export interface LogCollectorOptions {
+  /** Bytes the program may write in all; the rest is cut with a marker and onLimit is called once. */
+  maxBytes: number;
+  /** Bytes of the newest lines kept for the record. */
+  tailBytes: number;
+  onLog?: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined;
+  onLimit?: ((bytes: number) => void) | undefined;
+}
+
 export class LogCollector {
   private readonly partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
   private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
@@ -128,15 +132,30 @@ export class LogCollector {
   private droppedLines = 0;
   private droppedBytes = 0;
   private totalBytes = 0;
+  private cut = false;
+  private readonly maxBytes: number;
+  private readonly tailBytes: number;
+  private readonly onLog: LogCollectorOptions['onLog'];
+  private readonly onLimit: LogCollectorOptions['onLimit'];
 
-  constructor(
-    private readonly maxBytes: number,
-    private readonly onLog: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined,
-  ) {}
+  constructor(options: LogCollectorOptions) {
+    this.maxBytes = options.maxBytes;
+    this.tailBytes = options.tailBytes;
+    this.onLog = options.onLog;
+    this.onLimit = options.onLimit;
+  }
 
   write(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    const before = this.totalBytes;
     this.totalBytes += chunk.length;
-    let text = this.partial[stream] + this.decoders[stream].decode(chunk, { stream: true });
+    if (this.cut) return;
+    let data = chunk;
+    if (this.totalBytes > this.maxBytes) {
+      // Keep what fits, then a marker: a flood cannot push the rest of the log (or memory) away.
+      data = chunk.subarray(0, Math.max(0, this.maxBytes - before));
+      this.cut = true;
+    }
+    let text = this.partial[stream] + this.decoders[stream].decode(data, { stream: !this.cut });
     let nl: number;
     while ((nl = text.indexOf('\n')) !== -1) {
       this.line(stream, text.slice(0, nl));
@@ -148,6 +167,15 @@ export class LogCollector {
       text = text.slice(MAX_LINE_BYTES);
     }
     this.partial[stream] = text;
+    if (this.cut) {
+      this.end();
+      this.line('stderr', `[ferry: log cut: the program wrote more than the limit of ${this.maxBytes} bytes]`, true);
+      try {
+        this.onLimit?.(this.totalBytes);
+      } catch {
+        // The session decides what the limit means; a failing callback must not break logging.
+      }
+    }
   }
 
   end(): void {
@@ -158,19 +186,26 @@ export class LogCollector {
     }
   }
 
-  private line(stream: 'stdout' | 'stderr', raw: string): void {
+  /** Whether the program wrote past maxBytes. */
+  get overLimit(): boolean {
+    return this.cut;
+  }
+
+  private line(stream: 'stdout' | 'stderr', raw: string, ferryOwn = false): void {
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    try {
-      this.onLog?.(line, stream);
-    } catch {
-      // A failing log sink must not break the run.
+    if (!ferryOwn) {
+      try {
+        this.onLog?.(line, stream);
+      } catch {
+        // A failing log sink must not break the run.
+      }
     }
-    const full = stream === 'stderr' ? `[stderr] ${line}` : line;
-    // One line longer than the whole cap keeps its beginning rather than vanishing.
-    const entry = full.length > this.maxBytes / 2 ? `${full.slice(0, Math.floor(this.maxBytes / 2))} [ferry: line cut]` : full;
+    const full = stream === 'stderr' && !ferryOwn ? `[stderr] ${line}` : line;
+    // One line longer than the whole tail keeps its beginning rather than vanishing.
+    const entry = full.length > this.tailBytes / 2 ? `${full.slice(0, Math.floor(this.tailBytes / 2))} [ferry: line cut]` : full;
     this.kept.push(entry);
     this.keptBytes += Buffer.byteLength(entry) + 1;
-    while (this.keptBytes > this.maxBytes && this.kept.length > 0) {
+    while (this.keptBytes > this.tailBytes && this.kept.length > 1) {
       const first = this.kept.shift() as string;
       const size = Buffer.byteLength(first) + 1;
       this.keptBytes -= size;
@@ -182,7 +217,7 @@ export class LogCollector {
   /** The kept lines, preceded by a marker when earlier ones were dropped. */
   tail(): string[] {
     if (this.droppedLines === 0) return [...this.kept];
-    return [`[ferry: ${this.droppedLines} earlier log lines (${this.droppedBytes} bytes) dropped; log cap ${this.maxBytes} bytes]`, ...this.kept];
+    return [`[ferry: ${this.droppedLines} earlier log lines (${this.droppedBytes} bytes) dropped; record keeps ${this.tailBytes} bytes]`, ...this.kept];
   }
 
   /** Whether any kept line matches (used to recognise V8's out-of-memory report). */
@@ -218,7 +253,7 @@ export interface ProgramHandle {
   readonly containerId: string | null;
   /** Resolves once the program has exited and its logs are drained; never rejects. */
   readonly exited: Promise<ProgramExit>;
-  /** SIGTERM, then SIGKILL after TERMINATE_GRACE_MS. */
+  /** SIGTERM, then SIGKILL after policy.killGraceMs. */
   terminate(): Promise<void>;
   /** Peak memory seen so far (cgroup or process), null when none could be read. */
   peakMemoryBytes(): number | null;
@@ -274,7 +309,11 @@ export function checkPolicy(policy: SandboxPolicy): void {
   positiveInt('timeoutMs', MAX_TIMER_MS);
   positiveInt('tmpfsSizeBytes');
   positiveInt('maxLogBytes');
+  positiveInt('logTailBytes');
+  positiveInt('maxOutputBytes');
   positiveInt('maxFrameBytes');
+  positiveInt('nofileLimit');
+  positiveInt('killGraceMs', MAX_TIMER_MS);
   if (!(policy.cpus > 0)) problems.push('cpus must be positive');
   if (policy.memorySwapBytes < policy.memoryBytes) problems.push('memorySwapBytes must be at least memoryBytes');
   if (!/^\d+:\d+$/.test(policy.user)) problems.push('user must be "uid:gid" in numbers');
@@ -327,6 +366,7 @@ class StreamSession implements SandboxSession {
   private batches = 0;
   private rowsIn = 0;
   private rowsOut = 0;
+  private outputBytes = 0;
   /** Wakes whoever waits for the next protocol event (ready, a reply, done, a failure, the exit). */
   private waiter: (() => void) | null = null;
   private reply: BatchOutcome | null = null;
@@ -339,7 +379,13 @@ class StreamSession implements SandboxSession {
   ) {
     this.driver = setup.driver;
     this.policy = setup.options.policy;
-    this.logs = new LogCollector(this.policy.maxLogBytes, setup.options.onLog);
+    this.logs = new LogCollector({
+      maxBytes: this.policy.maxLogBytes,
+      tailBytes: this.policy.logTailBytes,
+      onLog: setup.options.onLog,
+      onLimit: (bytes) =>
+        this.fail({ reason: 'output_limit', message: `the program wrote more than ${this.policy.maxLogBytes} bytes of log (at least ${bytes}); it was stopped and the log cut` }),
+    });
   }
 
   private wake(): void {
@@ -373,6 +419,11 @@ class StreamSession implements SandboxSession {
     const splitter = new LineSplitter(this.policy.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => {
       if (this.failure && this.failure.reason !== 'error') return;
+      this.outputBytes += chunk.length;
+      if (this.outputBytes > this.policy.maxOutputBytes) {
+        this.fail({ reason: 'output_limit', message: `the program sent more than ${this.policy.maxOutputBytes} bytes on the row stream; it was stopped` });
+        return;
+      }
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) this.onLine(line);
       if (overflow !== null) {
@@ -417,6 +468,16 @@ class StreamSession implements SandboxSession {
     if (!this.failure) this.failure = f;
     if (f.reason !== 'error') void this.terminate();
     this.wake();
+  }
+
+  /** How a program that ferry stopped went: on SIGTERM, or only on SIGKILL after the grace time. */
+  private stopDetail(exit: ProgramExit): string {
+    if (this.terminating === null || this.failure?.reason === 'oom') return '';
+    if (exit.signal === 'SIGKILL' || exit.exitCode === 137) {
+      return `; it did not stop on SIGTERM and was killed with SIGKILL after ${this.policy.killGraceMs} ms`;
+    }
+    if (exit.signal === 'SIGTERM' || exit.exitCode === 143) return '; it stopped on SIGTERM';
+    return '';
   }
 
   private terminate(): Promise<void> {
@@ -546,7 +607,7 @@ class StreamSession implements SandboxSession {
       let message: string | null;
       if (this.failure) {
         exitReason = this.failure.reason;
-        message = this.failure.message;
+        message = this.failure.message + this.stopDetail(exit);
       } else {
         const c = this.classifyExit(exit);
         exitReason = c.reason;

@@ -31,6 +31,8 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
       MemorySwap: 512 * 1024 * 1024,
       NanoCpus: 1e9,
       PidsLimit: 64,
+      Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }],
+      Init: true,
       ReadonlyRootfs: true,
       NetworkMode: 'none',
       CapDrop: ['ALL'],
@@ -57,7 +59,7 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
     expect(found?.lookup).toMatch(/^(EAI_AGAIN|ENOTFOUND|ECONNREFUSED)$/);
     const run = await session.close();
     expect(run.exitReason).toBe('ok');
-    expect(run.policy).toMatchObject({ networkMode: 'none', hostConfig: { NetworkMode: 'none' } });
+    expect(run.policy).toMatchObject({ NetworkDisabled: true, HostConfig: { NetworkMode: 'none', Init: true } });
     expect(await driver.leftovers(id)).toEqual([]);
   });
 

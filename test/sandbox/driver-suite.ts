@@ -154,7 +154,7 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
       driver,
       await bundleProgram('chatty'),
       'chatty',
-      { memoryBytes: memory, memorySwapBytes: memory, maxLogBytes: 4096 },
+      { memoryBytes: memory, memorySwapBytes: memory, logTailBytes: 4096 },
       (line: string) => {
         // The harness adds a line per batch; count the program's own lines.
         if (line.startsWith('row ')) logLines += 1;
@@ -174,7 +174,7 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     expect(run).toMatchObject({ exitReason: 'ok', batches: 40, rowsIn: 40_000, rowsOut: 40_000 });
     // Every line reached onLog; the record keeps only the newest 4 KB, marked.
     expect(logLines).toBe(800);
-    expect(run.logTail[0]).toMatch(/^\[ferry: \d+ earlier log lines \(\d+ bytes\) dropped; log cap 4096 bytes\]$/);
+    expect(run.logTail[0]).toMatch(/^\[ferry: \d+ earlier log lines \(\d+ bytes\) dropped; record keeps 4096 bytes\]$/);
     expect(run.logTail.filter((l) => l.startsWith('row ')).at(-1)).toMatch(/^row 40000: x+$/);
     expect(run.logTail.at(-1)).toBe('ferry harness: batch 39: 1000 rows transformed');
     expect(run.logTail.slice(1).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0)).toBeLessThanOrEqual(4096);

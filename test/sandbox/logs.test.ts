@@ -26,7 +26,7 @@ describe('DockerDemuxer', () => {
 describe('LogCollector', () => {
   it('hands every line to onLog as it completes and keeps a marked tail under the cap', () => {
     const seen: string[] = [];
-    const logs = new LogCollector(40, (line, stream) => seen.push(`${stream}:${line}`));
+    const logs = new LogCollector({ maxBytes: 1_000_000, tailBytes: 40, onLog: (line, stream) => seen.push(`${stream}:${line}`) });
     logs.write('stdout', Buffer.from('first line\nsecond '));
     expect(seen).toEqual(['stdout:first line']);
     logs.write('stderr', Buffer.from('oops\n'));
@@ -34,23 +34,45 @@ describe('LogCollector', () => {
     logs.end();
     expect(seen).toEqual(['stdout:first line', 'stderr:oops', 'stdout:second line', 'stdout:third line', 'stdout:unfinished']);
     const tail = logs.tail();
-    expect(tail[0]).toMatch(/^\[ferry: 2 earlier log lines \(\d+ bytes\) dropped; log cap 40 bytes\]$/);
+    expect(tail[0]).toMatch(/^\[ferry: 2 earlier log lines \(\d+ bytes\) dropped; record keeps 40 bytes\]$/);
     expect(tail.slice(1)).toEqual(['second line', 'third line', 'unfinished']);
   });
 
   it('cuts an overlong line instead of losing it, and survives a failing sink', () => {
-    const logs = new LogCollector(100, () => {
-      throw new Error('sink down');
+    const logs = new LogCollector({
+      maxBytes: 1_000_000,
+      tailBytes: 100,
+      onLog: () => {
+        throw new Error('sink down');
+      },
     });
     logs.write('stdout', Buffer.from(`${'y'.repeat(500)}\n`));
     expect(logs.tail()).toEqual([`${'y'.repeat(50)} [ferry: line cut]`]);
   });
 
   it('summarises a crash by its error line', () => {
-    const logs = new LogCollector(10_000, undefined);
+    const logs = new LogCollector({ maxBytes: 1_000_000, tailBytes: 10_000 });
     logs.write('stderr', Buffer.from('/sandbox/bundle.cjs:3\nthrow new Error("x");\n^\n\nError: boom at load\n    at Object.<anonymous>\n\nNode.js v18.20.8\n'));
     logs.end();
     expect(logs.errorSummary()).toBe('Error: boom at load');
+  });
+});
+
+describe('LogCollector at its byte limit', () => {
+  it('keeps what fits, marks the cut, calls onLimit once and ignores the rest', () => {
+    const seen: string[] = [];
+    const limits: number[] = [];
+    const logs = new LogCollector({ maxBytes: 25, tailBytes: 1000, onLog: (line) => seen.push(line), onLimit: (n) => limits.push(n) });
+    logs.write('stdout', Buffer.from('0123456789\n'));
+    expect(logs.overLimit).toBe(false);
+    logs.write('stdout', Buffer.from('abcdefghij\nklmnopqrst\n'));
+    logs.write('stdout', Buffer.from('never seen\n'));
+    logs.end();
+    expect(logs.overLimit).toBe(true);
+    expect(limits).toEqual([33]);
+    expect(seen).toEqual(['0123456789', 'abcdefghij', 'klm']);
+    expect(logs.tail()).toEqual(['0123456789', 'abcdefghij', 'klm', '[ferry: log cut: the program wrote more than the limit of 25 bytes]']);
+    expect(logs.bytes).toBe(44);
   });
 });
 
