@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'approve': {
-      const { paths, plan } = await loadPlanWithAnalysis(rest[0] ?? '');
+      const { paths, plan, analysis } = await loadPlanWithAnalysis(rest[0] ?? '');
       const by = v.by ?? config.user;
       const o = overridesFrom(v);
       let next = plan;
@@ -231,7 +231,11 @@ async function main(argv: string[]): Promise<number> {
       }
       const approved = approvePlan(next, by);
       await saveJson(paths.plan, approved);
-      say(`✅ Plan ${approved.id} revision ${approved.revision} approved by ${by}. Run it: ferry run ${paths.plan}`);
+      // The program is written now, type-checked, so a person can read what will run before running it.
+      const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir });
+      say(`✅ Plan ${approved.id} revision ${approved.revision} approved by ${by}.`);
+      say(`   the program that will run: ${program.programPath}`);
+      say(`   run it: ferry run ${paths.plan}`);
       return 0;
     }
     case 'run': {

@@ -77,6 +77,9 @@ describe('the ferry command', () => {
 
     const approved = await ferry('approve', planPath!);
     expect(approved.code).toBe(0);
+    // The program is there to read before anything runs.
+    const programPath = /the program that will run: (\S+)/.exec(approved.stdout)?.[1];
+    expect(await readFile(programPath!, 'utf8')).toContain('export function transform(row: SourceRow): ProgramOutput');
     expect(JSON.parse(await readFile(planPath!, 'utf8'))).toMatchObject({ status: 'approved', approvedBy: 'cli-test' });
 
     // The target changed after planning: the run is refused, naming the change.
