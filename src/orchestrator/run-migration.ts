@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { contentHash } from '../artifacts/hash.js';
+import { canonicalJson, contentHash } from '../artifacts/hash.js';
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SandboxRun } from '../artifacts/sandbox-run.js';
 import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
@@ -10,12 +10,16 @@ import { FerryError, PlanError } from '../errors.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { InputRow, OutputRow, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
 import { checkValue, deriveRow, programColumns, sameValue } from '../validation/expected-row.js';
+import { isSelfReference, viaMappingColumns } from '../artifacts/migration-plan.js';
+import { assertParentsMigrated, legacyText, lookupParents, resolveReference } from './references.js';
 
 export type RunEvent =
   | { type: 'started'; migrationId: number; sourceRows: number; alreadyMapped: number; toMigrate: number; batchSize: number }
   | { type: 'sandbox_started'; driver: 'docker' | 'local' }
   | { type: 'batch_committed'; batch: number; rows: number; inserted: number; toMigrate: number; elapsedMs: number }
   | { type: 'log'; line: string; stream: 'stdout' | 'stderr' }
+  /** The second pass over a self-reference: rows whose reference was set, orphans left NULL. */
+  | { type: 'self_reference_resolved'; column: string; updated: number; orphans: number }
   | { type: 'finished'; status: 'completed' | 'failed' };
 
 export interface RunInput {
@@ -27,9 +31,34 @@ export interface RunInput {
   driver: SandboxDriver;
   policy: SandboxPolicy;
   onEvent?: (e: RunEvent) => void;
+  /**
+   * Preview: every batch goes through the sandbox and the row checks, and is written in a
+   * transaction that is then rolled back. No migration_control row is kept (migrationId 0).
+   */
+  dryRun?: boolean;
+  /**
+   * Replay: send exactly these legacy keys (those a recorded run sent), mapped or not, so
+   * the checksum covers the same rows. Only with dryRun; already-mapped rows are not written.
+   */
+  onlyKeys?: ReadonlySet<string>;
 }
 
-export type RunResult =
+/**
+ * What a run would write, as checksums: over the checked rows the program returned, in
+ * legacy-key order, without the uuids the orchestrator mints (they differ every time), and
+ * over the source rows sent. A dry run, a replay and a real run of the same rows and program
+ * give the same rowsChecksum.
+ */
+export interface RunChecksums {
+  dryRun: boolean;
+  rowsChecksum: string;
+  sourceChecksum: string;
+  /** Legacy keys sent to the sandbox, in order. */
+  keys: string[];
+}
+
+export type RunResult = RunChecksums &
+  (
   | {
       status: 'completed';
       migrationId: number;
@@ -51,7 +80,8 @@ export type RunResult =
       error: string;
       /** The legacy key the failure is about, when there is one. */
       key?: string;
-    };
+    }
+  );
 
 class BatchFailure extends Error {
   constructor(
@@ -80,6 +110,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   if (!targetTable) throw new PlanError('ANALYSIS_MISMATCH', `the analysis has no target table ${plan.target.schema}.${plan.target.table}`);
 
   await ensureControlTables(target);
+  await assertParentsMigrated(target, plan);
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const lock = await target.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [`ferry:${targetKey}`]);
   if (!lock.rows[0]?.ok) {
@@ -87,8 +118,14 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       hint: 'wait for it to finish (ferry runs list), then run again: rows it migrated are skipped',
     });
   }
+  const dryRun = input.dryRun === true;
+  if (input.onlyKeys && !dryRun) throw new PlanError('REPLAY_NEEDS_DRY_RUN', 'a run restricted to recorded keys must be a dry run');
   const planHash = contentHash(plan);
-  const migrationId = await insertControl(target, plan, planHash);
+  const migrationId = dryRun ? 0 : await insertControl(target, plan, planHash);
+  const rowsHash = createHash('sha256');
+  const sourceHash = createHash('sha256');
+  const keys: string[] = [];
+  const sums = (): RunChecksums => ({ dryRun, rowsChecksum: rowsHash.copy().digest('hex'), sourceChecksum: sourceHash.copy().digest('hex'), keys });
   let sourceRows = 0;
   let inserted = 0;
   let skipped = 0;
@@ -102,9 +139,9 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       sandbox = await session.close().catch(() => null);
       session = null;
     }
-    await finishControl(target, migrationId, { status: 'failed', rowsSource: sourceRows, rowsSkipped: skipped, errorCode: code, error: message, sandbox });
+    if (!dryRun) await finishControl(target, migrationId, { status: 'failed', rowsSource: sourceRows, rowsSkipped: skipped, errorCode: code, error: message, sandbox });
     emit({ type: 'finished', status: 'failed' });
-    return { status: 'failed', migrationId, sourceRows, inserted, skipped, batches, sandbox, errorCode: code, error: message, ...(key === undefined ? {} : { key }) };
+    return { ...sums(), status: 'failed', migrationId, sourceRows, inserted, skipped, batches, sandbox, errorCode: code, error: message, ...(key === undefined ? {} : { key }) };
   };
 
   try {
@@ -127,7 +164,8 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       if (fetched.rows.length === 0) break;
       const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
       const mapped = await mappedLegacyIds(target, sourceTable, targetKey, keyed.map((r) => r.k));
-      const todo = keyed.filter((r) => !mapped.has(r.k));
+      const only = input.onlyKeys;
+      const todo = only ? keyed.filter((r) => only.has(r.k)) : keyed.filter((r) => !mapped.has(r.k));
       skipped += keyed.length - todo.length;
       if (todo.length === 0) continue;
       batchNo += 1;
@@ -147,10 +185,23 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
         return await fail(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
       }
       const rows = check(todo, outcome.rows);
-      await writeBatch(target, plan, targetTable, migrationId, batchNo, rows, sourceTable, targetKey);
+      const byKey = new Map(rows.map((r) => [r.k, r]));
+      for (const r of todo) {
+        keys.push(r.k);
+        sourceHash.update(`${canonicalJson([r.k, r.r])}\n`);
+        rowsHash.update(`${canonicalJson([r.k, byKey.get(r.k)!.r])}\n`);
+      }
+      const toWrite = only ? rows.filter((r) => !mapped.has(r.k)) : rows;
+      const sent = new Map(todo.map((r) => [r.k, r.r]));
+      if (toWrite.length > 0) await writeBatch(target, plan, targetTable, migrationId, batchNo, toWrite, sourceTable, targetKey, dryRun, sent);
       batches += 1;
       inserted += rows.length;
       emit({ type: 'batch_committed', batch: batchNo, rows: rows.length, inserted, toMigrate: Math.max(0, sourceRows - alreadyMapped), elapsedMs: Date.now() - started });
+    }
+    // A dry run's rows are gone again, so there is nothing for a second pass to point at.
+    if (!dryRun) {
+      await source.query('CLOSE ferry_source');
+      for (const e of await resolveSelfReferences(source, target, plan, targetTable, migrationId, from, where.params)) emit(e);
     }
     await source.query('COMMIT');
     if (session) {
@@ -161,9 +212,9 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
         return await fail(`SANDBOX_${sandbox.exitReason.toUpperCase()}`, sandbox.message ?? `the sandbox ended with ${sandbox.exitReason}`);
       }
     }
-    await finishControl(target, migrationId, { status: 'completed', rowsSource: sourceRows, rowsSkipped: skipped, sandbox });
+    if (!dryRun) await finishControl(target, migrationId, { status: 'completed', rowsSource: sourceRows, rowsSkipped: skipped, sandbox });
     emit({ type: 'finished', status: 'completed' });
-    return { status: 'completed', migrationId, sourceRows, inserted, skipped, batches, sandbox };
+    return { ...sums(), status: 'completed', migrationId, sourceRows, inserted, skipped, batches, sandbox };
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);
     if (e instanceof BatchFailure) return await fail(e.code, e.message, e.key);
@@ -238,11 +289,15 @@ async function writeBatch(
   rows: OutputRow[],
   sourceTable: string,
   targetTable: string,
+  dryRun = false,
+  /** The source rows sent, by legacy key: where via_mapping columns read their legacy values. */
+  sent: ReadonlyMap<string, Record<string, unknown>> = new Map(),
 ): Promise<void> {
   const cols = programColumns(plan);
+  const refs = viaMappingColumns(plan);
   const pkMapping = plan.columns.find((c) => c.target === plan.target.primaryKey)!;
   const mintsKey = pkMapping.origin.kind === 'generated_uuid';
-  const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols.map((c) => c.target)];
+  const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols.map((c) => c.target), ...refs.map((r) => r.column.target)];
   const types = names.map((n) => target.columns.find((c) => c.name === n)!.pgType);
   const table = qualified(plan.target.schema, plan.target.table);
   const newIds: string[] = [];
@@ -266,6 +321,11 @@ async function writeBatch(
 
   await db.query('BEGIN');
   try {
+    // A dry run's mappings need a control row to point at; it goes with the rollback.
+    const runId = dryRun ? await insertControl(db, plan, contentHash(plan)) : migrationId;
+    // Parents' new ids, read in the transaction that writes the rows naming them.
+    const refValues = await resolveBatchReferences(db, plan, rows, sent);
+    tuples.forEach((t, i) => t.push(...refValues[i]!));
     for (let i = 0; i < tuples.length; i += perStatement) {
       const chunk = tuples.slice(i, i + perStatement);
       await db.query(insertSql(table, names, types, chunk.length), chunk.flat());
@@ -273,15 +333,17 @@ async function writeBatch(
     await db.query(
       `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
        SELECT $1, $2, $3, k, $4, n FROM unnest($5::text[], $6::text[]) AS u(k, n)`,
-      [migrationId, batchNo, sourceTable, targetTable, rows.map((r) => r.k), newIds],
+      [runId, batchNo, sourceTable, targetTable, rows.map((r) => r.k), newIds],
     );
     await db.query(
       `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
-      [migrationId, rows.length],
+      [runId, rows.length],
     );
-    await db.query('COMMIT');
+    // A dry run proves the batch would commit (constraints, types), then takes it back.
+    await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
   } catch (e) {
     await db.query('ROLLBACK').catch(() => undefined);
+    if (e instanceof BatchFailure) throw e;
     const err = e as Error & { constraint?: string; detail?: string };
     const culprit = await findFailingRow(db, insertSql(table, names, types, 1), tuples, rows);
     throw new BatchFailure(
@@ -314,4 +376,112 @@ async function findFailingRow(db: pg.Client, oneRowSql: string, tuples: unknown[
   } finally {
     await db.query('ROLLBACK').catch(() => undefined);
   }
+}
+
+/**
+ * The via_mapping values of a batch, per row in the order of `rows`: the parent's new id for
+ * the legacy value, or NULL (legacy NULL, an orphan under set_null, or a self-reference that
+ * the second pass sets). An orphan under `fail` fails the batch, naming its legacy key.
+ */
+async function resolveBatchReferences(
+  db: pg.Client,
+  plan: MigrationPlan,
+  rows: OutputRow[],
+  sent: ReadonlyMap<string, Record<string, unknown>>,
+): Promise<unknown[][]> {
+  const out: unknown[][] = rows.map(() => []);
+  for (const { column, origin } of viaMappingColumns(plan)) {
+    if (isSelfReference(plan, origin)) {
+      for (const o of out) o.push(null);
+      continue;
+    }
+    const legacy = rows.map((r) => {
+      const src = sent.get(r.k);
+      if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `row ${r.k}: no source row to read ${origin.source} from`, r.k);
+      return legacyText(src[origin.source]);
+    });
+    const found = await lookupParents(db, origin, legacy.filter((v): v is string => v !== null));
+    rows.forEach((r, i) => {
+      const res = resolveReference(plan, column.target, origin, r.k, legacy[i] ?? null, found);
+      if (!res.ok) throw new BatchFailure('FK_ORPHAN', res.message, r.k);
+      out[i]!.push(res.value);
+    });
+  }
+  return out;
+}
+
+/**
+ * Self-references (employees.reports_to) in a second pass: the first pass wrote them NULL,
+ * because a row's parent may come in a later batch, or later in the same one. Now every row
+ * of the run has its new id, so one transaction sets each reference through the mappings.
+ * It walks every source row under the filter in the run's snapshot, not only this run's, so
+ * a run resumed after a failure finishes what the earlier one left NULL; rows already right
+ * are not touched. Chosen over ordering rows parents-first (a recursive CTE) because that
+ * needs no change to the key-ordered cursor that re-runs rely on, handles any depth and even
+ * cycles in the data, and keeps a batch independent of the others.
+ */
+async function resolveSelfReferences(
+  source: pg.Client,
+  db: pg.Client,
+  plan: MigrationPlan,
+  targetTable: TableInfo,
+  migrationId: number,
+  from: string,
+  params: unknown[],
+): Promise<RunEvent[]> {
+  const selfRefs = viaMappingColumns(plan).filter((r) => isSelfReference(plan, r.origin));
+  if (selfRefs.length === 0) return [];
+  const { sourceTable, targetTable: targetKey } = planTables(plan);
+  const pk = plan.target.primaryKey;
+  const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
+  const table = qualified(plan.target.schema, plan.target.table);
+  const events: RunEvent[] = [];
+  await db.query('BEGIN');
+  try {
+    for (const { column, origin } of selfRefs) {
+      const colType = targetTable.columns.find((c) => c.name === column.target)!.pgType;
+      await source.query(`DECLARE ferry_self NO SCROLL CURSOR FOR SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(origin.source)} AS v FROM ${from}`, params);
+      let updated = 0;
+      let orphans = 0;
+      for (;;) {
+        const chunk = await source.query<{ k: string; v: unknown }>('FETCH 1000 FROM ferry_self');
+        if (chunk.rows.length === 0) break;
+        const withRef = chunk.rows.filter((r) => r.v !== null);
+        if (withRef.length === 0) continue;
+        const children = await db.query<{ legacy_id: string; new_id: string }>(
+          'SELECT legacy_id, new_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
+          [sourceTable, targetKey, withRef.map((r) => r.k)],
+        );
+        const childIds = new Map(children.rows.map((c) => [c.legacy_id, c.new_id]));
+        const parents = await lookupParents(db, origin, withRef.map((r) => legacyText(r.v)!));
+        const ids: string[] = [];
+        const values: Array<string | null> = [];
+        for (const r of withRef) {
+          const child = childIds.get(r.k);
+          if (child === undefined) continue; // not migrated (a failed batch): nothing to point from
+          const res = resolveReference(plan, column.target, origin, r.k, legacyText(r.v), parents);
+          if (!res.ok) throw new BatchFailure('FK_ORPHAN', res.message, r.k);
+          if (res.orphan) orphans += 1;
+          ids.push(child);
+          values.push(res.value);
+        }
+        if (ids.length === 0) continue;
+        const col = quoteIdent(column.target);
+        const u = await db.query(
+          `UPDATE ${table} t SET ${col} = u.p::${colType} FROM unnest($1::text[], $2::text[]) AS u(c, p)
+            WHERE t.${quoteIdent(pk)} = u.c::${pkType} AND t.${col} IS DISTINCT FROM u.p::${colType}`,
+          [ids, values],
+        );
+        updated += u.rowCount ?? 0;
+      }
+      await source.query('CLOSE ferry_self');
+      events.push({ type: 'self_reference_resolved', column: column.target, updated, orphans });
+    }
+    await db.query('UPDATE migration_control SET heartbeat_at = now() WHERE id = $1', [migrationId]);
+    await db.query('COMMIT');
+  } catch (e) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+  return events;
 }

@@ -1,0 +1,411 @@
+import type pg from 'pg';
+import { contentHash, sha256 } from '../artifacts/hash.js';
+import { MigrationPlan } from '../artifacts/migration-plan.js';
+import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { connect } from '../db/connect.js';
+import { DatabaseError, NotFoundError } from '../errors.js';
+
+/**
+ * ferry's own records, in PostgreSQL: the schema `ferry` of the target database, or of the
+ * database FERRY_STATE_URL names. The CLI and the service share it, so a plan made in one
+ * is seen in the other.
+ *
+ * - artifacts: every artifact by its content hash (analyses, plans, programs, sandbox runs,
+ *   validation reports, descriptions). Written once; a hash always names the same content.
+ * - bundles: the exact bundle bytes a run executed, by sha256, so a run can be replayed.
+ * - plan_versions: one row per plan revision, its status (draft / approved / rejected), who
+ *   decided and when, and the overrides that made it.
+ * - runs and run_events: each run (real, dry run, replay) with what it ran and its timeline.
+ */
+export const STORE_DDL = `
+CREATE SCHEMA IF NOT EXISTS ferry;
+CREATE TABLE IF NOT EXISTS ferry.artifacts (
+  hash text PRIMARY KEY,
+  kind text NOT NULL,
+  body jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ferry.bundles (
+  sha256 text PRIMARY KEY,
+  bytes bytea NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ferry.plan_versions (
+  plan_id text NOT NULL,
+  revision integer NOT NULL,
+  status text NOT NULL CHECK (status IN ('draft', 'approved', 'rejected')),
+  plan_hash text NOT NULL REFERENCES ferry.artifacts(hash),
+  plan jsonb NOT NULL,
+  analysis_hash text NOT NULL REFERENCES ferry.artifacts(hash),
+  description text NOT NULL,
+  source_table text NOT NULL,
+  target_table text NOT NULL,
+  overrides jsonb NOT NULL,
+  decided_by text,
+  decided_at timestamptz,
+  decision_note text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (plan_id, revision)
+);
+CREATE TABLE IF NOT EXISTS ferry.runs (
+  id bigserial PRIMARY KEY,
+  plan_id text NOT NULL,
+  revision integer NOT NULL,
+  plan_hash text NOT NULL REFERENCES ferry.artifacts(hash),
+  mode text NOT NULL CHECK (mode IN ('run', 'dry_run', 'replay')),
+  replay_of bigint REFERENCES ferry.runs(id),
+  once_key text UNIQUE,
+  status text NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+  started_by text NOT NULL,
+  migration_id bigint,
+  bundle_sha256 text REFERENCES ferry.bundles(sha256),
+  program_hash text REFERENCES ferry.artifacts(hash),
+  image_id text,
+  sandbox_hash text REFERENCES ferry.artifacts(hash),
+  report_hash text REFERENCES ferry.artifacts(hash),
+  rows_checksum text,
+  source_checksum text,
+  row_keys jsonb,
+  outcome jsonb,
+  error_code text,
+  error text,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS ferry.run_events (
+  run_id bigint NOT NULL REFERENCES ferry.runs(id),
+  seq integer NOT NULL,
+  at timestamptz NOT NULL DEFAULT now(),
+  event jsonb NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`;
+
+/** Taken around the DDL: CREATE ... IF NOT EXISTS races with itself. */
+const STORE_DDL_LOCK = 0x66727374; // "frst"
+
+export type PlanStatus = MigrationPlan['status'];
+
+export interface PlanVersionRow {
+  planId: string;
+  revision: number;
+  status: PlanStatus;
+  planHash: string;
+  plan: MigrationPlan;
+  analysisHash: string;
+  description: string;
+  sourceTable: string;
+  targetTable: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionNote: string | null;
+  createdAt: string;
+}
+
+export type RunMode = 'run' | 'dry_run' | 'replay';
+export type RunStatus = 'running' | 'completed' | 'failed';
+
+export interface RunRow {
+  id: number;
+  planId: string;
+  revision: number;
+  planHash: string;
+  mode: RunMode;
+  replayOf: number | null;
+  status: RunStatus;
+  startedBy: string;
+  migrationId: number | null;
+  bundleSha256: string | null;
+  programHash: string | null;
+  imageId: string | null;
+  sandboxHash: string | null;
+  reportHash: string | null;
+  rowsChecksum: string | null;
+  sourceChecksum: string | null;
+  rowKeys: string[] | null;
+  outcome: Record<string, unknown> | null;
+  errorCode: string | null;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface StoredEvent {
+  seq: number;
+  at: string;
+  event: Record<string, unknown>;
+}
+
+export interface RunFinish {
+  status: 'completed' | 'failed';
+  migrationId?: number | null;
+  imageId?: string | null;
+  sandboxHash?: string | null;
+  reportHash?: string | null;
+  rowsChecksum?: string | null;
+  sourceChecksum?: string | null;
+  rowKeys?: string[] | null;
+  outcome?: Record<string, unknown>;
+  errorCode?: string | null;
+  error?: string | null;
+}
+
+const iso = (d: unknown): string => (d instanceof Date ? d.toISOString() : String(d));
+const isoOrNull = (d: unknown): string | null => (d === null || d === undefined ? null : iso(d));
+
+function toPlanVersion(r: Record<string, unknown>): PlanVersionRow {
+  return {
+    planId: String(r.plan_id),
+    revision: Number(r.revision),
+    status: r.status as PlanStatus,
+    planHash: String(r.plan_hash),
+    plan: MigrationPlan.parse(r.plan),
+    analysisHash: String(r.analysis_hash),
+    description: String(r.description),
+    sourceTable: String(r.source_table),
+    targetTable: String(r.target_table),
+    decidedBy: (r.decided_by as string | null) ?? null,
+    decidedAt: isoOrNull(r.decided_at),
+    decisionNote: (r.decision_note as string | null) ?? null,
+    createdAt: iso(r.created_at),
+  };
+}
+
+function toRun(r: Record<string, unknown>): RunRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: Number(r.id),
+    planId: String(r.plan_id),
+    revision: Number(r.revision),
+    planHash: String(r.plan_hash),
+    mode: r.mode as RunMode,
+    replayOf: num(r.replay_of),
+    status: r.status as RunStatus,
+    startedBy: String(r.started_by),
+    migrationId: num(r.migration_id),
+    bundleSha256: str(r.bundle_sha256),
+    programHash: str(r.program_hash),
+    imageId: str(r.image_id),
+    sandboxHash: str(r.sandbox_hash),
+    reportHash: str(r.report_hash),
+    rowsChecksum: str(r.rows_checksum),
+    sourceChecksum: str(r.source_checksum),
+    rowKeys: (r.row_keys as string[] | null) ?? null,
+    outcome: (r.outcome as Record<string, unknown> | null) ?? null,
+    errorCode: str(r.error_code),
+    error: str(r.error),
+    startedAt: iso(r.started_at),
+    finishedAt: isoOrNull(r.finished_at),
+  };
+}
+
+/**
+ * The run store over one PostgreSQL connection of its own: never the connection a run
+ * writes batches on, so a store write can never land inside a batch's transaction.
+ */
+export class RunStore {
+  private constructor(private readonly db: pg.Client) {}
+
+  /** Connects and creates the `ferry` schema if it is missing (idempotent, under a lock). */
+  static async open(url: string): Promise<RunStore> {
+    const db = await connect(url, 'target', 'ferry-store');
+    try {
+      await db.query('SELECT pg_advisory_lock($1)', [STORE_DDL_LOCK]);
+      try {
+        await db.query(STORE_DDL);
+      } finally {
+        await db.query('SELECT pg_advisory_unlock($1)', [STORE_DDL_LOCK]);
+      }
+    } catch (cause) {
+      await db.end().catch(() => undefined);
+      throw new DatabaseError('STORE_INIT_FAILED', `could not create ferry's run store (schema ferry): ${(cause as Error).message}`, {
+        cause,
+        hint: 'the user needs CREATE on the database, or point FERRY_STATE_URL at a database where it has it',
+      });
+    }
+    return new RunStore(db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.end().catch(() => undefined);
+  }
+
+  /** Stores an artifact under its content hash (or the hash given) and returns the hash. */
+  async putArtifact(kind: string, body: unknown, hash: string = contentHash(body)): Promise<string> {
+    await this.db.query('INSERT INTO ferry.artifacts (hash, kind, body) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING', [hash, kind, JSON.stringify(body)]);
+    return hash;
+  }
+
+  async getArtifact(hash: string): Promise<{ kind: string; body: unknown } | null> {
+    const r = await this.db.query<{ kind: string; body: unknown }>('SELECT kind, body FROM ferry.artifacts WHERE hash = $1', [hash]);
+    return r.rows[0] ?? null;
+  }
+
+  async getAnalysis(hash: string): Promise<SchemaAnalysis> {
+    const a = await this.getArtifact(hash);
+    if (!a) throw new NotFoundError('ANALYSIS_NOT_FOUND', `the run store has no analysis ${hash.slice(0, 12)}…`);
+    return SchemaAnalysis.parse(a.body);
+  }
+
+  async putBundle(bytes: Uint8Array): Promise<string> {
+    const hash = sha256(bytes);
+    await this.db.query('INSERT INTO ferry.bundles (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING', [hash, Buffer.from(bytes)]);
+    return hash;
+  }
+
+  async getBundle(hash: string): Promise<Buffer | null> {
+    // ferry's connections keep bytea as its text form (\x…hex); decoded here.
+    const r = await this.db.query<{ bytes: Buffer | string }>('SELECT bytes FROM ferry.bundles WHERE sha256 = $1', [hash]);
+    const v = r.rows[0]?.bytes;
+    if (v === undefined) return null;
+    return typeof v === 'string' ? Buffer.from(v.replace(/^\\x/, ''), 'hex') : v;
+  }
+
+  /**
+   * Records a plan version (insert, or the new status of the same revision: approving keeps
+   * the revision). The analysis is stored under the hash the plan names.
+   */
+  async savePlan(plan: MigrationPlan, analysis?: SchemaAnalysis, decision?: { by: string; note?: string }): Promise<string> {
+    if (analysis) await this.putArtifact('schema_analysis', analysis, analysisHash(analysis));
+    await this.putArtifact('description', { kind: 'description', text: plan.description });
+    const planHash = await this.putArtifact('migration_plan', plan);
+    const decidedBy = decision?.by ?? (plan.status === 'approved' ? (plan.approvedBy ?? null) : null);
+    const decided = plan.status !== 'draft';
+    await this.db.query(
+      `INSERT INTO ferry.plan_versions (plan_id, revision, status, plan_hash, plan, analysis_hash, description, source_table, target_table, overrides, decided_by, decided_at, decision_note)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $12 THEN now() END, $13)
+       ON CONFLICT (plan_id, revision) DO UPDATE
+         SET status = EXCLUDED.status, plan_hash = EXCLUDED.plan_hash, plan = EXCLUDED.plan, overrides = EXCLUDED.overrides,
+             decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at, decision_note = EXCLUDED.decision_note, updated_at = now()`,
+      [
+        plan.id,
+        plan.revision,
+        plan.status,
+        planHash,
+        JSON.stringify(plan),
+        plan.analysisHash,
+        plan.description,
+        `${plan.source.schema}.${plan.source.table}`,
+        `${plan.target.schema}.${plan.target.table}`,
+        JSON.stringify(plan.overrides),
+        decided ? decidedBy : null,
+        decided,
+        decision?.note ?? null,
+      ],
+    );
+    return planHash;
+  }
+
+  /** The latest revision of every plan, newest first. */
+  async listPlans(): Promise<PlanVersionRow[]> {
+    const r = await this.db.query(
+      `SELECT DISTINCT ON (plan_id) * FROM ferry.plan_versions ORDER BY plan_id, revision DESC`,
+    );
+    return r.rows.map(toPlanVersion).sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.planId.localeCompare(b.planId));
+  }
+
+  async listVersions(planId: string): Promise<PlanVersionRow[]> {
+    const r = await this.db.query('SELECT * FROM ferry.plan_versions WHERE plan_id = $1 ORDER BY revision', [planId]);
+    return r.rows.map(toPlanVersion);
+  }
+
+  /** One revision, or the latest when none is named. */
+  async getPlan(planId: string, revision?: number): Promise<PlanVersionRow> {
+    const r =
+      revision === undefined
+        ? await this.db.query('SELECT * FROM ferry.plan_versions WHERE plan_id = $1 ORDER BY revision DESC LIMIT 1', [planId])
+        : await this.db.query('SELECT * FROM ferry.plan_versions WHERE plan_id = $1 AND revision = $2', [planId, revision]);
+    const row = r.rows[0];
+    if (!row) {
+      throw new NotFoundError('PLAN_NOT_FOUND', `the run store has no plan ${planId}${revision === undefined ? '' : ` revision ${revision}`}`, {
+        hint: 'list plans with GET /api/plans, or make one with ferry plan',
+      });
+    }
+    return toPlanVersion(row);
+  }
+
+  /**
+   * Creates a run record. With `onceKey`, a second start for the same key returns the run
+   * already recorded instead (created: false) — one database round trip decides it, so two
+   * concurrent starts cannot both win.
+   */
+  async createRun(input: {
+    plan: MigrationPlan;
+    mode: RunMode;
+    startedBy: string;
+    replayOf?: number;
+    onceKey?: string;
+  }): Promise<{ run: RunRow; created: boolean }> {
+    const planHash = await this.putArtifact('migration_plan', input.plan);
+    const r = await this.db.query(
+      `INSERT INTO ferry.runs (plan_id, revision, plan_hash, mode, replay_of, once_key, status, started_by)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) ON CONFLICT (once_key) DO NOTHING RETURNING *`,
+      [input.plan.id, input.plan.revision, planHash, input.mode, input.replayOf ?? null, input.onceKey ?? null, input.startedBy],
+    );
+    if (r.rows[0]) return { run: toRun(r.rows[0]), created: true };
+    const existing = await this.db.query('SELECT * FROM ferry.runs WHERE once_key = $1', [input.onceKey]);
+    return { run: toRun(existing.rows[0]!), created: false };
+  }
+
+  /** What the run executed: the program and its bundle bytes. */
+  async attachProgram(runId: number, program: { script: unknown; bundleBytes: Uint8Array }): Promise<{ programHash: string; bundleSha256: string }> {
+    const programHash = await this.putArtifact('generated_script', program.script);
+    const bundleSha256 = await this.putBundle(program.bundleBytes);
+    await this.db.query('UPDATE ferry.runs SET program_hash = $2, bundle_sha256 = $3 WHERE id = $1', [runId, programHash, bundleSha256]);
+    return { programHash, bundleSha256 };
+  }
+
+  async appendEvent(runId: number, seq: number, event: Record<string, unknown>): Promise<void> {
+    await this.db.query('INSERT INTO ferry.run_events (run_id, seq, event) VALUES ($1, $2, $3)', [runId, seq, JSON.stringify(event)]);
+  }
+
+  /** Ends a run. A failed run frees its once-key: the same plan version may be tried again. */
+  async finishRun(runId: number, f: RunFinish): Promise<RunRow> {
+    const r = await this.db.query(
+      `UPDATE ferry.runs
+          SET status = $2, migration_id = $3, image_id = $4, sandbox_hash = $5, report_hash = $6, rows_checksum = $7,
+              source_checksum = $8, row_keys = $9, outcome = $10, error_code = $11, error = $12, finished_at = now(),
+              once_key = CASE WHEN $2 = 'failed' THEN NULL ELSE once_key END
+        WHERE id = $1 RETURNING *`,
+      [
+        runId,
+        f.status,
+        f.migrationId ?? null,
+        f.imageId ?? null,
+        f.sandboxHash ?? null,
+        f.reportHash ?? null,
+        f.rowsChecksum ?? null,
+        f.sourceChecksum ?? null,
+        f.rowKeys ? JSON.stringify(f.rowKeys) : null,
+        f.outcome ? JSON.stringify(f.outcome) : null,
+        f.errorCode ?? null,
+        f.error ?? null,
+      ],
+    );
+    return toRun(r.rows[0]!);
+  }
+
+  async getRun(id: number): Promise<RunRow> {
+    const r = await this.db.query('SELECT * FROM ferry.runs WHERE id = $1', [id]);
+    if (!r.rows[0]) throw new NotFoundError('RUN_NOT_FOUND', `the run store has no run ${id}`, { hint: 'list runs with ferry runs or GET /api/runs' });
+    return toRun(r.rows[0]);
+  }
+
+  async listRuns(filter: { planId?: string; limit?: number } = {}): Promise<RunRow[]> {
+    const r = await this.db.query('SELECT * FROM ferry.runs WHERE ($1::text IS NULL OR plan_id = $1) ORDER BY id DESC LIMIT $2', [
+      filter.planId ?? null,
+      filter.limit ?? 100,
+    ]);
+    return r.rows.map(toRun);
+  }
+
+  async events(runId: number, afterSeq = 0): Promise<StoredEvent[]> {
+    const r = await this.db.query<{ seq: number; at: Date; event: Record<string, unknown> }>(
+      'SELECT seq, at, event FROM ferry.run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq',
+      [runId, afterSeq],
+    );
+    return r.rows.map((x) => ({ seq: x.seq, at: iso(x.at), event: x.event }));
+  }
+}

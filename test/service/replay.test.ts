@@ -1,0 +1,120 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approvePlan } from '../../agents/planning/index.js';
+import { contentHash } from '../../src/artifacts/hash.js';
+import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
+import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
+import { replayRun, runRecorded } from '../../src/service/record.js';
+import { RunStore } from '../../src/store/run-store.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import type { SandboxDriver } from '../../sandbox/types.js';
+import { dockerDriverForTests } from '../setup/docker.js';
+import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
+
+describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', () => {
+  let seed: SeedCase;
+  let conn: Connections;
+  let store: RunStore;
+  let driver: SandboxDriver;
+  let analysis: SchemaAnalysis;
+  let plan: MigrationPlan;
+  let work: string;
+  const counts = async () => {
+    const r = await seed.sql(
+      'target',
+      `SELECT (SELECT count(*) FROM technician_roles)::int AS roles, (SELECT count(*) FROM migration_mappings)::int AS mappings,
+              (SELECT count(*) FROM migration_control)::int AS controls`,
+    );
+    return r.rows[0];
+  };
+
+  beforeAll(async () => {
+    driver = await dockerDriverForTests();
+    seed = await createSeedCase();
+    conn = await openConnections(seed.legacy.url, seed.target.url);
+    work = await mkdtemp(join(tmpdir(), 'ferry-replay-'));
+    // Opening twice: the schema is created once and the second open changes nothing.
+    await (await RunStore.open(seed.target.url)).close();
+    store = await RunStore.open(seed.target.url);
+    const made = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
+    analysis = made.analysis;
+    await store.savePlan(made.plan, analysis);
+    plan = approvePlan(made.plan, 'replay-test');
+    await store.savePlan(plan);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await conn?.close();
+    await seed?.drop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('keeps plan versions with their status, decider and content hash', async () => {
+    const [latest] = await store.listPlans();
+    expect(latest).toMatchObject({ planId: plan.id, revision: 1, status: 'approved', decidedBy: 'replay-test', planHash: contentHash(plan) });
+    expect((await store.getAnalysis(plan.analysisHash)).kind).toBe('schema_analysis');
+    const tables = await seed.sql('target', `SELECT table_name FROM information_schema.tables WHERE table_schema = 'ferry' ORDER BY 1`);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['artifacts', 'bundles', 'plan_versions', 'run_events', 'runs']);
+  });
+
+  let dryChecksum = '';
+  let realRunId = 0;
+
+  it('a dry run goes through the sandbox and the checks, and leaves the target as it was', async () => {
+    const { run } = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'dry'), startedBy: 't', dryRun: true });
+    expect(run).toMatchObject({ mode: 'dry_run', status: 'completed', migrationId: null, reportHash: null });
+    expect(run.rowKeys).toHaveLength(31);
+    dryChecksum = run.rowsChecksum!;
+    expect(dryChecksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(await counts()).toEqual({ roles: 0, mappings: 0, controls: 0 });
+  });
+
+  it('a real run writes, validates, and records the same checksum as the dry run (minted uuids are not in it)', async () => {
+    const { run, created } = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'real'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
+    expect(created).toBe(true);
+    expect(run).toMatchObject({ mode: 'run', status: 'completed', rowsChecksum: dryChecksum });
+    expect(run.imageId).toMatch(/^sha256:/);
+    realRunId = run.id;
+    const report = await store.getArtifact(run.reportHash!);
+    expect(report).toMatchObject({ kind: 'validation_report', body: { status: 'passed' } });
+    const events = await store.events(run.id);
+    expect(events.map((e) => e.event.type)).toEqual(expect.arrayContaining(['started', 'sandbox_started', 'batch_committed', 'finished']));
+    expect(await counts()).toEqual({ roles: 31, mappings: 31, controls: 1 });
+  });
+
+  it('a second start for the same plan version returns the first run and runs nothing', async () => {
+    const again = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'again'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
+    expect(again).toMatchObject({ created: false, run: { id: realRunId } });
+    const both = await Promise.all([1, 2].map(() => store.createRun({ plan, mode: 'run', startedBy: 't', onceKey: 'race' })));
+    expect(both.filter((b) => b.created)).toHaveLength(1);
+    expect(both[0]!.run.id).toBe(both[1]!.run.id);
+    expect(await counts()).toEqual({ roles: 31, mappings: 31, controls: 1 });
+  });
+
+  it('replays the recorded bundle in a dry run and reproduces it', async () => {
+    const r = await replayRun({ store, runId: realRunId, conn, driver, policy: defaultPolicy, workDir: join(work, 'replay1'), startedBy: 't' });
+    expect(r.verdict).toBe('reproduced');
+    expect(r.factors.every((f) => f.same)).toBe(true);
+    expect(r.replay).toMatchObject({ mode: 'replay', replayOf: realRunId, rowsChecksum: dryChecksum });
+    expect(await counts()).toEqual({ roles: 31, mappings: 31, controls: 1 });
+  });
+
+  it('says the source rows changed when they did', async () => {
+    // A value the recorded plan knows (so the row still derives), on a row that had another.
+    await seed.sql('legacy', `UPDATE dispatch_role SET name = 'MT-Finishing' WHERE name = 'MT-Hawley'`);
+    try {
+      const r = await replayRun({ store, runId: realRunId, conn, driver, policy: defaultPolicy, workDir: join(work, 'replay2'), startedBy: 't' });
+      expect(r.verdict).toBe('differs');
+      expect(r.factors.find((f) => f.factor === 'source_rows')).toMatchObject({ same: false });
+      expect(r.factors.find((f) => f.factor === 'image')).toMatchObject({ same: true });
+      expect(r.summary).toContain('source rows changed');
+      expect(await counts()).toEqual({ roles: 31, mappings: 31, controls: 1 });
+    } finally {
+      await seed.sql('legacy', `UPDATE dispatch_role SET name = 'MT-Hawley' WHERE abbrev = 'HAW'`);
+    }
+  });
+});
