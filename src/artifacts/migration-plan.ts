@@ -117,7 +117,16 @@ export const MigrationPlan = z.object({
   approvedBy: z.string().optional(),
   description: z.string(),
   analysisHash: z.string(),
-  generator: z.object({ kind: z.enum(['deterministic', 'claude']), version: z.string() }),
+  generator: z.object({
+    kind: z.enum(['deterministic', 'claude']),
+    version: z.string(),
+    /** Set when a model took part: which, with which prompt, at what cost. */
+    model: z.string().optional(),
+    promptHash: z.string().optional(),
+    usage: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), requests: z.number().int().nonnegative() }).optional(),
+    /** Estimated from list prices; null when the model's price is not known. */
+    costUsd: z.number().nonnegative().nullable().optional(),
+  }),
   source: z.object({
     schema: z.string(),
     table: z.string(),

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+/**
+ * What the model is asked for: the decisions only (which tables, which rows, where each
+ * target column comes from, enum values, reference choices). Counts, risk, validations and
+ * the per-value rule evidence are filled by the deterministic planner from the analysis, so
+ * the artifact is the same MigrationPlan whoever planned it. The tool's input schema is this
+ * schema, through z.toJSONSchema.
+ */
+const Scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+export const ProposalFilter = z.object({
+  column: z.string().describe('a column of the source table'),
+  op: z.enum(['=', '<>', '<', '<=', '>', '>=', 'in', 'is_null', 'is_not_null']),
+  value: z.union([Scalar, z.array(z.union([z.string(), z.number()])).min(1)]).optional().describe('omitted for is_null / is_not_null; a list for in'),
+});
+export type ProposalFilter = z.infer<typeof ProposalFilter>;
+
+export const ProposalOrigin = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('copy'), source: z.string().describe('a source column') }),
+  z.object({ kind: z.literal('constant'), value: z.union([Scalar, z.null()]) }),
+  z.object({ kind: z.literal('enum_map'), source: z.string().describe('the source column whose values are mapped') }),
+  z.object({ kind: z.literal('generated_uuid') }),
+  z.object({ kind: z.literal('foreign_key') }),
+  z.object({ kind: z.literal('default') }),
+]);
+export type ProposalOrigin = z.infer<typeof ProposalOrigin>;
+
+/** Step 1: which rows of which table go where. */
+export const IntentProposal = z.object({
+  source: z.object({ schema: z.string().optional(), table: z.string() }),
+  target: z.object({ schema: z.string().optional(), table: z.string() }),
+  filters: z.array(ProposalFilter),
+  rationale: z.string().describe('how the description was read, in one or two sentences'),
+});
+export type IntentProposal = z.infer<typeof IntentProposal>;
+
+/** Step 2, once the rows under the filter have been profiled: where each target column comes from. */
+export const ColumnsProposal = z.object({
+  columns: z.array(z.object({ target: z.string().describe('a column of the target table'), origin: ProposalOrigin, why: z.string() })),
+  enumMappings: z.array(
+    z.object({
+      targetColumn: z.string(),
+      sourceColumn: z.string(),
+      values: z.array(z.object({ source: z.string().nullable(), target: z.string().describe('a value of the enum') })),
+    }),
+  ),
+  foreignKeys: z.array(z.object({ column: z.string(), value: z.string().nullable(), why: z.string() })),
+});
+export type ColumnsProposal = z.infer<typeof ColumnsProposal>;
+
+export type PlanProposal = IntentProposal & ColumnsProposal;
+
+export const INTENT_TOOL = 'choose_rows';
+export const COLUMNS_TOOL = 'map_columns';
+
+/** The tool's input_schema: the zod schema as JSON Schema, so the model and safeParse agree. */
+export function toolSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+export const TOOLS = [
+  {
+    name: INTENT_TOOL,
+    description: 'Step 1: the source table, the filter on its rows, and the target table.',
+    input_schema: toolSchema(IntentProposal),
+  },
+  {
+    name: COLUMNS_TOOL,
+    description: 'Step 2: the origin of every target column, the enum value of every source value, reference choices.',
+    input_schema: toolSchema(ColumnsProposal),
+  },
+];

@@ -1,0 +1,94 @@
+import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
+import { buildPlan } from '../agents/planning/index.js';
+import { CLAUDE_PLANNER_VERSION, mergeProposal, PLANNING_PROMPT, proposePlan } from '../agents/planning/claude/index.js';
+import { MigrationPlan } from './artifacts/migration-plan.js';
+import type { SchemaAnalysis } from './artifacts/schema-analysis.js';
+import type { Connections, Say } from './chain.js';
+import { createPlanProbe } from './db/plan-probe.js';
+import { TokenBudget, withBudget } from './llm/budget.js';
+import { estimateCostUsd } from './llm/pricing.js';
+import { loadPrompt, type PromptTemplate } from './llm/prompts.js';
+import { emptyTranscript, recording, replaying, type ModelTranscript } from './llm/transcript.js';
+import type { ModelClient } from './llm/types.js';
+
+export interface ClaudePlanInput {
+  description: string;
+  conn: Connections;
+  /**
+   * Live: a client (Anthropic, or any ModelClient) and the plan's token budget; every exchange
+   * is recorded. Replay: a recorded transcript, answered without the network.
+   */
+  model: { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
+  prompt?: PromptTemplate;
+  say?: Say;
+  now?: () => Date;
+}
+
+export interface ClaudePlanResult {
+  analysis: SchemaAnalysis;
+  plan: MigrationPlan;
+  /** What was asked and answered; store it beside the plan (`<plan>.model.json`). */
+  transcript: ModelTranscript;
+}
+
+/**
+ * The chain with Claude planning: Schema Analysis (deterministic) → the model proposes
+ * source, filter, target and origins from free-form words (grounded against the analysis) →
+ * the deterministic planner builds the plan from that intent → the proposal is laid over it
+ * (disagreements go to review). The plan records model, prompt hash, tokens and cost.
+ */
+export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<ClaudePlanResult> {
+  const say = input.say ?? (() => {});
+  const { source, target } = input.conn;
+  const prompt = input.prompt ?? (await loadPrompt(PLANNING_PROMPT));
+  let transcript: ModelTranscript;
+  let client: ModelClient;
+  if ('replay' in input.model) {
+    transcript = input.model.replay;
+    client = replaying(transcript);
+  } else {
+    transcript = emptyTranscript(input.model.client.model);
+    client = recording(withBudget(input.model.client, input.model.budget), transcript);
+  }
+
+  say('🔍 Schema Analysis: reading both catalogs…');
+  const full = await analyzeSchemas({ source, target, ...(input.now ? { now: input.now } : {}) });
+  say(`🤖 Planning with ${client.model}${'replay' in input.model ? ' (replayed from the transcript, no network)' : ''}: reading the description…`);
+  const { proposal, analysis, intent } = await proposePlan({
+    description: input.description,
+    analysis: full,
+    client,
+    prompt,
+    focus: (chosen) => focusSource(full, source, { schema: chosen.source.schema, table: chosen.source.name, filters: chosen.filters }),
+  });
+  say(`   ${proposal.rationale}`);
+  say(`   ${intent.source.name}: ${analysis.focus?.rowCount ?? 0} rows under the filter → ${intent.target.name}`);
+  say('🧭 Planning: the rules check the proposal (enum values, references, types)…');
+  const base = await buildPlan({
+    description: input.description,
+    intent: { source: intent.source, target: intent.target, filters: intent.filters, evidence: [`read by ${client.model}: ${proposal.rationale}`] },
+    analysis,
+    probe: createPlanProbe(source, target),
+    onProgress: (l) => say(`   ${l}`),
+    ...(input.now ? { now: input.now } : {}),
+  });
+  const merged = mergeProposal(base, proposal, analysis, client.model);
+
+  const usage = transcript.exchanges.reduce(
+    (u, x) => ({ inputTokens: u.inputTokens + x.response.usage.inputTokens, outputTokens: u.outputTokens + x.response.usage.outputTokens, requests: u.requests + 1 }),
+    { inputTokens: 0, outputTokens: 0, requests: 0 },
+  );
+  const answeredBy = transcript.exchanges.at(-1)?.response.model ?? client.model;
+  const plan = MigrationPlan.parse({
+    ...merged,
+    generator: {
+      kind: 'claude',
+      version: CLAUDE_PLANNER_VERSION,
+      model: answeredBy,
+      promptHash: prompt.sha256,
+      usage,
+      costUsd: estimateCostUsd(answeredBy, usage),
+    },
+  });
+  return { analysis, plan, transcript };
+}
