@@ -2,7 +2,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
-import { buildPlan, parseIntent } from '../agents/planning/index.js';
+import { buildPlan, linkParents, orderByDependencies, parseIntent, parseMultiIntent } from '../agents/planning/index.js';
 import { bundleScript, generateScript } from '../agents/code-interpreter/index.js';
 import type { GeneratedScript } from './artifacts/generated-script.js';
 import type { MigrationPlan } from './artifacts/migration-plan.js';
@@ -10,7 +10,7 @@ import type { SchemaAnalysis, TableInfo } from './artifacts/schema-analysis.js';
 import type { ValidationReport } from './artifacts/validation-report.js';
 import { connect } from './db/connect.js';
 import { createPlanProbe } from './db/plan-probe.js';
-import { PlanError } from './errors.js';
+import { FerryError, PlanError } from './errors.js';
 import { runMigration, type RunEvent, type RunResult } from './orchestrator/run-migration.js';
 import { validateMigration } from './validation/validate.js';
 import type { SandboxPolicy } from '../sandbox/policy.js';
@@ -125,4 +125,81 @@ export async function executePlan(input: {
     targetTable: targetTableOf(input.plan, input.analysis),
   });
   return { run, report };
+}
+
+/** One plan of a plan set, with the analysis (focused on its source table) it was made from. */
+export interface PlannedTable {
+  analysis: SchemaAnalysis;
+  plan: MigrationPlan;
+}
+
+/**
+ * A description naming several tables ("move employees, then customers, then invoices"):
+ * one plan per table, parents first (topological over the FK graph; a cycle is refused),
+ * each reference to an earlier table of the set naming that table's plan. Null when the
+ * description names one table; describeToPlan handles that.
+ */
+export async function describeToPlans(input: { description: string; conn: Connections; say?: Say }): Promise<PlannedTable[] | null> {
+  const say = input.say ?? (() => {});
+  const { source, target } = input.conn;
+  say('🔍 Schema Analysis: reading both catalogs…');
+  const full = await analyzeSchemas({ source, target });
+  const intents = parseMultiIntent(input.description, full);
+  if (!intents) return null;
+  const ordered = orderByDependencies(intents);
+  say(`🧭 Planning ${ordered.length} tables, parents first: ${ordered.map((i) => `${i.source.name} → ${i.target.name}`).join(', then ')}`);
+  const planned: PlannedTable[] = [];
+  for (const intent of ordered) {
+    const analysis = await focusSource(full, source, { schema: intent.source.schema, table: intent.source.name, filters: intent.filters });
+    const plan = await buildPlan({ description: input.description, intent, analysis, probe: createPlanProbe(source, target), onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
+    planned.push({ analysis, plan });
+  }
+  const linked = linkParents(planned.map((p) => p.plan));
+  return planned.map((p, i) => ({ analysis: p.analysis, plan: linked[i]! }));
+}
+
+export type PlanSetStep =
+  | { plan: MigrationPlan; result: ExecuteResult }
+  /** The plan was refused before it ran (a parent not migrated, a stale plan): nothing written. */
+  | { plan: MigrationPlan; refused: FerryError };
+
+/**
+ * Runs a plan set's plans in order, each with its own control row, and stops at the first
+ * that does not complete with a passing validation: its children would only meet orphans.
+ */
+export async function executePlanSet(input: {
+  plans: Array<{ plan: MigrationPlan; analysis: SchemaAnalysis; dir: string }>;
+  conn: Connections;
+  driver: SandboxDriver;
+  policy: SandboxPolicy;
+  onEvent?: (plan: MigrationPlan, e: RunEvent) => void;
+  say?: Say;
+}): Promise<{ status: 'completed' | 'failed'; steps: PlanSetStep[]; stoppedAt?: MigrationPlan }> {
+  const say = input.say ?? (() => {});
+  const steps: PlanSetStep[] = [];
+  for (const [i, p] of input.plans.entries()) {
+    say(`▶ ${i + 1}/${input.plans.length}: ${p.plan.source.table} → ${p.plan.target.table} (${p.plan.id})`);
+    const onEvent = input.onEvent;
+    let result: ExecuteResult;
+    try {
+      const program = await prepareProgram({ plan: p.plan, analysis: p.analysis, dir: p.dir, say });
+      result = await executePlan({
+        plan: p.plan,
+        analysis: p.analysis,
+        program,
+        conn: input.conn,
+        driver: input.driver,
+        policy: input.policy,
+        say,
+        ...(onEvent ? { onEvent: (e: RunEvent) => onEvent(p.plan, e) } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof FerryError) || e.category !== 'user') throw e;
+      steps.push({ plan: p.plan, refused: e });
+      return { status: 'failed', steps, stoppedAt: p.plan };
+    }
+    steps.push({ plan: p.plan, result });
+    if (result.run.status !== 'completed' || result.report?.status !== 'passed') return { status: 'failed', steps, stoppedAt: p.plan };
+  }
+  return { status: 'completed', steps };
 }

@@ -124,7 +124,9 @@ function header(resolved: ResolvedPlan): string {
     const why =
       l.why === 'generated_uuid'
         ? 'a fresh uuid from the orchestrator, recorded in the row mapping'
-        : l.target.default !== null
+        : l.why === 'via_mapping'
+          ? 'the parent\'s new id, looked up by the orchestrator in migration_mappings'
+          : l.target.default !== null
           ? `the database default, ${l.target.default}`
           : 'the database default (null)';
     return { name: l.target.name, why: l.why === 'not_in_plan' ? `not in the plan, so ${why}` : why };

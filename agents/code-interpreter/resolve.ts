@@ -35,7 +35,7 @@ export type ProgramColumn =
 /** A target column the program leaves alone, and who fills it instead. */
 export interface LeftOutColumn {
   target: ColumnInfo;
-  why: 'generated_uuid' | 'default' | 'not_in_plan';
+  why: 'generated_uuid' | 'default' | 'via_mapping' | 'not_in_plan';
 }
 
 /** A plan read against the analysis it was made from: every name it uses, found. */
@@ -167,6 +167,10 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
         else returned.push({ kind: 'foreign_key', target, mapping, decision });
         break;
       }
+      case 'via_mapping':
+        // The orchestrator reads the legacy value from the row it sent, so it must be selected.
+        selectedSource(target.name, origin.source);
+        break;
       case 'generated_uuid':
       case 'default':
         break;
@@ -176,11 +180,11 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
   const leftOut: LeftOutColumn[] = [];
   for (const target of targetTable.columns) {
     const kind = planned.get(target.name);
-    if (kind !== undefined && kind !== 'generated_uuid' && kind !== 'default') continue;
+    if (kind !== undefined && kind !== 'generated_uuid' && kind !== 'default' && kind !== 'via_mapping') continue;
     leftOut.push({ target, why: kind ?? 'not_in_plan' });
     // Left to the database, a NOT NULL column with nothing to fill it fails every insert.
     const filledByDatabase = target.default !== null || target.isIdentity || target.isGenerated;
-    if (kind !== 'generated_uuid' && !target.nullable && !filledByDatabase) {
+    if (kind !== 'generated_uuid' && kind !== 'via_mapping' && !target.nullable && !filledByDatabase) {
       problems.push(`target column ${JSON.stringify(target.name)} is NOT NULL and has no default, but the plan ${kind === undefined ? 'gives it no origin' : 'leaves it to the database'}`);
     }
   }

@@ -12,6 +12,7 @@ import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } 
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
 import type { PlanProbe } from './probe.js';
+import { decideViaMapping, findLegacyReference } from './references.js';
 import { singular, stem, tokens } from './words.js';
 
 export const PLANNER_VERSION = 'deterministic-1';
@@ -65,6 +66,8 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
   const transformations: string[] = [];
   const riskReasons: string[] = [];
 
+  /** Target tables this plan's rows point into through their mappings: migrated first. */
+  const parents = new Set<string>();
   const fkByColumn = new Map(target.foreignKeys.filter((fk) => fk.columns.length === 1).map((fk) => [fk.columns[0]!, fk]));
 
   for (const col of target.columns) {
@@ -91,6 +94,16 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 
     const fk = fkByColumn.get(col.name);
     if (fk) {
+      const ref = findLegacyReference(col, fk, source, analysis, { target: targetSubject, source: sourceSubject });
+      if (ref) {
+        const via = await decideViaMapping({ column: col, ref, source, sourceKey, target, filters: intent.filters, probe });
+        columns.push(via.mapping);
+        usedSource.add(ref.sourceColumn.name);
+        if (!via.self) parents.add(ref.parentTarget.name);
+        transformations.push(via.self ? `resolve_${col.name}_in_a_second_pass_through_own_mappings` : `resolve_${col.name}_through_${ref.parentTarget.name}_mappings`);
+        if (via.orphans > 0) riskReasons.push(`${via.orphans} row(s) reference a missing ${ref.parentSource.name} row through ${ref.sourceColumn.name}`);
+        continue;
+      }
       if (col.nullable) {
         columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column maps to it, so it stays NULL`, confidence: 0.6, status: 'mapped' });
         continue;
@@ -174,7 +187,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 
   const validations: ValidationCheckName[] = ['count_match', 'mapping_completeness', 'row_content'];
   if (enumMappings.length) validations.push('enum_distribution');
-  if (foreignKeys.length) validations.push('fk_integrity');
+  if (foreignKeys.length || columns.some((c) => c.origin.kind === 'via_mapping')) validations.push('fk_integrity');
   transformations.push('record_legacy_to_new_id_mappings');
 
   const classification = source.classification.kind;
@@ -196,7 +209,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     strategy: {
       type: `${classification === 'unknown' ? 'table' : classification}${enumMappings.length ? '_with_enum_mapping' : '_copy'}`,
       batchSize: Math.max(1, Math.min(rowCount, MAX_BATCH)),
-      dependencies: [...new Set(foreignKeys.map((f) => f.refTable))],
+      dependencies: [...new Set([...foreignKeys.map((f) => f.refTable), ...parents])],
       transformations,
     },
     validations,

@@ -25,6 +25,22 @@ export interface PlanProbe {
     limit: number;
   }): Promise<{ total: number; rows: Array<{ key: string; label: string }> }>;
 
+  /**
+   * Source rows (under the filter) whose reference column holds a value with no row in the
+   * legacy parent table: the orphans a via_mapping column will meet. `sample` is ordered.
+   */
+  orphanValues(input: {
+    schema: string;
+    table: string;
+    key: string;
+    column: string;
+    filters: FilterCondition[];
+    parentSchema: string;
+    parentTable: string;
+    parentKey: string;
+    limit: number;
+  }): Promise<{ count: number; sample: Array<{ key: string; value: string }> }>;
+
   /** Whether a parent row with this key exists (for overrides). */
   parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;
 }

@@ -10,6 +10,8 @@ export interface PlanOverrides {
   fk?: Array<{ column: string; value: string }>;
   /** target column → source column, or const:<json or text>. */
   column?: Array<{ target: string; origin: string }>;
+  /** via_mapping column → what to do with a legacy value that has no parent mapping. */
+  orphans?: Array<{ column: string; policy: string }>;
 }
 
 /**
@@ -17,7 +19,15 @@ export interface PlanOverrides {
  * grounded: an enum value must belong to the enum, a source value to the data, a parent key
  * to the parent table, a source column to the source columns.
  */
-export async function applyOverrides(plan: MigrationPlan, overrides: PlanOverrides, by: string, probe: PlanProbe, now: Date = new Date()): Promise<MigrationPlan> {
+export async function applyOverrides(
+  plan: MigrationPlan,
+  overrides: PlanOverrides,
+  by: string,
+  probe: PlanProbe,
+  now: Date = new Date(),
+  /** Whether a target column allows NULL (from the analysis the plan was made from). */
+  nullability?: (column: string) => boolean | undefined,
+): Promise<MigrationPlan> {
   const next: MigrationPlan = structuredClone(plan);
   const notes: string[] = [];
   for (const m of overrides.map ?? []) {
@@ -83,6 +93,25 @@ export async function applyOverrides(plan: MigrationPlan, overrides: PlanOverrid
     }
     notes.push(`${c.target}: origin ${JSON.stringify(col.origin)} → ${JSON.stringify(origin)}`);
     Object.assign(col, { origin, status: 'overridden', confidence: 1, reason: `set by ${by}` });
+  }
+  for (const o of overrides.orphans ?? []) {
+    const col = next.columns.find((x) => x.target === o.column);
+    if (!col || col.origin.kind !== 'via_mapping') {
+      throw new InputError('OVERRIDE_UNKNOWN_REFERENCE', `"${o.column}" is not a column resolved through a parent's mappings`, {
+        hint: `such columns in this plan: ${next.columns.filter((x) => x.origin.kind === 'via_mapping').map((x) => x.target).join(', ') || 'none'}`,
+      });
+    }
+    if (o.policy !== 'set_null' && o.policy !== 'fail') {
+      throw new InputError('OVERRIDE_INVALID_ORPHAN_POLICY', `orphan policy "${o.policy}" is not set_null or fail`, { hint: `--orphans ${o.column}=set_null or --orphans ${o.column}=fail` });
+    }
+    if (o.policy === 'set_null' && nullability?.(o.column) === false) {
+      throw new InputError('OVERRIDE_INVALID_ORPHAN_POLICY', `${o.column} is NOT NULL in the target, so orphans cannot be set to NULL`, {
+        hint: `--orphans ${o.column}=fail, or narrow the plan's filter to leave the orphan rows out`,
+      });
+    }
+    notes.push(`${o.column}: orphans ${col.origin.onOrphan} → ${o.policy}`);
+    col.origin = { ...col.origin, onOrphan: o.policy };
+    Object.assign(col, { status: 'overridden', confidence: 1, reason: `${col.reason.replace(/; decide: .*$/, '')}; orphans: ${o.policy}, set by ${by}` });
   }
   next.revision = plan.revision + 1;
   next.status = 'draft';

@@ -17,6 +17,31 @@ export const ColumnOrigin = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('enum_map'), source: z.string() }),
   /** Decided by the plan's foreign-key decision for this target column. */
   z.object({ kind: z.literal('foreign_key') }),
+  /**
+   * The legacy FK value in `source`, replaced by the orchestrator with the new id its parent
+   * row got in an earlier (or this) migration: migration_mappings where source_table =
+   * parent.sourceTable, target_table = parent.targetTable, legacy_id = the value. The program
+   * never sees the mappings, so it does not own this column.
+   */
+  z.object({
+    kind: z.literal('via_mapping'),
+    source: z.string(),
+    parent: z.object({
+      /** Qualified names, as migration_mappings records them (`public.employees`). */
+      sourceTable: z.string(),
+      targetTable: z.string(),
+      /** The target column the FK references (the parent's primary key, whose values are the mappings' new ids). */
+      refColumn: z.string(),
+      /** The parent's plan, when it was planned together with this one (a plan set). */
+      planId: z.string().optional(),
+    }),
+    /**
+     * A legacy value with no parent mapping (an orphan): needs_review blocks the plan until
+     * a person decides; set_null writes NULL (only where the target column is nullable);
+     * fail stops the run naming the orphan's legacy id.
+     */
+    onOrphan: z.enum(['needs_review', 'set_null', 'fail']),
+  }),
   /** Not written: the database default (or NULL) applies. */
   z.object({ kind: z.literal('default') }),
 ]);
@@ -161,6 +186,10 @@ export type MigrationPlan = z.infer<typeof MigrationPlan>;
 export function reviewItems(plan: MigrationPlan): string[] {
   const items: string[] = [];
   for (const c of plan.columns) {
+    if (c.origin.kind === 'via_mapping' && (c.status === 'needs_review' || c.origin.onOrphan === 'needs_review')) {
+      items.push(`${c.target}: ${c.reason}. Resolve with: ferry approve <plan> --orphans ${c.target}=<set_null|fail>`);
+      continue;
+    }
     if (c.status === 'needs_review') {
       items.push(
         `${c.target}: ${c.reason}. Resolve with: ferry approve <plan> --column ${c.target}=<source column> (or =const:<value>)`,
@@ -186,3 +215,26 @@ export function reviewItems(plan: MigrationPlan): string[] {
   }
   return items;
 }
+
+export type ViaMappingOrigin = Extract<ColumnOrigin, { kind: 'via_mapping' }>;
+
+/** The plan's columns resolved through a parent migration's mappings. */
+export function viaMappingColumns(plan: MigrationPlan): Array<{ column: ColumnMapping; origin: ViaMappingOrigin }> {
+  return plan.columns.flatMap((c) => (c.origin.kind === 'via_mapping' ? [{ column: c, origin: c.origin }] : []));
+}
+
+/** A reference back into the plan's own table (employees.reports_to): resolved in a second pass. */
+export function isSelfReference(plan: MigrationPlan, origin: ViaMappingOrigin): boolean {
+  return origin.parent.sourceTable === `${plan.source.schema}.${plan.source.table}` && origin.parent.targetTable === `${plan.target.schema}.${plan.target.table}`;
+}
+
+/** Several plans made from one description, in the order they must run (parents first). */
+export const PlanSet = z.object({
+  kind: z.literal('plan_set'),
+  version: z.literal(1),
+  createdAt: z.string(),
+  description: z.string(),
+  /** Plan files, relative to the plan set file, in dependency order. */
+  plans: z.array(z.object({ path: z.string(), planId: z.string(), sourceTable: z.string(), targetTable: z.string(), dependsOn: z.array(z.string()) })).min(1),
+});
+export type PlanSet = z.infer<typeof PlanSet>;

@@ -32,5 +32,20 @@ export const ValidationReport = z.object({
     z.object({ column: z.string(), values: z.array(z.object({ value: z.string().nullable(), count: z.number().int() })) }),
   ),
   checks: z.array(ValidationCheck),
+  /**
+   * Migrated rows whose legacy reference has no parent mapping (orphans in the legacy data),
+   * by legacy key: what the plan's orphan policy wrote instead (NULL under set_null).
+   */
+  orphans: z
+    .array(
+      z.object({
+        column: z.string(),
+        legacyKey: z.string(),
+        legacyValue: z.string(),
+        written: z.string().nullable(),
+        policy: z.enum(['needs_review', 'set_null', 'fail']),
+      }),
+    )
+    .optional(),
 });
 export type ValidationReport = z.infer<typeof ValidationReport>;

@@ -26,6 +26,8 @@ export function describeOrigin(o: ColumnOrigin): string {
       return `enum map of ${o.source}`;
     case 'foreign_key':
       return 'FK decision';
+    case 'via_mapping':
+      return `${o.source} → ${o.parent.targetTable} via mappings (orphans: ${o.onOrphan})`;
     case 'default':
       return 'database default';
   }

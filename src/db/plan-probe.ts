@@ -25,6 +25,18 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       );
       return { total: Number(total.rows[0]?.n ?? 0), rows: rows.rows };
     },
+    async orphanValues({ schema, table, key, column, filters, parentSchema, parentTable, parentKey, limit }) {
+      const w = buildWhere(filters);
+      const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(column)} IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM ${qualified(parentSchema, parentTable)} p WHERE p.${quoteIdent(parentKey)} = ${qualified(schema, table)}.${quoteIdent(column)})`;
+      const from = `${qualified(schema, table)} ${cond}`;
+      const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+      const rows = await source.query<{ key: string; value: string }>(
+        `SELECT ${quoteIdent(key)}::text AS key, ${quoteIdent(column)}::text AS value FROM ${from} ORDER BY ${quoteIdent(key)} LIMIT ${Math.max(1, Math.floor(limit))}`,
+        w.params,
+      );
+      return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
+    },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);
       return r.rows.length > 0;

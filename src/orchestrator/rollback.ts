@@ -9,6 +9,8 @@ export interface RollbackResult {
   status: 'rolled_back' | 'already_rolled_back';
   rowsDeleted: number;
   mappingsDeleted: number;
+  /** With cascade: the dependant runs rolled back first, in the order they were. */
+  cascaded?: RollbackResult[];
 }
 
 /**
@@ -16,12 +18,54 @@ export interface RollbackResult {
  * and marks the run rolled back — one transaction. Rows the run did not insert are never
  * touched. `batch` limits it to one batch of the run.
  */
-export async function rollbackMigration(input: { migrationId: number; target: pg.Client; batch?: number }): Promise<RollbackResult> {
+export async function rollbackMigration(input: {
+  migrationId: number;
+  target: pg.Client;
+  batch?: number;
+  /** Roll back the runs whose rows reference this run's rows first (latest first), then this one. */
+  cascade?: boolean;
+  /** Runs being rolled back further up a cascade: a reference back to one of them is a cycle. */
+  chain?: ReadonlySet<number>;
+}): Promise<RollbackResult> {
   const { target, migrationId } = input;
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
   if (control.status === 'rolled_back') return { migrationId, status: 'already_rolled_back', rowsDeleted: 0, mappingsDeleted: 0 };
   const plan = MigrationPlan.parse(control.plan);
+  const cascaded: RollbackResult[] = [];
+  const deps = await findDependants(target, plan, migrationId, input.batch);
+  if (deps.untracked.length > 0) {
+    throw new FerryError(
+      'ROLLBACK_REFERENCED',
+      'user',
+      `migration ${migrationId}'s rows are referenced by rows no ferry run wrote: ${deps.untracked.map((u) => `${u.rows} row(s) of ${u.table}.${u.column}`).join(', ')}; nothing was rolled back`,
+      { hint: 'change or delete those rows first; ferry only removes rows it wrote', details: { untracked: deps.untracked } },
+    );
+  }
+  if (deps.migrations.length > 0) {
+    if (!input.cascade) {
+      throw new FerryError(
+        'ROLLBACK_HAS_DEPENDANTS',
+        'user',
+        `migration ${migrationId} (${plan.target.table}) has rows that later migrations point at: ${deps.migrations.map((d) => `migration ${d.id} (${d.table}.${d.column}, ${d.rows} row(s))`).join(', ')}; nothing was rolled back`,
+        {
+          hint: `roll those back first (ferry rollback ${[...new Set(deps.migrations.map((d) => d.id))].sort((a, b) => b - a).join(', then ferry rollback ')}), or run ferry rollback ${migrationId} --cascade`,
+          details: { dependants: deps.migrations },
+        },
+      );
+    }
+    const chain = new Set([...(input.chain ?? []), migrationId]);
+    // Latest run first: the reverse of the order they ran in.
+    for (const id of [...new Set(deps.migrations.map((d) => d.id))].sort((a, b) => b - a)) {
+      if (chain.has(id)) {
+        throw new FerryError('ROLLBACK_CYCLE', 'user', `migrations ${[...chain].join(', ')} and ${id} reference each other's rows; they cannot be rolled back one after the other`, {
+          hint: 'set the references between them to NULL first',
+        });
+      }
+      const r = await rollbackMigration({ migrationId: id, target, cascade: true, chain });
+      cascaded.push(...(r.cascaded ?? []), { ...r, cascaded: [] });
+    }
+  }
   const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
   const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
   if (!lock.rows[0]?.ok) {
@@ -54,7 +98,7 @@ export async function rollbackMigration(input: { migrationId: number; target: pg
       [migrationId, del.rowCount ?? 0, allGone],
     );
     await target.query('COMMIT');
-    return { migrationId, status: 'rolled_back', rowsDeleted: del.rowCount ?? 0, mappingsDeleted: maps.rowCount ?? 0 };
+    return { migrationId, status: 'rolled_back', rowsDeleted: del.rowCount ?? 0, mappingsDeleted: maps.rowCount ?? 0, ...(cascaded.length ? { cascaded } : {}) };
   } catch (e) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw new FerryError('ROLLBACK_FAILED', 'third_party', `rollback of migration ${migrationId} failed and changed nothing: ${(e as Error).message}`, {
@@ -74,4 +118,61 @@ export async function columnType(db: pg.Client, schema: string, table: string, c
     [qualified(schema, table), column],
   );
   return r.rows[0]?.t ?? null;
+}
+
+export interface Dependants {
+  /** Live runs whose rows point at the rows being rolled back, per referencing column. */
+  migrations: Array<{ id: number; table: string; column: string; rows: number }>;
+  /** Referencing rows no run's mappings account for (written by hand or by the application). */
+  untracked: Array<{ table: string; column: string; rows: number }>;
+}
+
+/**
+ * Who points at the rows this run (or one batch of it) inserted, through the target's
+ * declared FKs: each referencing row is attributed to the run whose mapping names it.
+ * Rows that go in the same rollback (a self-reference inside the run) do not count.
+ */
+export async function findDependants(db: pg.Client, plan: MigrationPlan, migrationId: number, batch?: number): Promise<Dependants> {
+  const parentKey = `${plan.target.schema}.${plan.target.table}`;
+  const pk = plan.target.primaryKey;
+  const pkType = await columnType(db, plan.target.schema, plan.target.table, pk);
+  if (!pkType) return { migrations: [], untracked: [] };
+  const fks = await db.query<{ child_schema: string; child_table: string; child_column: string; parent_column: string; child_pk: string | null }>(
+    `SELECT n.nspname AS child_schema, cl.relname AS child_table, a.attname AS child_column, pa.attname AS parent_column,
+            (SELECT ka.attname FROM pg_index i JOIN pg_attribute ka ON ka.attrelid = i.indrelid AND ka.attnum = i.indkey[0]
+              WHERE i.indrelid = c.conrelid AND i.indisprimary AND i.indnatts = 1) AS child_pk
+       FROM pg_constraint c
+       JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+       JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+      WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) AND cardinality(c.conkey) = 1
+      ORDER BY 1, 2, 3`,
+    [qualified(plan.target.schema, plan.target.table)],
+  );
+  const out: Dependants = { migrations: [], untracked: [] };
+  for (const fk of fks.rows) {
+    const childKey = `${fk.child_schema}.${fk.child_table}`;
+    const child = qualified(fk.child_schema, fk.child_table);
+    const batchCond = batch === undefined ? '' : ' AND pm.batch_id = $4';
+    const sameBatch = batch === undefined ? '' : ' AND cm.batch_id = $4';
+    const params: unknown[] = [migrationId, childKey, parentKey, ...(batch === undefined ? [] : [batch])];
+    const attributed = fk.child_pk
+      ? `LEFT JOIN migration_mappings cm ON cm.target_table = $2 AND cm.new_id = c.${quoteIdent(fk.child_pk)}::text`
+      : 'LEFT JOIN (SELECT NULL::bigint AS migration_id, NULL::integer AS batch_id) cm ON true';
+    const r = await db.query<{ migration_id: string | null; n: string }>(
+      `SELECT cm.migration_id, count(*) AS n
+         FROM ${child} c
+         JOIN ${qualified(plan.target.schema, plan.target.table)} p ON p.${quoteIdent(fk.parent_column)} = c.${quoteIdent(fk.child_column)}
+         JOIN migration_mappings pm ON pm.migration_id = $1${batchCond} AND p.${quoteIdent(pk)} = pm.new_id::${pkType}
+         ${attributed}
+        WHERE NOT COALESCE(cm.migration_id = $1${sameBatch} AND $2::text = $3::text, false)
+        GROUP BY 1`,
+      params,
+    );
+    for (const row of r.rows) {
+      if (row.migration_id === null) out.untracked.push({ table: childKey, column: fk.child_column, rows: Number(row.n) });
+      else out.migrations.push({ id: Number(row.migration_id), table: childKey, column: fk.child_column, rows: Number(row.n) });
+    }
+  }
+  return out;
 }

@@ -8,9 +8,12 @@ import type { ColumnInfo, TableInfo, TypeCategory } from '../artifacts/schema-an
  * evaluator are two implementations of the same plan; they must agree.
  */
 
-/** Columns the program writes: everything but minted uuids and database defaults. */
+/**
+ * Columns the program writes: everything but minted uuids, database defaults and references
+ * resolved through migration_mappings (the orchestrator fills those; the sandbox has no database).
+ */
 export function programColumns(plan: MigrationPlan): ColumnMapping[] {
-  return plan.columns.filter((c) => c.origin.kind !== 'generated_uuid' && c.origin.kind !== 'default');
+  return plan.columns.filter((c) => c.origin.kind !== 'generated_uuid' && c.origin.kind !== 'default' && c.origin.kind !== 'via_mapping');
 }
 
 export type Derived = { ok: true; row: Record<string, unknown> } | { ok: false; column: string; message: string };

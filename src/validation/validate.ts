@@ -7,6 +7,8 @@ import { getControl, planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
 import { NotFoundError } from '../errors.js';
 import { deriveRow, programColumns, sameValue } from './expected-row.js';
+import { viaMappingColumns } from '../artifacts/migration-plan.js';
+import { legacyText, lookupParents } from '../orchestrator/references.js';
 
 const MAX_PROBLEMS = 25;
 
@@ -69,6 +71,10 @@ export async function validateMigration(input: {
     const missing = new Problems();
     const content = new Problems();
     const fk = new Problems();
+    // References through parents' mappings: each must equal the new id its legacy value maps to.
+    const refs = viaMappingColumns(plan);
+    const orphans: NonNullable<ValidationReport['orphans']> = [];
+    let refsChecked = 0;
     const cols = programColumns(plan);
     const seenKeys = new Set<string>();
     await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${plan.source.columns.map(quoteIdent).join(', ')} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
@@ -77,7 +83,10 @@ export async function validateMigration(input: {
       if (chunk.rows.length === 0) break;
       const keys = chunk.rows.map((r: Record<string, unknown>) => String(r[plan.source.key]));
       for (const k of keys) seenKeys.add(k);
-      const selectCols = cols.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`).join(', ');
+      const selectCols = [
+        ...cols.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
+        ...refs.map((r) => `t.${quoteIdent(r.column.target)}::text AS ${quoteIdent(`r_${r.column.target}`)}`),
+      ].join(', ');
       const rows = await target.query<Record<string, unknown>>(
         `SELECT m.legacy_id, m.new_id, t.${quoteIdent(pk)}::text AS found_pk${selectCols ? `, ${selectCols}` : ''}
            FROM migration_mappings m LEFT JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
@@ -85,6 +94,27 @@ export async function validateMigration(input: {
         [sourceTable, targetKey, keys],
       );
       const byKey = new Map(rows.rows.map((r) => [String(r.legacy_id), r]));
+      for (const { column, origin } of refs) {
+        const legacyOf = (src: Record<string, unknown>) => legacyText(src[origin.source]);
+        const parents = await lookupParents(target, origin, (chunk.rows as Array<Record<string, unknown>>).flatMap((src) => legacyOf(src) ?? []));
+        for (const src of chunk.rows as Array<Record<string, unknown>>) {
+          const k = String(src[plan.source.key]);
+          const t = byKey.get(k);
+          if (!t || t.found_pk === null) continue; // counted as missing above
+          refsChecked += 1;
+          const legacy = legacyOf(src);
+          const actual = (t[`r_${column.target}`] as string | null) ?? null;
+          const mapped = legacy === null ? null : (parents.get(legacy) ?? null);
+          if (legacy !== null && mapped === null) {
+            orphans.push({ column: column.target, legacyKey: k, legacyValue: legacy, written: actual, policy: origin.onOrphan });
+            if (actual !== null) fk.add(k, `${column.target} is ${actual}, but ${origin.source} = ${legacy} has no ${origin.parent.targetTable} mapping (an orphan), so it should be NULL`);
+            continue;
+          }
+          if (!sameValue(mapped, actual)) {
+            fk.add(k, `${column.target} is ${JSON.stringify(actual)}, but ${origin.source} = ${legacy ?? 'NULL'} maps to ${JSON.stringify(mapped)} in ${origin.parent.sourceTable} → ${origin.parent.targetTable}`);
+          }
+        }
+      }
       for (const src of chunk.rows as Array<Record<string, unknown>>) {
         const k = String(src[plan.source.key]);
         const t = byKey.get(k);
@@ -184,8 +214,15 @@ export async function validateMigration(input: {
         ),
       );
     }
-    if (plan.foreignKeys.length) {
-      checks.push(mk('fk_integrity', fk.count === 0, `${migrated - fk.count}/${migrated} rows point at an existing parent and the decided value`, fk));
+    if (plan.foreignKeys.length || refs.length) {
+      const parts: string[] = [];
+      if (plan.foreignKeys.length) parts.push(`${migrated - fk.count}/${migrated} rows point at an existing parent and the decided value`);
+      if (refs.length) {
+        parts.push(
+          `${refsChecked} reference(s) in ${refs.map((r) => r.column.target).join(', ')} checked through the parents' mappings, ${orphans.length} orphan(s)${orphans.length ? ` (legacy keys ${orphans.slice(0, 10).map((o) => o.legacyKey).join(', ')}${orphans.length > 10 ? ', …' : ''}) written NULL` : ''}`,
+        );
+      }
+      checks.push(mk('fk_integrity', fk.count === 0, parts.join('; '), fk));
     }
     await source.query('COMMIT');
     return ValidationReport.parse({
@@ -198,6 +235,7 @@ export async function validateMigration(input: {
       counts: { source: srcCount, migrated, mappings: mappingCount, insertedByRun, targetTotal },
       distributions,
       checks,
+      ...(refs.length ? { orphans } : {}),
     });
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);

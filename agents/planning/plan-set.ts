@@ -1,0 +1,118 @@
+import type { DatabaseAnalysis, SchemaAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
+import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import { NotFoundError, PlanError } from '../../src/errors.js';
+import type { MigrationIntent } from './intent.js';
+import { closestTables } from './intent.js';
+import { sameSubject } from './references.js';
+
+/**
+ * Descriptions that name several tables — "move employees, then customers, then invoices",
+ * "migrate staff, customers and invoices", "move employees into staff, then customers" —
+ * give one intent per table, each target found by name (employees → employees, employee →
+ * employees). Returns null for a single-table description ("… from X into Y").
+ */
+export function parseMultiIntent(description: string, analysis: SchemaAnalysis): MigrationIntent[] | null {
+  const text = description.trim().replace(/[.!]+$/, '');
+  if (/\bfrom\s+\S+/i.test(text)) return null;
+  const body = text.replace(/^(?:please\s+)?(?:move|migrate|copy|transfer)\s+(?:the\s+)?(?:tables?\s+)?/i, '').replace(/\s+tables?$/i, '');
+  const items = body
+    .split(/\s*,\s*(?:and\s+|then\s+)?|\s+(?:and\s+)?then\s+|\s+and\s+/i)
+    .map((x) => x.trim().replace(/^the\s+/i, ''))
+    .filter((x) => x.length > 0);
+  if (items.length < 2) return null;
+  const seen = new Set<string>();
+  return items.map((item) => {
+    const m = /^"?([A-Za-z_][\w$.]*)"?(?:\s+(?:into|to)\s+"?([A-Za-z_][\w$.]*)"?)?$/i.exec(item);
+    if (!m) {
+      throw new PlanError('DESCRIPTION_NOT_UNDERSTOOD', `"${item}" is not a table name`, {
+        hint: 'name the tables in order, e.g. "move employees, then customers, then invoices" (or "employees into staff, then …")',
+      });
+    }
+    const source = findBySubject(analysis.source, m[1]!, 'source');
+    const target = findBySubject(analysis.target, m[2] ?? source.name, 'target');
+    const key = `${source.schema}.${source.name}`;
+    if (seen.has(key)) throw new PlanError('DESCRIPTION_NOT_UNDERSTOOD', `the description names ${source.name} twice`);
+    seen.add(key);
+    return {
+      source,
+      target,
+      filters: [],
+      evidence: [`source table "${key}" from "${item}"`, `target table "${target.schema}.${target.name}" ${m[2] ? `from "into ${m[2]}"` : `by name (${source.name} → ${target.name})`}`],
+    };
+  });
+}
+
+function findBySubject(db: DatabaseAnalysis, raw: string, role: 'source' | 'target'): TableInfo {
+  const dot = raw.indexOf('.');
+  const schema = dot > 0 ? raw.slice(0, dot) : undefined;
+  const name = dot > 0 ? raw.slice(dot + 1) : raw;
+  const inSchema = db.tables.filter((t) => schema === undefined || t.schema === schema);
+  const exact = inSchema.filter((t) => t.name.toLowerCase() === name.toLowerCase());
+  const hits = exact.length ? exact : inSchema.filter((t) => sameSubject(t.name, name));
+  if (hits.length === 1) return hits[0]!;
+  const suggestions = hits.length > 1 ? hits.map((t) => `${t.schema}.${t.name}`) : closestTables(db, name);
+  throw new NotFoundError('TABLE_NOT_FOUND', `the ${role} database has ${hits.length > 1 ? 'several tables' : 'no table'} matching "${raw}"${suggestions.length ? `; ${hits.length > 1 ? 'say which' : 'closest'}: ${suggestions.join(', ')}` : ''}`, {
+    hint: hits.length > 1 ? 'qualify it with its schema (schema.table)' : `name a ${role} table that exists`,
+    details: { role, name: raw, suggestions },
+  });
+}
+
+/**
+ * Parents before children: topological over the FK graph of the named tables (target FKs
+ * and source FKs alike; self-references are resolved inside their own run and do not count).
+ * Among tables free to go, the description's order decides. A cycle is refused, naming it.
+ */
+export function orderByDependencies(intents: MigrationIntent[]): MigrationIntent[] {
+  const key = (t: TableInfo) => `${t.schema}.${t.name}`;
+  const parentsOf = new Map<number, Set<number>>();
+  intents.forEach((child, i) => {
+    const parents = new Set<number>();
+    intents.forEach((parent, j) => {
+      if (i === j) return;
+      const viaTarget = child.target.foreignKeys.some((fk) => `${fk.refSchema}.${fk.refTable}` === key(parent.target));
+      const viaSource = child.source.foreignKeys.some((fk) => `${fk.refSchema}.${fk.refTable}` === key(parent.source));
+      if (viaTarget || viaSource) parents.add(j);
+    });
+    parentsOf.set(i, parents);
+  });
+  const done = new Set<number>();
+  const order: MigrationIntent[] = [];
+  while (order.length < intents.length) {
+    const next = intents.findIndex((_, i) => !done.has(i) && [...parentsOf.get(i)!].every((p) => done.has(p)));
+    if (next === -1) {
+      const stuck = intents.filter((_, i) => !done.has(i));
+      const cycle = findCycle(stuck.map((s) => intents.indexOf(s)), parentsOf).map((i) => intents[i]!.source.name);
+      throw new PlanError('DEPENDENCY_CYCLE', `the tables reference each other in a cycle: ${cycle.join(' → ')}; no order migrates every parent before its children`, {
+        hint: 'migrate them as separate plans, making one reference nullable (set later), or leave one table out',
+        details: { cycle },
+      });
+    }
+    done.add(next);
+    order.push(intents[next]!);
+  }
+  return order;
+}
+
+function findCycle(nodes: number[], parentsOf: Map<number, Set<number>>): number[] {
+  // Walk parent links from any stuck node until one repeats: the repeat closes the cycle.
+  const path: number[] = [];
+  let at = nodes[0]!;
+  while (!path.includes(at)) {
+    path.push(at);
+    at = [...parentsOf.get(at)!].find((p) => nodes.includes(p))!;
+  }
+  return [...path.slice(path.indexOf(at)), at];
+}
+
+/** Names, in each plan, the plan of the set that its references' parents come from. */
+export function linkParents(plans: MigrationPlan[]): MigrationPlan[] {
+  const byPair = new Map(plans.map((p) => [`${p.source.schema}.${p.source.table}→${p.target.schema}.${p.target.table}`, p.id]));
+  return plans.map((plan) => ({
+    ...plan,
+    columns: plan.columns.map((c) => {
+      if (c.origin.kind !== 'via_mapping') return c;
+      const planId = byPair.get(`${c.origin.parent.sourceTable}→${c.origin.parent.targetTable}`);
+      return planId === undefined ? c : { ...c, origin: { ...c.origin, parent: { ...c.origin.parent, planId } } };
+    }),
+  }));
+}
