@@ -11,10 +11,13 @@ import { InputError } from './errors.js';
  * | FERRY_HOME            | where plans, programs and bundles are kept             | ./.ferry |
  * | FERRY_SANDBOX         | docker, or local (the weaker child-process sandbox)    | docker   |
  * | FERRY_LOG_LEVEL       | pino level of the JSON log on stderr                   | warn     |
+ * | FERRY_STATE_URL       | where the run store (schema ferry) lives               | target   |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
   targetUrl: string | undefined;
+  /** The run store's database; unset means the target database. */
+  stateUrl: string | undefined;
   home: string;
   sandbox: 'docker' | 'local';
   logLevel: string;
@@ -30,6 +33,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   return {
     sourceUrl: env.SOURCE_DATABASE_URL || undefined,
     targetUrl: env.TARGET_DATABASE_URL || undefined,
+    stateUrl: env.FERRY_STATE_URL || undefined,
     home: resolve(cwd, env.FERRY_HOME ?? '.ferry'),
     sandbox,
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',

@@ -5,7 +5,9 @@ import { applyOverrides, approvePlan, type PlanOverrides } from '../../agents/pl
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { MigrationPlan, reviewItems } from '../artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import { describeToPlan, executePlan, openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
+import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
+import { loadModelConfig } from '../llm/config.js';
+import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath } from './plan-command.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
@@ -20,6 +22,8 @@ import { buildOfflineImage } from '../../sandbox/image.js';
 import { DockerDriver } from '../../sandbox/docker-driver.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
+import { isStoredPlanRef, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
+import { runRecorded } from '../service/record.js';
 
 const say: Say = (line) => process.stdout.write(`${line}\n`);
 
@@ -35,6 +39,8 @@ Commands
   validate <migration-id>  re-check a run: counts, mappings, every row, distribution, FKs
   rollback <migration-id>  delete exactly the rows a run inserted, with their mappings
   runs                     list recorded runs (migration_control)
+  runs show <run>          a recorded run's timeline, logs, checksums and validation report
+  replay <run>             run a recorded run's bundle and plan again, dry, and compare
   sandbox <build-image|policy|ps|gc>
                            build the offline sandbox image, print the policy, list/remove leftovers
 
@@ -44,15 +50,28 @@ Environment
   FERRY_HOME               where plans and programs are kept (default ./.ferry)
   FERRY_SANDBOX            docker (default) or local (weaker; needs --allow-weak-sandbox)
   FERRY_LOG_LEVEL          JSON log level on stderr (default warn)
+  ANTHROPIC_API_KEY        plan with Claude (ferry plan --llm claude); ANTHROPIC_BASE_URL to redirect
+  FERRY_MODEL              the model (default claude-sonnet-4-5); FERRY_MODEL_TIMEOUT_MS (120000),
+                           FERRY_MODEL_MAX_RETRIES (4), FERRY_MODEL_TOKEN_BUDGET per plan (200000)
+  FERRY_STATE_URL          where the run store (schema ferry) lives (default: the target)
 
 Run "ferry <command> --help" for a command's options. Try the whole chain with: npm run demo`;
 
 const COMMAND_HELP: Record<string, string> = {
   plan: `ferry plan "<description>" [--out <plan.json>] [--source <url>] [--target <url>]
+           [--llm claude|off] [--replay <plan.model.json>]
 
 Analyses both databases (catalogs, keys, FKs, enums, value profiles), reads source table,
 filter and target table from the description, and writes the plan (draft) as JSON with the
-analysis beside it. Example:
+analysis beside it.
+
+--llm claude (the default when ANTHROPIC_API_KEY is set): Claude reads a description in any
+words ("move group 11's roles over, technicians only, keep the old ids, everything active");
+its proposal is checked against the analysis and the rules, disagreements go to review. The
+model exchange is kept beside the plan (<plan>.model.json); model, tokens and cost are printed.
+--replay <plan.model.json>: make the plan again from that exchange, without the network.
+
+--llm off (the default without a key): the rules read the description. Example:
   ferry plan "Migrate the technician roles of group 11 from dispatch_role into technician_roles"
 The description names tables with "from <table>" and "into <table>"; filters as
 "of group 11" or "where group_id = 11".`,
@@ -64,7 +83,10 @@ Prints the plan as a person reviews it (or the JSON with --json).`,
 
 Applies the overrides (each one checked against the data: enum values must exist, parent
 rows must exist), then approves. Refuses while anything still needs review.`,
-  run: `ferry run <plan.json> [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+  run: `ferry run <plan.json|plan id> [--dry-run] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+
+--dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
+transaction is rolled back; prints the checksum of the rows it would write.
 
 Refuses a plan that is not approved (or approves it first with --approve, which still
 refuses anything needing review). Generates the program, type-checks it, bundles it, runs it
@@ -79,8 +101,16 @@ both ways, the enum distribution and FK integrity. Exit code 1 when a check fail
 Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
 the run rolled_back. One transaction: all or nothing.`,
   runs: `ferry runs [--limit <n>]
+ferry runs show <run>
 
-Lists runs recorded in the target's migration_control.`,
+Lists runs recorded in the target's migration_control; "show" prints one run of the run
+store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report.`,
+  replay: `ferry replay <run> [--allow-weak-sandbox]
+
+Runs the recorded bundle and plan of a run again in a fresh sandbox, as a dry run over the
+same legacy keys (the target transaction is rolled back), and compares the checksum of the
+rows it would write with the recorded one: "reproduced", or what differs (source rows,
+image, program) and why. Exit code 1 when it does not reproduce.`,
   sandbox: `ferry sandbox build-image   build ferry-sandbox:node18 offline (node 18 from the npm registry)
 ferry sandbox policy        print the container policy as JSON (Docker's field names)
 ferry sandbox ps            list containers ferry started that still exist
@@ -99,8 +129,11 @@ const OPTIONS = {
   by: { type: 'string' },
   approve: { type: 'boolean' },
   'allow-weak-sandbox': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
   batch: { type: 'string' },
   limit: { type: 'string' },
+  llm: { type: 'string' },
+  replay: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -138,7 +171,18 @@ function migrationIdArg(raw: string | undefined): number {
   return id;
 }
 
-async function loadPlanWithAnalysis(planPath: string) {
+async function loadPlanWithAnalysis(planPath: string, config: FerryConfig = loadConfig()) {
+  if (isStoredPlanRef(planPath)) {
+    // A plan id: the latest revision in the run store; files are kept beside it as usual.
+    const stored = await withStore(config, async (store) => {
+      const row = await store.getPlan(planPath);
+      return { plan: row.plan, analysis: await store.getAnalysis(row.plan.analysisHash) };
+    });
+    const paths = storedPlanPaths(config, stored.plan.id);
+    await saveJson(paths.analysis, stored.analysis);
+    await saveJson(paths.plan, stored.plan);
+    return { paths, ...stored };
+  }
   const paths = planPaths(resolve(planPath));
   const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
   const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
@@ -190,19 +234,25 @@ async function main(argv: string[]): Promise<number> {
   const config = withUrls(loadConfig(), v);
   switch (command) {
     case 'plan': {
-      const description = rest.join(' ').trim();
+      const description = rest.join(' ').trim() || (v.replay ? await descriptionForReplay(resolve(v.replay)) : '');
       if (!description) throw new InputError('ARG_MISSING', 'ferry plan needs a description', { hint: COMMAND_HELP.plan!.split('\n')[0]! });
+      const model = loadModelConfig();
+      llmMode(v.llm, model);
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
-        const { analysis, plan } = await describeToPlan({ description, conn, say });
+        const { analysis, plan, transcript } = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, say });
         const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
         const paths = planPaths(out);
         await saveJson(paths.analysis, analysis);
         const hash = await saveJson(paths.plan, plan);
+        if (transcript) await saveJson(transcriptPath(out), transcript);
+        await withStore(config, (store) => store.savePlan(plan, analysis));
         say('');
         say(renderPlan(plan));
         say('');
-        say(`Plan written to ${out} (sha256 ${hash.slice(0, 12)}…); analysis beside it.`);
+        say(`Plan written to ${out} (sha256 ${hash.slice(0, 12)}…); analysis beside it${transcript ? `, and the model exchange (${transcriptPath(out)})` : ''}.`);
+        const modelLine = modelSummary(plan);
+        if (modelLine) say(modelLine);
         say(reviewItems(plan).length ? `Next: resolve the flagged items, then: ferry approve ${out} …` : `Next: ferry approve ${out} && ferry run ${out}`);
       } finally {
         await conn.close();
@@ -215,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'approve': {
-      const { paths, plan, analysis } = await loadPlanWithAnalysis(rest[0] ?? '');
+      const { paths, plan, analysis } = await loadPlanWithAnalysis(rest[0] ?? '', config);
       const by = v.by ?? config.user;
       const o = overridesFrom(v);
       let next = plan;
@@ -231,6 +281,10 @@ async function main(argv: string[]): Promise<number> {
       }
       const approved = approvePlan(next, by);
       await saveJson(paths.plan, approved);
+      await withStore(config, async (store) => {
+        if (next !== plan) await store.savePlan(next, analysis);
+        await store.savePlan(approved, analysis, { by });
+      });
       // The program is written now, type-checked, so a person can read what will run before running it.
       const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir });
       say(`✅ Plan ${approved.id} revision ${approved.revision} approved by ${by}.`);
@@ -239,7 +293,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      const loaded = await loadPlanWithAnalysis(rest[0] ?? '');
+      const loaded = await loadPlanWithAnalysis(rest[0] ?? '', config);
       let plan = loaded.plan;
       if (plan.status !== 'approved') {
         if (!v.approve) {
@@ -259,7 +313,31 @@ async function main(argv: string[]): Promise<number> {
         const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
         say(`   program: ${program.programPath}`);
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
-        const { run, report } = await executePlan({ plan, analysis: loaded.analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
+        const recorded = await withStore(config, async (store) => {
+          await store.savePlan(plan, loaded.analysis);
+          return runRecorded({
+            store,
+            plan,
+            analysis: loaded.analysis,
+            conn,
+            driver: choice.driver,
+            policy: defaultPolicy,
+            workDir: loaded.paths.bundleDir,
+            program,
+            startedBy: config.user,
+            dryRun: v['dry-run'] === true,
+            onEvent: printEvent,
+            say,
+          });
+        });
+        const run = recorded.result!;
+        const report = recorded.report ?? null;
+        if (run.dryRun) {
+          say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.keys.length} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
+          say(`   rows checksum ${run.rowsChecksum} (run ${recorded.run.id}; ferry runs show ${recorded.run.id})`);
+          return run.status === 'completed' ? 0 : 1;
+        }
+        say(`   recorded as run ${recorded.run.id} (ferry runs show ${recorded.run.id}; ferry replay ${recorded.run.id})`);
         if (run.status === 'failed') {
           say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
           say(`   nothing of the failed batch was written; ${run.inserted} rows from earlier batches stay (roll back with: ferry rollback ${run.migrationId})`);
@@ -305,6 +383,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'runs': {
+      if (rest[0] === 'show') return withStore(config, (store) => showRun(store, runIdArg(rest[1]), say));
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const rows = await listControls(conn.target, Number(v.limit ?? 20));
@@ -317,6 +396,8 @@ async function main(argv: string[]): Promise<number> {
         await conn.close();
       }
     }
+    case 'replay':
+      return replayCommand(config, runIdArg(rest[0]), { allowWeak: v['allow-weak-sandbox'] === true }, say);
     case 'sandbox': {
       const sub = rest[0];
       if (sub === 'build-image') {

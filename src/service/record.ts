@@ -4,7 +4,8 @@ import { generateScript } from '../../agents/code-interpreter/index.js';
 import { sha256 } from '../artifacts/hash.js';
 import { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import { prepareProgram, targetTableOf, type Connections, type Say } from '../chain.js';
+import type { ValidationReport } from '../artifacts/validation-report.js';
+import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
 import { FerryError, PlanError } from '../errors.js';
 import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
@@ -26,6 +27,8 @@ export interface RecordedRunInput {
   policy: SandboxPolicy;
   /** Where the program and bundle are written for a person to read. */
   workDir: string;
+  /** Already generated and bundled (the CLI does it before choosing to run); else done here. */
+  program?: PreparedProgram;
   startedBy: string;
   dryRun?: boolean;
   /** Set by the service: a second start for the same plan version returns the first run. */
@@ -40,6 +43,9 @@ export interface RecordedRun {
   run: RunRow;
   /** False when onceKey matched a run already recorded: nothing ran this time. */
   created: boolean;
+  /** What the orchestrator returned and the validation report, when this call ran it. */
+  result?: RunResult;
+  report?: ValidationReport | null;
 }
 
 export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun> {
@@ -56,13 +62,14 @@ export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun>
   if (!created) return { run, created };
   input.onCreated?.(run);
   try {
-    const program = await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) });
+    const program = input.program ?? await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) });
     await store.attachProgram(run.id, { script: program.script, bundleBytes: await readFile(program.bundle.path) });
     const result = await runWithEvents(input, run.id, program.bundle, input.dryRun === true);
     let reportHash: string | null = null;
+    let report: ValidationReport | null = null;
     if (result.status === 'completed' && !result.dryRun) {
       input.say?.('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
-      const report = await validateMigration({
+      report = await validateMigration({
         migrationId: result.migrationId,
         source: input.conn.source,
         target: input.conn.target,
@@ -70,7 +77,7 @@ export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun>
       });
       reportHash = await store.putArtifact('validation_report', report);
     }
-    return { run: await finish(store, run.id, result, reportHash), created };
+    return { run: await finish(store, run.id, result, reportHash), created, result, report };
   } catch (e) {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'RUN_FAILED', error: (e as Error).message });
     throw e;

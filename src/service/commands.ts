@@ -1,0 +1,132 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ValidationReport } from '../artifacts/validation-report.js';
+import { openConnections, type Say } from '../chain.js';
+import { requireUrl, type FerryConfig } from '../config.js';
+import { renderReport } from '../cli/render.js';
+import { InputError } from '../errors.js';
+import type { RunEvent } from '../orchestrator/run-migration.js';
+import { planPaths } from '../store/file-store.js';
+import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';
+import { replayRun, type ReplayFactor } from './record.js';
+import { chooseDriver } from '../../sandbox/index.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+
+/** The run store for this configuration: FERRY_STATE_URL, else the target database. */
+export function stateUrl(config: FerryConfig): string {
+  return config.stateUrl ?? requireUrl(config, 'target');
+}
+
+export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) => Promise<T>): Promise<T> {
+  const store = await RunStore.open(stateUrl(config));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A plan argument that is not a file is a plan id in the run store (made by the service, say). */
+export function isStoredPlanRef(ref: string): boolean {
+  return ref !== '' && !ref.endsWith('.json') && !existsSync(ref);
+}
+
+/** Where the CLI keeps files for a plan it loaded from the store. */
+export function storedPlanPaths(config: FerryConfig, planId: string) {
+  return planPaths(join(config.home, 'plans', `${planId}.json`));
+}
+
+export function runIdArg(raw: string | undefined): number {
+  const id = Number(raw);
+  if (!raw || !Number.isInteger(id) || id <= 0) {
+    throw new InputError('ARG_INVALID', `expected a run id (a positive integer), got "${raw ?? ''}"`, { hint: 'ferry runs lists recorded runs' });
+  }
+  return id;
+}
+
+/** One line per event, for a terminal; null for events with nothing to show. */
+export function formatEvent(e: RunEvent | Record<string, unknown>): string | null {
+  const ev = e as RunEvent;
+  switch (ev.type) {
+    case 'started':
+      return `started (migration ${ev.migrationId === 0 ? '— dry run' : ev.migrationId}): ${ev.sourceRows} source rows, ${ev.alreadyMapped} already migrated, ${ev.toMigrate} to migrate in batches of ${ev.batchSize}`;
+    case 'sandbox_started':
+      return `sandbox started (${ev.driver})`;
+    case 'batch_committed':
+      return `batch ${ev.batch}: ${ev.rows} rows (${ev.inserted}/${ev.toMigrate})`;
+    case 'log':
+      return `│ ${ev.line}`;
+    case 'finished':
+      return `finished: ${ev.status}`;
+    default:
+      return null;
+  }
+}
+
+export function describeRun(run: RunRow): string {
+  const what = run.mode === 'replay' ? `replay of run ${run.replayOf}` : run.mode === 'dry_run' ? 'dry run' : `run${run.migrationId ? ` (migration ${run.migrationId})` : ''}`;
+  return `run ${run.id}: ${what} of plan ${run.planId} r${run.revision} — ${run.status}${run.errorCode ? ` (${run.errorCode}: ${run.error})` : ''}`;
+}
+
+export function renderFactors(factors: ReplayFactor[]): string {
+  return factors.map((f) => `  ${f.same ? '=' : '≠'} ${f.factor.padEnd(12)} ${f.detail}`).join('\n');
+}
+
+/** `ferry runs show <run>`: the recorded timeline, logs, checksums and report. */
+export async function showRun(store: RunStore, id: number, say: Say): Promise<number> {
+  const run = await store.getRun(id);
+  say(describeRun(run));
+  say(`  started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''} by ${run.startedBy}`);
+  say(`  plan sha256 ${run.planHash}`);
+  if (run.bundleSha256) say(`  bundle sha256 ${run.bundleSha256}`);
+  if (run.imageId) say(`  image ${run.imageId}`);
+  if (run.rowsChecksum) say(`  rows checksum ${run.rowsChecksum} over ${run.rowKeys?.length ?? 0} rows (source ${run.sourceChecksum})`);
+  const outcome = run.outcome ?? {};
+  if (typeof outcome.summary === 'string') say(`  ${outcome.summary}`);
+  if (Array.isArray(outcome.factors)) say(renderFactors(outcome.factors as ReplayFactor[]));
+  say('');
+  say('Timeline');
+  const events: StoredEvent[] = await store.events(id);
+  if (events.length === 0) say('  (no events recorded)');
+  for (const e of events) {
+    const line = formatEvent(e.event);
+    if (line) say(`  ${e.at}  ${line}`);
+  }
+  if (run.sandboxHash) {
+    const sb = (await store.getArtifact(run.sandboxHash))?.body as Record<string, unknown> | undefined;
+    if (sb) say(`\nSandbox: ${String(sb.driver)}, exit ${String(sb.exitReason)}, ${String(sb.durationMs)} ms, peak memory ${sb.peakMemoryBytes === null ? 'unknown' : `${(Number(sb.peakMemoryBytes) / 2 ** 20).toFixed(1)} MiB`}`);
+  }
+  if (run.reportHash) {
+    const report = ValidationReport.parse((await store.getArtifact(run.reportHash))?.body);
+    say('');
+    say(renderReport(report));
+  }
+  return 0;
+}
+
+/** `ferry replay <run>`: the recorded bundle and plan again, dry, and whether it reproduces. */
+export async function replayCommand(config: FerryConfig, id: number, options: { allowWeak: boolean }, say: Say): Promise<number> {
+  return withStore(config, async (store) => {
+    const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+    try {
+      const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.allowWeak });
+      say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+      say(`🔁 replaying run ${id}: its recorded bundle and plan, dry run (the target transaction is rolled back)`);
+      const r = await replayRun({
+        store,
+        runId: id,
+        conn,
+        driver: choice.driver,
+        policy: defaultPolicy,
+        workDir: join(config.home, 'replays', `run-${id}-${Date.now()}`),
+        startedBy: config.user,
+      });
+      say(`${r.verdict === 'reproduced' ? '✅' : '❌'} ${r.summary}`);
+      say(renderFactors(r.factors));
+      say(`   recorded as run ${r.replay.id} (ferry runs show ${r.replay.id})`);
+      return r.verdict === 'reproduced' ? 0 : 1;
+    } finally {
+      await conn.close();
+    }
+  });
+}
