@@ -39,14 +39,22 @@ export function parentMigrations(plan: MigrationPlan): ParentMigration[] {
  */
 export async function assertParentsMigrated(db: Queryable, plan: MigrationPlan): Promise<void> {
   for (const p of parentMigrations(plan)) {
-    const runs = await db.query<{ id: string; status: string; plan_id: string }>(
-      `SELECT id, status, plan_id FROM migration_control WHERE source_table = $1 AND target_table = $2 ORDER BY id DESC`,
+    const runs = await db.query<{ id: string; status: string; plan_id: string; rows_source: number | null }>(
+      `SELECT id, status, plan_id, rows_source FROM migration_control WHERE source_table = $1 AND target_table = $2 ORDER BY id DESC`,
       [p.sourceTable, p.targetTable],
     );
-    if (runs.rows.some((r) => r.status === 'completed')) continue;
+    const mapped = await db.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [p.sourceTable, p.targetTable]);
+    const completed = runs.rows.find((r) => r.status === 'completed');
+    // A completed re-run that inserted nothing outlives the rollback of the run that did: the mappings say what is there.
+    if (completed && (Number(mapped.rows[0]?.n ?? 0) > 0 || completed.rows_source === 0)) continue;
     const last = runs.rows[0];
+    const rolledBack = runs.rows.find((r) => r.status === 'rolled_back');
     const planId = p.planId ?? last?.plan_id;
-    const state = last ? `its last run, migration ${last.id}, is ${last.status}` : 'it has never run';
+    const state = !last
+      ? 'it has never run'
+      : completed && rolledBack
+        ? `its rows were rolled back (migration ${rolledBack.id})`
+        : `its last run, migration ${last.id}, is ${last.status}`;
     const [, sourceName = p.sourceTable] = p.sourceTable.split('.');
     const [, targetName = p.targetTable] = p.targetTable.split('.');
     throw new PlanError(

@@ -141,4 +141,173 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(script.program).toContain('looked up by the orchestrator in migration_mappings');
     });
   });
+
+  describe('running, in the order a person would, with everything that can go wrong', () => {
+    const approved = (t: string) => ({ plan: approvePlan(byTable(t).plan, 'test'), analysis: byTable(t).analysis });
+    /** employees in batches of 3, so most reports_to parents arrive in a later batch than their child. */
+    const employees = () => {
+      const p = approved('employees');
+      return { ...p, plan: { ...p.plan, strategy: { ...p.plan.strategy, batchSize: 3 } } };
+    };
+    const invoicesWith = async (policy: 'set_null' | 'fail') => {
+      const p = byTable('invoices');
+      const next = await applyOverrides(p.plan, { orphans: [{ column: 'customer_id', policy }] }, 'test', createPlanProbe(conn.source, conn.target), new Date(), () => true);
+      return { plan: approvePlan(next, 'test'), analysis: p.analysis };
+    };
+
+    it('refuses a child whose parent has not been migrated, naming the parent and the command', async () => {
+      const err = await run(approved('customers')).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PARENT_NOT_MIGRATED' });
+      const e = err as Error & { hint: string };
+      expect(e.message).toContain('public.employees → public.employees');
+      expect(e.message).toContain('it has never run');
+      expect(e.hint).toContain(`ferry run .ferry/plans/${byTable('employees').plan.id}.json`);
+      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(0);
+    });
+
+    it('migrates a self-reference exactly: rows first, then every reports_to through the mappings', async () => {
+      const events: RunEvent[] = [];
+      const { run: r, report } = await run(employees(), events);
+      expect(r).toMatchObject({ status: 'completed', inserted: 8, batches: 3 });
+      expect(events.filter((e) => e.type === 'self_reference_resolved')).toEqual([{ type: 'self_reference_resolved', column: 'reports_to', updated: 7, orphans: 0 }]);
+      expect(await remapped('employees', 'reports_to', 'employees')).toEqual([
+        [1, 5], [2, 5], [3, 1], [4, 1], [5, null], [6, 7], [7, 8], [8, 2],
+      ]);
+      expect(report?.status).toBe('passed');
+      const fkCheck = report!.checks.find((c) => c.name === 'fk_integrity')!;
+      expect(fkCheck).toMatchObject({ status: 'pass', problems: [] });
+      expect(fkCheck.summary).toContain('8 reference(s) in reports_to');
+      expect(report?.orphans).toEqual([]);
+    });
+
+    it('a second run inserts nothing and changes no reference', async () => {
+      const events: RunEvent[] = [];
+      const { run: r, report } = await run(employees(), events);
+      expect(r).toMatchObject({ status: 'completed', inserted: 0, skipped: 8 });
+      expect(events.filter((e) => e.type === 'self_reference_resolved')).toEqual([{ type: 'self_reference_resolved', column: 'reports_to', updated: 0, orphans: 0 }]);
+      expect(report?.status).toBe('passed');
+    });
+
+    it('validation notices a reference that does not match the remap', async () => {
+      const { run: r } = await run(approved('customers'));
+      expect(r).toMatchObject({ status: 'completed', inserted: 6 });
+      expect(await remapped('customers', 'support_rep_id', 'employees')).toEqual([[1, 3], [2, 4], [3, 3], [4, null], [5, 6], [6, 7]]);
+      // Tamper with one migrated row behind ferry's back: Acme now points at Eve, not Cid.
+      await fk.sql(
+        'target',
+        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '5') WHERE legacy_id = 1`,
+      );
+      const { validateMigration } = await import('../../src/validation/validate.js');
+      const targetTable = byTable('customers').analysis.target.tables.find((t) => t.name === 'customers')!;
+      const report = await validateMigration({ migrationId: r.migrationId, source: conn.source, target: conn.target, targetTable });
+      const check = report.checks.find((c) => c.name === 'fk_integrity')!;
+      expect(check.status).toBe('fail');
+      expect(check.problems).toHaveLength(1);
+      expect(check.problems[0]).toMatchObject({ legacyKey: '1', message: expect.stringContaining('support_rep_id = 3 maps to') });
+      await fk.sql(
+        'target',
+        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '3') WHERE legacy_id = 1`,
+      );
+      expect((await validateMigration({ migrationId: r.migrationId, source: conn.source, target: conn.target, targetTable })).status).toBe('passed');
+    });
+
+    it('orphans under "fail": the run stops naming the orphan, and its batch leaves nothing behind', async () => {
+      const p = await invoicesWith('fail');
+      const small = { ...p, plan: { ...p.plan, strategy: { ...p.plan.strategy, batchSize: 5 } } };
+      const { run: r } = await run(small);
+      expect(r.status).toBe('failed');
+      if (r.status !== 'failed') return;
+      expect(r).toMatchObject({ errorCode: 'FK_ORPHAN', key: '4', inserted: 0 });
+      expect(r.error).toContain('customer_id ← customer_id = 99 has no mapping in public.customers → public.customers');
+      expect(await counts()).toEqual({ employees: 8, customers: 6, invoices: 0, mappings: 14 });
+      await rollbackMigration({ migrationId: r.migrationId, target: conn.target });
+    });
+
+    it('orphans under "set_null": written NULL, listed by legacy id in the report; the rest point at their remapped customer', async () => {
+      const { run: r, report } = await run(await invoicesWith('set_null'));
+      expect(r).toMatchObject({ status: 'completed', inserted: 10 });
+      expect(await remapped('invoices', 'customer_id', 'customers')).toEqual([
+        [1, 1], [2, 1], [3, 2], [4, null], [5, 3], [6, 4], [7, 5], [8, null], [9, 6], [10, 6],
+      ]);
+      expect(report?.status).toBe('passed');
+      expect(report?.orphans).toEqual([
+        { column: 'customer_id', legacyKey: ORPHAN_INVOICES[0], legacyValue: '99', written: null, policy: 'set_null' },
+        { column: 'customer_id', legacyKey: ORPHAN_INVOICES[1], legacyValue: '98', written: null, policy: 'set_null' },
+      ]);
+      expect(report?.checks.find((c) => c.name === 'fk_integrity')?.summary).toContain('2 orphan(s) (legacy keys 4, 8) written NULL');
+      expect(await counts()).toEqual({ employees: 8, customers: 6, invoices: 10, mappings: 24 });
+    });
+
+    it('refuses to roll back a parent while a child run points at its rows; --cascade rolls back the children first', async () => {
+      const ids = async () =>
+        Object.fromEntries(
+          (await fk.sql('target', `SELECT target_table, id FROM migration_control WHERE status = 'completed' ORDER BY id`)).rows.map((x) => [x.target_table, Number(x.id)]),
+        ) as Record<string, number>;
+      const live = await ids();
+      const employeesRun = (await fk.sql('target', `SELECT id FROM migration_control WHERE target_table = 'public.employees' AND rows_inserted = 8`)).rows[0]!.id as string;
+      const err = await rollbackMigration({ migrationId: Number(employeesRun), target: conn.target }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ROLLBACK_HAS_DEPENDANTS' });
+      expect((err as Error).message).toContain(`migration ${live['public.customers']} (public.customers.support_rep_id, 5 row(s))`);
+      expect(await counts()).toEqual({ employees: 8, customers: 6, invoices: 10, mappings: 24 });
+
+      const r = await rollbackMigration({ migrationId: live['public.customers']!, target: conn.target, cascade: true });
+      expect(r).toMatchObject({ status: 'rolled_back', rowsDeleted: 6, mappingsDeleted: 6 });
+      expect(r.cascaded).toEqual([{ migrationId: live['public.invoices'], status: 'rolled_back', rowsDeleted: 10, mappingsDeleted: 10, cascaded: [] }]);
+      expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
+
+      // With its children gone the parent rolls back, self-references and all.
+      expect(await rollbackMigration({ migrationId: Number(employeesRun), target: conn.target })).toMatchObject({ rowsDeleted: 8, mappingsDeleted: 8 });
+      expect(await counts()).toEqual({ employees: 0, customers: 0, invoices: 0, mappings: 0 });
+    });
+
+    it('refuses a child whose parent was rolled back, naming the rolled-back run', async () => {
+      const err = await run(approved('customers')).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PARENT_NOT_MIGRATED' });
+      expect((err as Error).message).toMatch(/its rows were rolled back \(migration \d+\)/);
+    });
+
+    it('a plan set runs parents first, each with its own control row, and stops at the first failure', async () => {
+      const before = await n('SELECT count(*) AS n FROM migration_control');
+      // Out of order on purpose: invoices before customers is refused, and customers never runs.
+      const wrong = await executePlanSet({
+        plans: [
+          { ...employees(), dir: join(work, 'set-e') },
+          { ...(await invoicesWith('set_null')), dir: join(work, 'set-i') },
+          { ...approved('customers'), dir: join(work, 'set-c') },
+        ],
+        conn,
+        driver,
+        policy: defaultPolicy,
+      });
+      expect(wrong.status).toBe('failed');
+      expect(wrong.steps).toHaveLength(2);
+      expect(wrong.stoppedAt?.target.table).toBe('invoices');
+      const refused = wrong.steps[1]!;
+      expect('refused' in refused && refused.refused.code).toBe('PARENT_NOT_MIGRATED');
+      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(before + 1);
+      expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
+
+      const ok = await executePlanSet({
+        plans: [
+          { ...employees(), dir: join(work, 'set2-e') },
+          { ...approved('customers'), dir: join(work, 'set2-c') },
+          { ...(await invoicesWith('set_null')), dir: join(work, 'set2-i') },
+        ],
+        conn,
+        driver,
+        policy: defaultPolicy,
+      });
+      expect(ok.status).toBe('completed');
+      expect(ok.steps.map((s) => ('result' in s ? [s.result.run.status, s.result.run.inserted, s.result.report?.status] : null))).toEqual([
+        ['completed', 0, 'passed'],
+        ['completed', 6, 'passed'],
+        ['completed', 10, 'passed'],
+      ]);
+      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(before + 4);
+      expect(await counts()).toEqual({ employees: 8, customers: 6, invoices: 10, mappings: 24 });
+      expect(await remapped('employees', 'reports_to', 'employees')).toEqual([
+        [1, 5], [2, 5], [3, 1], [4, 1], [5, null], [6, 7], [7, 8], [8, 2],
+      ]);
+    });
+  });
 });
