@@ -12,14 +12,8 @@ import { sameSubject } from './references.js';
  * employees). Returns null for a single-table description ("… from X into Y").
  */
 export function parseMultiIntent(description: string, analysis: SchemaAnalysis): MigrationIntent[] | null {
-  const text = description.trim().replace(/[.!]+$/, '');
-  if (/\bfrom\s+\S+/i.test(text)) return null;
-  const body = text.replace(/^(?:please\s+)?(?:move|migrate|copy|transfer)\s+(?:the\s+)?(?:tables?\s+)?/i, '').replace(/\s+tables?$/i, '');
-  const items = body
-    .split(/\s*,\s*(?:and\s+|then\s+)?|\s+(?:and\s+)?then\s+|\s+and\s+/i)
-    .map((x) => x.trim().replace(/^the\s+/i, ''))
-    .filter((x) => x.length > 0);
-  if (items.length < 2) return null;
+  const items = tableListItems(description);
+  if (!items) return null;
   const seen = new Set<string>();
   return items.map((item) => {
     const m = /^"?([A-Za-z_][\w$.]*)"?(?:\s+(?:into|to)\s+"?([A-Za-z_][\w$.]*)"?)?$/i.exec(item);
@@ -40,6 +34,18 @@ export function parseMultiIntent(description: string, analysis: SchemaAnalysis):
       evidence: [`source table "${key}" from "${item}"`, `target table "${target.schema}.${target.name}" ${m[2] ? `from "into ${m[2]}"` : `by name (${source.name} → ${target.name})`}`],
     };
   });
+}
+
+/** The items of a description that lists tables, or null for a single-table description. */
+export function tableListItems(description: string): string[] | null {
+  const text = description.trim().replace(/[.!]+$/, '');
+  if (/\bfrom\s+\S+/i.test(text)) return null;
+  const body = text.replace(/^(?:please\s+)?(?:move|migrate|copy|transfer)\s+(?:the\s+)?(?:tables?\s+)?/i, '').replace(/\s+tables?$/i, '');
+  const items = body
+    .split(/\s*,\s*(?:and\s+|then\s+)?|\s+(?:and\s+)?then\s+|\s+and\s+/i)
+    .map((x) => x.trim().replace(/^the\s+/i, ''))
+    .filter((x) => x.length > 0);
+  return items.length < 2 ? null : items;
 }
 
 function findBySubject(db: DatabaseAnalysis, raw: string, role: 'source' | 'target'): TableInfo {

@@ -24,6 +24,7 @@ import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { isStoredPlanRef, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
 import { runRecorded } from '../service/record.js';
+import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
 
 const say: Say = (line) => process.stdout.write(`${line}\n`);
 
@@ -74,15 +75,25 @@ model exchange is kept beside the plan (<plan>.model.json); model, tokens and co
 --llm off (the default without a key): the rules read the description. Example:
   ferry plan "Migrate the technician roles of group 11 from dispatch_role into technician_roles"
 The description names tables with "from <table>" and "into <table>"; filters as
-"of group 11" or "where group_id = 11".`,
+"of group 11" or "where group_id = 11".
+
+Several tables at once: "move employees, then customers, then invoices" (or "employees,
+customers and invoices"; "employees into staff" names another target). One plan per table,
+ordered parents first over the FK graph (a cycle is refused), and a plan set file listing
+them; approve and run the plan set like a plan. A reference to a migrated parent is resolved
+through that parent's migration_mappings.`,
   show: `ferry show <plan.json> [--json]
 
 Prints the plan as a person reviews it (or the JSON with --json).`,
   approve: `ferry approve <plan.json> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
                 [--column <target>=<source column>|const:<value>|default]... [--by <name>]
+                [--orphans <column>=set_null|fail]...
+ferry approve <plan set.json> [--by <name>]
 
 Applies the overrides (each one checked against the data: enum values must exist, parent
-rows must exist), then approves. Refuses while anything still needs review.`,
+rows must exist), then approves. Refuses while anything still needs review.
+--orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
+set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
   run: `ferry run <plan.json|plan id> [--dry-run] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
 
 --dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
@@ -91,20 +102,24 @@ transaction is rolled back; prints the checksum of the rows it would write.
 Refuses a plan that is not approved (or approves it first with --approve, which still
 refuses anything needing review). Generates the program, type-checks it, bundles it, runs it
 in the Docker sandbox, writes each batch with its mappings in one transaction, validates.
-Running it again migrates only rows that have no mapping yet.`,
+Running it again migrates only rows that have no mapping yet.
+A plan that resolves references through a parent migration refuses to run until that parent
+has been migrated. Given a plan set, runs its plans in order and stops at the first failure.`,
   validate: `ferry validate <migration-id> [--json]
 
 Re-derives every migrated row from its source row and compares; checks counts, mappings
 both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.`,
-  rollback: `ferry rollback <migration-id> [--batch <n>]
+  rollback: `ferry rollback <migration-id> [--batch <n>] [--cascade]
 
 Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
-the run rolled_back. One transaction: all or nothing.`,
+the run rolled_back. One transaction: all or nothing. Refused while rows of other runs point
+at this run's rows; --cascade rolls those runs back first, latest first.`,
   runs: `ferry runs [--limit <n>]
 ferry runs show <run>
 
 Lists runs recorded in the target's migration_control; "show" prints one run of the run
 store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report.`,
+
   replay: `ferry replay <run> [--allow-weak-sandbox]
 
 Runs the recorded bundle and plan of a run again in a fresh sandbox, as a dry run over the
@@ -130,6 +145,8 @@ const OPTIONS = {
   approve: { type: 'boolean' },
   'allow-weak-sandbox': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  cascade: { type: 'boolean' },
+  orphans: { type: 'string', multiple: true },
   batch: { type: 'string' },
   limit: { type: 'string' },
   llm: { type: 'string' },
@@ -157,6 +174,10 @@ function overridesFrom(v: Values): PlanOverrides {
     column: (v.column ?? []).map((m) => {
       const [target, origin] = splitPair(m, 'column');
       return { target, origin };
+    }),
+    orphans: (v.orphans ?? []).map((m) => {
+      const [column, policy] = splitPair(m, 'orphans');
+      return { column, policy };
     }),
   };
 }
@@ -209,6 +230,9 @@ function printEvent(e: RunEvent): void {
     case 'log':
       say(`   │ ${e.line}`);
       break;
+    case 'self_reference_resolved':
+      say(`🔗 ${e.column}: second pass set ${e.updated} reference(s) through this table's mappings${e.orphans ? `; ${e.orphans} orphan(s) left NULL` : ''}`);
+      break;
     case 'finished':
       break;
   }
@@ -237,7 +261,18 @@ async function main(argv: string[]): Promise<number> {
       const description = rest.join(' ').trim() || (v.replay ? await descriptionForReplay(resolve(v.replay)) : '');
       if (!description) throw new InputError('ARG_MISSING', 'ferry plan needs a description', { hint: COMMAND_HELP.plan!.split('\n')[0]! });
       const model = loadModelConfig();
-      llmMode(v.llm, model);
+      const claude = v.replay !== undefined || llmMode(v.llm, model) === 'claude';
+      // With Claude the words are the model's to read (commas included); the rules' plan-set reading is for --llm off.
+      if (!claude && namesSeveralTables(description)) {
+        // "move employees, then customers, then invoices": one plan per table and a plan set.
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        try {
+          const set = await planSetCommand({ description, conn, plansDir: join(config.home, 'plans'), ...(v.out ? { out: v.out } : {}), say });
+          if (set) return 0;
+        } finally {
+          await conn.close();
+        }
+      }
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const { analysis, plan, transcript } = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, say });
@@ -260,19 +295,28 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'show': {
+      if (await isPlanSetFile(rest[0] ?? '')) {
+        await showPlanSet(rest[0]!, say);
+        return 0;
+      }
       const { plan } = await loadPlanWithAnalysis(rest[0] ?? '');
       say(v.json ? JSON.stringify(plan, null, 2) : renderPlan(plan));
       return 0;
     }
     case 'approve': {
+      if (await isPlanSetFile(rest[0] ?? '')) {
+        await approvePlanSet(rest[0]!, v.by ?? config.user, say);
+        return 0;
+      }
       const { paths, plan, analysis } = await loadPlanWithAnalysis(rest[0] ?? '', config);
       const by = v.by ?? config.user;
       const o = overridesFrom(v);
       let next = plan;
-      if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) > 0) {
+      if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) > 0) {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {
-          next = await applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target));
+          const targetTable = targetTableOf(plan, analysis);
+          next = await applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable);
         } finally {
           await conn.close();
         }
@@ -293,6 +337,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
+      if (await isPlanSetFile(rest[0] ?? '')) {
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        try {
+          const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
+          say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+          return await runPlanSet({ path: rest[0]!, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
+        } finally {
+          await conn.close();
+        }
+      }
       const loaded = await loadPlanWithAnalysis(rest[0] ?? '', config);
       let plan = loaded.plan;
       if (plan.status !== 'approved') {
@@ -371,7 +425,8 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
-        const r = await rollbackMigration({ migrationId: id, target: conn.target, ...(batch === undefined ? {} : { batch }) });
+        const r = await rollbackMigration({ migrationId: id, target: conn.target, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) });
+        for (const c of r.cascaded ?? []) say(`↩ dependant migration ${c.migrationId} rolled back first: ${c.rowsDeleted} rows and ${c.mappingsDeleted} mappings deleted`);
         say(
           r.status === 'already_rolled_back'
             ? `migration ${id} was already rolled back; nothing to do`

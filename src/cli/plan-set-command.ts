@@ -1,0 +1,131 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { approvePlan, tableListItems } from '../../agents/planning/index.js';
+import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
+import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../artifacts/migration-plan.js';
+import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { describeToPlans, executePlanSet, type Connections, type Say } from '../chain.js';
+import { PlanError } from '../errors.js';
+import { assertNoDrift } from '../orchestrator/drift.js';
+import type { RunEvent } from '../orchestrator/run-migration.js';
+import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import type { SandboxPolicy } from '../../sandbox/policy.js';
+import type { SandboxDriver } from '../../sandbox/types.js';
+import { renderPlan, renderReport } from './render.js';
+
+/**
+ * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per
+ * table (analysis beside each, as for a single plan) and a plan set file listing them in
+ * the order they must run.
+ */
+
+export function namesSeveralTables(description: string): boolean {
+  return tableListItems(description) !== null;
+}
+
+/** A plan set file, told apart from a plan by its kind. */
+export async function isPlanSetFile(path: string): Promise<boolean> {
+  try {
+    const json = JSON.parse(await readFile(resolve(path), 'utf8')) as { kind?: unknown };
+    return json.kind === 'plan_set';
+  } catch {
+    return false;
+  }
+}
+
+export async function planSetCommand(input: { description: string; conn: Connections; plansDir: string; out?: string; say: Say }): Promise<string | null> {
+  const { say } = input;
+  const planned = await describeToPlans({ description: input.description, conn: input.conn, say });
+  if (!planned) return null;
+  const setPath = resolve(input.out ?? join(input.plansDir, `${planned.map((p) => p.plan.target.table).join('-')}.planset.json`));
+  const entries: PlanSet['plans'] = [];
+  for (const { plan, analysis } of planned) {
+    const paths = planPaths(resolve(input.plansDir, `${plan.id}.json`));
+    await saveJson(paths.analysis, analysis);
+    await saveJson(paths.plan, plan);
+    const dependsOn = [...new Set(viaMappingColumns(plan).flatMap((c) => (c.origin.parent.planId && c.origin.parent.planId !== plan.id ? [c.origin.parent.planId] : [])))];
+    entries.push({ path: relative(dirname(setPath), paths.plan), planId: plan.id, sourceTable: `${plan.source.schema}.${plan.source.table}`, targetTable: `${plan.target.schema}.${plan.target.table}`, dependsOn });
+    say('');
+    say(renderPlan(plan));
+  }
+  const set: PlanSet = { kind: 'plan_set', version: 1, createdAt: new Date().toISOString(), description: input.description, plans: entries };
+  await saveJson(setPath, PlanSet.parse(set));
+  say('');
+  say(`Plan set written to ${setPath}: ${entries.length} plans, in this order: ${entries.map((e) => e.targetTable).join(' → ')}`);
+  const open = planned.flatMap(({ plan }) => reviewItems(plan).map((i) => `${plan.id}: ${i}`));
+  say(open.length ? `Next: resolve the flagged items in each plan (ferry approve <plan> …), then: ferry approve ${setPath} && ferry run ${setPath}` : `Next: ferry approve ${setPath} && ferry run ${setPath}`);
+  for (const item of open) say(`  - ${item}`);
+  return setPath;
+}
+
+export async function loadPlanSet(path: string): Promise<{ set: PlanSet; plans: Array<{ plan: MigrationPlan; analysis: SchemaAnalysis; path: string; dir: string }> }> {
+  const setPath = resolve(path);
+  const set = await loadArtifact(setPath, PlanSet, 'plan set');
+  const plans = [];
+  for (const entry of set.plans) {
+    const paths = planPaths(resolve(dirname(setPath), entry.path));
+    const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
+    const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
+    if (analysisHash(analysis) !== plan.analysisHash) {
+      throw new PlanError('ANALYSIS_MISMATCH', `the analysis beside ${paths.plan} is not the one this plan was made from`, { hint: 'make the plan set again with ferry plan' });
+    }
+    plans.push({ plan, analysis, path: paths.plan, dir: paths.bundleDir });
+  }
+  return { set, plans };
+}
+
+export async function showPlanSet(path: string, say: Say): Promise<void> {
+  const { set, plans } = await loadPlanSet(path);
+  say(`Plan set: "${set.description}" — ${plans.length} plans, run in this order:`);
+  plans.forEach(({ plan, path: p }, i) => {
+    const open = reviewItems(plan).length;
+    say(`  ${i + 1}. ${plan.source.table} → ${plan.target.table}  ${plan.status}${open ? `, ${open} item(s) to review` : ''}  ${p}`);
+  });
+}
+
+/** Approves every plan of the set; refuses (naming the plan) while any has items to review. */
+export async function approvePlanSet(path: string, by: string, say: Say): Promise<void> {
+  const { plans } = await loadPlanSet(path);
+  const approved = plans.map((p) => ({ ...p, plan: p.plan.status === 'approved' ? p.plan : approvePlan(p.plan, by) }));
+  for (const p of approved) await saveJson(p.path, p.plan);
+  say(`✅ ${approved.length} plans approved by ${by}. Run them: ferry run ${resolve(path)}`);
+}
+
+/** Runs the set in order, each plan with its own control row; stops at the first failure. */
+export async function runPlanSet(input: {
+  path: string;
+  conn: Connections;
+  driver: SandboxDriver;
+  policy: SandboxPolicy;
+  onEvent: (e: RunEvent) => void;
+  say: Say;
+}): Promise<number> {
+  const { say } = input;
+  const { plans } = await loadPlanSet(input.path);
+  const notApproved = plans.filter((p) => p.plan.status !== 'approved');
+  if (notApproved.length) {
+    throw new PlanError('PLAN_NOT_APPROVED', `${notApproved.length} plan(s) of the set are not approved: ${notApproved.map((p) => p.plan.id).join(', ')}`, {
+      hint: `resolve their review items, then ferry approve ${input.path}`,
+    });
+  }
+  const fresh = await analyzeSchemas({ source: input.conn.source, target: input.conn.target });
+  for (const p of plans) assertNoDrift(p.plan, p.analysis, fresh);
+  const result = await executePlanSet({ plans, conn: input.conn, driver: input.driver, policy: input.policy, onEvent: (_plan, e) => input.onEvent(e), say });
+  for (const step of result.steps) {
+    const name = `${step.plan.source.table} → ${step.plan.target.table}`;
+    if ('refused' in step) {
+      say(`❌ ${name} refused: ${step.refused.code}: ${step.refused.message}${step.refused.hint ? `\n   → ${step.refused.hint}` : ''}`);
+      continue;
+    }
+    const { run, report } = step.result;
+    say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+    if (report) say(renderReport(report));
+  }
+  if (result.status === 'failed') {
+    const rest = plans.slice(result.steps.length).map((p) => p.plan.target.table);
+    say(`stopped at ${result.stoppedAt?.target.table}${rest.length ? `; not run: ${rest.join(', ')}` : ''}`);
+    return 1;
+  }
+  say(`✅ plan set completed: ${result.steps.length} migrations`);
+  return 0;
+}

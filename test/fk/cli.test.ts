@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PlanSet } from '../../src/artifacts/migration-plan.js';
+import { dockerDriverForTests } from '../setup/docker.js';
+import { createFkCase, type FkCase } from './fk-case.js';
+
+const BIN = resolve(__dirname, '../../bin/ferry.js');
+
+describe('ferry with a plan set: plan, approve, run, rollback --cascade', () => {
+  let fk: FkCase;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const ferry = async (...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env, maxBuffer: 16 * 2 ** 20 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    }
+  };
+  const n = async (sql: string) => Number((await fk.sql('target', sql)).rows[0]!.n);
+
+  beforeAll(async () => {
+    await dockerDriverForTests();
+    fk = await createFkCase();
+    home = await mkdtemp(join(tmpdir(), 'ferry-fk-cli-'));
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: fk.legacy.url, TARGET_DATABASE_URL: fk.target.url, FERRY_HOME: home, FERRY_USER: 'cli-test' };
+  });
+  afterAll(async () => {
+    await fk?.drop();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  it('plans, approves and runs three tables in dependency order, then refuses and cascades a rollback', async () => {
+    const planned = await ferry('plan', 'move employees, then customers, then invoices');
+    expect(planned.stderr).toBe('');
+    expect(planned.code).toBe(0);
+    const setPath = /Plan set written to (\S+):/.exec(planned.stdout)![1]!;
+    const set = PlanSet.parse(JSON.parse(await readFile(setPath, 'utf8')));
+    expect(set.plans.map((p) => p.targetTable)).toEqual(['public.employees', 'public.customers', 'public.invoices']);
+    expect(set.plans[1]!.dependsOn).toEqual([set.plans[0]!.planId]);
+    expect(planned.stdout).toContain('--orphans customer_id=<set_null|fail>');
+
+    const refused = await ferry('approve', setPath);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('PLAN_NEEDS_REVIEW');
+
+    const invoicesPlan = resolve(dirname(setPath), set.plans[2]!.path);
+    const decided = await ferry('approve', invoicesPlan, '--orphans', 'customer_id=set_null');
+    expect(decided.stderr).toBe('');
+    expect(decided.stdout).toContain('customer_id: orphans needs_review → set_null');
+    expect((await ferry('approve', setPath)).code).toBe(0);
+
+    const ran = await ferry('run', setPath);
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain('reports_to: second pass set 7 reference(s)');
+    expect(ran.stdout).toContain('plan set completed: 3 migrations');
+    expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(3);
+    expect(await n('SELECT count(*) AS n FROM migration_mappings')).toBe(24);
+    expect(await n('SELECT count(*) AS n FROM invoices WHERE customer_id IS NULL')).toBe(2);
+
+    const ids = (await fk.sql('target', 'SELECT id FROM migration_control ORDER BY id')).rows.map((r) => String(r.id));
+    const blocked = await ferry('rollback', ids[0]!);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain('ROLLBACK_HAS_DEPENDANTS');
+    expect(blocked.stderr).toContain(`migration ${ids[1]}`);
+    expect(await n('SELECT count(*) AS n FROM migration_mappings')).toBe(24);
+
+    const cascaded = await ferry('rollback', ids[0]!, '--cascade');
+    expect(cascaded.code).toBe(0);
+    expect(cascaded.stdout).toContain(`dependant migration ${ids[2]} rolled back first: 10 rows`);
+    expect(cascaded.stdout).toContain(`dependant migration ${ids[1]} rolled back first: 6 rows`);
+    expect(cascaded.stdout).toContain(`migration ${ids[0]} rolled back: 8 rows and 8 mappings deleted`);
+    expect(await n('SELECT (SELECT count(*) FROM employees) + (SELECT count(*) FROM customers) + (SELECT count(*) FROM invoices) + (SELECT count(*) FROM migration_mappings) AS n')).toBe(0);
+  });
+});
