@@ -73,6 +73,7 @@ export class AnthropicModelClient implements ModelClient {
         for (const block of message.content) {
           if (block.type === 'text') content.push({ type: 'text', text: block.text });
           else if (block.type === 'tool_use') content.push({ type: 'tool_use', id: block.id, name: block.name, input: block.input });
+          else if (block.type === 'thinking' || block.type === 'redacted_thinking') content.push({ ...block });
         }
         return {
           content,

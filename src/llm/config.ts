@@ -7,12 +7,13 @@ import { InputError } from '../errors.js';
  * |---------------------------|--------------------------------------------------|--------------------|
  * | ANTHROPIC_API_KEY         | turns the Claude-backed planner on               | — (deterministic)  |
  * | ANTHROPIC_BASE_URL        | the Messages API endpoint                        | the SDK's default  |
- * | FERRY_MODEL               | the model asked                                  | claude-sonnet-4-5  |
+ * | FERRY_MODEL               | the model asked                                  | claude-sonnet-5-5  |
  * | FERRY_MODEL_TIMEOUT_MS    | per request, retries not included                | 120000             |
  * | FERRY_MODEL_MAX_RETRIES   | retries after 429 / 529 / 5xx / timeout          | 4                  |
  * | FERRY_MODEL_TOKEN_BUDGET  | input + output tokens one plan may spend         | 200000             |
  */
-export const DEFAULT_MODEL = 'claude-sonnet-4-5';
+/** The current Sonnet: fast, and priced for a plan that may take a few repair turns. */
+export const DEFAULT_MODEL = 'claude-sonnet-5-5';
 
 export interface ModelConfig {
   apiKey: string | undefined;

@@ -6,12 +6,19 @@ import type { ModelUsage } from './types.js';
  * here gets no estimate (null) rather than a wrong one.
  */
 const PRICES: ReadonlyArray<{ prefix: string; input: number; output: number }> = [
-  { prefix: 'claude-opus-4', input: 15, output: 75 },
+  // First match wins: specific versions before the families they extend.
+  { prefix: 'claude-fable-5', input: 10, output: 50 },
+  { prefix: 'claude-opus-5-5', input: 4, output: 20 },
+  { prefix: 'claude-opus-5', input: 5, output: 25 },
+  { prefix: 'claude-sonnet-5', input: 2, output: 10 },
+  { prefix: 'claude-opus-4-5', input: 5, output: 25 },
+  { prefix: 'claude-opus-4-6', input: 5, output: 25 },
+  { prefix: 'claude-opus-4-7', input: 5, output: 25 },
+  { prefix: 'claude-opus-4-1', input: 15, output: 75 },
+  { prefix: 'claude-opus-4-2', input: 15, output: 75 }, // claude-opus-4-20250514
   { prefix: 'claude-sonnet-4', input: 3, output: 15 },
   { prefix: 'claude-3-7-sonnet', input: 3, output: 15 },
-  { prefix: 'claude-3-5-sonnet', input: 3, output: 15 },
   { prefix: 'claude-haiku-4', input: 1, output: 5 },
-  { prefix: 'claude-3-5-haiku', input: 0.8, output: 4 },
 ];
 
 export function estimateCostUsd(model: string, usage: ModelUsage): number | null {

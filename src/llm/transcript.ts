@@ -13,6 +13,7 @@ const Usage = z.object({ inputTokens: z.number().int().nonnegative(), outputToke
 const Block = z.union([
   z.object({ type: z.literal('text'), text: z.string() }),
   z.object({ type: z.literal('tool_use'), id: z.string(), name: z.string(), input: z.unknown() }),
+  z.looseObject({ type: z.enum(['thinking', 'redacted_thinking']) }),
 ]);
 
 export const ModelExchange = z.object({

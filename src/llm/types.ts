@@ -8,11 +8,17 @@ export type TextBlock = { type: 'text'; text: string };
 export type ToolUseBlock = { type: 'tool_use'; id: string; name: string; input: unknown };
 export type ToolResultBlock = { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean };
 
-export type ContentBlock = TextBlock | ToolUseBlock;
+/**
+ * Thinking blocks (on by default on newer models) are opaque here: kept verbatim so that an
+ * assistant turn is sent back exactly as it came, which the API requires of a tool-use turn.
+ */
+export type ThinkingBlock = { type: 'thinking' | 'redacted_thinking' } & Record<string, unknown>;
+
+export type ContentBlock = TextBlock | ToolUseBlock | ThinkingBlock;
 
 export interface ModelMessage {
   role: 'user' | 'assistant';
-  content: string | Array<TextBlock | ToolUseBlock | ToolResultBlock>;
+  content: string | Array<ContentBlock | ToolResultBlock>;
 }
 
 export interface ModelTool {

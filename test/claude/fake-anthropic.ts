@@ -85,15 +85,18 @@ export async function startFakeAnthropic(replies: Reply[]): Promise<FakeAnthropi
 let ids = 0;
 
 /** A Messages API answer that calls `tool` with `input`. */
-export function toolUse(tool: string, input: unknown, opts: { inputTokens?: number; outputTokens?: number; stopReason?: string; model?: string } = {}): Reply {
+export function toolUse(tool: string, input: unknown, opts: { inputTokens?: number; outputTokens?: number; stopReason?: string; model?: string; thinking?: string } = {}): Reply {
   ids += 1;
   return {
     body: {
       id: `msg_fake_${ids}`,
       type: 'message',
       role: 'assistant',
-      model: opts.model ?? 'claude-sonnet-4-5-20250929',
-      content: [{ type: 'tool_use', id: `toolu_fake_${ids}`, name: tool, input }],
+      model: opts.model ?? 'claude-sonnet-5-5',
+      content: [
+        ...(opts.thinking === undefined ? [] : [{ type: 'thinking', thinking: opts.thinking, signature: `sig_${ids}` }]),
+        { type: 'tool_use', id: `toolu_fake_${ids}`, name: tool, input },
+      ],
       stop_reason: opts.stopReason ?? 'tool_use',
       stop_sequence: null,
       usage: { input_tokens: opts.inputTokens ?? 1200, output_tokens: opts.outputTokens ?? 300 },

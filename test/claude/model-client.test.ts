@@ -27,7 +27,7 @@ describe('the Anthropic model client, through the real SDK against a local Messa
     const c = new AnthropicModelClient({
       apiKey: 'sk-test',
       baseURL: f.baseURL,
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       timeoutMs: 5_000,
       maxRetries: 3,
       sleep: async (ms) => {
@@ -48,7 +48,7 @@ describe('the Anthropic model client, through the real SDK against a local Messa
     expect(r.stopReason).toBe('tool_use');
     const sent = fake.requests[0]!;
     expect(sent.headers['x-api-key'] ?? sent.headers.authorization).toMatch(/sk-test/);
-    expect(sent.body).toMatchObject({ model: 'claude-sonnet-4-5', max_tokens: 1000, system: 'test', tool_choice: { type: 'tool', name: 'echo' } });
+    expect(sent.body).toMatchObject({ model: 'claude-sonnet-5-5', max_tokens: 1000, system: 'test', tool_choice: { type: 'tool', name: 'echo' } });
     expect(sent.body.tools?.[0]?.name).toBe('echo');
   });
 
@@ -122,7 +122,7 @@ describe('the Anthropic model client, through the real SDK against a local Messa
 
   it('records every exchange, and a replay answers from it without the network, refusing anything else', async () => {
     fake = await startFakeAnthropic([toolUse('echo', { said: 'recorded' })]);
-    const transcript = emptyTranscript('claude-sonnet-4-5');
+    const transcript = emptyTranscript('claude-sonnet-5-5');
     const live = await recording(client(fake).c, transcript).createMessage(REQUEST);
     await fake.close();
     fake = undefined;
@@ -136,9 +136,10 @@ describe('the Anthropic model client, through the real SDK against a local Messa
     expect(retryAfterMs(new Headers({ 'retry-after': '3' }))).toBe(3000);
     expect(retryAfterMs(new Headers({ 'retry-after': new Date(10_000).toUTCString() }), 4000)).toBe(6000);
     expect(retryAfterMs(new Headers({}))).toBeNull();
-    expect(estimateCostUsd('claude-sonnet-4-5-20250929', { inputTokens: 1_000_000, outputTokens: 100_000 })).toBe(4.5);
+    expect(estimateCostUsd('claude-sonnet-5-5', { inputTokens: 1_000_000, outputTokens: 100_000 })).toBe(3);
+    expect(estimateCostUsd('claude-opus-4-1-20250805', { inputTokens: 1_000_000, outputTokens: 0 })).toBe(15);
     expect(estimateCostUsd('some-other-model', { inputTokens: 1, outputTokens: 1 })).toBeNull();
-    expect(loadModelConfig({})).toMatchObject({ apiKey: undefined, model: 'claude-sonnet-4-5', tokenBudget: 200_000 });
+    expect(loadModelConfig({})).toMatchObject({ apiKey: undefined, model: 'claude-sonnet-5-5', tokenBudget: 200_000 });
     expect(() => loadModelConfig({ FERRY_MODEL_TOKEN_BUDGET: 'lots' })).toThrow(/FERRY_MODEL_TOKEN_BUDGET/);
   });
 });

@@ -40,12 +40,12 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
 
   const plan = async (replies: Reply[], opts: { budget?: number; description?: string } = {}) => {
     fake = await startFakeAnthropic(replies);
-    const client = new AnthropicModelClient({ apiKey: 'sk-test', baseURL: fake.baseURL, model: 'claude-sonnet-4-5', timeoutMs: 10_000, maxRetries: 2, sleep: async () => {} });
+    const client = new AnthropicModelClient({ apiKey: 'sk-test', baseURL: fake.baseURL, model: 'claude-sonnet-5-5', timeoutMs: 10_000, maxRetries: 2, sleep: async () => {} });
     return describeToPlanWithClaude({ description: opts.description ?? FREE_FORM, conn, model: { client, budget: new TokenBudget(opts.budget ?? 100_000) } });
   };
 
   it('reads free-form words into the same kind of plan, grounded, with model, prompt hash, tokens and cost on it', async () => {
-    const { plan: p, transcript } = await plan([intent(), columns()]);
+    const { plan: p, transcript } = await plan([toolUse(INTENT_TOOL, fixture('roles-intent.json'), { thinking: 'group 11, technicians' }), columns()]);
     expect(p.source).toMatchObject({ table: 'dispatch_role', rowCount: 31, filters: [{ column: 'group_id', op: '=', value: 11 }, { column: 'type', op: '=', value: 'technician' }] });
     expect(p.target.table).toBe('technician_roles');
     const origin = Object.fromEntries(p.columns.map((c) => [c.target, c.origin]));
@@ -60,18 +60,23 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
     expect(p.generator).toEqual({
       kind: 'claude',
       version: 'claude-planner-1',
-      model: 'claude-sonnet-4-5-20250929',
+      model: 'claude-sonnet-5-5',
       promptHash: prompt.sha256,
       usage: { inputTokens: 2400, outputTokens: 600, requests: 2 },
-      costUsd: (2400 * 3 + 600 * 15) / 1e6,
+      costUsd: (2400 * 2 + 600 * 10) / 1e6,
     });
     expect(transcript.exchanges).toHaveLength(2);
     // The tool's input schema is the zod schema; the second request answers the first tool call.
     const [first, second] = fake!.requests;
-    expect(first!.body.tool_choice).toEqual({ type: 'tool', name: INTENT_TOOL });
+    // Not forced (current models refuse a forced tool_choice): the step's text names the tool.
+    expect(first!.body.tool_choice).toEqual({ type: 'auto' });
+    expect(first!.body.tools?.map((t) => t.name)).toEqual([INTENT_TOOL, COLUMNS_TOOL]);
     expect(JSON.stringify(first!.body.tools)).toContain('"is_not_null"');
-    expect(second!.body.tool_choice).toEqual({ type: 'tool', name: COLUMNS_TOOL });
+    expect(JSON.stringify(first!.body.messages)).toContain(`Call ${INTENT_TOOL}`);
     expect(JSON.stringify(second!.body.messages.at(-1))).toContain('tool_result');
+    // The assistant turn goes back as it came, thinking block (with its signature) included.
+    expect((second!.body.messages[1]!.content as unknown[])[0]).toEqual({ type: 'thinking', thinking: 'group 11, technicians', signature: expect.stringMatching(/^sig_/) });
+    expect(JSON.stringify(second!.body.messages.at(-1))).toContain(`call ${COLUMNS_TOOL}`);
     expect(approvePlan(p, 'reviewer').status).toBe('approved');
   });
 

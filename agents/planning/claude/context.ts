@@ -50,7 +50,7 @@ export function planningUserMessage(description: string, analysis: SchemaAnalysi
     escapeData(JSON.stringify(data, null, 1)),
     DATA_CLOSE,
     '',
-    'Call propose_plan with your plan.',
+    'Call choose_rows.',
   ].join('\n');
 }
 

@@ -30,7 +30,9 @@ async function toolStep<T, G>(
   responses: ModelResponse[],
 ): Promise<{ value: T; grounded: G; use: ToolUseBlock }> {
   for (let turn = 0; ; turn++) {
-    const response = await client.createMessage({ system: prompt.text, messages, tools: TOOLS, toolChoice: { type: 'tool', name: tool }, maxTokens: MAX_TOKENS });
+    // Not a forced tool_choice: current models refuse it (400). The prompt and this step's text
+    // name the tool, and an answer without the call gets a repair turn like any other.
+    const response = await client.createMessage({ system: prompt.text, messages, tools: TOOLS, toolChoice: { type: 'auto' }, maxTokens: MAX_TOKENS });
     responses.push(response);
     messages.push({ role: 'assistant', content: response.content });
     const use = response.content.find((b): b is ToolUseBlock => b.type === 'tool_use' && b.name === tool);

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js';
+import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
+import { fixture, startFakeAnthropic, toolUse } from './fake-anthropic.js';
+
+const BIN = resolve(__dirname, '../../bin/ferry.js');
+const FREE_FORM = "move group 11's roles over, technicians only, keep the old ids, everything active";
+
+describe('ferry plan with --llm and --replay', () => {
+  let seed: SeedCase;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const ferry = async (extra: NodeJS.ProcessEnv, ...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...env, ...extra }, maxBuffer: 16 * 2 ** 20 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (e) {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    }
+  };
+
+  beforeAll(async () => {
+    seed = await createSeedCase();
+    home = await mkdtemp(join(tmpdir(), 'ferry-claude-cli-'));
+    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: seed.legacy.url, TARGET_DATABASE_URL: seed.target.url, FERRY_HOME: home, FERRY_USER: 'cli-test' };
+  });
+  afterAll(async () => {
+    await seed?.drop();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  it('plans free-form words with a key, prints model, tokens and cost, keeps the exchange, and replays it offline', async () => {
+    const fake = await startFakeAnthropic([toolUse(INTENT_TOOL, fixture('roles-intent.json')), toolUse(COLUMNS_TOOL, fixture('roles-columns.json'))]);
+    const out = join(home, 'roles.json');
+    let r;
+    try {
+      r = await ferry({ ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, 'plan', FREE_FORM, '--out', out);
+    } finally {
+      await fake.close();
+    }
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/claude-sonnet-5-5: 2 request\(s\), 2400 input \+ 600 output tokens, ≈ \$0\.0108/);
+    const transcript = JSON.parse(await readFile(join(home, 'roles.model.json'), 'utf8')) as { exchanges: unknown[] };
+    expect(transcript.exchanges).toHaveLength(2);
+    const live = JSON.parse(await readFile(out, 'utf8')) as { createdAt: string; generator: { kind: string } };
+    expect(live.generator.kind).toBe('claude');
+
+    // The API is gone: the replay answers from the transcript, and gives the same plan.
+    const again = join(home, 'roles-again.json');
+    const replay = await ferry({}, 'plan', '--replay', join(home, 'roles.model.json'), '--out', again);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/replayed from the transcript, no network/);
+    const replayed = JSON.parse(await readFile(again, 'utf8')) as typeof live;
+    expect({ ...replayed, createdAt: '' }).toEqual({ ...live, createdAt: '' });
+  });
+
+  it('without a key plans with the rules, and a description they cannot read says what and how', async () => {
+    const r = await ferry({}, 'plan', "move group 11's roles over");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: could not tell which source table/);
+    expect(r.stderr).toMatch(/from dispatch_role into technician_roles/);
+    // With commas the rules read a list of tables, and name the item they could not read.
+    const listed = await ferry({}, 'plan', FREE_FORM);
+    expect(listed.code).toBe(2);
+    expect(listed.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: "group 11's roles over" is not a table name/);
+    const asked = await ferry({}, 'plan', '--llm', 'claude', FREE_FORM);
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toMatch(/MODEL_NOT_CONFIGURED/);
+    const bad = await ferry({}, 'plan', '--llm', 'gpt', FREE_FORM);
+    expect(bad.stderr).toMatch(/FLAG_INVALID: --llm takes "claude" or "off"/);
+  });
+});
