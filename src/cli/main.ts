@@ -24,6 +24,7 @@ import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { isStoredPlanRef, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
 import { runRecorded } from '../service/record.js';
+import { parsePort, serveCommand } from '../service/serve.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
 
 const say: Say = (line) => process.stdout.write(`${line}\n`);
@@ -42,6 +43,7 @@ Commands
   runs                     list recorded runs (migration_control)
   runs show <run>          a recorded run's timeline, logs, checksums and validation report
   replay <run>             run a recorded run's bundle and plan again, dry, and compare
+  serve [--port N] [--demo] the HTTP API (/api) and the review page (/)
   sandbox <build-image|policy|ps|gc>
                            build the offline sandbox image, print the policy, list/remove leftovers
 
@@ -119,7 +121,12 @@ ferry runs show <run>
 
 Lists runs recorded in the target's migration_control; "show" prints one run of the run
 store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report.`,
+  serve: `ferry serve [--port <n>] [--demo] [--allow-weak-sandbox]
 
+Serves the HTTP API under /api (GET /api/plans, POST /api/describe, …) and the review page
+at /, on 127.0.0.1. Every API route needs Authorization: Bearer <token>: FERRY_API_TOKEN
+when set, else a token generated at first start and printed once. --demo serves embedded
+demo databases with the case study's plan waiting for review. Default port 7340.`,
   replay: `ferry replay <run> [--allow-weak-sandbox]
 
 Runs the recorded bundle and plan of a run again in a fresh sandbox, as a dry run over the
@@ -145,6 +152,8 @@ const OPTIONS = {
   approve: { type: 'boolean' },
   'allow-weak-sandbox': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  port: { type: 'string' },
+  demo: { type: 'boolean' },
   cascade: { type: 'boolean' },
   orphans: { type: 'string', multiple: true },
   batch: { type: 'string' },
@@ -451,6 +460,12 @@ async function main(argv: string[]): Promise<number> {
         await conn.close();
       }
     }
+    case 'serve':
+      return serveCommand(
+        config,
+        { port: parsePort(v.port), demo: v.demo === true, token: process.env.FERRY_API_TOKEN || undefined, allowWeakSandbox: v['allow-weak-sandbox'] === true },
+        say,
+      );
     case 'replay':
       return replayCommand(config, runIdArg(rest[0]), { allowWeak: v['allow-weak-sandbox'] === true }, say);
     case 'sandbox': {

@@ -33,7 +33,7 @@ export interface RecordedRunInput {
   dryRun?: boolean;
   /** Set by the service: a second start for the same plan version returns the first run. */
   onceKey?: string;
-  onEvent?: (e: RunEvent, runId: number) => void;
+  onEvent?: (e: RunEvent, runId: number, seq: number) => void;
   /** Called once the run record exists, before any work: the service answers the request here. */
   onCreated?: (run: RunRow) => void;
   say?: Say;
@@ -109,7 +109,7 @@ async function runWithEvents(
       seq += 1;
       const n = seq;
       pending = pending.then(() => input.store.appendEvent(runId, n, e as unknown as Record<string, unknown>)).catch(() => undefined);
-      input.onEvent?.(e, runId);
+      input.onEvent?.(e, runId, n);
     },
   });
   await pending;
@@ -164,7 +164,7 @@ export async function replayRun(input: {
   policy: SandboxPolicy;
   workDir: string;
   startedBy: string;
-  onEvent?: (e: RunEvent, runId: number) => void;
+  onEvent?: (e: RunEvent, runId: number, seq: number) => void;
   onCreated?: (run: RunRow) => void;
 }): Promise<ReplayOutcome> {
   const { store } = input;

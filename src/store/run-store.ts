@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS ferry.runs (
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
 );
+CREATE TABLE IF NOT EXISTS ferry.api_tokens (
+  sha256 text PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS ferry.run_events (
   run_id bigint NOT NULL REFERENCES ferry.runs(id),
   seq integer NOT NULL,
@@ -399,6 +403,21 @@ export class RunStore {
       filter.limit ?? 100,
     ]);
     return r.rows.map(toRun);
+  }
+
+  /** sha256 of the service's generated API token, if one was made (the token itself is never kept). */
+  async apiTokenHash(): Promise<string | null> {
+    const r = await this.db.query<{ sha256: string }>('SELECT sha256 FROM ferry.api_tokens ORDER BY created_at LIMIT 1');
+    return r.rows[0]?.sha256 ?? null;
+  }
+
+  /** Keeps the hash of a generated token; false when another process made one first. */
+  async saveApiTokenHash(hash: string): Promise<boolean> {
+    const r = await this.db.query(
+      'INSERT INTO ferry.api_tokens (sha256) SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM ferry.api_tokens)',
+      [hash],
+    );
+    return (r.rowCount ?? 0) === 1;
   }
 
   async events(runId: number, afterSeq = 0): Promise<StoredEvent[]> {

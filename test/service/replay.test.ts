@@ -58,7 +58,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     expect(latest).toMatchObject({ planId: plan.id, revision: 1, status: 'approved', decidedBy: 'replay-test', planHash: contentHash(plan) });
     expect((await store.getAnalysis(plan.analysisHash)).kind).toBe('schema_analysis');
     const tables = await seed.sql('target', `SELECT table_name FROM information_schema.tables WHERE table_schema = 'ferry' ORDER BY 1`);
-    expect(tables.rows.map((r) => r.table_name)).toEqual(['artifacts', 'bundles', 'plan_versions', 'run_events', 'runs']);
+    expect(tables.rows.map((r) => r.table_name)).toEqual(['api_tokens', 'artifacts', 'bundles', 'plan_versions', 'run_events', 'runs']);
   });
 
   let dryChecksum = '';

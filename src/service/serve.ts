@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { describeToPlan, openConnections, type Say } from '../chain.js';
+import { requireUrl, type FerryConfig } from '../config.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
+import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '../demo/seed-case.js';
+import { InputError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { RunStore } from '../store/run-store.js';
+import { resolveToken, startService, type RunningService } from './server.js';
+import { chooseDriver } from '../../sandbox/index.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+
+export interface ServeOptions {
+  port: number;
+  /** Serve the embedded demo databases, with the case study's plan made and waiting for review. */
+  demo: boolean;
+  /** FERRY_API_TOKEN, read at the edge. */
+  token: string | undefined;
+  allowWeakSandbox: boolean;
+}
+
+export interface Served {
+  service: RunningService;
+  /** Set only when the token was generated now: shown once, never stored. */
+  generatedToken: string | null;
+  stop(): Promise<void>;
+}
+
+export function parsePort(raw: string | undefined): number {
+  if (raw === undefined) return 7340;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError('ARG_INVALID', `--port takes a port number, got "${raw}"`);
+  return n;
+}
+
+/** Starts `ferry serve` (and, with --demo, the embedded databases it serves). */
+export async function serve(config: FerryConfig, options: ServeOptions, say: Say): Promise<Served> {
+  let embedded: EmbeddedServer | null = null;
+  let sourceUrl: string;
+  let targetUrl: string;
+  let stateUrl: string;
+  if (options.demo) {
+    say('🐘 Starting the embedded demo databases (legacy, target)…');
+    embedded = await startEmbeddedPostgres();
+    await embedded.createDatabase('legacy');
+    await embedded.createDatabase('target');
+    await createLegacyDatabase(embedded.url('legacy'));
+    await createTargetDatabase(embedded.url('target'));
+    sourceUrl = embedded.url('legacy');
+    targetUrl = embedded.url('target');
+    stateUrl = targetUrl;
+  } else {
+    sourceUrl = requireUrl(config, 'source');
+    targetUrl = requireUrl(config, 'target');
+    stateUrl = config.stateUrl ?? targetUrl;
+  }
+  let store: RunStore | null = null;
+  try {
+    store = await RunStore.open(stateUrl);
+    if (options.demo) {
+      const conn = await openConnections(sourceUrl, targetUrl);
+      try {
+        const { plan, analysis } = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
+        await store.savePlan(plan, analysis);
+        say(`📋 Demo plan ${plan.id} made from: "${DEMO_DESCRIPTION}"`);
+      } finally {
+        await conn.close();
+      }
+    }
+    const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.demo || options.allowWeakSandbox, buildImageIfMissing: options.demo });
+    say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+    const token = await resolveToken(store, options.token);
+    const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'info';
+    const service = await startService(
+      { store, sourceUrl, targetUrl, tokenSha256: token.sha256, logger: createLogger(level), home: join(config.home, options.demo ? 'demo-serve' : 'serve'), driver: choice.driver, policy: defaultPolicy },
+      { port: options.port },
+    );
+    const openStore = store;
+    const openEmbedded = embedded;
+    return {
+      service,
+      generatedToken: token.generated,
+      stop: async () => {
+        await service.close();
+        await openStore.close();
+        await openEmbedded?.stop().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    await store?.close();
+    await embedded?.stop().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `ferry serve`: prints where to go (and a generated token, once), runs until a signal. */
+export async function serveCommand(config: FerryConfig, options: ServeOptions, say: Say): Promise<number> {
+  const served = await serve(config, options, say);
+  say(`🌐 ferry serve: ${served.service.url}/  (API under ${served.service.url}/api)`);
+  if (served.generatedToken) {
+    say(`🔑 API token (generated now, shown only this once — keep it): ${served.generatedToken}`);
+    say(`   review page: ${served.service.url}/#token=${served.generatedToken}`);
+  } else {
+    say(options.token ? '🔑 API token: from FERRY_API_TOKEN' : '🔑 API token: the one generated at first start (set FERRY_API_TOKEN to choose one)');
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  say('stopping: waiting for runs in progress…');
+  await served.stop();
+  return 0;
+}

@@ -1,0 +1,148 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
+import { silentLogger } from '../../src/logger.js';
+import { sha256Hex, startService, type RunningService } from '../../src/service/server.js';
+import { RunStore } from '../../src/store/run-store.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import { dockerDriverForTests } from '../setup/docker.js';
+import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
+
+const TOKEN = 'test-token-0123456789';
+
+/** A service on real PostgreSQL and Docker, with one role no rule covers (so review has work). */
+export async function startTestService(): Promise<{ seed: SeedCase; store: RunStore; service: RunningService; home: string; stop(): Promise<void> }> {
+  const driver = await dockerDriverForTests();
+  const seed = await createSeedCase();
+  await seed.sql('legacy', `INSERT INTO dispatch_role (name, abbrev, group_id) VALUES ('Night Floater', 'NF', 11)`);
+  const home = await mkdtemp(join(tmpdir(), 'ferry-api-'));
+  const store = await RunStore.open(seed.target.url);
+  const service = await startService({
+    store,
+    sourceUrl: seed.legacy.url,
+    targetUrl: seed.target.url,
+    tokenSha256: sha256Hex(TOKEN),
+    logger: silentLogger,
+    home,
+    driver,
+    policy: defaultPolicy,
+  });
+  return {
+    seed,
+    store,
+    service,
+    home,
+    stop: async () => {
+      await service.close();
+      await store.close();
+      await seed.drop();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('ferry serve: the HTTP API', () => {
+  let t: Awaited<ReturnType<typeof startTestService>>;
+  const api = async (method: string, path: string, body?: unknown, token: string | null = TOKEN) => {
+    const res = await fetch(`${t.service.url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  /** Reads a run's server-sent events to the end. */
+  const follow = async (runId: number) => {
+    const res = await fetch(`${t.service.url}/api/runs/${runId}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    const messages = text
+      .split('\n\n')
+      .filter(Boolean)
+      .map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') }));
+    return messages;
+  };
+
+  beforeAll(async () => {
+    t = await startTestService();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('answers health without a token and everything else only with the right one', async () => {
+    expect(await api('GET', '/api/health', undefined, null)).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await api('GET', '/api/plans', undefined, null)).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    expect(await api('GET', '/api/plans', undefined, 'wrong')).toMatchObject({ status: 401, body: { error: { code: 'UNAUTHORIZED' } } });
+    expect(await api('GET', '/api/plans')).toMatchObject({ status: 200, body: { plans: [] } });
+    expect(await api('GET', '/api/nothing')).toMatchObject({ status: 404, body: { error: { code: 'ROUTE_NOT_FOUND' } } });
+  });
+
+  it('validates bodies and says what is wrong, with stable codes', async () => {
+    const bad = await api('POST', '/api/describe', { descripton: 'typo' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BODY_INVALID');
+    expect(bad.body.error.issues.map((i: { path: string }) => i.path)).toEqual(expect.arrayContaining(['description']));
+    expect(await api('POST', '/api/describe', '{not json')).toMatchObject({ status: 400, body: { error: { code: 'BODY_NOT_JSON' } } });
+    expect(await api('GET', '/api/runs/12345')).toMatchObject({ status: 404, body: { error: { code: 'RUN_NOT_FOUND' } } });
+  });
+
+  it('describes, overrides (a new version), approves, runs once, streams the run, replays and rolls back', async () => {
+    const described = await api('POST', '/api/describe', { description: DEMO_DESCRIPTION });
+    expect(described.status).toBe(201);
+    const planId: string = described.body.plan.id;
+    expect(described.body.reviewItems.join('\n')).toContain('Night Floater');
+    expect((await api('GET', '/api/plans')).body.plans).toMatchObject([{ planId, revision: 1, status: 'draft', needsReview: 1 }]);
+
+    expect(await api('POST', `/api/plans/${planId}/approve`, { revision: 1 })).toMatchObject({ status: 409, body: { error: { code: 'PLAN_NEEDS_REVIEW' } } });
+    expect(await api('POST', `/api/runs`, { planId, revision: 1 })).toMatchObject({ status: 409, body: { error: { code: 'PLAN_NOT_APPROVED' } } });
+    expect(await api('POST', `/api/plans/${planId}/overrides`, { revision: 1, map: [{ source: 'Night Floater', target: 'astronaut' }] })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'OVERRIDE_UNKNOWN_ENUM_VALUE' } },
+    });
+    const overridden = await api('POST', `/api/plans/${planId}/overrides`, { revision: 1, by: 'ana', map: [{ source: 'Night Floater', target: 'remote' }] });
+    expect(overridden.status).toBe(201);
+    expect(overridden.body.plan).toMatchObject({ revision: 2, status: 'draft' });
+    expect(await api('POST', `/api/plans/${planId}/approve`, { revision: 1 })).toMatchObject({ status: 409, body: { error: { code: 'PLAN_REVISION_STALE' } } });
+
+    const diff = await api('GET', `/api/plans/${planId}/diff?from=1&to=2`);
+    expect(diff.body.changes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ area: 'enum_value', subject: 'role_type: "Night Floater"', to: 'remote (override, overridden)' })]),
+    );
+    const program = await api('GET', `/api/plans/${planId}/program?revision=2`);
+    expect(program.body.program).toContain('export function transform');
+    expect(program.body.typecheck.ok).toBe(true);
+
+    const approved = await api('POST', `/api/plans/${planId}/approve`, { revision: 2, by: 'ana' });
+    expect(approved).toMatchObject({ status: 200, body: { plan: { status: 'approved', approvedBy: 'ana' } } });
+    const detail = await api('GET', `/api/plans/${planId}`);
+    expect(detail.body.versions.map((v: { revision: number; status: string }) => [v.revision, v.status])).toEqual([
+      [1, 'draft'],
+      [2, 'approved'],
+    ]);
+
+    // Two starts at once for the same plan version: one run.
+    const [a, b] = await Promise.all([api('POST', '/api/runs', { planId, revision: 2 }), api('POST', '/api/runs', { planId, revision: 2 })]);
+    expect(a.body.run.id).toBe(b.body.run.id);
+    expect([a.status, b.status].sort()).toEqual([200, 202]);
+    const runId: number = a.body.run.id;
+    const events = await follow(runId);
+    expect(events.map((m) => m.data?.type ?? m.event)).toEqual(expect.arrayContaining(['started', 'sandbox_started', 'batch_committed', 'finished', 'end']));
+    expect(events.at(-1)).toMatchObject({ event: 'end', data: { id: runId, status: 'completed' } });
+    const run = await api('GET', `/api/runs/${runId}`);
+    expect(run.body).toMatchObject({ run: { status: 'completed', mode: 'run' }, report: { status: 'passed', counts: { migrated: 32 } } });
+    // Started again after it completed: still the same run, nothing new written.
+    expect(await api('POST', '/api/runs', { planId, revision: 2 })).toMatchObject({ status: 200, body: { created: false, run: { id: runId } } });
+
+    const replay = await api('POST', `/api/runs/${runId}/replay`, {});
+    expect(replay.status).toBe(202);
+    const replayEvents = await follow(replay.body.run.id);
+    expect(replayEvents.at(-1)).toMatchObject({ event: 'end', data: { mode: 'replay', status: 'completed', outcome: { verdict: 'reproduced' } } });
+
+    const rolled = await api('POST', `/api/runs/${runId}/rollback`, {});
+    expect(rolled).toMatchObject({ status: 200, body: { result: { status: 'rolled_back', rowsDeleted: 32 } } });
+    expect((await api('GET', `/api/runs?planId=${planId}`)).body.runs.map((r: { mode: string }) => r.mode)).toEqual(['replay', 'run']);
+  });
+});
