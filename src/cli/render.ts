@@ -28,6 +28,8 @@ export function describeOrigin(o: ColumnOrigin): string {
       return 'FK decision';
     case 'via_mapping':
       return `${o.source} → ${o.parent.targetTable} via mappings (orphans: ${o.onOrphan})`;
+    case 'transform':
+      return `model-written function of ${o.sources.join(', ')}: ${o.description}`;
     case 'default':
       return 'database default';
   }
@@ -116,6 +118,10 @@ export function renderReport(report: ValidationReport): string {
     out.push(`  ${c.name}:`);
     for (const p of c.problems) out.push(`    - ${p.legacyKey === null ? '' : `legacy ${p.legacyKey}: `}${p.message}`);
     if (c.more) out.push(`    … and ${c.more} more`);
+  }
+  if (report.orphans?.length) {
+    out.push(`  orphans (legacy references with no migrated parent):`);
+    for (const o of report.orphans) out.push(`    - legacy ${o.legacyKey}: ${o.column} ← ${o.legacyValue}, written ${o.written ?? 'NULL'} (${o.policy})`);
   }
   return out.join('\n');
 }

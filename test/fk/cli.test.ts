@@ -61,6 +61,8 @@ describe('ferry with a plan set: plan, approve, run, rollback --cascade', () => 
     expect(ran.code).toBe(0);
     expect(ran.stdout).toContain('reports_to: second pass set 7 reference(s)');
     expect(ran.stdout).toContain('plan set completed: 3 migrations');
+    expect(ran.stdout).toContain('legacy 4: customer_id ← 99, written NULL (set_null)');
+    expect(ran.stdout).toContain('legacy 8: customer_id ← 98, written NULL (set_null)');
     expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(3);
     expect(await n('SELECT count(*) AS n FROM migration_mappings')).toBe(24);
     expect(await n('SELECT count(*) AS n FROM invoices WHERE customer_id IS NULL')).toBe(2);
