@@ -135,6 +135,9 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   const started = Date.now();
 
   const fail = async (code: string, message: string, key?: string): Promise<RunResult> => {
+    // A failure returned from inside the loop (a sandbox error) still holds the source
+    // snapshot and its cursor open; the next run on this connection would find them.
+    await source.query('ROLLBACK').catch(() => undefined);
     if (session) {
       sandbox = await session.close().catch(() => null);
       session = null;

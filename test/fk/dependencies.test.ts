@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, approvePlan, orderByDependencies } from '../../agents/planning/index.js';
 import type { MigrationIntent } from '../../agents/planning/index.js';
-import { generateScript } from '../../agents/code-interpreter/index.js';
+import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
 import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { TableInfo } from '../../src/artifacts/schema-analysis.js';
 import { describeToPlans, executePlan, executePlanSet, openConnections, prepareProgram, type Connections, type PlannedTable } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
-import type { RunEvent } from '../../src/orchestrator/run-migration.js';
+import { runMigration, type RunEvent } from '../../src/orchestrator/run-migration.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
@@ -71,6 +71,13 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(byTable('customers').plan.strategy.dependencies).toEqual(['employees']);
       expect(byTable('invoices').plan.strategy.dependencies).toEqual(['customers']);
       expect(byTable('employees').plan.strategy.dependencies).toEqual([]);
+    });
+
+    it('reads singular names and "then" lists too, and leaves single-table descriptions alone', async () => {
+      const again = (await describeToPlans({ description: 'Migrate employee, then customer, then invoice.', conn }))!;
+      expect(again.map((p) => p.plan.target.table)).toEqual(['employees', 'customers', 'invoices']);
+      expect(await describeToPlans({ description: 'move the rows from employees into employees', conn })).toBeNull();
+      await expect(describeToPlans({ description: 'move employees, then suppliers', conn })).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
     });
 
     it('resolves references through the parent migration, naming its plan', () => {
@@ -308,6 +315,36 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(await remapped('employees', 'reports_to', 'employees')).toEqual([
         [1, 5], [2, 5], [3, 1], [4, 1], [5, null], [6, 7], [7, 8], [8, 2],
       ]);
+    });
+
+    it('a run resumed after a failure sets the references the failed run left NULL: nothing lost, nothing doubled', async () => {
+      const holders = (await fk.sql('target', `SELECT DISTINCT migration_id FROM migration_mappings WHERE target_table = 'public.employees'`)).rows;
+      expect(holders).toHaveLength(1);
+      const first = holders[0]!.migration_id as string;
+      await rollbackMigration({ migrationId: Number(first), target: conn.target, cascade: true });
+      expect(await counts()).toEqual({ employees: 0, customers: 0, invoices: 0, mappings: 0 });
+
+      const p = employees();
+      const base = await generateScript({ plan: p.plan, analysis: p.analysis });
+      const forged = base.program.replace(/export function transform\(row: SourceRow\): ProgramOutput \{/, (m) => `${m}\n  if (row.id === 5) throw new Error('forged failure');`);
+      expect(forged).not.toBe(base.program);
+      const script = await generateScript({ plan: p.plan, analysis: p.analysis, programOverride: forged });
+      const bundle = await bundleScript(script, join(work, 'forged'));
+      const failed = await runMigration({ plan: p.plan, analysis: p.analysis, bundle, source: conn.source, target: conn.target, driver, policy: defaultPolicy });
+      expect(failed).toMatchObject({ status: 'failed', inserted: 3, key: '5' });
+      // The first batch stays, its references still NULL: the second pass never ran.
+      expect(await n('SELECT count(*) AS n FROM employees WHERE reports_to IS NULL')).toBe(3);
+
+      const events: RunEvent[] = [];
+      const { run: resumed, report } = await run(p, events);
+      expect(resumed.status === 'failed' ? `${resumed.errorCode}: ${resumed.error}` : 'completed').toBe('completed');
+      expect(resumed).toMatchObject({ status: 'completed', inserted: 5, skipped: 3 });
+      expect(events.filter((e) => e.type === 'self_reference_resolved')).toEqual([{ type: 'self_reference_resolved', column: 'reports_to', updated: 7, orphans: 0 }]);
+      expect(await remapped('employees', 'reports_to', 'employees')).toEqual([
+        [1, 5], [2, 5], [3, 1], [4, 1], [5, null], [6, 7], [7, 8], [8, 2],
+      ]);
+      expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
+      expect(report?.status).toBe('passed');
     });
   });
 });
