@@ -161,7 +161,7 @@ function dockerfile(labels: Record<string, string>): string {
 }
 
 /** A tar stream of dir with every entry owned by root, as the classic builder's COPY keeps it. */
-function tarStream(dir: string): NodeJS.ReadableStream {
+export function tarStream(dir: string): NodeJS.ReadableStream {
   const child = spawn('tar', ['-C', dir, '--owner=0', '--group=0', '--numeric-owner', '-cf', '-', '.'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
