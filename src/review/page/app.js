@@ -1,0 +1,484 @@
+// ferry's review page: plain JS against the /api routes, no build step.
+'use strict';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const badge = (text, cls = text) => `<span class="badge ${esc(cls)}">${esc(text)}</span>`;
+
+// The token arrives once in the URL fragment (#token=…) from `ferry serve`, then lives in
+// this tab's sessionStorage; it is taken out of the address bar at once.
+const TOKEN_KEY = 'ferry-api-token';
+function takeTokenFromHash() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + '#/');
+    $('#token-form').hidden = true;
+  }
+}
+const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+function toast(message, isError = false) {
+  const div = document.createElement('div');
+  div.className = isError ? 'error' : '';
+  div.textContent = message;
+  div.dataset.testid = isError ? 'toast-error' : 'toast';
+  $('#toast').appendChild(div);
+  setTimeout(() => div.remove(), isError ? 9000 : 4000);
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code || 'HTTP_ERROR';
+    this.hint = body?.error?.hint;
+  }
+}
+
+async function api(method, path, body) {
+  const res = await fetch(`/api${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = await res.json().catch(() => null);
+  if (res.status === 401) showTokenForm();
+  if (!res.ok) throw new ApiError(res.status, json);
+  return json;
+}
+
+function showTokenForm() {
+  $('#token-form').hidden = false;
+}
+$('#token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $('#token-input').value.trim());
+  $('#token-form').hidden = true;
+  route();
+});
+
+const fail = (e) => toast(`${e.code ? `${e.code}: ` : ''}${e.message}${e.hint ? ` — ${e.hint}` : ''}`, true);
+
+// ---- sidebar --------------------------------------------------------------------------
+
+async function loadLists() {
+  const [{ plans }, { runs }] = await Promise.all([api('GET', '/plans'), api('GET', '/runs')]);
+  $('#plan-list').innerHTML =
+    plans
+      .map(
+        (p) => `<li><a href="#/plans/${encodeURIComponent(p.planId)}" data-testid="plan-link">${esc(p.sourceTable)} → ${esc(p.targetTable)}
+          <small>r${p.revision} ${badge(p.status)} ${p.needsReview ? `⚠ ${p.needsReview} to review` : ''}</small></a></li>`,
+      )
+      .join('') || '<li class="muted">no plans yet</li>';
+  $('#run-list').innerHTML =
+    runs
+      .map(
+        (r) => `<li><a href="#/runs/${r.id}" data-testid="run-link">run ${r.id} · ${esc(r.mode.replace('_', ' '))}
+          <small>${esc(r.planId)} r${r.revision} ${badge(r.status)}</small></a></li>`,
+      )
+      .join('') || '<li class="muted">no runs yet</li>';
+}
+
+$('#describe-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const description = $('#describe-text').value.trim();
+  const button = $('#describe-form button');
+  button.disabled = true;
+  try {
+    const made = await api('POST', '/describe', { description });
+    toast(`Plan ${made.plan.id} made`);
+    location.hash = `#/plans/${encodeURIComponent(made.plan.id)}`;
+  } catch (err) {
+    fail(err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---- a plan ---------------------------------------------------------------------------
+
+const describeOrigin = (o) =>
+  ({
+    copy: () => `copy <code>${esc(o.source)}</code>`,
+    cast: () => `<code>${esc(o.source)}</code> as ${esc(o.to)}`,
+    constant: () => `constant <code>${esc(JSON.stringify(o.value))}</code>`,
+    generated_uuid: () => 'new uuid',
+    enum_map: () => `enum map of <code>${esc(o.source)}</code>`,
+    foreign_key: () => 'FK decision',
+    default: () => 'database default',
+  })[o.kind]?.() ?? esc(o.kind);
+
+function filtersText(filters) {
+  return filters.length ? filters.map((f) => `${f.column} ${f.op}${'value' in f ? ` ${JSON.stringify(f.value)}` : ''}`).join(' and ') : 'all rows';
+}
+
+async function showPlan(planId) {
+  const data = await api('GET', `/plans/${encodeURIComponent(planId)}`);
+  const { plan, reviewItems, versions } = data;
+  const isDraft = plan.status === 'draft';
+  const main = $('#main');
+  main.innerHTML = `
+    <section data-testid="plan-summary">
+      <div class="row"><h3 style="margin:0">${esc(plan.source.schema)}.${esc(plan.source.table)} → ${esc(plan.target.schema)}.${esc(plan.target.table)}</h3>
+        ${badge(plan.status)} <span class="muted">revision ${plan.revision}${plan.approvedBy ? ` · approved by ${esc(plan.approvedBy)}` : ''}</span></div>
+      <p>“${esc(plan.description)}”</p>
+      <p class="muted">${plan.source.rowCount} source rows where ${esc(filtersText(plan.source.filters))} · legacy key <code>${esc(plan.source.key)}</code> · batches of ${plan.strategy.batchSize} · plan sha256 <code>${esc(data.planHash.slice(0, 12))}…</code></p>
+    </section>
+    <section class="review-banner ${reviewItems.length ? '' : 'clear'}" data-testid="review-banner">
+      ${reviewItems.length ? `<h3>⚠ ${reviewItems.length} decision(s) before this plan can run</h3><ul>${reviewItems.map((i) => `<li>${esc(i.split('. Resolve with')[0])}</li>`).join('')}</ul>` : `<h3>Nothing needs review</h3>`}
+      <div class="row">
+        ${isDraft ? `<button class="primary" id="approve" data-testid="approve" ${reviewItems.length ? 'disabled' : ''}>Approve revision ${plan.revision}</button>
+        <button class="danger" id="reject" data-testid="reject">Reject</button>` : ''}
+        ${plan.status === 'approved' ? `<button class="primary" id="run" data-testid="run">Run</button><button id="dry-run" data-testid="dry-run">Dry run (preview)</button>` : ''}
+      </div>
+    </section>
+    <section><h3>Columns: source → target</h3>
+      <table data-testid="columns"><thead><tr><th>target column</th><th>type</th><th>from</th><th>confidence</th><th>why</th></tr></thead><tbody>
+      ${plan.columns
+        .map(
+          (c) => `<tr class="${c.status === 'needs_review' ? 'needs-review' : c.status}"><td><code>${esc(c.target)}</code></td><td>${esc(c.targetType)}</td>
+          <td>${describeOrigin(c.origin)}</td><td>${c.confidence.toFixed(2)}</td><td>${esc(c.reason)}</td></tr>`,
+        )
+        .join('')}
+      </tbody></table>
+    </section>
+    ${plan.enumMappings.map((m, mi) => enumSection(m, mi, isDraft)).join('')}
+    ${plan.foreignKeys.map((fk, fi) => fkSection(fk, fi, isDraft)).join('')}
+    ${isDraft && hasEditable(plan) ? `<section><div class="row"><button class="primary" id="save-decisions" data-testid="save-decisions">Save decisions (new revision)</button><span class="muted">each decision is checked against the data</span></div></section>` : ''}
+    <div class="grid2">
+      <section><h3>Risk ${badge(plan.risk.level)}</h3><ul>${plan.risk.reasons.map((r) => `<li>${esc(r)}</li>`).join('') || '<li class="muted">nothing flagged</li>'}</ul></section>
+      <section><h3>Validations after the run</h3><ul data-testid="validations">${plan.validations.map((v) => `<li>${esc(v.replace(/_/g, ' '))}</li>`).join('')}</ul>
+        <p class="muted">${esc(plan.strategy.transformations.join(' · '))}</p></section>
+    </div>
+    <section data-testid="versions"><h3>Versions</h3>
+      <table><thead><tr><th>revision</th><th>status</th><th>decided</th><th>overrides</th></tr></thead><tbody>
+      ${versions
+        .map(
+          (v) => `<tr><td>r${v.revision}</td><td>${badge(v.status)}</td><td>${v.decidedBy ? `${esc(v.decidedBy)}, ${esc(v.decidedAt)}` : '—'}${v.decisionNote ? `: ${esc(v.decisionNote)}` : ''}</td>
+          <td>${v.overrides.map((o) => esc(o.what)).join('<br>') || '—'}</td></tr>`,
+        )
+        .join('')}
+      </tbody></table>
+      ${versions.length > 1 ? `<div class="row" style="margin-top:10px">Diff <select id="diff-from">${versions.map((v) => `<option ${v.revision === versions.length - 1 ? 'selected' : ''}>${v.revision}</option>`).join('')}</select>
+        → <select id="diff-to">${versions.map((v) => `<option ${v.revision === versions.length ? 'selected' : ''}>${v.revision}</option>`).join('')}</select>
+        <button id="diff" data-testid="diff">Show changes</button></div><div id="diff-out"></div>` : ''}
+    </section>
+    <section><h3>The program that will run <span class="muted" id="program-status"></span></h3><pre class="code" id="program" data-testid="program">loading…</pre></section>
+    <section><h3>Runs of this plan</h3><ul id="plan-runs"></ul></section>`;
+
+  $('#approve')?.addEventListener('click', () => decide(plan, 'approve'));
+  $('#reject')?.addEventListener('click', () => {
+    const note = prompt('Why reject it? (kept with the decision)') ?? '';
+    decide(plan, 'reject', note);
+  });
+  $('#run')?.addEventListener('click', () => startRun(plan, false));
+  $('#dry-run')?.addEventListener('click', () => startRun(plan, true));
+  $('#save-decisions')?.addEventListener('click', () => saveDecisions(plan));
+  $('#diff')?.addEventListener('click', async () => {
+    try {
+      const d = await api('GET', `/plans/${encodeURIComponent(plan.id)}/diff?from=${$('#diff-from').value}&to=${$('#diff-to').value}`);
+      $('#diff-out').innerHTML = d.changes.length
+        ? `<table data-testid="diff-table"><thead><tr><th>what</th><th>subject</th><th>from</th><th>to</th></tr></thead><tbody>${d.changes
+            .map((c) => `<tr><td>${esc(c.area.replace('_', ' '))}</td><td>${esc(c.subject)}</td><td class="diff-from">${esc(c.from)}</td><td class="diff-to">${esc(c.to)}</td></tr>`)
+            .join('')}</tbody></table>`
+        : '<p class="muted">no differences</p>';
+    } catch (err) {
+      fail(err);
+    }
+  });
+  api('GET', `/runs?planId=${encodeURIComponent(plan.id)}`)
+    .then(({ runs }) => {
+      $('#plan-runs').innerHTML = runs.map((r) => `<li><a href="#/runs/${r.id}">run ${r.id}</a> ${esc(r.mode.replace('_', ' '))} r${r.revision} ${badge(r.status)}</li>`).join('') || '<li class="muted">none yet</li>';
+    })
+    .catch(fail);
+  if (reviewItems.length) {
+    // The Code Interpreter writes a program only for a plan with every decision made.
+    $('#program').textContent = 'The program is generated once nothing needs review.';
+    return;
+  }
+  api('GET', `/plans/${encodeURIComponent(plan.id)}/program?revision=${plan.revision}`)
+    .then((p) => {
+      $('#program').innerHTML = highlight(p.program);
+      $('#program-status').textContent = p.typecheck.ok ? '· type-checked against the analysed schemas: OK' : `· type-check FAILED (${p.typecheck.diagnostics.length} diagnostics)`;
+    })
+    .catch((err) => {
+      $('#program').textContent = `${err.code}: ${err.message}`;
+    });
+}
+
+const hasEditable = (plan) =>
+  plan.enumMappings.some((m) => m.values.some((v) => v.status === 'needs_review')) || plan.foreignKeys.some((f) => f.status === 'needs_review' || f.value === null);
+
+function enumSection(m, mi, isDraft) {
+  const dist = {};
+  for (const v of m.values) if (v.target) dist[v.target] = (dist[v.target] || 0) + v.count;
+  return `<section data-testid="enum-mapping"><h3>Enum mapping: <code>${esc(m.sourceColumn)}</code> → <code>${esc(m.targetColumn)}</code> (${esc(m.enumType)})</h3>
+    <p class="muted">${esc(m.reason)}</p>
+    <table><thead><tr><th>source value</th><th>rows</th><th>→ value</th><th>rule</th><th>confidence</th><th>evidence</th></tr></thead><tbody>
+    ${m.values
+      .map((v, vi) => {
+        const flagged = v.status === 'needs_review';
+        const cell =
+          flagged && isDraft
+            ? `<select data-enum="${mi}" data-value="${vi}" data-testid="resolve" aria-label="value for ${esc(v.source)}"><option value="">— choose —</option>${m.enumValues.map((e) => `<option>${esc(e)}</option>`).join('')}</select>`
+            : v.target
+              ? `<b>${esc(v.target)}</b>`
+              : '<span class="badge failed">needs review</span>';
+        const alts = v.alternatives.length ? `<br><span class="muted">also: ${v.alternatives.map((a) => `${esc(a.target)} (${esc(a.rule)} ${a.confidence.toFixed(2)})`).join(', ')}</span>` : '';
+        return `<tr class="${flagged ? 'needs-review' : v.status}" data-source="${esc(v.source)}"><td>${flagged ? '⚠ ' : ''}${esc(v.source ?? 'NULL')}</td><td>${v.count}</td><td>${cell}</td>
+          <td>${esc(v.rule ?? '—')}</td><td>${v.confidence.toFixed(2)}</td><td>${esc(v.detail)}${alts}</td></tr>`;
+      })
+      .join('')}
+    </tbody></table>
+    <p class="muted">distribution: ${Object.entries(dist).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${esc(k)} ${n}`).join(', ')}</p></section>`;
+}
+
+function fkSection(fk, fi, isDraft) {
+  const open = fk.status === 'needs_review' || fk.value === null;
+  const chooser =
+    open && isDraft
+      ? `<select data-fk="${fi}" data-testid="resolve-fk"><option value="">— choose —</option>${fk.candidates.map((c) => `<option value="${esc(c.value)}">${esc(c.label)} (${esc(c.value)})</option>`).join('')}</select>`
+      : `<code>${esc(fk.value ?? 'NEEDS REVIEW')}</code>`;
+  return `<section data-testid="fk-decision"><h3>Foreign key: <code>${esc(fk.column)}</code> → ${esc(fk.refSchema)}.${esc(fk.refTable)}.${esc(fk.refColumn)} ${badge(fk.status, fk.status === 'needs_review' ? 'failed' : 'approved')}</h3>
+    <p>strategy <b>${esc(fk.strategy.replace('_', ' '))}</b>: ${chooser}</p>
+    <p>why: ${esc(fk.reason)}</p>
+    <p class="muted">candidates (${fk.candidateCount}, ${esc(fk.candidateFilter)}): ${fk.candidates.map((c) => `${esc(c.label)} ${esc(c.value)}`).join('; ') || 'none'}</p></section>`;
+}
+
+async function saveDecisions(plan) {
+  const map = [];
+  for (const sel of document.querySelectorAll('select[data-enum]')) {
+    if (!sel.value) continue;
+    const m = plan.enumMappings[Number(sel.dataset.enum)];
+    const v = m.values[Number(sel.dataset.value)];
+    map.push({ source: v.source ?? '', target: sel.value, column: m.targetColumn });
+  }
+  const fk = [];
+  for (const sel of document.querySelectorAll('select[data-fk]')) if (sel.value) fk.push({ column: plan.foreignKeys[Number(sel.dataset.fk)].column, value: sel.value });
+  if (map.length + fk.length === 0) return toast('Choose a value for a flagged row first', true);
+  try {
+    const next = await api('POST', `/plans/${encodeURIComponent(plan.id)}/overrides`, { revision: plan.revision, by: reviewer(), map, fk });
+    toast(`Revision ${next.plan.revision} saved${next.reviewItems.length ? `; ${next.reviewItems.length} still to review` : '; nothing left to review'}`);
+    await refresh();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+const reviewer = () => localStorage.getItem('ferry-reviewer') || 'review page';
+
+async function decide(plan, what, note) {
+  try {
+    await api('POST', `/plans/${encodeURIComponent(plan.id)}/${what}`, { revision: plan.revision, by: reviewer(), ...(note ? { note } : {}) });
+    toast(what === 'approve' ? `Revision ${plan.revision} approved` : `Revision ${plan.revision} rejected`);
+    await refresh();
+  } catch (err) {
+    fail(err);
+  }
+}
+
+async function startRun(plan, dryRun) {
+  try {
+    const r = await api('POST', '/runs', { planId: plan.id, revision: plan.revision, dryRun, by: reviewer() });
+    if (!r.created) toast(`This plan version already ran: showing run ${r.run.id}`);
+    location.hash = `#/runs/${r.run.id}`;
+  } catch (err) {
+    fail(err);
+  }
+}
+
+// ---- a run ----------------------------------------------------------------------------
+
+let following = null;
+
+function eventLine(e) {
+  switch (e.type) {
+    case 'started':
+      return `started: ${e.sourceRows} source rows, ${e.alreadyMapped} already migrated, ${e.toMigrate} to migrate (batches of ${e.batchSize})`;
+    case 'sandbox_started':
+      return `sandbox started (${e.driver})`;
+    case 'batch_committed':
+      return `batch ${e.batch}: ${e.rows} rows written with their mappings (${e.inserted}/${e.toMigrate})`;
+    case 'finished':
+      return `finished: ${e.status}`;
+    default:
+      return null;
+  }
+}
+
+async function showRun(id) {
+  const { run, report, sandbox } = await api('GET', `/runs/${id}`);
+  const main = $('#main');
+  const title = run.mode === 'replay' ? `Replay of run ${run.replayOf}` : run.mode === 'dry_run' ? 'Dry run' : `Run${run.migrationId ? ` (migration ${run.migrationId})` : ''}`;
+  main.innerHTML = `
+    <section><div class="row"><h3 style="margin:0">Run ${run.id}: ${esc(title)}</h3> <span id="run-status" data-testid="run-status">${badge(run.status)}</span></div>
+      <p class="muted">plan <a href="#/plans/${encodeURIComponent(run.planId)}">${esc(run.planId)}</a> revision ${run.revision} · started ${esc(run.startedAt)} by ${esc(run.startedBy)}</p>
+      <div class="row">
+        <button id="replay" data-testid="replay" ${run.status === 'completed' && run.rowsChecksum ? '' : 'disabled'}>Replay (dry run)</button>
+        ${run.mode === 'run' && run.migrationId ? '<button class="danger" id="rollback" data-testid="rollback">Roll back</button>' : ''}
+      </div>
+      <div id="run-facts"></div>
+    </section>
+    <div class="grid2">
+      <section><h3>Timeline</h3><ol class="timeline" id="timeline" data-testid="timeline"></ol></section>
+      <section><h3>Logs</h3><pre class="logs" id="logs" data-testid="logs"></pre></section>
+    </div>
+    <section id="report" data-testid="report"></section>`;
+  renderRunFacts(run, sandbox);
+  renderReport(report);
+  $('#replay').addEventListener('click', async () => {
+    try {
+      const r = await api('POST', `/runs/${run.id}/replay`, { by: reviewer() });
+      location.hash = `#/runs/${r.run.id}`;
+    } catch (err) {
+      fail(err);
+    }
+  });
+  $('#rollback')?.addEventListener('click', async () => {
+    if (!confirm(`Delete exactly the rows run ${run.id} inserted?`)) return;
+    try {
+      const r = await api('POST', `/runs/${run.id}/rollback`, {});
+      toast(r.result.status === 'already_rolled_back' ? 'already rolled back' : `rolled back: ${r.result.rowsDeleted} rows and ${r.result.mappingsDeleted} mappings deleted`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+  follow(run.id);
+}
+
+function renderRunFacts(run, sandbox) {
+  const o = run.outcome || {};
+  const facts = [];
+  if (o.summary) facts.push(`<p data-testid="replay-verdict">${badge(o.verdict)} ${esc(o.summary)}</p>`);
+  if (Array.isArray(o.factors)) {
+    facts.push(`<table data-testid="replay-factors"><tbody>${o.factors.map((f) => `<tr><td>${f.same ? '=' : '≠'}</td><td>${esc(f.factor.replace('_', ' '))}</td><td>${esc(f.detail)}</td></tr>`).join('')}</tbody></table>`);
+  }
+  if (run.status !== 'running' && run.mode !== 'replay') {
+    const rows = o.rows ?? 0;
+    facts.push(`<p>${run.mode === 'dry_run' ? `${rows} rows would be written (every batch rolled back)` : `${o.inserted ?? 0} inserted, ${o.skipped ?? 0} already migrated`}</p>`);
+  }
+  if (run.errorCode) facts.push(`<p class="badge failed">${esc(run.errorCode)}</p> ${esc(run.error)}`);
+  if (run.rowsChecksum) facts.push(`<p class="muted">rows checksum <code>${esc(run.rowsChecksum.slice(0, 16))}…</code> · bundle <code>${esc((run.bundleSha256 || '').slice(0, 12))}…</code> · image <code>${esc((run.imageId || '—').slice(0, 19))}</code></p>`);
+  if (sandbox) facts.push(`<p class="muted">sandbox ${esc(sandbox.driver)}: exit ${esc(sandbox.exitReason)}, ${sandbox.durationMs} ms, peak memory ${sandbox.peakMemoryBytes === null ? 'unknown' : `${(sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`}</p>`);
+  $('#run-facts').innerHTML = facts.join('');
+}
+
+function renderReport(report) {
+  const el = $('#report');
+  if (!report) {
+    el.innerHTML = '<h3>Validation report</h3><p class="muted">none (yet): reports are made after a real run completes</p>';
+    return;
+  }
+  el.innerHTML = `<h3>Validation report ${badge(report.status)}</h3>
+    <p>source ${report.counts.source} · migrated ${report.counts.migrated} · mappings ${report.counts.mappings} · inserted by this run ${report.counts.insertedByRun} · target total ${report.counts.targetTotal}</p>
+    ${report.distributions.map((d) => `<p class="muted">${esc(d.column)}: ${d.values.map((v) => `${esc(v.value)} ${v.count}`).join(', ')}</p>`).join('')}
+    <table><thead><tr><th>check</th><th>result</th><th>summary</th></tr></thead><tbody>
+    ${report.checks
+      .map(
+        (c) => `<tr><td>${esc(c.name.replace(/_/g, ' '))}</td><td>${badge(c.status)}</td><td>${esc(c.summary)}${c.problems.map((p) => `<br><span class="muted">${p.legacyKey === null ? '' : `legacy ${esc(p.legacyKey)}: `}${esc(p.message)}</span>`).join('')}</td></tr>`,
+      )
+      .join('')}
+    </tbody></table>`;
+}
+
+/** Server-sent events read through fetch, so the token travels in a header, not the URL. */
+async function follow(runId) {
+  if (following) following.abort();
+  const ctrl = new AbortController();
+  following = ctrl;
+  try {
+    const res = await fetch(`/api/runs/${runId}/events`, { headers: { authorization: `Bearer ${token()}` }, signal: ctrl.signal });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const type = /^event: (.*)$/m.exec(block)?.[1];
+        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
+        if (type === 'run') onRunEvent(data);
+        if (type === 'end') await onRunEnd(runId);
+      }
+    }
+  } catch (err) {
+    if (err.name !== 'AbortError') fail(err);
+  }
+}
+
+function onRunEvent(e) {
+  if (e.type === 'log') {
+    const logs = $('#logs');
+    logs.textContent += `${e.line}\n`;
+    logs.scrollTop = logs.scrollHeight;
+    return;
+  }
+  const line = eventLine(e);
+  if (!line) return;
+  const li = document.createElement('li');
+  li.textContent = line;
+  $('#timeline').appendChild(li);
+}
+
+async function onRunEnd(runId) {
+  const { run, report, sandbox } = await api('GET', `/runs/${runId}`);
+  $('#run-status').innerHTML = badge(run.status);
+  $('#replay').disabled = !(run.status === 'completed' && run.rowsChecksum);
+  renderRunFacts(run, sandbox);
+  renderReport(report);
+  loadLists().catch(fail);
+}
+
+// ---- TypeScript highlighting (enough to read a generated program) --------------------
+
+const KEYWORDS = new Set('import export from const let var function return if else for of in while switch case break default new throw try catch finally typeof instanceof as type interface extends implements async await null undefined true false void readonly'.split(' '));
+const TYPES = new Set('string number boolean unknown never Record Array Map Set Promise'.split(' '));
+
+function highlight(src) {
+  const re = /(\/\/[^\n]*|\/\*[\s\S]*?\*\/)|('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`)|(\b\d+(?:\.\d+)?\b)|([A-Za-z_$][\w$]*)/g;
+  let out = '';
+  let last = 0;
+  for (let m; (m = re.exec(src)); ) {
+    out += esc(src.slice(last, m.index));
+    last = re.lastIndex;
+    if (m[1]) out += `<span class="com">${esc(m[1])}</span>`;
+    else if (m[2]) out += `<span class="str">${esc(m[2])}</span>`;
+    else if (m[3]) out += `<span class="num">${esc(m[3])}</span>`;
+    else if (KEYWORDS.has(m[4])) out += `<span class="kw">${m[4]}</span>`;
+    else if (TYPES.has(m[4]) || /^[A-Z]/.test(m[4])) out += `<span class="ty">${esc(m[4])}</span>`;
+    else out += esc(m[4]);
+  }
+  return out + esc(src.slice(last));
+}
+
+// ---- routing --------------------------------------------------------------------------
+
+async function route() {
+  takeTokenFromHash();
+  if (!token()) {
+    showTokenForm();
+    $('#main').innerHTML = '<p>Paste the API token <code>ferry serve</code> printed (or open the link it printed).</p>';
+    return;
+  }
+  const [, kind, id] = location.hash.split('/');
+  try {
+    await loadLists();
+    for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.getAttribute('href') === location.hash);
+    if (kind === 'plans' && id) await showPlan(decodeURIComponent(id));
+    else if (kind === 'runs' && id) await showRun(Number(id));
+    else {
+      if (following) following.abort();
+      $('#main').innerHTML = '<p class="muted">Choose a plan on the left, or describe a migration to make one.</p>';
+    }
+  } catch (err) {
+    fail(err);
+  }
+}
+
+const refresh = () => route();
+window.addEventListener('hashchange', route);
+route();
