@@ -1,6 +1,8 @@
 import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
 import { buildPlan } from '../agents/planning/index.js';
 import { CLAUDE_PLANNER_VERSION, mergeProposal, PLANNING_PROMPT, proposePlan } from '../agents/planning/claude/index.js';
+import { CODE_INTERPRETER_PROMPT, writeTransforms } from '../agents/code-interpreter/claude/write-transforms.js';
+import type { GeneratedScript } from './artifacts/generated-script.js';
 import { MigrationPlan } from './artifacts/migration-plan.js';
 import type { SchemaAnalysis } from './artifacts/schema-analysis.js';
 import type { Connections, Say } from './chain.js';
@@ -91,4 +93,39 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
     },
   });
   return { analysis, plan, transcript };
+}
+
+export interface ProgramTransforms {
+  /** Function bodies by target column. */
+  bodies: Record<string, string>;
+  generator: GeneratedScript['generator'];
+  transcript: ModelTranscript;
+}
+
+/**
+ * The Code Interpreter's Claude step for an approved plan with transform columns: the model
+ * writes each function body, held to the row types by the type-check (repaired with the
+ * compiler's diagnostics). Live or replayed from a transcript, like planning.
+ */
+export async function writeProgramTransforms(input: {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  model: { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
+  prompt?: PromptTemplate;
+  say?: Say;
+}): Promise<ProgramTransforms> {
+  const say = input.say ?? (() => {});
+  const prompt = input.prompt ?? (await loadPrompt(CODE_INTERPRETER_PROMPT));
+  let transcript: ModelTranscript;
+  let client: ModelClient;
+  if ('replay' in input.model) {
+    transcript = input.model.replay;
+    client = replaying(transcript);
+  } else {
+    transcript = emptyTranscript(input.model.client.model);
+    client = recording(withBudget(input.model.client, input.model.budget), transcript);
+  }
+  say(`🤖 Code Interpreter: ${client.model} writes the function(s) the plan describes: ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')}`);
+  const { script, transforms } = await writeTransforms({ plan: input.plan, analysis: input.analysis, client, prompt });
+  return { bodies: transforms, generator: script.generator, transcript };
 }

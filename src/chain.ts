@@ -69,10 +69,21 @@ export interface PreparedProgram {
 }
 
 /** Writes the program beside the plan for a person to read, type-checks it, bundles it. */
-export async function prepareProgram(input: { plan: MigrationPlan; analysis: SchemaAnalysis; dir: string; say?: Say }): Promise<PreparedProgram> {
+export async function prepareProgram(input: {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  dir: string;
+  say?: Say;
+  /** Model-written bodies for the plan's transform columns (see src/chain-claude.ts writeProgramTransforms). */
+  transforms?: { bodies: Record<string, string>; generator: GeneratedScript['generator'] };
+}): Promise<PreparedProgram> {
   const say = input.say ?? (() => {});
   say('🧩 Code Interpreter: generating the transform program…');
-  const script = await generateScript({ plan: input.plan, analysis: input.analysis });
+  const script = await generateScript({
+    plan: input.plan,
+    analysis: input.analysis,
+    ...(input.transforms ? { transforms: input.transforms.bodies, transformsGenerator: input.transforms.generator } : {}),
+  });
   await mkdir(input.dir, { recursive: true });
   const programPath = join(input.dir, 'program.ts');
   await writeFile(programPath, script.program);

@@ -4,6 +4,7 @@ import { CodegenError, PlanError } from '../../src/errors.js';
 import { HELPERS, HELPER_CONSTANTS, HELPER_ORDER, type HelperName } from './helpers.js';
 import type { ProgramColumn, ResolvedPlan } from './resolve.js';
 import { describeFilter, type RowTypes } from './row-types.js';
+import { transformCall } from './transform-function.js';
 import { NameAllocator, alignComments, commentLine, commentText, literalKey, propertyAccess, tsLiteral, tsString, upperSnake } from './ts-text.js';
 
 /** Recorded in the artifact; bump when the generated text changes for the same plan. */
@@ -23,6 +24,8 @@ class ProgramParts {
   readonly declarations: string[] = [];
   readonly names: NameAllocator;
   private readonly enumValueLists = new Map<string, string>();
+  /** Model-written function bodies by target column (transform origins). */
+  transforms: ReadonlyMap<string, string> = new Map();
 
   constructor(
     readonly rowTypes: RowTypes,
@@ -60,8 +63,9 @@ class ProgramParts {
  * and the analysis only (no clock, no randomness), so the same plan always gives the same
  * text and, after bundling, the same hash.
  */
-export function generateProgram(resolved: ResolvedPlan, rowTypes: RowTypes): string {
+export function generateProgram(resolved: ResolvedPlan, rowTypes: RowTypes, transforms: ReadonlyMap<string, string> = new Map()): string {
   const parts = new ProgramParts(rowTypes, resolved);
+  parts.transforms = transforms;
   parts.typeImports.add(rowTypes.sourceRowName);
   parts.typeImports.add(rowTypes.outputName);
 
@@ -149,6 +153,10 @@ function valueOf(column: ProgramColumn, parts: ProgramParts, resolved: ResolvedP
     }
     case 'foreign_key':
       return foreignKey(column.target, column.decision, parts);
+    case 'transform': {
+      const info = column.target.enumType === undefined ? undefined : resolved.analysis.target.enums.find((e) => `${e.schema}.${e.name}` === column.target.enumType);
+      return transformCall(column, parts, parts.transforms, parts.rowTypes.sourceRowName, info);
+    }
     case 'enum_map':
       return enumMap(column.target, column.source, column.enumMapping, column.enumType, parts, resolved);
   }

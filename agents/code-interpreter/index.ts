@@ -24,6 +24,13 @@ export interface GenerateScriptInput {
   programOverride?: string;
   /** Who wrote the override; recorded in the artifact. Defaults to this generator, marked `+override`. */
   overrideGenerator?: GeneratedScript['generator'];
+  /**
+   * Function bodies for the plan's transform columns, by target column (written by a model:
+   * agents/code-interpreter/claude). Embedded in the generated program and type-checked with it.
+   */
+  transforms?: Readonly<Record<string, string>>;
+  /** Recorded as the generator when transforms are given. */
+  transformsGenerator?: GeneratedScript['generator'];
 }
 
 /** The first line of every bundle: which plan's program it is. */
@@ -55,7 +62,8 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
   const analysis = parseInput(SchemaAnalysis, input.analysis, 'schema analysis');
   const resolved = resolvePlan(plan, analysis);
   const rowTypes = generateRowTypes(resolved);
-  const program = input.programOverride ?? generateProgram(resolved, rowTypes);
+  const transforms = new Map(Object.entries(input.transforms ?? {}));
+  const program = input.programOverride ?? generateProgram(resolved, rowTypes, transforms);
 
   const typecheck = typecheckProgram({ program, rowTypes: rowTypes.text });
   if (!typecheck.ok) {
@@ -77,7 +85,9 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
   const bundle = await bundleProgram({ program, rowTypes: rowTypes.text, banner: bannerFor(resolved.planHash) });
   const generator =
     input.programOverride === undefined
-      ? { kind: 'deterministic' as const, version: GENERATOR_VERSION }
+      ? transforms.size > 0 && input.transformsGenerator
+        ? input.transformsGenerator
+        : { kind: 'deterministic' as const, version: GENERATOR_VERSION }
       : (input.overrideGenerator ?? { kind: 'deterministic' as const, version: `${GENERATOR_VERSION}+override` });
 
   return GeneratedScript.parse({
@@ -90,6 +100,7 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
     rowTypes: rowTypes.text,
     typecheck,
     bundle: { sha256: bundle.sha256, bytes: bundle.bytes },
+    ...(input.programOverride === undefined && transforms.size > 0 ? { transforms: Object.fromEntries(transforms) } : {}),
   });
 }
 

@@ -30,7 +30,9 @@ export type ProgramColumn =
       /** The target's enum type, when the target column is an enum (a value map onto text has none). */
       enumType: EnumTypeInfo | undefined;
     }
-  | { kind: 'foreign_key'; target: ColumnInfo; mapping: ColumnMapping; decision: ForeignKeyDecision };
+  | { kind: 'foreign_key'; target: ColumnInfo; mapping: ColumnMapping; decision: ForeignKeyDecision }
+  /** A model-written function of `sources` (see transform-function.ts). */
+  | { kind: 'transform'; target: ColumnInfo; mapping: ColumnMapping; sources: ColumnInfo[]; description: string };
 
 /** A target column the program leaves alone, and who fills it instead. */
 export interface LeftOutColumn {
@@ -165,6 +167,11 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
         const decision = plan.foreignKeys.find((d) => d.column === target.name);
         if (!decision) problems.push(`target column ${JSON.stringify(target.name)} is a foreign key but the plan has no decision for it`);
         else returned.push({ kind: 'foreign_key', target, mapping, decision });
+        break;
+      }
+      case 'transform': {
+        const sources = origin.sources.map((s) => selectedSource(target.name, s));
+        if (sources.every((s): s is ColumnInfo => s !== undefined)) returned.push({ kind: 'transform', target, mapping, sources, description: origin.description });
         break;
       }
       case 'via_mapping':

@@ -112,6 +112,8 @@ function describeOrigin(c: ProgramColumn): string {
       return `${c.source.name} mapped value by value`;
     case 'foreign_key':
       return `the ${c.decision.refTable} row chosen in the plan`;
+    case 'transform':
+      return `a model-written function of ${c.sources.map((s) => s.name).join(', ')}`;
   }
 }
 

@@ -42,6 +42,13 @@ export const ColumnOrigin = z.discriminatedUnion('kind', [
      */
     onOrphan: z.enum(['needs_review', 'set_null', 'fail']),
   }),
+  /**
+   * What the fixed vocabulary cannot say ("full name is first + last", splitting "Last, First"):
+   * the reviewer approves the description; the Code Interpreter has a model write the function
+   * from `sources` to this column, type-checked against the row types, run only in the sandbox.
+   * It is not re-derived outside the sandbox: rows are checked by type and nullability only.
+   */
+  z.object({ kind: z.literal('transform'), sources: z.array(z.string()).min(1), description: z.string().min(1) }),
   /** Not written: the database default (or NULL) applies. */
   z.object({ kind: z.literal('default') }),
 ]);

@@ -7,7 +7,7 @@ import { MigrationPlan, reviewItems } from '../artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadModelConfig } from '../llm/config.js';
-import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath } from './plan-command.js';
+import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformsFor } from './plan-command.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
@@ -373,7 +373,8 @@ async function main(argv: string[]): Promise<number> {
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
         const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
-        const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say });
+        const transforms = await transformsFor({ planPath: loaded.paths.plan, plan, analysis: loaded.analysis, llm: v.llm, model: loadModelConfig(), say });
+        const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, ...(transforms ? { transforms } : {}) });
         say(`   program: ${program.programPath}`);
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
         const recorded = await withStore(config, async (store) => {

@@ -1,14 +1,19 @@
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { needsTransforms } from '../../agents/code-interpreter/claude/write-transforms.js';
+import { GeneratedScript } from '../artifacts/generated-script.js';
+import { contentHash } from '../artifacts/hash.js';
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { describeToPlan, type Connections, type Say } from '../chain.js';
-import { describeToPlanWithClaude } from '../chain-claude.js';
+import { describeToPlanWithClaude, writeProgramTransforms } from '../chain-claude.js';
 import { InputError } from '../errors.js';
 import { AnthropicModelClient } from '../llm/anthropic-client.js';
 import { TokenBudget } from '../llm/budget.js';
 import type { ModelConfig } from '../llm/config.js';
 import { ModelError } from '../llm/errors.js';
-import { loadTranscript, type ModelTranscript } from '../llm/transcript.js';
+import { loadTranscript, ModelTranscript } from '../llm/transcript.js';
+import { saveJson } from '../store/file-store.js';
 
 /** The model exchange kept beside a plan: `<plan>.model.json`. */
 export function transcriptPath(planPath: string): string {
@@ -64,4 +69,54 @@ export function modelSummary(plan: MigrationPlan): string | null {
   if (g.kind !== 'claude' || !g.usage) return null;
   const cost = g.costUsd === null || g.costUsd === undefined ? 'cost unknown for this model' : `≈ $${g.costUsd.toFixed(4)}`;
   return `🤖 ${g.model ?? 'model'}: ${g.usage.requests} request(s), ${g.usage.inputTokens} input + ${g.usage.outputTokens} output tokens, ${cost}; prompt sha256 ${(g.promptHash ?? '').slice(0, 12)}…`;
+}
+
+/** Model-written transform bodies kept beside a plan, for the plan revision they were written for. */
+const PlanTransforms = z.object({
+  kind: z.literal('plan_transforms'),
+  planHash: z.string(),
+  bodies: z.record(z.string(), z.string()),
+  generator: GeneratedScript.shape.generator,
+  transcript: ModelTranscript,
+});
+
+export function transformsPath(planPath: string): string {
+  return `${planPath.replace(/\.json$/, '')}.transforms.json`;
+}
+
+/**
+ * For `ferry run`: the function bodies a plan's transform columns need. Written once per plan
+ * revision by the model and kept beside the plan (`<plan>.transforms.json`), so a re-run uses
+ * the same code the first run did, and a person can read it; undefined when the plan has none.
+ */
+export async function transformsFor(input: {
+  planPath: string;
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  llm: string | undefined;
+  model: ModelConfig;
+  say: Say;
+}): Promise<{ bodies: Record<string, string>; generator: GeneratedScript['generator'] } | undefined> {
+  if (!needsTransforms(input.plan)) return undefined;
+  const path = transformsPath(input.planPath);
+  const planHash = contentHash(input.plan);
+  try {
+    const kept = PlanTransforms.parse(JSON.parse(await readFile(path, 'utf8')));
+    if (kept.planHash === planHash) {
+      input.say(`   model-written functions from ${path}`);
+      return { bodies: kept.bodies, generator: kept.generator };
+    }
+  } catch {
+    // none kept yet (or for another revision): write them below
+  }
+  const { apiKey } = input.model;
+  if (llmMode(input.llm, input.model) === 'off' || !apiKey) {
+    throw new ModelError('MODEL_NOT_CONFIGURED', 'user', `the plan's transform column(s) ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')} need a model to write their function`, {
+      hint: 'export ANTHROPIC_API_KEY=… and run again, or give those columns another origin in review (ferry approve --column …)',
+    });
+  }
+  const client = new AnthropicModelClient({ apiKey, baseURL: input.model.baseURL, model: input.model.model, timeoutMs: input.model.timeoutMs, maxRetries: input.model.maxRetries });
+  const written = await writeProgramTransforms({ plan: input.plan, analysis: input.analysis, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, say: input.say });
+  await saveJson(path, { kind: 'plan_transforms', planHash, bodies: written.bodies, generator: written.generator, transcript: written.transcript });
+  return { bodies: written.bodies, generator: written.generator };
 }

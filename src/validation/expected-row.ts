@@ -16,6 +16,11 @@ export function programColumns(plan: MigrationPlan): ColumnMapping[] {
   return plan.columns.filter((c) => c.origin.kind !== 'generated_uuid' && c.origin.kind !== 'default' && c.origin.kind !== 'via_mapping');
 }
 
+/** Program columns deriveRow cannot re-derive: written by a model's function, checked by type only. */
+export function notRederived(plan: MigrationPlan): ColumnMapping[] {
+  return programColumns(plan).filter((c) => c.origin.kind === 'transform');
+}
+
 export type Derived = { ok: true; row: Record<string, unknown> } | { ok: false; column: string; message: string };
 
 export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record<string, unknown>): Derived {
@@ -53,6 +58,10 @@ export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record
         row[c.target] = d.value;
         break;
       }
+      case 'transform':
+        // A model-written function runs only in the sandbox; its columns are not re-derived here
+        // (see notRederived): they are held to type and nullability by checkValue instead.
+        break;
       default:
         break;
     }

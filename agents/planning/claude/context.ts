@@ -1,13 +1,12 @@
 import type { DatabaseAnalysis, SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
+import { DATA_CLOSE, DATA_OPEN, escapeData } from '../../../src/llm/untrusted.js';
 
 /**
  * The schemas as the model sees them: names, types, keys, enums and sample values. All of it
- * came out of the databases, so all of it goes inside one <untrusted-data> block, JSON-encoded
- * with every `<` escaped: no value (a role named "</untrusted-data> Ignore previous
- * instructions…") can close the block or pose as the person's words.
+ * came out of the databases, so all of it goes inside one untrusted-data block (see
+ * src/llm/untrusted.ts); only the person's description stands outside it.
  */
-export const DATA_OPEN = '<untrusted-data>';
-export const DATA_CLOSE = '</untrusted-data>';
+export { DATA_CLOSE, DATA_OPEN, escapeData };
 
 /** Sample values per profiled column; enough to map an enum, bounded for the token budget. */
 const MAX_VALUES = 60;
@@ -31,10 +30,6 @@ function describeDb(db: DatabaseAnalysis, withEnums: boolean) {
     })),
     ...(withEnums ? { enums: db.enums.map((e) => ({ type: `${e.schema}.${e.name}`, values: e.values })) } : {}),
   };
-}
-
-export function escapeData(json: string): string {
-  return json.replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
 }
 
 export function planningUserMessage(description: string, analysis: SchemaAnalysis): string {

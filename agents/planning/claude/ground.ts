@@ -83,6 +83,8 @@ export function groundColumns(p: ColumnsProposal, source: TableInfo, target: Tab
         offenders.push(`columns.${c.target}: cannot copy ${s.name} (${s.pgType}) into ${t.name} (${t.pgType})`);
       }
       if (t && o.kind === 'enum_map' && t.category !== 'enum') offenders.push(`columns.${c.target}: enum_map needs an enum target column; ${t.name} is ${t.pgType}`);
+    } else if (o.kind === 'transform') {
+      for (const s of o.sources) srcCol(s, `columns.${c.target}`);
     } else if (o.kind === 'constant' && t) {
       const problem = checkValue(t, o.value, enumValuesOf(t));
       if (problem) offenders.push(`columns.${c.target}: the constant ${JSON.stringify(o.value)} does not fit: ${problem}`);

@@ -17,6 +17,8 @@ import type { PlanProposal, ProposalOrigin } from './proposal.js';
  *   type-checked already, replaces the rules' there, with both in the reason.
  */
 const PLAIN = new Set<ColumnOrigin['kind']>(['copy', 'cast', 'constant', 'default']);
+/** What the model may put in place of a plain origin: those, or a function it describes (written later, type-checked, sandboxed). */
+const PLAIN_FROM_MODEL = new Set<ColumnOrigin['kind']>([...PLAIN, 'transform']);
 
 function describe(o: ColumnOrigin | ProposalOrigin): string {
   switch (o.kind) {
@@ -34,6 +36,8 @@ function describe(o: ColumnOrigin | ProposalOrigin): string {
       return 'the FK decision';
     case 'default':
       return 'the database default';
+    case 'transform':
+      return `a function of ${o.sources.join(', ')} (${o.description})`;
     default:
       return o.kind;
   }
@@ -65,7 +69,7 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
       col.reason += `; ${who} agrees`;
       continue;
     }
-    if (PLAIN.has(col.origin.kind) && PLAIN.has(origin.kind) && col.status !== 'overridden') {
+    if (PLAIN.has(col.origin.kind) && PLAIN_FROM_MODEL.has(origin.kind) && col.status !== 'overridden') {
       notes.push(`${col.target}: ${describe(origin)} as the description asks (the rules had ${describe(col.origin)})`);
       Object.assign(col, {
         origin,
@@ -133,7 +137,9 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
   }
 
   // What the program reads: the legacy key and every source column an origin names.
-  next.source.columns = [...new Set([next.source.key, ...next.columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
+  next.source.columns = [
+    ...new Set([next.source.key, ...next.columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : 'sources' in c.origin ? c.origin.sources : []))]),
+  ];
   const open = reviewItems(next).length;
   const reasons = next.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
   if (disagreements) reasons.unshift(`${who} and the rules disagree on ${disagreements} enum value(s): a person decides each`);

@@ -23,6 +23,11 @@ export const ProposalOrigin = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('generated_uuid') }),
   z.object({ kind: z.literal('foreign_key') }),
   z.object({ kind: z.literal('default') }),
+  z.object({
+    kind: z.literal('transform'),
+    sources: z.array(z.string()).min(1).describe('the source columns the value is computed from'),
+    description: z.string().min(1).describe('what the function computes, precisely, e.g. first_name, a space, then last_name'),
+  }),
 ]);
 export type ProposalOrigin = z.infer<typeof ProposalOrigin>;
 

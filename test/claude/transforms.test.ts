@@ -1,0 +1,106 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { approvePlan } from '../../agents/planning/index.js';
+import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js';
+import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transforms.js';
+import { generateScript } from '../../agents/code-interpreter/index.js';
+import { executePlan, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { describeToPlanWithClaude, writeProgramTransforms } from '../../src/chain-claude.js';
+import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
+import { TokenBudget } from '../../src/llm/budget.js';
+import { loadPrompt } from '../../src/llm/prompts.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
+import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
+import { dockerDriverForTests } from '../setup/docker.js';
+import pg from 'pg';
+import { fixture, startFakeAnthropic, toolUse, type FakeAnthropic, type Reply } from './fake-anthropic.js';
+
+const DESCRIPTION = 'bring the employees across; full name is first + last';
+
+async function sql(url: string, text: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('a column the vocabulary cannot express: a model-written function, type-checked, run only in the sandbox', () => {
+  let legacy: TestDatabase;
+  let target: TestDatabase;
+  let conn: Connections;
+  let fake: FakeAnthropic | undefined;
+
+  beforeAll(async () => {
+    legacy = await createTestDatabase('emp_legacy');
+    target = await createTestDatabase('emp_target');
+    await sql(legacy.url, `CREATE TABLE employees (id serial PRIMARY KEY, first_name varchar(50) NOT NULL, last_name varchar(50) NOT NULL, email text);
+      INSERT INTO employees (first_name, last_name, email) VALUES ('Ada', 'Lovelace', 'ada@example.com'), ('Grace ', 'Hopper', NULL), ('Alan', 'Turing', 'alan@example.com')`);
+    await sql(target.url, `CREATE TABLE staff (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, legacy_employee_id integer)`);
+    conn = await openConnections(legacy.url, target.url);
+  });
+  afterAll(async () => {
+    await conn?.close();
+    await legacy?.drop();
+    await target?.drop();
+  });
+  afterEach(async () => {
+    await fake?.close();
+    fake = undefined;
+  });
+
+  const client = async (replies: Reply[]) => {
+    fake = await startFakeAnthropic(replies);
+    return new AnthropicModelClient({ apiKey: 'sk-test', baseURL: fake.baseURL, model: 'claude-sonnet-5-5', timeoutMs: 10_000, maxRetries: 0 });
+  };
+
+  it('plans, has the function written (repaired from the compiler’s diagnostics), runs it in Docker, and says what validation could not re-derive', async () => {
+    const planner = await client([toolUse(INTENT_TOOL, fixture('employees-intent.json')), toolUse(COLUMNS_TOOL, fixture('employees-columns.json'))]);
+    const { plan: draft, analysis } = await describeToPlanWithClaude({ description: DESCRIPTION, conn, model: { client: planner, budget: new TokenBudget(50_000) } });
+    expect(draft.columns.find((c) => c.target === 'full_name')).toMatchObject({
+      origin: { kind: 'transform', sources: ['first_name', 'last_name'], description: 'first_name, one space, then last_name' },
+      status: 'mapped',
+    });
+    expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email']));
+    const plan = approvePlan(draft, 'reviewer');
+
+    // Without the function the generator refuses by name; it never writes a guess.
+    await expect(generateScript({ plan, analysis })).rejects.toMatchObject({ code: 'TRANSFORM_NOT_WRITTEN' });
+
+    await fake!.close();
+    const writer = await client([
+      toolUse(WRITE_TOOL, fixture('employees-functions-wrong.json')),
+      toolUse(WRITE_TOOL, fixture('employees-functions-escape.json')),
+      toolUse(WRITE_TOOL, fixture('employees-functions.json')),
+    ]);
+    const written = await writeProgramTransforms({ plan, analysis, model: { client: writer, budget: new TokenBudget(50_000) } });
+    const feedback = fake!.requests.slice(1).map((r) => JSON.stringify(r.body.messages.at(-1)));
+    expect(feedback[0]).toMatch(/TS2339 Property 'middle_name' does not exist/);
+    expect(feedback[1]).toMatch(/not a single function body/);
+    expect(written.bodies).toEqual({ full_name: 'return `${row.first_name.trim()} ${row.last_name.trim()}`;' });
+    const prompt = await loadPrompt('code-interpreter.v1');
+    expect(written.generator).toMatchObject({ kind: 'claude', model: 'claude-sonnet-5-5', promptHash: prompt.sha256, usage: { requests: 3 } });
+    expect(written.transcript.exchanges).toHaveLength(3);
+
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-transform-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const program = await prepareProgram({ plan, analysis, dir, transforms: written });
+    expect(program.script.program).toMatch(/function fullNameFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
+    expect(program.script.transforms).toEqual(written.bodies);
+
+    const { run, report } = await executePlan({ plan, analysis, program, conn, driver: await dockerDriverForTests(), policy: defaultPolicy });
+    expect(run.status).toBe('completed');
+    const rows = await sql(target.url, 'SELECT full_name, legacy_employee_id FROM staff ORDER BY legacy_employee_id');
+    expect(rows.rows).toEqual([
+      { full_name: 'Ada Lovelace', legacy_employee_id: 1 },
+      { full_name: 'Grace Hopper', legacy_employee_id: 2 },
+      { full_name: 'Alan Turing', legacy_employee_id: 3 },
+    ]);
+    expect(report?.status).toBe('passed');
+    expect(report?.checks.find((c) => c.name === 'row_content')?.summary).toMatch(/full_name written by a model's function: checked by type and nullability only, not re-derived/);
+  });
+});
