@@ -1,5 +1,6 @@
 import { contentHash } from '../../src/artifacts/hash.js';
 import {
+  isSelfReference,
   reviewItems,
   type ColumnMapping,
   type EnumMapping,
@@ -177,6 +178,10 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
       case 'via_mapping':
         // The orchestrator reads the legacy value from the row it sent, so it must be selected.
         selectedSource(target.name, origin.source);
+        // A self-reference is written NULL first and set in a second pass.
+        if (isSelfReference(plan, origin) && !target.nullable) {
+          problems.push(`target column ${JSON.stringify(target.name)} references its own table but is NOT NULL; the second pass that sets it needs it nullable`);
+        }
         break;
       case 'generated_uuid':
       case 'default':

@@ -140,6 +140,20 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(orderByDependencies([intent(table('c2', ['b'])), intent(table('b', ['b']))]).map((i) => i.source.name)).toEqual(['b', 'c2']);
     });
 
+    it('a NOT NULL self-reference cannot be written in two passes: review, and no program', async () => {
+      await fk.sql('target', 'ALTER TABLE employees ALTER COLUMN reports_to SET NOT NULL');
+      try {
+        const p = (await describeToPlans({ description: 'move employees and customers', conn }))![0]!;
+        const col = origin(p.plan, 'reports_to');
+        expect(col).toMatchObject({ status: 'needs_review', origin: { kind: 'via_mapping', onOrphan: 'needs_review' } });
+        expect(col.reason).toContain('NOT NULL');
+        const forced = approvePlan(await applyOverrides(p.plan, { orphans: [{ column: 'reports_to', policy: 'fail' }] }, 't', createPlanProbe(conn.source, conn.target)), 't');
+        await expect(generateScript({ plan: forced, analysis: p.analysis })).rejects.toMatchObject({ code: 'PLAN_INCONSISTENT', message: expect.stringContaining('second pass that sets it needs it nullable') });
+      } finally {
+        await fk.sql('target', 'ALTER TABLE employees ALTER COLUMN reports_to DROP NOT NULL');
+      }
+    });
+
     it('generates programs that leave the resolved references to the orchestrator', async () => {
       const p = byTable('customers');
       const script = await generateScript({ plan: approvePlan(p.plan, 't'), analysis: p.analysis });
