@@ -19,12 +19,12 @@ import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
-import { DockerDriver } from '../../sandbox/docker-driver.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { isStoredPlanRef, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
 import { runRecorded } from '../service/record.js';
 import { parsePort, serveCommand } from '../service/serve.js';
+import { reviewCommand } from '../review/review-command.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
 
 const say: Say = (line) => process.stdout.write(`${line}\n`);
@@ -37,6 +37,7 @@ Commands
   plan "<description>"     analyse both databases and write a reviewable plan
   show <plan.json>         print a plan: columns, enum mapping, FK decision, risk, review items
   approve <plan.json>      resolve flagged values (--map/--fk/--column) and approve
+  review <plan>            resolve flagged values and approve, question by question
   run <plan.json>          generate, type-check and run the program in the sandbox, then validate
   validate <migration-id>  re-check a run: counts, mappings, every row, distribution, FKs
   rollback <migration-id>  delete exactly the rows a run inserted, with their mappings
@@ -121,6 +122,11 @@ ferry runs show <run>
 
 Lists runs recorded in the target's migration_control; "show" prints one run of the run
 store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report.`,
+  review: `ferry review <plan.json|plan id> [--by <name>]
+
+Prints the plan, asks for each flagged enum value and FK choice (a number or a name; empty
+skips), makes the new revision (every choice checked against the data), then asks whether
+to approve, leave a draft, or reject. Answers may be piped to stdin, one per line.`,
   serve: `ferry serve [--port <n>] [--demo] [--allow-weak-sandbox]
 
 Serves the HTTP API under /api (GET /api/plans, POST /api/describe, …) and the review page
@@ -135,8 +141,8 @@ rows it would write with the recorded one: "reproduced", or what differs (source
 image, program) and why. Exit code 1 when it does not reproduce.`,
   sandbox: `ferry sandbox build-image   build ferry-sandbox:node18 offline (node 18 from the npm registry)
 ferry sandbox policy        print the container policy as JSON (Docker's field names)
-ferry sandbox ps            list containers ferry started that still exist
-ferry sandbox gc            remove them`,
+ferry sandbox ps            list containers ferry started that still exist, with their run and owner
+ferry sandbox gc [--all]    remove those whose orchestrator is gone (--all: every ferry container)`,
 };
 
 const OPTIONS = {
@@ -160,6 +166,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   llm: { type: 'string' },
   replay: { type: 'string' },
+  all: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -461,6 +468,10 @@ async function main(argv: string[]): Promise<number> {
         await conn.close();
       }
     }
+    case 'review': {
+      const loaded = await loadPlanWithAnalysis(rest[0] ?? '', config);
+      return reviewCommand(config, loaded, v.by ?? config.user, say);
+    }
     case 'serve':
       return serveCommand(
         config,
@@ -477,20 +488,13 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (sub === 'policy') {
-        const { hostConfigFor } = await import('../../sandbox/docker-driver.js');
-        say(JSON.stringify({ policy: defaultPolicy, HostConfig: hostConfigFor(defaultPolicy, { bundle: '/sandbox/bundle.cjs', socketDir: '/run/ferry' }) }, null, 2));
+        const { policyJson } = await import('../../sandbox/cli.js');
+        say(policyJson(defaultPolicy));
         return 0;
       }
       if (sub === 'ps' || sub === 'gc') {
-        const d = new DockerDriver();
-        const ids = await d.leftovers();
-        if (sub === 'ps') say(ids.length ? ids.join('\n') : 'no ferry containers');
-        else {
-          const { createDockerClient } = await import('../../sandbox/docker-client.js');
-          const docker = createDockerClient();
-          for (const id of ids) await docker.removeContainer(id);
-          say(`removed ${ids.length} container(s)`);
-        }
+        const { sandboxGc, sandboxPs } = await import('../../sandbox/cli.js');
+        for (const line of sub === 'ps' ? await sandboxPs() : await sandboxGc({ all: v.all === true })) say(line);
         return 0;
       }
       throw new InputError('ARG_INVALID', `unknown sandbox command "${sub ?? ''}"`, { hint: COMMAND_HELP.sandbox! });

@@ -1,24 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
-
-const BIN = resolve(__dirname, '../../bin/ferry.js');
-
-export async function runFerry(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolvePromise({ code, stdout, stderr });
-    });
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    else child.stdin?.end();
-  });
-}
+import { runFerry } from './ferry-bin.js';
 
 describe('the CLI on the run store: dry run, runs show, replay', () => {
   let seed: SeedCase;

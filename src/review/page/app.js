@@ -316,7 +316,7 @@ async function showRun(id) {
       <p class="muted">plan <a href="#/plans/${encodeURIComponent(run.planId)}">${esc(run.planId)}</a> revision ${run.revision} · started ${esc(run.startedAt)} by ${esc(run.startedBy)}</p>
       <div class="row">
         <button id="replay" data-testid="replay" ${run.status === 'completed' && run.rowsChecksum ? '' : 'disabled'}>Replay (dry run)</button>
-        ${run.mode === 'run' && run.migrationId ? '<button class="danger" id="rollback" data-testid="rollback">Roll back</button>' : ''}
+        <button class="danger" id="rollback" data-testid="rollback" hidden>Roll back</button>
       </div>
       <div id="run-facts"></div>
     </section>
@@ -348,6 +348,8 @@ async function showRun(id) {
 }
 
 function renderRunFacts(run, sandbox) {
+  // Only a real run that wrote rows (its migration id is known once it started) can be rolled back.
+  $('#rollback').hidden = !(run.mode === 'run' && run.migrationId);
   const o = run.outcome || {};
   const facts = [];
   if (o.summary) facts.push(`<p data-testid="replay-verdict">${badge(o.verdict)} ${esc(o.summary)}</p>`);
