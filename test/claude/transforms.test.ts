@@ -17,7 +17,7 @@ import { dockerDriverForTests } from '../setup/docker.js';
 import pg from 'pg';
 import { fixture, startFakeAnthropic, toolUse, type FakeAnthropic, type Reply } from './fake-anthropic.js';
 
-const DESCRIPTION = 'bring the employees across; full name is first + last';
+const DESCRIPTION = 'bring the employees across; full name is first + last; keep who reports to whom';
 
 async function sql(url: string, text: string): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: url });
@@ -38,9 +38,9 @@ describe('a column the vocabulary cannot express: a model-written function, type
   beforeAll(async () => {
     legacy = await createTestDatabase('emp_legacy');
     target = await createTestDatabase('emp_target');
-    await sql(legacy.url, `CREATE TABLE employees (id serial PRIMARY KEY, first_name varchar(50) NOT NULL, last_name varchar(50) NOT NULL, email text);
-      INSERT INTO employees (first_name, last_name, email) VALUES ('Ada', 'Lovelace', 'ada@example.com'), ('Grace ', 'Hopper', NULL), ('Alan', 'Turing', 'alan@example.com')`);
-    await sql(target.url, `CREATE TABLE staff (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, legacy_employee_id integer)`);
+    await sql(legacy.url, `CREATE TABLE employees (id serial PRIMARY KEY, first_name varchar(50) NOT NULL, last_name varchar(50) NOT NULL, email text, manager_id integer REFERENCES employees(id));
+      INSERT INTO employees (first_name, last_name, email, manager_id) VALUES ('Ada', 'Lovelace', 'ada@example.com', NULL), ('Grace ', 'Hopper', NULL, 1), ('Alan', 'Turing', 'alan@example.com', 2)`);
+    await sql(target.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
     conn = await openConnections(legacy.url, target.url);
   });
   afterAll(async () => {
@@ -65,7 +65,10 @@ describe('a column the vocabulary cannot express: a model-written function, type
       origin: { kind: 'transform', sources: ['first_name', 'last_name'], description: 'first_name, one space, then last_name' },
       status: 'mapped',
     });
-    expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email']));
+    expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email', 'manager_id']));
+    // "keep who reports to whom": the model says a reference; the rules say how (through the run's own mappings).
+    expect(draft.columns.find((c) => c.target === 'reports_to')).toMatchObject({ origin: { kind: 'via_mapping', source: 'manager_id' }, status: 'mapped' });
+    expect(draft.columns.find((c) => c.target === 'reports_to')!.reason).toMatch(/agrees/);
     const plan = approvePlan(draft, 'reviewer');
 
     // Without the function the generator refuses by name; it never writes a guess.
@@ -94,11 +97,11 @@ describe('a column the vocabulary cannot express: a model-written function, type
 
     const { run, report } = await executePlan({ plan, analysis, program, conn, driver: await dockerDriverForTests(), policy: defaultPolicy });
     expect(run.status).toBe('completed');
-    const rows = await sql(target.url, 'SELECT full_name, legacy_employee_id FROM staff ORDER BY legacy_employee_id');
+    const rows = await sql(target.url, 'SELECT s.full_name, s.legacy_employee_id, m.full_name AS manager FROM employees s LEFT JOIN employees m ON m.id = s.reports_to ORDER BY s.legacy_employee_id');
     expect(rows.rows).toEqual([
-      { full_name: 'Ada Lovelace', legacy_employee_id: 1 },
-      { full_name: 'Grace Hopper', legacy_employee_id: 2 },
-      { full_name: 'Alan Turing', legacy_employee_id: 3 },
+      { full_name: 'Ada Lovelace', legacy_employee_id: 1, manager: null },
+      { full_name: 'Grace Hopper', legacy_employee_id: 2, manager: 'Ada Lovelace' },
+      { full_name: 'Alan Turing', legacy_employee_id: 3, manager: 'Grace Hopper' },
     ]);
     expect(report?.status).toBe('passed');
     expect(report?.checks.find((c) => c.name === 'row_content')?.summary).toMatch(/full_name written by a model's function: checked by type and nullability only, not re-derived/);

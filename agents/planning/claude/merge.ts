@@ -44,6 +44,8 @@ function describe(o: ColumnOrigin | ProposalOrigin): string {
 }
 
 function sameOrigin(rules: ColumnOrigin, model: ColumnOrigin): boolean {
+  // The model says "a reference ferry resolves"; the rules say how (a chosen row, or the parent's mappings).
+  if (model.kind === 'foreign_key' && rules.kind === 'via_mapping') return true;
   if (rules.kind !== model.kind) return false;
   return JSON.stringify(rules) === JSON.stringify(model);
 }
