@@ -53,3 +53,20 @@ export interface ModelClient {
   readonly model: string;
   createMessage(request: ModelRequest): Promise<ModelResponse>;
 }
+
+/**
+ * The user turn that answers an assistant turn: the API wants a tool_result for every tool_use
+ * it made, so the one being answered gets `text` and any other gets a short refusal.
+ */
+export function answerToolUses(content: readonly ContentBlock[], answered: ToolUseBlock | undefined, text: string, isError: boolean): ModelMessage {
+  const uses = content.filter((b): b is ToolUseBlock => b.type === 'tool_use');
+  if (uses.length === 0) return { role: 'user', content: text };
+  return {
+    role: 'user',
+    content: uses.map((u) =>
+      u.id === (answered ?? uses[0])?.id
+        ? { type: 'tool_result' as const, tool_use_id: u.id, content: text, ...(isError ? { is_error: true } : {}) }
+        : { type: 'tool_result' as const, tool_use_id: u.id, content: `Not used: ${u.name} was not asked for now. One call at a time.`, is_error: true },
+    ),
+  };
+}

@@ -157,6 +157,22 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
     });
   });
 
+  it('answers every tool call of a turn, and sends a call to the wrong tool back', async () => {
+    const both = toolUse(INTENT_TOOL, fixture('roles-intent.json'));
+    const body = both.body as { content: unknown[] };
+    body.content.push({ type: 'tool_use', id: 'toolu_early', name: COLUMNS_TOOL, input: fixture('roles-columns.json') });
+    const wrong = toolUse(COLUMNS_TOOL, fixture('roles-columns.json'));
+    const { plan: p } = await plan([wrong, both, columns()]);
+    expect(p.source.table).toBe('dispatch_role');
+    const afterWrong = fake!.requests[1]!.body.messages.at(-1)!.content as Array<{ type: string; content: string; is_error?: boolean }>;
+    expect(afterWrong).toEqual([expect.objectContaining({ type: 'tool_result', is_error: true, content: expect.stringMatching(/has no choose_rows call/) })]);
+    const afterBoth = fake!.requests[2]!.body.messages.at(-1)!.content as Array<{ tool_use_id: string; is_error?: boolean }>;
+    expect(afterBoth.map((r) => [r.tool_use_id.startsWith('toolu_early'), r.is_error ?? false])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+  });
+
   it('backs off on 529 and answers', async () => {
     const { plan: p } = await plan([apiError(529, 'overloaded_error', 'Overloaded', { 'retry-after': '1' }), intent(), columns()]);
     expect(p.generator.usage?.requests).toBe(2);

@@ -6,7 +6,7 @@ import { CodegenError } from '../../../src/errors.js';
 import { ModelError } from '../../../src/llm/errors.js';
 import { estimateCostUsd } from '../../../src/llm/pricing.js';
 import type { PromptTemplate } from '../../../src/llm/prompts.js';
-import type { ModelClient, ModelMessage, ModelUsage, ToolUseBlock } from '../../../src/llm/types.js';
+import { answerToolUses, type ModelClient, type ModelMessage, type ModelUsage, type ToolUseBlock } from '../../../src/llm/types.js';
 import { untrustedBlock } from '../../../src/llm/untrusted.js';
 import { formatDiagnostics } from '../typecheck.js';
 import { generateScript } from '../index.js';
@@ -127,7 +127,7 @@ export async function writeTransforms(input: { plan: MigrationPlan; analysis: Sc
       });
     }
     const feedback = `Rejected:\n${problems}\nCall ${WRITE_TOOL} again with corrected bodies.`;
-    messages.push({ role: 'user', content: use ? [{ type: 'tool_result', tool_use_id: use.id, is_error: true, content: feedback }] : feedback });
+    messages.push(answerToolUses(response.content, use, feedback, true));
   }
 }
 

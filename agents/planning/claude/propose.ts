@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
 import { ModelError } from '../../../src/llm/errors.js';
 import type { PromptTemplate } from '../../../src/llm/prompts.js';
-import type { ModelClient, ModelMessage, ModelResponse, ToolUseBlock } from '../../../src/llm/types.js';
+import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse, type ToolUseBlock } from '../../../src/llm/types.js';
 import { focusMessage, planningUserMessage } from './context.js';
 import { groundColumns, groundIntent } from './ground.js';
 import { COLUMNS_TOOL, ColumnsProposal, INTENT_TOOL, IntentProposal, TOOLS, type PlanProposal } from './proposal.js';
@@ -28,7 +28,7 @@ async function toolStep<T, G>(
   schema: z.ZodType<T>,
   check: Check<T, G>,
   responses: ModelResponse[],
-): Promise<{ value: T; grounded: G; use: ToolUseBlock }> {
+): Promise<{ value: T; grounded: G; use: ToolUseBlock; content: ModelResponse['content'] }> {
   for (let turn = 0; ; turn++) {
     // Not a forced tool_choice: current models refuse it (400). The prompt and this step's text
     // name the tool, and an answer without the call gets a repair turn like any other.
@@ -47,7 +47,7 @@ async function toolStep<T, G>(
         if (response.stopReason === 'max_tokens') problems.unshift('the answer was cut off at max_tokens; keep it shorter');
       } else {
         const grounded = check(parsed.data);
-        if (grounded.ok) return { value: parsed.data, grounded, use };
+        if (grounded.ok) return { value: parsed.data, grounded, use, content: response.content };
         code = 'MODEL_NOT_GROUNDED';
         problems = grounded.offenders;
       }
@@ -63,7 +63,7 @@ async function toolStep<T, G>(
       code === 'MODEL_NOT_GROUNDED'
         ? `Rejected: the answer names what the schemas do not contain. Use only names from the schemas.\n- ${problems.join('\n- ')}\nCall ${tool} again, corrected.`
         : `Rejected: the input does not match the tool's input schema.\n- ${problems.join('\n- ')}\nCall ${tool} again with input that matches the schema.`;
-    messages.push({ role: 'user', content: use ? [{ type: 'tool_result', tool_use_id: use.id, is_error: true, content: feedback }] : feedback });
+    messages.push(answerToolUses(response.content, use, feedback, true));
   }
 }
 
@@ -93,7 +93,7 @@ export async function proposePlan(input: {
   const step1 = await toolStep(client, prompt, messages, INTENT_TOOL, IntentProposal, (v) => groundIntent(v, input.analysis), responses);
   const intent = step1.grounded;
   const focused = await input.focus(intent);
-  messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: step1.use.id, content: focusMessage(focused) }] });
+  messages.push(answerToolUses(step1.content, step1.use, focusMessage(focused), false));
   const step2 = await toolStep(client, prompt, messages, COLUMNS_TOOL, ColumnsProposal, (v) => groundColumns(v, intent.source, intent.target, focused), responses);
   return { proposal: { ...step1.value, ...step2.value }, analysis: focused, intent, responses };
 }
