@@ -10,6 +10,7 @@ import { describeToPlan, openConnections, type Connections } from '../../src/cha
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { replayRun, runRecorded } from '../../src/service/record.js';
 import { RunStore } from '../../src/store/run-store.js';
+import { resolveToken, sha256Hex } from '../../src/service/server.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
@@ -59,6 +60,16 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     expect((await store.getAnalysis(plan.analysisHash)).kind).toBe('schema_analysis');
     const tables = await seed.sql('target', `SELECT table_name FROM information_schema.tables WHERE table_schema = 'ferry' ORDER BY 1`);
     expect(tables.rows.map((r) => r.table_name)).toEqual(['api_tokens', 'artifacts', 'bundles', 'plan_versions', 'run_events', 'runs']);
+  });
+
+  it('generates the API token once and keeps only its hash; a configured token wins', async () => {
+    const first = await resolveToken(store, undefined);
+    expect(first.generated).toMatch(/^[\w-]{32}$/);
+    expect(first.sha256).toBe(sha256Hex(first.generated!));
+    expect(await resolveToken(store, undefined)).toEqual({ sha256: first.sha256, generated: null });
+    expect(await resolveToken(store, 'chosen')).toEqual({ sha256: sha256Hex('chosen'), generated: null });
+    const kept = await seed.sql('target', 'SELECT sha256 FROM ferry.api_tokens');
+    expect(kept.rows).toEqual([{ sha256: first.sha256 }]);
   });
 
   let dryChecksum = '';

@@ -98,6 +98,7 @@ describe('the review page in a real headless Chromium', () => {
     const report = page.locator('[data-testid=report]');
     await expect.poll(() => report.textContent(), { timeout: 30_000 }).toContain('passed');
     expect(await report.textContent()).toContain('migrated 32');
+    expect(await page.locator('[data-testid=rollback]').isVisible()).toBe(true);
     await page.screenshot({ path: join(SHOTS, '3-run-validated.png'), fullPage: true });
 
     // The run list shows it; the database agrees with the page.
