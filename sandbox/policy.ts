@@ -27,6 +27,8 @@ export interface SandboxPolicy {
   user: string;
   readOnlyRootfs: boolean;
   tmpfsSizeBytes: number;
+  /** Size of /dev/shm, the other writable tmpfs Docker gives a container (node does not use it). */
+  shmSizeBytes: number;
   noNewPrivileges: boolean;
   capDrop: string[];
   networkMode: 'none';
@@ -54,6 +56,7 @@ export const defaultPolicy: SandboxPolicy = {
   user: '1000:1000',
   readOnlyRootfs: true,
   tmpfsSizeBytes: 16 * 1024 * 1024,
+  shmSizeBytes: 1024 * 1024,
   noNewPrivileges: true,
   capDrop: ['ALL'],
   networkMode: 'none',
@@ -86,6 +89,7 @@ export interface DockerHostConfig {
   Ulimits: { Name: 'nofile'; Soft: number; Hard: number }[];
   ReadonlyRootfs: boolean;
   Tmpfs: Record<string, string>;
+  ShmSize: number;
   SecurityOpt: string[];
   CapDrop: string[];
   NetworkMode: 'none';
@@ -144,6 +148,7 @@ export function dockerFields(policy: SandboxPolicy, binds: { bundle: string; str
       ReadonlyRootfs: policy.readOnlyRootfs,
       // noexec: nothing written at run time can be executed or loaded as native code.
       Tmpfs: { [SANDBOX_PATHS.tmp]: `rw,noexec,nosuid,nodev,size=${policy.tmpfsSizeBytes}` },
+      ShmSize: policy.shmSizeBytes,
       SecurityOpt: policy.noNewPrivileges ? ['no-new-privileges'] : [],
       CapDrop: [...policy.capDrop],
       NetworkMode: policy.networkMode,

@@ -308,6 +308,7 @@ export function checkPolicy(policy: SandboxPolicy): void {
   positiveInt('pidsLimit');
   positiveInt('timeoutMs', MAX_TIMER_MS);
   positiveInt('tmpfsSizeBytes');
+  positiveInt('shmSizeBytes');
   positiveInt('maxLogBytes');
   positiveInt('logTailBytes');
   positiveInt('maxOutputBytes');

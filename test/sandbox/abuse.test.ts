@@ -118,14 +118,22 @@ function commonCases(makeDriver: () => SandboxDriver, leftovers: (run: SandboxRu
     await nextSessionWorks(driver);
   });
 
-  it('writing to /, /etc, the bundle and the stream directory fails', async () => {
+  it('writing to /, /etc, the bundle and the stream directory fails; no host path is mounted writable', async () => {
     const driver = makeDriver();
     const a = await abuse(driver, 'abuse/writes');
     expect(a.run.exitReason).toBe('ok');
-    for (const [where, result] of Object.entries(a.found ?? {})) {
+    const { mounts, ...writes } = a.found ?? {};
+    for (const [where, result] of Object.entries(writes)) {
       expect([where, result]).toEqual([where, expect.stringMatching(/^(EROFS|EACCES|ERR_ACCESS_DENIED)$/)]);
     }
-    expect(Object.keys(a.found ?? {})).toEqual(['root', 'etc', 'passwd', 'bundle', 'streamDir']);
+    expect(Object.keys(writes)).toEqual(['root', 'etc', 'passwd', 'bundle', 'streamDir']);
+    if (driver.kind === 'docker') {
+      // The only host paths: the bundle and the stream directory, plus Docker's init and
+      // /etc/hostname (with networking disabled it adds no hosts or resolv.conf), all read-only.
+      expect(mounts).toEqual(['/etc/hostname ro', '/run/ferry ro', '/sandbox/bundle.cjs ro', '/sbin/docker-init ro']);
+    } else {
+      expect(mounts).toBeNull();
+    }
     await nextSessionWorks(driver);
   });
 

@@ -38,6 +38,7 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${16 * 1024 * 1024}` },
+      ShmSize: 1024 * 1024,
       Binds: ['/r/bundle.cjs:/sandbox/bundle.cjs:ro', '/r/stream:/run/ferry:ro'],
     });
   });
