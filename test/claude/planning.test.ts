@@ -110,9 +110,18 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
   });
 
   it('takes a hallucination the model corrects in its repair turn', async () => {
-    const { plan: p } = await plan([toolUse(INTENT_TOOL, { ...fixture<object>('roles-intent.json'), target: { table: 'technician_role' } }), intent(), columns()]);
+    const wrong = { ...fixture<object>('roles-intent.json'), target: { table: 'technician_role' } };
+    const { plan: p } = await plan([toolUse(INTENT_TOOL, wrong), intent(), columns()]);
     expect(p.target.table).toBe('technician_roles');
-    expect(JSON.stringify(fake!.requests[1]!.body.messages.at(-1))).toContain('target table \\"technician_role\\" does not exist');
+    const feedback = JSON.stringify(fake!.requests[1]!.body.messages.at(-1));
+    expect(feedback).toContain('target table \\"technician_role\\" does not exist');
+  });
+
+  it('refuses a filter value its column cannot hold before any query runs', async () => {
+    const wrong = { ...fixture<object>('roles-intent.json'), filters: [{ column: 'group_id', op: '=', value: 'eleven' }] };
+    const { plan: p } = await plan([toolUse(INTENT_TOOL, wrong), intent(), columns()]);
+    expect(p.source.filters[0]).toEqual({ column: 'group_id', op: '=', value: 11 });
+    expect(JSON.stringify(fake!.requests[1]!.body.messages.at(-1))).toContain('filter on \\"group_id\\" (integer): \\"eleven\\" cannot be compared with it');
   });
 
   describe('data is data', () => {

@@ -37,13 +37,41 @@ function toFilter(f: ProposalFilter, source: TableInfo, offenders: string[]): Fi
       offenders.push(`filter on "${f.column}" with op "in" needs a list value`);
       return null;
     }
-    return { column: col.name, op: 'in', value: f.value };
+    const bad = f.value.filter((v) => !fitsColumn(col, v));
+    if (bad.length) offenders.push(`filter on "${f.column}" (${col.pgType}): ${bad.map((v) => JSON.stringify(v)).join(', ')} cannot be compared with it`);
+    return bad.length ? null : { column: col.name, op: 'in', value: f.value };
   }
   if (f.value === undefined || Array.isArray(f.value)) {
     offenders.push(`filter on "${f.column}" with op "${f.op}" needs one value`);
     return null;
   }
+  if (!fitsColumn(col, f.value)) {
+    offenders.push(`filter on "${f.column}" (${col.pgType}): ${JSON.stringify(f.value)} cannot be compared with it`);
+    return null;
+  }
   return { column: col.name, op: f.op, value: f.value };
+}
+
+/** Would PostgreSQL take this value as one of the column's (a filter value is a query parameter)? */
+function fitsColumn(col: ColumnInfo, v: string | number | boolean): boolean {
+  const text = String(v).trim();
+  switch (col.category) {
+    case 'integer':
+    case 'bigint':
+      return /^[+-]?\d+$/.test(text);
+    case 'numeric':
+    case 'float':
+      return text !== '' && Number.isFinite(Number(text));
+    case 'boolean':
+      return typeof v === 'boolean' || /^(t|f|true|false|yes|no|on|off|1|0)$/i.test(text);
+    case 'uuid':
+      return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text);
+    case 'timestamp':
+    case 'date':
+      return !Number.isNaN(Date.parse(text));
+    default:
+      return true;
+  }
 }
 
 export function groundIntent(p: IntentProposal, analysis: SchemaAnalysis): GroundedIntent {
