@@ -107,8 +107,14 @@ describe.skipIf(!status.ok)('docker sandbox driver', () => {
     expect(choice.weaker).toBe(false);
   });
 
-  it('labels its containers and leaves none behind', async () => {
-    const docker = createDockerClient();
-    expect(await docker.listContainerIds({ 'ferry.test': 'sandbox' })).toEqual([]);
+  it('labels its containers with their orchestrator and leaves none behind', async () => {
+    // Other test files run beside this one on the same daemon: only this process's containers count.
+    const mine = (await driver.containers()).filter((c) => c.labels['ferry.test'] === 'sandbox' && c.owner === 'self');
+    expect(mine).toEqual([]);
+    const { session, id } = await startWith(driver, await bundleProgram('upper'), 'labels');
+    const [running] = (await driver.containers()).filter((c) => c.runId === id);
+    expect(running).toMatchObject({ owner: 'self', labels: { 'ferry.managed': 'true', 'ferry.test': 'sandbox', 'ferry.owner.pid': String(process.pid) } });
+    expect((await session.close()).exitReason).toBe('ok');
+    expect(await driver.leftovers(id)).toEqual([]);
   });
 });
