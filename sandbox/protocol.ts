@@ -201,7 +201,7 @@ export function interpretProgramLine(expect: Expectation, line: string | Uint8Ar
   const frame = parsed.frame;
   const unexpected = (what: string): FrameVerdict => {
     const key = frame.t === 'error' ? frame.k : frame.t === 'batch' ? frame.rows[0]?.k : undefined;
-    const violation: Violation = { message: `unexpected "${frame.t}" frame ${what}` };
+    const violation: Violation = { message: `unexpected "${frame.t}" frame ${what}${key === undefined ? '' : ` (key ${JSON.stringify(key)})`}` };
     if (key !== undefined) violation.key = key;
     return { kind: 'violation', violation };
   };

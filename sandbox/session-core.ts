@@ -661,7 +661,7 @@ class StreamSession implements SandboxSession {
       if (errors.length > 0) {
         throw new SandboxError('SANDBOX_CLEANUP_FAILED', `could not remove what run ${this.setup.options.runId} left behind`, {
           cause: errors[0],
-          hint: 'remove leftovers with `docker rm -f $(docker ps -aq --filter label=ferry.managed=true)`',
+          hint: 'list and remove leftovers with `ferry sandbox ps` and `ferry sandbox gc --all`',
         });
       }
     })();
