@@ -302,6 +302,9 @@ describe.skipIf(!status.ok)('abuse suite, Docker', () => {
       },
     };
     const broken = new DockerDriver({ docker, reapOnStart: false });
+    // The daemon reports "N/A" for an init binary it could not run: available() says so up front.
+    const noInit = new DockerDriver({ docker: { ...real, initBinary: async () => ({ path: 'docker-init', commit: 'N/A' }) }, reapOnStart: false });
+    expect(await noInit.available()).toMatchObject({ ok: false, code: 'SANDBOX_INIT_MISSING', reason: expect.stringMatching(/no usable init binary \(docker-init\).*tini/) });
     const run = startWith(broken, await program('upper'), 'no-init');
     await expect(run).rejects.toMatchObject({ code: 'SANDBOX_INIT_MISSING', hint: expect.stringMatching(/apt-get install tini/) });
     // The container it created for the run was removed again.
