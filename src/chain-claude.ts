@@ -2,6 +2,7 @@ import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js'
 import { buildPlan } from '../agents/planning/index.js';
 import { CLAUDE_PLANNER_VERSION, mergeProposal, PLANNING_PROMPT, proposePlan } from '../agents/planning/claude/index.js';
 import { CODE_INTERPRETER_PROMPT, writeTransforms } from '../agents/code-interpreter/claude/write-transforms.js';
+import { ANNOTATE_TOOL, annotateAnalysis, SCHEMA_ANALYSIS_PROMPT } from '../agents/schema-analysis/claude/annotate.js';
 import type { GeneratedScript } from './artifacts/generated-script.js';
 import { MigrationPlan } from './artifacts/migration-plan.js';
 import type { SchemaAnalysis } from './artifacts/schema-analysis.js';
@@ -22,6 +23,11 @@ export interface ClaudePlanInput {
    */
   model: { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
   prompt?: PromptTemplate;
+  /**
+   * Let the model classify tables and explain columns first (advice only; see
+   * agents/schema-analysis/claude). A replay does it when its transcript did.
+   */
+  annotate?: boolean;
   say?: Say;
   now?: () => Date;
 }
@@ -54,7 +60,12 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
   }
 
   say('🔍 Schema Analysis: reading both catalogs…');
-  const full = await analyzeSchemas({ source, target, ...(input.now ? { now: input.now } : {}) });
+  let full = await analyzeSchemas({ source, target, ...(input.now ? { now: input.now } : {}) });
+  const annotate = 'replay' in input.model ? firstTool(input.model.replay) === ANNOTATE_TOOL : input.annotate === true;
+  if (annotate) {
+    say(`🤖 Schema Analysis: ${client.model} classifies tables and explains columns (advice; the catalog facts stay)…`);
+    full = await annotateAnalysis({ analysis: full, client, prompt: await loadPrompt(SCHEMA_ANALYSIS_PROMPT) });
+  }
   say(`🤖 Planning with ${client.model}${'replay' in input.model ? ' (replayed from the transcript, no network)' : ''}: reading the description…`);
   const { proposal, analysis, intent } = await proposePlan({
     description: input.description,
@@ -128,4 +139,10 @@ export async function writeProgramTransforms(input: {
   say(`🤖 Code Interpreter: ${client.model} writes the function(s) the plan describes: ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')}`);
   const { script, transforms } = await writeTransforms({ plan: input.plan, analysis: input.analysis, client, prompt });
   return { bodies: transforms, generator: script.generator, transcript };
+}
+
+/** The tool the first recorded request offered: tells a replay which steps the run took. */
+function firstTool(transcript: ModelTranscript): string | undefined {
+  const tools = transcript.exchanges[0]?.request.tools;
+  return Array.isArray(tools) ? (tools[0] as { name?: string } | undefined)?.name : undefined;
 }

@@ -39,6 +39,8 @@ export const ColumnInfo = z.object({
   isIdentity: z.boolean(),
   isGenerated: z.boolean(),
   maxLength: z.number().int().nullable(),
+  /** What the column seems to hold, written by a model (never a catalog fact). */
+  note: z.string().optional(),
 });
 export type ColumnInfo = z.infer<typeof ColumnInfo>;
 
@@ -134,6 +136,15 @@ export const SchemaAnalysis = z.object({
   focus: SourceFocus.optional(),
   /** Set when a model helped (classification, column notes); never for catalog facts. */
   generator: z.enum(['deterministic', 'claude']),
+  /** When generator is claude: which model, with which prompt, at what cost. */
+  annotatedBy: z
+    .object({
+      model: z.string(),
+      promptHash: z.string(),
+      usage: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), requests: z.number().int().nonnegative() }),
+      costUsd: z.number().nonnegative().nullable(),
+    })
+    .optional(),
 });
 export type SchemaAnalysis = z.infer<typeof SchemaAnalysis>;
 

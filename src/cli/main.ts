@@ -63,7 +63,7 @@ Run "ferry <command> --help" for a command's options. Try the whole chain with: 
 
 const COMMAND_HELP: Record<string, string> = {
   plan: `ferry plan "<description>" [--out <plan.json>] [--source <url>] [--target <url>]
-           [--llm claude|off] [--replay <plan.model.json>]
+           [--llm claude|off] [--replay <plan.model.json>] [--annotate]
 
 Analyses both databases (catalogs, keys, FKs, enums, value profiles), reads source table,
 filter and target table from the description, and writes the plan (draft) as JSON with the
@@ -74,6 +74,8 @@ words ("move group 11's roles over, technicians only, keep the old ids, everythi
 its proposal is checked against the analysis and the rules, disagreements go to review. The
 model exchange is kept beside the plan (<plan>.model.json); model, tokens and cost are printed.
 --replay <plan.model.json>: make the plan again from that exchange, without the network.
+--annotate: first let Claude classify tables and explain unclear columns (advice only: the
+catalog facts and the rules' classification stand; notes are marked as the model's).
 
 --llm off (the default without a key): the rules read the description. Example:
   ferry plan "Migrate the technician roles of group 11 from dispatch_role into technician_roles"
@@ -166,6 +168,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   llm: { type: 'string' },
   replay: { type: 'string' },
+  annotate: { type: 'boolean' },
   all: { type: 'boolean' },
 } satisfies ParseArgsConfig['options'];
 
@@ -291,7 +294,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
-        const { analysis, plan, transcript } = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, say });
+        const { analysis, plan, transcript } = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });
         const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
         const paths = planPaths(out);
         await saveJson(paths.analysis, analysis);

@@ -48,7 +48,16 @@ export interface PlanCommandResult {
   transcript: ModelTranscript | null;
 }
 
-export async function planCommand(input: { description: string; conn: Connections; llm: string | undefined; replay: string | undefined; model: ModelConfig; say: Say }): Promise<PlanCommandResult> {
+export async function planCommand(input: {
+  description: string;
+  conn: Connections;
+  llm: string | undefined;
+  replay: string | undefined;
+  model: ModelConfig;
+  /** --annotate: the model classifies tables and explains columns before planning. */
+  annotate?: boolean;
+  say: Say;
+}): Promise<PlanCommandResult> {
   const { description, conn, say } = input;
   if (input.replay !== undefined) {
     const replay = await loadTranscript(input.replay);
@@ -60,7 +69,7 @@ export async function planCommand(input: { description: string; conn: Connection
     throw new ModelError('MODEL_NOT_CONFIGURED', 'user', '--llm claude needs ANTHROPIC_API_KEY', { hint: 'export ANTHROPIC_API_KEY=…, or plan with --llm off' });
   }
   const client = new AnthropicModelClient({ apiKey, baseURL: input.model.baseURL, model: input.model.model, timeoutMs: input.model.timeoutMs, maxRetries: input.model.maxRetries });
-  return describeToPlanWithClaude({ description, conn, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, say });
+  return describeToPlanWithClaude({ description, conn, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, annotate: input.annotate === true, say });
 }
 
 /** One line for the terminal: who planned, with what, at what cost. */

@@ -24,6 +24,7 @@ function describeDb(db: DatabaseAnalysis, withEnums: boolean) {
         type: c.pgType,
         ...(c.nullable ? {} : { notNull: true }),
         ...(c.default !== null ? { default: c.default } : {}),
+        ...(c.note !== undefined ? { note: c.note } : {}),
       })),
       foreignKeys: t.foreignKeys.map((f) => ({ columns: f.columns, references: `${f.refSchema}.${f.refTable}(${f.refColumns.join(', ')})` })),
       sampleValues: Object.fromEntries(t.profiles.map((p) => [p.column, p.values.slice(0, MAX_VALUES).map((v) => v.value)])),
