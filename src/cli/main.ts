@@ -21,7 +21,7 @@ import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
-import { isStoredPlanRef, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
+import { isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
 import { runRecorded } from '../service/record.js';
 import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from '../review/review-command.js';
@@ -462,10 +462,12 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const rows = await listControls(conn.target, Number(v.limit ?? 20));
+        say('Migrations (migration_control; ferry validate / rollback <id>)');
         if (rows.length === 0) say('no runs recorded yet');
         for (const r of rows) {
-          say(`${String(r.id).padStart(5)}  ${r.status.padEnd(11)} ${r.planId} r${r.planRevision}  inserted ${r.rowsInserted}, skipped ${r.rowsSkipped}  ${r.startedAt.toISOString()}${r.error ? `  ${r.errorCode}: ${r.error}` : ''}`);
+          say(`${String(r.id).padStart(5)}  ${r.status.padEnd(11)} ${r.planId} r${r.planRevision}  inserted ${r.rowsInserted}, skipped ${r.rowsSkipped}  ${String(r.startedAt)}${r.error ? `  ${r.errorCode}: ${r.error}` : ''}`);
         }
+        await withStore(config, (store) => listRecordedRuns(store, Number(v.limit ?? 20), say));
         return 0;
       } finally {
         await conn.close();

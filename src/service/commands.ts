@@ -72,6 +72,15 @@ export function renderFactors(factors: ReplayFactor[]): string {
   return factors.map((f) => `  ${f.same ? '=' : '≠'} ${f.factor.padEnd(12)} ${f.detail}`).join('\n');
 }
 
+/** The run store's runs (their ids are what runs show and replay take; not migration ids). */
+export async function listRecordedRuns(store: RunStore, limit: number, say: Say): Promise<void> {
+  const runs = await store.listRuns({ limit });
+  say('');
+  say('Recorded runs (ferry runs show <run>, ferry replay <run>)');
+  if (runs.length === 0) say('no runs recorded yet');
+  for (const r of runs) say(`${String(r.id).padStart(5)}  ${describeRun(r).replace(/^run \d+: /, '')}  ${r.startedAt}`);
+}
+
 /** `ferry runs show <run>`: the recorded timeline, logs, checksums and report. */
 export async function showRun(store: RunStore, id: number, say: Say): Promise<number> {
   const run = await store.getRun(id);

@@ -131,6 +131,8 @@ function parseBody<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
 }
 
 const MAX_BODY_BYTES = 1 << 20;
+/** How often a stream of a run executing in another process re-reads the run store. */
+const STORE_POLL_MS = 1000;
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -514,9 +516,20 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
     replaying = false;
     for (const m of buffered) write(m);
     if (!hub.isLive(runId) && !res.writableEnded) {
-      // Finished (or run by another process): the record is the whole story.
-      for (const e of await store.events(runId, lastSeq)) write({ kind: 'event', seq: e.seq, event: e.event });
-      write({ kind: 'end', run: await store.getRun(runId) });
+      // Not running here: finished, or run by another process (the CLI) — then the store is
+      // followed until the run ends.
+      let closed = false;
+      req.on('close', () => (closed = true));
+      for (;;) {
+        const run = await store.getRun(runId);
+        for (const e of await store.events(runId, lastSeq)) write({ kind: 'event', seq: e.seq, event: e.event });
+        if (run.status !== 'running') {
+          write({ kind: 'end', run });
+          break;
+        }
+        if (closed) break;
+        await new Promise((r) => setTimeout(r, STORE_POLL_MS));
+      }
     }
   }
 

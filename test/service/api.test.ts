@@ -104,4 +104,21 @@ describe('ferry serve: the HTTP API', () => {
     expect(rolled).toMatchObject({ status: 200, body: { result: { status: 'rolled_back', rowsDeleted: 32 } } });
     expect((await api('GET', `/api/runs?planId=${planId}`)).body.runs.map((r: { mode: string }) => r.mode)).toEqual(['replay', 'run']);
   });
+
+  it('follows a run another process records (the CLI) through the run store until it ends', async () => {
+    const [stored] = await t.store.listPlans();
+    const { run } = await t.store.createRun({ plan: stored!.plan, mode: 'dry_run', startedBy: 'another process' });
+    await t.store.appendEvent(run.id, 1, { type: 'sandbox_started', driver: 'docker' });
+    const res = await fetch(`${t.service.url}/api/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    // The stream is open and has sent what was recorded; the rest happens while it waits.
+    while (!text.includes('sandbox_started')) text += (await reader.read()).value ?? '';
+    await t.store.appendEvent(run.id, 2, { type: 'log', line: 'hello from elsewhere', stream: 'stdout' });
+    await t.store.finishRun(run.id, { status: 'completed' });
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+    expect(text).toContain('hello from elsewhere');
+    expect(text).toMatch(/event: end\ndata: \{[^\n]*"status":"completed"/);
+    expect(text.indexOf('hello from elsewhere')).toBeLessThan(text.indexOf('event: end'));
+  });
 });

@@ -61,6 +61,11 @@ describe('the CLI on the run store: dry run, runs show, replay', () => {
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain('reproduced: 31 rows');
 
+    const list = await ferry('runs');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('Recorded runs');
+    expect(list.stdout).toMatch(new RegExp(`replay of run ${runId} of plan`));
+
     const missing = await ferry('runs', 'show', '999');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('RUN_NOT_FOUND');
