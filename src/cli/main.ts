@@ -21,7 +21,7 @@ import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
-import { isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
+import { hasStore, isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
 import { runRecorded } from '../service/record.js';
 import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from '../review/review-command.js';
@@ -344,7 +344,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const approved = approvePlan(next, by);
       await saveJson(paths.plan, approved);
-      await withStore(config, async (store) => {
+      if (hasStore(config)) await withStore(config, async (store) => {
         if (next !== plan) await store.savePlan(next, analysis);
         await store.savePlan(approved, analysis, { by });
       });

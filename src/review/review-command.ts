@@ -5,7 +5,7 @@ import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { openConnections, type Say } from '../chain.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { createPlanProbe } from '../db/plan-probe.js';
-import { withStore } from '../service/commands.js';
+import { hasStore, withStore } from '../service/commands.js';
 import { saveJson } from '../store/file-store.js';
 import { reviewAtTerminal } from './terminal-review.js';
 
@@ -41,7 +41,7 @@ export async function reviewCommand(
     });
     for (const plan of result.revisions) {
       await saveJson(loaded.paths.plan, plan);
-      await withStore(config, (store) =>
+      if (hasStore(config)) await withStore(config, (store) =>
         store.savePlan(plan, loaded.analysis, plan.status === 'draft' ? undefined : { by, ...(plan.status === 'rejected' && rejectNote ? { note: rejectNote } : {}) }),
       );
     }

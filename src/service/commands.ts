@@ -17,6 +17,11 @@ export function stateUrl(config: FerryConfig): string {
   return config.stateUrl ?? requireUrl(config, 'target');
 }
 
+/** Whether a run store is configured; approving a plan file works without any database. */
+export function hasStore(config: FerryConfig): boolean {
+  return (config.stateUrl ?? config.targetUrl) !== undefined;
+}
+
 export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) => Promise<T>): Promise<T> {
   const store = await RunStore.open(stateUrl(config));
   try {

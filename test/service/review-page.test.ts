@@ -101,6 +101,13 @@ describe('the review page in a real headless Chromium', () => {
     expect(await page.locator('[data-testid=rollback]').isVisible()).toBe(true);
     await page.screenshot({ path: join(SHOTS, '3-run-validated.png'), fullPage: true });
 
+    // Replay from the page: the recorded bundle again, dry, and the verdict.
+    await page.click('[data-testid=replay]');
+    await expect.poll(() => page.locator('h3').first().textContent(), { timeout: 30_000 }).toContain('Replay of run');
+    await expect.poll(() => page.locator('[data-testid=replay-verdict]').textContent().catch(() => ''), { timeout: 120_000 }).toContain('reproduced: 32 rows');
+    expect(await page.locator('[data-testid=replay-factors]').textContent()).toContain('source rows');
+    await page.screenshot({ path: join(SHOTS, '4-replay-reproduced.png'), fullPage: true });
+
     // The run list shows it; the database agrees with the page.
     expect(await page.locator('[data-testid=run-list]').textContent()).toContain('completed');
     const n = await t.seed.sql('target', 'SELECT count(*)::int AS n FROM technician_roles');
