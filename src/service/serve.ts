@@ -63,6 +63,8 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
   let store: RunStore | null = null;
   try {
     store = await RunStore.open(stateUrl);
+    const abandoned = await store.failAbandoned();
+    if (abandoned.length) say(`⚠ run(s) ${abandoned.join(', ')} were left running by a process that ended: marked failed (RUN_ABANDONED)`);
     if (options.demo) {
       const conn = await openConnections(sourceUrl, targetUrl);
       try {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type pg from 'pg';
 import { contentHash, sha256 } from '../artifacts/hash.js';
 import { MigrationPlan } from '../artifacts/migration-plan.js';
@@ -73,6 +74,8 @@ CREATE TABLE IF NOT EXISTS ferry.runs (
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
 );
+-- Which process runs it (host:pid), so a run left 'running' by a process that died can be told apart.
+ALTER TABLE ferry.runs ADD COLUMN IF NOT EXISTS owner text;
 CREATE TABLE IF NOT EXISTS ferry.api_tokens (
   sha256 text PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now()
@@ -341,12 +344,14 @@ export class RunStore {
     startedBy: string;
     replayOf?: number;
     onceKey?: string;
+    /** host:pid of the process running it; this process unless said otherwise. */
+    owner?: string;
   }): Promise<{ run: RunRow; created: boolean }> {
     const planHash = await this.putArtifact('migration_plan', input.plan);
     const r = await this.db.query(
-      `INSERT INTO ferry.runs (plan_id, revision, plan_hash, mode, replay_of, once_key, status, started_by)
-       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7) ON CONFLICT (once_key) DO NOTHING RETURNING *`,
-      [input.plan.id, input.plan.revision, planHash, input.mode, input.replayOf ?? null, input.onceKey ?? null, input.startedBy],
+      `INSERT INTO ferry.runs (plan_id, revision, plan_hash, mode, replay_of, once_key, status, started_by, owner)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8) ON CONFLICT (once_key) DO NOTHING RETURNING *`,
+      [input.plan.id, input.plan.revision, planHash, input.mode, input.replayOf ?? null, input.onceKey ?? null, input.startedBy, input.owner ?? runOwner()],
     );
     if (r.rows[0]) return { run: toRun(r.rows[0]), created: true };
     const existing = await this.db.query('SELECT * FROM ferry.runs WHERE once_key = $1', [input.onceKey]);
@@ -405,6 +410,24 @@ export class RunStore {
     return r.rows.map(toRun);
   }
 
+  /**
+   * Marks failed the runs this host's processes left 'running' when they died (their pid
+   * is gone), which frees their once-keys: the plan version can be started again. Runs of
+   * other hosts are left alone — this host cannot tell whether they still run.
+   */
+  async failAbandoned(isAlive: (pid: number) => boolean = pidAlive): Promise<number[]> {
+    const host = hostname();
+    const r = await this.db.query<{ id: string; owner: string }>(`SELECT id, owner FROM ferry.runs WHERE status = 'running' AND owner LIKE $1`, [`${host}:%`]);
+    const dead = r.rows.filter((x) => !isAlive(Number(x.owner.slice(host.length + 1)))).map((x) => Number(x.id));
+    if (dead.length === 0) return [];
+    await this.db.query(
+      `UPDATE ferry.runs SET status = 'failed', error_code = 'RUN_ABANDONED', error = 'the process running it ended before it finished', finished_at = now(), once_key = NULL
+        WHERE id = ANY($1::bigint[]) AND status = 'running'`,
+      [dead],
+    );
+    return dead;
+  }
+
   /** sha256 of the service's generated API token, if one was made (the token itself is never kept). */
   async apiTokenHash(): Promise<string | null> {
     const r = await this.db.query<{ sha256: string }>('SELECT sha256 FROM ferry.api_tokens ORDER BY created_at LIMIT 1');
@@ -426,5 +449,20 @@ export class RunStore {
       [runId, afterSeq],
     );
     return r.rows.map((x) => ({ seq: x.seq, at: iso(x.at), event: x.event }));
+  }
+}
+
+export function runOwner(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
@@ -70,6 +70,19 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     expect(await resolveToken(store, 'chosen')).toEqual({ sha256: sha256Hex('chosen'), generated: null });
     const kept = await seed.sql('target', 'SELECT sha256 FROM ferry.api_tokens');
     expect(kept.rows).toEqual([{ sha256: first.sha256 }]);
+  });
+
+  it('marks failed a run whose process on this host died, so its plan version can start again', async () => {
+    const { run: dead } = await store.createRun({ plan, mode: 'run', startedBy: 't', onceKey: 'abandoned', owner: `${hostname()}:999999999` });
+    const { run: mine } = await store.createRun({ plan, mode: 'dry_run', startedBy: 't' });
+    const { run: elsewhere } = await store.createRun({ plan, mode: 'dry_run', startedBy: 't', owner: 'another-host:1' });
+    expect(await store.failAbandoned()).toEqual([dead.id]);
+    expect(await store.getRun(dead.id)).toMatchObject({ status: 'failed', errorCode: 'RUN_ABANDONED' });
+    expect((await store.getRun(mine.id)).status).toBe('running');
+    expect((await store.getRun(elsewhere.id)).status).toBe('running');
+    const again = await store.createRun({ plan, mode: 'run', startedBy: 't', onceKey: 'abandoned' });
+    expect(again.created).toBe(true);
+    for (const r of [mine, elsewhere, again.run]) await store.finishRun(r.id, { status: 'failed', errorCode: 'TEST', error: 'cleanup' });
   });
 
   let dryChecksum = '';
