@@ -1,34 +1,24 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 import { fixture, startFakeAnthropic, toolUse } from './fake-anthropic.js';
 
-const BIN = resolve(__dirname, '../../bin/ferry.js');
 const FREE_FORM = "move group 11's roles over, technicians only, keep the old ids, everything active";
 
 describe('ferry plan with --llm and --replay', () => {
   let seed: SeedCase;
   let home: string;
   let env: NodeJS.ProcessEnv;
-  const ferry = async (extra: NodeJS.ProcessEnv, ...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...env, ...extra }, maxBuffer: 16 * 2 ** 20 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-    }
-  };
+  const ferry = (extra: NodeJS.ProcessEnv, ...args: string[]) => runFerry({ ...env, ...extra }, args);
 
   beforeAll(async () => {
     seed = await createSeedCase();
     home = await mkdtemp(join(tmpdir(), 'ferry-claude-cli-'));
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: seed.legacy.url, TARGET_DATABASE_URL: seed.target.url, FERRY_HOME: home, FERRY_USER: 'cli-test' };
+    env = cliEnv({ sourceUrl: seed.legacy.url, targetUrl: seed.target.url }, home, 'cli-test');
   });
   afterAll(async () => {
     await seed?.drop();

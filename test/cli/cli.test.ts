@@ -1,41 +1,25 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 
-const BIN = resolve(__dirname, '../../bin/ferry.js');
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('the ferry command', () => {
   let seed: SeedCase;
   let home: string;
   let env: NodeJS.ProcessEnv;
 
-  const ferry = async (...args: string[]): Promise<Result> => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env, maxBuffer: 16 * 2 ** 20 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-    }
-  };
+  const ferry = (...args: string[]) => runFerry(env, args);
 
   beforeAll(async () => {
     await dockerDriverForTests();
     seed = await createSeedCase();
     home = await mkdtemp(join(tmpdir(), 'ferry-cli-'));
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: seed.legacy.url, TARGET_DATABASE_URL: seed.target.url, FERRY_HOME: home, FERRY_USER: 'cli-test' };
+    env = cliEnv({ sourceUrl: seed.legacy.url, targetUrl: seed.target.url }, home, 'cli-test');
   });
   afterAll(async () => {
     await seed?.drop();
@@ -57,9 +41,9 @@ describe('the ferry command', () => {
   });
 
   it('says what is missing when no database is configured', async () => {
-    const r = await promisify(execFile)(process.execPath, [BIN, 'plan', DEMO_DESCRIPTION], { env: { PATH: process.env.PATH, FERRY_HOME: home } }).catch((e: { code: number; stderr: string }) => e);
-    expect(r).toMatchObject({ code: 2 });
-    expect((r as { stderr: string }).stderr).toMatch(/SOURCE_DATABASE_URL is not set/);
+    const r = await runFerry({ PATH: process.env.PATH, FERRY_HOME: home }, ['plan', DEMO_DESCRIPTION]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/SOURCE_DATABASE_URL is not set/);
   });
 
   it('plans, refuses to run a draft, approves, runs, validates and rolls back', async () => {

@@ -1,35 +1,25 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { PlanSet } from '../../src/artifacts/migration-plan.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { createFkCase, type FkCase } from './fk-case.js';
 
-const BIN = resolve(__dirname, '../../bin/ferry.js');
 
 describe('ferry with a plan set: plan, approve, run, rollback --cascade', () => {
   let fk: FkCase;
   let home: string;
   let env: NodeJS.ProcessEnv;
-  const ferry = async (...args: string[]) => {
-    try {
-      const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env, maxBuffer: 16 * 2 ** 20 });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (e) {
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-    }
-  };
+  const ferry = (...args: string[]) => runFerry(env, args);
   const n = async (sql: string) => Number((await fk.sql('target', sql)).rows[0]!.n);
 
   beforeAll(async () => {
     await dockerDriverForTests();
     fk = await createFkCase();
     home = await mkdtemp(join(tmpdir(), 'ferry-fk-cli-'));
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: fk.legacy.url, TARGET_DATABASE_URL: fk.target.url, FERRY_HOME: home, FERRY_USER: 'cli-test' };
+    env = cliEnv({ sourceUrl: fk.legacy.url, targetUrl: fk.target.url }, home, 'cli-test');
   });
   afterAll(async () => {
     await fk?.drop();

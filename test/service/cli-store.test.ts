@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
-import { runFerry } from './ferry-bin.js';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 
 describe('the CLI on the run store: dry run, runs show, replay', () => {
   let seed: SeedCase;
@@ -17,7 +17,7 @@ describe('the CLI on the run store: dry run, runs show, replay', () => {
     await dockerDriverForTests();
     seed = await createSeedCase();
     home = await mkdtemp(join(tmpdir(), 'ferry-cli-store-'));
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: seed.legacy.url, TARGET_DATABASE_URL: seed.target.url, FERRY_HOME: home, FERRY_USER: 'store-test' };
+    env = cliEnv({ sourceUrl: seed.legacy.url, targetUrl: seed.target.url }, home, 'store-test');
   });
   afterAll(async () => {
     await seed?.drop();

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN } from './ferry-bin.js';
+import { BIN } from '../setup/ferry-bin.js';
 
 describe('ferry serve --demo', () => {
   let child: ChildProcess | undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
-import { runFerry } from './ferry-bin.js';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 
 describe('ferry review: resolving and approving at the terminal', () => {
   let seed: SeedCase;
@@ -16,7 +16,7 @@ describe('ferry review: resolving and approving at the terminal', () => {
     // One role no rule covers: the review has a question to ask.
     await seed.sql('legacy', `INSERT INTO dispatch_role (name, abbrev, group_id) VALUES ('Night Floater', 'NF', 11)`);
     home = await mkdtemp(join(tmpdir(), 'ferry-review-'));
-    env = { PATH: process.env.PATH, HOME: process.env.HOME, SOURCE_DATABASE_URL: seed.legacy.url, TARGET_DATABASE_URL: seed.target.url, FERRY_HOME: home, FERRY_USER: 'terminal-reviewer' };
+    env = cliEnv({ sourceUrl: seed.legacy.url, targetUrl: seed.target.url }, home, 'terminal-reviewer');
   });
   afterAll(async () => {
     await seed?.drop();

@@ -13,3 +13,16 @@ export async function runFerry(env: NodeJS.ProcessEnv, args: string[], stdin?: s
     else child.stdin?.end();
   });
 }
+
+/** The environment a CLI test gives `ferry`: both databases, a private FERRY_HOME, a named user. */
+export function cliEnv(db: { sourceUrl: string; targetUrl: string }, home: string, user: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SOURCE_DATABASE_URL: db.sourceUrl,
+    TARGET_DATABASE_URL: db.targetUrl,
+    FERRY_HOME: home,
+    FERRY_USER: user,
+    ...extra,
+  };
+}
