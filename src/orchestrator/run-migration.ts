@@ -57,30 +57,27 @@ export interface RunChecksums {
   keys: string[];
 }
 
+/** What every run reports, completed or not. */
+interface RunCounts {
+  migrationId: number;
+  sourceRows: number;
+  inserted: number;
+  skipped: number;
+  batches: number;
+  sandbox: SandboxRun | null;
+}
+
 export type RunResult = RunChecksums &
+  RunCounts &
   (
-  | {
-      status: 'completed';
-      migrationId: number;
-      sourceRows: number;
-      inserted: number;
-      skipped: number;
-      batches: number;
-      sandbox: SandboxRun | null;
-    }
-  | {
-      status: 'failed';
-      migrationId: number;
-      sourceRows: number;
-      inserted: number;
-      skipped: number;
-      batches: number;
-      sandbox: SandboxRun | null;
-      errorCode: string;
-      error: string;
-      /** The legacy key the failure is about, when there is one. */
-      key?: string;
-    }
+    | { status: 'completed' }
+    | {
+        status: 'failed';
+        errorCode: string;
+        error: string;
+        /** The legacy key the failure is about, when there is one. */
+        key?: string;
+      }
   );
 
 class BatchFailure extends Error {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
+import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
 
 /**
  * Three legacy tables that depend on each other, for migrations that depend on migrations:
@@ -56,34 +56,19 @@ CREATE TABLE invoices (
 /** Legacy invoices whose customer does not exist. */
 export const ORPHAN_INVOICES = ['4', '8'];
 
-export interface FkCase {
-  legacy: TestDatabase;
-  target: TestDatabase;
-  sql(db: 'legacy' | 'target', text: string, params?: unknown[]): Promise<pg.QueryResult>;
-  drop(): Promise<void>;
+export type FkCase = DatabasePair;
+
+/** Runs one DDL/seed script on a fresh database. */
+async function runScript(url: string, script: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(script);
+  } finally {
+    await c.end();
+  }
 }
 
-export async function createFkCase(): Promise<FkCase> {
-  const legacy = await createTestDatabase('fk_legacy');
-  const target = await createTestDatabase('fk_target');
-  const sql = async (db: 'legacy' | 'target', text: string, params?: unknown[]) => {
-    const c = new pg.Client({ connectionString: db === 'legacy' ? legacy.url : target.url });
-    await c.connect();
-    try {
-      return await c.query(text, params);
-    } finally {
-      await c.end();
-    }
-  };
-  await sql('legacy', LEGACY_DDL);
-  await sql('target', TARGET_DDL);
-  return {
-    legacy,
-    target,
-    sql,
-    async drop() {
-      await legacy.drop();
-      await target.drop();
-    },
-  };
+export function createFkCase(): Promise<FkCase> {
+  return createDatabasePair('fk_', { legacy: (url) => runScript(url, LEGACY_DDL), target: (url) => runScript(url, TARGET_DDL) });
 }

@@ -2,8 +2,8 @@ import pg from 'pg';
 import { createLegacyDatabase, createTargetDatabase } from '../../src/demo/seed-case.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
-/** The case-study databases, fresh for one test file. */
-export interface SeedCase {
+/** A legacy and a target database, fresh for one test file. */
+export interface DatabasePair {
   legacy: TestDatabase;
   target: TestDatabase;
   /** Runs SQL on one of them (for planting edge cases). */
@@ -11,11 +11,18 @@ export interface SeedCase {
   drop(): Promise<void>;
 }
 
-export async function createSeedCase(): Promise<SeedCase> {
-  const legacy = await createTestDatabase('legacy');
-  const target = await createTestDatabase('target');
-  await createLegacyDatabase(legacy.url);
-  await createTargetDatabase(target.url);
+/** The case-study databases. */
+export type SeedCase = DatabasePair;
+
+/** Two fresh databases, each set up by its own function. */
+export async function createDatabasePair(
+  prefix: string,
+  setup: { legacy: (url: string) => Promise<void>; target: (url: string) => Promise<void> },
+): Promise<DatabasePair> {
+  const legacy = await createTestDatabase(`${prefix}legacy`);
+  const target = await createTestDatabase(`${prefix}target`);
+  await setup.legacy(legacy.url);
+  await setup.target(target.url);
   return {
     legacy,
     target,
@@ -33,4 +40,8 @@ export async function createSeedCase(): Promise<SeedCase> {
       await target.drop();
     },
   };
+}
+
+export function createSeedCase(): Promise<SeedCase> {
+  return createDatabasePair('', { legacy: createLegacyDatabase, target: createTargetDatabase });
 }
