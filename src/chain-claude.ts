@@ -14,6 +14,16 @@ import { loadPrompt, type PromptTemplate } from './llm/prompts.js';
 import { emptyTranscript, recording, replaying, type ModelTranscript } from './llm/transcript.js';
 import type { ModelClient } from './llm/types.js';
 
+
+/** Where a model's answers come from: a live client (recorded, within its budget) or a recorded transcript. */
+export type ModelSource = { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
+
+function modelSession(source: ModelSource): { transcript: ModelTranscript; client: ModelClient } {
+  if ('replay' in source) return { transcript: source.replay, client: replaying(source.replay) };
+  const transcript = emptyTranscript(source.client.model);
+  return { transcript, client: recording(withBudget(source.client, source.budget), transcript) };
+}
+
 export interface ClaudePlanInput {
   description: string;
   conn: Connections;
@@ -21,7 +31,7 @@ export interface ClaudePlanInput {
    * Live: a client (Anthropic, or any ModelClient) and the plan's token budget; every exchange
    * is recorded. Replay: a recorded transcript, answered without the network.
    */
-  model: { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
+  model: ModelSource;
   prompt?: PromptTemplate;
   /**
    * Let the model classify tables and explain columns first (advice only; see
@@ -49,15 +59,7 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
   const say = input.say ?? (() => {});
   const { source, target } = input.conn;
   const prompt = input.prompt ?? (await loadPrompt(PLANNING_PROMPT));
-  let transcript: ModelTranscript;
-  let client: ModelClient;
-  if ('replay' in input.model) {
-    transcript = input.model.replay;
-    client = replaying(transcript);
-  } else {
-    transcript = emptyTranscript(input.model.client.model);
-    client = recording(withBudget(input.model.client, input.model.budget), transcript);
-  }
+  const { transcript, client } = modelSession(input.model);
 
   say('🔍 Schema Analysis: reading both catalogs…');
   let full = await analyzeSchemas({ source, target, ...(input.now ? { now: input.now } : {}) });
@@ -121,21 +123,13 @@ export interface ProgramTransforms {
 export async function writeProgramTransforms(input: {
   plan: MigrationPlan;
   analysis: SchemaAnalysis;
-  model: { client: ModelClient; budget: TokenBudget } | { replay: ModelTranscript };
+  model: ModelSource;
   prompt?: PromptTemplate;
   say?: Say;
 }): Promise<ProgramTransforms> {
   const say = input.say ?? (() => {});
   const prompt = input.prompt ?? (await loadPrompt(CODE_INTERPRETER_PROMPT));
-  let transcript: ModelTranscript;
-  let client: ModelClient;
-  if ('replay' in input.model) {
-    transcript = input.model.replay;
-    client = replaying(transcript);
-  } else {
-    transcript = emptyTranscript(input.model.client.model);
-    client = recording(withBudget(input.model.client, input.model.budget), transcript);
-  }
+  const { transcript, client } = modelSession(input.model);
   say(`🤖 Code Interpreter: ${client.model} writes the function(s) the plan describes: ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')}`);
   const { script, transforms } = await writeTransforms({ plan: input.plan, analysis: input.analysis, client, prompt });
   return { bodies: transforms, generator: script.generator, transcript };
