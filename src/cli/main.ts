@@ -348,10 +348,20 @@ async function main(argv: string[]): Promise<number> {
         if (next !== plan) await store.savePlan(next, analysis);
         await store.savePlan(approved, analysis, { by });
       });
-      // The program is written now, type-checked, so a person can read what will run before running it.
-      const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir });
       say(`✅ Plan ${approved.id} revision ${approved.revision} approved by ${by}.`);
-      say(`   the program that will run: ${program.programPath}`);
+      // The program is written now, type-checked, so a person can read what will run before
+      // running it — model-written functions included (kept for `ferry run`, tied to this revision).
+      const transforms = await transformsFor({ planPath: paths.plan, plan: approved, analysis, llm: v.llm, model: loadModelConfig(), say }).catch((e: unknown) => {
+        if (e instanceof FerryError && e.code === 'MODEL_NOT_CONFIGURED') {
+          say(`   the program is not written yet: ${e.message}; ferry run writes it once a model is configured`);
+          return null;
+        }
+        throw e;
+      });
+      if (transforms !== null) {
+        const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir, ...(transforms ? { transforms } : {}) });
+        say(`   the program that will run: ${program.programPath}`);
+      }
       say(`   run it: ferry run ${paths.plan}`);
       return 0;
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -14,6 +14,7 @@ import { loadPrompt } from '../../src/llm/prompts.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { dockerDriverForTests } from '../setup/docker.js';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import pg from 'pg';
 import { fixture, startFakeAnthropic, toolUse, type FakeAnthropic, type Reply } from './fake-anthropic.js';
 
@@ -106,4 +107,43 @@ describe('a column the vocabulary cannot express: a model-written function, type
     expect(report?.status).toBe('passed');
     expect(report?.checks.find((c) => c.name === 'row_content')?.summary).toMatch(/full_name written by a model's function: checked by type and nullability only, not re-derived/);
   });
+
+  it('at the terminal: approve has the function written and shows the program; run uses that same function without a model', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'ferry-transform-cli-'));
+    const fresh = await createTestDatabase('emp_target2');
+    onTestFinished(async () => {
+      await fresh.drop();
+      await rm(home, { recursive: true, force: true });
+    });
+    await sql(fresh.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
+    const env = cliEnv({ sourceUrl: legacy.url, targetUrl: fresh.url }, home, 'reviewer');
+    const planPath = join(home, 'employees.json');
+
+    fake = await startFakeAnthropic([toolUse(INTENT_TOOL, fixture('employees-intent.json')), toolUse(COLUMNS_TOOL, fixture('employees-columns.json'))]);
+    const planned = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['plan', DESCRIPTION, '--out', planPath]);
+    expect(planned.stderr).toBe('');
+    expect(planned.code).toBe(0);
+    await fake.close();
+
+    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, fixture('employees-functions.json'))]);
+    const approved = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['approve', planPath]);
+    expect(approved.stderr).toBe('');
+    expect(approved.code).toBe(0);
+    const programPath = /the program that will run: (\S+)/.exec(approved.stdout)?.[1];
+    const program = await readFile(programPath!, 'utf8');
+    expect(program).toMatch(/function fullNameFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
+    expect(program).toContain('return `${row.first_name.trim()} ${row.last_name.trim()}`;');
+    expect(fake.requests).toHaveLength(1);
+    await fake.close();
+    fake = undefined;
+
+    // No model now: the run takes the function the reviewer saw, kept for this revision.
+    const run = await runFerry(env, ['run', planPath]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/model-written functions from/);
+    const rows = await sql(fresh.url, 'SELECT full_name FROM employees ORDER BY legacy_employee_id');
+    expect(rows.rows.map((r) => r.full_name)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Alan Turing']);
+  });
 });
+
