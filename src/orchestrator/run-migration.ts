@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { canonicalJson, contentHash } from '../artifacts/hash.js';
+import { canonicalJson, contentHash, sha256 } from '../artifacts/hash.js';
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SandboxRun } from '../artifacts/sandbox-run.js';
 import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
@@ -55,6 +55,11 @@ export interface RunChecksums {
   sourceChecksum: string;
   /** Legacy keys sent to the sandbox, in order. */
   keys: string[];
+  /**
+   * Per key (same order): `<source digest>:<row digest>`, 16 hex characters each, so a replay
+   * can name exactly which rows changed, not only that the checksum did.
+   */
+  digests: string[];
 }
 
 /** What every run reports, completed or not. */
@@ -122,7 +127,8 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   const rowsHash = createHash('sha256');
   const sourceHash = createHash('sha256');
   const keys: string[] = [];
-  const sums = (): RunChecksums => ({ dryRun, rowsChecksum: rowsHash.copy().digest('hex'), sourceChecksum: sourceHash.copy().digest('hex'), keys });
+  const digests: string[] = [];
+  const sums = (): RunChecksums => ({ dryRun, rowsChecksum: rowsHash.copy().digest('hex'), sourceChecksum: sourceHash.copy().digest('hex'), keys, digests });
   let sourceRows = 0;
   let inserted = 0;
   let skipped = 0;
@@ -187,9 +193,12 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       const rows = check(todo, outcome.rows);
       const byKey = new Map(rows.map((r) => [r.k, r]));
       for (const r of todo) {
+        const sourceLine = `${canonicalJson([r.k, r.r])}\n`;
+        const rowLine = `${canonicalJson([r.k, byKey.get(r.k)!.r])}\n`;
         keys.push(r.k);
-        sourceHash.update(`${canonicalJson([r.k, r.r])}\n`);
-        rowsHash.update(`${canonicalJson([r.k, byKey.get(r.k)!.r])}\n`);
+        digests.push(`${sha256(sourceLine).slice(0, 16)}:${sha256(rowLine).slice(0, 16)}`);
+        sourceHash.update(sourceLine);
+        rowsHash.update(rowLine);
       }
       const toWrite = only ? rows.filter((r) => !mapped.has(r.k)) : rows;
       const sent = new Map(todo.map((r) => [r.k, r.r]));

@@ -118,7 +118,7 @@ async function runWithEvents(
 
 async function finish(store: RunStore, runId: number, result: RunResult, reportHash: string | null, extra: Record<string, unknown> = {}): Promise<RunRow> {
   const sandboxHash = result.sandbox ? await store.putArtifact('sandbox_run', result.sandbox) : null;
-  const { keys, sandbox: _sandbox, ...outcome } = result;
+  const { keys, digests, sandbox: _sandbox, ...outcome } = result;
   return store.finishRun(runId, {
     status: result.status,
     migrationId: result.dryRun ? null : result.migrationId,
@@ -128,6 +128,7 @@ async function finish(store: RunStore, runId: number, result: RunResult, reportH
     rowsChecksum: result.rowsChecksum,
     sourceChecksum: result.sourceChecksum,
     rowKeys: keys,
+    rowDigests: digests,
     outcome: { ...outcome, rows: keys.length, ...extra },
     errorCode: result.status === 'failed' ? result.errorCode : null,
     error: result.status === 'failed' ? result.error : null,
@@ -196,6 +197,7 @@ export async function replayRun(input: {
       true,
       new Set(original.rowKeys),
     );
+    const changed = changedKeys(original.rowKeys, original.rowDigests, result.keys, result.digests);
     // What the Code Interpreter writes for this plan today: the replay ran the recorded bundle,
     // so a different program now is a reason a fresh run could differ, not this replay.
     const today = await generateScript({ plan, analysis });
@@ -210,7 +212,7 @@ export async function replayRun(input: {
             ? `${original.rowKeys.length - result.keys.length} of the ${original.rowKeys.length} recorded source rows are gone or no longer match the filter: ${original.rowKeys.filter((k) => !result.keys.includes(k)).slice(0, 10).join(', ')}`
             : result.sourceChecksum === original.sourceChecksum
               ? `the ${result.keys.length} source rows read the same as when recorded`
-              : 'the source rows changed since the recording (same keys, different values)',
+              : `the source rows changed since the recording (same keys, different values${changed.source.length ? `: legacy ${keyList(changed.source)}` : ''})`,
       },
       {
         factor: 'image',
@@ -234,7 +236,10 @@ export async function replayRun(input: {
         same: result.rowsChecksum === original.rowsChecksum,
         recorded: original.rowsChecksum,
         now: result.rowsChecksum,
-        detail: result.rowsChecksum === original.rowsChecksum ? 'the rows it would write are the ones recorded' : 'the rows it would write differ from the recording',
+        detail:
+          result.rowsChecksum === original.rowsChecksum
+            ? 'the rows it would write are the ones recorded'
+            : `the rows it would write differ from the recording${changed.rows.length ? `: legacy ${keyList(changed.rows)}` : ''}`,
       },
     ];
     let verdict: ReplayOutcome['verdict'];
@@ -248,7 +253,8 @@ export async function replayRun(input: {
     } else {
       verdict = 'differs';
       const why = factors.filter((f) => !f.same && f.factor !== 'rows_written' && f.factor !== 'program').map((f) => f.detail);
-      summary = `differs: ${why.length ? why.join('; ') : 'same source rows, image and bundle, different output: the program is not deterministic'}`;
+      const rowsNamed = changed.rows.length ? `; rows that differ: legacy ${keyList(changed.rows)}` : '';
+      summary = `differs: ${why.length ? why.join('; ') : 'same source rows, image and bundle, different output: the program is not deterministic'}${rowsNamed}`;
     }
     const replay = await finish(store, run.id, result, null, { verdict, summary, factors });
     return { verdict, summary, factors, replay };
@@ -256,4 +262,29 @@ export async function replayRun(input: {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'REPLAY_FAILED', error: (e as Error).message });
     throw e;
   }
+}
+
+/** Keys whose source row, or whose written row, differs between a recording and a replay (by per-row digest). */
+function changedKeys(
+  recordedKeys: string[],
+  recordedDigests: string[] | null,
+  keys: string[],
+  digests: string[],
+): { source: string[]; rows: string[] } {
+  const source: string[] = [];
+  const rows: string[] = [];
+  if (!recordedDigests) return { source, rows };
+  const now = new Map(keys.map((k, i) => [k, digests[i] ?? '']));
+  recordedKeys.forEach((k, i) => {
+    const [src, row] = (recordedDigests[i] ?? ':').split(':');
+    const [srcNow, rowNow] = (now.get(k) ?? ':').split(':');
+    if (!now.has(k)) return;
+    if (src !== srcNow) source.push(k);
+    if (row !== rowNow) rows.push(k);
+  });
+  return { source, rows };
+}
+
+function keyList(keys: string[]): string {
+  return keys.length > 10 ? `${keys.slice(0, 10).join(', ')} and ${keys.length - 10} more` : keys.join(', ');
 }

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS ferry.runs (
   rows_checksum text,
   source_checksum text,
   row_keys jsonb,
+  row_digests jsonb,
   outcome jsonb,
   error_code text,
   error text,
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS ferry.runs (
 );
 -- Which process runs it (host:pid), so a run left 'running' by a process that died can be told apart.
 ALTER TABLE ferry.runs ADD COLUMN IF NOT EXISTS owner text;
+ALTER TABLE ferry.runs ADD COLUMN IF NOT EXISTS row_digests jsonb;
 CREATE TABLE IF NOT EXISTS ferry.api_tokens (
   sha256 text PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now()
@@ -131,6 +133,8 @@ export interface RunRow {
   rowsChecksum: string | null;
   sourceChecksum: string | null;
   rowKeys: string[] | null;
+  /** Per row key, `<source digest>:<row digest>`: what replay compares row by row. */
+  rowDigests: string[] | null;
   outcome: Record<string, unknown> | null;
   errorCode: string | null;
   error: string | null;
@@ -153,6 +157,7 @@ export interface RunFinish {
   rowsChecksum?: string | null;
   sourceChecksum?: string | null;
   rowKeys?: string[] | null;
+  rowDigests?: string[] | null;
   outcome?: Record<string, unknown>;
   errorCode?: string | null;
   error?: string | null;
@@ -200,6 +205,7 @@ function toRun(r: Record<string, unknown>): RunRow {
     rowsChecksum: str(r.rows_checksum),
     sourceChecksum: str(r.source_checksum),
     rowKeys: (r.row_keys as string[] | null) ?? null,
+    rowDigests: (r.row_digests as string[] | null) ?? null,
     outcome: (r.outcome as Record<string, unknown> | null) ?? null,
     errorCode: str(r.error_code),
     error: str(r.error),
@@ -375,7 +381,7 @@ export class RunStore {
     const r = await this.db.query(
       `UPDATE ferry.runs
           SET status = $2, migration_id = $3, image_id = $4, sandbox_hash = $5, report_hash = $6, rows_checksum = $7,
-              source_checksum = $8, row_keys = $9, outcome = $10, error_code = $11, error = $12, finished_at = now(),
+              source_checksum = $8, row_keys = $9, outcome = $10, error_code = $11, error = $12, row_digests = $13, finished_at = now(),
               once_key = CASE WHEN $2 = 'failed' THEN NULL ELSE once_key END
         WHERE id = $1 RETURNING *`,
       [
@@ -391,6 +397,7 @@ export class RunStore {
         f.outcome ? JSON.stringify(f.outcome) : null,
         f.errorCode ?? null,
         f.error ?? null,
+        f.rowDigests ? JSON.stringify(f.rowDigests) : null,
       ],
     );
     return toRun(r.rows[0]!);

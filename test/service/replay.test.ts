@@ -129,11 +129,16 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
 
   it('says the source rows changed when they did', async () => {
     // A value the recorded plan knows (so the row still derives), on a row that had another.
+    const hawley = String((await seed.sql('legacy', `SELECT id FROM dispatch_role WHERE name = 'MT-Hawley'`)).rows[0]!.id);
     await seed.sql('legacy', `UPDATE dispatch_role SET name = 'MT-Finishing' WHERE name = 'MT-Hawley'`);
     try {
       const r = await replayRun({ store, runId: realRunId, conn, driver, policy: defaultPolicy, workDir: join(work, 'replay2'), startedBy: 't' });
       expect(r.verdict).toBe('differs');
       expect(r.factors.find((f) => f.factor === 'source_rows')).toMatchObject({ same: false });
+      // Exactly which row: the one whose source changed, and so the row it would write.
+      expect(r.factors.find((f) => f.factor === 'source_rows')?.detail).toContain(`legacy ${hawley})`);
+      expect(r.factors.find((f) => f.factor === 'rows_written')?.detail).toMatch(new RegExp(`: legacy ${hawley}$`));
+      expect(r.summary).toContain(`rows that differ: legacy ${hawley}`);
       expect(r.factors.find((f) => f.factor === 'image')).toMatchObject({ same: true });
       expect(r.summary).toContain('source rows changed');
       expect(await counts()).toEqual({ roles: 31, mappings: 31, controls: 1 });
