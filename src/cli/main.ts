@@ -294,13 +294,15 @@ async function main(argv: string[]): Promise<number> {
       }
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
-        const { analysis, plan, transcript } = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });
+        const made = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });
+        const { analysis, transcript } = made;
+        // Stored first: planning the same move again makes the next revision, never overwrites one.
+        const plan = hasStore(config) ? (await withStore(config, (store) => store.saveNewPlan(made.plan, analysis))).plan : made.plan;
         const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
         const paths = planPaths(out);
         await saveJson(paths.analysis, analysis);
         const hash = await saveJson(paths.plan, plan);
         if (transcript) await saveJson(transcriptPath(out), transcript);
-        await withStore(config, (store) => store.savePlan(plan, analysis));
         say('');
         say(renderPlan(plan));
         say('');

@@ -69,8 +69,8 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
       const conn = await openConnections(sourceUrl, targetUrl);
       try {
         const { plan, analysis } = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
-        await store.savePlan(plan, analysis);
-        say(`📋 Demo plan ${plan.id} made from: "${DEMO_DESCRIPTION}"`);
+        const stored = await store.saveNewPlan(plan, analysis);
+        say(`📋 Demo plan ${plan.id} (revision ${stored.plan.revision}) made from: "${DEMO_DESCRIPTION}"`);
       } finally {
         await conn.close();
       }

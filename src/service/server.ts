@@ -289,8 +289,8 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
     // POST /api/describe — description → analysis + plan (draft)
     if (method === 'POST' && resource === 'describe' && !id) {
       const body = parseBody(DescribeBody, await readJson(req));
-      const { plan, analysis } = await withConnections((conn) => describeToPlan({ description: body.description, conn }));
-      const planHash = await store.savePlan(plan, analysis);
+      const made = await withConnections((conn) => describeToPlan({ description: body.description, conn }));
+      const { plan, planHash } = await store.saveNewPlan(made.plan, made.analysis);
       send(res, 201, { plan, planHash, reviewItems: reviewItems(plan) });
       return;
     }

@@ -311,6 +311,25 @@ export class RunStore {
     return planHash;
   }
 
+  /**
+   * Saves a freshly made plan. The same description against the same tables gives the same
+   * plan id; when that id is already stored, the new plan becomes its next revision instead
+   * of overwriting a version someone may have approved and run. Returns the plan as stored.
+   */
+  async saveNewPlan(plan: MigrationPlan, analysis?: SchemaAnalysis): Promise<{ plan: MigrationPlan; planHash: string }> {
+    const r = await this.db.query('SELECT max(revision) AS rev FROM ferry.plan_versions WHERE plan_id = $1', [plan.id]);
+    const latest = r.rows[0]?.rev as number | null | undefined;
+    const stored: MigrationPlan =
+      latest === null || latest === undefined
+        ? plan
+        : {
+            ...plan,
+            revision: latest + 1,
+            overrides: [...plan.overrides, { at: plan.createdAt, by: 'ferry plan', what: `planned again from the description (revision ${latest} and earlier are kept)` }],
+          };
+    return { plan: stored, planHash: await this.savePlan(stored, analysis) };
+  }
+
   /** The latest revision of every plan, newest first. */
   async listPlans(): Promise<PlanVersionRow[]> {
     const r = await this.db.query(

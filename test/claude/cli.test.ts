@@ -47,8 +47,12 @@ describe('ferry plan with --llm and --replay', () => {
     const replay = await ferry({}, 'plan', '--replay', join(home, 'roles.model.json'), '--out', again);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(/replayed from the transcript, no network/);
-    const replayed = JSON.parse(await readFile(again, 'utf8')) as typeof live;
-    expect({ ...replayed, createdAt: '' }).toEqual({ ...live, createdAt: '' });
+    const replayed = JSON.parse(await readFile(again, 'utf8')) as typeof live & { revision: number; overrides: Array<{ what: string }> };
+    // The same plan; the run store keeps it as the next revision of that plan, saying so.
+    expect(replayed.revision).toBe(2);
+    expect(replayed.overrides.at(-1)?.what).toMatch(/planned again from the description/);
+    const same = (p: typeof replayed) => ({ ...p, createdAt: '', revision: 0, overrides: [] });
+    expect(same(replayed)).toEqual(same({ ...live, revision: 1, overrides: [] }));
   });
 
   it('without a key plans with the rules, and a description they cannot read says what and how', async () => {

@@ -69,5 +69,15 @@ describe('the CLI on the run store: dry run, runs show, replay', () => {
     const missing = await ferry('runs', 'show', '999');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('RUN_NOT_FOUND');
+
+    // Planning the same move again makes revision 2; the approved, run revision 1 stays as it was.
+    const again = await ferry('plan', DEMO_DESCRIPTION);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/revision 2, DRAFT/);
+    const versions = await seed.sql('target', 'SELECT revision, status, decided_by FROM ferry.plan_versions ORDER BY revision');
+    expect(versions.rows).toEqual([
+      { revision: 1, status: 'approved', decided_by: 'store-test' },
+      { revision: 2, status: 'draft', decided_by: null },
+    ]);
   });
 });

@@ -50,9 +50,12 @@ describe('ferry review: resolving and approving at the terminal', () => {
   it('leaves the plan a draft when the answers run out, and says what is still open', async () => {
     const plan = await runFerry(env, ['plan', DEMO_DESCRIPTION, '--out', join(home, 'second.json')]);
     expect(plan.code).toBe(0);
+    // The same move planned again is the stored plan's next revision (the first test made 1 and 2).
+    const { revision } = JSON.parse(await readFile(join(home, 'second.json'), 'utf8')) as { revision: number };
+    expect(revision).toBe(3);
     const review = await runFerry(env, ['review', join(home, 'second.json')], '');
     expect(review.code).toBe(1);
-    expect(review.stdout).toContain('1 decision(s) still open; revision 1 stays a draft');
-    expect(JSON.parse(await readFile(join(home, 'second.json'), 'utf8'))).toMatchObject({ revision: 1, status: 'draft' });
+    expect(review.stdout).toContain(`1 decision(s) still open; revision ${revision} stays a draft`);
+    expect(JSON.parse(await readFile(join(home, 'second.json'), 'utf8'))).toMatchObject({ revision, status: 'draft' });
   });
 });
