@@ -126,7 +126,7 @@ export interface DockerPolicyFields {
 
 /**
  * The policy in Docker's field names. `binds` are the host paths of this run's bundle and
- * stream directory; the record and `ferry sandbox policy` show placeholders instead.
+ * stream directory; the record and `ferry sandbox policy`, which have no run, show `<run dir>` there.
  */
 export function dockerFields(policy: SandboxPolicy, binds: { bundle: string; streamDir: string } = { bundle: '<run dir>/bundle.cjs', streamDir: '<run dir>/stream' }): DockerPolicyFields {
   const graceSeconds = Math.max(1, Math.ceil(policy.killGraceMs / 1000));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ArtifactGenerator } from './generator.js';
 
 export const Diagnostic = z.object({
   file: z.string(),
@@ -15,15 +16,7 @@ export const GeneratedScript = z.object({
   version: z.literal(1),
   createdAt: z.string(),
   planHash: z.string(),
-  generator: z.object({
-    kind: z.enum(['deterministic', 'claude']),
-    version: z.string(),
-    /** Set when a model wrote part of the program: which, with which prompt, at what cost. */
-    model: z.string().optional(),
-    promptHash: z.string().optional(),
-    usage: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), requests: z.number().int().nonnegative() }).optional(),
-    costUsd: z.number().nonnegative().nullable().optional(),
-  }),
+  generator: ArtifactGenerator,
   /** Function bodies a model wrote for the plan's transform columns, by target column. */
   transforms: z.record(z.string(), z.string()).optional(),
   /** The transform program a person reads: TypeScript. */

@@ -1,4 +1,5 @@
 export * from './hash.js';
+export * from './generator.js';
 export * from './schema-analysis.js';
 export * from './migration-plan.js';
 export * from './generated-script.js';

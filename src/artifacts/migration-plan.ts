@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ArtifactGenerator } from './generator.js';
 import { FilterCondition } from './schema-analysis.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -149,16 +150,7 @@ export const MigrationPlan = z.object({
   approvedBy: z.string().optional(),
   description: z.string(),
   analysisHash: z.string(),
-  generator: z.object({
-    kind: z.enum(['deterministic', 'claude']),
-    version: z.string(),
-    /** Set when a model took part: which, with which prompt, at what cost. */
-    model: z.string().optional(),
-    promptHash: z.string().optional(),
-    usage: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), requests: z.number().int().nonnegative() }).optional(),
-    /** Estimated from list prices; null when the model's price is not known. */
-    costUsd: z.number().nonnegative().nullable().optional(),
-  }),
+  generator: ArtifactGenerator,
   source: z.object({
     schema: z.string(),
     table: z.string(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelUsage } from './generator.js';
 import { contentHash } from './hash.js';
 
 /**
@@ -141,7 +142,7 @@ export const SchemaAnalysis = z.object({
     .object({
       model: z.string(),
       promptHash: z.string(),
-      usage: z.object({ inputTokens: z.number().int().nonnegative(), outputTokens: z.number().int().nonnegative(), requests: z.number().int().nonnegative() }),
+      usage: ModelUsage,
       costUsd: z.number().nonnegative().nullable(),
     })
     .optional(),
