@@ -202,9 +202,10 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       }
       const toWrite = only ? rows.filter((r) => !mapped.has(r.k)) : rows;
       const sent = new Map(todo.map((r) => [r.k, r.r]));
-      if (toWrite.length > 0) await writeBatch(target, plan, targetTable, migrationId, batchNo, toWrite, sourceTable, targetKey, dryRun, sent);
+      // The count is what the database says it inserted, never what the program claims.
+      const written = toWrite.length > 0 ? await writeBatch(target, plan, targetTable, migrationId, batchNo, toWrite, sourceTable, targetKey, dryRun, sent) : 0;
       batches += 1;
-      inserted += rows.length;
+      inserted += written;
       emit({ type: 'batch_committed', batch: batchNo, rows: rows.length, inserted, toMigrate: Math.max(0, sourceRows - alreadyMapped), elapsedMs: Date.now() - started });
     }
     // A dry run's rows are gone again, so there is nothing for a second pass to point at.
@@ -303,7 +304,7 @@ async function writeBatch(
   dryRun = false,
   /** The source rows sent, by legacy key: where via_mapping columns read their legacy values. */
   sent: ReadonlyMap<string, Record<string, unknown>> = new Map(),
-): Promise<void> {
+): Promise<number> {
   const cols = programColumns(plan);
   const refs = viaMappingColumns(plan);
   const pkMapping = plan.columns.find((c) => c.target === plan.target.primaryKey)!;
@@ -337,9 +338,10 @@ async function writeBatch(
     // Parents' new ids, read in the transaction that writes the rows naming them.
     const refValues = await resolveBatchReferences(db, plan, rows, sent);
     tuples.forEach((t, i) => t.push(...refValues[i]!));
+    let inserted = 0;
     for (let i = 0; i < tuples.length; i += perStatement) {
       const chunk = tuples.slice(i, i + perStatement);
-      await db.query(insertSql(table, names, types, chunk.length), chunk.flat());
+      inserted += (await db.query(insertSql(table, names, types, chunk.length), chunk.flat())).rowCount ?? 0;
     }
     await db.query(
       `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
@@ -348,10 +350,11 @@ async function writeBatch(
     );
     await db.query(
       `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
-      [runId, rows.length],
+      [runId, inserted],
     );
     // A dry run proves the batch would commit (constraints, types), then takes it back.
     await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
+    return inserted;
   } catch (e) {
     await db.query('ROLLBACK').catch(() => undefined);
     if (e instanceof BatchFailure) throw e;
