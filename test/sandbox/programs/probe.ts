@@ -2,15 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { runHarness } from '../../../sandbox/harness/harness.js';
-
-function attempt(fn: () => unknown): string {
-  try {
-    fn();
-    return 'allowed';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  }
-}
+import { attempt } from './attempts.js';
 
 void runHarness(() => ({
   uid: process.getuid?.() ?? null,

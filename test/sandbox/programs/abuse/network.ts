@@ -1,31 +1,11 @@
 // Tries every way out it can think of; reports each attempt's error code. The database port
 // (of the embedded PostgreSQL on the host's loopback) is compiled in by the test.
-import { lookup } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { runHarness } from '../../../../sandbox/harness/harness.js';
+import { tryConnect, tryLookup } from '../attempts.js';
 
 declare const __DB_PORT__: number;
-
-function tryConnect(target: { host: string; port: number } | { path: string }): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(target);
-    s.setTimeout(3000, () => {
-      s.destroy();
-      resolve('timeout');
-    });
-    s.once('connect', () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
-
-function tryLookup(name: string): Promise<string> {
-  return new Promise((resolve) => lookup(name, (e, address) => resolve(e ? (e.code ?? e.message) : `resolved ${address}`)));
-}
 
 function routes(): string[] {
   // Header line dropped: what is left are the routes out (none with network mode none).

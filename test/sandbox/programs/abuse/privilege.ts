@@ -3,15 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { runHarness } from '../../../../sandbox/harness/harness.js';
-
-function attempt(fn: () => unknown): string {
-  try {
-    fn();
-    return 'allowed';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  }
-}
+import { attempt } from '../attempts.js';
 
 declare const __HOST_PID__: number;
 

@@ -1,15 +1,7 @@
 // Tries to write where nothing may be written.
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { runHarness } from '../../../../sandbox/harness/harness.js';
-
-function attempt(fn: () => unknown): string {
-  try {
-    fn();
-    return 'allowed';
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  }
-}
+import { attempt } from '../attempts.js';
 
 /**
  * Bind mounts (a mount whose root inside its filesystem is not "/"), with ro/rw; Docker's
