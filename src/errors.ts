@@ -73,10 +73,6 @@ export class SandboxError extends FerryError {
   }
 }
 
-export function isFerryError(e: unknown): e is FerryError {
-  return e instanceof FerryError;
-}
-
 /** A one-paragraph explanation for a terminal: message, then what to do. */
 export function describeError(e: unknown): string {
   if (e instanceof FerryError) {

@@ -44,10 +44,7 @@ export function planPaths(planPath: string) {
   return {
     plan: planPath,
     analysis: `${base}.analysis.json`,
-    program: `${base}.program.ts`,
-    rowTypes: `${base}.row-types.ts`,
-    script: `${base}.script.json`,
+    /** The program (program.ts, row-types.ts) and its bundle, for a person to read. */
     bundleDir: `${base}.bundle`,
-    runs: `${base}.runs`,
   };
 }
