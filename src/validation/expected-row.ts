@@ -24,38 +24,67 @@ export function notRederived(plan: MigrationPlan): ColumnMapping[] {
 export type Derived = { ok: true; row: Record<string, unknown> } | { ok: false; column: string; message: string };
 
 export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record<string, unknown>): Derived {
-  const row: Record<string, unknown> = {};
+  return compileDeriver(plan, target)(source);
+}
+
+/**
+ * deriveRow with the plan's lookups (target columns, enum tables, FK decisions) done once:
+ * the orchestrator checks millions of rows with it, so the per-row work is the values only.
+ */
+export function compileDeriver(plan: MigrationPlan, target: TableInfo): (source: Record<string, unknown>) => Derived {
+  type Step = (source: Record<string, unknown>, row: Record<string, unknown>) => { column: string; message: string } | null;
+  const steps: Step[] = [];
   for (const c of programColumns(plan)) {
-    const col = target.columns.find((x) => x.name === c.target);
-    if (!col) return { ok: false, column: c.target, message: `target column ${c.target} is not in the analysis` };
+    const name = c.target;
+    const col = target.columns.find((x) => x.name === name);
+    if (!col) {
+      steps.push(() => ({ column: name, message: `target column ${name} is not in the analysis` }));
+      break;
+    }
     const o = c.origin;
     switch (o.kind) {
       case 'copy':
-        row[c.target] = source[o.source] ?? null;
+        steps.push((s, row) => {
+          row[name] = s[o.source] ?? null;
+          return null;
+        });
         break;
-      case 'cast': {
-        const r = castValue(source[o.source] ?? null, col.category);
-        if (!r.ok) return { ok: false, column: c.target, message: `${o.source}: ${r.message}` };
-        row[c.target] = r.value;
+      case 'cast':
+        steps.push((s, row) => {
+          const r = castValue(s[o.source] ?? null, col.category);
+          if (!r.ok) return { column: name, message: `${o.source}: ${r.message}` };
+          row[name] = r.value;
+          return null;
+        });
         break;
-      }
       case 'constant':
-        row[c.target] = o.value;
+        steps.push((_s, row) => {
+          row[name] = o.value;
+          return null;
+        });
         break;
       case 'enum_map': {
-        const m = plan.enumMappings.find((e) => e.targetColumn === c.target);
-        const v = source[o.source];
-        const hit = m?.values.find((x) => x.source === (v === null || v === undefined ? null : String(v)));
-        if (!hit || hit.target === null) {
-          return { ok: false, column: c.target, message: `source value ${JSON.stringify(v)} of ${o.source} has no ${m?.enumType ?? 'enum'} value in the plan` };
-        }
-        row[c.target] = hit.target;
+        const m = plan.enumMappings.find((e) => e.targetColumn === name);
+        const table = new Map<string | null, string | null>();
+        for (const x of m?.values ?? []) if (!table.has(x.source)) table.set(x.source, x.target);
+        steps.push((s, row) => {
+          const v = s[o.source];
+          const hit = table.get(v === null || v === undefined ? null : String(v));
+          if (hit === undefined || hit === null) {
+            return { column: name, message: `source value ${JSON.stringify(v)} of ${o.source} has no ${m?.enumType ?? 'enum'} value in the plan` };
+          }
+          row[name] = hit;
+          return null;
+        });
         break;
       }
       case 'foreign_key': {
-        const d = plan.foreignKeys.find((f) => f.column === c.target);
-        if (!d || d.value === null) return { ok: false, column: c.target, message: 'no foreign-key value decided' };
-        row[c.target] = d.value;
+        const d = plan.foreignKeys.find((f) => f.column === name);
+        steps.push((_s, row) => {
+          if (!d || d.value === null) return { column: name, message: 'no foreign-key value decided' };
+          row[name] = d.value;
+          return null;
+        });
         break;
       }
       case 'transform':
@@ -66,7 +95,14 @@ export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record
         break;
     }
   }
-  return { ok: true, row };
+  return (source) => {
+    const row: Record<string, unknown> = {};
+    for (const step of steps) {
+      const problem = step(source, row);
+      if (problem) return { ok: false, ...problem };
+    }
+    return { ok: true, row };
+  };
 }
 
 /** integer→text and friends, with the wire types of ColumnInfo.category. */
