@@ -1,0 +1,271 @@
+import Dockerode from 'dockerode';
+import pg from 'pg';
+import { expect } from 'vitest';
+import { approvePlan } from '../../agents/planning/index.js';
+import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
+import type { RunEvent, RunResult } from '../../src/orchestrator/run-migration.js';
+import { validateMigration } from '../../src/validation/validate.js';
+import type { BatchOutcome, InputRow, SandboxDriver, SandboxSession, SandboxStartOptions } from '../../sandbox/types.js';
+import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
+
+/**
+ * The fault-injection case: a legacy `parts` table of a few thousand rows (group 1 moves,
+ * group 2 stays) and a target `items` table with a uuid key, the legacy id kept, and a
+ * database default. Small enough to plan in a second, big enough for dozens of batches.
+ */
+export const FAULT_DESCRIPTION = 'Migrate the parts of group 1 from parts into items';
+
+export const PART_ROWS = 3000;
+
+export function legacyDdl(rows = PART_ROWS): string {
+  return `
+CREATE TABLE parts (id serial PRIMARY KEY, group_id integer NOT NULL, name text NOT NULL, note text, qty integer);
+INSERT INTO parts (group_id, name, note, qty)
+  SELECT CASE WHEN g % 7 = 0 THEN 2 ELSE 1 END, 'part ' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'note ' || g END, g % 100
+    FROM generate_series(1, ${rows}) g;
+`;
+}
+
+export const TARGET_DDL = `
+CREATE TABLE items (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  legacy_id integer UNIQUE,
+  name text NOT NULL,
+  note text,
+  qty integer,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+`;
+
+/**
+ * Slows every INSERT/COPY statement on items down by `seconds` (a statement trigger), so a
+ * run lasts long enough for a process outside it to catch it at a given batch.
+ */
+export const slowTargetSql = (seconds: number) => `
+CREATE OR REPLACE FUNCTION ferry_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$;
+CREATE TRIGGER ferry_test_slow AFTER INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION ferry_test_slow();
+`;
+
+export async function runScript(url: string, script: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(script);
+  } finally {
+    await c.end();
+  }
+}
+
+export function createFaultCase(opts: { rows?: number; legacy?: string; target?: string; prefix?: string } = {}): Promise<DatabasePair> {
+  return createDatabasePair(opts.prefix ?? 'fault_', {
+    legacy: (url) => runScript(url, opts.legacy ?? legacyDdl(opts.rows)),
+    target: (url) => runScript(url, opts.target ?? TARGET_DDL),
+  });
+}
+
+/** Plans the description, sets the batch size (the upper bound on rows per batch), approves. */
+export async function approvedPlan(
+  conn: Connections,
+  opts: { description?: string; batchSize: number },
+): Promise<{ plan: MigrationPlan; analysis: SchemaAnalysis }> {
+  const made = await describeToPlan({ description: opts.description ?? FAULT_DESCRIPTION, conn });
+  const plan = approvePlan({ ...made.plan, strategy: { ...made.plan.strategy, batchSize: opts.batchSize } }, 'faults');
+  return { plan, analysis: made.analysis };
+}
+
+/** mulberry32: a small seeded PRNG, so a failing random batch can be replayed with FERRY_FAULT_SEED. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The run's seed: FERRY_FAULT_SEED when set, else a fresh one. Printed so a failure can be replayed. */
+export function faultSeed(label: string): { seed: number; random: () => number; int: (lo: number, hi: number) => number } {
+  const fromEnv = process.env.FERRY_FAULT_SEED;
+  const seed = fromEnv ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31);
+  console.log(`[faults] ${label}: seed ${seed} (replay with FERRY_FAULT_SEED=${seed})`);
+  const random = seededRandom(seed);
+  return { seed, random, int: (lo, hi) => lo + Math.floor(random() * (hi - lo + 1)) };
+}
+
+/** Events the lead's contract adds (resumed) are read loosely, so this compiles before and after it lands. */
+export type LooseEvent = { type: string } & Record<string, unknown>;
+export const loose = (e: RunEvent): LooseEvent => e as unknown as LooseEvent;
+
+/** A failed result in one line, for expect messages. */
+export function outcome(r: RunResult): string {
+  return r.status === 'failed' ? `failed ${r.errorCode}: ${r.error}` : 'completed';
+}
+
+/** Source rows under the plan's filter (group 1 of parts unless said otherwise). */
+export async function sourceCount(pair: DatabasePair, sql = 'SELECT count(*) AS n FROM parts WHERE group_id = 1'): Promise<number> {
+  return Number((await pair.sql('legacy', sql)).rows[0]!.n);
+}
+
+export interface Tally {
+  source: number;
+  target: number;
+  mappings: number;
+  duplicateLegacyIds: number;
+  mappingsWithoutRow: number;
+  rowsWithoutMapping: number;
+  insertedByRuns: number;
+  runningRuns: number;
+}
+
+/** Counts that must agree after any fault and a resume, read straight from both databases. */
+export async function tally(
+  pair: DatabasePair,
+  opts: {
+    sourceCountSql?: string;
+    table?: string;
+    sourceTable?: string;
+    targetTable?: string;
+    /** Rows in the target table not written by ferry (planted by hand before the runs). */
+    legacyIdColumn?: string;
+  } = {},
+): Promise<Tally> {
+  const table = opts.table ?? 'items';
+  const sourceTable = opts.sourceTable ?? 'public.parts';
+  const targetTable = opts.targetTable ?? 'public.items';
+  const n = async (db: 'legacy' | 'target', sql: string, params: unknown[] = []) => Number((await pair.sql(db, sql, params)).rows[0]!.n);
+  const pairKey = [sourceTable, targetTable];
+  return {
+    source: await n('legacy', opts.sourceCountSql ?? 'SELECT count(*) AS n FROM parts WHERE group_id = 1'),
+    target: await n('target', `SELECT count(*) AS n FROM ${table}`),
+    mappings: await n('target', 'SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', pairKey),
+    duplicateLegacyIds: await n(
+      'target',
+      `SELECT count(*) AS n FROM (SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 GROUP BY legacy_id HAVING count(*) > 1) d`,
+      pairKey,
+    ),
+    mappingsWithoutRow: await n(
+      'target',
+      `SELECT count(*) AS n FROM migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.id::text = m.new_id)`,
+      pairKey,
+    ),
+    rowsWithoutMapping: await n(
+      'target',
+      `SELECT count(*) AS n FROM ${table} t WHERE NOT EXISTS (SELECT 1 FROM migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND m.new_id = t.id::text)`,
+      pairKey,
+    ),
+    insertedByRuns: await n('target', `SELECT coalesce(sum(rows_inserted), 0) AS n FROM migration_control WHERE source_table = $1 AND target_table = $2 AND status <> 'rolled_back'`, pairKey),
+    runningRuns: await n('target', `SELECT count(*) AS n FROM migration_control WHERE source_table = $1 AND target_table = $2 AND status = 'running'`, pairKey),
+  };
+}
+
+/** Nothing lost, nothing doubled: every source row under the filter once in the target, with exactly one mapping. */
+export async function expectExact(pair: DatabasePair, opts: Parameters<typeof tally>[1] & { preexisting?: number } = {}): Promise<Tally> {
+  const t = await tally(pair, opts);
+  const pre = opts.preexisting ?? 0;
+  expect(t, 'counts after the resume').toEqual({
+    source: t.source,
+    target: t.source + pre,
+    mappings: t.source,
+    duplicateLegacyIds: 0,
+    mappingsWithoutRow: 0,
+    rowsWithoutMapping: pre,
+    insertedByRuns: t.source,
+    runningRuns: 0,
+  });
+  return t;
+}
+
+/** The target keeps the legacy id too: it must be a bijection with the source ids under the filter. */
+export async function expectSameLegacyIds(pair: DatabasePair): Promise<void> {
+  const src = (await pair.sql('legacy', 'SELECT id FROM parts WHERE group_id = 1 ORDER BY id')).rows.map((r) => Number(r.id));
+  const tgt = (await pair.sql('target', 'SELECT legacy_id FROM items WHERE legacy_id IS NOT NULL ORDER BY legacy_id')).rows.map((r) => Number(r.legacy_id));
+  expect(tgt.length).toBe(src.length);
+  expect(tgt).toEqual(src);
+  const mapped = (await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept FROM migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE m.legacy_id <> t.legacy_id::text`)).rows;
+  expect(mapped, 'mappings point at the row that keeps their legacy id').toEqual([]);
+}
+
+/** Validation over every completed, live run of the pair passes. */
+export async function expectValidates(conn: Connections, plan: MigrationPlan, analysis: SchemaAnalysis, migrationId: number): Promise<void> {
+  const report = await validateMigration({ migrationId, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
+  const failing = report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}: ${c.summary} ${JSON.stringify(c.problems.slice(0, 3))}`);
+  expect(failing, 'validation checks that failed').toEqual([]);
+  expect(report.status).toBe('passed');
+}
+
+export async function controls(pair: DatabasePair): Promise<Array<{ id: number; status: string; error_code: string | null; rows_inserted: number; batches_committed: number; error: string | null }>> {
+  const r = await pair.sql('target', 'SELECT id, status, error_code, error, rows_inserted, batches_committed FROM migration_control ORDER BY id');
+  return r.rows.map((x) => ({ ...x, id: Number(x.id) })) as never;
+}
+
+export const docker = new Dockerode();
+
+/** Containers of one migration (label ferry.migration=<id>), whatever their state. */
+export async function containersOf(migrationId: number): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`ferry.migration=${migrationId}`] } });
+}
+
+/** `docker kill` of the running container of a migration. */
+export async function killContainersOf(migrationId: number): Promise<number> {
+  const list = (await containersOf(migrationId)).filter((c) => c.State === 'running');
+  for (const c of list) await docker.getContainer(c.Id).kill();
+  return list.length;
+}
+
+/** Terminates the backends an application name holds on one database (ferry-target / ferry-source). */
+export async function terminateBackends(pair: DatabasePair, db: 'legacy' | 'target', applicationName: string): Promise<number> {
+  const name = db === 'legacy' ? pair.legacy.name : pair.target.name;
+  const r = await pair.sql(
+    db,
+    'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()',
+    [name, applicationName],
+  );
+  return Number(r.rows[0]!.n);
+}
+
+/**
+ * A real driver whose sessions call `before(batch)` before sending a batch: the place to
+ * inject a death "after batch k committed, before batch k+1", deterministically.
+ */
+export function withHook(driver: SandboxDriver, before: (batch: number, options: SandboxStartOptions) => Promise<void>): SandboxDriver {
+  return {
+    kind: driver.kind,
+    available: () => driver.available(),
+    start: async (options: SandboxStartOptions): Promise<SandboxSession> => {
+      const inner = await driver.start(options);
+      return {
+        driver: inner.driver,
+        transform: async (batch: number, rows: InputRow[]): Promise<BatchOutcome> => {
+          await before(batch, options);
+          return inner.transform(batch, rows);
+        },
+        close: () => inner.close(),
+        [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+      };
+    },
+  };
+}
+
+/** Fresh connections for each run: a fault may have killed the previous ones. */
+export async function withConnections<T>(pair: DatabasePair, f: (conn: Connections) => Promise<T>): Promise<T> {
+  const conn = await openConnections(pair.legacy.url, pair.target.url);
+  try {
+    return await f(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function waitFor<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, everyMs = 20): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
