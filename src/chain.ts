@@ -26,6 +26,8 @@ export interface Connections {
   source: pg.Client;
   target: pg.Client;
   close(): Promise<void>;
+  /** Another pair to the same databases (a parallel run's workers each get one). */
+  reopen(): Promise<Connections>;
 }
 
 export async function openConnections(sourceUrl: string, targetUrl: string): Promise<Connections> {
@@ -43,6 +45,7 @@ export async function openConnections(sourceUrl: string, targetUrl: string): Pro
     close: async () => {
       await Promise.allSettled([source.end(), target.end()]);
     },
+    reopen: () => openConnections(sourceUrl, targetUrl),
   };
 }
 

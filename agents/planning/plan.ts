@@ -28,7 +28,8 @@ export interface PlanInput {
 }
 
 /** Plans above this many rows are written in batches of this size. */
-const MAX_BATCH = 1000;
+/** Upper bound on rows per batch; the orchestrator sizes batches by row width below it (src/orchestrator/batching.ts). */
+const MAX_BATCH = 50_000;
 
 export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
   const { intent, analysis, probe } = input;

@@ -14,7 +14,8 @@ import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
-import type { RunEvent } from '../orchestrator/run-migration.js';
+import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
+import { formatProgress } from '../orchestrator/progress.js';
 import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -99,15 +100,18 @@ Applies the overrides (each one checked against the data: enum values must exist
 rows must exist), then approves. Refuses while anything still needs review.
 --orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
 set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
-  run: `ferry run <plan.json|plan id> [--dry-run] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+  run: `ferry run <plan.json|plan id> [--dry-run] [--parallel <n>] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
 
 --dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
 transaction is rolled back; prints the checksum of the rows it would write.
+--parallel <n>: split the source into n key ranges of about equal size, each run in its own
+sandbox container with its own connections, all reading one snapshot (default 1).
 
 Refuses a plan that is not approved (or approves it first with --approve, which still
 refuses anything needing review). Generates the program, type-checks it, bundles it, runs it
 in the Docker sandbox, writes each batch with its mappings in one transaction, validates.
-Running it again migrates only rows that have no mapping yet.
+Running it again migrates only rows that have no mapping yet: a run that failed or died
+(killed, connection lost) is resumed after its committed batches, and marked failed.
 A plan that resolves references through a parent migration refuses to run until that parent
 has been migrated. Given a plan set, runs its plans in order and stops at the first failure.`,
   validate: `ferry validate <migration-id> [--json]
@@ -160,6 +164,7 @@ const OPTIONS = {
   approve: { type: 'boolean' },
   'allow-weak-sandbox': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  parallel: { type: 'string' },
   port: { type: 'string' },
   demo: { type: 'boolean' },
   cascade: { type: 'boolean' },
@@ -232,18 +237,29 @@ async function loadPlanWithAnalysis(planPath: string, config: FerryConfig = load
   return { paths, plan, analysis };
 }
 
+let lastProgressLine = 0;
+
 function printEvent(e: RunEvent): void {
   switch (e.type) {
     case 'started':
       say(`📝 Migration control record created: ${e.migrationId}`);
-      say(`📊 ${e.sourceRows} source rows under the filter; ${e.alreadyMapped} already migrated; ${e.toMigrate} to migrate in batches of ${e.batchSize}`);
+      say(
+        `📊 ${e.sourceRows} source rows under the filter; ${e.alreadyMapped} already migrated; ${e.toMigrate} to migrate in batches of up to ${e.batchSize} rows (fewer when rows are wide)${e.parallel > 1 ? `, ${e.parallel} key ranges side by side` : ''}`,
+      );
+      break;
+    case 'resumed':
+      say(`♻️  resuming: run(s) ${e.abandoned.join(', ')} stopped without finishing and are now marked failed (RUN_ABANDONED); their ${e.alreadyMapped} committed rows are kept and skipped`);
       break;
     case 'sandbox_started':
-      say(`📦 Sandbox started (${e.driver})`);
+      say(`📦 Sandbox started (${e.driver})${e.worker > 0 ? ` for key range ${e.worker + 1}` : ''}`);
       break;
     case 'batch_committed': {
-      const rate = e.elapsedMs > 0 ? Math.round((e.inserted / e.elapsedMs) * 1000) : 0;
-      say(`💾 batch ${e.batch}: ${e.rows} rows + ${e.rows} mappings committed (${e.inserted}/${e.toMigrate}, ${rate} rows/s)`);
+      // Long runs commit hundreds of batches: one line per batch while few, then one every 2 s.
+      const now = Date.now();
+      if (e.batch <= 20 || now - lastProgressLine >= 2000 || e.done >= e.toMigrate) {
+        lastProgressLine = now;
+        say(`💾 batch ${e.batch}: ${e.rows} rows + ${e.rows} mappings committed · ${formatProgress({ ...e, total: e.toMigrate })}`);
+      }
       break;
     }
     case 'log':
@@ -255,6 +271,15 @@ function printEvent(e: RunEvent): void {
     case 'finished':
       break;
   }
+}
+
+function parallelOption(raw: string | undefined): number {
+  if (raw === undefined) return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 32) {
+    throw new InputError('ARG_INVALID', `--parallel expects a whole number from 1 to 32, got "${raw}"`, { hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
+  }
+  return n;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -412,6 +437,7 @@ async function main(argv: string[]): Promise<number> {
             program,
             startedBy: config.user,
             dryRun: v['dry-run'] === true,
+            parallel: parallelOption(v.parallel),
             onEvent: printEvent,
             say,
           });
@@ -419,8 +445,8 @@ async function main(argv: string[]): Promise<number> {
         const run = recorded.result!;
         const report = recorded.report ?? null;
         if (run.dryRun) {
-          say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.keys.length} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
-          say(`   rows checksum ${run.rowsChecksum} (run ${recorded.run.id}; ferry runs show ${recorded.run.id})`);
+          say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
+          say(run.digested ? `   rows checksum ${run.rowsChecksum} (run ${recorded.run.id}; ferry runs show ${recorded.run.id})` : `   no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows (run ${recorded.run.id}; ferry runs show ${recorded.run.id})`);
           return run.status === 'completed' ? 0 : 1;
         }
         say(`   recorded as run ${recorded.run.id} (ferry runs show ${recorded.run.id}; ferry replay ${recorded.run.id})`);

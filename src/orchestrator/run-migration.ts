@@ -3,24 +3,59 @@ import type pg from 'pg';
 import { canonicalJson, contentHash, sha256 } from '../artifacts/hash.js';
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SandboxRun } from '../artifacts/sandbox-run.js';
-import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
+import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { ensureControlTables, finishControl, insertControl, mappedLegacyIds, planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
 import { FerryError, PlanError } from '../errors.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { InputRow, OutputRow, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
-import { checkValue, deriveRow, programColumns, sameValue } from '../validation/expected-row.js';
-import { isSelfReference, viaMappingColumns } from '../artifacts/migration-plan.js';
-import { assertParentsMigrated, legacyText, lookupParents, resolveReference } from './references.js';
+import { assertParentsMigrated } from './references.js';
+import { BatchSizer, keyRanges, type KeyRange } from './batching.js';
+import { Progress } from './progress.js';
+import { makeRowChecker } from './row-check.js';
+import { resolveSelfReferences, type SelfReferenceResolved } from './self-references.js';
+import { BatchFailure, isConnectionLoss, makeBatchWriter, type BatchWriter } from './write-batch.js';
 
 export type RunEvent =
-  | { type: 'started'; migrationId: number; sourceRows: number; alreadyMapped: number; toMigrate: number; batchSize: number }
-  | { type: 'sandbox_started'; driver: 'docker' | 'local' }
-  | { type: 'batch_committed'; batch: number; rows: number; inserted: number; toMigrate: number; elapsedMs: number }
+  | {
+      type: 'started';
+      migrationId: number;
+      sourceRows: number;
+      alreadyMapped: number;
+      toMigrate: number;
+      /** The most rows a batch may hold (the plan's); batches of wide rows hold fewer. */
+      batchSize: number;
+      /** Key-range partitions, each with its own sandbox and connections. */
+      parallel: number;
+    }
+  /** Runs of this table whose process died (killed, connection lost) were marked failed; this run goes on after their committed batches. */
+  | { type: 'resumed'; abandoned: number[]; alreadyMapped: number }
+  | { type: 'sandbox_started'; driver: 'docker' | 'local'; worker: number }
+  | {
+      type: 'batch_committed';
+      batch: number;
+      rows: number;
+      /** Rows inserted so far by this run (all workers). */
+      inserted: number;
+      toMigrate: number;
+      elapsedMs: number;
+      worker: number;
+      /** Rows through so far (inserted, or checked in a dry run), the current rate and the time left. */
+      done: number;
+      rowsPerSec: number;
+      etaSeconds: number | null;
+    }
   | { type: 'log'; line: string; stream: 'stdout' | 'stderr' }
   /** The second pass over a self-reference: rows whose reference was set, orphans left NULL. */
-  | { type: 'self_reference_resolved'; column: string; updated: number; orphans: number }
+  | SelfReferenceResolved
   | { type: 'finished'; status: 'completed' | 'failed' };
+
+/** Connections for one more worker; closed by the run when the worker is done. */
+export interface WorkerConnections {
+  source: pg.Client;
+  target: pg.Client;
+  close(): Promise<void>;
+}
 
 export interface RunInput {
   plan: MigrationPlan;
@@ -41,13 +76,21 @@ export interface RunInput {
    * the checksum covers the same rows. Only with dryRun; already-mapped rows are not written.
    */
   onlyKeys?: ReadonlySet<string>;
+  /**
+   * Key-range partitions run side by side, each in its own sandbox container with its own
+   * source and target connections (opened with `connect`), all reading one exported snapshot.
+   * Default 1: the run uses `source` and `target` only.
+   */
+  parallel?: number;
+  connect?: () => Promise<WorkerConnections>;
 }
 
 /**
- * What a run would write, as checksums: over the checked rows the program returned, in
- * legacy-key order, without the uuids the orchestrator mints (they differ every time), and
- * over the source rows sent. A dry run, a replay and a real run of the same rows and program
- * give the same rowsChecksum.
+ * What a run would write, as checksums: over the checked rows the program returned, without
+ * the uuids the orchestrator mints (they differ every time), and over the source rows sent,
+ * both in legacy-key order. A dry run, a replay and a real run of the same rows and program
+ * give the same rowsChecksum. Kept for runs of up to REPLAY_ROW_LIMIT rows; a larger run
+ * records counts only (hashing every row twice would cost more than writing it).
  */
 export interface RunChecksums {
   dryRun: boolean;
@@ -60,7 +103,12 @@ export interface RunChecksums {
    * can name exactly which rows changed, not only that the checksum did.
    */
   digests: string[];
+  /** False when the run was too large for per-row digests (then the checksums are empty). */
+  digested: boolean;
 }
+
+/** Runs of more rows than this record no per-row digests (see RunChecksums). */
+export const REPLAY_ROW_LIMIT = 100_000;
 
 /** What every run reports, completed or not. */
 interface RunCounts {
@@ -69,7 +117,13 @@ interface RunCounts {
   inserted: number;
   skipped: number;
   batches: number;
+  /** The sandbox record (with several workers: the one with the highest peak memory). */
   sandbox: SandboxRun | null;
+  /** Every worker's sandbox record. */
+  sandboxes: SandboxRun[];
+  parallel: number;
+  /** Earlier runs of this table found dead and marked failed (RUN_ABANDONED) before this one went on. */
+  resumedFrom: number[];
 }
 
 export type RunResult = RunChecksums &
@@ -85,22 +139,46 @@ export type RunResult = RunChecksums &
       }
   );
 
-class BatchFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly key?: string,
-  ) {
-    super(message);
-  }
+/** One worker's digests, concatenated in key-range order at the end. */
+interface Digests {
+  keys: string[];
+  source: string[];
+  rows: string[];
+}
+
+/** What the workers of one run share; JavaScript is single-threaded, so plain fields suffice. */
+interface Shared {
+  plan: MigrationPlan;
+  input: RunInput;
+  migrationId: number;
+  dryRun: boolean;
+  /** Look up existing mappings per batch: false on a fresh run, where none can exist. */
+  lookupMapped: boolean;
+  digests: boolean;
+  check: (sent: InputRow[], got: OutputRow[]) => OutputRow[];
+  writer: BatchWriter;
+  progress: Progress;
+  toMigrate: number;
+  started: number;
+  batchNo: number;
+  inserted: number;
+  skipped: number;
+  batches: number;
+  /** Set by the first worker that fails: the others stop after their batch in flight. */
+  stop: boolean;
+  /** The first failure of any worker: the one the run reports. */
+  firstError?: unknown;
+  emit: (e: RunEvent) => void;
 }
 
 /**
  * Runs an approved plan: reads the source in one read-only snapshot, sends each batch
- * through the sandbox, checks every returned row, and writes the batch, its mappings and
- * the control update in one transaction. Only rows with no mapping yet are sent, so a
- * re-run inserts nothing twice. A failed batch leaves nothing behind; the run is recorded
- * `failed` with the error. Expected failures are returned as data.
+ * through the sandbox, checks every returned row, and writes the batch (COPY), its mappings
+ * (COPY) and the control update in one transaction. Reading the next batch, transforming
+ * this one and writing the previous one overlap. Only rows with no mapping yet are sent, so
+ * a re-run — after a failure or a death — resumes where the committed batches end and
+ * inserts nothing twice. A failed batch leaves nothing behind; the run is recorded `failed`
+ * with the error. Expected failures are returned as data.
  */
 export async function runMigration(input: RunInput): Promise<RunResult> {
   const { plan, analysis, source, target } = input;
@@ -110,6 +188,13 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   }
   const targetTable = analysis.target.tables.find((t) => t.schema === plan.target.schema && t.name === plan.target.table);
   if (!targetTable) throw new PlanError('ANALYSIS_MISMATCH', `the analysis has no target table ${plan.target.schema}.${plan.target.table}`);
+  const parallel = input.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) {
+    throw new PlanError('PARALLEL_INVALID', `parallel must be a whole number from 1 to 32, got ${String(input.parallel)}`);
+  }
+  if (parallel > 1 && !input.connect) throw new PlanError('PARALLEL_NEEDS_CONNECT', 'a parallel run opens connections per worker: pass connect');
+  const dryRun = input.dryRun === true;
+  if (input.onlyKeys && !dryRun) throw new PlanError('REPLAY_NEEDS_DRY_RUN', 'a run restricted to recorded keys must be a dry run');
 
   await ensureControlTables(target);
   await assertParentsMigrated(target, plan);
@@ -120,382 +205,367 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       hint: 'wait for it to finish (ferry runs list), then run again: rows it migrated are skipped',
     });
   }
-  const dryRun = input.dryRun === true;
-  if (input.onlyKeys && !dryRun) throw new PlanError('REPLAY_NEEDS_DRY_RUN', 'a run restricted to recorded keys must be a dry run');
-  const planHash = contentHash(plan);
-  const migrationId = dryRun ? 0 : await insertControl(target, plan, planHash);
-  const rowsHash = createHash('sha256');
-  const sourceHash = createHash('sha256');
-  const keys: string[] = [];
-  const digests: string[] = [];
-  const sums = (): RunChecksums => ({ dryRun, rowsChecksum: rowsHash.copy().digest('hex'), sourceChecksum: sourceHash.copy().digest('hex'), keys, digests });
   let sourceRows = 0;
-  let inserted = 0;
-  let skipped = 0;
-  let batches = 0;
-  let session: SandboxSession | null = null;
-  let sandbox: SandboxRun | null = null;
-  const started = Date.now();
+  let migrationId = 0;
+  let resumedFrom: number[] = [];
+  let shared: Shared | null = null;
+  let sandboxes: SandboxRun[] = [];
+  let digestParts: Digests[] = [];
+  const empty: RunChecksums = { dryRun, rowsChecksum: '', sourceChecksum: '', keys: [], digests: [], digested: false };
+  const sums = (): RunChecksums => (shared?.digests ? checksums(dryRun, digestParts) : empty);
+  const counts = (): RunCounts => ({
+    migrationId,
+    sourceRows,
+    inserted: shared?.inserted ?? 0,
+    skipped: shared?.skipped ?? 0,
+    batches: shared?.batches ?? 0,
+    sandbox: sandboxes.reduce<SandboxRun | null>((a, b) => (a === null || (b.peakMemoryBytes ?? 0) > (a.peakMemoryBytes ?? 0) ? b : a), null),
+    sandboxes,
+    parallel,
+    resumedFrom,
+  });
 
   const fail = async (code: string, message: string, key?: string): Promise<RunResult> => {
-    // A failure returned from inside the loop (a sandbox error) still holds the source
-    // snapshot and its cursor open; the next run on this connection would find them.
+    // A failure still holds the source snapshot (and its cursor) open; the next run on this
+    // connection would find them.
     await source.query('ROLLBACK').catch(() => undefined);
-    if (session) {
-      sandbox = await session.close().catch(() => null);
-      session = null;
+    const c = counts();
+    if (!dryRun && migrationId > 0) {
+      try {
+        await finishControl(target, migrationId, { status: 'failed', rowsSource: sourceRows, rowsSkipped: c.skipped, errorCode: code, error: message, sandbox: c.sandbox });
+      } catch (e) {
+        // The target is gone: the control row stays `running`, and the next run, finding no
+        // process holding this table's lock, marks it RUN_ABANDONED and resumes after it.
+        if (!isConnectionLoss(e)) throw e;
+        code = 'DB_CONNECTION_LOST';
+        message = `${message} — and the failure could not be recorded: the target connection is gone (${(e as Error).message}); the next ferry run marks this run abandoned and resumes after its committed batches`;
+      }
     }
-    if (!dryRun) await finishControl(target, migrationId, { status: 'failed', rowsSource: sourceRows, rowsSkipped: skipped, errorCode: code, error: message, sandbox });
     emit({ type: 'finished', status: 'failed' });
-    return { ...sums(), status: 'failed', migrationId, sourceRows, inserted, skipped, batches, sandbox, errorCode: code, error: message, ...(key === undefined ? {} : { key }) };
+    return { ...sums(), ...c, status: 'failed', errorCode: code, error: message, ...(key === undefined ? {} : { key }) };
   };
 
   try {
+    // Any other `running` run of this table holds no lock (we have it), so its process is
+    // gone: killed, or cut off from the database. Its committed batches stay; this run
+    // goes on after them.
+    resumedFrom = await abandonDeadRuns(target, targetKey);
+    if (!dryRun) migrationId = await insertControl(target, plan, contentHash(plan));
+
     // One consistent, read-only snapshot of the source for the whole run.
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const where = buildWhere(plan.source.filters);
-    const from = `${qualified(plan.source.schema, plan.source.table)} ${where.sql}`;
+    const table = qualified(plan.source.schema, plan.source.table);
+    const from = `${table} ${where.sql}`;
+    const key = quoteIdent(plan.source.key);
     const count = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params);
     sourceRows = Number(count.rows[0]?.n ?? 0);
-    const cols = plan.source.columns.map(quoteIdent).join(', ');
-    await source.query(`DECLARE ferry_source NO SCROLL CURSOR FOR SELECT ${cols} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
+    await assertKeyUsable(source, plan, analysis, from, where.params);
 
     const alreadyMapped = await countMapped(target, sourceTable, targetKey);
-    emit({ type: 'started', migrationId, sourceRows, alreadyMapped, toMigrate: Math.max(0, sourceRows - alreadyMapped), batchSize: plan.strategy.batchSize });
-
-    const check = makeRowChecker(plan, analysis, targetTable);
-    let batchNo = 0;
-    for (;;) {
-      const fetched = await source.query(`FETCH ${plan.strategy.batchSize} FROM ferry_source`);
-      if (fetched.rows.length === 0) break;
-      const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
-      const mapped = await mappedLegacyIds(target, sourceTable, targetKey, keyed.map((r) => r.k));
-      const only = input.onlyKeys;
-      const todo = only ? keyed.filter((r) => only.has(r.k)) : keyed.filter((r) => !mapped.has(r.k));
-      skipped += keyed.length - todo.length;
-      if (todo.length === 0) continue;
-      batchNo += 1;
-
-      if (!session) {
-        session = await input.driver.start({
-          runId: `m${migrationId}-${randomUUID().slice(0, 8)}`,
-          bundle: input.bundle,
-          policy: input.policy,
-          labels: { 'ferry.migration': String(migrationId), 'ferry.plan': plan.id },
-          onLog: (line, stream) => emit({ type: 'log', line, stream }),
-        });
-        emit({ type: 'sandbox_started', driver: session.driver });
-      }
-      const outcome = await session.transform(batchNo, todo);
-      if (outcome.status === 'error') {
-        return await fail(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
-      }
-      const rows = check(todo, outcome.rows);
-      const byKey = new Map(rows.map((r) => [r.k, r]));
-      for (const r of todo) {
-        const sourceLine = `${canonicalJson([r.k, r.r])}\n`;
-        const rowLine = `${canonicalJson([r.k, byKey.get(r.k)!.r])}\n`;
-        keys.push(r.k);
-        digests.push(`${sha256(sourceLine).slice(0, 16)}:${sha256(rowLine).slice(0, 16)}`);
-        sourceHash.update(sourceLine);
-        rowsHash.update(rowLine);
-      }
-      const toWrite = only ? rows.filter((r) => !mapped.has(r.k)) : rows;
-      const sent = new Map(todo.map((r) => [r.k, r.r]));
-      // The count is what the database says it inserted, never what the program claims.
-      const written = toWrite.length > 0 ? await writeBatch(target, plan, targetTable, migrationId, batchNo, toWrite, sourceTable, targetKey, dryRun, sent) : 0;
-      batches += 1;
-      inserted += written;
-      emit({ type: 'batch_committed', batch: batchNo, rows: rows.length, inserted, toMigrate: Math.max(0, sourceRows - alreadyMapped), elapsedMs: Date.now() - started });
+    if (resumedFrom.length > 0) emit({ type: 'resumed', abandoned: resumedFrom, alreadyMapped });
+    const toMigrate = input.onlyKeys ? input.onlyKeys.size : Math.max(0, sourceRows - alreadyMapped);
+    emit({ type: 'started', migrationId, sourceRows, alreadyMapped, toMigrate, batchSize: plan.strategy.batchSize, parallel });
+    shared = {
+      plan,
+      input,
+      migrationId,
+      dryRun,
+      lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined,
+      digests: toMigrate <= REPLAY_ROW_LIMIT,
+      check: makeRowChecker(plan, analysis, targetTable),
+      writer: makeBatchWriter(plan, migrationId, dryRun),
+      progress: new Progress(toMigrate),
+      toMigrate,
+      started: Date.now(),
+      batchNo: 0,
+      inserted: 0,
+      skipped: 0,
+      batches: 0,
+      stop: false,
+      emit,
+    };
+    const cols = plan.source.columns.map(quoteIdent).join(', ');
+    const sh = shared;
+    let outcomes: Array<PromiseSettledResult<WorkerOut>>;
+    if (parallel === 1) {
+      await source.query(`DECLARE ferry_source NO SCROLL CURSOR FOR SELECT ${cols} FROM ${from} ORDER BY ${key}`, where.params);
+      outcomes = await Promise.allSettled([runWorker(sh, 0, source, target)]);
+    } else {
+      // Every worker reads the snapshot this transaction exported: one consistent source.
+      const snapshot = (await source.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      const keyType = analysis.source.tables.find((t) => t.schema === plan.source.schema && t.name === plan.source.table)?.columns.find((c) => c.name === plan.source.key)?.pgType ?? 'text';
+      const ranges = await keyRanges(source, parallel, key, from, where.params);
+      outcomes = await Promise.allSettled(
+        ranges.map(async (range, w) => {
+          const conn = await input.connect!();
+          try {
+            await conn.source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+            await conn.source.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
+            const r = rangeWhere(where.sql, where.params, key, keyType, range);
+            await conn.source.query(`DECLARE ferry_source NO SCROLL CURSOR FOR SELECT ${cols} FROM ${table} ${r.sql} ORDER BY ${key}`, r.params);
+            const out = await runWorker(sh, w, conn.source, conn.target);
+            await conn.source.query('COMMIT');
+            return out;
+          } catch (e) {
+            sh.stop = true;
+            throw e;
+          } finally {
+            await conn.close().catch(() => undefined);
+          }
+        }),
+      );
     }
+    sandboxes = outcomes.flatMap((o) => (o.status === 'fulfilled' && o.value.sandbox ? [o.value.sandbox] : o.status === 'rejected' && o.reason instanceof WorkerError && o.reason.sandbox ? [o.reason.sandbox] : []));
+    digestParts = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.digests] : []));
+    const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) throw shared.firstError ?? (failure.reason instanceof WorkerError ? failure.reason.cause : failure.reason);
+    for (const s of sandboxes) {
+      if (s.exitReason !== 'ok') return await fail(`SANDBOX_${s.exitReason.toUpperCase()}`, s.message ?? `the sandbox ended with ${s.exitReason}`);
+    }
+
     // A dry run's rows are gone again, so there is nothing for a second pass to point at.
     if (!dryRun) {
-      await source.query('CLOSE ferry_source');
       for (const e of await resolveSelfReferences(source, target, plan, targetTable, migrationId, from, where.params)) emit(e);
     }
     await source.query('COMMIT');
-    if (session) {
-      const s: SandboxSession = session;
-      session = null;
-      sandbox = await s.close();
-      if (sandbox.exitReason !== 'ok') {
-        return await fail(`SANDBOX_${sandbox.exitReason.toUpperCase()}`, sandbox.message ?? `the sandbox ended with ${sandbox.exitReason}`);
-      }
-    }
-    if (!dryRun) await finishControl(target, migrationId, { status: 'completed', rowsSource: sourceRows, rowsSkipped: skipped, sandbox });
+    if (!dryRun) await finishControl(target, migrationId, { status: 'completed', rowsSource: sourceRows, rowsSkipped: shared.skipped, sandbox: counts().sandbox });
     emit({ type: 'finished', status: 'completed' });
-    return { ...sums(), status: 'completed', migrationId, sourceRows, inserted, skipped, batches, sandbox };
+    return { ...sums(), ...counts(), status: 'completed' };
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);
     if (e instanceof BatchFailure) return await fail(e.code, e.message, e.key);
     const err = e as Error & { code?: string };
+    if (isConnectionLoss(e)) return await fail('DB_CONNECTION_LOST', `a database connection was lost mid-run: ${err.message}; committed batches are kept, run again to resume after them`);
     const code = e instanceof FerryError ? e.code : 'RUN_FAILED';
     return await fail(code, err.message);
   } finally {
-    if (session) await (session as SandboxSession).close().catch(() => undefined);
     await target.query(`SELECT pg_advisory_unlock(hashtext($1))`, [`ferry:${targetKey}`]).catch(() => undefined);
   }
+}
+
+/** Marks the dead `running` runs of a table failed; returns their ids. Call with the table's lock held. */
+async function abandonDeadRuns(db: pg.Client, targetKey: string): Promise<number[]> {
+  const r = await db.query<{ id: string }>(
+    `UPDATE migration_control
+        SET status = 'failed', error_code = 'RUN_ABANDONED', finished_at = now(),
+            error = 'its process stopped without finishing (last heartbeat ' || to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC, '
+                    || batches_committed || ' batch(es) committed); a later run resumed after its committed batches'
+      WHERE target_table = $1 AND status = 'running'
+      RETURNING id`,
+    [targetKey],
+  );
+  return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
+}
+
+/**
+ * The legacy key names a row in mappings, so it must be unique and present. A primary key
+ * or unique NOT NULL key guarantees it; any other column is checked in the snapshot, before
+ * anything is written.
+ */
+async function assertKeyUsable(db: pg.Client, plan: MigrationPlan, analysis: SchemaAnalysis, from: string, params: unknown[]): Promise<void> {
+  const t = analysis.source.tables.find((x) => x.schema === plan.source.schema && x.name === plan.source.table);
+  const k = plan.source.key;
+  const col = t?.columns.find((c) => c.name === k);
+  const unique = t ? (t.primaryKey.length === 1 && t.primaryKey[0] === k) || t.uniqueKeys.some((u) => u.length === 1 && u[0] === k) : false;
+  if (unique && col && !col.nullable) return;
+  const key = quoteIdent(k);
+  const nulls = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}${from.includes(' WHERE ') ? ' AND' : ' WHERE'} ${key} IS NULL`, params);
+  const nullCount = Number(nulls.rows[0]?.n ?? 0);
+  if (nullCount > 0) {
+    throw new FerryError('SOURCE_KEY_NULL', 'user', `${nullCount} source row(s) have a NULL ${k}; the legacy key must name every row (nothing was written)`, {
+      hint: `fill in ${k}, filter those rows out, or plan with a key column that is never NULL`,
+    });
+  }
+  if (unique) return;
+  const dups = await db.query<{ k: string; n: string }>(`SELECT ${key}::text AS k, count(*) AS n FROM ${from} GROUP BY ${key} HAVING count(*) > 1 ORDER BY ${key} LIMIT 5`, params);
+  if (dups.rows.length > 0) {
+    throw new FerryError(
+      'SOURCE_KEY_NOT_UNIQUE',
+      'user',
+      `the legacy key ${k} is not unique: ${dups.rows.map((d) => `${d.k} (${d.n} rows)`).join(', ')}${dups.rows.length === 5 ? ', …' : ''}; each row needs its own mapping (nothing was written)`,
+      { hint: `deduplicate the source, or plan with a unique key column` },
+    );
+  }
+}
+
+/** The plan's filter plus one worker's key range, numbered after the filter's parameters. */
+function rangeWhere(filterSql: string, params: unknown[], key: string, keyType: string, range: KeyRange): { sql: string; params: unknown[] } {
+  const parts = filterSql ? [`(${filterSql.replace(/^WHERE /, '')})`] : [];
+  const all = [...params];
+  if (range.lo !== null) {
+    all.push(range.lo);
+    parts.push(`${key} > $${all.length}::${keyType}`);
+  }
+  if (range.hi !== null) {
+    all.push(range.hi);
+    parts.push(`${key} <= $${all.length}::${keyType}`);
+  }
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params: all };
+}
+
+interface WorkerOut {
+  digests: Digests;
+  sandbox: SandboxRun | null;
+}
+
+/** A worker's failure, with the sandbox record it still produced. */
+class WorkerError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly sandbox: SandboxRun | null,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+
+interface Fetched {
+  todo: InputRow[];
+  /** Keys of the batch that already have a mapping (looked up only when some can). */
+  mapped: Set<string>;
+}
+
+/**
+ * One key range, from the cursor `ferry_source` on `source`, through one sandbox, into
+ * `target`. Three stages overlap: the next batch is fetched while this one is in the
+ * sandbox, and this one is checked while the previous one commits. One write at a time per
+ * connection; a failure anywhere stops the worker after its write in flight settles.
+ */
+async function runWorker(sh: Shared, worker: number, source: pg.Client, target: pg.Client): Promise<WorkerOut> {
+  const { plan, input } = sh;
+  const { sourceTable, targetTable: targetKey } = planTables(plan);
+  const sizer = new BatchSizer(plan.strategy.batchSize);
+  const digests: Digests = { keys: [], source: [], rows: [] };
+  let session: SandboxSession | null = null;
+
+  const fetchBatch = async (): Promise<Fetched | null> => {
+    for (;;) {
+      if (sh.stop) return null;
+      const fetched = await source.query(`FETCH ${sizer.next()} FROM ferry_source`);
+      if (fetched.rows.length === 0) return null;
+      const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
+      sizer.observe(keyed);
+      const mapped = sh.lookupMapped ? await mappedLegacyIds(target, sourceTable, targetKey, keyed.map((r) => r.k)) : new Set<string>();
+      const only = input.onlyKeys;
+      const todo = only ? keyed.filter((r) => only.has(r.k)) : mapped.size ? keyed.filter((r) => !mapped.has(r.k)) : keyed;
+      sh.skipped += keyed.length - todo.length;
+      if (todo.length > 0) return { todo, mapped };
+    }
+  };
+
+  let next = settle(fetchBatch());
+  // The write in flight; it settles to the error it failed with, or null.
+  let writing: Promise<unknown> | null = null;
+  const written = async () => {
+    const e = writing ? await writing : null;
+    writing = null;
+    if (e) throw e;
+  };
+  try {
+    for (;;) {
+      const got = await next;
+      if (!got.ok) throw got.error;
+      const batch = got.value;
+      if (!batch || sh.stop) break;
+      // A mapping lookup (resuming) shares `target` with the write: it must not land inside it.
+      if (sh.lookupMapped) await written();
+      next = settle(fetchBatch());
+      const batchNo = ++sh.batchNo;
+      if (!session) {
+        session = await input.driver.start({
+          runId: `m${sh.migrationId}-w${worker}-${randomUUID().slice(0, 8)}`,
+          bundle: input.bundle,
+          policy: input.policy,
+          labels: { 'ferry.migration': String(sh.migrationId), 'ferry.plan': plan.id, 'ferry.worker': String(worker) },
+          onLog: (line, stream) => sh.emit({ type: 'log', line, stream }),
+        });
+        sh.emit({ type: 'sandbox_started', driver: session.driver, worker });
+      }
+      const outcome = await session.transform(batchNo, batch.todo);
+      if (outcome.status === 'error') {
+        throw new BatchFailure(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
+      }
+      const rows = sh.check(batch.todo, outcome.rows);
+      if (sh.digests) digestBatch(digests, batch.todo, rows);
+      const toWrite = input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
+      const sent = new Map(batch.todo.map((r) => [r.k, r.r]));
+      // One write at a time on this connection: the previous batch commits before this one begins.
+      await written();
+      if (sh.stop) break;
+      writing = (async () => {
+        // The count is what the database says it inserted, never what the program claims.
+        const n = toWrite.length > 0 ? await sh.writer.write(target, batchNo, toWrite, sent) : 0;
+        sh.inserted += n;
+        sh.batches += 1;
+        const p = sh.progress.add(rows.length);
+        sh.emit({
+          type: 'batch_committed',
+          batch: batchNo,
+          rows: rows.length,
+          inserted: sh.inserted,
+          toMigrate: sh.toMigrate,
+          elapsedMs: Date.now() - sh.started,
+          worker,
+          done: p.done,
+          rowsPerSec: p.rowsPerSec,
+          etaSeconds: p.etaSeconds,
+        });
+      })().then(
+        () => null,
+        (e: unknown) => e ?? new Error('batch write failed'),
+      );
+    }
+    await written();
+    const last = await next;
+    if (!last.ok) throw last.error;
+    if (!sh.stop) await source.query('CLOSE ferry_source');
+    const s: SandboxSession | null = session;
+    session = null;
+    return { digests, sandbox: s ? await s.close() : null };
+  } catch (e) {
+    sh.stop = true;
+    sh.firstError ??= e;
+    // Nothing may still be writing when the run records its failure.
+    if (writing) await writing;
+    await next;
+    const s: SandboxSession | null = session;
+    session = null;
+    const record = s ? await s.close().catch(() => null) : null;
+    throw new WorkerError(e, record);
+  }
+}
+
+/** Per row: what went in and what came out, as short digests (see RunChecksums). */
+function digestBatch(d: Digests, sent: InputRow[], rows: OutputRow[]): void {
+  const out = new Map(rows.map((r) => [r.k, r.r]));
+  for (const r of sent) {
+    d.keys.push(r.k);
+    d.source.push(sha256(`${canonicalJson([r.k, r.r])}\n`));
+    d.rows.push(sha256(`${canonicalJson([r.k, out.get(r.k)])}\n`));
+  }
+}
+
+/** The workers' digests in key-range order (worker 0 holds the lowest keys). */
+function checksums(dryRun: boolean, parts: Digests[]): RunChecksums {
+  const rowsHash = createHash('sha256');
+  const sourceHash = createHash('sha256');
+  const keys: string[] = [];
+  const digests: string[] = [];
+  for (const p of parts) {
+    p.keys.forEach((k, i) => {
+      keys.push(k);
+      sourceHash.update(p.source[i]!);
+      rowsHash.update(p.rows[i]!);
+      digests.push(`${p.source[i]!.slice(0, 16)}:${p.rows[i]!.slice(0, 16)}`);
+    });
+  }
+  return { dryRun, rowsChecksum: rowsHash.digest('hex'), sourceChecksum: sourceHash.digest('hex'), keys, digests, digested: true };
 }
 
 async function countMapped(db: pg.Client, sourceTable: string, targetTable: string): Promise<number> {
   const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetTable]);
   return Number(r.rows[0]?.n ?? 0);
-}
-
-/**
- * Every row the sandbox returns must answer to one row that went in (the session checks
- * keys), fit the target column types, and equal what the plan says for its source row.
- */
-function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, target: TableInfo) {
-  const cols = programColumns(plan);
-  const expectedNames = new Set(cols.map((c) => c.target));
-  return (sent: InputRow[], got: OutputRow[]): OutputRow[] => {
-    const byKey = new Map(sent.map((r) => [r.k, r.r]));
-    if (got.length !== sent.length) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned ${got.length} rows for ${sent.length}`);
-    for (const out of got) {
-      const src = byKey.get(out.k);
-      if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned a row for key ${out.k}, which was not sent`, out.k);
-      for (const name of Object.keys(out.r)) {
-        if (!expectedNames.has(name)) throw new BatchFailure('ROW_UNEXPECTED_COLUMN', `row ${out.k}: the program set ${name}, which the plan does not let it write`, out.k);
-      }
-      for (const c of cols) {
-        const info = target.columns.find((x) => x.name === c.target)!;
-        const enumValues = info.enumType ? findEnum(analysis.target, info.enumType)?.values : undefined;
-        const problem = checkValue(info, out.r[c.target], enumValues);
-        if (problem) throw new BatchFailure('ROW_INVALID', `row with legacy key ${out.k}: ${problem}`, out.k);
-      }
-      const expected = deriveRow(plan, target, src);
-      if (!expected.ok) throw new BatchFailure('ROW_NOT_DERIVABLE', `row with legacy key ${out.k}: ${expected.column}: ${expected.message}`, out.k);
-      for (const c of cols) {
-        // A model-written function's column passed checkValue above; nothing here can re-derive it.
-        if (c.origin.kind === 'transform') continue;
-        if (!sameValue(expected.row[c.target], out.r[c.target])) {
-          throw new BatchFailure(
-            'ROW_MISMATCH',
-            `row with legacy key ${out.k}: ${c.target} is ${JSON.stringify(out.r[c.target])}, the plan says ${JSON.stringify(expected.row[c.target])}`,
-            out.k,
-          );
-        }
-      }
-    }
-    return got;
-  };
-}
-
-/** INSERT … VALUES for `n` rows of `types`, every value a parameter cast to its column type. */
-export function insertSql(table: string, names: string[], types: string[], n: number): string {
-  const tuples: string[] = [];
-  for (let r = 0; r < n; r++) {
-    tuples.push(`(${types.map((t, i) => `$${r * types.length + i + 1}::${t}`).join(', ')})`);
-  }
-  return `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES ${tuples.join(', ')}`;
-}
-
-/** One transaction: the batch's rows, their mappings, the control counters. All or nothing. */
-async function writeBatch(
-  db: pg.Client,
-  plan: MigrationPlan,
-  target: TableInfo,
-  migrationId: number,
-  batchNo: number,
-  rows: OutputRow[],
-  sourceTable: string,
-  targetTable: string,
-  dryRun = false,
-  /** The source rows sent, by legacy key: where via_mapping columns read their legacy values. */
-  sent: ReadonlyMap<string, Record<string, unknown>> = new Map(),
-): Promise<number> {
-  const cols = programColumns(plan);
-  const refs = viaMappingColumns(plan);
-  const pkMapping = plan.columns.find((c) => c.target === plan.target.primaryKey)!;
-  const mintsKey = pkMapping.origin.kind === 'generated_uuid';
-  const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols.map((c) => c.target), ...refs.map((r) => r.column.target)];
-  const types = names.map((n) => target.columns.find((c) => c.name === n)!.pgType);
-  const table = qualified(plan.target.schema, plan.target.table);
-  const newIds: string[] = [];
-  const tuples: unknown[][] = rows.map((row) => {
-    const values: unknown[] = [];
-    if (mintsKey) {
-      const id = randomUUID();
-      newIds.push(id);
-      values.push(id);
-    } else {
-      newIds.push(String(row.r[plan.target.primaryKey]));
-    }
-    for (const c of cols) {
-      const v = row.r[c.target];
-      values.push(v !== null && typeof v === 'object' ? JSON.stringify(v) : v);
-    }
-    return values;
-  });
-  // Stay well under PostgreSQL's 65535 parameters per statement.
-  const perStatement = Math.max(1, Math.floor(30000 / names.length));
-
-  await db.query('BEGIN');
-  try {
-    // A dry run's mappings need a control row to point at; it goes with the rollback.
-    const runId = dryRun ? await insertControl(db, plan, contentHash(plan)) : migrationId;
-    // Parents' new ids, read in the transaction that writes the rows naming them.
-    const refValues = await resolveBatchReferences(db, plan, rows, sent);
-    tuples.forEach((t, i) => t.push(...refValues[i]!));
-    let inserted = 0;
-    for (let i = 0; i < tuples.length; i += perStatement) {
-      const chunk = tuples.slice(i, i + perStatement);
-      inserted += (await db.query(insertSql(table, names, types, chunk.length), chunk.flat())).rowCount ?? 0;
-    }
-    await db.query(
-      `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
-       SELECT $1, $2, $3, k, $4, n FROM unnest($5::text[], $6::text[]) AS u(k, n)`,
-      [runId, batchNo, sourceTable, targetTable, rows.map((r) => r.k), newIds],
-    );
-    await db.query(
-      `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
-      [runId, inserted],
-    );
-    // A dry run proves the batch would commit (constraints, types), then takes it back.
-    await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
-    return inserted;
-  } catch (e) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    if (e instanceof BatchFailure) throw e;
-    const err = e as Error & { constraint?: string; detail?: string };
-    const culprit = await findFailingRow(db, insertSql(table, names, types, 1), tuples, rows);
-    throw new BatchFailure(
-      'BATCH_WRITE_FAILED',
-      `batch ${batchNo} was rolled back${culprit ? `; the row with legacy key ${culprit} fails` : ` (legacy keys ${rows[0]?.k}…${rows[rows.length - 1]?.k})`}: ${err.message}${err.detail ? ` (${err.detail})` : ''}${err.constraint ? ` [constraint ${err.constraint}]` : ''}`,
-      culprit ?? undefined,
-    );
-  }
-}
-
-/**
- * After a failed batch: which row was it? Each row is tried under a savepoint in a
- * transaction that is rolled back whatever happens, so nothing is written.
- */
-async function findFailingRow(db: pg.Client, oneRowSql: string, tuples: unknown[][], rows: OutputRow[]): Promise<string | null> {
-  try {
-    await db.query('BEGIN');
-    for (let i = 0; i < tuples.length; i++) {
-      await db.query('SAVEPOINT ferry_probe');
-      try {
-        await db.query(oneRowSql, tuples[i]);
-        await db.query('RELEASE SAVEPOINT ferry_probe');
-      } catch {
-        return rows[i]!.k;
-      }
-    }
-    return null;
-  } catch {
-    return null;
-  } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
-  }
-}
-
-/**
- * The via_mapping values of a batch, per row in the order of `rows`: the parent's new id for
- * the legacy value, or NULL (legacy NULL, an orphan under set_null, or a self-reference that
- * the second pass sets). An orphan under `fail` fails the batch, naming its legacy key.
- */
-async function resolveBatchReferences(
-  db: pg.Client,
-  plan: MigrationPlan,
-  rows: OutputRow[],
-  sent: ReadonlyMap<string, Record<string, unknown>>,
-): Promise<unknown[][]> {
-  const out: unknown[][] = rows.map(() => []);
-  for (const { column, origin } of viaMappingColumns(plan)) {
-    if (isSelfReference(plan, origin)) {
-      for (const o of out) o.push(null);
-      continue;
-    }
-    const legacy = rows.map((r) => {
-      const src = sent.get(r.k);
-      if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `row ${r.k}: no source row to read ${origin.source} from`, r.k);
-      return legacyText(src[origin.source]);
-    });
-    const found = await lookupParents(db, origin, legacy.filter((v): v is string => v !== null));
-    rows.forEach((r, i) => {
-      const res = resolveReference(plan, column.target, origin, r.k, legacy[i] ?? null, found);
-      if (!res.ok) throw new BatchFailure('FK_ORPHAN', res.message, r.k);
-      out[i]!.push(res.value);
-    });
-  }
-  return out;
-}
-
-/**
- * Self-references (employees.reports_to) in a second pass: the first pass wrote them NULL,
- * because a row's parent may come in a later batch, or later in the same one. Now every row
- * of the run has its new id, so one transaction sets each reference through the mappings.
- * It walks every source row under the filter in the run's snapshot, not only this run's, so
- * a run resumed after a failure finishes what the earlier one left NULL; rows already right
- * are not touched. Chosen over ordering rows parents-first (a recursive CTE) because that
- * needs no change to the key-ordered cursor that re-runs rely on, handles any depth and even
- * cycles in the data, and keeps a batch independent of the others.
- */
-async function resolveSelfReferences(
-  source: pg.Client,
-  db: pg.Client,
-  plan: MigrationPlan,
-  targetTable: TableInfo,
-  migrationId: number,
-  from: string,
-  params: unknown[],
-): Promise<RunEvent[]> {
-  const selfRefs = viaMappingColumns(plan).filter((r) => isSelfReference(plan, r.origin));
-  if (selfRefs.length === 0) return [];
-  const { sourceTable, targetTable: targetKey } = planTables(plan);
-  const pk = plan.target.primaryKey;
-  const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
-  const table = qualified(plan.target.schema, plan.target.table);
-  const events: RunEvent[] = [];
-  await db.query('BEGIN');
-  try {
-    for (const { column, origin } of selfRefs) {
-      const colType = targetTable.columns.find((c) => c.name === column.target)!.pgType;
-      await source.query(`DECLARE ferry_self NO SCROLL CURSOR FOR SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(origin.source)} AS v FROM ${from}`, params);
-      let updated = 0;
-      let orphans = 0;
-      for (;;) {
-        const chunk = await source.query<{ k: string; v: unknown }>('FETCH 1000 FROM ferry_self');
-        if (chunk.rows.length === 0) break;
-        const withRef = chunk.rows.filter((r) => r.v !== null);
-        if (withRef.length === 0) continue;
-        const children = await db.query<{ legacy_id: string; new_id: string }>(
-          'SELECT legacy_id, new_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
-          [sourceTable, targetKey, withRef.map((r) => r.k)],
-        );
-        const childIds = new Map(children.rows.map((c) => [c.legacy_id, c.new_id]));
-        const parents = await lookupParents(db, origin, withRef.map((r) => legacyText(r.v)!));
-        const ids: string[] = [];
-        const values: Array<string | null> = [];
-        for (const r of withRef) {
-          const child = childIds.get(r.k);
-          if (child === undefined) continue; // not migrated (a failed batch): nothing to point from
-          const res = resolveReference(plan, column.target, origin, r.k, legacyText(r.v), parents);
-          if (!res.ok) throw new BatchFailure('FK_ORPHAN', res.message, r.k);
-          if (res.orphan) orphans += 1;
-          ids.push(child);
-          values.push(res.value);
-        }
-        if (ids.length === 0) continue;
-        const col = quoteIdent(column.target);
-        const u = await db.query(
-          `UPDATE ${table} t SET ${col} = u.p::${colType} FROM unnest($1::text[], $2::text[]) AS u(c, p)
-            WHERE t.${quoteIdent(pk)} = u.c::${pkType} AND t.${col} IS DISTINCT FROM u.p::${colType}`,
-          [ids, values],
-        );
-        updated += u.rowCount ?? 0;
-      }
-      await source.query('CLOSE ferry_self');
-      events.push({ type: 'self_reference_resolved', column: column.target, updated, orphans });
-    }
-    await db.query('UPDATE migration_control SET heartbeat_at = now() WHERE id = $1', [migrationId]);
-    await db.query('COMMIT');
-  } catch (e) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  }
-  return events;
 }

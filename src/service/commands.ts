@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationReport } from '../artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
+import { formatProgress } from '../orchestrator/progress.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { renderReport } from '../cli/render.js';
 import { InputError } from '../errors.js';
@@ -58,7 +59,10 @@ export function formatEvent(e: RunEvent | Record<string, unknown>): string | nul
     case 'sandbox_started':
       return `sandbox started (${ev.driver})`;
     case 'batch_committed':
-      return `batch ${ev.batch}: ${ev.rows} rows (${ev.inserted}/${ev.toMigrate})`;
+      // Events of runs recorded before progress figures existed have no `done`.
+      return `batch ${ev.batch}: ${ev.rows} rows (${ev.inserted}/${ev.toMigrate})${typeof ev.done === 'number' ? ` · ${formatProgress({ ...ev, total: ev.toMigrate })}` : ''}`;
+    case 'resumed':
+      return `resumed after abandoned run(s) ${ev.abandoned.join(', ')}: ${ev.alreadyMapped} rows already migrated`;
     case 'log':
       return `│ ${ev.line}`;
     case 'finished':

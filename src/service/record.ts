@@ -7,7 +7,7 @@ import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import type { ValidationReport } from '../artifacts/validation-report.js';
 import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
 import { FerryError, PlanError } from '../errors.js';
-import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
+import { REPLAY_ROW_LIMIT, runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
@@ -31,6 +31,8 @@ export interface RecordedRunInput {
   program?: PreparedProgram;
   startedBy: string;
   dryRun?: boolean;
+  /** Key-range partitions in their own sandboxes (extra connections come from conn.reopen). */
+  parallel?: number;
   /** Set by the service: a second start for the same plan version returns the first run. */
   onceKey?: string;
   onEvent?: (e: RunEvent, runId: number, seq: number) => void;
@@ -86,7 +88,7 @@ export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun>
 
 /** Runs the orchestrator and keeps every event, numbered, in the store as it comes. */
 async function runWithEvents(
-  input: Pick<RecordedRunInput, 'store' | 'plan' | 'analysis' | 'conn' | 'driver' | 'policy' | 'onEvent'>,
+  input: Pick<RecordedRunInput, 'store' | 'plan' | 'analysis' | 'conn' | 'driver' | 'policy' | 'onEvent' | 'parallel'>,
   runId: number,
   bundle: { path: string; sha256: string },
   dryRun: boolean,
@@ -105,6 +107,7 @@ async function runWithEvents(
     policy: input.policy,
     dryRun,
     ...(onlyKeys ? { onlyKeys } : {}),
+    ...(input.parallel && input.parallel > 1 ? { parallel: input.parallel, connect: input.conn.reopen } : {}),
     onEvent: (e) => {
       seq += 1;
       const n = seq;
@@ -118,18 +121,19 @@ async function runWithEvents(
 
 async function finish(store: RunStore, runId: number, result: RunResult, reportHash: string | null, extra: Record<string, unknown> = {}): Promise<RunRow> {
   const sandboxHash = result.sandbox ? await store.putArtifact('sandbox_run', result.sandbox) : null;
-  const { keys, digests, sandbox: _sandbox, ...outcome } = result;
+  const { keys, digests, sandbox: _sandbox, sandboxes: _sandboxes, ...outcome } = result;
   return store.finishRun(runId, {
     status: result.status,
     migrationId: result.dryRun ? null : result.migrationId,
     imageId: result.sandbox?.imageId ?? null,
     sandboxHash,
     reportHash,
-    rowsChecksum: result.rowsChecksum,
-    sourceChecksum: result.sourceChecksum,
-    rowKeys: keys,
-    rowDigests: digests,
-    outcome: { ...outcome, rows: keys.length, ...extra },
+    // A run too large for per-row digests records counts only (see REPLAY_ROW_LIMIT).
+    rowsChecksum: result.digested ? result.rowsChecksum : null,
+    sourceChecksum: result.digested ? result.sourceChecksum : null,
+    rowKeys: result.digested ? keys : null,
+    rowDigests: result.digested ? digests : null,
+    outcome: { ...outcome, rows: result.digested ? keys.length : result.inserted + result.skipped, ...extra },
     errorCode: result.status === 'failed' ? result.errorCode : null,
     error: result.status === 'failed' ? result.error : null,
   });
@@ -170,6 +174,11 @@ export async function replayRun(input: {
 }): Promise<ReplayOutcome> {
   const { store } = input;
   const original = await store.getRun(input.runId);
+  if (original.status === 'completed' && original.bundleSha256 && !original.rowKeys) {
+    throw new PlanError('RUN_NOT_REPLAYABLE', `run ${original.id} moved more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows; ferry records per-row digests only up to that size, so it cannot be replayed row by row`, {
+      hint: 'check the program against the source as it is now with ferry run --dry-run, and the written rows with ferry validate',
+    });
+  }
   if (original.status !== 'completed' || !original.bundleSha256 || !original.rowKeys || !original.rowsChecksum) {
     throw new PlanError('RUN_NOT_REPLAYABLE', `run ${original.id} is ${original.status} and has no complete recording to replay`, {
       hint: 'replay a completed run (ferry runs lists them)',

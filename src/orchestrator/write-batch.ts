@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { contentHash } from '../artifacts/hash.js';
+import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../artifacts/migration-plan.js';
+import { insertControl, planTables } from '../control/control-tables.js';
+import { qualified } from '../db/sql.js';
+import type { OutputRow } from '../../sandbox/types.js';
+import { programColumns } from '../validation/expected-row.js';
+import { copyErrorLine, copyIn, copyLine } from './copy.js';
+import { legacyText, lookupParents, resolveReference } from './references.js';
+
+/** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
+export class BatchFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Server gone, connection reset or killed (pg_terminate_backend): nothing more can be written on it. */
+export function isConnectionLoss(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | null;
+  if (!err) return false;
+  if (typeof err.code === 'string' && (err.code.startsWith('57P') || err.code.startsWith('08'))) return true;
+  return /Connection terminated|connection error|not queryable|ECONNRESET|EPIPE|Client was closed/i.test(err.message ?? '');
+}
+
+const MAPPING_COLUMNS = ['migration_id', 'batch_id', 'source_table', 'legacy_id', 'target_table', 'new_id'];
+
+export interface BatchWriter {
+  /**
+   * One transaction: the batch's rows (COPY), their mappings (COPY) and the control counters.
+   * All or nothing. Returns the rows the database says it inserted.
+   */
+  write(db: pg.Client, batchNo: number, rows: OutputRow[], sent: ReadonlyMap<string, Record<string, unknown>>): Promise<number>;
+}
+
+export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun: boolean): BatchWriter {
+  const cols = programColumns(plan).map((c) => c.target);
+  const refs = viaMappingColumns(plan);
+  const pkMapping = plan.columns.find((c) => c.target === plan.target.primaryKey)!;
+  const mintsKey = pkMapping.origin.kind === 'generated_uuid';
+  const names = [...(mintsKey ? [plan.target.primaryKey] : []), ...cols, ...refs.map((r) => r.column.target)];
+  const table = qualified(plan.target.schema, plan.target.table);
+  const { sourceTable, targetTable } = planTables(plan);
+  const planHash = contentHash(plan);
+
+  return {
+    async write(db, batchNo, rows, sent) {
+      const newIds: string[] = [];
+      const tuples: unknown[][] = rows.map((row) => {
+        const values: unknown[] = [];
+        if (mintsKey) {
+          const id = randomUUID();
+          newIds.push(id);
+          values.push(id);
+        } else {
+          newIds.push(String(row.r[plan.target.primaryKey]));
+        }
+        for (const c of cols) values.push(row.r[c]);
+        return values;
+      });
+      await db.query('BEGIN');
+      let lines: string[] = [];
+      try {
+        // A dry run's mappings need a control row to point at; it goes with the rollback.
+        const runId = dryRun ? await insertControl(db, plan, planHash) : migrationId;
+        // Parents' new ids, read in the transaction that writes the rows naming them.
+        const refValues = await resolveBatchReferences(db, plan, rows, sent);
+        tuples.forEach((t, i) => t.push(...refValues[i]!));
+        lines = tuples.map(copyLine);
+        const inserted = await copyIn(db, table, names, lines);
+        const prefix = `${runId}\t${batchNo}\t${copyLine([sourceTable]).slice(0, -1)}\t`;
+        const suffix = `\t${copyLine([targetTable]).slice(0, -1)}\t`;
+        await copyIn(
+          db,
+          'migration_mappings',
+          MAPPING_COLUMNS,
+          rows.map((r, i) => `${prefix}${copyLine([r.k]).slice(0, -1)}${suffix}${newIds[i]}\n`),
+        );
+        await db.query(
+          `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
+          [runId, inserted],
+        );
+        // A dry run proves the batch would commit (constraints, types), then takes it back.
+        await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
+        return inserted;
+      } catch (e) {
+        await db.query('ROLLBACK').catch(() => undefined);
+        if (e instanceof BatchFailure || isConnectionLoss(e)) throw e;
+        const err = e as Error & { constraint?: string; detail?: string };
+        const culprit = lines.length ? await findFailingRow(db, table, names, lines, copyErrorLine(e)) : null;
+        const key = culprit === null ? undefined : rows[culprit]!.k;
+        throw new BatchFailure(
+          'BATCH_WRITE_FAILED',
+          `batch ${batchNo} was rolled back${key !== undefined ? `; the row with legacy key ${key} fails` : ` (legacy keys ${rows[0]?.k}…${rows[rows.length - 1]?.k})`}: ${err.message}${err.detail ? ` (${err.detail})` : ''}${err.constraint ? ` [constraint ${err.constraint}]` : ''}`,
+          key,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * After a failed batch: which row was it? In a transaction rolled back whatever happens, the
+ * line the server named is tried alone first; failing that, the batch is bisected with COPY
+ * under savepoints (a half that goes in stays, so a row clashing with an earlier row of the
+ * same batch is found too): about log2(n) COPYs, not n INSERTs.
+ */
+async function findFailingRow(db: pg.Client, table: string, names: string[], lines: string[], hint: number | null): Promise<number | null> {
+  const tryCopy = async (slice: string[]): Promise<boolean> => {
+    await db.query('SAVEPOINT ferry_probe');
+    try {
+      await copyIn(db, table, names, slice);
+      await db.query('RELEASE SAVEPOINT ferry_probe');
+      return true;
+    } catch (e) {
+      if (isConnectionLoss(e)) throw e;
+      await db.query('ROLLBACK TO SAVEPOINT ferry_probe');
+      return false;
+    }
+  };
+  const bisect = async (lo: number, hi: number): Promise<number | null> => {
+    if (hi - lo === 1) return (await tryCopy([lines[lo]!])) ? null : lo;
+    if (await tryCopy(lines.slice(lo, hi))) return null;
+    const mid = (lo + hi) >> 1;
+    return (await bisect(lo, mid)) ?? (await bisect(mid, hi));
+  };
+  try {
+    await db.query('BEGIN');
+    if (hint !== null && hint >= 1 && hint <= lines.length) {
+      // The rows before it went in (that is what "line N" means), so the hint is tried after them.
+      if ((await tryCopy(lines.slice(0, hint - 1))) && !(await tryCopy([lines[hint - 1]!]))) return hint - 1;
+      await db.query('ROLLBACK');
+      await db.query('BEGIN');
+    }
+    return await bisect(0, lines.length);
+  } catch {
+    return null;
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/**
+ * The via_mapping values of a batch, per row in the order of `rows`: the parent's new id for
+ * the legacy value, or NULL (legacy NULL, an orphan under set_null, or a self-reference that
+ * the second pass sets). An orphan under `fail` fails the batch, naming its legacy key.
+ */
+async function resolveBatchReferences(
+  db: pg.Client,
+  plan: MigrationPlan,
+  rows: OutputRow[],
+  sent: ReadonlyMap<string, Record<string, unknown>>,
+): Promise<unknown[][]> {
+  const out: unknown[][] = rows.map(() => []);
+  for (const { column, origin } of viaMappingColumns(plan)) {
+    if (isSelfReference(plan, origin)) {
+      for (const o of out) o.push(null);
+      continue;
+    }
+    const legacy = rows.map((r) => {
+      const src = sent.get(r.k);
+      if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `row ${r.k}: no source row to read ${origin.source} from`, r.k);
+      return legacyText(src[origin.source]);
+    });
+    const found = await lookupParents(db, origin, legacy.filter((v): v is string => v !== null));
+    rows.forEach((r, i) => {
+      const res = resolveReference(plan, column.target, origin, r.k, legacy[i] ?? null, found);
+      if (!res.ok) throw new BatchFailure('FK_ORPHAN', res.message, r.k);
+      out[i]!.push(res.value);
+    });
+  }
+  return out;
+}
