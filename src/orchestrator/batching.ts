@@ -8,17 +8,21 @@ import type { InputRow } from '../../sandbox/types.js';
  * rows at a time (flat memory whatever the row count). The plan's batchSize is the upper bound.
  */
 export const BATCH_TARGET_BYTES = 4 * 1024 * 1024;
-/** The first batch, before any width is known. */
-const FIRST_BATCH_ROWS = 500;
+/** The first batch when nothing is known of the width. */
+const FIRST_BATCH_ROWS = 100;
 const SAMPLE_ROWS = 16;
 
 export class BatchSizer {
   private avgBytes: number | null = null;
 
+  /** `estimatedRowBytes`: a first guess (from a sample of the source) so the first batch is sized too. */
   constructor(
     private readonly maxRows: number,
+    estimatedRowBytes: number | null = null,
     private readonly targetBytes = BATCH_TARGET_BYTES,
-  ) {}
+  ) {
+    if (estimatedRowBytes !== null && estimatedRowBytes > 0) this.avgBytes = 2 * estimatedRowBytes;
+  }
 
   /** Rows to fetch next. */
   next(): number {
@@ -70,4 +74,14 @@ export async function keyRanges(db: pg.Client, n: number, keySql: string, from: 
   }
   ranges.push({ lo, hi: null });
   return ranges;
+}
+
+/**
+ * Bytes per row as JSON, from the first rows in key order: a first guess for BatchSizer, so
+ * not even the first batch of a table of wide rows is fetched a few hundred at a time.
+ */
+export async function sampleRowBytes(db: pg.Client, cols: string, from: string, key: string, params: unknown[]): Promise<number | null> {
+  const r = await db.query<{ b: string | null }>(`SELECT avg(octet_length(row_to_json(s)::text)) AS b FROM (SELECT ${cols} FROM ${from} ORDER BY ${key} LIMIT 64) s`, params);
+  const b = Number(r.rows[0]?.b ?? NaN);
+  return Number.isFinite(b) && b > 0 ? b : null;
 }

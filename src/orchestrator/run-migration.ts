@@ -10,7 +10,7 @@ import { FerryError, PlanError } from '../errors.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { InputRow, OutputRow, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
 import { assertParentsMigrated } from './references.js';
-import { BatchSizer, keyRanges, type KeyRange } from './batching.js';
+import { BatchSizer, keyRanges, sampleRowBytes, type KeyRange } from './batching.js';
 import { Progress } from './progress.js';
 import { makeRowChecker } from './row-check.js';
 import { resolveSelfReferences, type SelfReferenceResolved } from './self-references.js';
@@ -155,6 +155,8 @@ interface Shared {
   /** Look up existing mappings per batch: false on a fresh run, where none can exist. */
   lookupMapped: boolean;
   digests: boolean;
+  /** Bytes per source row as JSON, sampled before the first batch. */
+  rowBytes: number | null;
   check: (sent: InputRow[], got: OutputRow[]) => OutputRow[];
   writer: BatchWriter;
   progress: Progress;
@@ -273,6 +275,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       dryRun,
       lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined,
       digests: toMigrate <= REPLAY_ROW_LIMIT,
+      rowBytes: await sampleRowBytes(source, plan.source.columns.map(quoteIdent).join(', '), from, key, where.params),
       check: makeRowChecker(plan, analysis, targetTable),
       writer: makeBatchWriter(plan, migrationId, dryRun),
       progress: new Progress(toMigrate),
@@ -437,7 +440,7 @@ interface Fetched {
 async function runWorker(sh: Shared, worker: number, source: pg.Client, target: pg.Client): Promise<WorkerOut> {
   const { plan, input } = sh;
   const { sourceTable, targetTable: targetKey } = planTables(plan);
-  const sizer = new BatchSizer(plan.strategy.batchSize);
+  const sizer = new BatchSizer(plan.strategy.batchSize, sh.rowBytes);
   const digests: Digests = { keys: [], source: [], rows: [] };
   let session: SandboxSession | null = null;
 
