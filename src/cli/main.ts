@@ -9,7 +9,7 @@ import { openConnections, prepareProgram, targetTableOf, type Say } from '../cha
 import { loadModelConfig } from '../llm/config.js';
 import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformsFor } from './plan-command.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
-import { getControl, listControls } from '../control/control-tables.js';
+import { describeStatus, getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
@@ -503,7 +503,7 @@ async function main(argv: string[]): Promise<number> {
         say('Migrations (migration_control; ferry validate / rollback <id>)');
         if (rows.length === 0) say('no runs recorded yet');
         for (const r of rows) {
-          say(`${String(r.id).padStart(5)}  ${r.status.padEnd(11)} ${r.planId} r${r.planRevision}  inserted ${r.rowsInserted}, skipped ${r.rowsSkipped}  ${String(r.startedAt)}${r.error ? `  ${r.errorCode}: ${r.error}` : ''}`);
+          say(`${String(r.id).padStart(5)}  ${describeStatus(r).padEnd(11)} ${r.planId} r${r.planRevision}  inserted ${r.rowsInserted}, skipped ${r.rowsSkipped}  ${String(r.startedAt)}${r.error ? `  ${r.errorCode}: ${r.error}` : ''}`);
         }
         await withStore(config, (store) => listRecordedRuns(store, Number(v.limit ?? 20), say));
         return 0;

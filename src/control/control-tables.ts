@@ -87,6 +87,7 @@ export interface ControlRow {
   error: string | null;
   sandbox: unknown;
   startedAt: Date;
+  heartbeatAt: Date;
   finishedAt: Date | null;
   rolledBackAt: Date | null;
 }
@@ -109,6 +110,7 @@ interface RawControl extends Record<string, unknown> {
   error: string | null;
   sandbox: unknown;
   started_at: Date;
+  heartbeat_at: Date;
   finished_at: Date | null;
   rolled_back_at: Date | null;
 }
@@ -132,6 +134,7 @@ function toControl(r: RawControl): ControlRow {
     error: r.error,
     sandbox: r.sandbox,
     startedAt: r.started_at,
+    heartbeatAt: r.heartbeat_at,
     finishedAt: r.finished_at,
     rolledBackAt: r.rolled_back_at,
   };
@@ -187,4 +190,17 @@ export async function mappedLegacyIds(db: Queryable, sourceTable: string, target
     [sourceTable, targetTable, legacyIds],
   );
   return new Set(r.rows.map((x) => x.legacy_id));
+}
+
+/** A run still `running` with no heartbeat (a committed batch) for this long is shown as stale. */
+export const STALE_AFTER_MS = 60_000;
+
+/**
+ * "running" said carefully: a run whose process died stays `running` until the next run of its
+ * table takes the lock and marks it RUN_ABANDONED; until then its heartbeat tells.
+ */
+export function describeStatus(r: Pick<ControlRow, 'status' | 'heartbeatAt'>, now = Date.now()): string {
+  if (r.status !== 'running') return r.status;
+  const quiet = now - new Date(r.heartbeatAt).getTime();
+  return quiet > STALE_AFTER_MS ? `running? no heartbeat for ${Math.round(quiet / 1000)} s (stale: the next ferry run of this table marks it abandoned and resumes after it)` : 'running';
 }

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { describeStatus, STALE_AFTER_MS } from '../../src/control/control-tables.js';
+import { BatchSizer, BATCH_TARGET_BYTES } from '../../src/orchestrator/batching.js';
+import { copyErrorLine, copyLine, copyValue } from '../../src/orchestrator/copy.js';
+import { formatProgress, Progress } from '../../src/orchestrator/progress.js';
+
+describe('the bulk path, part by part', () => {
+  it('writes COPY text format: NULL as \\N, escapes only what COPY reads specially', () => {
+    expect(copyValue(null)).toBe('\\N');
+    expect(copyValue(undefined)).toBe('\\N');
+    // The string "\N" is not NULL: its backslash is escaped.
+    expect(copyValue('\\N')).toBe('\\\\N');
+    expect(copyValue('a\tb\nc\rd\\e')).toBe('a\\tb\\nc\\rd\\\\e');
+    expect(copyValue('🚢 naïve, "quoted"')).toBe('🚢 naïve, "quoted"');
+    expect(copyValue(true)).toBe('t');
+    expect(copyValue(false)).toBe('f');
+    expect(copyValue(12.5)).toBe('12.5');
+    // JSON's own escape (\t as backslash + t) gets its backslash escaped for COPY.
+    expect(copyValue({ a: 'x\ty' })).toBe('{"a":"x\\\\ty"}');
+    expect(copyLine(['a', null, 3])).toBe('a\t\\N\t3\n');
+  });
+
+  it('reads the failing line from a COPY error context, and nothing from other errors', () => {
+    expect(copyErrorLine({ where: 'COPY items, line 17, column qty: "x"' })).toBe(17);
+    expect(copyErrorLine({ where: 'COPY items, line 3\nSQL statement …' })).toBe(3);
+    expect(copyErrorLine({ where: 'PL/pgSQL function f() line 3 at RAISE' })).toBeNull();
+    expect(copyErrorLine(new Error('no context'))).toBeNull();
+  });
+
+  it('sizes batches by bytes: narrow rows many at a time, wide rows few, never past the plan bound', () => {
+    const narrow = new BatchSizer(50_000, 100);
+    expect(narrow.next()).toBe(Math.floor(BATCH_TARGET_BYTES / 200));
+    const wide = new BatchSizer(50_000, 1024 * 1024);
+    expect(wide.next()).toBe(2);
+    const huge = new BatchSizer(50_000, 64 * 1024 * 1024);
+    expect(huge.next()).toBe(1);
+    expect(new BatchSizer(300, 10).next()).toBe(300);
+    // Nothing known: a small first batch, then learned from what came back.
+    const learning = new BatchSizer(50_000);
+    expect(learning.next()).toBe(100);
+    learning.observe(Array.from({ length: 100 }, (_, i) => ({ k: String(i), r: { note: 'x'.repeat(10_000) } })));
+    expect(learning.next()).toBeGreaterThan(150);
+    expect(learning.next()).toBeLessThan(250);
+  });
+
+  it('says rows, rate and time left', () => {
+    const p = new Progress(1000);
+    const f = p.add(250);
+    expect(f).toMatchObject({ done: 250, total: 1000 });
+    expect(formatProgress({ done: 412_000, total: 1_000_000, rowsPerSec: 98_200, etaSeconds: 6, elapsedMs: 1 })).toBe('412,000/1,000,000 rows (41%) · 98,200 rows/s · ETA 6s');
+    expect(formatProgress({ done: 1, total: 10, rowsPerSec: 0, etaSeconds: null, elapsedMs: 1 })).toBe('1/10 rows (10%) · 0 rows/s');
+  });
+
+  it('calls a running run with no heartbeat stale, and a live one running', () => {
+    const now = Date.now();
+    expect(describeStatus({ status: 'running', heartbeatAt: new Date(now - 5_000) }, now)).toBe('running');
+    expect(describeStatus({ status: 'running', heartbeatAt: new Date(now - STALE_AFTER_MS - 30_000) }, now)).toMatch(/^running\? no heartbeat for 90 s \(stale/);
+    expect(describeStatus({ status: 'failed', heartbeatAt: new Date(0) }, now)).toBe('failed');
+  });
+});
