@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
 import { prepareProgram, type PreparedProgram } from '../../src/chain.js';
-import { runMigration, type RunEvent, type RunResult } from '../../src/orchestrator/run-migration.js';
-import { defaultPolicy } from '../../sandbox/policy.js';
+import type { RunEvent, RunResult } from '../../src/orchestrator/run-migration.js';
 import type { SandboxDriver, SandboxStartOptions } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
@@ -15,13 +14,14 @@ import {
   containersOf,
   controls,
   createFaultCase,
+  describeAttempt,
   expectExact,
   expectSameLegacyIds,
   expectValidates,
   faultSeed,
-  killContainersOf,
+  killRunContainers,
   loose,
-  outcome,
+  runOnce,
   sourceCount,
   tally,
   terminateBackends,
@@ -62,37 +62,8 @@ describe('a run that dies at a random batch resumes exactly', () => {
     return { pair, plan, analysis, program, batches: Math.ceil(source / BATCH) };
   }
 
-  /** One run on fresh connections; a throw is kept as the result so the test can say what came back. */
-  async function run(
-    pair: DatabasePair,
-    s: { plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram },
-    d: SandboxDriver,
-    events: RunEvent[] = [],
-  ): Promise<RunResult | { thrown: Error }> {
-    return withConnections(pair, (conn) =>
-      runMigration({
-        plan: s.plan,
-        analysis: s.analysis,
-        bundle: s.program.bundle,
-        source: conn.source,
-        target: conn.target,
-        driver: d,
-        policy: defaultPolicy,
-        onEvent: (e) => events.push(e),
-      }).then(
-        (r) => {
-          console.log(`[faults] run ${r.migrationId}: ${outcome(r)}`);
-          return r;
-        },
-        (e: unknown) => {
-          console.log(`[faults] run threw: ${(e as Error).message}`);
-          return { thrown: e as Error };
-        },
-      ),
-    );
-  }
-
-  const describeResult = (r: RunResult | { thrown: Error }) => ('thrown' in r ? `threw ${(r.thrown as Error & { code?: string }).code ?? ''} ${r.thrown.message}` : outcome(r));
+  const run = runOnce;
+  const describeResult = describeAttempt;
 
   /** The second run: completes, inserts exactly what the first left, and the whole is exact and validates. */
   async function resumeAndCheck(
@@ -121,7 +92,7 @@ describe('a run that dies at a random batch resumes exactly', () => {
       console.log(`[faults] container killed after batch ${k} of ${s.batches}`);
       let killed = -1;
       const hooked = withHook(driver, async (batch: number, o: SandboxStartOptions) => {
-        if (batch === k + 1) killed = await killContainersOf(Number(o.labels!['ferry.migration']));
+        if (batch === k + 1) killed = await killRunContainers(o.runId);
       });
       const events: RunEvent[] = [];
       const first = await run(s.pair, s, hooked, events);

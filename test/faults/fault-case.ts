@@ -5,7 +5,9 @@ import { approvePlan } from '../../agents/planning/index.js';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
-import type { RunEvent, RunResult } from '../../src/orchestrator/run-migration.js';
+import type { PreparedProgram } from '../../src/chain.js';
+import { runMigration, type RunEvent, type RunResult } from '../../src/orchestrator/run-migration.js';
+import { defaultPolicy } from '../../sandbox/policy.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import type { BatchOutcome, InputRow, SandboxDriver, SandboxSession, SandboxStartOptions } from '../../sandbox/types.js';
 import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
@@ -138,6 +140,12 @@ export async function tally(
   const targetTable = opts.targetTable ?? 'public.items';
   const n = async (db: 'legacy' | 'target', sql: string, params: unknown[] = []) => Number((await pair.sql(db, sql, params)).rows[0]!.n);
   const pairKey = [sourceTable, targetTable];
+  // A run refused before it started may never have created ferry's control tables.
+  const hasControl = (await pair.sql('target', `SELECT to_regclass('migration_mappings') IS NOT NULL AS ok`)).rows[0]!.ok === true;
+  if (!hasControl) {
+    const target = await n('target', `SELECT count(*) AS n FROM ${table}`);
+    return { source: await n('legacy', opts.sourceCountSql ?? 'SELECT count(*) AS n FROM parts WHERE group_id = 1'), target, mappings: 0, duplicateLegacyIds: 0, mappingsWithoutRow: 0, rowsWithoutMapping: target, insertedByRuns: 0, runningRuns: 0 };
+  }
   return {
     source: await n('legacy', opts.sourceCountSql ?? 'SELECT count(*) AS n FROM parts WHERE group_id = 1'),
     target: await n('target', `SELECT count(*) AS n FROM ${table}`),
@@ -204,14 +212,18 @@ export async function controls(pair: DatabasePair): Promise<Array<{ id: number; 
 
 export const docker = new Dockerode();
 
-/** Containers of one migration (label ferry.migration=<id>), whatever their state. */
-export async function containersOf(migrationId: number): Promise<Dockerode.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`ferry.migration=${migrationId}`] } });
+/**
+ * Containers of one migration started by one process. Migration ids count from 1 in every
+ * test database, so the ferry.migration label alone would also match other test files' runs
+ * on the same daemon; the owner pid (this process unless said otherwise) tells them apart.
+ */
+export async function containersOf(migrationId: number, ownerPid: number = process.pid): Promise<Dockerode.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`ferry.migration=${migrationId}`, `ferry.owner.pid=${ownerPid}`] } });
 }
 
-/** `docker kill` of the running container of a migration. */
-export async function killContainersOf(migrationId: number): Promise<number> {
-  const list = (await containersOf(migrationId)).filter((c) => c.State === 'running');
+/** `docker kill` of the running container of one sandbox session (its ferry.run label is unique). */
+export async function killRunContainers(runId: string): Promise<number> {
+  const list = (await docker.listContainers({ all: true, filters: { label: [`ferry.run=${runId}`] } })).filter((c) => c.State === 'running');
   for (const c of list) await docker.getContainer(c.Id).kill();
   return list.length;
 }
@@ -268,4 +280,47 @@ export async function waitFor<T>(what: string, f: () => Promise<T | null | undef
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+export type Attempt = RunResult | { thrown: Error & { code?: string } };
+
+/** A result, or what was thrown, in one line, for expect messages. */
+export function describeAttempt(r: Attempt): string {
+  return 'thrown' in r ? `threw ${r.thrown.code ?? ''} ${r.thrown.message}`.replace(/\s+/, ' ') : outcome(r);
+}
+
+/** The error code of a failed result or of a refusal thrown before the run. */
+export function codeOf(r: Attempt): string | null {
+  if ('thrown' in r) return r.thrown.code ?? null;
+  return r.status === 'failed' ? r.errorCode : null;
+}
+
+/** One run on fresh connections; a throw is kept as the result so a test can say what came back. */
+export async function runOnce(
+  pair: DatabasePair,
+  s: { plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram },
+  driver: SandboxDriver,
+  events: RunEvent[] = [],
+): Promise<Attempt> {
+  return withConnections(pair, (conn) =>
+    runMigration({
+      plan: s.plan,
+      analysis: s.analysis,
+      bundle: s.program.bundle,
+      source: conn.source,
+      target: conn.target,
+      driver,
+      policy: defaultPolicy,
+      onEvent: (e) => events.push(e),
+    }).then(
+      (r) => {
+        console.log(`[faults] run ${r.migrationId}: ${outcome(r)}`);
+        return r;
+      },
+      (e: unknown) => {
+        console.log(`[faults] run threw: ${(e as Error).message}`);
+        return { thrown: e as Error };
+      },
+    ),
+  );
 }
