@@ -36,6 +36,17 @@ export const ValidationReport = z.object({
    * Migrated rows whose legacy reference has no parent mapping (orphans in the legacy data),
    * by legacy key: what the plan's orphan policy wrote instead (NULL under set_null).
    */
+  /** How rows were compared: range checksums in SQL (range_checksum), or re-derived one by one in JavaScript (row_walk). */
+  method: z.enum(['range_checksum', 'row_walk']).optional(),
+  /** What the range checksums took: segments compared over all levels, rows fetched from differing segments. */
+  scan: z
+    .object({
+      segments: z.number().int().nonnegative(),
+      levels: z.number().int().nonnegative(),
+      rowsFetched: z.number().int().nonnegative(),
+      ms: z.number().nonnegative(),
+    })
+    .optional(),
   orphans: z
     .array(
       z.object({

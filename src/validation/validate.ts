@@ -1,33 +1,30 @@
 import type pg from 'pg';
 import { contentHash } from '../artifacts/hash.js';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
+import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../artifacts/migration-plan.js';
 import type { SchemaAnalysis, TableInfo } from '../artifacts/schema-analysis.js';
 import { ValidationReport, type ValidationCheck } from '../artifacts/validation-report.js';
 import { getControl, planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
+import { qualified, quoteIdent } from '../db/sql.js';
 import { NotFoundError } from '../errors.js';
-import { deriveRow, notRederived, programColumns, sameValue } from './expected-row.js';
-import { viaMappingColumns } from '../artifacts/migration-plan.js';
-import { legacyText, lookupParents } from '../orchestrator/references.js';
+import { lookupParents } from '../orchestrator/references.js';
+import { notRederived, programColumns } from './expected-row.js';
+import { Problems, type RowFindings } from './findings.js';
+import { compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, TEXT_SETTINGS, type PlanSql } from './plan-sql.js';
+import { fetchRows, planRelations, rangeDiff, referenceValueRelations, type RangeDiffStats } from './range-diff.js';
+import { walkRows } from './walk.js';
 
-const MAX_PROBLEMS = 25;
-
-class Problems {
-  list: Array<{ legacyKey: string | null; message: string }> = [];
-  more = 0;
-  add(legacyKey: string | null, message: string) {
-    if (this.list.length < MAX_PROBLEMS) this.list.push({ legacyKey, message });
-    else this.more += 1;
-  }
-  get count() {
-    return this.list.length + this.more;
-  }
-}
+export type ValidationMethod = 'range_checksum' | 'row_walk';
 
 /**
  * Validates a migration run against the source as it is now: counts, mappings both ways,
  * every row's content re-derived from its source row (not a sample), the enum
  * distribution and FK integrity. The report is an artifact; nothing is written.
+ *
+ * Rows are compared by range checksums (range-diff.ts): the plan compiled into SQL derives
+ * each row's expected text on the source, the target's rows are read through the mappings,
+ * and only key ranges whose checksums differ are narrowed down to the rows that differ.
+ * Where the plan has no SQL form, or the source holds a value SQL cannot cast, rows are
+ * re-derived one by one in JavaScript instead (walk.ts); the report says which was used.
  */
 export async function validateMigration(input: {
   migrationId: number;
@@ -37,6 +34,8 @@ export async function validateMigration(input: {
   targetTable: TableInfo;
   analysis?: SchemaAnalysis;
   batchSize?: number;
+  /** Default range_checksum (falls back to row_walk where it cannot be used). */
+  method?: ValidationMethod;
 }): Promise<ValidationReport> {
   const { source, target, targetTable } = input;
   const control = await getControl(target, input.migrationId);
@@ -50,115 +49,54 @@ export async function validateMigration(input: {
   const pk = plan.target.primaryKey;
   const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
   const tgt = qualified(plan.target.schema, plan.target.table);
-  const batchSize = input.batchSize ?? 1000;
 
+  // One snapshot per side, and the same text output on both (the checksums compare texts).
   await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').catch(async (e: unknown) => {
+    await source.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  });
   try {
-    const where = buildWhere(plan.source.filters);
-    const from = `${qualified(plan.source.schema, plan.source.table)} ${where.sql}`;
-    const srcCount = Number((await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params)).rows[0]?.n ?? 0);
-
+    for (const s of TEXT_SETTINGS) {
+      await source.query(s);
+      await target.query(s);
+    }
+    let method: ValidationMethod = input.method ?? 'range_checksum';
+    let fallback: string | undefined;
+    let findings: RowFindings | undefined;
+    let scan: RangeDiffStats | undefined;
+    if (method === 'range_checksum') {
+      try {
+        await source.query('SAVEPOINT ferry_range');
+        await target.query('SAVEPOINT ferry_range');
+        const version = Number((await source.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
+        const sourceTypes = await readColumnTypes(source, plan.source.schema, plan.source.table);
+        const targetTypes = await readColumnTypes(target, plan.target.schema, plan.target.table);
+        const compile = (orphanValues?: ReadonlyMap<string, readonly string[]>) =>
+          compilePlan(plan, sourceTypes, targetTypes, { safeCasts: version >= 160000, ...(orphanValues ? { orphanValues } : {}) });
+        const r = await compareByRanges({ plan, compile, source, target });
+        findings = r.findings;
+        scan = r.stats;
+      } catch (e) {
+        const sqlState = (e as { code?: unknown }).code;
+        // The plan has no SQL form, or a source value stopped a cast (22xxx), or an expression has no function (42883).
+        if (!(e instanceof PlanSqlUnsupported) && !(typeof sqlState === 'string' && (sqlState.startsWith('22') || sqlState === '42883' || sqlState === '42846'))) throw e;
+        await source.query('ROLLBACK TO SAVEPOINT ferry_range');
+        await target.query('ROLLBACK TO SAVEPOINT ferry_range');
+        fallback = (e as Error).message;
+        method = 'row_walk';
+      }
+    }
+    if (!findings) findings = await walkRows({ plan, source, target, targetTable, ...(input.batchSize === undefined ? {} : { batchSize: input.batchSize }) });
+    const { missing, orphanMappings, content, fk, orphans, refsChecked } = findings;
+    const srcCount = findings.sourceRows;
+    const mappingCount = findings.mappings;
+    const migrated = findings.migrated;
+    const refs = viaMappingColumns(plan);
+    const cols = programColumns(plan);
     const q1 = async (sql: string, params: unknown[]) => Number((await target.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
-    const mappingCount = await q1('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
-    const migrated = await q1(
-      `SELECT count(*) AS n FROM migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType} WHERE m.source_table = $1 AND m.target_table = $2`,
-      [sourceTable, targetKey],
-    );
     const insertedByRun = await q1('SELECT count(*) AS n FROM migration_mappings WHERE migration_id = $1', [control.id]);
     const targetTotal = await q1(`SELECT count(*) AS n FROM ${tgt}`, []);
-
-    // Walk the source in key order, with the mapped target rows of each chunk beside it.
-    const missing = new Problems();
-    const content = new Problems();
-    const fk = new Problems();
-    // References through parents' mappings: each must equal the new id its legacy value maps to.
-    const refs = viaMappingColumns(plan);
-    const orphans: NonNullable<ValidationReport['orphans']> = [];
-    let refsChecked = 0;
-    const cols = programColumns(plan);
-    const seenKeys = new Set<string>();
-    await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${plan.source.columns.map(quoteIdent).join(', ')} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
-    for (;;) {
-      const chunk = await source.query(`FETCH ${batchSize} FROM ferry_validate`);
-      if (chunk.rows.length === 0) break;
-      const keys = chunk.rows.map((r: Record<string, unknown>) => String(r[plan.source.key]));
-      for (const k of keys) seenKeys.add(k);
-      const selectCols = [
-        ...cols.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
-        ...refs.map((r) => `t.${quoteIdent(r.column.target)}::text AS ${quoteIdent(`r_${r.column.target}`)}`),
-      ].join(', ');
-      const rows = await target.query<Record<string, unknown>>(
-        `SELECT m.legacy_id, m.new_id, t.${quoteIdent(pk)}::text AS found_pk${selectCols ? `, ${selectCols}` : ''}
-           FROM migration_mappings m LEFT JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
-          WHERE m.source_table = $1 AND m.target_table = $2 AND m.legacy_id = ANY($3::text[])`,
-        [sourceTable, targetKey, keys],
-      );
-      const byKey = new Map(rows.rows.map((r) => [String(r.legacy_id), r]));
-      for (const { column, origin } of refs) {
-        const legacyOf = (src: Record<string, unknown>) => legacyText(src[origin.source]);
-        const parents = await lookupParents(target, origin, (chunk.rows as Array<Record<string, unknown>>).flatMap((src) => legacyOf(src) ?? []));
-        for (const src of chunk.rows as Array<Record<string, unknown>>) {
-          const k = String(src[plan.source.key]);
-          const t = byKey.get(k);
-          if (!t || t.found_pk === null) continue; // counted as missing above
-          refsChecked += 1;
-          const legacy = legacyOf(src);
-          const actual = (t[`r_${column.target}`] as string | null) ?? null;
-          const mapped = legacy === null ? null : (parents.get(legacy) ?? null);
-          if (legacy !== null && mapped === null) {
-            orphans.push({ column: column.target, legacyKey: k, legacyValue: legacy, written: actual, policy: origin.onOrphan });
-            if (actual !== null) fk.add(k, `${column.target} is ${actual}, but ${origin.source} = ${legacy} has no ${origin.parent.targetTable} mapping (an orphan), so it should be NULL`);
-            continue;
-          }
-          if (!sameValue(mapped, actual)) {
-            fk.add(k, `${column.target} is ${JSON.stringify(actual)}, but ${origin.source} = ${legacy ?? 'NULL'} maps to ${JSON.stringify(mapped)} in ${origin.parent.sourceTable} → ${origin.parent.targetTable}`);
-          }
-        }
-      }
-      for (const src of chunk.rows as Array<Record<string, unknown>>) {
-        const k = String(src[plan.source.key]);
-        const t = byKey.get(k);
-        if (!t) {
-          missing.add(k, 'source row has no mapping (not migrated)');
-          continue;
-        }
-        if (t.found_pk === null) {
-          missing.add(k, `mapping points at ${pk} ${String(t.new_id)}, which does not exist in ${plan.target.table}`);
-          continue;
-        }
-        const expected = deriveRow(plan, targetTable, src);
-        if (!expected.ok) {
-          content.add(k, `${expected.column}: ${expected.message}`);
-          continue;
-        }
-        for (const c of cols) {
-          if (c.origin.kind === 'transform') continue; // not re-derivable: named in the row_content summary
-          const actual = t[`c_${c.target}`];
-          if (!sameValue(expected.row[c.target], actual)) {
-            content.add(k, `${c.target} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected.row[c.target])}`);
-          }
-        }
-      }
-    }
-    await source.query('CLOSE ferry_validate');
-
-    // Mappings whose legacy row is no longer selected by the plan's filter (deleted or changed since).
-    const orphanMappings = new Problems();
-    const allMapped = await target.query<{ legacy_id: string }>('SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
-    for (const m of allMapped.rows) if (!seenKeys.has(m.legacy_id)) orphanMappings.add(m.legacy_id, 'mapping has no source row under the plan filter');
-
-    for (const d of plan.foreignKeys) {
-      const bad = await target.query<{ legacy_id: string; v: string | null; ok: boolean }>(
-        `SELECT m.legacy_id, t.${quoteIdent(d.column)}::text AS v, p.${quoteIdent(d.refColumn)} IS NOT NULL AS ok
-           FROM migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
-           LEFT JOIN ${qualified(d.refSchema, d.refTable)} p ON p.${quoteIdent(d.refColumn)} = t.${quoteIdent(d.column)}
-          WHERE m.source_table = $1 AND m.target_table = $2 AND (p.${quoteIdent(d.refColumn)} IS NULL OR t.${quoteIdent(d.column)}::text IS DISTINCT FROM $3)`,
-        [sourceTable, targetKey, d.value],
-      );
-      for (const r of bad.rows) {
-        fk.add(r.legacy_id, r.ok ? `${d.column} is ${r.v}, the plan decided ${d.value}` : `${d.column} ${r.v} has no ${d.refTable} row`);
-      }
-    }
 
     const distributions: ValidationReport['distributions'] = [];
     const enumProblems = new Problems();
@@ -209,7 +147,10 @@ export async function validateMigration(input: {
       mk(
         'row_content',
         content.count === 0,
-        `${migrated - content.count}/${migrated} rows re-derived from their source rows and equal (${cols.length - typeOnly.length} columns each)` +
+        `${migrated - findings.contentRows}/${migrated} rows re-derived from their source rows and equal (${cols.length - typeOnly.length} columns each)` +
+          (method === 'range_checksum' && scan
+            ? `, compared by range checksums (${scan.segments} segment(s) in ${scan.levels} level(s), ${scan.rowsFetched} row(s) fetched, ${scan.ms} ms)`
+            : `, compared row by row${fallback ? ` (range checksums not usable: ${fallback})` : ''}`) +
           (typeOnly.length ? `; ${typeOnly.join(', ')} written by a model's function: checked by type and nullability only, not re-derived` : ''),
         content,
       ),
@@ -235,6 +176,7 @@ export async function validateMigration(input: {
       checks.push(mk('fk_integrity', fk.count === 0, parts.join('; '), fk));
     }
     await source.query('COMMIT');
+    await target.query('COMMIT');
     return ValidationReport.parse({
       kind: 'validation_report',
       version: 1,
@@ -246,9 +188,145 @@ export async function validateMigration(input: {
       distributions,
       checks,
       ...(refs.length ? { orphans } : {}),
+      method,
+      ...(scan ? { scan } : {}),
     });
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);
+    await target.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+const show = (v: string | null) => (v === null ? 'NULL' : JSON.stringify(v));
+
+/**
+ * Rows compared by range checksums, then the rows that differ named by legacy key and, for
+ * content, by column: what the target holds and what the plan says it must.
+ */
+async function compareByRanges(input: {
+  plan: MigrationPlan;
+  compile: (orphanValues?: ReadonlyMap<string, readonly string[]>) => PlanSql;
+  source: pg.Client;
+  target: pg.Client;
+}): Promise<{ findings: RowFindings; stats: RangeDiffStats }> {
+  const { plan, source, target } = input;
+  let sql = input.compile();
+  const setNull = sql.columns.filter((c) => c.ref?.onOrphan === 'set_null');
+  // Orphans written NULL differ from their legacy value, so each would be a differing row to
+  // fetch. Few are cheap; when many segments differ, the orphan values are found first (a
+  // diff of the distinct legacy values against the parents the target points at) and
+  // compared as the NULL set_null writes.
+  let d = await rangeDiff({ source, target, spec: planRelations(sql), ...(setNull.length ? { stopAbove: 64 } : {}) });
+  const known = new Map<string, string[]>();
+  let extraMs = 0;
+  if (d.aborted) {
+    extraMs = d.stats.ms;
+    for (const c of setNull) {
+      const v = await rangeDiff({ source, target, spec: referenceValueRelations(sql, c) });
+      extraMs += v.stats.ms;
+      const found = await lookupParents(target, c.origin as ViaMappingOrigin, v.missing);
+      known.set(c.target, v.missing.filter((x) => !found.has(x)));
+    }
+    sql = input.compile(known);
+    d = await rangeDiff({ source, target, spec: planRelations(sql) });
+    d.stats.ms += extraMs;
+  }
+  const missing = new Problems();
+  const orphanMappings = new Problems();
+  const content = new Problems();
+  const fk = new Problems();
+  const orphans: RowFindings['orphans'] = [];
+  const pk = plan.target.primaryKey;
+  // Source order: not migrated and dangling mappings, by legacy key.
+  const absent = [...d.missing.map((k) => ({ key: k, newId: null as string | null })), ...d.dangling].sort((a, b) => sql.compareKeys(a.key, b.key));
+  for (const m of absent) {
+    missing.add(m.key, m.newId === null ? 'source row has no mapping (not migrated)' : `mapping points at ${pk} ${m.newId}, which does not exist in ${plan.target.table}`);
+  }
+  for (const x of d.extra) orphanMappings.add(x.key, 'mapping has no source row under the plan filter');
+
+  // Rows with a known orphan value that compared equal: written NULL, as set_null says.
+  const skip = new Set([...d.differs, ...absent.map((a) => a.key)]);
+  for (const c of setNull) {
+    const values = known.get(c.target) ?? [];
+    if (values.length === 0) continue;
+    const w = sql.source.where;
+    const r = await source.query<{ k: string; v: string }>(
+      `SELECT ${sql.srcKeyText} AS k, src.${quoteIdent(c.ref!.sourceColumn)}::text AS v FROM ${sql.source.table} src ${w.sql ? `${w.sql} AND` : 'WHERE'} src.${quoteIdent(c.ref!.sourceColumn)}::text = ANY($${w.params.length + 1}::text[])`,
+      [...w.params, values],
+    );
+    for (const x of r.rows) if (!skip.has(x.k)) orphans.push({ column: c.target, legacyKey: x.k, legacyValue: x.v, written: null, policy: 'set_null' });
+  }
+
+  let contentRows = 0;
+  const rows = await fetchRows({ source, target, sql, keys: d.differs });
+  // The new ids the legacy values of differing references map to, per reference column.
+  const parentIds = new Map<number, Map<string, string>>();
+  for (const [j, c] of sql.columns.entries()) {
+    if (!c.ref) continue;
+    const legacy = d.differs.flatMap((k) => rows.source.get(k)?.raw[sql.rawSourceIndex(c.ref!.sourceColumn)] ?? []);
+    parentIds.set(j, await lookupParents(target, c.origin as ViaMappingOrigin, legacy));
+  }
+  for (const k of d.differs) {
+    const s = rows.source.get(k);
+    const t = rows.target.get(k);
+    if (!s || !t) {
+      content.add(k, 'the row changed while it was being validated');
+      contentRows += 1;
+      continue;
+    }
+    let differs = false;
+    let refIndex = 0;
+    for (const [j, c] of sql.columns.entries()) {
+      const expected = s.values[j] ?? null;
+      const actual = t.values[j] ?? null;
+      const rawTarget = c.ref ? (t.raw[refIndex++] ?? null) : null;
+      const o = c.origin;
+      if (c.ref && o.kind === 'via_mapping') {
+        const legacy = s.raw[sql.rawSourceIndex(c.ref.sourceColumn)] ?? null;
+        const mapped = legacy === null ? null : (parentIds.get(j)?.get(legacy) ?? null);
+        if (legacy !== null && mapped === null) {
+          orphans.push({ column: c.target, legacyKey: k, legacyValue: legacy, written: rawTarget, policy: o.onOrphan });
+          if (rawTarget !== null) fk.add(k, `${c.target} is ${rawTarget}, but ${o.source} = ${legacy} has no ${o.parent.targetTable} mapping (an orphan), so it should be NULL`);
+          continue;
+        }
+        if (expected === actual || mapped === rawTarget) continue;
+        fk.add(k, `${c.target} is ${JSON.stringify(rawTarget)}, but ${o.source} = ${legacy ?? 'NULL'} maps to ${JSON.stringify(mapped)} in ${o.parent.sourceTable} → ${o.parent.targetTable}`);
+        continue;
+      }
+      if (expected === actual) continue;
+      differs = true;
+      const raw = c.source === null ? null : (s.raw[sql.rawSourceIndex(c.source)] ?? null);
+      if (expected === INVALID && c.source !== null) {
+        content.add(k, `${c.target}: ${c.source} = ${show(raw)} is not a value of ${c.targetType}`);
+      } else if (o.kind === 'enum_map' && expected === null && (raw !== null || !sql.enumValues.get(c.target)?.has(null))) {
+        const m = plan.enumMappings.find((e) => e.targetColumn === c.target);
+        content.add(k, `${c.target}: source value ${show(raw)} of ${o.source} has no ${m?.enumType ?? 'enum'} value in the plan (it holds ${show(actual)})`);
+      } else {
+        content.add(k, `${c.target} is ${show(actual)}, the plan says ${show(expected)}${c.source !== null && raw !== expected ? ` (from ${c.source} = ${show(raw)})` : ''}`);
+      }
+      if (c.role === 'fixed_fk') {
+        const dec = plan.foreignKeys.find((f) => f.column === c.target);
+        fk.add(k, `${c.target} is ${actual}, the plan decided ${dec?.value ?? 'NULL'}`);
+      }
+    }
+    if (differs) contentRows += 1;
+  }
+  orphans.sort((a, b) => sql.compareKeys(a.legacyKey, b.legacyKey) || a.column.localeCompare(b.column));
+
+  // Fixed FK values: every row holds the decided value (in the checksums); it must exist.
+  for (const dec of plan.foreignKeys) {
+    if (dec.value === null) continue;
+    const r = await target.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${qualified(dec.refSchema, dec.refTable)} WHERE ${quoteIdent(dec.refColumn)}::text = $1`,
+      [dec.value],
+    );
+    if (Number(r.rows[0]?.n ?? 0) === 0) fk.add(null, `${dec.column} ${dec.value} has no ${dec.refTable} row (the value every migrated row holds)`);
+  }
+
+  const refsChecked = (d.sourceRows - d.missing.length - d.dangling.length) * viaMappingColumns(plan).length;
+  return {
+    findings: { sourceRows: d.sourceRows, mappings: d.mappings, migrated: d.migrated, missing, orphanMappings, content, contentRows, fk, orphans, refsChecked },
+    stats: d.stats,
+  };
 }

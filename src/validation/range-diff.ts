@@ -1,0 +1,407 @@
+import { performance } from 'node:perf_hooks';
+import { quoteIdent, type Queryable, type SqlFragment } from '../db/sql.js';
+import { keyComparator, quoteLiteral, type CompiledColumn, type PlanSql } from './plan-sql.js';
+
+/**
+ * Every migrated row compared, data-diff style, across two databases and through the key
+ * remap. Each row's hash is computed where the row lives: on the source from the plan's SQL
+ * form (what the target must hold), on the target from what it holds, reached through
+ * migration_mappings — both keyed by the legacy key. The key space is cut into segments
+ * (one query per side gives every segment's count and hash sum); only segments that differ
+ * are cut again, until they are small enough to compare row by row (key, hash). The rows
+ * that differ are then fetched column by column (fetchRows) to say what differs.
+ *
+ * Segments are identified by their lower bound in a sorted threshold array that only grows:
+ * `width_bucket(key, thresholds)` puts every row of either side into the same segment.
+ */
+
+/** One side of a diff: rows with a legacy key and a hash. */
+export interface Relation {
+  /** `FROM … WHERE …` (always with a WHERE), with its parameters. */
+  from: SqlFragment;
+  /** The same rows read from a sample (TABLESAMPLE percent), to cut text keys on large tables. */
+  sampled?: (percent: string) => SqlFragment;
+  /** The key, in range order (integer class: castable to bigint; text class: COLLATE "C"). */
+  key: string;
+  hash: string;
+  /** True when the row exists (a mapping's target row may not). */
+  present: string;
+  newId: string;
+}
+
+/** What a diff compares: two relations keyed alike. */
+export interface DiffSpec {
+  keyClass: 'integer' | 'text';
+  compareKeys: (a: string, b: string) => number;
+  source: Relation;
+  target: Relation;
+}
+
+/** The migrated rows: the plan's derivation on the source, the target rows through the mappings. */
+export function planRelations(sql: PlanSql): DiffSpec {
+  const w = sql.source.where;
+  const srcFrom = (sample: string) => ({ sql: `FROM ${sql.source.table} src ${sample} ${w.sql || 'WHERE true'}`, params: w.params });
+  return {
+    keyClass: sql.keyClass,
+    compareKeys: sql.compareKeys,
+    source: { from: srcFrom(''), sampled: (pct) => srcFrom(`TABLESAMPLE BERNOULLI (${pct})`), key: sql.srcKey, hash: rowHashSql(sql, 'source'), present: 'true', newId: 'NULL::text' },
+    target: { from: sql.targetFrom, key: sql.tgtKey, hash: rowHashSql(sql, 'target'), present: sql.tgtPresent, newId: sql.tgtNewId },
+  };
+}
+
+/**
+ * One reference column's distinct legacy values on the source, against the parents' legacy
+ * ids the migrated rows point at on the target. Values only the source has are the orphan
+ * candidates (a value with no parent mapping cannot be pointed at); few, where the data is sound.
+ */
+export function referenceValueRelations(sql: PlanSql, column: CompiledColumn): DiffSpec {
+  const ref = column.ref;
+  if (!ref) throw new Error(`${column.target} is not a reference`);
+  const s = `src.${quoteIdent(ref.sourceColumn)}`;
+  const w = sql.source.where;
+  const hash = `('x' || substr(md5(d.v::text), 1, 15))::bit(60)::bigint`;
+  const p = `p.source_table = ${quoteLiteral(ref.parentSourceTable)} AND p.target_table = ${quoteLiteral(ref.parentTargetTable)} AND p.new_id = t.${quoteIdent(column.target)}::text`;
+  return {
+    keyClass: ref.keyClass,
+    compareKeys: keyComparator(ref.keyClass),
+    source: {
+      from: { sql: `FROM (SELECT DISTINCT ${s} AS v FROM ${sql.source.table} src ${w.sql ? `${w.sql} AND` : 'WHERE'} ${s} IS NOT NULL) d WHERE true`, params: w.params },
+      key: ref.keyClass === 'integer' ? 'd.v' : 'd.v::text COLLATE "C"',
+      hash,
+      present: 'true',
+      newId: 'NULL::text',
+    },
+    target: {
+      from: { sql: `FROM (SELECT DISTINCT p.legacy_id AS v FROM ${sql.targetRows.join} JOIN migration_mappings p ON ${p} WHERE ${sql.targetRows.where}) d WHERE true`, params: sql.targetFrom.params },
+      key: ref.keyClass === 'integer' ? 'd.v::bigint' : 'd.v COLLATE "C"',
+      hash,
+      present: 'true',
+      newId: 'NULL::text',
+    },
+  };
+}
+
+export interface RangeDiffOptions {
+  source: Queryable;
+  target: Queryable;
+  spec: DiffSpec;
+  /** Rows per segment aimed at when cutting (default 128). */
+  segmentRows?: number;
+  /** A differing segment with at most this many rows on each side is compared row by row (default 256). */
+  leafRows?: number;
+  /** At most this many segments on the first level (default 16384). */
+  maxSegments?: number;
+  /** At most this many pieces a differing segment is cut into (default 1024). */
+  fanout?: number;
+  /** Give up (aborted) when more first-level segments than this differ. */
+  stopAbove?: number;
+}
+
+export interface RangeDiffStats {
+  /** Segment checksums compared, all levels. */
+  segments: number;
+  /** Checksum levels (1 when no segment differs). */
+  levels: number;
+  /** Rows fetched as (key, hash) from differing segments, both sides. */
+  rowsFetched: number;
+  ms: number;
+}
+
+export interface RangeDiffResult {
+  sourceRows: number;
+  /** The pair's mappings, with or without a target row. */
+  mappings: number;
+  /** Mappings whose target row exists. */
+  migrated: number;
+  /** Source rows (under the filter) with no mapping. */
+  missing: string[];
+  /** Source rows whose mapping points at no target row. */
+  dangling: Array<{ key: string; newId: string }>;
+  /** Mappings with no source row under the filter. */
+  extra: Array<{ key: string; present: boolean; newId: string }>;
+  /** Rows on both sides whose content differs. */
+  differs: string[];
+  stats: RangeDiffStats;
+  /** stopAbove was exceeded: nothing but the totals is filled in. */
+  aborted?: true;
+}
+
+type Bound = string; // a threshold: a bigint in decimal, or a text key
+
+interface Agg {
+  n: number;
+  s: string;
+  lo: string;
+  hi: string;
+  present: number;
+}
+
+const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
+
+export function rowHashSql(sql: PlanSql, side: 'source' | 'target'): string {
+  const md5 =
+    side === 'source'
+      ? `md5(ROW(${[sql.srcKeyText, ...sql.columns.map((c) => c.srcExpr)].join(', ')})::text)`
+      : `md5(CASE WHEN ${sql.tgtPresent} THEN ROW(${['m.legacy_id', ...sql.columns.map((c) => c.tgtExpr)].join(', ')})::text ELSE '!absent' END)`;
+  return `('x' || substr(${md5}, 1, 15))::bit(60)::bigint`;
+}
+
+/** One side's queries, over rows in the wanted segments (all when `wanted` is null). */
+class Side {
+  constructor(
+    readonly db: Queryable,
+    readonly rel: Relation,
+    readonly keyClass: 'integer' | 'text',
+  ) {}
+
+  private parts(thresholds: Bound[], wanted: number[] | null, envelope: { lo: Bound | null; hi: Bound | null }) {
+    const r = this.rel;
+    const params = [...r.from.params];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    const cast = this.keyClass === 'integer' ? '::bigint' : '';
+    const bucket = thresholds.length === 0 ? '0' : `width_bucket(${r.key}${cast}, ${p(thresholds)}::${this.keyClass === 'integer' ? 'bigint[]' : 'text[]'})`;
+    const cond: string[] = [];
+    if (envelope.lo !== null) cond.push(`${r.key} >= ${p(envelope.lo)}${cast}`);
+    if (envelope.hi !== null) cond.push(`${r.key} < ${p(envelope.hi)}${cast}`);
+    const from = `${r.from.sql}${cond.length ? ` AND ${cond.join(' AND ')}` : ''}`;
+    const filter = wanted === null ? '' : `WHERE b = ANY(${p(wanted)}::int[])`;
+    const inner = `SELECT ${bucket} AS b, ${r.key} AS k, ${r.hash} AS h, ${r.present} AS present, ${r.newId} AS new_id ${from}`;
+    return { inner, filter, params };
+  }
+
+  async checksums(thresholds: Bound[], wanted: number[] | null, envelope: { lo: Bound | null; hi: Bound | null }): Promise<Map<number, Agg>> {
+    const { inner, filter, params } = this.parts(thresholds, wanted, envelope);
+    const r = await this.db.query<{ b: number; n: string; s: string; lo: string; hi: string; present: string }>(
+      `SELECT b, count(*) AS n, sum(h)::text AS s, min(k)::text AS lo, max(k)::text AS hi, count(*) FILTER (WHERE present) AS present
+         FROM (${inner}) x ${filter} GROUP BY b`,
+      params,
+    );
+    return new Map(r.rows.map((x) => [Number(x.b), { n: Number(x.n), s: x.s, lo: x.lo, hi: x.hi, present: Number(x.present) }]));
+  }
+
+  async rows(thresholds: Bound[], wanted: number[], envelope: { lo: Bound | null; hi: Bound | null }) {
+    const { inner, filter, params } = this.parts(thresholds, wanted, envelope);
+    const r = await this.db.query<{ k: string; h: string; present: boolean; new_id: string | null }>(
+      `SELECT k::text AS k, h::text AS h, present, new_id FROM (${inner}) x ${filter}`,
+      params,
+    );
+    return r.rows;
+  }
+
+  /** Percentile keys of each wanted segment: where to cut it. */
+  async percentiles(thresholds: Bound[], wanted: number[], pieces: number, envelope: { lo: Bound | null; hi: Bound | null }): Promise<Map<number, Bound[]>> {
+    const { inner, filter, params } = this.parts(thresholds, wanted, envelope);
+    params.push(Array.from({ length: pieces - 1 }, (_, i) => (i + 1) / pieces));
+    const r = await this.db.query<{ b: number; p: Array<string | null> }>(
+      `SELECT b, percentile_disc($${params.length}::float8[]) WITHIN GROUP (ORDER BY k) AS p FROM (${inner}) x ${filter} GROUP BY b`,
+      params,
+    );
+    return new Map(r.rows.map((x) => [Number(x.b), x.p.filter((v): v is string => v !== null).map(String)]));
+  }
+}
+
+/** The first level's thresholds, from the source: equal-width integer ranges, or percentile keys (sampled on large tables). */
+async function firstThresholds(db: Queryable, spec: DiffSpec, segmentRows: number, maxSegments: number): Promise<{ thresholds: Bound[]; rows: number }> {
+  const rel = spec.source;
+  const stat = await db.query<{ n: string; lo: string | null; hi: string | null }>(
+    `SELECT count(*) AS n, min(${rel.key})::text AS lo, max(${rel.key})::text AS hi ${rel.from.sql}`,
+    rel.from.params,
+  );
+  const n = Number(stat.rows[0]?.n ?? 0);
+  const lo = stat.rows[0]?.lo ?? null;
+  const hi = stat.rows[0]?.hi ?? null;
+  const pieces = clamp(Math.ceil(n / segmentRows), 1, maxSegments);
+  if (pieces <= 1 || lo === null || hi === null) return { thresholds: [], rows: n };
+  if (spec.keyClass === 'integer') return { thresholds: equalWidth(BigInt(lo), BigInt(hi), pieces), rows: n };
+  const sampleRows = 200_000;
+  const from = n > sampleRows && rel.sampled ? rel.sampled(((100 * sampleRows) / n).toFixed(6)) : rel.from;
+  const params = [...from.params, Array.from({ length: pieces - 1 }, (_, i) => (i + 1) / pieces)];
+  const r = await db.query<{ p: Array<string | null> | null }>(
+    `SELECT percentile_disc($${params.length}::float8[]) WITHIN GROUP (ORDER BY ${rel.key}) AS p ${from.sql}`,
+    params,
+  );
+  const cmp = spec.compareKeys;
+  return { thresholds: dedupeSorted((r.rows[0]?.p ?? []).filter((v): v is string => v !== null), cmp), rows: n };
+}
+
+/** Thresholds cutting [lo, hi] into `pieces` ranges of equal width, each > lo. */
+function equalWidth(lo: bigint, hi: bigint, pieces: number): Bound[] {
+  const span = hi - lo + 1n;
+  const step = (span + BigInt(pieces) - 1n) / BigInt(pieces);
+  const out: Bound[] = [];
+  if (step <= 0n) return out;
+  for (let v = lo + step; v <= hi; v += step) out.push(v.toString());
+  return out;
+}
+
+function dedupeSorted(xs: Bound[], cmp: (a: Bound, b: Bound) => number): Bound[] {
+  const s = [...xs].sort(cmp);
+  return s.filter((v, i) => i === 0 || cmp(v, s[i - 1]!) !== 0);
+}
+
+export async function rangeDiff(opts: RangeDiffOptions): Promise<RangeDiffResult> {
+  const started = performance.now();
+  const segmentRows = opts.segmentRows ?? 128;
+  const leafRows = opts.leafRows ?? 256;
+  const maxSegments = opts.maxSegments ?? 16384;
+  const fanout = Math.max(2, opts.fanout ?? 1024);
+  const spec = opts.spec;
+  const cmp = spec.compareKeys;
+  const src = new Side(opts.source, spec.source, spec.keyClass);
+  const tgt = new Side(opts.target, spec.target, spec.keyClass);
+  const stats: RangeDiffStats = { segments: 0, levels: 0, rowsFetched: 0, ms: 0 };
+
+  let thresholds = (await firstThresholds(opts.source, spec, segmentRows, maxSegments)).thresholds;
+  const indexOf = (ts: Bound[]) => {
+    const m = new Map(ts.map((t, i) => [t, i + 1]));
+    return (lower: Bound | null) => (lower === null ? 0 : m.get(lower)!);
+  };
+  const lowerOf = (ts: Bound[], b: number): Bound | null => (b === 0 ? null : ts[b - 1]!);
+  const upperOf = (ts: Bound[], b: number): Bound | null => (b >= ts.length ? null : ts[b]!);
+  const envelopeOf = (ts: Bound[], buckets: number[]) => {
+    if (buckets.length === 0) return { lo: null, hi: null };
+    const min = Math.min(...buckets);
+    const max = Math.max(...buckets);
+    return { lo: lowerOf(ts, min), hi: upperOf(ts, max) };
+  };
+
+  let totals: { sourceRows: number; mappings: number; migrated: number } | null = null;
+  let wanted: number[] | null = null; // null: every segment
+  const leaves: Array<Bound | null> = []; // lower bounds of segments to compare row by row
+  for (;;) {
+    stats.levels += 1;
+    const env = wanted === null ? { lo: null, hi: null } : envelopeOf(thresholds, wanted);
+    const [a, b] = await Promise.all([src.checksums(thresholds, wanted, env), tgt.checksums(thresholds, wanted, env)]);
+    if (totals === null) {
+      let sourceRows = 0;
+      let mappings = 0;
+      let migrated = 0;
+      for (const x of a.values()) sourceRows += x.n;
+      for (const x of b.values()) {
+        mappings += x.n;
+        migrated += x.present;
+      }
+      totals = { sourceRows, mappings, migrated };
+    }
+    const buckets = new Set([...a.keys(), ...b.keys()]);
+    stats.segments += buckets.size;
+    const split: Array<{ bucket: number; n: number; lo: Bound; hi: Bound; larger: 'source' | 'target' }> = [];
+    for (const k of buckets) {
+      const x = a.get(k);
+      const y = b.get(k);
+      if (x && y && x.n === y.n && x.s === y.s) continue;
+      const n = Math.max(x?.n ?? 0, y?.n ?? 0);
+      if (n <= leafRows) {
+        leaves.push(lowerOf(thresholds, k));
+        continue;
+      }
+      const lo = [x?.lo, y?.lo].filter((v): v is string => v != null).sort(cmp)[0]!;
+      const hi = [x?.hi, y?.hi].filter((v): v is string => v != null).sort(cmp).at(-1)!;
+      split.push({ bucket: k, n, lo, hi, larger: (x?.n ?? 0) >= (y?.n ?? 0) ? 'source' : 'target' });
+    }
+    if (stats.levels === 1 && opts.stopAbove !== undefined && split.length + leaves.length > opts.stopAbove) {
+      stats.ms = Math.round(performance.now() - started);
+      return { ...totals!, missing: [], dangling: [], extra: [], differs: [], stats, aborted: true };
+    }
+    if (split.length === 0) break;
+
+    // Cut each large differing segment into pieces of about segmentRows rows.
+    const pieces = clamp(Math.ceil(Math.max(...split.map((s) => s.n)) / segmentRows), 2, fanout);
+    const added: Bound[] = [];
+    const cutOf = new Map<number, Bound[]>();
+    if (spec.keyClass === 'integer') {
+      for (const s of split) cutOf.set(s.bucket, equalWidth(BigInt(s.lo), BigInt(s.hi), clamp(Math.ceil(s.n / segmentRows), 2, fanout)));
+    } else {
+      const bySide = (w: 'source' | 'target') => split.filter((s) => s.larger === w).map((s) => s.bucket);
+      const sw = bySide('source');
+      const tw = bySide('target');
+      const [ps, pt] = await Promise.all([
+        sw.length ? src.percentiles(thresholds, sw, pieces, envelopeOf(thresholds, sw)) : new Map<number, Bound[]>(),
+        tw.length ? tgt.percentiles(thresholds, tw, pieces, envelopeOf(thresholds, tw)) : new Map<number, Bound[]>(),
+      ]);
+      for (const s of split) cutOf.set(s.bucket, (s.larger === 'source' ? ps : pt).get(s.bucket) ?? []);
+    }
+    const nextLowers: Array<Bound | null> = [];
+    for (const s of split) {
+      // Cuts strictly inside the segment: above its smallest key (so above its lower bound), at most its largest.
+      const cuts = dedupeSorted((cutOf.get(s.bucket) ?? []).filter((c) => cmp(c, s.lo) > 0 && cmp(c, s.hi) <= 0), cmp);
+      if (cuts.length === 0) {
+        leaves.push(lowerOf(thresholds, s.bucket)); // cannot be cut (one key): compare its rows
+        continue;
+      }
+      added.push(...cuts);
+      nextLowers.push(lowerOf(thresholds, s.bucket), ...cuts);
+    }
+    if (nextLowers.length === 0) break;
+    thresholds = dedupeSorted([...thresholds, ...added], cmp);
+    const idx = indexOf(thresholds);
+    wanted = nextLowers.map(idx);
+    if (stats.levels > 64) throw new Error('range diff did not converge');
+  }
+
+  const out: RangeDiffResult = { ...totals!, missing: [], dangling: [], extra: [], differs: [], stats };
+  if (leaves.length) {
+    const idx = indexOf(thresholds);
+    const w = [...new Set(leaves.map(idx))];
+    const env = envelopeOf(thresholds, w);
+    const [a, b] = await Promise.all([src.rows(thresholds, w, env), tgt.rows(thresholds, w, env)]);
+    stats.rowsFetched = a.length + b.length;
+    const srcRows = new Map(a.map((r) => [r.k, r.h]));
+    const tgtRows = new Map(b.map((r) => [r.k, r]));
+    for (const [k, h] of srcRows) {
+      const t = tgtRows.get(k);
+      if (!t) out.missing.push(k);
+      else if (!t.present) out.dangling.push({ key: k, newId: String(t.new_id) });
+      else if (t.h !== h) out.differs.push(k);
+    }
+    for (const [k, t] of tgtRows) if (!srcRows.has(k)) out.extra.push({ key: k, present: t.present, newId: String(t.new_id) });
+    const order = (xs: string[]) => xs.sort(cmp);
+    order(out.missing);
+    order(out.differs);
+    out.dangling.sort((x, y) => cmp(x.key, y.key));
+    out.extra.sort((x, y) => cmp(x.key, y.key));
+  }
+  stats.ms = Math.round(performance.now() - started);
+  return out;
+}
+
+export interface RowTexts {
+  /** Per compiled column (same order as sql.columns): the text the plan derives / the target holds. */
+  values: Array<string | null>;
+  /** Source side: raw source column texts (sql.rawSources order). Target side: raw reference values. */
+  raw: Array<string | null>;
+}
+
+/** The column texts of some rows on both sides, by legacy key: what differs, said per column. */
+export async function fetchRows(opts: { source: Queryable; target: Queryable; sql: PlanSql; keys: string[] }): Promise<{ source: Map<string, RowTexts>; target: Map<string, RowTexts> }> {
+  const { sql, keys } = opts;
+  const source = new Map<string, RowTexts>();
+  const target = new Map<string, RowTexts>();
+  const CHUNK = 5000;
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const part = keys.slice(i, i + CHUNK);
+    const sp = [...sql.source.where.params, part];
+    const keyMatch = sql.keyClass === 'integer' ? `${sql.srcKey} = ANY($${sp.length}::bigint[])` : `${sql.srcKeyText} = ANY($${sp.length}::text[])`;
+    const w = sql.source.where.sql;
+    const srcCols = [...sql.columns.map((c, j) => `${c.srcExpr} AS c${j}`), ...sql.rawSources.map((r, j) => `${r} AS r${j}`)];
+    const refs = sql.columns.filter((c) => c.ref);
+    const tgtCols = [...sql.columns.map((c, j) => `${c.tgtExpr} AS c${j}`), ...refs.map((c, j) => `${c.ref!.raw} AS r${j}`)];
+    const tp = [...sql.targetFrom.params, part];
+    const [a, b] = await Promise.all([
+      opts.source.query<Record<string, string | null>>(
+        `SELECT ${sql.srcKeyText} AS k${srcCols.length ? `, ${srcCols.join(', ')}` : ''} FROM ${sql.source.table} src ${w}${w ? ' AND ' : ' WHERE '}${keyMatch}`,
+        sp,
+      ),
+      opts.target.query<Record<string, string | null>>(
+        `SELECT m.legacy_id AS k${tgtCols.length ? `, ${tgtCols.join(', ')}` : ''} ${sql.targetFrom.sql} AND m.legacy_id = ANY($${tp.length}::text[])`,
+        tp,
+      ),
+    ]);
+    for (const r of a.rows) source.set(String(r.k), { values: sql.columns.map((_, j) => r[`c${j}`] ?? null), raw: sql.rawSources.map((_, j) => r[`r${j}`] ?? null) });
+    for (const r of b.rows) target.set(String(r.k), { values: sql.columns.map((_, j) => r[`c${j}`] ?? null), raw: refs.map((_, j) => r[`r${j}`] ?? null) });
+  }
+  return { source, target };
+}
