@@ -239,7 +239,9 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
     }
   });
 
-  describe('duplicate and NULL legacy ids are refused before anything is written', () => {
+  // The key is checked against the source as it is when the run starts, not as the plan's analysis saw it:
+  // these tables had a primary key at planning and lost it (and gained duplicates or a NULL) before the run.
+  describe('duplicate and NULL legacy ids are refused before anything is written (checked against the live source, not the plan-time analysis)', () => {
     it('a source table without a primary key cannot be planned', async () => {
       const pair = await createFaultCase({ rows: 20, legacy: 'CREATE TABLE parts (id integer, group_id integer, name text NOT NULL, note text, qty integer); INSERT INTO parts VALUES (1, 1, $$a$$, null, 1), (1, 1, $$b$$, null, 2);' });
       try {
@@ -299,6 +301,30 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
       }
     });
 
+    it('a duplicate of a legacy id an earlier run already migrated is refused, not skipped as "already migrated"', async () => {
+      const pair = await createFaultCase({ rows: ROWS });
+      try {
+        const s = await prepare(pair);
+        const keys = await keysInOrder(pair);
+        expect(describeAttempt(await runOnce(pair, s, driver))).toBe('completed');
+        const { int } = faultSeed('duplicate of a migrated id');
+        const dup = keys[int(0, keys.length - 1)]!;
+        await pair.sql(
+          'legacy',
+          `ALTER TABLE parts DROP CONSTRAINT parts_pkey;
+           INSERT INTO parts (id, group_id, name, note, qty) VALUES (${dup}, 1, 'a second part ${dup}', NULL, 1);`,
+        );
+        const r = await runOnce(pair, s, driver);
+        // Completing here would leave the second part ${dup} behind for good, reported as already migrated.
+        expect(codeOf(r), describeAttempt(r)).toBe('SOURCE_KEY_NOT_UNIQUE');
+        const message = 'thrown' in r ? r.thrown.message : r.status === 'failed' ? r.error : '';
+        expect(message).toContain(String(dup));
+        expect(await tally(pair)).toMatchObject({ target: keys.length, mappings: keys.length, runningRuns: 0 });
+      } finally {
+        await pair.drop();
+      }
+    });
+
     it('a NULL legacy id: SOURCE_KEY_NULL, nothing written', async () => {
       const pair = await createFaultCase({ rows: ROWS });
       try {
@@ -309,6 +335,11 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
            INSERT INTO parts (id, group_id, name, note, qty) VALUES (NULL, 1, 'no key', NULL, 1)`,
         );
         const r = await runOnce(pair, s, driver);
+        if (!('thrown' in r) && r.status === 'completed') {
+          // What went wrong, for the report: the row was written and mapped under the legacy key "null".
+          const m = await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept, t.name FROM migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE t.legacy_id IS NULL`);
+          console.log(`[faults] the NULL-key row was migrated as: ${JSON.stringify(m.rows)}`);
+        }
         expect(codeOf(r), describeAttempt(r)).toBe('SOURCE_KEY_NULL');
         expect(await tally(pair)).toMatchObject({ target: 0, mappings: 0, runningRuns: 0 });
       } finally {
