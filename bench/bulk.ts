@@ -342,7 +342,7 @@ function psqlReference(psql: { path: string; version: string }): Reference {
 }
 
 const nodeReference: Reference = {
-  label: 'Node, pg-copy-streams (no psql found): COPY … TO STDOUT stream piped into COPY … FROM STDIN stream',
+  label: 'Node, pg-copy-streams: COPY … TO STDOUT stream piped into COPY ferry_ref FROM STDIN stream, then the same two INSERTs',
   async run(sql, sourceUrl, targetUrl, controlId) {
     await withClient(sourceUrl, (src) =>
       withClient(targetUrl, async (dst) => {
@@ -363,7 +363,7 @@ const nodeReference: Reference = {
 };
 
 async function chooseReference(wanted: Options['reference']): Promise<Reference> {
-  if (wanted === 'node') return nodeReference;
+  if (wanted === 'node') return { ...nodeReference, label: `${nodeReference.label} (--reference node)` };
   const psql = await findPsql();
   const bash = await run('bash', ['-c', 'true']).then(
     () => true,
@@ -371,7 +371,7 @@ async function chooseReference(wanted: Options['reference']): Promise<Reference>
   );
   if (psql && bash) return psqlReference(psql);
   if (wanted === 'psql') throw new BenchError('--reference psql: no psql on PATH or in /usr/lib/postgresql/*/bin, or no bash to pipe it');
-  return nodeReference;
+  return { ...nodeReference, label: `${nodeReference.label} (no psql${psql ? ' pipe: no bash' : ' found'})` };
 }
 
 // ── ferry ──────────────────────────────────────────────────────────────────────────────────
