@@ -70,9 +70,10 @@ describe('a run that dies at a random batch resumes exactly', () => {
     pair: DatabasePair,
     s: { plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram },
     insertedBefore: number,
+    parallel = 1,
   ): Promise<{ second: RunResult; events: RunEvent[] }> {
     const events: RunEvent[] = [];
-    const second = await run(pair, s, driver, events);
+    const second = await run(pair, s, driver, events, parallel);
     expect(describeResult(second)).toBe('completed');
     if ('thrown' in second) throw second.thrown;
     const source = (await tally(pair)).source;
@@ -172,6 +173,36 @@ describe('a run that dies at a random batch resumes exactly', () => {
       expect(await containersOf(first.migrationId)).toEqual([]);
 
       await resumeAndCheck(s.pair, s, t.target);
+    } finally {
+      await s.pair.drop();
+    }
+  });
+
+  it('--parallel 3, one worker’s container killed at its batch k: the run fails, the other ranges stop whole, a parallel re-run fills every gap exactly', async () => {
+    const s = await setUp();
+    try {
+      const { int } = faultSeed('parallel worker killed');
+      const k = int(1, 5);
+      console.log(`[faults] parallel 3: worker 1's container killed after its batch ${k}`);
+      const seen = new Map<string, number>();
+      let killed = -1;
+      const hooked = withHook(driver, async (_batch: number, o: SandboxStartOptions) => {
+        const n = (seen.get(o.runId) ?? 0) + 1;
+        seen.set(o.runId, n);
+        if (o.labels?.['ferry.worker'] === '1' && n === k + 1) killed = await killRunContainers(o.runId);
+      });
+      const first = await run(s.pair, s, hooked, [], 3);
+      expect(killed, 'containers killed').toBe(1);
+      expect(describeResult(first)).toMatch(/^failed SANDBOX_/);
+      if ('thrown' in first || first.status !== 'failed') return;
+      const t = await tally(s.pair);
+      expect(first.inserted).toBe(t.target);
+      expect(t.target).toBeGreaterThanOrEqual(k * BATCH);
+      expect(t).toMatchObject({ mappings: t.target, duplicateLegacyIds: 0, mappingsWithoutRow: 0, rowsWithoutMapping: 0, insertedByRuns: t.target, runningRuns: 0 });
+      expect((await controls(s.pair))[0]).toMatchObject({ id: first.migrationId, status: 'failed', error_code: first.errorCode });
+      expect(await containersOf(first.migrationId)).toEqual([]);
+
+      await resumeAndCheck(s.pair, s, t.target, 3);
     } finally {
       await s.pair.drop();
     }

@@ -301,9 +301,12 @@ export async function runOnce(
   s: { plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram },
   driver: SandboxDriver,
   events: RunEvent[] = [],
+  /** Key-range workers side by side, each on its own connections. */
+  parallel = 1,
 ): Promise<Attempt> {
   return withConnections(pair, (conn) =>
     runMigration({
+      ...(parallel > 1 ? { parallel, connect: () => openConnections(pair.legacy.url, pair.target.url) } : {}),
       plan: s.plan,
       analysis: s.analysis,
       bundle: s.program.bundle,
