@@ -136,35 +136,40 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * words, or null. Checked for every row before it is written, so a bad row fails its batch
  * with its key named rather than half-way through an INSERT.
  */
+/** Module level, not a closure per call: checkValue runs once per column of every migrated row. */
+function expects(col: ColumnInfo, v: unknown, what: string): string {
+  return `${col.name} (${col.pgType}) expects ${what}, got ${JSON.stringify(v).slice(0, 80)}`;
+}
+
 export function checkValue(col: ColumnInfo, v: unknown, enumValues: readonly string[] | undefined): string | null {
   if (v === null || v === undefined) {
     return col.nullable ? null : `${col.name} is NOT NULL but the value is null`;
   }
-  const bad = (what: string) => `${col.name} (${col.pgType}) expects ${what}, got ${JSON.stringify(v).slice(0, 80)}`;
   switch (col.category) {
     case 'string':
-      if (typeof v !== 'string') return bad('a string');
-      if (col.maxLength !== null && [...v].length > col.maxLength) return `${col.name} allows ${col.maxLength} characters, the value has ${[...v].length}`;
+      if (typeof v !== 'string') return expects(col, v, 'a string');
+      // UTF-16 length ≥ characters, so only a string long in code units is counted by characters.
+      if (col.maxLength !== null && v.length > col.maxLength && [...v].length > col.maxLength) return `${col.name} allows ${col.maxLength} characters, the value has ${[...v].length}`;
       if (v.includes('\u0000')) return `${col.name}: text cannot contain NUL bytes`;
       return null;
     case 'enum':
-      if (typeof v !== 'string') return bad('a string');
+      if (typeof v !== 'string') return expects(col, v, 'a string');
       return enumValues && !enumValues.includes(v) ? `${col.name}: "${v}" is not a value of ${col.enumType} (${enumValues.join(', ')})` : null;
     case 'uuid':
-      return typeof v === 'string' && UUID.test(v) ? null : bad('a uuid');
+      return typeof v === 'string' && UUID.test(v) ? null : expects(col, v, 'a uuid');
     case 'integer':
-      return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 31 ? null : bad('a 32-bit integer');
+      return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 31 ? null : expects(col, v, 'a 32-bit integer');
     case 'bigint':
-      return (typeof v === 'string' && /^-?\d+$/.test(v)) || (typeof v === 'number' && Number.isSafeInteger(v)) ? null : bad('an integer (as a string)');
+      return (typeof v === 'string' && /^-?\d+$/.test(v)) || (typeof v === 'number' && Number.isSafeInteger(v)) ? null : expects(col, v, 'an integer (as a string)');
     case 'numeric':
-      return (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) || (typeof v === 'number' && Number.isFinite(v)) ? null : bad('a decimal number');
+      return (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)) || (typeof v === 'number' && Number.isFinite(v)) ? null : expects(col, v, 'a decimal number');
     case 'float':
-      return typeof v === 'number' && Number.isFinite(v) ? null : bad('a number');
+      return typeof v === 'number' && Number.isFinite(v) ? null : expects(col, v, 'a number');
     case 'boolean':
-      return typeof v === 'boolean' ? null : bad('true or false');
+      return typeof v === 'boolean' ? null : expects(col, v, 'true or false');
     case 'timestamp':
     case 'date':
-      return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? null : bad('a date/time string');
+      return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? null : expects(col, v, 'a date/time string');
     default:
       return null;
   }
