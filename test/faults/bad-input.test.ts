@@ -2,27 +2,27 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeToPlan, prepareProgram, type PreparedProgram } from '../../src/chain.js';
-import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
-import type { RunEvent, RunResult } from '../../src/orchestrator/run-migration.js';
+import { describeToPlan } from '../../src/chain.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
 import {
-  approvedPlan,
   codeOf,
+  completed,
   controls,
   createFaultCase,
   describeAttempt,
+  digests,
   expectExact,
   expectSameLegacyIds,
   expectValidates,
+  failed,
   faultSeed,
+  keysInOrder,
+  prepareCase,
   runOnce,
   tally,
   withConnections,
-  type Attempt,
 } from './fault-case.js';
 
 /**
@@ -45,30 +45,10 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  type Setup = { plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram };
-  async function prepare(pair: DatabasePair, batchSize = BATCH): Promise<Setup> {
-    const { plan, analysis } = await withConnections(pair, (conn) => approvedPlan(conn, { batchSize }));
+  const prepare = (pair: DatabasePair, batchSize = BATCH) => {
     step += 1;
-    const program = await prepareProgram({ plan, analysis, dir: join(work, `p${step}`) });
-    return { plan, analysis, program };
-  }
-  /** Legacy ids under the filter, in key order (the order batches are cut in). */
-  const keysInOrder = async (pair: DatabasePair) => (await pair.sql('legacy', 'SELECT id FROM parts WHERE group_id = 1 ORDER BY id')).rows.map((r) => Number(r.id));
-  const failed = (r: Attempt): Extract<RunResult, { status: 'failed' }> => {
-    if ('thrown' in r || r.status !== 'failed') throw new Error(`expected a failed run, got: ${describeAttempt(r)}`);
-    return r;
+    return prepareCase(pair, batchSize, join(work, `p${step}`));
   };
-  const completed = (r: Attempt): RunResult => {
-    expect(describeAttempt(r)).toBe('completed');
-    return r as RunResult;
-  };
-  /** Byte-exact digests of the text columns, per legacy id, on both sides. */
-  async function digests(pair: DatabasePair): Promise<{ source: string[]; target: string[] }> {
-    const q = (key: string) => `${key}::text || ':' || coalesce(md5(convert_to(name, 'UTF8')), '-') || ':' || octet_length(name) || ':' || coalesce(md5(convert_to(note, 'UTF8')), '-') || ':' || coalesce(octet_length(note), -1) AS d`;
-    const source = (await pair.sql('legacy', `SELECT ${q('id')} FROM parts WHERE group_id = 1 ORDER BY id`)).rows.map((r) => r.d as string);
-    const target = (await pair.sql('target', `SELECT ${q('legacy_id')} FROM items ORDER BY legacy_id`)).rows.map((r) => r.d as string);
-    return { source, target };
-  }
 
   it('a CHECK constraint row k violates: its batch is rolled back, earlier batches stay, the error names the legacy key and the constraint; fixed, a re-run finishes', async () => {
     const pair = await createFaultCase({ rows: ROWS });
@@ -192,48 +172,6 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
       for (const p of planted) expect(byId.get(p.id), `legacy id ${p.id}`).toMatchObject({ name: p.v, note: `${p.v} — ${p.v}` });
       await expectExact(pair);
       await withConnections(pair, (conn) => expectValidates(conn, s.plan, s.analysis, r.migrationId));
-    } finally {
-      await pair.drop();
-    }
-  });
-
-  it('a 1 MiB text value comes through whole', async () => {
-    const pair = await createFaultCase({ rows: ROWS });
-    try {
-      const keys = await keysInOrder(pair);
-      const { int } = faultSeed('1 MiB value');
-      const big = keys[int(0, keys.length - 1)]!;
-      // 'Ω😀ab' is 8 UTF-8 bytes: exactly 1 MiB, multi-byte characters and a surrogate pair on every repeat.
-      await pair.sql('legacy', `UPDATE parts SET note = repeat('Ω😀ab', 131072) WHERE id = ${big}`);
-      expect(Number((await pair.sql('legacy', `SELECT octet_length(note) AS n FROM parts WHERE id = ${big}`)).rows[0]!.n)).toBe(2 ** 20);
-      const s = await prepare(pair);
-      const r = completed(await runOnce(pair, s, driver));
-      expect(r).toMatchObject({ inserted: keys.length });
-      const d = await digests(pair);
-      expect(d.target).toEqual(d.source);
-      expect(Number((await pair.sql('target', `SELECT octet_length(note) AS n FROM items WHERE legacy_id = ${big}`)).rows[0]!.n)).toBe(2 ** 20);
-      await expectExact(pair);
-      await withConnections(pair, (conn) => expectValidates(conn, s.plan, s.analysis, r.migrationId));
-    } finally {
-      await pair.drop();
-    }
-  });
-
-  it('seventy 1 MiB rows under a plan batch of 200 (wider than one 64 MiB frame): batches shrink to fit and the result is exact', async () => {
-    const pair = await createFaultCase({ rows: 350 }); // 300 under the filter
-    try {
-      await pair.sql('legacy', `UPDATE parts SET note = repeat('wide row', 131072) WHERE group_id = 1 AND id IN (SELECT id FROM parts WHERE group_id = 1 ORDER BY id LIMIT 70)`);
-      const s = await prepare(pair, 200);
-      const events: RunEvent[] = [];
-      const r = completed(await runOnce(pair, s, driver, events));
-      expect(r).toMatchObject({ inserted: 300 });
-      const sizes = events.flatMap((e) => (e.type === 'batch_committed' ? [e.rows] : []));
-      console.log(`[faults] batch sizes with 70 wide rows: ${sizes.join(', ')}`);
-      expect(sizes.every((n) => n <= 200)).toBe(true);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(300);
-      const d = await digests(pair);
-      expect(d.target).toEqual(d.source);
-      await expectExact(pair);
     } finally {
       await pair.drop();
     }

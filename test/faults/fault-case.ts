@@ -5,7 +5,7 @@ import { approvePlan } from '../../agents/planning/index.js';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
-import type { PreparedProgram } from '../../src/chain.js';
+import { prepareProgram, type PreparedProgram } from '../../src/chain.js';
 import { runMigration, type RunEvent, type RunResult } from '../../src/orchestrator/run-migration.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { validateMigration } from '../../src/validation/validate.js';
@@ -326,4 +326,35 @@ export async function runOnce(
       },
     ),
   );
+}
+
+/** A fresh plan for the case, approved with this batch size, and its program (written under `dir`). */
+export async function prepareCase(pair: DatabasePair, batchSize: number, dir: string): Promise<{ plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram }> {
+  const { plan, analysis } = await withConnections(pair, (conn) => approvedPlan(conn, { batchSize }));
+  const program = await prepareProgram({ plan, analysis, dir });
+  return { plan, analysis, program };
+}
+
+/** Legacy ids under the filter, in key order (the order batches are cut in). */
+export async function keysInOrder(pair: DatabasePair): Promise<number[]> {
+  return (await pair.sql('legacy', 'SELECT id FROM parts WHERE group_id = 1 ORDER BY id')).rows.map((r) => Number(r.id));
+}
+
+export function failed(r: Attempt): Extract<RunResult, { status: 'failed' }> {
+  if ('thrown' in r || r.status !== 'failed') throw new Error(`expected a failed run, got: ${describeAttempt(r)}`);
+  return r;
+}
+
+export function completed(r: Attempt): RunResult {
+  expect(describeAttempt(r)).toBe('completed');
+  return r as RunResult;
+}
+
+/** Byte-exact digests (md5 and length of the UTF-8 bytes) of name and note, per legacy id, on both sides. */
+export async function digests(pair: DatabasePair): Promise<{ source: string[]; target: string[] }> {
+  const q = (key: string) =>
+    `${key}::text || ':' || coalesce(md5(convert_to(name, 'UTF8')), '-') || ':' || octet_length(name) || ':' || coalesce(md5(convert_to(note, 'UTF8')), '-') || ':' || coalesce(octet_length(note), -1) AS d`;
+  const source = (await pair.sql('legacy', `SELECT ${q('id')} FROM parts WHERE group_id = 1 ORDER BY id`)).rows.map((r) => r.d as string);
+  const target = (await pair.sql('target', `SELECT ${q('legacy_id')} FROM items ORDER BY legacy_id`)).rows.map((r) => r.d as string);
+  return { source, target };
 }
