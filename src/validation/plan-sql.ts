@@ -21,6 +21,8 @@ export const TEXT_SETTINGS = [
   `SET LOCAL extra_float_digits = 3`,
   `SET LOCAL bytea_output = 'hex'`,
   `SET LOCAL standard_conforming_strings = on`,
+  // Not text output: room for the hash joins of mappings and target rows to stay in memory.
+  `SET LOCAL work_mem = '64MB'`,
 ];
 
 /** The plan uses something this compiler cannot express in SQL: validation walks rows in JavaScript instead. */
@@ -105,7 +107,11 @@ export interface CompiledColumn {
   };
 }
 
+/** How a row's text becomes a 64-bit number to sum. */
+export type RowHash = 'md5' | 'hashtextextended';
+
 export interface PlanSql {
+  hash: RowHash;
   /** integer: bigint order and equal-width ranges; text: byte order (COLLATE "C") and percentile ranges. */
   keyClass: 'integer' | 'text';
   sourceTable: string;
@@ -156,6 +162,8 @@ export function compilePlan(
   targetTypes: Map<string, ColumnType>,
   options: {
     safeCasts?: boolean;
+    /** The row hash: hashtextextended (fast; PostgreSQL 11+ on both sides) or md5 (any version). Default md5. */
+    hash?: RowHash;
     /** Per reference column (target name): legacy values with no parent mapping, written NULL under set_null. */
     orphanValues?: ReadonlyMap<string, readonly string[]>;
   } = {},
@@ -261,6 +269,7 @@ export function compilePlan(
   const tgt = qualified(plan.target.schema, plan.target.table);
   const tpk = `t.${quoteIdent(plan.target.primaryKey)}`;
   return {
+    hash: options.hash ?? 'md5',
     keyClass,
     sourceTable,
     targetTable,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { quoteIdent, type Queryable, type SqlFragment } from '../db/sql.js';
-import { keyComparator, quoteLiteral, type CompiledColumn, type PlanSql } from './plan-sql.js';
+import type { CompiledColumn, PlanSql } from './plan-sql.js';
 
 /**
  * Every migrated row compared, data-diff style, across two databases and through the key
@@ -50,35 +50,28 @@ export function planRelations(sql: PlanSql): DiffSpec {
 }
 
 /**
- * One reference column's distinct legacy values on the source, against the parents' legacy
- * ids the migrated rows point at on the target. Values only the source has are the orphan
- * candidates (a value with no parent mapping cannot be pointed at); few, where the data is sound.
+ * The legacy values of one reference column (under the plan's filter) that no parent
+ * mapping knows: the orphans. The distinct values travel from the source to the target,
+ * which keeps those without a mapping (an anti-join on the mappings' unique key).
  */
-export function referenceValueRelations(sql: PlanSql, column: CompiledColumn): DiffSpec {
+export async function unmappedValues(opts: { source: Queryable; target: Queryable; sql: PlanSql; column: CompiledColumn }): Promise<string[]> {
+  const { sql, column } = opts;
   const ref = column.ref;
   if (!ref) throw new Error(`${column.target} is not a reference`);
   const s = `src.${quoteIdent(ref.sourceColumn)}`;
   const w = sql.source.where;
-  const hash = `('x' || substr(md5(d.v::text), 1, 15))::bit(60)::bigint`;
-  const p = `p.source_table = ${quoteLiteral(ref.parentSourceTable)} AND p.target_table = ${quoteLiteral(ref.parentTargetTable)} AND p.new_id = t.${quoteIdent(column.target)}::text`;
-  return {
-    keyClass: ref.keyClass,
-    compareKeys: keyComparator(ref.keyClass),
-    source: {
-      from: { sql: `FROM (SELECT DISTINCT ${s} AS v FROM ${sql.source.table} src ${w.sql ? `${w.sql} AND` : 'WHERE'} ${s} IS NOT NULL) d WHERE true`, params: w.params },
-      key: ref.keyClass === 'integer' ? 'd.v' : 'd.v::text COLLATE "C"',
-      hash,
-      present: 'true',
-      newId: 'NULL::text',
-    },
-    target: {
-      from: { sql: `FROM (SELECT DISTINCT p.legacy_id AS v FROM ${sql.targetRows.join} JOIN migration_mappings p ON ${p} WHERE ${sql.targetRows.where}) d WHERE true`, params: sql.targetFrom.params },
-      key: ref.keyClass === 'integer' ? 'd.v::bigint' : 'd.v COLLATE "C"',
-      hash,
-      present: 'true',
-      newId: 'NULL::text',
-    },
-  };
+  const r = await opts.source.query<{ v: string }>(`SELECT DISTINCT ${s}::text AS v FROM ${sql.source.table} src ${w.sql ? `${w.sql} AND` : 'WHERE'} ${s} IS NOT NULL`, w.params);
+  const values = r.rows.map((x) => x.v);
+  const out: string[] = [];
+  const CHUNK = 200_000;
+  for (let i = 0; i < values.length; i += CHUNK) {
+    const u = await opts.target.query<{ v: string }>(
+      `SELECT v FROM unnest($3::text[]) v WHERE NOT EXISTS (SELECT 1 FROM migration_mappings p WHERE p.source_table = $1 AND p.target_table = $2 AND p.legacy_id = v)`,
+      [ref.parentSourceTable, ref.parentTargetTable, values.slice(i, i + CHUNK)],
+    );
+    for (const x of u.rows) out.push(x.v);
+  }
+  return out;
 }
 
 export interface RangeDiffOptions {
@@ -138,12 +131,21 @@ interface Agg {
 
 const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
 
+/**
+ * A row as one text — the record's text form quotes every field, so no value can pass for
+ * two — hashed to a number: hashtextextended (PostgreSQL 11+, stable across versions since)
+ * or the first 60 bits of md5.
+ */
 export function rowHashSql(sql: PlanSql, side: 'source' | 'target'): string {
-  const md5 =
+  const text =
     side === 'source'
-      ? `md5(ROW(${[sql.srcKeyText, ...sql.columns.map((c) => c.srcExpr)].join(', ')})::text)`
-      : `md5(CASE WHEN ${sql.tgtPresent} THEN ROW(${['m.legacy_id', ...sql.columns.map((c) => c.tgtExpr)].join(', ')})::text ELSE '!absent' END)`;
-  return `('x' || substr(${md5}, 1, 15))::bit(60)::bigint`;
+      ? `ROW(${[sql.srcKeyText, ...sql.columns.map((c) => c.srcExpr)].join(', ')})::text`
+      : `(CASE WHEN ${sql.tgtPresent} THEN ROW(${['m.legacy_id', ...sql.columns.map((c) => c.tgtExpr)].join(', ')})::text ELSE '!absent' END)`;
+  return hashSql(sql.hash, text);
+}
+
+function hashSql(hash: PlanSql['hash'], text: string): string {
+  return hash === 'hashtextextended' ? `hashtextextended(${text}, 0)` : `('x' || substr(md5(${text}), 1, 15))::bit(60)::bigint`;
 }
 
 /** One side's queries, over rows in the wanted segments (all when `wanted` is null). */
@@ -240,6 +242,30 @@ function equalWidth(lo: bigint, hi: bigint, pieces: number): Bound[] {
 function dedupeSorted(xs: Bound[], cmp: (a: Bound, b: Bound) => number): Bound[] {
   const s = [...xs].sort(cmp);
   return s.filter((v, i) => i === 0 || cmp(v, s[i - 1]!) !== 0);
+}
+
+/**
+ * A cheap look before the whole diff: the checksums of `count` first-level segments spread
+ * over the key space (the target still reads every mapping, but joins and hashes only
+ * those). Returns the share of them that differ.
+ */
+export async function probeSegments(opts: RangeDiffOptions & { count: number }): Promise<number> {
+  const spec = opts.spec;
+  const { thresholds } = await firstThresholds(opts.source, spec, opts.segmentRows ?? 128, opts.maxSegments ?? 16384);
+  const all = thresholds.length + 1;
+  const step = Math.max(1, Math.floor(all / opts.count));
+  const wanted = Array.from({ length: Math.ceil(all / step) }, (_, i) => i * step);
+  const src = new Side(opts.source, spec.source, spec.keyClass);
+  const tgt = new Side(opts.target, spec.target, spec.keyClass);
+  const env = { lo: null, hi: null };
+  const [a, b] = await Promise.all([src.checksums(thresholds, wanted, env), tgt.checksums(thresholds, wanted, env)]);
+  let differ = 0;
+  for (const k of wanted) {
+    const x = a.get(k);
+    const y = b.get(k);
+    if ((x?.n ?? 0) !== (y?.n ?? 0) || (x?.s ?? null) !== (y?.s ?? null)) differ += 1;
+  }
+  return differ / wanted.length;
 }
 
 export async function rangeDiff(opts: RangeDiffOptions): Promise<RangeDiffResult> {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { contentHash } from '../artifacts/hash.js';
 import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../artifacts/migration-plan.js';
@@ -10,7 +11,7 @@ import { lookupParents } from '../orchestrator/references.js';
 import { notRederived, programColumns } from './expected-row.js';
 import { Problems, type RowFindings } from './findings.js';
 import { compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, TEXT_SETTINGS, type PlanSql } from './plan-sql.js';
-import { fetchRows, planRelations, rangeDiff, referenceValueRelations, type RangeDiffStats } from './range-diff.js';
+import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats } from './range-diff.js';
 import { walkRows } from './walk.js';
 
 export type ValidationMethod = 'range_checksum' | 'row_walk';
@@ -69,11 +70,13 @@ export async function validateMigration(input: {
       try {
         await source.query('SAVEPOINT ferry_range');
         await target.query('SAVEPOINT ferry_range');
-        const version = Number((await source.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
+        const versionOf = async (db: pg.Client) => Number((await db.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
+        const version = await versionOf(source);
+        const hash = version >= 110000 && (await versionOf(target)) >= 110000 ? 'hashtextextended' : 'md5';
         const sourceTypes = await readColumnTypes(source, plan.source.schema, plan.source.table);
         const targetTypes = await readColumnTypes(target, plan.target.schema, plan.target.table);
         const compile = (orphanValues?: ReadonlyMap<string, readonly string[]>) =>
-          compilePlan(plan, sourceTypes, targetTypes, { safeCasts: version >= 160000, ...(orphanValues ? { orphanValues } : {}) });
+          compilePlan(plan, sourceTypes, targetTypes, { safeCasts: version >= 160000, hash, ...(orphanValues ? { orphanValues } : {}) });
         const r = await compareByRanges({ plan, compile, source, target });
         findings = r.findings;
         scan = r.stats;
@@ -214,24 +217,18 @@ async function compareByRanges(input: {
   let sql = input.compile();
   const setNull = sql.columns.filter((c) => c.ref?.onOrphan === 'set_null');
   // Orphans written NULL differ from their legacy value, so each would be a differing row to
-  // fetch. Few are cheap; when many segments differ, the orphan values are found first (a
-  // diff of the distinct legacy values against the parents the target points at) and
+  // fetch. Few are cheap; when a probe of 64 segments finds more than a tenth differing, the
+  // orphan values are found first (the distinct legacy values without a parent mapping) and
   // compared as the NULL set_null writes.
-  let d = await rangeDiff({ source, target, spec: planRelations(sql), ...(setNull.length ? { stopAbove: 64 } : {}) });
   const known = new Map<string, string[]>();
-  let extraMs = 0;
-  if (d.aborted) {
-    extraMs = d.stats.ms;
-    for (const c of setNull) {
-      const v = await rangeDiff({ source, target, spec: referenceValueRelations(sql, c) });
-      extraMs += v.stats.ms;
-      const found = await lookupParents(target, c.origin as ViaMappingOrigin, v.missing);
-      known.set(c.target, v.missing.filter((x) => !found.has(x)));
-    }
+  const t0 = performance.now();
+  if (setNull.length && (await probeSegments({ source, target, spec: planRelations(sql), count: 64 })) > 0.1) {
+    for (const c of setNull) known.set(c.target, await unmappedValues({ source, target, sql, column: c }));
     sql = input.compile(known);
-    d = await rangeDiff({ source, target, spec: planRelations(sql) });
-    d.stats.ms += extraMs;
   }
+  const extraMs = Math.round(performance.now() - t0);
+  const d = await rangeDiff({ source, target, spec: planRelations(sql) });
+  d.stats.ms += extraMs;
   const missing = new Problems();
   const orphanMappings = new Problems();
   const content = new Problems();
