@@ -262,7 +262,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
     const key = quoteIdent(plan.source.key);
     const count = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params);
     sourceRows = Number(count.rows[0]?.n ?? 0);
-    await assertKeyUsable(source, plan, analysis, from, where.params);
+    await assertKeyUsable(source, plan, from, where.params);
 
     const alreadyMapped = await countMapped(target, sourceTable, targetKey);
     if (resumedFrom.length > 0) emit({ type: 'resumed', abandoned: resumedFrom, alreadyMapped });
@@ -362,23 +362,35 @@ async function abandonDeadRuns(db: pg.Client, targetKey: string): Promise<number
 }
 
 /**
- * The legacy key names a row in mappings, so it must be unique and present. A primary key
- * or unique NOT NULL key guarantees it; any other column is checked in the snapshot, before
- * anything is written.
+ * The legacy key names a row in mappings, so it must be unique and present. Read from the
+ * source's catalog as it is now, not from the plan's analysis: a key that was the primary key
+ * at planning may have lost it since. A NOT NULL column with a plain unique index is safe;
+ * anything else is checked in the snapshot, before anything is written.
  */
-async function assertKeyUsable(db: pg.Client, plan: MigrationPlan, analysis: SchemaAnalysis, from: string, params: unknown[]): Promise<void> {
-  const t = analysis.source.tables.find((x) => x.schema === plan.source.schema && x.name === plan.source.table);
+async function assertKeyUsable(db: pg.Client, plan: MigrationPlan, from: string, params: unknown[]): Promise<void> {
   const k = plan.source.key;
-  const col = t?.columns.find((c) => c.name === k);
-  const unique = t ? (t.primaryKey.length === 1 && t.primaryKey[0] === k) || t.uniqueKeys.some((u) => u.length === 1 && u[0] === k) : false;
-  if (unique && col && !col.nullable) return;
+  const cat = await db.query<{ notnull: boolean; uniq: boolean }>(
+    `SELECT a.attnotnull AS notnull,
+            EXISTS (SELECT 1 FROM pg_index i
+                     WHERE i.indrelid = c.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL
+                       AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) AS uniq
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND NOT a.attisdropped
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3`,
+    [plan.source.schema, plan.source.table, k],
+  );
+  const notNull = cat.rows[0]?.notnull === true;
+  const unique = cat.rows[0]?.uniq === true;
+  if (unique && notNull) return;
   const key = quoteIdent(k);
-  const nulls = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}${from.includes(' WHERE ') ? ' AND' : ' WHERE'} ${key} IS NULL`, params);
-  const nullCount = Number(nulls.rows[0]?.n ?? 0);
-  if (nullCount > 0) {
-    throw new FerryError('SOURCE_KEY_NULL', 'user', `${nullCount} source row(s) have a NULL ${k}; the legacy key must name every row (nothing was written)`, {
-      hint: `fill in ${k}, filter those rows out, or plan with a key column that is never NULL`,
-    });
+  if (!notNull) {
+    const nulls = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}${from.includes(' WHERE ') ? ' AND' : ' WHERE'} ${key} IS NULL`, params);
+    const nullCount = Number(nulls.rows[0]?.n ?? 0);
+    if (nullCount > 0) {
+      throw new FerryError('SOURCE_KEY_NULL', 'user', `${nullCount} source row(s) have a NULL ${k}; the legacy key must name every row (nothing was written)`, {
+        hint: `fill in ${k}, filter those rows out, or plan with a key column that is never NULL`,
+      });
+    }
   }
   if (unique) return;
   const dups = await db.query<{ k: string; n: string }>(`SELECT ${key}::text AS k, count(*) AS n FROM ${from} GROUP BY ${key} HAVING count(*) > 1 ORDER BY ${key} LIMIT 5`, params);
