@@ -47,6 +47,7 @@ import { contentHash } from '../src/artifacts/hash.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
 import { qualified, quoteIdent } from '../src/db/sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_GROUP_ID, TECHNICIAN_ROLES, createLegacyDatabase, createTargetDatabase } from '../src/demo/seed-case.js';
+import { validateMigration } from '../src/validation/validate.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
@@ -583,6 +584,12 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
         `    time in the sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, waiting for batches ${secs(f.transformMs)} (${fmt((100 * f.transformMs) / f.ms)}% of the run); ` +
           `extra connections ${f.extraConnections}`,
       );
+      // Validation at scale: every row through the key remap, against the migration it checks.
+      t = performance.now();
+      const report = await validateMigration({ migrationId: f.migrationId, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, made.analysis) });
+      const validateMs = performance.now() - t;
+      if (report.status !== 'passed') throw new BenchError(`${label}: validation failed: ${JSON.stringify(report.checks.filter((c) => c.status === 'fail')).slice(0, 600)}`);
+      say(`    validation (${report.method ?? 'range checksums'}): ${secs(validateMs)}, ${fmt((100 * validateMs) / f.ms)}% of the migration's own time (goal ≤ 20%), passed`);
       const cpuOf = (x: number | null) => (x === null ? '?' : secs(x * 1000));
       say(
         `    CPU during the run: orchestrator process ${cpuOf(f.cpu.orchestrator)}, source backend ${cpuOf(f.cpu.source)}, target backend ${cpuOf(f.cpu.target)}` +
