@@ -1,5 +1,4 @@
 import Dockerode from 'dockerode';
-import pg from 'pg';
 import { expect } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
@@ -10,7 +9,7 @@ import { runMigration, type RunEvent, type RunResult } from '../../src/orchestra
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import type { BatchOutcome, InputRow, SandboxDriver, SandboxSession, SandboxStartOptions } from '../../sandbox/types.js';
-import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
+import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
  * The fault-injection case: a legacy `parts` table of a few thousand rows (group 1 moves,
@@ -50,15 +49,7 @@ CREATE OR REPLACE FUNCTION ferry_test_slow() RETURNS trigger LANGUAGE plpgsql AS
 CREATE TRIGGER ferry_test_slow AFTER INSERT ON items FOR EACH STATEMENT EXECUTE FUNCTION ferry_test_slow();
 `;
 
-export async function runScript(url: string, script: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(script);
-  } finally {
-    await c.end();
-  }
-}
+export { runScript };
 
 export function createFaultCase(opts: { rows?: number; legacy?: string; target?: string; prefix?: string } = {}): Promise<DatabasePair> {
   return createDatabasePair(opts.prefix ?? 'fault_', {

@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
+import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
  * Three legacy tables that depend on each other, for migrations that depend on migrations:
@@ -58,16 +57,6 @@ export const ORPHAN_INVOICES = ['4', '8'];
 
 export type FkCase = DatabasePair;
 
-/** Runs one DDL/seed script on a fresh database. */
-async function runScript(url: string, script: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(script);
-  } finally {
-    await c.end();
-  }
-}
 
 export function createFkCase(): Promise<FkCase> {
   return createDatabasePair('fk_', { legacy: (url) => runScript(url, LEGACY_DDL), target: (url) => runScript(url, TARGET_DDL) });

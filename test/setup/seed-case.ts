@@ -2,6 +2,17 @@ import pg from 'pg';
 import { createLegacyDatabase, createTargetDatabase } from '../../src/demo/seed-case.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
+/** Runs one DDL/seed script on a database. */
+export async function runScript(url: string, script: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(script);
+  } finally {
+    await c.end();
+  }
+}
+
 /** A legacy and a target database, fresh for one test file. */
 export interface DatabasePair {
   legacy: TestDatabase;
