@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { canonicalJson, contentHash, sha256 } from '../artifacts/hash.js';
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import type { SandboxRun } from '../artifacts/sandbox-run.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { findTable, type SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { ensureControlTables, finishControl, insertControl, mappedLegacyIds, planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
 import { FerryError, PlanError } from '../errors.js';
@@ -148,10 +148,8 @@ interface Digests {
 
 /** What the workers of one run share; JavaScript is single-threaded, so plain fields suffice. */
 interface Shared {
-  plan: MigrationPlan;
   input: RunInput;
   migrationId: number;
-  dryRun: boolean;
   /** Look up existing mappings per batch: false on a fresh run, where none can exist. */
   lookupMapped: boolean;
   digests: boolean;
@@ -161,7 +159,6 @@ interface Shared {
   writer: BatchWriter;
   progress: Progress;
   toMigrate: number;
-  started: number;
   batchNo: number;
   inserted: number;
   skipped: number;
@@ -188,7 +185,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   if (plan.status !== 'approved') {
     throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}`, { hint: 'review it and run ferry approve <plan>' });
   }
-  const targetTable = analysis.target.tables.find((t) => t.schema === plan.target.schema && t.name === plan.target.table);
+  const targetTable = findTable(analysis.target, plan.target.table, plan.target.schema);
   if (!targetTable) throw new PlanError('ANALYSIS_MISMATCH', `the analysis has no target table ${plan.target.schema}.${plan.target.table}`);
   const parallel = input.parallel ?? 1;
   if (!Number.isInteger(parallel) || parallel < 1 || parallel > 32) {
@@ -260,6 +257,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
     const table = qualified(plan.source.schema, plan.source.table);
     const from = `${table} ${where.sql}`;
     const key = quoteIdent(plan.source.key);
+    const cols = plan.source.columns.map(quoteIdent).join(', ');
     const count = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params);
     sourceRows = Number(count.rows[0]?.n ?? 0);
     await assertKeyUsable(source, plan, from, where.params);
@@ -269,18 +267,15 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
     const toMigrate = input.onlyKeys ? input.onlyKeys.size : Math.max(0, sourceRows - alreadyMapped);
     emit({ type: 'started', migrationId, sourceRows, alreadyMapped, toMigrate, batchSize: plan.strategy.batchSize, parallel });
     shared = {
-      plan,
       input,
       migrationId,
-      dryRun,
       lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined,
       digests: toMigrate <= REPLAY_ROW_LIMIT,
-      rowBytes: await sampleRowBytes(source, plan.source.columns.map(quoteIdent).join(', '), from, key, where.params),
+      rowBytes: await sampleRowBytes(source, cols, from, key, where.params),
       check: makeRowChecker(plan, analysis, targetTable),
       writer: makeBatchWriter(plan, migrationId, dryRun),
       progress: new Progress(toMigrate),
       toMigrate,
-      started: Date.now(),
       batchNo: 0,
       inserted: 0,
       skipped: 0,
@@ -288,7 +283,6 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
       stop: false,
       emit,
     };
-    const cols = plan.source.columns.map(quoteIdent).join(', ');
     const sh = shared;
     let outcomes: Array<PromiseSettledResult<WorkerOut>>;
     if (parallel === 1) {
@@ -297,7 +291,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
     } else {
       // Every worker reads the snapshot this transaction exported: one consistent source.
       const snapshot = (await source.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      const keyType = analysis.source.tables.find((t) => t.schema === plan.source.schema && t.name === plan.source.table)?.columns.find((c) => c.name === plan.source.key)?.pgType ?? 'text';
+      const keyType = findTable(analysis.source, plan.source.table, plan.source.schema)?.columns.find((c) => c.name === plan.source.key)?.pgType ?? 'text';
       const ranges = await keyRanges(source, parallel, key, from, where.params);
       outcomes = await Promise.allSettled(
         ranges.map(async (range, w) => {
@@ -450,7 +444,8 @@ interface Fetched {
  * connection; a failure anywhere stops the worker after its write in flight settles.
  */
 async function runWorker(sh: Shared, worker: number, source: pg.Client, target: pg.Client): Promise<WorkerOut> {
-  const { plan, input } = sh;
+  const { input } = sh;
+  const { plan } = input;
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const sizer = new BatchSizer(plan.strategy.batchSize, sh.rowBytes);
   const digests: Digests = { keys: [], source: [], rows: [] };
@@ -522,7 +517,7 @@ async function runWorker(sh: Shared, worker: number, source: pg.Client, target: 
           rows: rows.length,
           inserted: sh.inserted,
           toMigrate: sh.toMigrate,
-          elapsedMs: Date.now() - sh.started,
+          elapsedMs: p.elapsedMs,
           worker,
           done: p.done,
           rowsPerSec: p.rowsPerSec,

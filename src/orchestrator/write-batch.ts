@@ -6,7 +6,7 @@ import { insertControl, planTables } from '../control/control-tables.js';
 import { qualified } from '../db/sql.js';
 import type { OutputRow } from '../../sandbox/types.js';
 import { programColumns } from '../validation/expected-row.js';
-import { copyErrorLine, copyIn, copyLine } from './copy.js';
+import { copyErrorLine, copyIn, copyLine, copyValue } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from './references.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
@@ -73,13 +73,13 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         tuples.forEach((t, i) => t.push(...refValues[i]!));
         lines = tuples.map(copyLine);
         const inserted = await copyIn(db, table, names, lines);
-        const prefix = `${runId}\t${batchNo}\t${copyLine([sourceTable]).slice(0, -1)}\t`;
-        const suffix = `\t${copyLine([targetTable]).slice(0, -1)}\t`;
+        const prefix = `${runId}\t${batchNo}\t${copyValue(sourceTable)}\t`;
+        const suffix = `\t${copyValue(targetTable)}\t`;
         await copyIn(
           db,
           'migration_mappings',
           MAPPING_COLUMNS,
-          rows.map((r, i) => `${prefix}${copyLine([r.k]).slice(0, -1)}${suffix}${newIds[i]}\n`),
+          rows.map((r, i) => `${prefix}${copyValue(r.k)}${suffix}${newIds[i]}\n`),
         );
         await db.query(
           `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
