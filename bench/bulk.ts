@@ -42,10 +42,10 @@ import { approvePlan } from '../agents/planning/index.js';
 import type { MigrationPlan } from '../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis, TableInfo } from '../src/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, prepareProgram, targetTableOf, type Connections } from '../src/chain.js';
-import { ensureControlTables, insertControl, planTables } from '../src/control/control-tables.js';
+import { ensureControlTables, finishControl, insertControl, planTables } from '../src/control/control-tables.js';
 import { contentHash } from '../src/artifacts/hash.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
-import { qualified, quoteIdent } from '../src/db/sql.js';
+import { buildWhere, qualified, quoteIdent } from '../src/db/sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_GROUP_ID, TECHNICIAN_ROLES, createLegacyDatabase, createTargetDatabase } from '../src/demo/seed-case.js';
 import { validateMigration } from '../src/validation/validate.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
@@ -187,17 +187,10 @@ function literal(v: unknown): string {
   return `'${String(v).replace(/'/g, "''")}'`;
 }
 
-/** The plan's filter with literal values (COPY takes no parameters). */
+/** The plan's filter (ferry's own buildWhere) with its parameters written as literals: COPY takes none. */
 function whereLiteral(plan: MigrationPlan): string {
-  const parts = plan.source.filters.map((f) => {
-    const col = quoteIdent(f.column);
-    if (f.op === 'is_null') return `${col} IS NULL`;
-    if (f.op === 'is_not_null') return `${col} IS NOT NULL`;
-    if (f.op === 'in') return `${col} IN (${f.value.map(literal).join(', ')})`;
-    if (!('value' in f)) throw new BenchError(`filter on ${f.column}: ${f.op} has no value`);
-    return `${col} ${f.op} ${literal(f.value)}`;
-  });
-  return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+  const w = buildWhere(plan.source.filters);
+  return w.sql.replace(/\$(\d+)/g, (_, n: string) => literal(w.params[Number(n) - 1]));
 }
 
 interface ReferenceSql {
@@ -459,8 +452,6 @@ async function runFerry(input: {
   analysis: SchemaAnalysis;
   bundle: { path: string; sha256: string };
   conn: Connections;
-  sourceUrl: string;
-  targetUrl: string;
   parallel: number;
   rows: number;
   label: string;
@@ -474,9 +465,6 @@ async function runFerry(input: {
       say(`    ${input.label}: ${fmt(e.inserted)} / ${fmt(input.rows)} rows, ${secs(e.elapsedMs)}`);
     } else if (e.type === 'log' && e.stream === 'stderr') say(`    │ ${e.line}`);
   };
-  // `parallel` and `connect` (the extra workers' connections) go in as a variable, not a
-  // literal, so this compiles against an orchestrator with or without them; `extraConnections`
-  // shows whether the run used them.
   const runInput = {
     plan: input.plan,
     analysis: input.analysis,
@@ -487,8 +475,9 @@ async function runFerry(input: {
     policy: defaultPolicy,
     onEvent,
     parallel: input.parallel,
+    // The extra workers' connections, counted (and closed below should a run leave one open).
     connect: async (): Promise<Connections> => {
-      const c = await openConnections(input.sourceUrl, input.targetUrl);
+      const c = await input.conn.reopen();
       extra.push(c);
       return c;
     },
@@ -556,14 +545,15 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     const plan = approvePlan({ ...made.plan, strategy: { ...made.plan.strategy, batchSize: Math.max(chosen, BATCH_SIZE) } }, 'bench');
     if (plan.source.rowCount !== rows) throw new BenchError(`the plan sees ${plan.source.rowCount} rows under its filter, expected ${rows}`);
     const program = await prepareProgram({ plan, analysis: made.analysis, dir: join(work, `program-${rows}`) });
-    const sql = referenceSql(plan, targetTableOf(plan, made.analysis));
+    const targetTable = targetTableOf(plan, made.analysis);
+    const sql = referenceSql(plan, targetTable);
     say(`  planned, approved and bundled in ${secs(performance.now() - t)}; plan.strategy.batchSize ${chosen >= BATCH_SIZE ? `${fmt(chosen)} as planned` : `raised to ${fmt(BATCH_SIZE)} (the planner chose ${fmt(chosen)})`}, an upper bound for the orchestrator`);
 
     await resetTarget(targetUrl, plan);
     t = performance.now();
     const controlId = await withClient(targetUrl, (c) => insertControl(c, plan, contentHash(plan)));
     await reference.run(sql, sourceUrl, targetUrl, controlId);
-    await withClient(targetUrl, (c) => c.query(`UPDATE migration_control SET status = 'completed', finished_at = now() WHERE id = $1`, [controlId]));
+    await withClient(targetUrl, (c) => finishControl(c, controlId, { status: 'completed' }));
     const referenceMs = performance.now() - t;
     await verify(targetUrl, plan, controlId, rows, 'reference');
     say(`  reference        ${secs(referenceMs).padStart(9)}  ${fmt((rows / referenceMs) * 1000).padStart(9)} rows/s   counts OK`);
@@ -572,13 +562,12 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     for (const p of opts.parallel) {
       await resetTarget(targetUrl, plan);
       const label = `ferry P=${p}`;
-      const f = await runFerry({ plan, analysis: made.analysis, bundle: program.bundle, conn, sourceUrl, targetUrl, parallel: p, rows, label });
+      const f = await runFerry({ plan, analysis: made.analysis, bundle: program.bundle, conn, parallel: p, rows, label });
       await verify(targetUrl, plan, f.migrationId, rows, label);
       ferry.push({ ...f, parallel: p });
-      const ignored = p > 1 && f.extraConnections === 0 && f.sandboxes <= 1 ? ' (no extra connections or sandboxes: this orchestrator ran it serially)' : '';
       say(
         `  ${label.padEnd(15)}  ${secs(f.ms).padStart(9)}  ${fmt((rows / f.ms) * 1000).padStart(9)} rows/s   ratio ${fmt(f.ms / referenceMs, 2)}   ` +
-          `sandbox peak ${mib(f.peakMemoryBytes)}   counts OK${ignored}`,
+          `sandbox peak ${mib(f.peakMemoryBytes)}   counts OK`,
       );
       say(
         `    time in the sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, waiting for batches ${secs(f.transformMs)} (${fmt((100 * f.transformMs) / f.ms)}% of the run); ` +
@@ -586,7 +575,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       );
       // Validation at scale: every row through the key remap, against the migration it checks.
       t = performance.now();
-      const report = await validateMigration({ migrationId: f.migrationId, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, made.analysis) });
+      const report = await validateMigration({ migrationId: f.migrationId, source: conn.source, target: conn.target, targetTable });
       const validateMs = performance.now() - t;
       if (report.status !== 'passed') throw new BenchError(`${label}: validation failed: ${JSON.stringify(report.checks.filter((c) => c.status === 'fail')).slice(0, 600)}`);
       say(`    validation (${report.method ?? 'range checksums'}): ${secs(validateMs)}, ${fmt((100 * validateMs) / f.ms)}% of the migration's own time (goal ≤ 20%), passed`);
