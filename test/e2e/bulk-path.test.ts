@@ -9,7 +9,7 @@ import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
-import { approvedPlan, createFaultCase, expectExact, expectSameLegacyIds } from '../faults/fault-case.js';
+import { approvedPlan, createFaultCase, expectExact, expectSameLegacyIds, sourceCount } from '../faults/fault-case.js';
 
 /**
  * The bulk path on real PostgreSQL and Docker: key ranges side by side (--parallel), batches
@@ -51,7 +51,7 @@ describe('the bulk path: parallel key ranges, batches by width, COPY encoding', 
       const events: RunEvent[] = [];
       const run = await runMigration({ ...base, onEvent: (e) => events.push(e) });
       expect(run.status, run.status === 'failed' ? run.error : '').toBe('completed');
-      const source = Number((await pair.sql('legacy', 'SELECT count(*) AS n FROM parts WHERE group_id = 1')).rows[0]!.n);
+      const source = await sourceCount(pair);
       expect(run).toMatchObject({ inserted: source, skipped: 0, parallel: 3 });
       expect(run.sandboxes.map((s) => s.exitReason)).toEqual(['ok', 'ok', 'ok']);
       // Same rows, same program: the dry run's checksum is the real run's, whatever the interleaving.

@@ -16,9 +16,12 @@ import {
   expectExact,
   expectSameLegacyIds,
   expectValidates,
+  FAULT_DESCRIPTION,
   failed,
   faultSeed,
   keysInOrder,
+  messageOf,
+  pickRow,
   prepareCase,
   runOnce,
   tally,
@@ -55,10 +58,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
     try {
       const s = await prepare(pair);
       const keys = await keysInOrder(pair);
-      const { int } = faultSeed('constraint violation');
-      const index = int(BATCH, keys.length - 1); // never in the first batch, so something stays
-      const bad = keys[index]!;
-      const batch = Math.floor(index / BATCH);
+      const { index, key: bad, batch } = pickRow(keys, BATCH, 'constraint violation'); // never in the first batch, so something stays
       console.log(`[faults] row ${index} (legacy id ${bad}, batch ${batch + 1}) violates items_name_not_cursed`);
       await pair.sql('target', `ALTER TABLE items ADD CONSTRAINT items_name_not_cursed CHECK (name <> 'part ${bad}')`);
 
@@ -91,10 +91,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
     try {
       const s = await prepare(pair);
       const keys = await keysInOrder(pair);
-      const { int } = faultSeed('NULL into NOT NULL');
-      const index = int(BATCH, keys.length - 1);
-      const bad = keys[index]!;
-      const batch = Math.floor(index / BATCH);
+      const { key: bad, batch } = pickRow(keys, BATCH, 'NULL into NOT NULL');
       console.log(`[faults] legacy id ${bad} (batch ${batch + 1}) gets name NULL; items.name is NOT NULL`);
       await pair.sql('legacy', `ALTER TABLE parts ALTER COLUMN name DROP NOT NULL; UPDATE parts SET name = NULL WHERE id = ${bad}`);
 
@@ -183,7 +180,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
     it('a source table without a primary key cannot be planned', async () => {
       const pair = await createFaultCase({ rows: 20, legacy: 'CREATE TABLE parts (id integer, group_id integer, name text NOT NULL, note text, qty integer); INSERT INTO parts VALUES (1, 1, $$a$$, null, 1), (1, 1, $$b$$, null, 2);' });
       try {
-        const err = await withConnections(pair, (conn) => describeToPlan({ description: 'Migrate the parts of group 1 from parts into items', conn })).catch((e: unknown) => e);
+        const err = await withConnections(pair, (conn) => describeToPlan({ description: FAULT_DESCRIPTION, conn })).catch((e: unknown) => e);
         expect(err).toMatchObject({ code: 'SOURCE_KEY_UNSUPPORTED' });
         expect((err as Error).message).toContain('no primary key');
       } finally {
@@ -209,7 +206,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
         );
         const r = await runOnce(pair, s, driver);
         expect(codeOf(r), describeAttempt(r)).toBe('SOURCE_KEY_NOT_UNIQUE');
-        const message = 'thrown' in r ? r.thrown.message : r.status === 'failed' ? r.error : '';
+        const message = messageOf(r);
         expect(message).toContain(String(inside));
         expect(message).toContain(String(boundary));
         expect(await tally(pair)).toMatchObject({ target: 0, mappings: 0, runningRuns: 0 });
@@ -255,7 +252,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
         const r = await runOnce(pair, s, driver);
         // Completing here would leave the second part ${dup} behind for good, reported as already migrated.
         expect(codeOf(r), describeAttempt(r)).toBe('SOURCE_KEY_NOT_UNIQUE');
-        const message = 'thrown' in r ? r.thrown.message : r.status === 'failed' ? r.error : '';
+        const message = messageOf(r);
         expect(message).toContain(String(dup));
         expect(await tally(pair)).toMatchObject({ target: keys.length, mappings: keys.length, runningRuns: 0 });
       } finally {

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
-import { prepareProgram, type PreparedProgram } from '../../src/chain.js';
+import type { PreparedProgram } from '../../src/chain.js';
 import type { RunEvent, RunResult } from '../../src/orchestrator/run-migration.js';
 import type { SandboxDriver, SandboxStartOptions } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
 import {
-  approvedPlan,
+  completed,
   containersOf,
   controls,
   createFaultCase,
@@ -21,6 +21,7 @@ import {
   faultSeed,
   killRunContainers,
   loose,
+  prepareCase,
   runOnce,
   sourceCount,
   tally,
@@ -55,15 +56,11 @@ describe('a run that dies at a random batch resumes exactly', () => {
   /** A fresh case, its approved plan and program. */
   async function setUp(): Promise<{ pair: DatabasePair; plan: MigrationPlan; analysis: SchemaAnalysis; program: PreparedProgram; batches: number }> {
     const pair = await createFaultCase();
-    const { plan, analysis } = await withConnections(pair, (conn) => approvedPlan(conn, { batchSize: BATCH }));
     step += 1;
-    const program = await prepareProgram({ plan, analysis, dir: join(work, `p${step}`) });
+    const { plan, analysis, program } = await prepareCase(pair, BATCH, join(work, `p${step}`));
     const source = await sourceCount(pair);
     return { pair, plan, analysis, program, batches: Math.ceil(source / BATCH) };
   }
-
-  const run = runOnce;
-  const describeResult = describeAttempt;
 
   /** The second run: completes, inserts exactly what the first left, and the whole is exact and validates. */
   async function resumeAndCheck(
@@ -73,9 +70,7 @@ describe('a run that dies at a random batch resumes exactly', () => {
     parallel = 1,
   ): Promise<{ second: RunResult; events: RunEvent[] }> {
     const events: RunEvent[] = [];
-    const second = await run(pair, s, driver, events, parallel);
-    expect(describeResult(second)).toBe('completed');
-    if ('thrown' in second) throw second.thrown;
+    const second = completed(await runOnce(pair, s, driver, events, parallel));
     const source = (await tally(pair)).source;
     expect(second).toMatchObject({ status: 'completed', inserted: source - insertedBefore, skipped: insertedBefore });
     await expectExact(pair);
@@ -96,9 +91,9 @@ describe('a run that dies at a random batch resumes exactly', () => {
         if (batch === k + 1) killed = await killRunContainers(o.runId);
       });
       const events: RunEvent[] = [];
-      const first = await run(s.pair, s, hooked, events);
+      const first = await runOnce(s.pair, s, hooked, events);
       expect(killed, 'containers killed').toBe(1);
-      expect(describeResult(first)).toMatch(/^failed SANDBOX_/);
+      expect(describeAttempt(first)).toMatch(/^failed SANDBOX_/);
       if ('thrown' in first || first.status !== 'failed') return;
       const committed = events.filter((e) => e.type === 'batch_committed');
       expect(committed.length).toBeGreaterThanOrEqual(k);
@@ -127,9 +122,9 @@ describe('a run that dies at a random batch resumes exactly', () => {
       const hooked = withHook(driver, async (batch: number) => {
         if (batch === k + 1) terminated = await terminateBackends(s.pair, 'target', 'ferry-target');
       });
-      const first = await run(s.pair, s, hooked);
+      const first = await runOnce(s.pair, s, hooked);
       expect(terminated, 'target backends terminated').toBeGreaterThanOrEqual(1);
-      expect(describeResult(first)).toMatch(/^failed DB_CONNECTION_LOST/);
+      expect(describeAttempt(first)).toMatch(/^failed DB_CONNECTION_LOST/);
       if ('thrown' in first || first.status !== 'failed') return;
       const t = await tally(s.pair);
       expect(t.target).toBeGreaterThanOrEqual(k);
@@ -160,9 +155,9 @@ describe('a run that dies at a random batch resumes exactly', () => {
       const hooked = withHook(driver, async (batch: number) => {
         if (batch === k + 1) terminated = await terminateBackends(s.pair, 'legacy', 'ferry-source');
       });
-      const first = await run(s.pair, s, hooked);
+      const first = await runOnce(s.pair, s, hooked);
       expect(terminated, 'source backends terminated').toBeGreaterThanOrEqual(1);
-      expect(describeResult(first)).toMatch(/^failed /);
+      expect(describeAttempt(first)).toMatch(/^failed /);
       if ('thrown' in first || first.status !== 'failed') return;
       expect(first.error).toMatch(/connection|terminat/i);
       const t = await tally(s.pair);
@@ -191,9 +186,9 @@ describe('a run that dies at a random batch resumes exactly', () => {
         seen.set(o.runId, n);
         if (o.labels?.['ferry.worker'] === '1' && n === k + 1) killed = await killRunContainers(o.runId);
       });
-      const first = await run(s.pair, s, hooked, [], 3);
+      const first = await runOnce(s.pair, s, hooked, [], 3);
       expect(killed, 'containers killed').toBe(1);
-      expect(describeResult(first)).toMatch(/^failed SANDBOX_/);
+      expect(describeAttempt(first)).toMatch(/^failed SANDBOX_/);
       if ('thrown' in first || first.status !== 'failed') return;
       const t = await tally(s.pair);
       expect(first.inserted).toBe(t.target);

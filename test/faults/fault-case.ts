@@ -135,10 +135,10 @@ export async function tally(
   const hasControl = (await pair.sql('target', `SELECT to_regclass('migration_mappings') IS NOT NULL AS ok`)).rows[0]!.ok === true;
   if (!hasControl) {
     const target = await n('target', `SELECT count(*) AS n FROM ${table}`);
-    return { source: await n('legacy', opts.sourceCountSql ?? 'SELECT count(*) AS n FROM parts WHERE group_id = 1'), target, mappings: 0, duplicateLegacyIds: 0, mappingsWithoutRow: 0, rowsWithoutMapping: target, insertedByRuns: 0, runningRuns: 0 };
+    return { source: await sourceCount(pair, opts.sourceCountSql), target, mappings: 0, duplicateLegacyIds: 0, mappingsWithoutRow: 0, rowsWithoutMapping: target, insertedByRuns: 0, runningRuns: 0 };
   }
   return {
-    source: await n('legacy', opts.sourceCountSql ?? 'SELECT count(*) AS n FROM parts WHERE group_id = 1'),
+    source: await sourceCount(pair, opts.sourceCountSql),
     target: await n('target', `SELECT count(*) AS n FROM ${table}`),
     mappings: await n('target', 'SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', pairKey),
     duplicateLegacyIds: await n(
@@ -180,7 +180,7 @@ export async function expectExact(pair: DatabasePair, opts: Parameters<typeof ta
 
 /** The target keeps the legacy id too: it must be a bijection with the source ids under the filter. */
 export async function expectSameLegacyIds(pair: DatabasePair): Promise<void> {
-  const src = (await pair.sql('legacy', 'SELECT id FROM parts WHERE group_id = 1 ORDER BY id')).rows.map((r) => Number(r.id));
+  const src = await keysInOrder(pair);
   const tgt = (await pair.sql('target', 'SELECT legacy_id FROM items WHERE legacy_id IS NOT NULL ORDER BY legacy_id')).rows.map((r) => Number(r.legacy_id));
   expect(tgt.length).toBe(src.length);
   expect(tgt).toEqual(src);
@@ -286,6 +286,11 @@ export function codeOf(r: Attempt): string | null {
   return r.status === 'failed' ? r.errorCode : null;
 }
 
+/** The error message of a failed result or of a refusal thrown before the run; '' for a completed one. */
+export function messageOf(r: Attempt): string {
+  return 'thrown' in r ? r.thrown.message : r.status === 'failed' ? r.error : '';
+}
+
 /** One run on fresh connections; a throw is kept as the result so a test can say what came back. */
 export async function runOnce(
   pair: DatabasePair,
@@ -329,6 +334,16 @@ export async function prepareCase(pair: DatabasePair, batchSize: number, dir: st
 /** Legacy ids under the filter, in key order (the order batches are cut in). */
 export async function keysInOrder(pair: DatabasePair): Promise<number[]> {
   return (await pair.sql('legacy', 'SELECT id FROM parts WHERE group_id = 1 ORDER BY id')).rows.map((r) => Number(r.id));
+}
+
+/**
+ * A random row (seeded under `label`), never in the first batch so something has committed
+ * before it: its index in `keys`, its key, and its batch (from 0).
+ */
+export function pickRow(keys: number[], batchSize: number, label: string): { index: number; key: number; batch: number } {
+  const { int } = faultSeed(label);
+  const index = int(batchSize, keys.length - 1);
+  return { index, key: keys[index]!, batch: Math.floor(index / batchSize) };
 }
 
 export function failed(r: Attempt): Extract<RunResult, { status: 'failed' }> {

@@ -19,7 +19,7 @@ import { runMigration } from '../../src/orchestrator/run-migration.js';
 import { createDockerClient } from '../../sandbox/docker-client.js';
 import { DockerDriver, containerSpecFor } from '../../sandbox/docker-driver.js';
 import { LocalDriver } from '../../sandbox/local-driver.js';
-import { LABEL, currentOwner, processStartTime } from '../../sandbox/owner.js';
+import { LABEL, currentOwner, ownerLabels, processStartTime } from '../../sandbox/owner.js';
 import { defaultPolicy, type SandboxPolicy } from '../../sandbox/policy.js';
 import type { BatchOutcome, SandboxDriver } from '../../sandbox/types.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
@@ -329,7 +329,7 @@ describe.skipIf(!status.ok)('abuse suite, Docker', () => {
           ...owner,
         }),
       );
-    const ownerOf = (pid: number, start: string) => ({ [LABEL.ownerBoot]: me.boot, [LABEL.ownerHost]: me.host, [LABEL.ownerPid]: String(pid), [LABEL.ownerStart]: start });
+    const ownerOf = (pid: number, start: string) => ownerLabels({ ...me, pid, start });
     const orphan = await make('orphan-of-crash', ownerOf(deadPid, '12345'));
     const live = await make('live-run', ownerOf(me.pid, me.start));
     try {
