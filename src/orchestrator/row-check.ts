@@ -1,6 +1,6 @@
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
-import type { InputRow, OutputRow } from '../../sandbox/types.js';
+import type { OutputRow } from '../../sandbox/types.js';
 import { checkValue, compileDeriver, programColumns, sameValue } from '../validation/expected-row.js';
 import { BatchFailure } from './write-batch.js';
 
@@ -18,11 +18,11 @@ export function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, ta
   });
   const expectedNames = new Set(cols.map((c) => c.name));
   const derive = compileDeriver(plan, target);
-  return (sent: InputRow[], got: OutputRow[]): OutputRow[] => {
-    const byKey = new Map(sent.map((r) => [r.k, r.r]));
-    if (got.length !== sent.length) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned ${got.length} rows for ${sent.length}`);
+  /** `sent`: the batch's source rows by legacy key (the writer reads references from the same map). */
+  return (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]): OutputRow[] => {
+    if (got.length !== sent.size) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned ${got.length} rows for ${sent.size}`);
     for (const out of got) {
-      const src = byKey.get(out.k);
+      const src = sent.get(out.k);
       if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned a row for key ${out.k}, which was not sent`, out.k);
       for (const name in out.r) {
         if (!expectedNames.has(name)) throw new BatchFailure('ROW_UNEXPECTED_COLUMN', `row ${out.k}: the program set ${name}, which the plan does not let it write`, out.k);

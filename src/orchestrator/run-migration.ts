@@ -155,7 +155,7 @@ interface Shared {
   digests: boolean;
   /** Bytes per source row as JSON, sampled before the first batch. */
   rowBytes: number | null;
-  check: (sent: InputRow[], got: OutputRow[]) => OutputRow[];
+  check: (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]) => OutputRow[];
   writer: BatchWriter;
   progress: Progress;
   toMigrate: number;
@@ -498,10 +498,10 @@ async function runWorker(sh: Shared, worker: number, source: pg.Client, target: 
       if (outcome.status === 'error') {
         throw new BatchFailure(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
       }
-      const rows = sh.check(batch.todo, outcome.rows);
+      const sent = new Map(batch.todo.map((r) => [r.k, r.r]));
+      const rows = sh.check(sent, outcome.rows);
       if (sh.digests) digestBatch(digests, batch.todo, rows);
       const toWrite = input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
-      const sent = new Map(batch.todo.map((r) => [r.k, r.r]));
       // One write at a time on this connection: the previous batch commits before this one begins.
       await written();
       if (sh.stop) break;
