@@ -22,7 +22,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { TableInfo } from '../src/artifacts/schema-analysis.js';
 import type { ValidationReport } from '../src/artifacts/validation-report.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
-import { compilePlan, readColumnTypes, TEXT_SETTINGS } from '../src/validation/plan-sql.js';
+import { applyTextSettings, compilePlan, quoteLiteral, readColumnTypes } from '../src/validation/plan-sql.js';
 import { validateMigration, type ValidationMethod } from '../src/validation/validate.js';
 import { buildItemsCase } from '../test/validation/items-case.js';
 
@@ -71,7 +71,7 @@ async function targetTableInfo(db: pg.Client): Promise<TableInfo> {
 async function copyOut(db: pg.Client, query: string, params: unknown[] = []): Promise<number> {
   let bytes = 0;
   // COPY takes no parameters: inline the ($1, $2) of the source filter / mapping pair.
-  const sql = params.reduceRight<string>((q, p, i) => q.replaceAll(`$${i + 1}`, typeof p === 'number' ? String(p) : `'${String(p).replace(/'/g, "''")}'`), query);
+  const sql = params.reduceRight<string>((q, p, i) => q.replaceAll(`$${i + 1}`, typeof p === 'number' ? String(p) : quoteLiteral(String(p))), query);
   await pipeline(
     db.query(copyTo(`COPY (${sql}) TO STDOUT`)),
     new Writable({
@@ -119,21 +119,14 @@ async function main(): Promise<void> {
     // 2. Reference: reading both sides once.
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    for (const s of TEXT_SETTINGS) {
-      await source.query(s);
-      await target.query(s);
-    }
+    await applyTextSettings(source);
+    await applyTextSettings(target);
     const sql = compilePlan(plan, await readColumnTypes(source, 'public', 'Items'), await readColumnTypes(target, 'public', 'items_new'), { safeCasts: true });
-    const srcCopy = await timed(() =>
-      copyOut(source, `SELECT ${sql.srcKeyText}, ${sql.columns.map((c) => c.srcExpr).join(', ')} FROM ${sql.source.table} src ${sql.source.where.sql}`, sql.source.where.params),
-    );
-    const tgtCopy = await timed(() => copyOut(target, `SELECT m.legacy_id, ${sql.columns.map((c) => c.tgtExpr).join(', ')} ${sql.targetFrom.sql}`, sql.targetFrom.params));
-    const both = await timed(() =>
-      Promise.all([
-        copyOut(source, `SELECT ${sql.srcKeyText}, ${sql.columns.map((c) => c.srcExpr).join(', ')} FROM ${sql.source.table} src ${sql.source.where.sql}`, sql.source.where.params),
-        copyOut(target, `SELECT m.legacy_id, ${sql.columns.map((c) => c.tgtExpr).join(', ')} ${sql.targetFrom.sql}`, sql.targetFrom.params),
-      ]),
-    );
+    const copySource = () => copyOut(source, `SELECT ${sql.srcKeyText}, ${sql.columns.map((c) => c.srcExpr).join(', ')} FROM ${sql.source.table} src ${sql.source.where.sql}`, sql.source.where.params);
+    const copyTarget = () => copyOut(target, `SELECT m.legacy_id, ${sql.columns.map((c) => c.tgtExpr).join(', ')} ${sql.targetFrom.sql}`, sql.targetFrom.params);
+    const srcCopy = await timed(copySource);
+    const tgtCopy = await timed(copyTarget);
+    const both = await timed(() => Promise.all([copySource(), copyTarget()]));
     await source.query('COMMIT');
     await target.query('COMMIT');
     say('');

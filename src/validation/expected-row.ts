@@ -106,7 +106,7 @@ export function compileDeriver(plan: MigrationPlan, target: TableInfo): (source:
 }
 
 /** integer→text and friends, with the wire types of ColumnInfo.category. */
-export function castValue(v: unknown, to: TypeCategory): { ok: true; value: unknown } | { ok: false; message: string } {
+function castValue(v: unknown, to: TypeCategory): { ok: true; value: unknown } | { ok: false; message: string } {
   if (v === null) return { ok: true, value: null };
   switch (to) {
     case 'string':

@@ -1,6 +1,6 @@
 import type { ValidationReport } from '../artifacts/validation-report.js';
 
-export const MAX_PROBLEMS = 25;
+const MAX_PROBLEMS = 25;
 
 /** Offending rows by legacy key: the first few kept, the rest counted. */
 export class Problems {

@@ -1,5 +1,4 @@
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../artifacts/migration-plan.js';
-import { isSelfReference } from '../artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../db/sql.js';
 
@@ -24,6 +23,11 @@ export const TEXT_SETTINGS = [
   // Not text output: room for the hash joins of mappings and target rows to stay in memory.
   `SET LOCAL work_mem = '64MB'`,
 ];
+
+/** TEXT_SETTINGS in one round trip (a query without parameters may hold several statements); inside a transaction. */
+export async function applyTextSettings(db: Queryable): Promise<void> {
+  await db.query(TEXT_SETTINGS.join('; '));
+}
 
 /** The plan uses something this compiler cannot express in SQL: validation walks rows in JavaScript instead. */
 export class PlanSqlUnsupported extends Error {}
@@ -98,12 +102,8 @@ export interface CompiledColumn {
     parentSourceTable: string;
     parentTargetTable: string;
     onOrphan: 'needs_review' | 'set_null' | 'fail';
-    self: boolean;
-    /** The legacy FK column on the source, and how its values order. */
+    /** The legacy FK column on the source. */
     sourceColumn: string;
-    keyClass: 'integer' | 'text';
-    /** Legacy values known to have no parent mapping: compared as NULL (what set_null writes). */
-    orphanValues: string[];
   };
 }
 
@@ -114,8 +114,6 @@ export interface PlanSql {
   hash: RowHash;
   /** integer: bigint order and equal-width ranges; text: byte order (COLLATE "C") and percentile ranges. */
   keyClass: 'integer' | 'text';
-  sourceTable: string;
-  targetTable: string;
   /** The source table (qualified) and its filter (`WHERE …` over its columns, parameters $1…); alias it `src`. */
   source: { table: string; where: SqlFragment };
   /** The legacy key on the source, in range order (int: the column itself, so its index serves ranges). */
@@ -128,13 +126,9 @@ export interface PlanSql {
   targetFrom: SqlFragment;
   /** True when the mapping's target row exists. */
   tgtPresent: string;
-  /** Migrated rows only: `migration_mappings m JOIN <target> t ON …`, and the pair's condition ($1, $2 as targetFrom). */
-  targetRows: { join: string; where: string };
   /** The mapping's new id. */
   tgtNewId: string;
   columns: CompiledColumn[];
-  /** Program columns not re-derived (model-written functions): checked by type at run time only. */
-  notRederived: string[];
   /** For an enum_map column: its source value → enum value table (for messages). */
   enumValues: Map<string, Map<string | null, string | null>>;
   /** `src.<source column>::text` per source column named by the columns (raw values, for messages). */
@@ -145,7 +139,7 @@ export interface PlanSql {
   compareKeys(a: string, b: string): number;
 }
 
-export function keyComparator(keyClass: 'integer' | 'text'): (a: string, b: string) => number {
+function keyComparator(keyClass: 'integer' | 'text'): (a: string, b: string) => number {
   if (keyClass === 'integer') return (a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
   return (a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
@@ -178,7 +172,6 @@ export function compilePlan(
 
   const joins: string[] = [];
   const columns: CompiledColumn[] = [];
-  const notRederived: string[] = [];
   const enumValues = new Map<string, Map<string | null, string | null>>();
   const rawSources = new Set<string>();
   const srcCol = (name: string) => {
@@ -190,10 +183,8 @@ export function compilePlan(
   for (const c of plan.columns) {
     const o = c.origin;
     if (o.kind === 'generated_uuid' || o.kind === 'default') continue;
-    if (o.kind === 'transform') {
-      notRederived.push(c.target);
-      continue;
-    }
+    // Written by a model's function: not re-derived (checked by type at run time only).
+    if (o.kind === 'transform') continue;
     const tt = targetTypes.get(c.target);
     if (!tt) throw new PlanSqlUnsupported(`target column ${c.target} is not in ${targetTable}`);
     const tcol = `t.${quoteIdent(c.target)}`;
@@ -254,10 +245,7 @@ export function compilePlan(
             parentSourceTable: o.parent.sourceTable,
             parentTargetTable: o.parent.targetTable,
             onOrphan: o.onOrphan,
-            self: isSelfReference(plan, o),
             sourceColumn: o.source,
-            keyClass: INTEGER_TYPES.has(sourceTypes.get(o.source)!.formatType) ? 'integer' : 'text',
-            orphanValues,
           },
         });
         break;
@@ -271,21 +259,17 @@ export function compilePlan(
   return {
     hash: options.hash ?? 'md5',
     keyClass,
-    sourceTable,
-    targetTable,
     source: { table: qualified(plan.source.schema, plan.source.table), where },
     srcKey: keyClass === 'integer' ? key : `${key}::text COLLATE "C"`,
     srcKeyText: `${key}::text`,
     tgtKey: keyClass === 'integer' ? 'm.legacy_id::bigint' : 'm.legacy_id COLLATE "C"',
     targetFrom: {
-      sql: `FROM migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pkCast(pk)} ${joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
+      sql: `FROM migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pk.formatType} ${joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
       params: [sourceTable, targetTable],
     },
     tgtPresent: `(${tpk} IS NOT NULL)`,
-    targetRows: { join: `migration_mappings m JOIN ${tgt} t ON ${tpk} = m.new_id::${pkCast(pk)}`, where: 'm.source_table = $1 AND m.target_table = $2' },
     tgtNewId: 'm.new_id',
     columns,
-    notRederived,
     enumValues,
     rawSources: [...rawSources].map((n) => `src.${quoteIdent(n)}::text`),
     rawSourceIndex: (name) => [...rawSources].indexOf(name),
@@ -294,12 +278,8 @@ export function compilePlan(
 }
 
 /** A text[] literal (`{"a","b\\"c"}`), to be quoted with quoteLiteral. */
-export function arrayLiteral(values: readonly string[]): string {
+function arrayLiteral(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
-}
-
-function pkCast(pk: ColumnType): string {
-  return pk.formatType;
 }
 
 /**

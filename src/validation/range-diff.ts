@@ -136,7 +136,7 @@ const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x
  * two — hashed to a number: hashtextextended (PostgreSQL 11+, stable across versions since)
  * or the first 60 bits of md5.
  */
-export function rowHashSql(sql: PlanSql, side: 'source' | 'target'): string {
+function rowHashSql(sql: PlanSql, side: 'source' | 'target'): string {
   const text =
     side === 'source'
       ? `ROW(${[sql.srcKeyText, ...sql.columns.map((c) => c.srcExpr)].join(', ')})::text`
@@ -407,24 +407,20 @@ export async function fetchRows(opts: { source: Queryable; target: Queryable; sq
   const source = new Map<string, RowTexts>();
   const target = new Map<string, RowTexts>();
   const CHUNK = 5000;
+  // The keys are the last parameter on each side: the same SQL for every chunk.
+  const keyParam = sql.source.where.params.length + 1;
+  const keyMatch = sql.keyClass === 'integer' ? `${sql.srcKey} = ANY($${keyParam}::bigint[])` : `${sql.srcKeyText} = ANY($${keyParam}::text[])`;
+  const w = sql.source.where.sql;
+  const srcCols = [...sql.columns.map((c, j) => `${c.srcExpr} AS c${j}`), ...sql.rawSources.map((r, j) => `${r} AS r${j}`)];
+  const refs = sql.columns.filter((c) => c.ref);
+  const tgtCols = [...sql.columns.map((c, j) => `${c.tgtExpr} AS c${j}`), ...refs.map((c, j) => `${c.ref!.raw} AS r${j}`)];
+  const srcSql = `SELECT ${sql.srcKeyText} AS k${srcCols.length ? `, ${srcCols.join(', ')}` : ''} FROM ${sql.source.table} src ${w}${w ? ' AND ' : ' WHERE '}${keyMatch}`;
+  const tgtSql = `SELECT m.legacy_id AS k${tgtCols.length ? `, ${tgtCols.join(', ')}` : ''} ${sql.targetFrom.sql} AND m.legacy_id = ANY($${sql.targetFrom.params.length + 1}::text[])`;
   for (let i = 0; i < keys.length; i += CHUNK) {
     const part = keys.slice(i, i + CHUNK);
-    const sp = [...sql.source.where.params, part];
-    const keyMatch = sql.keyClass === 'integer' ? `${sql.srcKey} = ANY($${sp.length}::bigint[])` : `${sql.srcKeyText} = ANY($${sp.length}::text[])`;
-    const w = sql.source.where.sql;
-    const srcCols = [...sql.columns.map((c, j) => `${c.srcExpr} AS c${j}`), ...sql.rawSources.map((r, j) => `${r} AS r${j}`)];
-    const refs = sql.columns.filter((c) => c.ref);
-    const tgtCols = [...sql.columns.map((c, j) => `${c.tgtExpr} AS c${j}`), ...refs.map((c, j) => `${c.ref!.raw} AS r${j}`)];
-    const tp = [...sql.targetFrom.params, part];
     const [a, b] = await Promise.all([
-      opts.source.query<Record<string, string | null>>(
-        `SELECT ${sql.srcKeyText} AS k${srcCols.length ? `, ${srcCols.join(', ')}` : ''} FROM ${sql.source.table} src ${w}${w ? ' AND ' : ' WHERE '}${keyMatch}`,
-        sp,
-      ),
-      opts.target.query<Record<string, string | null>>(
-        `SELECT m.legacy_id AS k${tgtCols.length ? `, ${tgtCols.join(', ')}` : ''} ${sql.targetFrom.sql} AND m.legacy_id = ANY($${tp.length}::text[])`,
-        tp,
-      ),
+      opts.source.query<Record<string, string | null>>(srcSql, [...sql.source.where.params, part]),
+      opts.target.query<Record<string, string | null>>(tgtSql, [...sql.targetFrom.params, part]),
     ]);
     for (const r of a.rows) source.set(String(r.k), { values: sql.columns.map((_, j) => r[`c${j}`] ?? null), raw: sql.rawSources.map((_, j) => r[`r${j}`] ?? null) });
     for (const r of b.rows) target.set(String(r.k), { values: sql.columns.map((_, j) => r[`c${j}`] ?? null), raw: refs.map((_, j) => r[`r${j}`] ?? null) });

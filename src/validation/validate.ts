@@ -10,7 +10,7 @@ import { NotFoundError } from '../errors.js';
 import { lookupParents } from '../orchestrator/references.js';
 import { notRederived, programColumns } from './expected-row.js';
 import { Problems, type RowFindings } from './findings.js';
-import { compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, TEXT_SETTINGS, type PlanSql } from './plan-sql.js';
+import { applyTextSettings, compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, type PlanSql } from './plan-sql.js';
 import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats } from './range-diff.js';
 import { walkRows } from './walk.js';
 
@@ -58,10 +58,8 @@ export async function validateMigration(input: {
     throw e;
   });
   try {
-    for (const s of TEXT_SETTINGS) {
-      await source.query(s);
-      await target.query(s);
-    }
+    await applyTextSettings(source);
+    await applyTextSettings(target);
     let method: ValidationMethod = input.method ?? 'range_checksum';
     let fallback: string | undefined;
     let findings: RowFindings | undefined;

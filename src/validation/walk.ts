@@ -4,7 +4,7 @@ import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
 import { legacyText, lookupParents } from '../orchestrator/references.js';
 import type { TableInfo } from '../artifacts/schema-analysis.js';
-import { deriveRow, programColumns, sameValue } from './expected-row.js';
+import { compileDeriver, programColumns, sameValue } from './expected-row.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
 
 /**
@@ -40,7 +40,13 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
   const refs = viaMappingColumns(plan);
   const orphans: Orphan[] = [];
   let refsChecked = 0;
-  const cols = programColumns(plan);
+  // Transform columns are not re-derivable (named in the row_content summary): not fetched, not compared.
+  const checked = programColumns(plan).filter((c) => c.origin.kind !== 'transform');
+  const derive = compileDeriver(plan, targetTable);
+  const selectCols = [
+    ...checked.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
+    ...refs.map((r) => `t.${quoteIdent(r.column.target)}::text AS ${quoteIdent(`r_${r.column.target}`)}`),
+  ].join(', ');
   const seenKeys = new Set<string>();
   await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${plan.source.columns.map(quoteIdent).join(', ')} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
   for (;;) {
@@ -48,10 +54,6 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
     if (chunk.rows.length === 0) break;
     const keys = chunk.rows.map((r: Record<string, unknown>) => String(r[plan.source.key]));
     for (const k of keys) seenKeys.add(k);
-    const selectCols = [
-      ...cols.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
-      ...refs.map((r) => `t.${quoteIdent(r.column.target)}::text AS ${quoteIdent(`r_${r.column.target}`)}`),
-    ].join(', ');
     const rows = await target.query<Record<string, unknown>>(
       `SELECT m.legacy_id, m.new_id, t.${quoteIdent(pk)}::text AS found_pk${selectCols ? `, ${selectCols}` : ''}
          FROM migration_mappings m LEFT JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
@@ -91,15 +93,14 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
         missing.add(k, `mapping points at ${pk} ${String(t.new_id)}, which does not exist in ${plan.target.table}`);
         continue;
       }
-      const expected = deriveRow(plan, targetTable, src);
+      const expected = derive(src);
       if (!expected.ok) {
         content.add(k, `${expected.column}: ${expected.message}`);
         contentRows += 1;
         continue;
       }
       let differs = false;
-      for (const c of cols) {
-        if (c.origin.kind === 'transform') continue; // not re-derivable: named in the row_content summary
+      for (const c of checked) {
         const actual = t[`c_${c.target}`];
         if (!sameValue(expected.row[c.target], actual)) {
           content.add(k, `${c.target} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected.row[c.target])}`);

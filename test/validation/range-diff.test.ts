@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import type { TableInfo } from '../../src/artifacts/schema-analysis.js';
 import type { ValidationReport } from '../../src/artifacts/validation-report.js';
-import { compilePlan, quoteLiteral, readColumnTypes, TEXT_SETTINGS } from '../../src/validation/plan-sql.js';
+import { applyTextSettings, compilePlan, quoteLiteral, readColumnTypes } from '../../src/validation/plan-sql.js';
 import { planRelations, rangeDiff } from '../../src/validation/range-diff.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
@@ -125,10 +125,8 @@ describe('range checksums: integer legacy keys, 20,000 rows', () => {
     await ctx.source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await ctx.target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      for (const s of TEXT_SETTINGS) {
-        await ctx.source.query(s);
-        await ctx.target.query(s);
-      }
+      await applyTextSettings(ctx.source);
+      await applyTextSettings(ctx.target);
       const sql = compilePlan(ctx.c.plan, await readColumnTypes(ctx.source, 'public', 'Items'), await readColumnTypes(ctx.target, 'public', 'items_new'), { safeCasts: true });
       const d = await rangeDiff({ source: ctx.source, target: ctx.target, spec: planRelations(sql), segmentRows: 4, leafRows: 8, maxSegments: 3, fanout: 4 });
       expect(d.stats.levels).toBeGreaterThan(3);
@@ -183,10 +181,8 @@ describe('range checksums: text legacy keys (unicode, emoji; byte order)', () =>
     await ctx.source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await ctx.target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      for (const s of TEXT_SETTINGS) {
-        await ctx.source.query(s);
-        await ctx.target.query(s);
-      }
+      await applyTextSettings(ctx.source);
+      await applyTextSettings(ctx.target);
       const sql = compilePlan(ctx.c.plan, await readColumnTypes(ctx.source, 'public', 'Items'), await readColumnTypes(ctx.target, 'public', 'items_new'));
       const d = await rangeDiff({ source: ctx.source, target: ctx.target, spec: planRelations(sql), segmentRows: 4, leafRows: 8, maxSegments: 3, fanout: 4 });
       expect(d.stats.levels).toBeGreaterThan(3);
