@@ -1,29 +1,69 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { quoteIdent } from '../db/sql.js';
+import { InputError } from '../errors.js';
 
 /**
  * COPY … FROM STDIN in PostgreSQL's text format: the bulk path's writer. One round trip
  * per table per batch instead of a bind of every value, and the server parses each value
  * with the column's own input function, exactly as `$n::type` would.
+ *
+ * Every value of every COPY line goes through copyValue and every line through copyLine:
+ * nothing is concatenated into a line by hand. In the text format a backslash starts an
+ * escape (`\N` is NULL, `\.` ends the data, `\t` `\n` `\r` `\b` `\f` `\v`, octal and `\x`
+ * hex stand for bytes) and tab, newline and CR delimit; escaping the backslash itself
+ * first and then tab, newline and CR leaves no sequence the server could read differently.
  */
 
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** One value in COPY text format: NULL is \N; backslash, newline, CR and tab are escaped. */
-export function copyValue(v: unknown): string {
+/**
+ * A value COPY cannot carry as it is: NUL (PostgreSQL text has no NUL, and `\0` would be a
+ * zero byte the server refuses) or half a surrogate pair (no UTF-8 form: Node would write
+ * U+FFFD in its place, a silent change). `index` is the value's position in its line.
+ */
+export class CopyValueError extends InputError {
+  constructor(
+    readonly problem: 'nul' | 'lone_surrogate',
+    readonly index: number,
+    readonly at: number,
+  ) {
+    super(
+      problem === 'nul' ? 'COPY_VALUE_HAS_NUL' : 'COPY_VALUE_BAD_UNICODE',
+      problem === 'nul'
+        ? `the value contains a NUL character (U+0000) at position ${at}, which PostgreSQL text cannot store`
+        : `the value contains half of a UTF-16 surrogate pair at position ${at}, which has no UTF-8 form`,
+      { hint: 'remove or replace the character in the source value (or in the transform that produced it), then run again; nothing of the batch was written' },
+    );
+  }
+}
+
+/** Characters that need a look before a value goes in a line; most values have none. */
+const SPECIAL = /[\\\n\r\t\0\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * One value in COPY text format: NULL is \N; backslash, newline, CR and tab are escaped.
+ * Throws CopyValueError (with `index`) for a value no escaping can carry.
+ */
+export function copyValue(v: unknown, index = 0): string {
   if (v === null || v === undefined) return '\\N';
   let s: string;
   if (typeof v === 'string') s = v;
   else if (typeof v === 'boolean') s = v ? 't' : 'f';
   else if (typeof v === 'number' || typeof v === 'bigint') s = String(v);
   else s = JSON.stringify(v);
-  return /[\\\n\r\t]/.test(s) ? s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!) : s;
+  if (!SPECIAL.test(s)) return s;
+  const nul = s.indexOf('\0');
+  if (nul >= 0) throw new CopyValueError('nul', index, nul);
+  const lone = LONE_SURROGATE.exec(s);
+  if (lone) throw new CopyValueError('lone_surrogate', index, lone.index);
+  return s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!);
 }
 
 export function copyLine(values: readonly unknown[]): string {
   let line = '';
-  for (let i = 0; i < values.length; i++) line += (i === 0 ? '' : '\t') + copyValue(values[i]);
+  for (let i = 0; i < values.length; i++) line += (i === 0 ? '' : '\t') + copyValue(values[i], i);
   return `${line}\n`;
 }
 

@@ -6,7 +6,7 @@ import { insertControl, planTables } from '../control/control-tables.js';
 import { qualified } from '../db/sql.js';
 import type { OutputRow } from '../../sandbox/types.js';
 import { programColumns } from '../validation/expected-row.js';
-import { copyErrorLine, copyIn, copyLine, copyValue } from './copy.js';
+import { CopyValueError, copyErrorLine, copyIn, copyLine } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from './references.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
@@ -50,7 +50,8 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
 
   return {
     async write(db, batchNo, rows, sent) {
-      const newIds: string[] = [];
+      // The key as written: the mapping's new_id is the same value through the same escaping.
+      const newIds: unknown[] = [];
       const tuples: unknown[][] = rows.map((row) => {
         const values: unknown[] = [];
         if (mintsKey) {
@@ -58,7 +59,7 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
           newIds.push(id);
           values.push(id);
         } else {
-          newIds.push(String(row.r[plan.target.primaryKey]));
+          newIds.push(row.r[plan.target.primaryKey]);
         }
         for (const c of cols) values.push(row.r[c]);
         return values;
@@ -71,16 +72,15 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         // Parents' new ids, read in the transaction that writes the rows naming them.
         const refValues = await resolveBatchReferences(db, plan, rows, sent);
         tuples.forEach((t, i) => t.push(...refValues[i]!));
-        lines = tuples.map(copyLine);
-        const inserted = await copyIn(db, table, names, lines);
-        const prefix = `${runId}\t${batchNo}\t${copyValue(sourceTable)}\t`;
-        const suffix = `\t${copyValue(targetTable)}\t`;
-        await copyIn(
-          db,
-          'migration_mappings',
-          MAPPING_COLUMNS,
-          rows.map((r, i) => `${prefix}${copyValue(r.k)}${suffix}${newIds[i]}\n`),
+        const built = copyLines(tuples, names, rows);
+        const mappingLines = copyLines(
+          rows.map((r, i) => [runId, batchNo, sourceTable, r.k, targetTable, newIds[i]]),
+          MAPPING_COLUMNS.map((c) => `migration_mappings.${c}`),
+          rows,
         );
+        lines = built;
+        const inserted = await copyIn(db, table, names, lines);
+        await copyIn(db, 'migration_mappings', MAPPING_COLUMNS, mappingLines);
         await db.query(
           `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
           [runId, inserted],
@@ -102,6 +102,24 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
       }
     },
   };
+}
+
+/**
+ * The COPY lines of a batch, one per row; a value COPY cannot carry fails the batch before
+ * anything is sent, naming the row's legacy key and the column.
+ */
+function copyLines(tuples: readonly unknown[][], columns: readonly string[], rows: readonly OutputRow[]): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < tuples.length; i++) {
+    try {
+      lines.push(copyLine(tuples[i]!));
+    } catch (e) {
+      if (!(e instanceof CopyValueError)) throw e;
+      const key = rows[i]!.k;
+      throw new BatchFailure(e.code, `row with legacy key ${key}: column ${columns[e.index] ?? `#${e.index + 1}`}: ${e.message}; ${e.hint}`, key);
+    }
+  }
+  return lines;
 }
 
 /**

@@ -1,0 +1,89 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CopyValueError, copyIn, copyLine, copyValue } from '../../src/orchestrator/copy.js';
+import { faultSeed } from '../faults/fault-case.js';
+import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
+
+/**
+ * Whatever a string holds, COPY text format carries it unchanged: random keys and values
+ * from an alphabet of every character COPY reads specially (and some it does not) are
+ * written through copyLine/copyIn into real PostgreSQL and read back equal.
+ */
+const PIECES = [
+  '\\', '\t', '\n', '\r', '\r\n', '\\.', '\\N', 'N', '.', '\\\\', '\\t', '\\n', '\\0', '\\000', '\\x00', '\\x41', '\\101',
+  '\u0001', '\u001b[2K', '\b', '\f', '\v', '\u007f', '\u0085', '\u2028', '\uFEFF', '\uFFFD', '😀', '𝄞', '👩‍👩‍👧', 'é', 'ß',
+  'adm', 'in', ' ', '"', "'", ',', '{', '}', 'NULL', '\\N\t\\N',
+];
+
+function randomString(int: (lo: number, hi: number) => number): string {
+  let s = '';
+  const n = int(0, 12);
+  for (let i = 0; i < n; i++) s += PIECES[int(0, PIECES.length - 1)]!;
+  return s;
+}
+
+describe('COPY text format carries every string as it is', () => {
+  let db: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('copyesc_');
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query(`
+      CREATE TABLE shelf_tags (seq integer PRIMARY KEY, tag_key text NOT NULL UNIQUE, body text, extra jsonb, label varchar(500));
+      CREATE TABLE lone_column (v text);`);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await db?.drop();
+  });
+
+  it('random keys and values with \\, tab, newline, CR, \\., \\N, NUL-adjacent and non-BMP characters read back equal (seeded)', async () => {
+    const { int } = faultSeed('copy escaping');
+    const rows: Array<[number, string, string | null, unknown, string]> = [];
+    const keys = new Set<string>();
+    while (rows.length < 2000) {
+      const key = randomString(int);
+      if (keys.has(key)) continue;
+      keys.add(key);
+      const body = int(0, 9) === 0 ? null : randomString(int);
+      rows.push([rows.length, key, body, { [randomString(int)]: randomString(int), list: [randomString(int)] }, randomString(int)]);
+    }
+    // The edge cases by name, whatever the seed drew.
+    for (const s of ['adm\\in', '\\.', '\\N', '', '\\', 'a\\\tb', '\\.\n\\.', '😀\\😀']) rows.push([rows.length, `fixed:${s}`, s, { [s]: s }, s]);
+    const inserted = await copyIn(client, 'shelf_tags', ['seq', 'tag_key', 'body', 'extra', 'label'], rows.map(copyLine));
+    expect(inserted).toBe(rows.length);
+    const back = await client.query<{ seq: number; tag_key: string; body: string | null; extra: unknown; label: string }>(
+      'SELECT seq, tag_key, body, extra, label FROM shelf_tags ORDER BY seq',
+    );
+    expect(back.rows.map((r) => [r.seq, r.tag_key, r.body, r.extra, r.label])).toEqual(rows);
+    // The null body is NULL, not the text "\N".
+    const nulls = rows.filter((r) => r[2] === null).length;
+    expect(Number((await client.query('SELECT count(*) AS n FROM shelf_tags WHERE body IS NULL')).rows[0].n)).toBe(nulls);
+  });
+
+  it('a value that is exactly \\. (the end-of-data marker) on a line of its own is data, and the lines after it are read', async () => {
+    const values = ['\\.', 'after', '\\.', '\\', '.'];
+    expect(await copyIn(client, 'lone_column', ['v'], values.map((v) => copyLine([v])))).toBe(values.length);
+    expect((await client.query('SELECT v FROM lone_column')).rows.map((r) => r.v)).toEqual(values);
+  });
+
+  it('NUL and half a surrogate pair cannot be carried: a typed error naming the position, never a changed value', () => {
+    const nul = (() => {
+      try {
+        copyLine(['ok', 'bad\u0000value']);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(nul).toBeInstanceOf(CopyValueError);
+    expect(nul).toMatchObject({ code: 'COPY_VALUE_HAS_NUL', index: 1, at: 3 });
+    expect(() => copyValue('x\uD83D')).toThrow(expect.objectContaining({ code: 'COPY_VALUE_BAD_UNICODE', at: 1 }));
+    expect(() => copyValue('\uDE00y')).toThrow(expect.objectContaining({ code: 'COPY_VALUE_BAD_UNICODE', at: 0 }));
+    // A whole pair is fine, and JSON escapes NUL itself (jsonb then decides).
+    expect(copyValue('\uD83D\uDE00')).toBe('😀');
+    expect(copyValue({ a: '\u0000' })).toBe('{"a":"\\\\u0000"}');
+  });
+});
