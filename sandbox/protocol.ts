@@ -67,7 +67,9 @@ function parseRows(raw: unknown, what: string): ParseResult<{ k: string; r: Reco
     if (!isPlainObject(row.r)) {
       return { ok: false, violation: { message: `row for key ${JSON.stringify(row.k)} is not an object`, key: row.k } };
     }
-    rows.push({ k: row.k, r: row.r });
+    // Column names become keys: a row without a prototype holds __proto__ or constructor as data,
+    // and a column the program left out reads as undefined, not as Object.prototype's member.
+    rows.push({ k: row.k, r: Object.assign(Object.create(null) as Record<string, unknown>, row.r) });
   }
   return { ok: true, frame: rows };
 }

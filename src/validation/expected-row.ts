@@ -96,7 +96,8 @@ export function compileDeriver(plan: MigrationPlan, target: TableInfo): (source:
     }
   }
   return (source) => {
-    const row: Record<string, unknown> = {};
+    // Column names are keys here: without a prototype, __proto__ or constructor is a column like any other.
+    const row = Object.create(null) as Record<string, unknown>;
     for (const step of steps) {
       const problem = step(source, row);
       if (problem) return { ok: false, ...problem };
