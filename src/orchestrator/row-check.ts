@@ -1,7 +1,7 @@
 import type { MigrationPlan } from '../artifacts/migration-plan.js';
 import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
 import type { OutputRow } from '../../sandbox/types.js';
-import { checkValue, compileDeriver, programColumns, sameValue } from '../validation/expected-row.js';
+import { checkValue, compileDeriver, programColumns, valueComparer } from '../validation/expected-row.js';
 import { BatchFailure } from './write-batch.js';
 
 /**
@@ -14,7 +14,7 @@ export function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, ta
     const info = target.columns.find((x) => x.name === c.target)!;
     const enumValues = info.enumType ? findEnum(analysis.target, info.enumType)?.values : undefined;
     // A model-written function's column passes checkValue; nothing here can re-derive it.
-    return { name: c.target, info, enumValues, rederived: c.origin.kind !== 'transform' };
+    return { name: c.target, info, enumValues, same: valueComparer(info), rederived: c.origin.kind !== 'transform' };
   });
   const expectedNames = new Set(cols.map((c) => c.name));
   const derive = compileDeriver(plan, target);
@@ -35,7 +35,7 @@ export function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, ta
       if (!expected.ok) throw new BatchFailure('ROW_NOT_DERIVABLE', `row with legacy key ${out.k}: ${expected.column}: ${expected.message}`, out.k);
       for (const c of cols) {
         if (!c.rederived) continue;
-        if (!sameValue(expected.row[c.name], out.r[c.name])) {
+        if (!c.same(expected.row[c.name], out.r[c.name])) {
           throw new BatchFailure(
             'ROW_MISMATCH',
             `row with legacy key ${out.k}: ${c.name} is ${JSON.stringify(out.r[c.name])}, the plan says ${JSON.stringify(expected.row[c.name])}`,

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../artifacts/hash.js';
 import type { ColumnMapping, MigrationPlan } from '../artifacts/migration-plan.js';
 import type { ColumnInfo, TableInfo, TypeCategory } from '../artifacts/schema-analysis.js';
 
@@ -176,14 +177,205 @@ export function checkValue(col: ColumnInfo, v: unknown, enumValues: readonly str
   }
 }
 
-/** Same value for the database's purposes (numbers and numeric strings compare as numbers). */
-export function sameValue(expected: unknown, actual: unknown): boolean {
-  if (expected === actual) return true;
-  if (expected === null || actual === null || expected === undefined || actual === undefined) return false;
-  if ((typeof expected === 'number' || typeof expected === 'string') && (typeof actual === 'number' || typeof actual === 'string')) {
-    const a = Number(expected);
-    const b = Number(actual);
-    if (String(expected).trim() !== '' && String(actual).trim() !== '' && Number.isFinite(a) && Number.isFinite(b)) return a === b;
+/**
+ * Same value as the target column will hold it, decided by the column's type: text and enums
+ * exactly (`"02134"` is not `"2134"`), integers as BigInt, numerics by the decimal text
+ * PostgreSQL stores (after the column's scale), booleans, uuids (any case), dates and
+ * timestamps by their fields or instant, json by structure. A pair that cannot be read under
+ * the type compares by its exact text: a wrong "equal" is never the fallback.
+ */
+export function sameValue(col: Pick<ColumnInfo, 'category' | 'pgType'>, expected: unknown, actual: unknown): boolean {
+  return valueComparer(col)(expected, actual);
+}
+
+export type ValueComparer = (expected: unknown, actual: unknown) => boolean;
+
+/** sameValue with the column's type looked at once (the row check runs it per value). */
+export function valueComparer(col: Pick<ColumnInfo, 'category' | 'pgType'>): ValueComparer {
+  const by = <T>(canon: (v: unknown) => T | undefined, eq: (a: T, b: T) => boolean = (a, b) => a === b): ValueComparer => (expected, actual) => {
+    if (expected === null || expected === undefined || actual === null || actual === undefined) return isNull(expected) && isNull(actual);
+    const a = canon(expected);
+    const b = canon(actual);
+    if (a === undefined || b === undefined) return a === undefined && b === undefined && asText(expected) === asText(actual);
+    return eq(a, b);
+  };
+  switch (col.category) {
+    case 'string':
+    case 'enum':
+      return by(asText);
+    case 'integer':
+    case 'bigint':
+      return by(integerOf);
+    case 'numeric': {
+      const scale = numericScale(col.pgType);
+      return by((v) => numericText(v, scale));
+    }
+    case 'float':
+      return by(floatOf, (a, b) => a === b || (Number.isNaN(a) && Number.isNaN(b)));
+    case 'boolean':
+      return by(booleanOf);
+    case 'uuid':
+      return by(uuidOf);
+    case 'date':
+      return by((v) => dateTimeOf(v)?.date);
+    case 'timestamp': {
+      const withZone = /with time zone/.test(col.pgType);
+      return by((v) => {
+        const t = dateTimeOf(v);
+        if (!t) return undefined;
+        // timestamptz is an instant; a timestamp without zone keeps its fields and drops any offset, as PostgreSQL does.
+        if (withZone) return t.offsetSeconds === null ? undefined : `@${t.epochMicros - BigInt(t.offsetSeconds) * 1_000_000n}`;
+        return `${t.date} ${t.timeMicros}`;
+      });
+    }
+    case 'json':
+      return by(jsonCanonical);
+    case 'bytea':
+      return by((v) => (typeof v === 'string' && /^\\x[0-9a-fA-F]*$/.test(v) ? v.toLowerCase() : undefined));
+    default:
+      return by((v) => (typeof v === 'string' ? v : jsonCanonical(v)));
   }
-  return JSON.stringify(expected) === JSON.stringify(actual);
+}
+
+const isNull = (v: unknown) => v === null || v === undefined;
+
+/** The text a value is written as (COPY text form: numbers as JavaScript prints them, booleans as PostgreSQL does). */
+function asText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return v === null || v === undefined ? undefined : JSON.stringify(v);
+}
+
+/** int2/int4/int8 input: optional spaces and sign around decimal digits, as BigInt (no float rounding on the way). */
+function integerOf(v: unknown): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? BigInt(v) : undefined;
+  if (typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v)) return BigInt(v.trim());
+  return undefined;
+}
+
+function floatOf(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v)) return Number(v);
+  if (typeof v === 'string' && /^\s*(NaN|[+-]?Infinity)\s*$/i.test(v)) return Number(v.trim().replace(/^([+-]?)infinity$/i, '$1Infinity').replace(/^nan$/i, 'NaN'));
+  return undefined;
+}
+
+/** The scale of `numeric(p,s)` (0 for `numeric(p)`), or null for an unconstrained numeric. */
+export function numericScale(pgType: string): number | null {
+  const m = /^numeric\((\d+)(?:,\s*(-?\d+))?\)/.exec(pgType);
+  return m ? Number(m[2] ?? 0) : null;
+}
+
+/**
+ * The text PostgreSQL prints for a value stored in numeric (scale `scale`, or null when the
+ * column has none): exponent applied, leading zeros and a lone sign of zero dropped, rounded
+ * half away from zero to the scale; trailing zeros kept, since numeric keeps them.
+ */
+export function numericText(v: unknown, scale: number | null): string | undefined {
+  let text: string;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+    text = String(v);
+  } else if (typeof v === 'string' || typeof v === 'bigint') text = String(v);
+  else return undefined;
+  const special = /^\s*(?:([+-]?)(inf|infinity)|(nan))\s*$/i.exec(text);
+  if (special) return special[3] ? 'NaN' : `${special[1] === '-' ? '-' : ''}Infinity`;
+  const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
+  const negative = m[1] === '-';
+  let digits = `${m[2]}${m[3] ?? ''}`;
+  let places = (m[3] ?? '').length - Number(m[4] ?? 0);
+  if (places < 0) {
+    digits += '0'.repeat(-places);
+    places = 0;
+  }
+  if (scale !== null && places > scale) {
+    const cut = digits.length - (places - scale);
+    const kept = digits.slice(0, Math.max(cut, 0)) || '0';
+    const roundUp = cut >= 0 && (digits[cut] ?? '0') >= '5';
+    digits = roundUp ? (BigInt(kept) + 1n).toString() : kept;
+    places = scale;
+  } else if (scale !== null && places < scale) {
+    digits += '0'.repeat(scale - places);
+    places = scale;
+  }
+  digits = digits.padStart(places + 1, '0');
+  const whole = digits.slice(0, digits.length - places).replace(/^0+(?=\d)/, '');
+  const frac = digits.slice(digits.length - places);
+  const zero = /^0*$/.test(whole + frac);
+  return `${negative && !zero ? '-' : ''}${whole}${places > 0 ? `.${frac}` : ''}`;
+}
+
+const BOOLEAN_TRUE = new Set(['t', 'true', 'y', 'yes', 'on', '1']);
+const BOOLEAN_FALSE = new Set(['f', 'false', 'n', 'no', 'off', '0']);
+
+function booleanOf(v: unknown): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim().toLowerCase();
+  return BOOLEAN_TRUE.has(t) ? true : BOOLEAN_FALSE.has(t) ? false : undefined;
+}
+
+/** uuid input: any case, with or without hyphens or braces; compared as 32 lower-case hex digits. */
+function uuidOf(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const hex = v.trim().replace(/^\{(.*)\}$/, '$1').replace(/-/g, '').toLowerCase();
+  return /^[0-9a-f]{32}$/.test(hex) ? hex : undefined;
+}
+
+interface DateTime {
+  /** YYYY-MM-DD. */
+  date: string;
+  /** Microseconds since midnight. */
+  timeMicros: bigint;
+  /** Microseconds since 1970-01-01 00:00 of the fields as written (offset not applied). */
+  epochMicros: bigint;
+  /** Seconds east of UTC, or null when the text has no offset. */
+  offsetSeconds: number | null;
+}
+
+const DATE_TIME = /^\s*(\d{4,})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?\s*$/i;
+
+/** ISO and PostgreSQL date/timestamp text (AD years); anything else (BC, infinity, words) is left to exact text. */
+function dateTimeOf(v: unknown): DateTime | undefined {
+  if (typeof v !== 'string') return undefined;
+  const m = DATE_TIME.exec(v);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
+  const days = Date.UTC(Number(y), Number(mo) - 1, Number(d)) / 86_400_000;
+  const check = new Date(days * 86_400_000);
+  if (!Number.isFinite(days) || check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) return undefined;
+  // PostgreSQL keeps microseconds, rounding what is finer.
+  const micros = BigInt(Math.round(Number(`0.${frac || '0'}`) * 1e6));
+  const timeMicros = ((BigInt(Number(h)) * 60n + BigInt(Number(mi))) * 60n + BigInt(Number(sec))) * 1_000_000n + micros;
+  let offsetSeconds: number | null = null;
+  if (zone) {
+    if (/^z$/i.test(zone)) offsetSeconds = 0;
+    else {
+      const z = /^([+-])(\d{2}):?(\d{2})?:?(\d{2})?$/.exec(zone)!;
+      offsetSeconds = (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 3600 + Number(z[3] ?? 0) * 60 + Number(z[4] ?? 0));
+    }
+  }
+  return {
+    date: `${y}-${mo}-${d}`,
+    timeMicros,
+    epochMicros: BigInt(days) * 86_400_000_000n + timeMicros,
+    offsetSeconds,
+  };
+}
+
+/**
+ * A json value by structure: object keys in sorted order (jsonb does not keep their order),
+ * so two texts of the same document compare equal. A string is the JSON text COPY would
+ * hand to the column; one that does not parse stays a string.
+ */
+function jsonCanonical(v: unknown): string | undefined {
+  if (typeof v !== 'string') return canonicalJson(v);
+  try {
+    return canonicalJson(JSON.parse(v));
+  } catch {
+    return undefined;
+  }
 }

@@ -4,8 +4,11 @@ import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
 import { legacyText, lookupParents } from '../orchestrator/references.js';
 import type { TableInfo } from '../artifacts/schema-analysis.js';
-import { compileDeriver, programColumns, sameValue } from './expected-row.js';
+import { compileDeriver, programColumns, valueComparer } from './expected-row.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
+
+/** A column the analysis lacks (derive reports it): values compare by their exact text. */
+const UNKNOWN_TYPE = { category: 'other', pgType: '' } as const;
 
 /**
  * Every row re-derived in JavaScript: the source walked with a cursor in key order, the
@@ -41,7 +44,9 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
   const orphans: Orphan[] = [];
   let refsChecked = 0;
   // Transform columns are not re-derivable (named in the row_content summary): not fetched, not compared.
-  const checked = programColumns(plan).filter((c) => c.origin.kind !== 'transform');
+  const checked = programColumns(plan)
+    .filter((c) => c.origin.kind !== 'transform')
+    .map((c) => ({ ...c, same: valueComparer(targetTable.columns.find((x) => x.name === c.target) ?? UNKNOWN_TYPE) }));
   const derive = compileDeriver(plan, targetTable);
   const selectCols = [
     ...checked.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
@@ -62,6 +67,8 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
     );
     const byKey = new Map(rows.rows.map((r) => [String(r.legacy_id), r]));
     for (const { column, origin } of refs) {
+      // Both sides are the key's text (the parent's new_id, the column ::text): compared under the column's type.
+      const same = valueComparer(targetTable.columns.find((x) => x.name === column.target) ?? UNKNOWN_TYPE);
       const legacyOf = (src: Record<string, unknown>) => legacyText(src[origin.source]);
       const parents = await lookupParents(target, origin, (chunk.rows as Array<Record<string, unknown>>).flatMap((src) => legacyOf(src) ?? []));
       for (const src of chunk.rows as Array<Record<string, unknown>>) {
@@ -77,7 +84,7 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
           if (actual !== null) fk.add(k, `${column.target} is ${actual}, but ${origin.source} = ${legacy} has no ${origin.parent.targetTable} mapping (an orphan), so it should be NULL`);
           continue;
         }
-        if (!sameValue(mapped, actual)) {
+        if (!same(mapped, actual)) {
           fk.add(k, `${column.target} is ${JSON.stringify(actual)}, but ${origin.source} = ${legacy ?? 'NULL'} maps to ${JSON.stringify(mapped)} in ${origin.parent.sourceTable} → ${origin.parent.targetTable}`);
         }
       }
@@ -102,7 +109,7 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
       let differs = false;
       for (const c of checked) {
         const actual = t[`c_${c.target}`];
-        if (!sameValue(expected.row[c.target], actual)) {
+        if (!c.same(expected.row[c.target], actual)) {
           content.add(k, `${c.target} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected.row[c.target])}`);
           differs = true;
         }
