@@ -67,6 +67,22 @@ export function copyLine(values: readonly unknown[]): string {
   return `${line}\n`;
 }
 
+/**
+ * Lines that all begin with the same values (the mapping lines' run, batch and table names):
+ * those are escaped once, each row's own values per line; all through copyValue. `index` in a
+ * CopyValueError counts the shared values too.
+ */
+export function copyLinesAfter(shared: readonly unknown[]): (...own: unknown[]) => string {
+  let prefix = '';
+  for (let i = 0; i < shared.length; i++) prefix += copyValue(shared[i], i) + '\t';
+  const first = shared.length;
+  return (...own) => {
+    let line = prefix;
+    for (let i = 0; i < own.length; i++) line += (i === 0 ? '' : '\t') + copyValue(own[i], first + i);
+    return `${line}\n`;
+  };
+}
+
 /** Chunks of about this many characters go to the socket at once. */
 const CHUNK_CHARS = 256 * 1024;
 

@@ -6,7 +6,7 @@ import { insertControl, planTables } from '../control/control-tables.js';
 import { qualified } from '../db/sql.js';
 import type { OutputRow } from '../../sandbox/types.js';
 import { programColumns } from '../validation/expected-row.js';
-import { CopyValueError, copyErrorLine, copyIn, copyLine } from './copy.js';
+import { CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from './references.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
@@ -28,7 +28,8 @@ export function isConnectionLoss(e: unknown): boolean {
   return /Connection terminated|connection error|not queryable|ECONNRESET|EPIPE|Client was closed/i.test(err.message ?? '');
 }
 
-const MAPPING_COLUMNS = ['migration_id', 'batch_id', 'source_table', 'legacy_id', 'target_table', 'new_id'];
+/** In this order so that a batch's lines share their first four values (see copyLinesAfter). */
+const MAPPING_COLUMNS = ['migration_id', 'batch_id', 'source_table', 'target_table', 'legacy_id', 'new_id'];
 
 export interface BatchWriter {
   /**
@@ -72,11 +73,12 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         // Parents' new ids, read in the transaction that writes the rows naming them.
         const refValues = await resolveBatchReferences(db, plan, rows, sent);
         tuples.forEach((t, i) => t.push(...refValues[i]!));
-        const built = copyLines(tuples, names, rows);
-        const mappingLines = copyLines(
-          rows.map((r, i) => [runId, batchNo, sourceTable, r.k, targetTable, newIds[i]]),
-          MAPPING_COLUMNS.map((c) => `migration_mappings.${c}`),
+        const built = asCopyLines(rows, names, (_r, i) => copyLine(tuples[i]!));
+        const mappingLine = copyLinesAfter([runId, batchNo, sourceTable, targetTable]);
+        const mappingLines = asCopyLines(
           rows,
+          MAPPING_COLUMNS.map((c) => `migration_mappings.${c}`),
+          (r, i) => mappingLine(r.k, newIds[i]),
         );
         lines = built;
         const inserted = await copyIn(db, table, names, lines);
@@ -108,11 +110,11 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
  * The COPY lines of a batch, one per row; a value COPY cannot carry fails the batch before
  * anything is sent, naming the row's legacy key and the column.
  */
-function copyLines(tuples: readonly unknown[][], columns: readonly string[], rows: readonly OutputRow[]): string[] {
+function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], line: (row: OutputRow, i: number) => string): string[] {
   const lines: string[] = [];
-  for (let i = 0; i < tuples.length; i++) {
+  for (let i = 0; i < rows.length; i++) {
     try {
-      lines.push(copyLine(tuples[i]!));
+      lines.push(line(rows[i]!, i));
     } catch (e) {
       if (!(e instanceof CopyValueError)) throw e;
       const key = rows[i]!.k;

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyValueError, copyIn, copyLine, copyValue } from '../../src/orchestrator/copy.js';
+import { CopyValueError, copyIn, copyLine, copyLinesAfter, copyValue } from '../../src/orchestrator/copy.js';
 import { faultSeed } from '../faults/fault-case.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 
@@ -67,6 +67,18 @@ describe('COPY text format carries every string as it is', () => {
     const values = ['\\.', 'after', '\\.', '\\', '.'];
     expect(await copyIn(client, 'lone_column', ['v'], values.map((v) => copyLine([v])))).toBe(values.length);
     expect((await client.query('SELECT v FROM lone_column')).rows.map((r) => r.v)).toEqual(values);
+  });
+
+  it('lines sharing their first values (the mapping lines) escape the shared ones too, and name the right position', async () => {
+    const { int } = faultSeed('copy shared prefix');
+    const shared = [`src\\${randomString(int)}`, `tgt\t${randomString(int)}`];
+    const line = copyLinesAfter(shared);
+    const own = Array.from({ length: 300 }, (_, i) => [`${i}:${randomString(int)}`, randomString(int)] as const);
+    await client.query('CREATE TABLE pairs_seen (from_t text, to_t text, legacy text, fresh text)');
+    await copyIn(client, 'pairs_seen', ['from_t', 'to_t', 'legacy', 'fresh'], own.map(([a, b]) => line(a, b)));
+    const back = await client.query('SELECT from_t, to_t, legacy, fresh FROM pairs_seen');
+    expect(back.rows.map((r) => [r.from_t, r.to_t, r.legacy, r.fresh]).sort()).toEqual(own.map(([a, b]) => [...shared, a, b]).sort());
+    expect(() => line('ok', 'x\u0000')).toThrow(expect.objectContaining({ code: 'COPY_VALUE_HAS_NUL', index: 3 }));
   });
 
   it('NUL and half a surrogate pair cannot be carried: a typed error naming the position, never a changed value', () => {
