@@ -23,7 +23,7 @@ import { buildOfflineImage } from '../../sandbox/image.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { hasStore, isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
-import { runRecorded } from '../service/record.js';
+import { executeRun } from '../run/execute-run.js';
 import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from '../review/review-command.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
@@ -398,7 +398,20 @@ async function main(argv: string[]): Promise<number> {
         try {
           const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
-          return await runPlanSet({ path: rest[0]!, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
+          return await withStore(config, (store) =>
+            runPlanSet({
+              path: rest[0]!,
+              store,
+              conn,
+              driver: choice.driver,
+              policy: defaultPolicy,
+              startedBy: config.user,
+              dryRun: v['dry-run'] === true,
+              parallel: parallelOption(v.parallel),
+              onEvent: printEvent,
+              say,
+            }),
+          );
         } finally {
           await conn.close();
         }
@@ -426,7 +439,7 @@ async function main(argv: string[]): Promise<number> {
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
         const recorded = await withStore(config, async (store) => {
           await store.savePlan(plan, loaded.analysis);
-          return runRecorded({
+          return executeRun({
             store,
             plan,
             analysis: loaded.analysis,
@@ -442,8 +455,11 @@ async function main(argv: string[]): Promise<number> {
             say,
           });
         });
-        const run = recorded.result!;
-        const report = recorded.report ?? null;
+        // No onceKey: every CLI run is a new record.
+        if (!recorded.created) throw new Error(`run ${recorded.run.id} was already recorded`);
+        const run = recorded.result;
+        const report = recorded.report;
+        for (const w of recorded.warnings) say(`⚠ ${w}`);
         if (run.dryRun) {
           say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
           say(run.digested ? `   rows checksum ${run.rowsChecksum} (run ${recorded.run.id}; ferry runs show ${recorded.run.id})` : `   no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows (run ${recorded.run.id}; ferry runs show ${recorded.run.id})`);
