@@ -113,7 +113,10 @@ in the Docker sandbox, writes each batch with its mappings in one transaction, v
 Running it again migrates only rows that have no mapping yet: a run that failed or died
 (killed, connection lost) is resumed after its committed batches, and marked failed.
 A plan that resolves references through a parent migration refuses to run until that parent
-has been migrated. Given a plan set, runs its plans in order and stops at the first failure.`,
+has been migrated. Given a plan set, runs its plans in order, each recorded like a single
+run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
+set goes through every plan and writes nothing; a child whose parent would still write rows
+is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
   validate: `ferry validate <migration-id> [--json]
 
 Re-derives every migrated row from its source row and compares; checks counts, mappings
@@ -393,6 +396,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
+      const parallel = parallelOption(v.parallel);
       if (await isPlanSetFile(rest[0] ?? '')) {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {
@@ -407,7 +411,7 @@ async function main(argv: string[]): Promise<number> {
               policy: defaultPolicy,
               startedBy: config.user,
               dryRun: v['dry-run'] === true,
-              parallel: parallelOption(v.parallel),
+              parallel,
               onEvent: printEvent,
               say,
             }),
@@ -450,7 +454,7 @@ async function main(argv: string[]): Promise<number> {
             program,
             startedBy: config.user,
             dryRun: v['dry-run'] === true,
-            parallel: parallelOption(v.parallel),
+            parallel,
             onEvent: printEvent,
             say,
           });
