@@ -7,18 +7,14 @@ import { bundleScript, generateScript } from '../agents/code-interpreter/index.j
 import type { GeneratedScript } from './artifacts/generated-script.js';
 import type { MigrationPlan } from './artifacts/migration-plan.js';
 import type { SchemaAnalysis, TableInfo } from './artifacts/schema-analysis.js';
-import type { ValidationReport } from './artifacts/validation-report.js';
 import { connect } from './db/connect.js';
 import { createPlanProbe } from './db/plan-probe.js';
-import { FerryError, PlanError } from './errors.js';
-import { runMigration, type RunEvent, type RunResult } from './orchestrator/run-migration.js';
-import { validateMigration } from './validation/validate.js';
-import type { SandboxPolicy } from '../sandbox/policy.js';
-import type { SandboxDriver } from '../sandbox/types.js';
+import { PlanError } from './errors.js';
 
 /**
  * The chain, wired: description → Schema Analysis → Planning → (review) → Code Interpreter →
- * Sandbox → Validation. The CLI, the demo and the tests all go through here.
+ * Sandbox → Validation. Running a prepared plan (recorded, dry or not, in parallel or not) is
+ * src/run/execute-run.ts; plan sets are src/run/run-plan-set.ts.
  */
 export type Say = (line: string) => void;
 
@@ -103,44 +99,6 @@ export function targetTableOf(plan: MigrationPlan, analysis: SchemaAnalysis): Ta
   return t;
 }
 
-export interface ExecuteResult {
-  run: RunResult;
-  report: ValidationReport | null;
-}
-
-/** Runs a prepared, approved plan in the sandbox and validates what it wrote. */
-export async function executePlan(input: {
-  plan: MigrationPlan;
-  analysis: SchemaAnalysis;
-  program: PreparedProgram;
-  conn: Connections;
-  driver: SandboxDriver;
-  policy: SandboxPolicy;
-  onEvent?: (e: RunEvent) => void;
-  say?: Say;
-}): Promise<ExecuteResult> {
-  const say = input.say ?? (() => {});
-  const run = await runMigration({
-    plan: input.plan,
-    analysis: input.analysis,
-    bundle: input.program.bundle,
-    source: input.conn.source,
-    target: input.conn.target,
-    driver: input.driver,
-    policy: input.policy,
-    ...(input.onEvent ? { onEvent: input.onEvent } : {}),
-  });
-  if (run.status !== 'completed') return { run, report: null };
-  say('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
-  const report = await validateMigration({
-    migrationId: run.migrationId,
-    source: input.conn.source,
-    target: input.conn.target,
-    targetTable: targetTableOf(input.plan, input.analysis),
-  });
-  return { run, report };
-}
-
 /** One plan of a plan set, with the analysis (focused on its source table) it was made from. */
 export interface PlannedTable {
   analysis: SchemaAnalysis;
@@ -170,50 +128,4 @@ export async function describeToPlans(input: { description: string; conn: Connec
   }
   const linked = linkParents(planned.map((p) => p.plan));
   return planned.map((p, i) => ({ analysis: p.analysis, plan: linked[i]! }));
-}
-
-export type PlanSetStep =
-  | { plan: MigrationPlan; result: ExecuteResult }
-  /** The plan was refused before it ran (a parent not migrated, a stale plan): nothing written. */
-  | { plan: MigrationPlan; refused: FerryError };
-
-/**
- * Runs a plan set's plans in order, each with its own control row, and stops at the first
- * that does not complete with a passing validation: its children would only meet orphans.
- */
-export async function executePlanSet(input: {
-  plans: Array<{ plan: MigrationPlan; analysis: SchemaAnalysis; dir: string }>;
-  conn: Connections;
-  driver: SandboxDriver;
-  policy: SandboxPolicy;
-  onEvent?: (plan: MigrationPlan, e: RunEvent) => void;
-  say?: Say;
-}): Promise<{ status: 'completed' | 'failed'; steps: PlanSetStep[]; stoppedAt?: MigrationPlan }> {
-  const say = input.say ?? (() => {});
-  const steps: PlanSetStep[] = [];
-  for (const [i, p] of input.plans.entries()) {
-    say(`▶ ${i + 1}/${input.plans.length}: ${p.plan.source.table} → ${p.plan.target.table} (${p.plan.id})`);
-    const onEvent = input.onEvent;
-    let result: ExecuteResult;
-    try {
-      const program = await prepareProgram({ plan: p.plan, analysis: p.analysis, dir: p.dir, say });
-      result = await executePlan({
-        plan: p.plan,
-        analysis: p.analysis,
-        program,
-        conn: input.conn,
-        driver: input.driver,
-        policy: input.policy,
-        say,
-        ...(onEvent ? { onEvent: (e: RunEvent) => onEvent(p.plan, e) } : {}),
-      });
-    } catch (e) {
-      if (!(e instanceof FerryError) || e.category !== 'user') throw e;
-      steps.push({ plan: p.plan, refused: e });
-      return { status: 'failed', steps, stoppedAt: p.plan };
-    }
-    steps.push({ plan: p.plan, result });
-    if (result.run.status !== 'completed' || result.report?.status !== 'passed') return { status: 'failed', steps, stoppedAt: p.plan };
-  }
-  return { status: 'completed', steps };
 }

@@ -23,7 +23,7 @@ import { buildOfflineImage } from '../../sandbox/image.js';
 import { renderPlan, renderReport } from './render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { hasStore, isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, showRun, storedPlanPaths, withStore } from '../service/commands.js';
-import { runRecorded } from '../service/record.js';
+import { executeRun } from '../run/execute-run.js';
 import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from '../review/review-command.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
@@ -113,7 +113,10 @@ in the Docker sandbox, writes each batch with its mappings in one transaction, v
 Running it again migrates only rows that have no mapping yet: a run that failed or died
 (killed, connection lost) is resumed after its committed batches, and marked failed.
 A plan that resolves references through a parent migration refuses to run until that parent
-has been migrated. Given a plan set, runs its plans in order and stops at the first failure.`,
+has been migrated. Given a plan set, runs its plans in order, each recorded like a single
+run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
+set goes through every plan and writes nothing; a child whose parent would still write rows
+is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
   validate: `ferry validate <migration-id> [--json]
 
 Re-derives every migrated row from its source row and compares; checks counts, mappings
@@ -393,12 +396,26 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
+      const parallel = parallelOption(v.parallel);
       if (await isPlanSetFile(rest[0] ?? '')) {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {
           const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
-          return await runPlanSet({ path: rest[0]!, conn, driver: choice.driver, policy: defaultPolicy, onEvent: printEvent, say });
+          return await withStore(config, (store) =>
+            runPlanSet({
+              path: rest[0]!,
+              store,
+              conn,
+              driver: choice.driver,
+              policy: defaultPolicy,
+              startedBy: config.user,
+              dryRun: v['dry-run'] === true,
+              parallel,
+              onEvent: printEvent,
+              say,
+            }),
+          );
         } finally {
           await conn.close();
         }
@@ -426,7 +443,7 @@ async function main(argv: string[]): Promise<number> {
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
         const recorded = await withStore(config, async (store) => {
           await store.savePlan(plan, loaded.analysis);
-          return runRecorded({
+          return executeRun({
             store,
             plan,
             analysis: loaded.analysis,
@@ -437,13 +454,16 @@ async function main(argv: string[]): Promise<number> {
             program,
             startedBy: config.user,
             dryRun: v['dry-run'] === true,
-            parallel: parallelOption(v.parallel),
+            parallel,
             onEvent: printEvent,
             say,
           });
         });
-        const run = recorded.result!;
-        const report = recorded.report ?? null;
+        // No onceKey: every CLI run is a new record.
+        if (!recorded.created) throw new Error(`run ${recorded.run.id} was already recorded`);
+        const run = recorded.result;
+        const report = recorded.report;
+        for (const w of recorded.warnings) say(`⚠ ${w}`);
         if (run.dryRun) {
           say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
           say(run.digested ? `   rows checksum ${run.rowsChecksum} (run ${recorded.run.id}; ferry runs show ${recorded.run.id})` : `   no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows (run ${recorded.run.id}; ferry runs show ${recorded.run.id})`);

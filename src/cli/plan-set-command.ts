@@ -4,11 +4,13 @@ import { approvePlan, tableListItems } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import { describeToPlans, executePlanSet, type Connections, type Say } from '../chain.js';
+import { describeToPlans, type Connections, type Say } from '../chain.js';
 import { PlanError } from '../errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
-import type { RunEvent } from '../orchestrator/run-migration.js';
+import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
+import { executeRunSet } from '../run/run-plan-set.js';
 import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import type { RunStore } from '../store/run-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from './render.js';
@@ -91,16 +93,25 @@ export async function approvePlanSet(path: string, by: string, say: Say): Promis
   say(`✅ ${approved.length} plans approved by ${by}. Run them: ferry run ${resolve(path)}`);
 }
 
-/** Runs the set in order, each plan with its own control row; stops at the first failure. */
+/**
+ * Runs the set in order, each plan recorded in the run store like a single run (so each can
+ * be shown and replayed), with --dry-run and --parallel as for one plan. A real run stops at
+ * the first failure; a dry run goes through every plan and writes nothing (see executeRunSet
+ * for a child whose parent was only dry-run).
+ */
 export async function runPlanSet(input: {
   path: string;
+  store: RunStore;
   conn: Connections;
   driver: SandboxDriver;
   policy: SandboxPolicy;
+  startedBy: string;
+  dryRun: boolean;
+  parallel: number;
   onEvent: (e: RunEvent) => void;
   say: Say;
 }): Promise<number> {
-  const { say } = input;
+  const { say, store, dryRun } = input;
   const { plans } = await loadPlanSet(input.path);
   const notApproved = plans.filter((p) => p.plan.status !== 'approved');
   if (notApproved.length) {
@@ -110,16 +121,55 @@ export async function runPlanSet(input: {
   }
   const fresh = await analyzeSchemas({ source: input.conn.source, target: input.conn.target });
   for (const p of plans) assertNoDrift(p.plan, p.analysis, fresh);
-  const result = await executePlanSet({ plans, conn: input.conn, driver: input.driver, policy: input.policy, onEvent: (_plan, e) => input.onEvent(e), say });
+  // As for a single plan: the version that runs is in the store beside its runs.
+  for (const p of plans) await store.savePlan(p.plan, p.analysis);
+  const result = await executeRunSet({
+    plans,
+    store,
+    conn: input.conn,
+    driver: input.driver,
+    policy: input.policy,
+    startedBy: input.startedBy,
+    dryRun,
+    parallel: input.parallel,
+    onEvent: (_plan, e) => input.onEvent(e),
+    say,
+  });
+  let notChecked = 0;
   for (const step of result.steps) {
     const name = `${step.plan.source.table} → ${step.plan.target.table}`;
     if ('refused' in step) {
-      say(`❌ ${name} refused: ${step.refused.code}: ${step.refused.message}${step.refused.hint ? `\n   → ${step.refused.hint}` : ''}`);
+      say(`❌ ${name} refused: ${step.refused.code}: ${step.refused.message}${step.refused.hint ? `\n   → ${step.refused.hint}` : ''}${step.record ? ` (run ${step.record.id})` : ''}`);
       continue;
     }
-    const { run, report } = step.result;
-    say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+    if ('notChecked' in step) {
+      notChecked += 1;
+      say(`⏭ ${name}: ${step.notChecked.reason} (recorded as run ${step.notChecked.record.id}, ${step.notChecked.record.errorCode})`);
+      continue;
+    }
+    const { run, report, record, warnings } = step.result;
+    if (run.dryRun) {
+      say(
+        run.status === 'completed'
+          ? `🔎 ${name}: dry run completed, ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back${run.digested ? `; rows checksum ${run.rowsChecksum}` : ` (no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows)`} (run ${record.id})`
+          : `❌ ${name}: dry run failed: ${run.errorCode}: ${run.error} (run ${record.id})`,
+      );
+    } else {
+      say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated (run ${record.id})` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error} (run ${record.id})`);
+    }
+    for (const w of warnings) say(`⚠ ${w}`);
     if (report) say(renderReport(report));
+  }
+  const runIds = result.steps.flatMap((s) => ('result' in s ? [s.result.record.id] : []));
+  if (runIds.length) say(`   recorded as run(s) ${runIds.join(', ')} (ferry runs show <run>; ferry replay <run>)`);
+  if (dryRun) {
+    const checked = result.steps.length - notChecked;
+    say(
+      result.status === 'completed'
+        ? `🔎 dry run of the plan set completed: ${checked} of ${plans.length} plans dry-run; nothing was written`
+        : `❌ dry run of the plan set did not pass: ${checked} of ${plans.length} plans dry-run${notChecked ? `, ${notChecked} not checked until their parents run for real` : ''}; nothing was written`,
+    );
+    return result.status === 'completed' ? 0 : 1;
   }
   if (result.status === 'failed') {
     const rest = plans.slice(result.steps.length).map((p) => p.plan.target.table);

@@ -2,13 +2,15 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
 import { reviewItems } from '../artifacts/migration-plan.js';
-import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
+import { describeToPlan, openConnections, prepareProgram, type Say } from '../chain.js';
 import { renderPlan, renderReport } from '../cli/render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { describeError } from '../errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
+import { executeRun } from '../run/execute-run.js';
 import { saveJson } from '../store/file-store.js';
+import { RunStore } from '../store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './seed-case.js';
 
@@ -69,7 +71,18 @@ async function main(): Promise<number> {
         else if (e.type === 'batch_committed') say(`💾 Batch ${e.batch}: ${e.rows} technician roles + ${e.rows} migration mappings + control update, one transaction`);
         else if (e.type === 'log') say(`   │ ${e.line}`);
       };
-      const { run, report } = await executePlan({ plan: approved, analysis, program, conn, driver: choice.driver, policy: defaultPolicy, onEvent, say });
+      // Recorded like every run (the run store is the target's schema ferry): ferry runs show / replay work on it.
+      const store = await RunStore.open(pg.url('target'));
+      let outcome;
+      try {
+        await store.savePlan(approved, analysis);
+        outcome = await executeRun({ store, plan: approved, analysis, program, conn, driver: choice.driver, policy: defaultPolicy, workDir: join(work, 'program'), startedBy: 'demo', onEvent, say });
+      } finally {
+        await store.close();
+      }
+      if (!outcome.created) throw new Error(`run ${outcome.run.id} was already recorded`);
+      const { result: run, report } = outcome;
+      for (const w of outcome.warnings) say(`⚠ ${w}`);
       if (run.status === 'failed') {
         say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
         return 1;

@@ -141,6 +141,7 @@ export async function replayCommand(config: FerryConfig, id: number, options: { 
       });
       say(`${r.verdict === 'reproduced' ? '✅' : '❌'} ${r.summary}`);
       say(renderFactors(r.factors));
+      for (const w of r.warnings) say(`⚠ ${w}`);
       say(`   recorded as run ${r.replay.id} (ferry runs show ${r.replay.id})`);
       return r.verdict === 'reproduced' ? 0 : 1;
     } finally {

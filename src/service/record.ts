@@ -1,143 +1,16 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { sha256 } from '../artifacts/hash.js';
 import { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import type { ValidationReport } from '../artifacts/validation-report.js';
-import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
+import type { Connections } from '../chain.js';
 import { FerryError, PlanError } from '../errors.js';
-import { REPLAY_ROW_LIMIT, runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
+import type { Logger } from '../logger.js';
+import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
+import { finishRecord, runWithEvents } from '../run/execute-run.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
-import { validateMigration } from '../validation/validate.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
-
-/**
- * A run with its record: the program and bundle it ran, every event (logs included) as it
- * happens, the sandbox record, the checksums, the validation report — all in the run store.
- * The CLI and the service both run through here.
- */
-export interface RecordedRunInput {
-  store: RunStore;
-  plan: MigrationPlan;
-  analysis: SchemaAnalysis;
-  conn: Connections;
-  driver: SandboxDriver;
-  policy: SandboxPolicy;
-  /** Where the program and bundle are written for a person to read. */
-  workDir: string;
-  /** Already generated and bundled (the CLI does it before choosing to run); else done here. */
-  program?: PreparedProgram;
-  startedBy: string;
-  dryRun?: boolean;
-  /** Key-range partitions in their own sandboxes (extra connections come from conn.reopen). */
-  parallel?: number;
-  /** Set by the service: a second start for the same plan version returns the first run. */
-  onceKey?: string;
-  onEvent?: (e: RunEvent, runId: number, seq: number) => void;
-  /** Called once the run record exists, before any work: the service answers the request here. */
-  onCreated?: (run: RunRow) => void;
-  say?: Say;
-}
-
-export interface RecordedRun {
-  run: RunRow;
-  /** False when onceKey matched a run already recorded: nothing ran this time. */
-  created: boolean;
-  /** What the orchestrator returned and the validation report, when this call ran it. */
-  result?: RunResult;
-  report?: ValidationReport | null;
-}
-
-export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun> {
-  const { store, plan } = input;
-  if (plan.status !== 'approved') {
-    throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}, not approved`, { hint: 'approve it first' });
-  }
-  const { run, created } = await store.createRun({
-    plan,
-    mode: input.dryRun ? 'dry_run' : 'run',
-    startedBy: input.startedBy,
-    ...(input.onceKey === undefined ? {} : { onceKey: input.onceKey }),
-  });
-  if (!created) return { run, created };
-  input.onCreated?.(run);
-  try {
-    const program = input.program ?? await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) });
-    await store.attachProgram(run.id, { script: program.script, bundleBytes: await readFile(program.bundle.path) });
-    const result = await runWithEvents(input, run.id, program.bundle, input.dryRun === true);
-    let reportHash: string | null = null;
-    let report: ValidationReport | null = null;
-    if (result.status === 'completed' && !result.dryRun) {
-      input.say?.('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
-      report = await validateMigration({
-        migrationId: result.migrationId,
-        source: input.conn.source,
-        target: input.conn.target,
-        targetTable: targetTableOf(plan, input.analysis),
-      });
-      reportHash = await store.putArtifact('validation_report', report);
-    }
-    return { run: await finish(store, run.id, result, reportHash), created, result, report };
-  } catch (e) {
-    await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'RUN_FAILED', error: (e as Error).message });
-    throw e;
-  }
-}
-
-/** Runs the orchestrator and keeps every event, numbered, in the store as it comes. */
-async function runWithEvents(
-  input: Pick<RecordedRunInput, 'store' | 'plan' | 'analysis' | 'conn' | 'driver' | 'policy' | 'onEvent' | 'parallel'>,
-  runId: number,
-  bundle: { path: string; sha256: string },
-  dryRun: boolean,
-  onlyKeys?: ReadonlySet<string>,
-): Promise<RunResult> {
-  let seq = 0;
-  // Events are written in order on the store's own connection; the run waits for the last.
-  let pending: Promise<void> = Promise.resolve();
-  const result = await runMigration({
-    plan: input.plan,
-    analysis: input.analysis,
-    bundle,
-    source: input.conn.source,
-    target: input.conn.target,
-    driver: input.driver,
-    policy: input.policy,
-    dryRun,
-    ...(onlyKeys ? { onlyKeys } : {}),
-    ...(input.parallel && input.parallel > 1 ? { parallel: input.parallel, connect: input.conn.reopen } : {}),
-    onEvent: (e) => {
-      seq += 1;
-      const n = seq;
-      pending = pending.then(() => input.store.appendEvent(runId, n, e as unknown as Record<string, unknown>)).catch(() => undefined);
-      input.onEvent?.(e, runId, n);
-    },
-  });
-  await pending;
-  return result;
-}
-
-async function finish(store: RunStore, runId: number, result: RunResult, reportHash: string | null, extra: Record<string, unknown> = {}): Promise<RunRow> {
-  const sandboxHash = result.sandbox ? await store.putArtifact('sandbox_run', result.sandbox) : null;
-  const { keys, digests, sandbox: _sandbox, sandboxes: _sandboxes, ...outcome } = result;
-  return store.finishRun(runId, {
-    status: result.status,
-    migrationId: result.dryRun ? null : result.migrationId,
-    imageId: result.sandbox?.imageId ?? null,
-    sandboxHash,
-    reportHash,
-    // A run too large for per-row digests records counts only (see REPLAY_ROW_LIMIT).
-    rowsChecksum: result.digested ? result.rowsChecksum : null,
-    sourceChecksum: result.digested ? result.sourceChecksum : null,
-    rowKeys: result.digested ? keys : null,
-    rowDigests: result.digested ? digests : null,
-    outcome: { ...outcome, rows: result.digested ? keys.length : result.inserted + result.skipped, ...extra },
-    errorCode: result.status === 'failed' ? result.errorCode : null,
-    error: result.status === 'failed' ? result.error : null,
-  });
-}
 
 /** One reason a replay may differ from its recording, and whether it applies. */
 export interface ReplayFactor {
@@ -153,6 +26,8 @@ export interface ReplayOutcome {
   summary: string;
   factors: ReplayFactor[];
   replay: RunRow;
+  /** Events the run store refused (the replay's timeline is incomplete), as in RunOutcome. */
+  warnings: string[];
 }
 
 /**
@@ -171,6 +46,7 @@ export async function replayRun(input: {
   startedBy: string;
   onEvent?: (e: RunEvent, runId: number, seq: number) => void;
   onCreated?: (run: RunRow) => void;
+  logger?: Logger;
 }): Promise<ReplayOutcome> {
   const { store } = input;
   const original = await store.getRun(input.runId);
@@ -199,12 +75,11 @@ export async function replayRun(input: {
   input.onCreated?.(run);
   try {
     await store.attachProgram(run.id, { script: (await store.getArtifact(original.programHash ?? ''))?.body ?? null, bundleBytes: bytes });
-    const result = await runWithEvents(
+    const { result, warnings } = await runWithEvents(
       { ...input, plan, analysis },
       run.id,
       { path: bundlePath, sha256: original.bundleSha256 },
-      true,
-      new Set(original.rowKeys),
+      { dryRun: true, onlyKeys: new Set(original.rowKeys) },
     );
     const changed = changedKeys(original.rowKeys, original.rowDigests, result.keys, result.digests);
     // What the Code Interpreter writes for this plan today: the replay ran the recorded bundle,
@@ -265,8 +140,8 @@ export async function replayRun(input: {
       const rowsNamed = changed.rows.length ? `; rows that differ: legacy ${keyList(changed.rows)}` : '';
       summary = `differs: ${why.length ? why.join('; ') : 'same source rows, image and bundle, different output: the program is not deterministic'}${rowsNamed}`;
     }
-    const replay = await finish(store, run.id, result, null, { verdict, summary, factors });
-    return { verdict, summary, factors, replay };
+    const replay = await finishRecord(store, run.id, result, null, { verdict, summary, factors, ...(warnings.length ? { warnings } : {}) });
+    return { verdict, summary, factors, replay, warnings };
   } catch (e) {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'REPLAY_FAILED', error: (e as Error).message });
     throw e;

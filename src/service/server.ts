@@ -16,7 +16,8 @@ import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
 import { diffPlans } from '../review/plan-diff.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
-import { replayRun, runRecorded } from './record.js';
+import { replayRun } from './record.js';
+import { executeRun } from '../run/execute-run.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 
@@ -398,8 +399,9 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
           let runId: number | null = null;
           try {
             assertNoDrift(version.plan, analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-            return await runRecorded({
+            return await executeRun({
               store,
+              logger,
               plan: version.plan,
               analysis,
               conn,

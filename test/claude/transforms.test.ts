@@ -6,7 +6,9 @@ import { approvePlan } from '../../agents/planning/index.js';
 import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js';
 import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { generateScript } from '../../agents/code-interpreter/index.js';
-import { executePlan, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { RunStore } from '../../src/store/run-store.js';
+import { executeRunForTest } from '../setup/execute.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../../src/chain-claude.js';
 import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
 import { TokenBudget } from '../../src/llm/budget.js';
@@ -96,7 +98,9 @@ describe('a column the vocabulary cannot express: a model-written function, type
     expect(program.script.program).toMatch(/function fullNameFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
     expect(program.script.transforms).toEqual(written.bodies);
 
-    const { run, report } = await executePlan({ plan, analysis, program, conn, driver: await dockerDriverForTests(), policy: defaultPolicy });
+    const store = await RunStore.open(target.url);
+    onTestFinished(() => store.close());
+    const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver: await dockerDriverForTests(), policy: defaultPolicy });
     expect(run.status).toBe('completed');
     const rows = await sql(target.url, 'SELECT s.full_name, s.legacy_employee_id, m.full_name AS manager FROM employees s LEFT JOIN employees m ON m.id = s.reports_to ORDER BY s.legacy_employee_id');
     expect(rows.rows).toEqual([

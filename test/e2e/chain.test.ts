@@ -6,13 +6,15 @@ import { approvePlan } from '../../agents/planning/index.js';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
 import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
-import { describeToPlan, executePlan, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { describeToPlan, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { runMigration } from '../../src/orchestrator/run-migration.js';
+import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver, SandboxStartOptions } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
+import { executeRunForTest } from '../setup/execute.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 
 /** A real driver that counts the sandboxes it was asked to start. */
@@ -44,17 +46,20 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   let plan: MigrationPlan;
   let driver: SandboxDriver;
   let work: string;
+  let store: RunStore;
 
   beforeAll(async () => {
     driver = await dockerDriverForTests();
     seed = await createSeedCase();
     conn = await openConnections(seed.legacy.url, seed.target.url);
+    store = await RunStore.open(seed.target.url);
     work = await mkdtemp(join(tmpdir(), 'ferry-e2e-'));
     const made = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
     analysis = made.analysis;
     plan = approvePlan(made.plan, 'e2e');
   });
   afterAll(async () => {
+    await store?.close();
     await conn?.close();
     await seed?.drop();
     if (work) await rm(work, { recursive: true, force: true });
@@ -63,7 +68,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   it('migrates the 31 roles of group 11 and validates every row: 31/31/31, 21/3/4/2/1', async () => {
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'p1') });
     expect(program.script.typecheck.ok).toBe(true);
-    const { run, report } = await executePlan({ plan, analysis, program, conn, driver, policy: defaultPolicy });
+    const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
     expect(run).toMatchObject({ status: 'completed', sourceRows: 31, inserted: 31, skipped: 0 });
     expect(run.sandbox).toMatchObject({ driver: 'docker', exitReason: 'ok', rowsIn: 31, rowsOut: 31 });
     expect(report?.status).toBe('passed');
@@ -79,7 +84,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
 
   it('inserts nothing the second time, and says so', async () => {
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'p2') });
-    const { run, report } = await executePlan({ plan, analysis, program, conn, driver, policy: defaultPolicy });
+    const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
     expect(run).toMatchObject({ status: 'completed', inserted: 0, skipped: 31, batches: 0 });
     expect(report?.status).toBe('passed');
     expect(await counts(seed)).toEqual({ roles: 31, mappings: 31 });
@@ -101,7 +106,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
     expect(await rollbackMigration({ migrationId: id, target: conn.target })).toMatchObject({ status: 'already_rolled_back' });
 
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'p3') });
-    const { run, report } = await executePlan({ plan, analysis, program, conn, driver, policy: defaultPolicy });
+    const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
     expect(run).toMatchObject({ status: 'completed', inserted: 31 });
     expect(report?.status).toBe('passed');
     expect(report?.counts.targetTotal).toBe(32);
@@ -161,7 +166,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
 
       // The honest program picks up where the failed run stopped.
       const good = await prepareProgram({ plan: small, analysis, dir: join(work, 'good') });
-      const { run: again, report } = await executePlan({ plan: small, analysis, program: good, conn, driver, policy: defaultPolicy });
+      const { run: again, report } = await executeRunForTest(store, { plan: small, analysis, program: good, conn, driver, policy: defaultPolicy });
       expect(again).toMatchObject({ status: 'completed', inserted: 21, skipped: 10 });
       expect(report?.status).toBe('passed');
     });
@@ -171,7 +176,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
       await seed.sql('target', `ALTER TABLE technician_roles ADD CONSTRAINT no_hawley CHECK (role_name <> 'MT-Hawley')`);
       try {
         const program = await prepareProgram({ plan, analysis, dir: join(work, 'constraint') });
-        const { run } = await executePlan({ plan, analysis, program, conn, driver, policy: defaultPolicy });
+        const { run } = await executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
         expect(run.status).toBe('failed');
         if (run.status !== 'failed') return;
         expect(run.errorCode).toBe('BATCH_WRITE_FAILED');

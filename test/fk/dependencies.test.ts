@@ -7,13 +7,16 @@ import type { MigrationIntent } from '../../agents/planning/index.js';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
 import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { TableInfo } from '../../src/artifacts/schema-analysis.js';
-import { describeToPlans, executePlan, executePlanSet, openConnections, prepareProgram, type Connections, type PlannedTable } from '../../src/chain.js';
+import { describeToPlans, openConnections, prepareProgram, type Connections, type PlannedTable } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { runMigration, type RunEvent } from '../../src/orchestrator/run-migration.js';
+import { executeRunSet } from '../../src/run/run-plan-set.js';
+import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
+import { executeRunForTest } from '../setup/execute.js';
 import { createFkCase, ORPHAN_INVOICES, type FkCase } from './fk-case.js';
 
 const DESCRIPTION = 'move invoices, customers and employees';
@@ -24,13 +27,14 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
   let driver: SandboxDriver;
   let work: string;
   let planned: PlannedTable[];
+  let store: RunStore;
   const byTable = (t: string) => planned.find((p) => p.plan.target.table === t)!;
   const origin = (plan: MigrationPlan, column: string) => plan.columns.find((c) => c.target === column)!;
   let step = 0;
   const run = async (p: { plan: MigrationPlan; analysis: PlannedTable['analysis'] }, events: RunEvent[] = []) => {
     step += 1;
     const program = await prepareProgram({ plan: p.plan, analysis: p.analysis, dir: join(work, `run${step}`) });
-    return executePlan({ plan: p.plan, analysis: p.analysis, program, conn, driver, policy: defaultPolicy, onEvent: (e) => events.push(e) });
+    return executeRunForTest(store, { plan: p.plan, analysis: p.analysis, program, conn, driver, policy: defaultPolicy, onEvent: (e) => events.push(e) });
   };
   const n = async (sql: string, params: unknown[] = []) => Number((await fk.sql('target', sql, params)).rows[0]!.n);
   const counts = async () => ({
@@ -57,8 +61,10 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     conn = await openConnections(fk.legacy.url, fk.target.url);
     work = await mkdtemp(join(tmpdir(), 'ferry-fk-'));
     planned = (await describeToPlans({ description: DESCRIPTION, conn }))!;
+    store = await RunStore.open(fk.target.url);
   });
   afterAll(async () => {
+    await store?.close();
     await conn?.close();
     await fk?.drop();
     if (work) await rm(work, { recursive: true, force: true });
@@ -290,15 +296,17 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     it('a plan set runs parents first, each with its own control row, and stops at the first failure', async () => {
       const before = await n('SELECT count(*) AS n FROM migration_control');
       // Out of order on purpose: invoices before customers is refused, and customers never runs.
-      const wrong = await executePlanSet({
+      const wrong = await executeRunSet({
         plans: [
           { ...employees(), dir: join(work, 'set-e') },
           { ...(await invoicesWith('set_null')), dir: join(work, 'set-i') },
           { ...approved('customers'), dir: join(work, 'set-c') },
         ],
+        store,
         conn,
         driver,
         policy: defaultPolicy,
+        startedBy: 'test',
       });
       expect(wrong.status).toBe('failed');
       expect(wrong.steps).toHaveLength(2);
@@ -308,15 +316,17 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(before + 1);
       expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
 
-      const ok = await executePlanSet({
+      const ok = await executeRunSet({
         plans: [
           { ...employees(), dir: join(work, 'set2-e') },
           { ...approved('customers'), dir: join(work, 'set2-c') },
           { ...(await invoicesWith('set_null')), dir: join(work, 'set2-i') },
         ],
+        store,
         conn,
         driver,
         policy: defaultPolicy,
+        startedBy: 'test',
       });
       expect(ok.status).toBe('completed');
       expect(ok.steps.map((s) => ('result' in s ? [s.result.run.status, s.result.run.inserted, s.result.report?.status] : null))).toEqual([

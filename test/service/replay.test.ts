@@ -8,7 +8,8 @@ import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
-import { replayRun, runRecorded } from '../../src/service/record.js';
+import { replayRun } from '../../src/service/record.js';
+import { executeRun } from '../../src/run/execute-run.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { resolveToken, sha256Hex } from '../../src/service/server.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -89,7 +90,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   let realRunId = 0;
 
   it('a dry run goes through the sandbox and the checks, and leaves the target as it was', async () => {
-    const { run } = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'dry'), startedBy: 't', dryRun: true });
+    const { run } = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'dry'), startedBy: 't', dryRun: true });
     expect(run).toMatchObject({ mode: 'dry_run', status: 'completed', migrationId: null, reportHash: null });
     expect(run.rowKeys).toHaveLength(31);
     dryChecksum = run.rowsChecksum!;
@@ -98,7 +99,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   });
 
   it('a real run writes, validates, and records the same checksum as the dry run (minted uuids are not in it)', async () => {
-    const { run, created } = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'real'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
+    const { run, created } = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'real'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
     expect(created).toBe(true);
     expect(run).toMatchObject({ mode: 'run', status: 'completed', rowsChecksum: dryChecksum });
     expect(run.imageId).toMatch(/^sha256:/);
@@ -111,7 +112,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   });
 
   it('a second start for the same plan version returns the first run and runs nothing', async () => {
-    const again = await runRecorded({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'again'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
+    const again = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'again'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
     expect(again).toMatchObject({ created: false, run: { id: realRunId } });
     const both = await Promise.all([1, 2].map(() => store.createRun({ plan, mode: 'run', startedBy: 't', onceKey: 'race' })));
     expect(both.filter((b) => b.created)).toHaveLength(1);
