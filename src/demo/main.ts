@@ -5,6 +5,7 @@ import { reviewItems } from '../artifacts/migration-plan.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
 import { renderPlan, renderReport } from '../cli/render.js';
 import { chooseDriver } from '../../sandbox/index.js';
+import { redactUrl } from '../db/connect.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { describeError } from '../errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
     await createLegacyDatabase(pg.url('legacy'));
     await createTargetDatabase(pg.url('target'));
     say(`   legacy: dispatch_role, dispatch_group, dispatch_user, dispatch_job · target: auth.users, profiles, technician_roles (empty)`);
-    say(`   SOURCE_DATABASE_URL=${pg.url('legacy').replace(/:[^:@/]+@/, ':***@')}  TARGET_DATABASE_URL=${pg.url('target').replace(/:[^:@/]+@/, ':***@')}`);
+    say(`   SOURCE_DATABASE_URL=${redactUrl(pg.url('legacy'))}  TARGET_DATABASE_URL=${redactUrl(pg.url('target'))}`);
     say('');
     say(`📋 Description: "${DEMO_DESCRIPTION}"`);
     say('');
