@@ -117,6 +117,8 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   });
 
   it('rejects a program naming a column that does not exist before any container starts', async () => {
+    // Rows left to migrate, or a run (even the good one) would start no sandbox at all.
+    await rollbackAll(seed, conn);
     const watched = counting(driver);
     const base = await generateScript({ plan, analysis });
     const broken = base.program.replace(/row\.name\b/, 'row.role_title');
