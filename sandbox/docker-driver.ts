@@ -11,6 +11,8 @@ import { resolveImage, type ResolvedImage } from './image.js';
 import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';
 import { SANDBOX_PATHS, dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
 import {
+  programUser,
+  runDirAccess,
   startSession,
   type LaunchContext,
   type LogCollector,
@@ -178,10 +180,12 @@ async function launchContainer(
   docker: DockerClient,
   image: string,
   options: SandboxStartOptions,
-  { runDir, logs }: LaunchContext,
+  { runDir, logs, token }: LaunchContext,
 ): Promise<ProgramHandle> {
   const labels = runLabels(options.runId, options.labels);
-  const spec = containerSpecFor(options.policy, image, { bundle: runDir.bundlePath, socketDir: runDir.socketDir }, labels);
+  const base = containerSpecFor(options.policy, image, { bundle: runDir.bundlePath, socketDir: runDir.socketDir }, labels);
+  // The run's secret goes in the container's environment (not its command line, not the record).
+  const spec: ContainerSpec = { ...base, Env: [...base.Env, `FERRY_STREAM_TOKEN=${token}`] };
   let id: string;
   try {
     id = await docker.createContainer(spec);
@@ -334,15 +338,19 @@ export class DockerDriver implements SandboxDriver {
       await this.reaped;
     }
     const { image, imageId } = await this.image(options.policy);
-    const { Ferry, ...docker } = dockerFields(options.policy);
+    // Not root, ferry cannot hand the socket to the policy's uid: the container runs as ferry's user.
+    const user = programUser(options.policy);
+    const run: SandboxStartOptions = { ...options, policy: { ...options.policy, user: `${user.uid}:${user.gid}` } };
+    const { Ferry, ...docker } = dockerFields(run.policy);
     const applied: Record<string, unknown> = { Image: image, ...docker, Ferry };
     return startSession({
       driver: 'docker',
-      options,
+      options: run,
       image,
       imageId,
       appliedPolicy: applied,
-      launch: (ctx) => launchContainer(this.docker, image, options, ctx),
+      access: runDirAccess(run.policy, false),
+      launch: (ctx) => launchContainer(this.docker, image, run, ctx),
     });
   }
 

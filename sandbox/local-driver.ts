@@ -1,7 +1,7 @@
 /**
  * The WEAKER sandbox, for machines without Docker: the bundle runs in a child `node`
- * process (the host's Node) with an empty environment except FERRY_STREAM, a private
- * working directory, a V8 heap limit and Node's permission model (no file writes, no
+ * process (the host's Node) with an empty environment except FERRY_STREAM and the run's
+ * secret (FERRY_STREAM_TOKEN), a private working directory, a V8 heap limit and Node's permission model (no file writes, no
  * child processes, no worker threads, file reads limited to the bundle).
  *
  * What it does NOT give, unlike the container: no network isolation (Node 20's permission
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { SandboxError } from '../src/errors.js';
 import type { SandboxPolicy } from './policy.js';
 import { heapLimitMiB } from './policy.js';
-import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';
+import { runDirAccess, startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
 const MEMORY_POLL_MS = 200;
@@ -61,15 +61,15 @@ async function vmHwmBytes(pid: number): Promise<number | null> {
   }
 }
 
-async function launchChild(options: SandboxStartOptions, { runDir, logs }: LaunchContext): Promise<ProgramHandle> {
+async function launchChild(options: SandboxStartOptions, { runDir, logs, token }: LaunchContext): Promise<ProgramHandle> {
   const cwd = join(runDir.root, 'cwd');
   await mkdir(cwd, { mode: 0o700 });
   const ids = dropTo(options.policy);
   if (ids) await chown(cwd, ids.uid, ids.gid);
   const child = spawn(process.execPath, [...nodeFlagsFor(options.policy, runDir.bundlePath), runDir.bundlePath], {
     cwd,
-    // Empty except the stream: no host variables, no credentials.
-    env: { FERRY_STREAM: runDir.socketPath },
+    // Empty except the stream and its secret: no host variables, no credentials.
+    env: { FERRY_STREAM: runDir.socketPath, FERRY_STREAM_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(ids ?? {}),
   });
@@ -161,6 +161,7 @@ export class LocalDriver implements SandboxDriver {
         notEnforced: ['networkMode', 'cpus', 'pidsLimit', 'nofileLimit', 'init', 'tmpfsSizeBytes (no writes at all)', 'memory outside the V8 heap', ...(asRoot ? [] : ['user'])],
         warning: LOCAL_SANDBOX_WARNING,
       },
+      access: runDirAccess(options.policy, true),
       launch: (ctx) => launchChild(options, ctx),
     });
   }

@@ -7,7 +7,8 @@
  * harness bundles it too: both ends read and write the same frames.
  *
  * orchestrator → program: {"v":1,"t":"batch","b":n,"rows":[{"k":key,"r":{…}}]} … {"v":1,"t":"end"}
- * program → orchestrator: {"v":1,"t":"ready"} first, then per batch either
+ * program → orchestrator: {"v":1,"t":"ready","token":"…"} first (the run's secret, see
+ *   checkHello), then per batch either
  *   {"v":1,"t":"batch","b":n,"rows":[{"k":key,"r":{…}}]} or {"v":1,"t":"error","b":n,"k":key,"message":"…"},
  *   and {"v":1,"t":"done"} after "end".
  */
@@ -20,7 +21,7 @@ export type OrchestratorFrame =
   | { v: 1; t: 'end' };
 
 export type ProgramFrame =
-  | { v: 1; t: 'ready' }
+  | { v: 1; t: 'ready'; token?: string }
   | { v: 1; t: 'batch'; b: number; rows: OutputRow[] }
   | { v: 1; t: 'error'; b: number; k: string; message: string }
   | { v: 1; t: 'done' };
@@ -93,7 +94,7 @@ export function parseProgramFrame(line: string | Uint8Array, maxFrameBytes: numb
   }
   switch (value.t) {
     case 'ready':
-      return { ok: true, frame: { v: 1, t: 'ready' } };
+      return { ok: true, frame: typeof value.token === 'string' ? { v: 1, t: 'ready', token: value.token } : { v: 1, t: 'ready' } };
     case 'done':
       return { ok: true, frame: { v: 1, t: 'done' } };
     case 'batch': {
@@ -131,6 +132,31 @@ export function parseOrchestratorFrame(line: string): ParseResult<OrchestratorFr
     return { ok: true, frame: { v: 1, t: 'batch', b: value.b, rows: rows.frame } };
   }
   return { ok: false, violation: { message: `unexpected frame: ${excerpt(line)}` } };
+}
+
+/** The longest first frame a connection may send before it is refused (a ready frame is ~100 bytes). */
+export const MAX_HELLO_BYTES = 1024;
+
+/** Comparison whose time does not depend on where two strings first differ. */
+function sameSecret(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a.charCodeAt(i % Math.max(1, a.length)) ^ b.charCodeAt(i)) | 0;
+  return diff === 0;
+}
+
+/**
+ * The check of a connection's first frame: a "ready" carrying the run's secret. The secret
+ * reaches only the program (its environment, never argv), so a process that reached the
+ * socket some other way is refused before it is sent a single row.
+ */
+export function checkHello(line: string | Uint8Array, token: string): { ok: true } | { ok: false; reason: string } {
+  if (byteLength(line) > MAX_HELLO_BYTES) return { ok: false, reason: `first frame over ${MAX_HELLO_BYTES} bytes` };
+  const parsed = parseProgramFrame(line, MAX_HELLO_BYTES);
+  if (!parsed.ok) return { ok: false, reason: parsed.violation.message };
+  if (parsed.frame.t !== 'ready') return { ok: false, reason: `first frame is "${parsed.frame.t}", not "ready"` };
+  if (typeof parsed.frame.token !== 'string') return { ok: false, reason: 'the "ready" frame has no token' };
+  if (!sameSecret(parsed.frame.token, token)) return { ok: false, reason: 'the "ready" frame has the wrong token' };
+  return { ok: true };
 }
 
 /** What the orchestrator is waiting for from the program. */

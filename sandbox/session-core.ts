@@ -14,16 +14,13 @@ import { performance } from 'node:perf_hooks';
 import { SandboxRun, type ExitReason } from '../src/artifacts/sandbox-run.js';
 import { SandboxError } from '../src/errors.js';
 import { SANDBOX_PATHS, type SandboxPolicy } from './policy.js';
-import { LineSplitter, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
+import { LineSplitter, MAX_HELLO_BYTES, checkHello, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
 import type { BatchOutcome, InputRow, SandboxSession, SandboxStartOptions } from './types.js';
 
 /** Where the program finds the socket inside a container. */
 export const SOCKET_DIR_IN_CONTAINER = SANDBOX_PATHS.streamDir;
 export const SOCKET_NAME = 'stream.sock';
 export const BUNDLE_NAME = 'bundle.cjs';
-/** The uid:gid the container runs as; the socket is handed to it. */
-const SANDBOX_UID = 1000;
-const SANDBOX_GID = 1000;
 /** Time a program gets to exit after "done" before it is stopped. */
 const EXIT_AFTER_DONE_MS = 10_000;
 /** Exit codes of the harness itself (sandbox/harness/harness.ts). */
@@ -37,6 +34,19 @@ export { heapLimitMiB } from './policy.js';
 // ---------------------------------------------------------------------------------------
 // The run directory: the bundle copy and the socket. It is the stream itself, not an extra
 // way out: the container sees the socket directory read-only and the bundle read-only.
+//
+// Who can reach the socket: root and the uid the program runs as, nobody else. The run
+// directory is 0700 (the local driver as root: 0750 with the program's group, so the child
+// can read the bundle; nobody but root can write in it), the socket directory below it 0700
+// and owned by the program's uid, the socket 0600. A container reaches the socket directory
+// through its bind mount, so it never needs to pass through the run directory. When ferry
+// is not root it cannot hand anything to another uid: the program then runs as ferry's own
+// user (the container's User is overridden, see programUser), and everything stays ferry's.
+//
+// Past the permissions, a connection must prove it is the program: its first frame carries
+// the run's secret (checkHello in protocol.ts), which only the program is given, in its
+// environment. The peer's credentials (SO_PEERCRED) are not checked: Node does not expose
+// them. A process already running as the program's uid, or root, is not kept out by this.
 
 export interface RunDir {
   root: string;
@@ -46,7 +56,51 @@ export interface RunDir {
   remove(): Promise<void>;
 }
 
-export async function createRunDir(bundle: { path: string; sha256: string }): Promise<RunDir> {
+/** Who the program runs as on the host; null when it runs as ferry's own user. */
+export interface ProgramIdentity {
+  uid: number;
+  gid: number;
+}
+
+export interface RunDirAccess {
+  /** The uid:gid the program runs as when it is not ferry's own; they own the socket directory. */
+  program: ProgramIdentity | null;
+  /**
+   * The program reaches the bundle and the socket by their host paths (the local driver),
+   * not through bind mounts (Docker): the run directory must then let its group pass.
+   */
+  viaHostPath: boolean;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** The policy's "uid:gid" as numbers (checkPolicy has vetted the shape). */
+function policyIds(policy: SandboxPolicy): ProgramIdentity {
+  const [uid = Number.NaN, gid = Number.NaN] = policy.user.split(':').map(Number);
+  return { uid, gid };
+}
+
+/**
+ * The uid:gid the program runs as. The policy's, when ferry is root (it can hand the socket
+ * to that uid) or already is that user; otherwise ferry's own: only root can give a file to
+ * another uid, and a socket others may connect to is what let another local user take the stream.
+ */
+export function programUser(policy: SandboxPolicy): ProgramIdentity {
+  const wanted = policyIds(policy);
+  if (isRoot() || typeof process.getuid !== 'function' || typeof process.getgid !== 'function') return wanted;
+  return { uid: process.getuid(), gid: process.getgid() };
+}
+
+/** What createRunDir needs to know: the program's identity when ferry must hand things over to it. */
+export function runDirAccess(policy: SandboxPolicy, viaHostPath: boolean): RunDirAccess {
+  const program = programUser(policy);
+  const own = typeof process.getuid === 'function' && program.uid === process.getuid();
+  return { program: own ? null : program, viaHostPath };
+}
+
+export async function createRunDir(bundle: { path: string; sha256: string }, access: RunDirAccess = { program: null, viaHostPath: false }): Promise<RunDir> {
   let content: Buffer;
   try {
     content = await readFile(bundle.path);
@@ -62,15 +116,22 @@ export async function createRunDir(bundle: { path: string; sha256: string }): Pr
   }
   const root = await mkdtemp(join(tmpdir(), 'ferry-run-'));
   const remove = () => rm(root, { recursive: true, force: true });
+  const { program } = access;
   try {
-    // 0711: uid 1000 may traverse to the two names it is given, but not list or create.
-    await chmod(root, 0o711);
+    if (program && access.viaHostPath) {
+      // The local driver's child must pass through to its bundle, socket and working directory.
+      await chown(root, 0, program.gid);
+      await chmod(root, 0o750);
+    } else {
+      await chmod(root, 0o700);
+    }
     const bundlePath = join(root, BUNDLE_NAME);
     await copyFile(bundle.path, bundlePath);
     await chmod(bundlePath, 0o444);
     const socketDir = join(root, 'stream');
-    await mkdir(socketDir, { mode: 0o711 });
-    await chmod(socketDir, 0o711);
+    await mkdir(socketDir, { mode: 0o700 });
+    await chmod(socketDir, 0o700);
+    if (program) await chown(socketDir, program.uid, program.gid);
     return { root, bundlePath, socketDir, socketPath: join(socketDir, SOCKET_NAME), remove };
   } catch (e) {
     await remove();
@@ -78,31 +139,104 @@ export async function createRunDir(bundle: { path: string; sha256: string }): Pr
   }
 }
 
-/** Serves the socket; the first connection is the program's, any other is refused. */
-export async function listenOnSocket(path: string): Promise<{ server: Server; connection: Promise<Socket> }> {
+/** The program's connection, once its first frame carried the run's secret. */
+export interface Hello {
+  socket: Socket;
+  /** The first line (the "ready" frame), for the session to read like any other. */
+  first: Buffer;
+  /** Bytes that came after it in the same read. */
+  rest: Buffer;
+}
+
+export interface ListenOptions {
+  /** The run's secret, which the first frame must carry. */
+  token: string;
+  /** Gets the socket (0600); null when it stays ferry's. */
+  owner: ProgramIdentity | null;
+  /** Each refused connection, with why. */
+  onRefused: (why: string) => void;
+  /** How long a connection may take to say ready (default 10 s). */
+  helloTimeoutMs?: number;
+}
+
+/** Connections waiting to say ready at once; more are refused (the program needs only one). */
+const MAX_WAITING = 8;
+
+/**
+ * Serves the socket. A connection is the program's when its first frame is a "ready" with
+ * the run's secret; any other connection, and every connection after the program's, is
+ * refused (closed before it is sent anything) and reported.
+ */
+export async function listenOnSocket(path: string, options: ListenOptions): Promise<{ server: Server; connection: Promise<Hello> }> {
   const server = createServer({ allowHalfOpen: false });
-  const connection = new Promise<Socket>((resolve) => {
-    let taken = false;
+  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  const waiting = new Set<Socket>();
+  let taken = false;
+  const report = (why: string) => {
+    try {
+      options.onRefused(why);
+    } catch {
+      // Reporting must not break the stream.
+    }
+  };
+  const connection = new Promise<Hello>((resolve) => {
     server.on('connection', (socket) => {
+      socket.on('error', () => undefined);
       if (taken) {
         socket.destroy();
+        report('refused a connection to the row stream: the program is already connected');
         return;
       }
-      taken = true;
-      resolve(socket);
+      if (waiting.size >= MAX_WAITING) {
+        socket.destroy();
+        report(`refused a connection to the row stream: ${MAX_WAITING} connections are already waiting to say ready`);
+        return;
+      }
+      waiting.add(socket);
+      let buffered: Buffer = Buffer.alloc(0);
+      const refuse = (why: string) => {
+        clearTimeout(timer);
+        waiting.delete(socket);
+        socket.destroy();
+        report(`refused a connection to the row stream: ${why}`);
+      };
+      const timer = setTimeout(() => refuse(`it did not say ready within ${helloTimeoutMs} ms`), helloTimeoutMs);
+      timer.unref();
+      const onData = (chunk: Buffer) => {
+        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+        const nl = buffered.indexOf(0x0a);
+        if (nl === -1) {
+          if (buffered.length > MAX_HELLO_BYTES) refuse(`its first frame is over ${MAX_HELLO_BYTES} bytes`);
+          return;
+        }
+        socket.off('data', onData);
+        socket.pause();
+        const first = buffered.subarray(0, nl);
+        const verdict = checkHello(first, options.token);
+        if (!verdict.ok) return refuse(verdict.reason);
+        if (taken) return refuse('the program is already connected');
+        clearTimeout(timer);
+        taken = true;
+        waiting.delete(socket);
+        for (const other of waiting) {
+          other.destroy();
+          report('refused a connection to the row stream: the program connected first');
+        }
+        waiting.clear();
+        resolve({ socket, first, rest: buffered.subarray(nl + 1) });
+      };
+      socket.on('data', onData);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        waiting.delete(socket);
+      });
     });
   });
   try {
     server.listen(path);
     await once(server, 'listening');
-    try {
-      await chown(path, SANDBOX_UID, SANDBOX_GID);
-      await chmod(path, 0o600);
-    } catch {
-      // Not root: the socket cannot be given to uid 1000, so it must be connectable by others.
-      // The directory above it is 0711 and only this run knows its random name.
-      await chmod(path, 0o666);
-    }
+    if (options.owner) await chown(path, options.owner.uid, options.owner.gid);
+    await chmod(path, 0o600);
   } catch (e) {
     server.close();
     throw new SandboxError('SANDBOX_SOCKET_FAILED', `cannot serve the row stream at ${path}`, { cause: e });
@@ -184,6 +318,17 @@ export class LogCollector {
       this.partial[stream] = '';
       if (rest.length > 0) this.line(stream, rest);
     }
+  }
+
+  /** A line of ferry's own about the run (not the program's), kept in the tail and passed to onLog. */
+  note(text: string): void {
+    const line = `[ferry: ${text}]`;
+    try {
+      this.onLog?.(line, 'stderr');
+    } catch {
+      // A failing log sink must not break the run.
+    }
+    this.line('stderr', line, true);
   }
 
   /** Whether the program wrote past maxBytes. */
@@ -269,6 +414,8 @@ export interface ProgramHandle {
 export interface LaunchContext {
   runDir: RunDir;
   logs: LogCollector;
+  /** The run's secret: handed to the program in its environment (FERRY_STREAM_TOKEN), never in argv. */
+  token: string;
 }
 
 export interface SessionSetup {
@@ -278,6 +425,8 @@ export interface SessionSetup {
   imageId: string | null;
   /** The policy as the driver applied it, for the record. */
   appliedPolicy: Record<string, unknown>;
+  /** Who may reach the run directory (runDirAccess). */
+  access: RunDirAccess;
   launch(ctx: LaunchContext): Promise<ProgramHandle>;
 }
 
@@ -327,15 +476,23 @@ export function checkPolicy(policy: SandboxPolicy): void {
 /** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
 export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
   checkPolicy(setup.options.policy);
-  const runDir = await createRunDir(setup.options.bundle);
+  const runDir = await createRunDir(setup.options.bundle, setup.access);
+  const token = randomBytes(32).toString('hex');
+  // Refusals before the session (and its log) exist are kept and told once it does.
+  const early: string[] = [];
+  let refused = (why: string): void => {
+    early.push(why);
+  };
   let listening: Awaited<ReturnType<typeof listenOnSocket>>;
   try {
-    listening = await listenOnSocket(runDir.socketPath);
+    listening = await listenOnSocket(runDir.socketPath, { token, owner: setup.access.program, onRefused: (why) => refused(why) });
   } catch (e) {
     await runDir.remove();
     throw e;
   }
-  const session = new StreamSession(setup, runDir, listening.server, listening.connection);
+  const session = new StreamSession(setup, runDir, listening.server, listening.connection, token);
+  refused = (why) => session.refused(why);
+  for (const why of early.splice(0)) session.refused(why);
   try {
     await session.begin();
   } catch (e) {
@@ -376,7 +533,8 @@ class StreamSession implements SandboxSession {
     private readonly setup: SessionSetup,
     private readonly runDir: RunDir,
     private readonly server: Server,
-    private readonly connection: Promise<Socket>,
+    private readonly connection: Promise<Hello>,
+    private readonly token: string,
   ) {
     this.driver = setup.driver;
     this.policy = setup.options.policy;
@@ -402,23 +560,28 @@ class StreamSession implements SandboxSession {
   }
 
   async begin(): Promise<void> {
-    this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs });
+    this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs, token: this.token });
     this.timer = setTimeout(() => this.onTimeout(), this.policy.timeoutMs);
     this.timer.unref();
     void this.handle.exited.then((exit) => this.onExit(exit));
-    void this.connection.then((socket) => this.onConnection(socket));
+    void this.connection.then((hello) => this.onConnection(hello));
     while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
     if (this.readyAt !== null) await this.handle.sampleMemory();
   }
 
-  private onConnection(socket: Socket): void {
+  /** A connection the socket refused: in the run's log, where the person and the record see it. */
+  refused(why: string): void {
+    this.logs.note(why);
+  }
+
+  private onConnection({ socket, first, rest }: Hello): void {
     if (this.exit || this.cleaned) {
       socket.destroy();
       return;
     }
     this.socket = socket;
     const splitter = new LineSplitter(this.policy.maxFrameBytes);
-    socket.on('data', (chunk: Buffer) => {
+    const take = (chunk: Buffer) => {
       if (this.failure && this.failure.reason !== 'error') return;
       this.outputBytes += chunk.length;
       if (this.outputBytes > this.policy.maxOutputBytes) {
@@ -430,7 +593,11 @@ class StreamSession implements SandboxSession {
       if (overflow !== null) {
         this.fail({ reason: 'protocol_error', message: `frame of at least ${overflow} bytes is over the limit of ${this.policy.maxFrameBytes} bytes` });
       }
-    });
+    };
+    // The checked "ready" first, then whatever followed it, then the stream as it comes.
+    take(Buffer.concat([first, Buffer.from('\n'), rest]));
+    socket.on('data', take);
+    socket.resume();
     socket.on('error', () => {
       // The program's end of the socket going away is seen through its exit.
     });

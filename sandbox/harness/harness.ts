@@ -2,7 +2,8 @@
  * The in-container runtime. Bundled with a generated program into one CommonJS file for
  * Node 18 (`node /sandbox/bundle.cjs`), so it uses node built-ins only.
  *
- * It connects to the unix socket the orchestrator serves, says ready, and answers each
+ * It connects to the unix socket the orchestrator serves, says ready with the run's secret
+ * (FERRY_STREAM_TOKEN, from the environment, never argv), and answers each
  * batch frame with one batch frame (or one error frame naming the row whose transform
  * threw). Rows travel on the socket only; the program's console.log goes to stdout, which
  * the orchestrator reads as log, so a log line can never become a row.
@@ -86,6 +87,14 @@ async function openStream(path: string): Promise<Socket> {
 
 export async function runHarness(transform: TransformFn): Promise<void> {
   const path = process.env.FERRY_STREAM ?? DEFAULT_SOCKET;
+  // The run's secret, proof to the orchestrator that this is its program. Taken out of the
+  // environment before any row is transformed, so a transform cannot log it by accident.
+  const token = process.env.FERRY_STREAM_TOKEN;
+  delete process.env.FERRY_STREAM_TOKEN;
+  if (token === undefined || token === '') {
+    process.stderr.write('ferry harness: FERRY_STREAM_TOKEN is not set; the orchestrator refuses a stream without it\n');
+    process.exit(EXIT_CONNECT);
+  }
   let socket: Socket;
   try {
     socket = await openStream(path);
@@ -95,7 +104,7 @@ export async function runHarness(transform: TransformFn): Promise<void> {
   }
 
   try {
-    await write(socket, encodeFrame({ v: 1, t: 'ready' }));
+    await write(socket, encodeFrame({ v: 1, t: 'ready', token }));
     const splitter = new LineSplitter(MAX_INPUT_FRAME_BYTES);
     for await (const chunk of socket as AsyncIterable<Buffer>) {
       const { lines, overflow } = splitter.push(chunk);

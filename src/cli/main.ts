@@ -26,9 +26,11 @@ import { hasStore, isStoredPlanRef, listRecordedRuns, replayCommand, runIdArg, s
 import { executeRun } from '../run/execute-run.js';
 import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from '../review/review-command.js';
+import { terminalLines } from '../terminal-text.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
 
-const say: Say = (line) => process.stdout.write(`${line}\n`);
+// Every line goes through terminalText: data and sandbox logs must not drive the terminal.
+const say: Say = terminalLines(process.stdout);
 
 const HELP = `ferry — move a table from a legacy PostgreSQL into a new PostgreSQL/Supabase schema, safely.
 
@@ -570,8 +572,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`${describeError(e)}\n`);
-    if (process.env.FERRY_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    const err = terminalLines(process.stderr);
+    err(describeError(e));
+    if (process.env.FERRY_DEBUG && e instanceof Error) err(e.stack ?? String(e));
     process.exit(e instanceof FerryError && e.category === 'user' ? 2 : 1);
   },
 );

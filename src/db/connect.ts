@@ -21,7 +21,7 @@ export async function connect(url: string, role: 'source' | 'target', applicatio
     await client.connect();
   } catch (cause) {
     await client.end().catch(() => undefined);
-    throw new DatabaseError('DB_CONNECT_FAILED', `could not connect to the ${role} database (${redact(url)}): ${(cause as Error).message}`, {
+    throw new DatabaseError('DB_CONNECT_FAILED', `could not connect to the ${role} database (${redactUrl(url)}): ${(cause as Error).message}`, {
       cause,
       hint: `check ${role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL'} (host, port, database, user, password) and that the server is running`,
     });
@@ -31,12 +31,27 @@ export async function connect(url: string, role: 'source' | 'target', applicatio
   return client;
 }
 
-export function redact(url: string): string {
+/** URL parameters libpq and pg read as secrets. */
+const SECRET_PARAMS = ['password', 'sslpassword'];
+
+/**
+ * A connection string fit to print or log: the userinfo password and the `password` /
+ * `sslpassword` parameters (which pg honours too) become `***`. Everything that prints or
+ * logs a database URL goes through this one function. A string the URL parser rejects is
+ * still scrubbed by pattern, so its host and database stay readable for the person fixing it.
+ */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    return u.toString();
+    for (const name of [...u.searchParams.keys()]) {
+      if (SECRET_PARAMS.includes(name.toLowerCase())) u.searchParams.set(name, '***');
+    }
+    // URLSearchParams encodes the stars; they are kept readable.
+    return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
-    return '<unparseable connection string>';
+    return url
+      .replace(/(\b(?:ssl)?password\s*=\s*)('[^']*'|[^&\s]*)/gi, '$1***')
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/i, '$1***@');
   }
 }

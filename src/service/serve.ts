@@ -7,7 +7,7 @@ import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '..
 import { InputError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { RunStore } from '../store/run-store.js';
-import { resolveToken, startService, type RunningService } from './server.js';
+import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 
@@ -36,6 +36,8 @@ export function parsePort(raw: string | undefined): number {
 
 /** Starts `ferry serve` (and, with --demo, the embedded databases it serves). */
 export async function serve(config: FerryConfig, options: ServeOptions, say: Say): Promise<Served> {
+  // Before anything starts: a short token is refused, not served with.
+  checkApiToken(options.token);
   let embedded: EmbeddedServer | null = null;
   let sourceUrl: string;
   let targetUrl: string;

@@ -57,6 +57,7 @@ export const sha256Hex = (s: string): string => createHash('sha256').update(s).d
  * the caller can print it — once.
  */
 export async function resolveToken(store: RunStore, configured: string | undefined): Promise<{ sha256: string; generated: string | null }> {
+  checkApiToken(configured);
   if (configured) return { sha256: sha256Hex(configured), generated: null };
   const existing = await store.apiTokenHash();
   if (existing) return { sha256: existing, generated: null };
@@ -199,6 +200,32 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
+/**
+ * Sent with the page and its files: scripts, styles and requests from this origin only (the
+ * page has no inline script or style), and never inside another site's frame.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const;
+
+/** Shortest API token accepted: 32 bytes (a generated one is 24 random bytes, 32 characters). */
+export const MIN_TOKEN_BYTES = 32;
+
+/** Refuses a configured token too short to resist guessing, before anything starts. */
+export function checkApiToken(token: string | undefined): void {
+  if (token === undefined) return;
+  const bytes = Buffer.byteLength(token, 'utf8');
+  if (bytes < MIN_TOKEN_BYTES) {
+    throw new InputError('API_TOKEN_TOO_SHORT', `FERRY_API_TOKEN is ${bytes} bytes long; it must be at least ${MIN_TOKEN_BYTES}`, {
+      hint: `choose a longer one (e.g. \`openssl rand -base64 32\`), or unset FERRY_API_TOKEN and ferry serve generates one`,
+    });
+  }
+}
+
 // ---- the service ----------------------------------------------------------------------
 
 export async function startService(opts: ServiceOptions, listen: { port: number; host?: string } = { port: 0 }): Promise<RunningService> {
@@ -208,7 +235,8 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
   const tokenHash = Buffer.from(opts.tokenSha256, 'hex');
 
   const authorized = (req: IncomingMessage): boolean => {
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are Bearer.
+    const m = /^bearer[ \t]+(.+)$/i.exec(req.headers.authorization ?? '');
     if (!m) return false;
     const presented = Buffer.from(sha256Hex(m[1]!.trim()), 'hex');
     return presented.length === tokenHash.length && timingSafeEqual(presented, tokenHash);
@@ -268,15 +296,16 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    // Still percent-encoded: nothing from the path is decoded before the token is checked.
+    const raw = path.split('/').filter(Boolean);
 
     if (method === 'GET' && STATIC[path]) {
       const s = STATIC[path]!;
-      res.writeHead(200, { 'content-type': s.type, 'cache-control': 'no-store' });
+      res.writeHead(200, { 'content-type': s.type, 'cache-control': 'no-store', ...PAGE_HEADERS });
       res.end(readFileSync(join(PAGE_DIR, s.file)));
       return;
     }
-    if (parts[0] !== 'api') throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route ${method} ${path}`);
+    if (raw[0] !== 'api') throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route ${method} ${path}`);
     if (method === 'GET' && path === '/api/health') {
       send(res, 200, { status: 'ok', driver: opts.driver.kind, runsInProgress: hub.running.size });
       return;
@@ -285,6 +314,13 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
       res.setHeader('www-authenticate', 'Bearer');
       throw new HttpError(401, 'UNAUTHORIZED', 'this route needs Authorization: Bearer <token>');
     }
+    const parts = raw.map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        throw new HttpError(400, 'PATH_INVALID', `the path segment "${segment}" is not valid percent-encoding`);
+      }
+    });
     const [, resource, id, sub, subId] = parts;
 
     // POST /api/describe — description → analysis + plan (draft)
@@ -506,9 +542,9 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
       if (m.kind === 'event') {
         if (m.seq <= lastSeq) return;
         lastSeq = m.seq;
-        res.write(`id: ${m.seq}\nevent: run\ndata: ${JSON.stringify(m.event)}\n\n`);
+        res.write(`id: ${m.seq}\nevent: run\ndata: ${sseJson(m.event)}\n\n`);
       } else {
-        res.write(`event: end\ndata: ${JSON.stringify(m.run)}\n\n`);
+        res.write(`event: end\ndata: ${sseJson(m.run)}\n\n`);
         res.end();
       }
     };
@@ -568,6 +604,14 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * JSON for one `data:` line. JSON.stringify leaves U+2028/U+2029 raw, and line-based readers
+ * (a regex's `.` and `$`, some SSE clients) take them for line ends; escaped, they cannot split a frame.
+ */
+export function sseJson(value: unknown): string {
+  return JSON.stringify(value).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 function revisionParam(raw: string | null): number {

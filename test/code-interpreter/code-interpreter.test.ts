@@ -173,7 +173,8 @@ describe('Code Interpreter on the seed case', () => {
     const server = createServer();
     server.listen(socketPath);
     await once(server, 'listening');
-    const child = spawn(process.execPath, [bundle.path], { env: { FERRY_STREAM: socketPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const token = 'c0ffee'.repeat(8);
+    const child = spawn(process.execPath, [bundle.path], { env: { FERRY_STREAM: socketPath, FERRY_STREAM_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     // If the program dies, every wait below fails at once with its stderr instead of hanging.
@@ -191,7 +192,8 @@ describe('Code Interpreter on the seed case', () => {
       };
       const send = (frame: unknown) => socket.write(`${JSON.stringify(frame)}\n`);
 
-      expect(await next()).toEqual({ v: 1, t: 'ready' });
+      // The harness proves it is the run's program with the secret from its environment.
+      expect(await next()).toEqual({ v: 1, t: 'ready', token });
       send({ v: 1, t: 'batch', b: 1, rows: [{ k: '7', r: { id: 7, name: 'DT-IDB', abbrev: 'DT' } }, { k: '8', r: { id: 8, name: 'Supervisor', abbrev: null } }] });
       expect(await next()).toEqual({
         v: 1,

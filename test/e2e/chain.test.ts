@@ -122,13 +122,24 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   });
 
   it('rejects a program naming a column that does not exist before any container starts', async () => {
+    // Rows left to migrate, or a run (even the good one) would start no sandbox at all.
+    await rollbackAll(seed, conn);
     const watched = counting(driver);
     const base = await generateScript({ plan, analysis });
     const broken = base.program.replace(/row\.name\b/, 'row.role_title');
     expect(broken).not.toBe(base.program);
-    await expect(generateScript({ plan, analysis, programOverride: broken })).rejects.toMatchObject({ code: 'PROGRAM_TYPECHECK_FAILED' });
-    await expect(generateScript({ plan, analysis, programOverride: broken })).rejects.toThrowError(/role_title/);
-    expect(watched.starts).toBe(0);
+    // The whole way from a program to the sandbox, with the counting driver as the one that would run it.
+    const runProgram = async (program: string, dir: string) => {
+      const script = await generateScript({ plan, analysis, programOverride: program });
+      const bundle = await bundleScript(script, join(work, dir));
+      return runMigration({ plan, analysis, bundle, source: conn.source, target: conn.target, driver: watched, policy: defaultPolicy, dryRun: true });
+    };
+    // The counter is on that way: the unchanged program, dry, starts exactly one sandbox.
+    expect((await runProgram(base.program, 'control')).status).toBe('completed');
+    expect(watched.starts).toBe(1);
+    await expect(runProgram(broken, 'broken')).rejects.toMatchObject({ code: 'PROGRAM_TYPECHECK_FAILED' });
+    await expect(runProgram(broken, 'broken-again')).rejects.toThrowError(/role_title/);
+    expect(watched.starts).toBe(1);
   });
 
   describe('a failing batch leaves nothing behind', () => {

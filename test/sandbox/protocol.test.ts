@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   LineSplitter,
+  MAX_HELLO_BYTES,
   checkBatchReply,
+  checkHello,
   encodeFrame,
   interpretProgramLine,
   parseOrchestratorFrame,
@@ -128,5 +130,25 @@ describe('LineSplitter', () => {
     const s = new LineSplitter(10);
     expect(s.push(Buffer.from('12345')).overflow).toBeNull();
     expect(s.push(Buffer.from('678901')).overflow).toBe(11);
+  });
+});
+
+describe('the first frame of a connection', () => {
+  const secret = '9c'.repeat(32);
+  it('admits a "ready" carrying the run\'s secret', () => {
+    expect(checkHello(encodeFrame({ v: 1, t: 'ready', token: secret }).trimEnd(), secret)).toEqual({ ok: true });
+  });
+  it.each([
+    ['no token', '{"v":1,"t":"ready"}', 'no token'],
+    ['a wrong token', `{"v":1,"t":"ready","token":"${'9c'.repeat(31)}9d"}`, 'wrong token'],
+    ['a prefix of the token', `{"v":1,"t":"ready","token":"${'9c'.repeat(16)}"}`, 'wrong token'],
+    ['the token as a number', '{"v":1,"t":"ready","token":42}', 'no token'],
+    ['another frame first', `{"v":1,"t":"done","token":"${secret}"}`, 'not "ready"'],
+    ['not JSON', 'GET / HTTP/1.1', 'not JSON'],
+    ['an oversized line', `{"v":1,"t":"ready","token":"${'x'.repeat(MAX_HELLO_BYTES)}"}`, `over ${MAX_HELLO_BYTES} bytes`],
+  ])('refuses %s', (_name, line, why) => {
+    const verdict = checkHello(line, secret);
+    expect(verdict.ok).toBe(false);
+    if (!verdict.ok) expect(verdict.reason).toContain(why);
   });
 });

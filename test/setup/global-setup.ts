@@ -5,7 +5,9 @@ let server: EmbeddedServer | undefined;
 
 /** One embedded PostgreSQL for the whole run; each test file makes its own databases on it. */
 export async function setup(project: TestProject): Promise<void> {
-  server = await startEmbeddedPostgres();
+  // Over TCP on loopback: test files derive database URLs from this one, and the sandbox's
+  // no-network test needs a host port to fail to reach.
+  server = await startEmbeddedPostgres({ tcp: true });
   project.provide('pgAdminUrl', server.url('postgres'));
 }
 

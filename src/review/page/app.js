@@ -120,7 +120,7 @@ async function showPlan(planId) {
   const main = $('#main');
   main.innerHTML = `
     <section data-testid="plan-summary">
-      <div class="row"><h3 style="margin:0">${esc(plan.source.schema)}.${esc(plan.source.table)} → ${esc(plan.target.schema)}.${esc(plan.target.table)}</h3>
+      <div class="row"><h3 class="flush">${esc(plan.source.schema)}.${esc(plan.source.table)} → ${esc(plan.target.schema)}.${esc(plan.target.table)}</h3>
         ${badge(plan.status)} <span class="muted">revision ${plan.revision}${plan.approvedBy ? ` · approved by ${esc(plan.approvedBy)}` : ''}</span></div>
       <p>“${esc(plan.description)}”</p>
       <p class="muted">${plan.source.rowCount} source rows where ${esc(filtersText(plan.source.filters))} · legacy key <code>${esc(plan.source.key)}</code> · batches of ${plan.strategy.batchSize} · plan sha256 <code>${esc(data.planHash.slice(0, 12))}…</code></p>
@@ -160,7 +160,7 @@ async function showPlan(planId) {
         )
         .join('')}
       </tbody></table>
-      ${versions.length > 1 ? `<div class="row" style="margin-top:10px">Diff <select id="diff-from">${versions.map((v) => `<option ${v.revision === versions.length - 1 ? 'selected' : ''}>${v.revision}</option>`).join('')}</select>
+      ${versions.length > 1 ? `<div class="row spaced">Diff <select id="diff-from">${versions.map((v) => `<option ${v.revision === versions.length - 1 ? 'selected' : ''}>${v.revision}</option>`).join('')}</select>
         → <select id="diff-to">${versions.map((v) => `<option ${v.revision === versions.length ? 'selected' : ''}>${v.revision}</option>`).join('')}</select>
         <button id="diff" data-testid="diff">Show changes</button></div><div id="diff-out"></div>` : ''}
     </section>
@@ -312,7 +312,7 @@ async function showRun(id) {
   const main = $('#main');
   const title = run.mode === 'replay' ? `Replay of run ${run.replayOf}` : run.mode === 'dry_run' ? 'Dry run' : `Run${run.migrationId ? ` (migration ${run.migrationId})` : ''}`;
   main.innerHTML = `
-    <section><div class="row"><h3 style="margin:0">Run ${run.id}: ${esc(title)}</h3> <span id="run-status" data-testid="run-status">${badge(run.status)}</span></div>
+    <section><div class="row"><h3 class="flush">Run ${run.id}: ${esc(title)}</h3> <span id="run-status" data-testid="run-status">${badge(run.status)}</span></div>
       <p class="muted">plan <a href="#/plans/${encodeURIComponent(run.planId)}">${esc(run.planId)}</a> revision ${run.revision} · started ${esc(run.startedAt)} by ${esc(run.startedBy)}</p>
       <div class="row">
         <button id="replay" data-testid="replay" ${run.status === 'completed' && run.rowsChecksum ? '' : 'disabled'}>Replay (dry run)</button>
@@ -384,6 +384,23 @@ function renderReport(report) {
     </tbody></table>`;
 }
 
+/**
+ * One server-sent event. Fields are split on "\n" only: a regex's `.` and `$` also stop at
+ * U+2028/U+2029, which a log line may hold, and cut its JSON in two.
+ */
+function parseEventBlock(block) {
+  let type = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') type = value;
+    else if (field === 'data') data.push(value);
+  }
+  return { type, data: data.length ? JSON.parse(data.join('\n')) : null };
+}
+
 /** Server-sent events read through fetch, so the token travels in a header, not the URL. */
 async function follow(runId) {
   if (following) following.abort();
@@ -401,8 +418,7 @@ async function follow(runId) {
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        const type = /^event: (.*)$/m.exec(block)?.[1];
-        const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null');
+        const { type, data } = parseEventBlock(block);
         if (type === 'run') onRunEvent(data);
         if (type === 'end') await onRunEnd(runId);
       }

@@ -6,7 +6,7 @@ declare const __MODE__: 'extra' | 'duplicate' | 'missing' | 'garbage' | 'empty' 
 type Row = { k: string; r: Record<string, unknown> };
 
 const socket = connect(process.env.FERRY_STREAM ?? '/run/ferry/stream.sock');
-socket.write('{"v":1,"t":"ready"}\n');
+socket.write(`${JSON.stringify({ v: 1, t: 'ready', token: process.env.FERRY_STREAM_TOKEN })}\n`);
 let buffer = '';
 socket.on('data', (chunk: Buffer) => {
   buffer += chunk.toString('utf8');
