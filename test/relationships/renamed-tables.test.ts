@@ -6,6 +6,7 @@ import { applyOverrides, approvePlan } from '../../agents/planning/index.js';
 import type { PlanOverrides } from '../../agents/planning/review.js';
 import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import { renderPlan } from '../../src/cli/render.js';
 import { describeToPlan, describeToPlans, executePlan, executePlanSet, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
@@ -121,6 +122,11 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
         { column: 'city', why: 'no column of staff_members matches it' },
         { column: 'state', why: 'no column of staff_members matches it' },
       ]);
+
+      const shown = renderPlan(plan);
+      expect(shown).toContain('Not carried (4 source column(s) no origin reads: they stay behind)');
+      expect(shown).toMatch(/address\s+no column of staff_members matches it/);
+      expect(shown).toContain('public.employee → public.staff_members for manager: plan_set');
 
       const approved = await decide(conn, plan, { column: [{ target: 'hired_on', origin: 'const:null' }] });
       const { run: r, report } = await run(conn, approved, analysis);
