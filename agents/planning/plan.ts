@@ -132,7 +132,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
           columns.push({
             ...base,
             origin: { kind: 'default' },
-            reason: `reference to ${fk.refTable}${pair ? ` (made from legacy ${pair.source.name}: ${pair.detail})` : ''} that the plan could not resolve, so it would stay NULL; plausible legacy source(s): ${found.map((c) => `${c.column} (${c.why})`).join('; ')}`,
+            reason: `reference to ${fk.refTable}${pair ? ` (made from legacy ${pair.source.name}: ${pair.detail})` : ''} that the plan could not resolve, so it would stay NULL; plausible legacy source(s): ${found.map((c) => `${c.column} (${c.why})`).join('; ')}; to carry it, plan again saying which legacy table became ${fk.refTable} ("<legacy table> became ${fk.refTable}"), plan both as one set, or migrate that table first and plan again; to leave it NULL on purpose: --column ${col.name}=default`,
             confidence: 0,
             status: 'needs_review',
           });
