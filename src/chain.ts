@@ -123,7 +123,9 @@ export async function describeToPlans(input: { description: string; conn: Connec
   const planned: PlannedTable[] = [];
   for (const intent of ordered) {
     const analysis = await focusSource(full, source, { schema: intent.source.schema, table: intent.source.name, filters: intent.filters });
-    const plan = await buildPlan({ description: input.description, intent, analysis, probe: createPlanProbe(source, target), onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
+    // The set says which legacy table becomes which target table: references resolve through it, not names.
+    const planSet = ordered.filter((o) => o !== intent).map((o) => ({ source: o.source, target: o.target }));
+    const plan = await buildPlan({ description: input.description, intent, analysis, planSet, probe: createPlanProbe(source, target), onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
     planned.push({ analysis, plan });
   }
   const linked = linkParents(planned.map((p) => p.plan));

@@ -192,6 +192,23 @@ export function decideValue(value: string | null, count: number, ctx: EnumRuleCo
   }
   const runnerUp = ranked[1];
   const alternatives = ranked.slice(1);
+  // A sentence that happens to hold one enum word ("ask the master key holder before …") is
+  // not named by it: when most of its words mean nothing to every rule, a person decides.
+  // A code learned from the data (a prefix, an abbreviation) is structured evidence, not a stray word.
+  const byWordsOnly = matches.every((m) => m.rule === 'word' || m.rule === 'partial_word' || m.rule === 'synonym');
+  const known = knownWords(value, ctx);
+  if (byWordsOnly && known.total >= 3 && known.known.length * 2 < known.total) {
+    return {
+      source: value,
+      count,
+      target: null,
+      rule: null,
+      detail: `only ${known.known.length} of its ${known.total} words (${known.known.map((w) => `"${w}"`).join(', ')}) mean anything to the rules; ${top.target} by ${top.rule} (${top.detail}) is a guess`,
+      confidence: Math.round(top.confidence * (known.known.length / known.total) * 100) / 100,
+      status: 'needs_review',
+      alternatives: ranked,
+    };
+  }
   if (runnerUp && top.confidence - runnerUp.confidence < MIN_MARGIN) {
     return {
       source: value,
@@ -215,4 +232,13 @@ export function decideValue(value: string | null, count: number, ctx: EnumRuleCo
     status: 'mapped',
     alternatives,
   };
+}
+
+/** The value's meaningful words (noise set aside) and those some rule knows: an enum word's stem, a synonym, a learned code. */
+function knownWords(value: string, ctx: EnumRuleContext): { known: string[]; total: number } {
+  const words = tokens(value).filter((t) => !ctx.noise.has(t));
+  const enumStems = new Set(ctx.enumValues.flatMap((v) => tokens(v).map(stem)));
+  const synonyms = new Set(ctx.enumValues.flatMap((v) => tokens(v).flatMap((w) => SYNONYMS[w] ?? [])));
+  const known = words.filter((w) => enumStems.has(stem(w)) || synonyms.has(w) || ctx.learned.has(w));
+  return { known, total: words.length };
 }

@@ -6,13 +6,13 @@ import {
   type ForeignKeyDecision,
   type ValidationCheckName,
 } from '../../src/artifacts/migration-plan.js';
-import { analysisHash, findEnum, type SchemaAnalysis, type TableInfo, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
+import { analysisHash, findEnum, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/errors.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
 import type { PlanProbe } from './probe.js';
-import { decideViaMapping, findLegacyReference } from './references.js';
+import { decideViaMapping, findLegacyReference, legacyTableOf, referenceStem, type TableKnowledge } from './references.js';
 import { singular, stem, tokens } from './words.js';
 
 export const PLANNER_VERSION = 'deterministic-1';
@@ -23,6 +23,8 @@ export interface PlanInput {
   /** Must carry `focus` for the intent's source table and filter. */
   analysis: SchemaAnalysis;
   probe: PlanProbe;
+  /** The other tables of the plan set being planned with this one: which legacy table becomes which target. */
+  planSet?: Array<{ source: TableInfo; target: TableInfo }>;
   now?: () => Date;
   onProgress?: (line: string) => void;
 }
@@ -69,6 +71,14 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 
   /** Target tables this plan's rows point into through their mappings: migrated first. */
   const parents = new Set<string>();
+  const known: TableKnowledge = {
+    planSet: [{ source, target }, ...(input.planSet ?? [])],
+    migrated: await probe.migratedPairs(),
+    description: input.description,
+  };
+  const parentTables: NonNullable<MigrationPlan['parentTables']> = [];
+  /** Source columns named as candidates of a column left for review: why they are not carried yet. */
+  const candidateFor = new Map<string, string>();
   const fkByColumn = new Map(target.foreignKeys.filter((fk) => fk.columns.length === 1).map((fk) => [fk.columns[0]!, fk]));
 
   for (const col of target.columns) {
@@ -95,7 +105,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 
     const fk = fkByColumn.get(col.name);
     if (fk) {
-      const ref = findLegacyReference(col, fk, source, analysis, { target: targetSubject, source: sourceSubject });
+      const ref = findLegacyReference(col, fk, source, analysis, { target: targetSubject, source: sourceSubject }, known, usedSource);
       if (ref) {
         const via = await decideViaMapping({ column: col, ref, source, sourceKey, target, filters: intent.filters, probe });
         columns.push(via.mapping);
@@ -103,10 +113,32 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
         if (!via.self) parents.add(ref.parentTarget.name);
         transformations.push(via.self ? `resolve_${col.name}_in_a_second_pass_through_own_mappings` : `resolve_${col.name}_through_${ref.parentTarget.name}_mappings`);
         if (via.orphans > 0) riskReasons.push(`${via.orphans} row(s) reference a missing ${ref.parentSource.name} row through ${ref.sourceColumn.name}`);
+        const sourceTable = `${ref.parentSource.schema}.${ref.parentSource.name}`;
+        const targetTable = `${ref.parentTarget.schema}.${ref.parentTarget.name}`;
+        const migrated = via.self || known.migrated.some((m) => m.sourceTable === sourceTable && m.targetTable === targetTable);
+        const entry = parentTables.find((p) => p.sourceTable === sourceTable && p.targetTable === targetTable);
+        if (entry) entry.columns.push(col.name);
+        else parentTables.push({ sourceTable, targetTable, evidence: ref.pair.evidence, detail: ref.pair.detail, columns: [col.name], parentMigrated: migrated });
+        if (ref.pair.evidence === 'name') riskReasons.push(`${ref.parentTarget.name} is taken to be made from ${ref.parentSource.name} by name alone; check ${col.name}`);
         continue;
       }
       if (col.nullable) {
-        columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column maps to it, so it stays NULL`, confidence: 0.6, status: 'mapped' });
+        const parentTarget = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+        const pair = parentTarget ? legacyTableOf(parentTarget, analysis, known) : null;
+        const parentKey = pair?.source.columns.find((c) => c.name === pair.source.primaryKey[0]);
+        const found = referenceCandidates(col, source, usedSource, parentKey ?? null);
+        if (found.length > 0) {
+          for (const c of found) candidateFor.set(c.column, `candidate for ${col.name} (needs review)`);
+          columns.push({
+            ...base,
+            origin: { kind: 'default' },
+            reason: `reference to ${fk.refTable}${pair ? ` (made from legacy ${pair.source.name}: ${pair.detail})` : ''} that the plan could not resolve, so it would stay NULL; plausible legacy source(s): ${found.map((c) => `${c.column} (${c.why})`).join('; ')}; to carry it, plan again saying which legacy table became ${fk.refTable} ("<legacy table> became ${fk.refTable}"), plan both as one set, or migrate that table first and plan again; to leave it NULL on purpose: --column ${col.name}=default`,
+            confidence: 0,
+            status: 'needs_review',
+          });
+          continue;
+        }
+        columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column could hold it (no unused legacy FK, no column of a matching name and type), so it stays NULL`, confidence: 0.6, status: 'mapped' });
         continue;
       }
       const decision = await decideForeignKey(col.name, fk, analysis, targetSubject, probe);
@@ -164,7 +196,19 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     if (col.default !== null || col.isIdentity) {
       columns.push({ ...base, origin: { kind: 'default' }, reason: `left to the database default (${col.isIdentity ? 'identity' : col.default})`, confidence: 0.9, status: 'mapped' });
     } else if (col.nullable) {
-      columns.push({ ...base, origin: { kind: 'default' }, reason: 'no legacy column matches; stays NULL', confidence: 0.6, status: 'mapped' });
+      const similar = similarColumns(col, source, usedSource);
+      if (similar.length > 0) {
+        for (const c of similar) candidateFor.set(c.name, `candidate for ${col.name} (needs review)`);
+        columns.push({
+          ...base,
+          origin: { kind: 'default' },
+          reason: `no legacy column matches by name, so it would stay NULL; but ${similar.map((c) => `${c.name} (${c.pgType})`).join(', ')} ${similar.length > 1 ? 'have' : 'has'} a similar name and a compatible type: choose one or NULL`,
+          confidence: 0,
+          status: 'needs_review',
+        });
+      } else {
+        columns.push({ ...base, origin: { kind: 'default' }, reason: 'no legacy column matches by name or by a similar name of a compatible type; stays NULL', confidence: 0.6, status: 'mapped' });
+      }
     } else {
       columns.push({ ...base, origin: { kind: 'default' }, reason: `required (NOT NULL, no default) and no legacy column matches${best ? ` (${candidates.map((c) => c.s.name).join(' and ')} match equally)` : ''}`, confidence: 0, status: 'needs_review' });
     }
@@ -172,6 +216,16 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 
   const rowCount = analysis.focus!.rowCount;
   const selected = [...new Set([sourceKey, ...columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
+  const notCarried = source.columns
+    .filter((c) => !selected.includes(c.name))
+    .map((c) => ({ column: c.name, why: candidateFor.get(c.name) ?? notCarriedWhy(c, source, target) }));
+  for (const p of parentTables) {
+    if (!p.parentMigrated) {
+      riskReasons.push(
+        `the parent migration ${p.sourceTable} → ${p.targetTable} (for ${p.columns.join(', ')}) has not completed yet: ferry run refuses this plan (PARENT_NOT_MIGRATED) until it has`,
+      );
+    }
+  }
   const needsReview =
     columns.filter((c) => c.status === 'needs_review').length +
     enumMappings.reduce((n, m) => n + m.values.filter((v) => v.status === 'needs_review').length, 0) +
@@ -216,6 +270,8 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     validations,
     risk: { level, reasons: riskReasons } as const,
     overrides: [],
+    parentTables,
+    notCarried,
   };
   draft.id = `${source.name}-to-${target.name}-${contentHash({ d: input.description, s: draft.source, t: draft.target }).slice(0, 8)}`;
   say(`planned ${columns.length} target columns, ${enumMappings.length} enum mapping(s), ${foreignKeys.length} FK decision(s); risk ${level}`);
@@ -367,4 +423,54 @@ async function decideForeignKey(
         : `"${chosen.label}", the ${order} of ${total} ${parent.name} rows where ${candidateFilter}; the legacy rows carry no reference to choose per row`,
     status: 'mapped',
   };
+}
+
+/** Why a source column stays behind: said plainly, for the reviewer. */
+function notCarriedWhy(c: ColumnInfo, source: TableInfo, target: TableInfo): string {
+  const fk = source.foreignKeys.find((f) => f.columns.length === 1 && f.columns[0] === c.name);
+  if (fk) return `legacy FK to ${fk.refTable}.${fk.refColumns[0]}; no column of ${target.name} references the table ${fk.refTable} became`;
+  return `no column of ${target.name} matches it`;
+}
+
+const NUMERIC: TypeCategory[] = ['integer', 'bigint', 'numeric', 'float'];
+const TEMPORAL: TypeCategory[] = ['date', 'timestamp'];
+
+/** Types a person could reasonably carry into each other, even where the plan has no cast for it (timestamp → date). */
+function compatible(from: TypeCategory, to: TypeCategory): boolean {
+  return conversion(from, to) !== null || (NUMERIC.includes(from) && NUMERIC.includes(to)) || (TEMPORAL.includes(from) && TEMPORAL.includes(to));
+}
+
+/** Words that say nothing about what a column holds. */
+const GENERIC = new Set(['id', 'at', 'on', 'by', 'of', 'is', 'date', 'time', 'ts', 'no', 'num', 'code', 'name', 'type']);
+
+/** Unused source columns whose name shares a word's stem with the target's (hire_date ~ hired_on) and whose type fits. */
+function similarColumns(col: ColumnInfo, source: TableInfo, used: ReadonlySet<string>): ColumnInfo[] {
+  const words = (n: string) => tokens(n).filter((w) => !GENERIC.has(w));
+  const want = words(col.name);
+  const alike = (a: string, b: string) => stem(a) === stem(b) || (Math.min(a.length, b.length) >= 4 && (a.startsWith(b.slice(0, 4)) && b.startsWith(a.slice(0, 4))) && Math.abs(a.length - b.length) <= 3);
+  return source.columns.filter(
+    (s) => !used.has(s.name) && !source.primaryKey.includes(s.name) && compatible(s.category, col.category) && words(s.name).some((w) => want.some((t) => alike(w, t))),
+  );
+}
+
+/**
+ * Source columns that could hold the legacy id of an unresolved reference: unused legacy FK
+ * columns, and columns whose name matches the target column's (support_rep_id ~ support_rep)
+ * with the type of the parent's legacy key.
+ */
+function referenceCandidates(col: ColumnInfo, source: TableInfo, used: ReadonlySet<string>, parentKey: ColumnInfo | null): Array<{ column: string; why: string }> {
+  const out: Array<{ column: string; why: string }> = [];
+  const keyish: TypeCategory[] = parentKey ? [parentKey.category] : ['integer', 'bigint', 'uuid', 'string'];
+  for (const s of source.columns) {
+    if (used.has(s.name) || source.primaryKey.includes(s.name)) continue;
+    const fk = source.foreignKeys.find((f) => f.columns.length === 1 && f.columns[0] === s.name);
+    if (fk) {
+      out.push({ column: s.name, why: `an unused legacy FK to ${fk.refTable}.${fk.refColumns[0]}` });
+      continue;
+    }
+    if (referenceStem(s.name) === referenceStem(col.name) && keyish.includes(s.category)) {
+      out.push({ column: s.name, why: `its name matches ${col.name} and its type (${s.pgType}) ${parentKey ? `is that of the legacy key ${parentKey.name}` : 'can hold a key'}` });
+    }
+  }
+  return out;
 }

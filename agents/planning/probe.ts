@@ -41,6 +41,12 @@ export interface PlanProbe {
     limit: number;
   }): Promise<{ count: number; sample: Array<{ key: string; value: string }> }>;
 
+  /**
+   * Completed migrations recorded in the target's migration_control (source table → target
+   * table, qualified), newest first; empty where ferry never ran there.
+   */
+  migratedPairs(): Promise<Array<{ sourceTable: string; targetTable: string }>>;
+
   /** Whether a parent row with this key exists (for overrides). */
   parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;
 }

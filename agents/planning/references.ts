@@ -4,6 +4,65 @@ import { nameScore } from './columns.js';
 import type { PlanProbe } from './probe.js';
 import { singular, tokens } from './words.js';
 
+/** Why a legacy table is taken to be the one a target table was made from, strongest first. */
+export type TableEvidence = 'plan_set' | 'migration_control' | 'description' | 'name';
+
+/** A legacy table and the target table it became (or becomes), with the evidence. */
+export interface TablePair {
+  source: TableInfo;
+  target: TableInfo;
+  evidence: TableEvidence;
+  detail: string;
+}
+
+/**
+ * What the planner knows about which legacy table became which target table beyond names:
+ * the pairs of the plan set being planned (this plan's own pair among them), and the
+ * completed migrations recorded in migration_control.
+ */
+export interface TableKnowledge {
+  planSet: Array<{ source: TableInfo; target: TableInfo }>;
+  migrated: Array<{ sourceTable: string; targetTable: string }>;
+  description: string;
+}
+
+const qname = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+
+/**
+ * The legacy table that became `target`: from the plan set, then completed migrations, then
+ * the description's words ("employee into staff_members"), then names (employees ~ employee).
+ */
+export function legacyTableOf(target: TableInfo, analysis: SchemaAnalysis, known: TableKnowledge): TablePair | null {
+  const inSet = known.planSet.find((p) => qname(p.target) === qname(target));
+  if (inSet) return { source: inSet.source, target, evidence: 'plan_set', detail: `planned together: ${qname(inSet.source)} → ${qname(target)}` };
+  const runs = known.migrated.filter((m) => m.targetTable === qname(target));
+  const fromRuns = [...new Set(runs.map((r) => r.sourceTable))];
+  if (fromRuns.length === 1) {
+    const source = analysis.source.tables.find((t) => qname(t) === fromRuns[0]);
+    if (source) return { source, target, evidence: 'migration_control', detail: `a completed migration ${qname(source)} → ${qname(target)} in migration_control` };
+  }
+  const said = describedPair(known.description, target, analysis);
+  if (said) return { source: said.source, target, evidence: 'description', detail: `the description says "${said.words}"` };
+  const byName = analysis.source.tables.filter((t) => sameSubject(t.name, target.name) && t.primaryKey.length === 1);
+  if (byName.length === 1) return { source: byName[0]!, target, evidence: 'name', detail: `by name only (${byName[0]!.name} ~ ${target.name})` };
+  return null;
+}
+
+/** "employee into staff_members", "employee to staff_members", "employee → staff_members". */
+function describedPair(description: string, target: TableInfo, analysis: SchemaAnalysis): { source: TableInfo; words: string } | null {
+  const re = /"?([A-Za-z_][\w.]*)"?\s+(?:into|to|as|becomes|became|→|->)\s+(?:the\s+)?"?([A-Za-z_][\w.]*)"?/gi;
+  for (const m of description.matchAll(re)) {
+    const [, from = '', to = ''] = m;
+    const toName = to.includes('.') ? to.slice(to.indexOf('.') + 1) : to;
+    if (toName.toLowerCase() !== target.name.toLowerCase()) continue;
+    const fromName = from.includes('.') ? from.slice(from.indexOf('.') + 1) : from;
+    const hits = analysis.source.tables.filter((t) => t.name.toLowerCase() === fromName.toLowerCase());
+    const source = hits.length === 1 ? hits[0]! : analysis.source.tables.find((t) => sameSubject(t.name, fromName));
+    if (source && source.primaryKey.length === 1) return { source, words: m[0] };
+  }
+  return null;
+}
+
 /** The legacy side of a target FK: which source column holds the parent's legacy id. */
 export interface LegacyReference {
   sourceColumn: ColumnInfo;
@@ -12,6 +71,8 @@ export interface LegacyReference {
   refColumn: string;
   /** How it was found, for the plan's reason. */
   evidence: string;
+  /** How the parent's legacy table was tied to its target table. */
+  pair: TablePair;
 }
 
 /** employees ~ employee ~ Employees; legacy_customers does not match customers. */
@@ -19,12 +80,20 @@ export function sameSubject(a: string, b: string): boolean {
   return tokens(a).map(singular).join('_') === tokens(b).map(singular).join('_');
 }
 
+/** A reference column's name without its key suffix: support_rep_id → support_rep, manager_uuid → manager. */
+export function referenceStem(name: string): string {
+  const t = tokens(name);
+  while (t.length > 1 && ['id', 'uuid', 'no', 'key', 'fk', 'ref'].includes(t[t.length - 1]!)) t.pop();
+  return t.map(singular).join('_');
+}
+
 /**
  * A target FK column whose parent is a migrated table: the source row holds the parent's
- * legacy id, found through the source's FK to the parent's legacy table (or, where the
- * legacy schema never declared one, a column of the same name and a legacy table of the
- * parent's name). The target FK must reference the parent's primary key, because that is
- * the new id migration_mappings records.
+ * legacy id, found through the source's FK to the legacy table that became the parent
+ * (see legacyTableOf) or, where the legacy schema never declared one, a column whose name
+ * matches the target column's (support_rep_id ~ support_rep) and whose type is the parent's
+ * legacy key's. The target FK must reference the parent's primary key, because that is the
+ * new id migration_mappings records.
  */
 export function findLegacyReference(
   column: ColumnInfo,
@@ -32,35 +101,47 @@ export function findLegacyReference(
   source: TableInfo,
   analysis: SchemaAnalysis,
   subjects: { target: Set<string>; source: Set<string> },
+  known: TableKnowledge,
+  used: ReadonlySet<string> = new Set(),
 ): LegacyReference | null {
   const parentTarget = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
   const refColumn = fk.refColumns[0];
   if (!parentTarget || !refColumn || parentTarget.primaryKey.length !== 1 || parentTarget.primaryKey[0] !== refColumn) return null;
+  const pair = legacyTableOf(parentTarget, analysis, known);
+  if (!pair) return null;
+  const parentSource = pair.source;
 
   const declared = source.foreignKeys
-    .filter((s) => s.columns.length === 1 && sameSubject(s.refTable, parentTarget.name))
-    .map((s) => ({ s, score: nameScore(column.name, s.columns[0]!, subjects.target, subjects.source) }))
+    .filter((s) => s.columns.length === 1 && s.refSchema === parentSource.schema && s.refTable === parentSource.name && !used.has(s.columns[0]!))
+    .map((s) => ({ s, score: Math.max(nameScore(column.name, s.columns[0]!, subjects.target, subjects.source), referenceStem(column.name) === referenceStem(s.columns[0]!) ? 0.9 : 0) }))
     .sort((a, b) => b.score - a.score);
   // One declared FK to the parent's legacy table is enough; several need the names to agree.
   const pick = declared.length === 1 ? declared[0] : declared[0] && declared[0].score >= 0.7 && (declared[1]?.score ?? 0) < declared[0].score ? declared[0] : undefined;
   if (pick) {
-    const parentSource = analysis.source.tables.find((t) => t.schema === pick.s.refSchema && t.name === pick.s.refTable);
     const sourceColumn = source.columns.find((c) => c.name === pick.s.columns[0]);
-    if (parentSource && sourceColumn) {
-      return { sourceColumn, parentSource, parentTarget, refColumn, evidence: `legacy FK ${source.name}.${sourceColumn.name} → ${parentSource.name}.${pick.s.refColumns[0]}` };
+    if (sourceColumn) {
+      return { sourceColumn, parentSource, parentTarget, refColumn, pair, evidence: `legacy FK ${source.name}.${sourceColumn.name} → ${parentSource.name}.${pick.s.refColumns[0]}; ${parentSource.name} → ${parentTarget.name}: ${pair.detail}` };
     }
   }
 
-  const parentSource = analysis.source.tables.find((t) => sameSubject(t.name, parentTarget.name) && t.primaryKey.length === 1);
-  const sourceColumn = source.columns.find((c) => c.name.toLowerCase() === column.name.toLowerCase());
-  const parentKey = parentSource?.columns.find((c) => c.name === parentSource.primaryKey[0]);
-  if (parentSource && sourceColumn && parentKey && sourceColumn.category === parentKey.category) {
+  const parentKey = parentSource.columns.find((c) => c.name === parentSource.primaryKey[0]);
+  const declaredElsewhere = new Set(source.foreignKeys.flatMap((f) => (f.columns.length === 1 ? [f.columns[0]!] : [])));
+  const byName = source.columns.filter(
+    (c) =>
+      !used.has(c.name) &&
+      !declaredElsewhere.has(c.name) &&
+      (c.name.toLowerCase() === column.name.toLowerCase() || referenceStem(c.name) === referenceStem(column.name)) &&
+      !source.primaryKey.includes(c.name),
+  );
+  const sourceColumn = byName.length === 1 ? byName[0] : undefined;
+  if (sourceColumn && parentKey && sourceColumn.category === parentKey.category) {
     return {
       sourceColumn,
       parentSource,
       parentTarget,
       refColumn,
-      evidence: `no legacy FK is declared; ${source.name}.${sourceColumn.name} has the target column's name and the type of ${parentSource.name}.${parentKey.name}`,
+      pair,
+      evidence: `no legacy FK is declared; ${source.name}.${sourceColumn.name} matches the target column's name and has the type of ${parentSource.name}.${parentKey.name}; ${parentSource.name} → ${parentTarget.name}: ${pair.detail}`,
     };
   }
   return null;

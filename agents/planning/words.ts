@@ -8,7 +8,9 @@ export function tokens(text: string): string[] {
     .filter((t) => t.length > 0);
 }
 
-const SUFFIXES = ['ings', 'ing', 'ers', 'ors', 'ions', 'ion', 'er', 'or', 'ed', 'es', 's', 'e'];
+// 'ment(s)' so that manager ~ management ~ manage meet (all → "manag"): a value carrying
+// one form of a word claims every enum value spelled with another.
+const SUFFIXES = ['ments', 'ment', 'ings', 'ing', 'ers', 'ors', 'ions', 'ion', 'er', 'or', 'ed', 'es', 's', 'e'];
 
 /**
  * A crude stem, applied until it stops changing, so that designing/designer/design and

@@ -130,6 +130,8 @@ export const ValidationCheckName = z.enum([
   'row_content',
   'enum_distribution',
   'fk_integrity',
+  /** Every legacy FK of the source table re-counted through the remap, whatever the plan decided. */
+  'relationships',
 ]);
 export type ValidationCheckName = z.infer<typeof ValidationCheckName>;
 
@@ -178,6 +180,27 @@ export const MigrationPlan = z.object({
   validations: z.array(ValidationCheckName),
   risk: z.object({ level: z.enum(['low', 'medium', 'high']), reasons: z.array(z.string()) }),
   overrides: z.array(Override),
+  /**
+   * Which legacy table each referenced target table was made from, and the evidence used:
+   * the plan set being planned, a completed migration in migration_control, the
+   * description's words, or names alone (weakest). Absent in plans made before it existed.
+   */
+  parentTables: z
+    .array(
+      z.object({
+        sourceTable: z.string(),
+        targetTable: z.string(),
+        evidence: z.enum(['plan_set', 'migration_control', 'description', 'name']),
+        detail: z.string(),
+        /** The target columns resolved through it. */
+        columns: z.array(z.string()),
+        /** Whether that parent migration had completed when the plan was made (self-references: true). */
+        parentMigrated: z.boolean(),
+      }),
+    )
+    .optional(),
+  /** Source columns no origin reads, each with why: what stays behind. */
+  notCarried: z.array(z.object({ column: z.string(), why: z.string() })).optional(),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 

@@ -84,6 +84,18 @@ export function renderPlan(plan: MigrationPlan): string {
     out.push(`  why: ${fk.reason}`);
     out.push(`  candidates (${fk.candidateCount}, ${fk.candidateFilter}): ${fk.candidates.map((c) => `${c.label} ${c.value}`).join('; ') || 'none'}`);
   }
+  if (plan.parentTables?.length) {
+    out.push('');
+    out.push('Referenced tables (which legacy table became which target table)');
+    for (const p of plan.parentTables) {
+      out.push(`  ${p.sourceTable} → ${p.targetTable} for ${p.columns.join(', ')}: ${p.evidence} (${p.detail})${p.parentMigrated ? '' : '; not migrated yet: run it first'}`);
+    }
+  }
+  if (plan.notCarried?.length) {
+    out.push('');
+    out.push(`Not carried (${plan.notCarried.length} source column(s) no origin reads: they stay behind)`);
+    out.push(table(['source column', 'why'], plan.notCarried.map((c) => [c.column, c.why])));
+  }
   out.push('');
   out.push(`Transformations: ${plan.strategy.transformations.join(', ')}`);
   out.push(`Validations: ${plan.validations.join(', ')}`);

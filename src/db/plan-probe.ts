@@ -37,6 +37,15 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       );
       return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
     },
+    async migratedPairs() {
+      // Read-only: a target ferry never ran on has no control table, and that is an answer.
+      const exists = await target.query<{ t: string | null }>(`SELECT to_regclass('migration_control')::text AS t`);
+      if (!exists.rows[0]?.t) return [];
+      const r = await target.query<{ source_table: string; target_table: string }>(
+        `SELECT source_table, target_table FROM migration_control WHERE status = 'completed' GROUP BY 1, 2 ORDER BY max(id) DESC`,
+      );
+      return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
+    },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);
       return r.rows.length > 0;

@@ -13,6 +13,7 @@ import { Problems, type RowFindings } from './findings.js';
 import { applyTextSettings, compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, type PlanSql } from './plan-sql.js';
 import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats } from './range-diff.js';
 import { walkRows } from './walk.js';
+import { checkRelationships, relationshipSummary } from './relationships.js';
 
 export type ValidationMethod = 'range_checksum' | 'row_walk';
 
@@ -188,6 +189,8 @@ export async function validateMigration(input: {
       }
       checks.push(mk('fk_integrity', fk.count === 0, parts.join('; '), fk));
     }
+    const rel = await checkRelationships({ plan, source, target, targetTable });
+    if (rel.results.length) checks.push(mk('relationships', rel.problems.count === 0, relationshipSummary(rel.results), rel.problems));
     await source.query('COMMIT');
     await target.query('COMMIT');
     return ValidationReport.parse({

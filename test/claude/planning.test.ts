@@ -155,7 +155,10 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
         else expect(v.alternatives.map((a) => a.target)).toContain('master');
         if (r.target !== 'master') expect(v).toMatchObject({ status: 'needs_review', target: null });
       }
-      expect(p.enumMappings[0]!.values.filter((v) => v.status === 'needs_review')).toHaveLength(30);
+      // 30 disagreements, and the planted sentence itself: its only known word is "master", so the
+      // rules no longer map it by that word (issue 13) and it goes to review as well.
+      expect(p.enumMappings[0]!.values.filter((v) => v.status === 'needs_review')).toHaveLength(31);
+      expect(p.enumMappings[0]!.values.find((v) => v.source === INJECTION)).toMatchObject({ status: 'needs_review', target: null });
       expect(p.risk.level).toBe('high');
       expect(p.risk.reasons.join(' ')).toMatch(/disagree on 30 enum value/);
       expect(() => approvePlan(p, 'reviewer')).toThrow(/decision\(s\) a person must make/);

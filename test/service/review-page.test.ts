@@ -69,6 +69,8 @@ describe('the review page in a real headless Chromium', () => {
     expect(await flagged.textContent()).toContain('0.00');
     expect(await page.locator('tr[data-source="MT-Aligners"]').textContent()).toMatch(/manufacturing[\s\S]*\d\.\d\d/);
     expect(await page.locator('[data-testid=fk-decision]').textContent()).toContain('technician_id');
+    // What stays behind is shown: the legacy columns no origin reads, each with why.
+    expect(await page.locator('[data-testid=not-carried]').textContent()).toContain('group_id');
     expect(await page.locator('[data-testid=program]').textContent()).toContain('generated once nothing needs review');
     await page.screenshot({ path: join(SHOTS, '1-plan-needs-review.png'), fullPage: true });
 

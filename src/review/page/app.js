@@ -145,6 +145,13 @@ async function showPlan(planId) {
     </section>
     ${plan.enumMappings.map((m, mi) => enumSection(m, mi, isDraft)).join('')}
     ${plan.foreignKeys.map((fk, fi) => fkSection(fk, fi, isDraft)).join('')}
+    ${(plan.parentTables ?? []).length ? `<section data-testid="parent-tables"><h3>Referenced tables: which legacy table became which target table</h3><ul>${plan.parentTables
+      .map((p) => `<li><code>${esc(p.sourceTable)}</code> → <code>${esc(p.targetTable)}</code> for ${esc(p.columns.join(', '))}: ${esc(p.evidence.replace(/_/g, ' '))} (${esc(p.detail)})${p.parentMigrated ? '' : ' · <strong>not migrated yet: run it first</strong>'}</li>`)
+      .join('')}</ul></section>` : ''}
+    ${(plan.notCarried ?? []).length ? `<section data-testid="not-carried"><h3>Not carried: ${plan.notCarried.length} source column(s) no origin reads</h3>
+      <table><thead><tr><th>source column</th><th>why it stays behind</th></tr></thead><tbody>${plan.notCarried
+        .map((c) => `<tr><td><code>${esc(c.column)}</code></td><td>${esc(c.why)}</td></tr>`)
+        .join('')}</tbody></table></section>` : ''}
     ${isDraft && hasEditable(plan) ? `<section><div class="row"><button class="primary" id="save-decisions" data-testid="save-decisions">Save decisions (new revision)</button><span class="muted">each decision is checked against the data</span></div></section>` : ''}
     <div class="grid2">
       <section><h3>Risk ${badge(plan.risk.level)}</h3><ul>${plan.risk.reasons.map((r) => `<li>${esc(r)}</li>`).join('') || '<li class="muted">nothing flagged</li>'}</ul></section>
