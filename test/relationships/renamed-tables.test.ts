@@ -7,7 +7,10 @@ import type { PlanOverrides } from '../../agents/planning/review.js';
 import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
 import { renderPlan } from '../../src/cli/render.js';
-import { describeToPlan, describeToPlans, executePlan, executePlanSet, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { describeToPlan, describeToPlans, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { executeRunSet } from '../../src/run/run-plan-set.js';
+import { RunStore } from '../../src/store/run-store.js';
+import { executeRunForTest } from '../setup/execute.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -29,7 +32,24 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
     driver = await dockerDriverForTests();
     work = await mkdtemp(join(tmpdir(), 'ferry-renamed-'));
   });
+  /** One run store per target database, as the CLI keeps it (schema ferry of the target). */
+  const stores = new Map<Connections, RunStore>();
+  const targetUrls = new Map<Connections, string>();
+  const connect = async (db: RenamedCase): Promise<Connections> => {
+    const conn = await openConnections(db.legacy.url, db.target.url);
+    targetUrls.set(conn, db.target.url);
+    return conn;
+  };
+  const storeOf = async (conn: Connections) => {
+    let store = stores.get(conn);
+    if (!store) {
+      store = await RunStore.open(targetUrls.get(conn)!);
+      stores.set(conn, store);
+    }
+    return store;
+  };
   afterAll(async () => {
+    await Promise.allSettled([...stores.values()].map((s) => s.close()));
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -39,7 +59,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
   const run = async (conn: Connections, plan: MigrationPlan, analysis: SchemaAnalysis) => {
     step += 1;
     const program = await prepareProgram({ plan, analysis, dir: join(work, `run${step}`) });
-    return executePlan({ plan, analysis, program, conn, driver, policy: defaultPolicy });
+    return executeRunForTest(await storeOf(conn), { plan, analysis, program, conn, driver, policy: defaultPolicy });
   };
   /** Every migrated row's reference read back through both mappings: [legacy child key, legacy parent key]. */
   const remapped = async (db: RenamedCase, table: string, column: string, parentSource: string, parentTarget: string) =>
@@ -59,7 +79,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
     let conn: Connections;
     beforeAll(async () => {
       db = await createRenamedCase();
-      conn = await openConnections(db.legacy.url, db.target.url);
+      conn = await connect(db);
     });
     afterAll(async () => {
       await conn?.close();
@@ -193,7 +213,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
     let conn: Connections;
     beforeAll(async () => {
       db = await createRenamedCase();
-      conn = await openConnections(db.legacy.url, db.target.url);
+      conn = await connect(db);
     });
     afterAll(async () => {
       await conn?.close();
@@ -221,13 +241,13 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
         { ...byTarget('customers'), plan: approvePlan(byTarget('customers').plan, 'test') },
       ].map((p, i) => ({ ...p, dir: join(work, `set${i}`) }));
 
-      const reversed = await executePlanSet({ plans: [ready[2]!, ready[0]!], conn, driver, policy: defaultPolicy });
+      const reversed = await executeRunSet({ plans: [ready[2]!, ready[0]!], store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
       expect(reversed.status).toBe('failed');
       const first = reversed.steps[0]!;
       expect('refused' in first && first.refused.code).toBe('PARENT_NOT_MIGRATED');
       expect(await count(db, 'SELECT count(*) AS n FROM migration_control')).toBe(0);
 
-      const done = await executePlanSet({ plans: ready, conn, driver, policy: defaultPolicy });
+      const done = await executeRunSet({ plans: ready, store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
       expect(done.status).toBe('completed');
       expect(done.steps.map((s) => ('result' in s ? s.result.report?.status : 'refused'))).toEqual(['passed', 'passed', 'passed']);
       expect(await count(db, 'SELECT count(*) AS n FROM staff_members')).toBe(6);
