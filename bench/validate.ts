@@ -19,12 +19,12 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { TableInfo } from '../src/artifacts/schema-analysis.js';
-import type { ValidationReport } from '../src/artifacts/validation-report.js';
+import type { TableInfo } from '../src/core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../src/core/artifacts/validation-report.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { applyTextSettings, compilePlan, quoteLiteral, readColumnTypes } from '../src/validation/plan-sql.js';
 import { validateMigration, type ValidationMethod } from '../src/validation/validate.js';
-import { buildItemsCase } from '../test/validation/items-case.js';
+import { buildItemsCase } from '../src/demo/items-case.js';
 
 const args = process.argv.slice(2);
 const rowsAt = args.indexOf('--rows');

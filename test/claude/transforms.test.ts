@@ -8,9 +8,9 @@ import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transform
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { executePlan, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../../src/chain-claude.js';
-import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
-import { TokenBudget } from '../../src/llm/budget.js';
-import { loadPrompt } from '../../src/llm/prompts.js';
+import { AnthropicModelClient } from '../../src/core/llm/anthropic-client.js';
+import { TokenBudget } from '../../src/core/llm/budget.js';
+import { loadPrompt } from '../../src/core/llm/prompts.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { dockerDriverForTests } from '../setup/docker.js';

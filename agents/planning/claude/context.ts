@@ -1,5 +1,5 @@
-import type { DatabaseAnalysis, SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
-import { DATA_CLOSE, DATA_OPEN, escapeData } from '../../../src/llm/untrusted.js';
+import type { DatabaseAnalysis, SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { DATA_CLOSE, DATA_OPEN, escapeData } from '../../../src/core/llm/untrusted.js';
 
 /**
  * The schemas as the model sees them: names, types, keys, enums and sample values. All of it
