@@ -3,7 +3,7 @@
  * PostgreSQL (two databases on one server), with figures measured here and now:
  *
  *  1. builds 1,000,000 legacy rows and the target rows, mappings and control row a
- *     migration would leave (test/validation/items-case.ts: quoted names, NULLs, unicode,
+ *     migration would leave (src/demo/items-case.ts: quoted names, NULLs, unicode,
  *     an enum mapping, a self-reference through the mappings with orphans);
  *  2. validates it by range checksums (the default), median of 3;
  *  3. reference: reading both sides once, `COPY (SELECT …) TO STDOUT` of the source rows

@@ -11,7 +11,7 @@ import { buildItemsCase, keySql, type ItemsCase } from '../../src/demo/items-cas
 
 /**
  * Validation by range checksums on real PostgreSQL, no Docker: a migration written
- * directly in SQL (test/validation/items-case.ts), then differences planted on both sides;
+ * directly in SQL (src/demo/items-case.ts), then differences planted on both sides;
  * each must be found and named by legacy key, with the kind of difference.
  */
 
