@@ -3,7 +3,7 @@
  * PostgreSQL (two databases on one server), with figures measured here and now:
  *
  *  1. builds 1,000,000 legacy rows and the target rows, mappings and control row a
- *     migration would leave (test/validation/items-case.ts: quoted names, NULLs, unicode,
+ *     migration would leave (src/demo/items-case.ts: quoted names, NULLs, unicode,
  *     an enum mapping, a self-reference through the mappings with orphans);
  *  2. validates it by range checksums (the default), median of 3;
  *  3. reference: reading both sides once, `COPY (SELECT …) TO STDOUT` of the source rows
@@ -19,12 +19,12 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { TableInfo } from '../src/artifacts/schema-analysis.js';
-import type { ValidationReport } from '../src/artifacts/validation-report.js';
+import type { TableInfo } from '../src/core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../src/core/artifacts/validation-report.js';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { applyTextSettings, compilePlan, quoteLiteral, readColumnTypes } from '../src/validation/plan-sql.js';
 import { validateMigration, type ValidationMethod } from '../src/validation/validate.js';
-import { buildItemsCase } from '../test/validation/items-case.js';
+import { buildItemsCase } from '../src/demo/items-case.js';
 
 const args = process.argv.slice(2);
 const rowsAt = args.indexOf('--rows');

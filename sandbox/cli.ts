@@ -2,7 +2,7 @@
  * `ferry sandbox policy|ps|gc`: the policy as Docker sees it, and the containers ferry
  * started that still exist. Kept here so the CLI's main file only dispatches.
  */
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import { DockerDriver, type FerryContainer } from './docker-driver.js';
 import { LABEL } from './owner.js';
 import { defaultPolicy, dockerFields, type SandboxPolicy } from './policy.js';

@@ -4,7 +4,7 @@
  * swapped) without them.
  */
 import Dockerode from 'dockerode';
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
 
 /** The container create body, as much of it as ferry sets: the policy's Docker fields plus image and labels. */

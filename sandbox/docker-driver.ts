@@ -5,7 +5,7 @@
  * container's stdout/stderr are its log.
  */
 import { readFile } from 'node:fs/promises';
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type ContainerSpec, type ContainerSummary, type DockerClient } from './docker-client.js';
 import { resolveImage, type ResolvedImage } from './image.js';
 import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';

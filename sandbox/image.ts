@@ -13,7 +13,7 @@ import { access, chmod, copyFile, mkdir, mkdtemp, readFile, realpath, rename, rm
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type DockerClient } from './docker-client.js';
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 /**
  * The sandbox's public surface for the orchestrator, the CLI and the demo.
  */
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import { DockerDriver } from './docker-driver.js';
 import { buildOfflineImage } from './image.js';
 import { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';

@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SandboxError } from '../src/errors.js';
+import { SandboxError } from '../src/core/errors.js';
 import type { SandboxPolicy } from './policy.js';
 import { heapLimitMiB } from './policy.js';
 import { runDirAccess, startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';

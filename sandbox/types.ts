@@ -1,4 +1,4 @@
-import type { ExitReason, SandboxRun } from '../src/artifacts/sandbox-run.js';
+import type { ExitReason, SandboxRun } from '../src/core/artifacts/sandbox-run.js';
 import type { SandboxPolicy } from './policy.js';
 
 /**

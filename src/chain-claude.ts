@@ -3,16 +3,16 @@ import { buildPlan } from '../agents/planning/index.js';
 import { CLAUDE_PLANNER_VERSION, mergeProposal, PLANNING_PROMPT, proposePlan } from '../agents/planning/claude/index.js';
 import { CODE_INTERPRETER_PROMPT, writeTransforms } from '../agents/code-interpreter/claude/write-transforms.js';
 import { ANNOTATE_TOOL, annotateAnalysis, SCHEMA_ANALYSIS_PROMPT } from '../agents/schema-analysis/claude/annotate.js';
-import type { GeneratedScript } from './artifacts/generated-script.js';
-import { MigrationPlan } from './artifacts/migration-plan.js';
-import type { SchemaAnalysis } from './artifacts/schema-analysis.js';
+import type { GeneratedScript } from './core/artifacts/generated-script.js';
+import { MigrationPlan } from './core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from './core/artifacts/schema-analysis.js';
 import type { Connections, Say } from './chain.js';
 import { createPlanProbe } from './db/plan-probe.js';
-import { TokenBudget, withBudget } from './llm/budget.js';
-import { estimateCostUsd } from './llm/pricing.js';
-import { loadPrompt, type PromptTemplate } from './llm/prompts.js';
-import { emptyTranscript, recording, replaying, type ModelTranscript } from './llm/transcript.js';
-import type { ModelClient } from './llm/types.js';
+import { TokenBudget, withBudget } from './core/llm/budget.js';
+import { estimateCostUsd } from './core/llm/pricing.js';
+import { loadPrompt, type PromptTemplate } from './core/llm/prompts.js';
+import { emptyTranscript, recording, replaying, type ModelTranscript } from './core/llm/transcript.js';
+import type { ModelClient } from './core/llm/types.js';
 
 
 /** Where a model's answers come from: a live client (recorded, within its budget) or a recorded transcript. */

@@ -4,12 +4,12 @@ import type pg from 'pg';
 import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
 import { buildPlan, linkParents, orderByDependencies, parseIntent, parseMultiIntent } from '../agents/planning/index.js';
 import { bundleScript, generateScript } from '../agents/code-interpreter/index.js';
-import type { GeneratedScript } from './artifacts/generated-script.js';
-import type { MigrationPlan } from './artifacts/migration-plan.js';
-import type { SchemaAnalysis, TableInfo } from './artifacts/schema-analysis.js';
+import type { GeneratedScript } from './core/artifacts/generated-script.js';
+import type { MigrationPlan } from './core/artifacts/migration-plan.js';
+import type { SchemaAnalysis, TableInfo } from './core/artifacts/schema-analysis.js';
 import { connect } from './db/connect.js';
 import { createPlanProbe } from './db/plan-probe.js';
-import { PlanError } from './errors.js';
+import { PlanError } from './core/errors.js';
 
 /**
  * The chain, wired: description → Schema Analysis → Planning → (review) → Code Interpreter →

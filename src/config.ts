@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { InputError } from './errors.js';
+import { InputError } from './core/errors.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.

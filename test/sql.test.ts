@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildWhere, describeFilters, qualified, quoteIdent } from '../src/db/sql.js';
+import { buildWhere, describeFilters, qualified, quoteIdent } from '../src/core/sql.js';
 
 describe('SQL building', () => {
   it('quotes identifiers so that names which look like SQL stay names', () => {

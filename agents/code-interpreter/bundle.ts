@@ -2,8 +2,8 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { sha256 } from '../../src/artifacts/hash.js';
-import { CodegenError } from '../../src/errors.js';
+import { sha256 } from '../../src/core/artifacts/hash.js';
+import { CodegenError } from '../../src/core/errors.js';
 
 /** The repository root: the bundle's working directory, so module paths in it are repo-relative. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

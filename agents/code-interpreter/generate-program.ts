@@ -1,6 +1,6 @@
-import type { EnumMapping, ForeignKeyDecision } from '../../src/artifacts/migration-plan.js';
-import type { ColumnInfo, EnumTypeInfo } from '../../src/artifacts/schema-analysis.js';
-import { CodegenError, PlanError } from '../../src/errors.js';
+import type { EnumMapping, ForeignKeyDecision } from '../../src/core/artifacts/migration-plan.js';
+import type { ColumnInfo, EnumTypeInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { CodegenError, PlanError } from '../../src/core/errors.js';
 import { HELPERS, HELPER_CONSTANTS, HELPER_ORDER, type HelperName } from './helpers.js';
 import type { ProgramColumn, ResolvedPlan } from './resolve.js';
 import { describeFilter, type RowTypes } from './row-types.js';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { GeneratedScript } from '../../src/artifacts/generated-script.js';
-import { MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
-import { CodegenError, InputError } from '../../src/errors.js';
+import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
+import { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { CodegenError, InputError } from '../../src/core/errors.js';
 import { bundleProgram, writeBundle, type BundleInfo } from './bundle.js';
 import { GENERATOR_VERSION, generateProgram } from './generate-program.js';
 import { resolvePlan } from './resolve.js';

@@ -1,4 +1,4 @@
-import { contentHash } from '../../src/artifacts/hash.js';
+import { contentHash } from '../../src/core/artifacts/hash.js';
 import {
   isSelfReference,
   reviewItems,
@@ -6,7 +6,7 @@ import {
   type EnumMapping,
   type ForeignKeyDecision,
   type MigrationPlan,
-} from '../../src/artifacts/migration-plan.js';
+} from '../../src/core/artifacts/migration-plan.js';
 import {
   analysisHash,
   findEnum,
@@ -15,8 +15,8 @@ import {
   type EnumTypeInfo,
   type SchemaAnalysis,
   type TableInfo,
-} from '../../src/artifacts/schema-analysis.js';
-import { PlanError } from '../../src/errors.js';
+} from '../../src/core/artifacts/schema-analysis.js';
+import { PlanError } from '../../src/core/errors.js';
 
 /** A target column the program returns, with everything its code needs, looked up once. */
 export type ProgramColumn =

@@ -1,4 +1,4 @@
-import type { ColumnInfo, DatabaseAnalysis, EnumTypeInfo, FilterCondition, TableInfo } from '../../src/artifacts/schema-analysis.js';
+import type { ColumnInfo, DatabaseAnalysis, EnumTypeInfo, FilterCondition, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import type { ProgramColumn, ResolvedPlan } from './resolve.js';
 import { NameAllocator, commentText, pascalCase, propertyKey, tsString } from './ts-text.js';
 

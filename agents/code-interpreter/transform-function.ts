@@ -1,6 +1,6 @@
 import ts from 'typescript';
-import type { EnumTypeInfo } from '../../src/artifacts/schema-analysis.js';
-import { CodegenError } from '../../src/errors.js';
+import type { EnumTypeInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { CodegenError } from '../../src/core/errors.js';
 import type { ProgramColumn } from './resolve.js';
 import { jsonTypeOf } from './row-types.js';
 import { commentText, pascalCase, tsString, type NameAllocator } from './ts-text.js';

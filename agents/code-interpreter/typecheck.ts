@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import ts from 'typescript';
-import type { Diagnostic } from '../../src/artifacts/generated-script.js';
+import type { Diagnostic } from '../../src/core/artifacts/generated-script.js';
 
 /**
  * Type-checks a transform program against its row types, in memory, with the installed

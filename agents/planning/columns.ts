@@ -1,4 +1,4 @@
-import type { ColumnInfo, TableInfo, TypeCategory } from '../../src/artifacts/schema-analysis.js';
+import type { ColumnInfo, TableInfo, TypeCategory } from '../../src/core/artifacts/schema-analysis.js';
 import { levenshtein, singular, tokens } from './words.js';
 
 /** Can a value of category `from` be written to a column of category `to`, and how? */

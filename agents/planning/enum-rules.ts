@@ -1,4 +1,4 @@
-import type { EnumValueMapping, RuleMatch } from '../../src/artifacts/migration-plan.js';
+import type { EnumValueMapping, RuleMatch } from '../../src/core/artifacts/migration-plan.js';
 import { stem, tokens } from './words.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { DatabaseAnalysis, FilterCondition, SchemaAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
-import { InputError, NotFoundError } from '../../src/errors.js';
+import type { DatabaseAnalysis, FilterCondition, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { InputError, NotFoundError } from '../../src/core/errors.js';
 import { closestNames } from '../schema-analysis/names.js';
 import { singular, tokens } from './words.js';
 

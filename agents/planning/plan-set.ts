@@ -1,6 +1,6 @@
-import type { DatabaseAnalysis, SchemaAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
-import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import { NotFoundError, PlanError } from '../../src/errors.js';
+import type { DatabaseAnalysis, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import { NotFoundError, PlanError } from '../../src/core/errors.js';
 import type { MigrationIntent } from './intent.js';
 import { closestTables } from './intent.js';
 import { sameSubject } from './references.js';

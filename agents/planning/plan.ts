@@ -1,13 +1,13 @@
-import { contentHash } from '../../src/artifacts/hash.js';
+import { contentHash } from '../../src/core/artifacts/hash.js';
 import {
   MigrationPlan,
   type ColumnMapping,
   type EnumMapping,
   type ForeignKeyDecision,
   type ValidationCheckName,
-} from '../../src/artifacts/migration-plan.js';
-import { analysisHash, findEnum, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/artifacts/schema-analysis.js';
-import { PlanError } from '../../src/errors.js';
+} from '../../src/core/artifacts/migration-plan.js';
+import { analysisHash, findEnum, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
+import { PlanError } from '../../src/core/errors.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';

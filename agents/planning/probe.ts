@@ -1,4 +1,4 @@
-import type { FilterCondition } from '../../src/artifacts/schema-analysis.js';
+import type { FilterCondition } from '../../src/core/artifacts/schema-analysis.js';
 
 /**
  * The two facts the planner reads beyond the analysis: which code stands next to which

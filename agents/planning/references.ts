@@ -1,5 +1,5 @@
-import type { ColumnMapping } from '../../src/artifacts/migration-plan.js';
-import type { ColumnInfo, ForeignKeyInfo, SchemaAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
+import type { ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
+import type { ColumnInfo, ForeignKeyInfo, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { nameScore } from './columns.js';
 import type { PlanProbe } from './probe.js';
 import { singular, tokens } from './words.js';

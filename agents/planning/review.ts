@@ -1,5 +1,5 @@
-import { MigrationPlan, reviewItems, type ColumnMapping } from '../../src/artifacts/migration-plan.js';
-import { InputError, PlanError } from '../../src/errors.js';
+import { MigrationPlan, reviewItems, type ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
+import { InputError, PlanError } from '../../src/core/errors.js';
 import type { PlanProbe } from './probe.js';
 
 /** What a reviewer changes: enum values, FK choices, column origins. */

@@ -1,6 +1,6 @@
-import type { ColumnInfo, EnumTypeInfo, ForeignKeyInfo, TypeCategory } from '../../src/artifacts/schema-analysis.js';
-import type { Queryable } from '../../src/db/sql.js';
-import { DatabaseError } from '../../src/errors.js';
+import type { ColumnInfo, EnumTypeInfo, ForeignKeyInfo, TypeCategory } from '../../src/core/artifacts/schema-analysis.js';
+import type { Queryable } from '../../src/core/sql.js';
+import { DatabaseError } from '../../src/core/errors.js';
 
 /**
  * Catalog facts of one database, read in one query per kind (tables, columns, keys, foreign

@@ -1,4 +1,4 @@
-import type { ColumnInfo, ForeignKeyInfo, TableClassification, ValueProfile } from '../../src/artifacts/schema-analysis.js';
+import type { ColumnInfo, ForeignKeyInfo, TableClassification, ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
 
 /**
  * Catalog/reference vs transactional from generic signals only: size, who references whom,

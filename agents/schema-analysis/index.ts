@@ -5,10 +5,10 @@ import {
   type DatabaseAnalysis,
   type TableInfo,
   type ValueProfile,
-} from '../../src/artifacts/schema-analysis.js';
-import type { Queryable } from '../../src/db/sql.js';
-import { describeFilters } from '../../src/db/sql.js';
-import { FerryError, InputError } from '../../src/errors.js';
+} from '../../src/core/artifacts/schema-analysis.js';
+import type { Queryable } from '../../src/core/sql.js';
+import { describeFilters } from '../../src/core/sql.js';
+import { FerryError, InputError } from '../../src/core/errors.js';
 import { catalogQuery, readCatalog } from './catalog.js';
 import { classifyTable } from './classify.js';
 import { requireColumn, requireTable } from './names.js';

@@ -1,5 +1,5 @@
-import type { ColumnInfo, DatabaseAnalysis, TableInfo } from '../../src/artifacts/schema-analysis.js';
-import { InputError, NotFoundError } from '../../src/errors.js';
+import type { ColumnInfo, DatabaseAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { InputError, NotFoundError } from '../../src/core/errors.js';
 
 /**
  * Name lookup for tables and columns named by a person or a model, with "did you mean"

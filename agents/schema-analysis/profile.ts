@@ -1,6 +1,6 @@
-import type { ColumnInfo, FilterCondition, TypeCategory, ValueProfile } from '../../src/artifacts/schema-analysis.js';
-import { buildWhere, qualified, quoteIdent, type Queryable } from '../../src/db/sql.js';
-import { DatabaseError, InputError } from '../../src/errors.js';
+import type { ColumnInfo, FilterCondition, TypeCategory, ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
+import { buildWhere, qualified, quoteIdent, type Queryable } from '../../src/core/sql.js';
+import { DatabaseError, InputError } from '../../src/core/errors.js';
 import { catalogQuery } from './catalog.js';
 
 /** Below this planner estimate a table is counted exactly; above it the estimate stands. */

@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { needsTransforms } from '../../agents/code-interpreter/claude/write-transforms.js';
-import { GeneratedScript } from '../artifacts/generated-script.js';
-import { contentHash } from '../artifacts/hash.js';
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { GeneratedScript } from '../core/artifacts/generated-script.js';
+import { contentHash } from '../core/artifacts/hash.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { describeToPlan, type Connections, type Say } from '../chain.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../chain-claude.js';
-import { InputError } from '../errors.js';
-import { AnthropicModelClient } from '../llm/anthropic-client.js';
-import { TokenBudget } from '../llm/budget.js';
-import type { ModelConfig } from '../llm/config.js';
-import { ModelError } from '../llm/errors.js';
-import { loadTranscript, ModelTranscript } from '../llm/transcript.js';
+import { InputError } from '../core/errors.js';
+import { AnthropicModelClient } from '../core/llm/anthropic-client.js';
+import { TokenBudget } from '../core/llm/budget.js';
+import type { ModelConfig } from '../core/llm/config.js';
+import { ModelError } from '../core/llm/errors.js';
+import { loadTranscript, ModelTranscript } from '../core/llm/transcript.js';
 import { saveJson } from '../store/file-store.js';
 
 /** The model exchange kept beside a plan: `<plan>.model.json`. */

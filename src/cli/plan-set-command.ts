@@ -2,10 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { approvePlan, tableListItems } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../artifacts/migration-plan.js';
-import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
+import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { describeToPlans, type Connections, type Say } from '../chain.js';
-import { PlanError } from '../errors.js';
+import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { executeRunSet } from '../run/run-plan-set.js';
@@ -13,7 +13,7 @@ import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import type { RunStore } from '../store/run-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
-import { renderPlan, renderReport } from './render.js';
+import { renderPlan, renderReport } from '../present/render.js';
 
 /**
  * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per

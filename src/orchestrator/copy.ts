@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { quoteIdent } from '../db/sql.js';
-import { InputError } from '../errors.js';
+import { quoteIdent } from '../core/sql.js';
+import { InputError } from '../core/errors.js';
 
 /**
  * COPY … FROM STDIN in PostgreSQL's text format: the bulk path's writer. One round trip

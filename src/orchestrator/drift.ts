@@ -1,6 +1,6 @@
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
-import { PlanError } from '../errors.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { findEnum, type SchemaAnalysis, type TableInfo } from '../core/artifacts/schema-analysis.js';
+import { PlanError } from '../core/errors.js';
 
 /**
  * The plan was made from an analysis; the databases may have changed since. Before a run,

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { getControl } from '../control/control-tables.js';
-import { qualified, quoteIdent } from '../db/sql.js';
-import { FerryError, NotFoundError } from '../errors.js';
+import { qualified, quoteIdent } from '../core/sql.js';
+import { FerryError, NotFoundError } from '../core/errors.js';
 
 export interface RollbackResult {
   migrationId: number;

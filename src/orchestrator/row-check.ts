@@ -1,7 +1,7 @@
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import { findEnum, type SchemaAnalysis, type TableInfo } from '../artifacts/schema-analysis.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { findEnum, type SchemaAnalysis, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import type { OutputRow } from '../../sandbox/types.js';
-import { checkValue, compileDeriver, programColumns, valueComparer } from '../validation/expected-row.js';
+import { checkValue, compileDeriver, programColumns, valueComparer } from '../core/plan/expected-row.js';
 import { BatchFailure } from './write-batch.js';
 
 /**

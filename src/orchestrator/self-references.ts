@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../artifacts/migration-plan.js';
-import type { TableInfo } from '../artifacts/schema-analysis.js';
+import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { planTables } from '../control/control-tables.js';
-import { qualified, quoteIdent } from '../db/sql.js';
-import { lookupParents, legacyText, resolveReference } from './references.js';
+import { qualified, quoteIdent } from '../core/sql.js';
+import { lookupParents, legacyText, resolveReference } from '../core/plan/references.js';
 import { BatchFailure } from './write-batch.js';
 
 export interface SelfReferenceResolved {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { contentHash } from '../artifacts/hash.js';
-import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../artifacts/migration-plan.js';
+import { contentHash } from '../core/artifacts/hash.js';
+import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { insertControl, planTables } from '../control/control-tables.js';
-import { qualified } from '../db/sql.js';
+import { qualified } from '../core/sql.js';
 import type { OutputRow } from '../../sandbox/types.js';
-import { programColumns } from '../validation/expected-row.js';
+import { programColumns } from '../core/plan/expected-row.js';
 import { CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
-import { legacyText, lookupParents, resolveReference } from './references.js';
+import { legacyText, lookupParents, resolveReference } from '../core/plan/references.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
 export class BatchFailure extends Error {

@@ -1,5 +1,5 @@
-import type { ColumnOrigin, MigrationPlan } from '../artifacts/migration-plan.js';
-import { canonicalJson } from '../artifacts/hash.js';
+import type { ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { canonicalJson } from '../core/artifacts/hash.js';
 
 /** One decision that differs between two plan versions, in a reviewer's words. */
 export interface PlanChange {

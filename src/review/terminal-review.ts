@@ -1,6 +1,6 @@
 import type { PlanOverrides } from '../../agents/planning/index.js';
-import { reviewItems, type MigrationPlan } from '../artifacts/migration-plan.js';
-import { renderPlan } from '../cli/render.js';
+import { reviewItems, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { renderPlan } from '../present/render.js';
 import { diffPlans } from './plan-diff.js';
 
 /**

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import { analysisHash, type SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import type { ValidationReport } from '../artifacts/validation-report.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { analysisHash, type SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
-import { FerryError, PlanError } from '../errors.js';
+import { FerryError, PlanError } from '../core/errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';

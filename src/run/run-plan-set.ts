@@ -1,11 +1,11 @@
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
-import type { ValidationReport } from '../artifacts/validation-report.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { prepareProgram, type Connections, type Say } from '../chain.js';
-import { FerryError } from '../errors.js';
+import { FerryError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import { planTables } from '../control/control-tables.js';
-import { parentMigrations } from '../orchestrator/references.js';
+import { parentMigrations } from '../core/plan/references.js';
 import type { RunEvent, RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';

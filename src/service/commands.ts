@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ValidationReport } from '../artifacts/validation-report.js';
+import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
 import { formatProgress } from '../orchestrator/progress.js';
 import { requireUrl, type FerryConfig } from '../config.js';
-import { renderReport } from '../cli/render.js';
-import { InputError } from '../errors.js';
+import { renderReport } from '../present/render.js';
+import { InputError } from '../core/errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
 import { planPaths } from '../store/file-store.js';
 import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateScript } from '../../agents/code-interpreter/index.js';
-import { sha256 } from '../artifacts/hash.js';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
+import { sha256 } from '../core/artifacts/hash.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { Connections } from '../chain.js';
-import { FerryError, PlanError } from '../errors.js';
+import { FerryError, PlanError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { finishRecord, runWithEvents } from '../run/execute-run.js';

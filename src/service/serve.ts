@@ -4,7 +4,7 @@ import { describeToPlan, openConnections, type Say } from '../chain.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '../demo/seed-case.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
 import { RunStore } from '../store/run-store.js';
 import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';

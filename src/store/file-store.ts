@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { z } from 'zod';
-import { contentHash } from '../artifacts/hash.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { contentHash } from '../core/artifacts/hash.js';
+import { InputError, NotFoundError } from '../core/errors.js';
 
 /**
  * Artifacts on disk as readable JSON. Every load is validated against the artifact's zod

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { contentHash, sha256 } from '../artifacts/hash.js';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
-import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { contentHash, sha256 } from '../core/artifacts/hash.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { connect } from '../db/connect.js';
-import { DatabaseError, NotFoundError } from '../errors.js';
+import { DatabaseError, NotFoundError } from '../core/errors.js';
 
 /**
  * ferry's own records, in PostgreSQL: the schema `ferry` of the target database, or of the

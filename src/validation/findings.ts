@@ -1,4 +1,4 @@
-import type { ValidationReport } from '../artifacts/validation-report.js';
+import type { ValidationReport } from '../core/artifacts/validation-report.js';
 
 const MAX_PROBLEMS = 25;
 

@@ -1,6 +1,6 @@
-import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../artifacts/migration-plan.js';
+import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../db/sql.js';
+import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
 
 /**
  * A plan compiled into SQL, for validation at scale: on the source side, one text expression

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { quoteIdent, type Queryable, type SqlFragment } from '../db/sql.js';
+import { quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
 import type { CompiledColumn, PlanSql } from './plan-sql.js';
 
 /**

@@ -1,8 +1,8 @@
-import type { MigrationPlan } from '../artifacts/migration-plan.js';
-import { viaMappingColumns } from '../artifacts/migration-plan.js';
-import type { TableInfo } from '../artifacts/schema-analysis.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { viaMappingColumns } from '../core/artifacts/migration-plan.js';
+import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent, type Queryable } from '../db/sql.js';
+import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { Problems } from './findings.js';
 
 /**

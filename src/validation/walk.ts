@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { viaMappingColumns, type MigrationPlan } from '../artifacts/migration-plan.js';
+import { viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent } from '../db/sql.js';
-import { legacyText, lookupParents } from '../orchestrator/references.js';
-import type { TableInfo } from '../artifacts/schema-analysis.js';
-import { compileDeriver, programColumns, valueComparer } from './expected-row.js';
+import { buildWhere, qualified, quoteIdent } from '../core/sql.js';
+import { legacyText, lookupParents } from '../core/plan/references.js';
+import type { TableInfo } from '../core/artifacts/schema-analysis.js';
+import { compileDeriver, programColumns, valueComparer } from '../core/plan/expected-row.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
 
 /** A column the analysis lacks (derive reports it): values compare by their exact text. */

@@ -4,9 +4,9 @@ import { ANNOTATE_TOOL } from '../../agents/schema-analysis/claude/annotate.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { openConnections, type Connections } from '../../src/chain.js';
 import { describeToPlanWithClaude } from '../../src/chain-claude.js';
-import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
-import { TokenBudget } from '../../src/llm/budget.js';
-import { loadPrompt } from '../../src/llm/prompts.js';
+import { AnthropicModelClient } from '../../src/core/llm/anthropic-client.js';
+import { TokenBudget } from '../../src/core/llm/budget.js';
+import { loadPrompt } from '../../src/core/llm/prompts.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 import { fixture, startFakeAnthropic, toolUse, type FakeAnthropic } from './fake-anthropic.js';
 

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AnthropicModelClient, retryAfterMs } from '../../src/llm/anthropic-client.js';
-import { TokenBudget, withBudget } from '../../src/llm/budget.js';
-import { emptyTranscript, recording, replaying } from '../../src/llm/transcript.js';
-import type { ModelRequest } from '../../src/llm/types.js';
-import { estimateCostUsd } from '../../src/llm/pricing.js';
-import { loadModelConfig } from '../../src/llm/config.js';
+import { AnthropicModelClient, retryAfterMs } from '../../src/core/llm/anthropic-client.js';
+import { TokenBudget, withBudget } from '../../src/core/llm/budget.js';
+import { emptyTranscript, recording, replaying } from '../../src/core/llm/transcript.js';
+import type { ModelRequest } from '../../src/core/llm/types.js';
+import { estimateCostUsd } from '../../src/core/llm/pricing.js';
+import { loadModelConfig } from '../../src/core/llm/config.js';
 import { apiError, startFakeAnthropic, toolUse, type FakeAnthropic } from './fake-anthropic.js';
 
 const REQUEST: ModelRequest = {

@@ -1,14 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
 import { COLUMNS_TOOL, DATA_CLOSE, DATA_OPEN, INTENT_TOOL, MAX_REPAIRS, planningUserMessage } from '../../agents/planning/claude/index.js';
-import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
 import { describeToPlanWithClaude } from '../../src/chain-claude.js';
 import { TECHNICIAN_ROLES } from '../../src/demo/seed-case.js';
-import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
-import { TokenBudget } from '../../src/llm/budget.js';
-import { loadPrompt } from '../../src/llm/prompts.js';
-import type { ModelTranscript } from '../../src/llm/transcript.js';
+import { AnthropicModelClient } from '../../src/core/llm/anthropic-client.js';
+import { TokenBudget } from '../../src/core/llm/budget.js';
+import { loadPrompt } from '../../src/core/llm/prompts.js';
+import type { ModelTranscript } from '../../src/core/llm/transcript.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 import { apiError, fixture, startFakeAnthropic, toolUse, type FakeAnthropic, type Reply } from './fake-anthropic.js';
 

@@ -10,9 +10,9 @@ import { openConnections, prepareProgram, type Connections } from '../../src/cha
 import { RunStore } from '../../src/store/run-store.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../../src/chain-claude.js';
-import { AnthropicModelClient } from '../../src/llm/anthropic-client.js';
-import { TokenBudget } from '../../src/llm/budget.js';
-import { loadPrompt } from '../../src/llm/prompts.js';
+import { AnthropicModelClient } from '../../src/core/llm/anthropic-client.js';
+import { TokenBudget } from '../../src/core/llm/budget.js';
+import { loadPrompt } from '../../src/core/llm/prompts.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { dockerDriverForTests } from '../setup/docker.js';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { renderPlan } from '../../src/cli/render.js';
+import { renderPlan } from '../../src/present/render.js';
 import { reviewAtTerminal } from '../../src/review/terminal-review.js';
 import { formatEvent } from '../../src/service/commands.js';
 import { terminalLines, terminalText, terminalWriter } from '../../src/terminal-text.js';

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleScript, generateScript, typecheckProgram } from '../../agents/code-interpreter/index.js';
-import { GeneratedScript } from '../../src/artifacts/generated-script.js';
-import { contentHash } from '../../src/artifacts/hash.js';
-import type { ColumnMapping, MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
-import { CodegenError, FerryError, PlanError } from '../../src/errors.js';
+import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
+import { contentHash } from '../../src/core/artifacts/hash.js';
+import type { ColumnMapping, MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { CodegenError, FerryError, PlanError } from '../../src/core/errors.js';
 import { TECHNICIAN_ID, analysisFixture, planFixture } from './fixtures.js';
 import { loadTransform, type Transform } from './load.js';
 

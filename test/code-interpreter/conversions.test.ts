@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { NameAllocator, pascalCase, propertyAccess, propertyKey, tsString, upperSnake } from '../../agents/code-interpreter/ts-text.js';
-import type { GeneratedScript } from '../../src/artifacts/generated-script.js';
-import type { ColumnMapping } from '../../src/artifacts/migration-plan.js';
-import type { TypeCategory } from '../../src/artifacts/schema-analysis.js';
+import type { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
+import type { ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
+import type { TypeCategory } from '../../src/core/artifacts/schema-analysis.js';
 import { analysisFixture, planFixture } from './fixtures.js';
 import { loadTransform, type Transform } from './load.js';
 

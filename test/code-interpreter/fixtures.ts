@@ -1,6 +1,6 @@
-import { analysisHash } from '../../src/artifacts/schema-analysis.js';
-import { MigrationPlan, type ColumnMapping, type EnumValueMapping } from '../../src/artifacts/migration-plan.js';
-import { SchemaAnalysis, type ColumnInfo, type TableInfo, type TypeCategory } from '../../src/artifacts/schema-analysis.js';
+import { analysisHash } from '../../src/core/artifacts/schema-analysis.js';
+import { MigrationPlan, type ColumnMapping, type EnumValueMapping } from '../../src/core/artifacts/migration-plan.js';
+import { SchemaAnalysis, type ColumnInfo, type TableInfo, type TypeCategory } from '../../src/core/artifacts/schema-analysis.js';
 
 /**
  * The seed case by hand: legacy public.dispatch_role → target public.technician_roles, with

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { bundleProgram } from '../../agents/code-interpreter/bundle.js';
-import type { GeneratedScript } from '../../src/artifacts/generated-script.js';
+import type { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
 
 export type Transform = (row: Record<string, unknown>) => Record<string, unknown>;
 

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { applyOverrides, approvePlan, type PlanOverrides } from '../../agents/planning/index.js';
-import type { GeneratedScript } from '../../src/artifacts/generated-script.js';
-import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import type { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
+import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
-import { buildWhere, qualified, quoteIdent } from '../../src/db/sql.js';
+import { buildWhere, qualified, quoteIdent } from '../../src/core/sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_ROLES } from '../../src/demo/seed-case.js';
-import { deriveRow } from '../../src/validation/expected-row.js';
+import { deriveRow } from '../../src/core/plan/expected-row.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 import { loadTransform, type Transform } from './load.js';
 

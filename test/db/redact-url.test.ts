@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { connect, redactUrl } from '../../src/db/connect.js';
-import { describeError, FerryError } from '../../src/errors.js';
+import { describeError, FerryError } from '../../src/core/errors.js';
 import { runFerry } from '../setup/ferry-bin.js';
 
 /** The shared test server's URL with another user's wrong credentials, given both ways. */

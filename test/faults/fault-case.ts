@@ -1,8 +1,8 @@
 import Dockerode from 'dockerode';
 import { expect } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
-import type { MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/artifacts/schema-analysis.js';
+import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
 import { prepareProgram, type PreparedProgram } from '../../src/chain.js';
 import { runMigration, type RunEvent, type RunResult } from '../../src/orchestrator/run-migration.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';
-import { PlanSet } from '../../src/artifacts/migration-plan.js';
+import { PlanSet } from '../../src/core/artifacts/migration-plan.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { createFkCase, type FkCase } from './fk-case.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnumValueMapping } from '../../src/artifacts/migration-plan.js';
+import type { EnumValueMapping } from '../../src/core/artifacts/migration-plan.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 

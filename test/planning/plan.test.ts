@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, approvePlan } from '../../agents/planning/index.js';
-import { reviewItems, type MigrationPlan } from '../../src/artifacts/migration-plan.js';
+import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_ROLES } from '../../src/demo/seed-case.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError } from '../../src/core/errors.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
 
 const EARLIEST_TECHNICIAN = '72c23a3d-1f5e-4830-8fec-07e631f56f2e';

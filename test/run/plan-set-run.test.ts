@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PlanSet } from '../../src/artifacts/migration-plan.js';
+import { PlanSet } from '../../src/core/artifacts/migration-plan.js';
 import { RunStore, type RunRow } from '../../src/store/run-store.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';

@@ -1,5 +1,5 @@
 import { afterAll, expect, it, vi } from 'vitest';
-import { SandboxRun } from '../../src/artifacts/sandbox-run.js';
+import { SandboxRun } from '../../src/core/artifacts/sandbox-run.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { BatchOutcome, SandboxDriver, SandboxSession } from '../../sandbox/types.js';
 import { bundleProgram, policy, removeBundles, rows, type Bundle } from './helpers.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeSchemas, categorize, focusSource, requireColumn, requireTable } from '../../agents/schema-analysis/index.js';
-import { SchemaAnalysis, findEnum } from '../../src/artifacts/schema-analysis.js';
+import { SchemaAnalysis, findEnum } from '../../src/core/artifacts/schema-analysis.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 
 /** A schema unlike the seed case, to keep the agent honest about being generic. */

@@ -7,9 +7,9 @@ import {
   requireColumn,
   requireTable,
 } from '../../agents/schema-analysis/index.js';
-import { SchemaAnalysis, findEnum } from '../../src/artifacts/schema-analysis.js';
+import { SchemaAnalysis, findEnum } from '../../src/core/artifacts/schema-analysis.js';
 import { createLegacyDatabase, createTargetDatabase, TECHNICIAN_GROUP_ID, TECHNICIAN_ROLES } from '../../src/demo/seed-case.js';
-import { NotFoundError } from '../../src/errors.js';
+import { NotFoundError } from '../../src/core/errors.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 
 describe('schema analysis of the seed case', () => {

@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ValidationReport } from '../../src/artifacts/validation-report.js';
+import type { ValidationReport } from '../../src/core/artifacts/validation-report.js';
 import type { RunResult } from '../../src/orchestrator/run-migration.js';
 import { executeRun, type RunRequest } from '../../src/run/execute-run.js';
 import type { RunRow, RunStore } from '../../src/store/run-store.js';

@@ -1,17 +1,17 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import type { TableInfo } from '../../src/artifacts/schema-analysis.js';
-import type { ValidationReport } from '../../src/artifacts/validation-report.js';
+import type { TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import type { ValidationReport } from '../../src/core/artifacts/validation-report.js';
 import { applyTextSettings, compilePlan, quoteLiteral, readColumnTypes } from '../../src/validation/plan-sql.js';
 import { planRelations, rangeDiff } from '../../src/validation/range-diff.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import { createDatabasePair, type DatabasePair } from '../setup/seed-case.js';
-import { buildItemsCase, keySql, type ItemsCase } from './items-case.js';
+import { buildItemsCase, keySql, type ItemsCase } from '../../src/demo/items-case.js';
 
 /**
  * Validation by range checksums on real PostgreSQL, no Docker: a migration written
- * directly in SQL (test/validation/items-case.ts), then differences planted on both sides;
+ * directly in SQL (src/demo/items-case.ts), then differences planted on both sides;
  * each must be found and named by legacy key, with the kind of difference.
  */
 

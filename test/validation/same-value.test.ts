@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TypeCategory } from '../../src/artifacts/schema-analysis.js';
-import { numericText, sameValue } from '../../src/validation/expected-row.js';
+import type { TypeCategory } from '../../src/core/artifacts/schema-analysis.js';
+import { numericText, sameValue } from '../../src/core/plan/expected-row.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 
 /**

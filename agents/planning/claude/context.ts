@@ -1,10 +1,10 @@
-import type { DatabaseAnalysis, SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
-import { DATA_CLOSE, DATA_OPEN, escapeData } from '../../../src/llm/untrusted.js';
+import type { DatabaseAnalysis, SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { DATA_CLOSE, DATA_OPEN, escapeData } from '../../../src/core/llm/untrusted.js';
 
 /**
  * The schemas as the model sees them: names, types, keys, enums and sample values. All of it
  * came out of the databases, so all of it goes inside one untrusted-data block (see
- * src/llm/untrusted.ts); only the person's description stands outside it.
+ * src/core/llm/untrusted.ts); only the person's description stands outside it.
  */
 export { DATA_CLOSE, DATA_OPEN, escapeData };
 

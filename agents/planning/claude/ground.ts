@@ -1,5 +1,5 @@
-import type { ColumnInfo, FilterCondition, SchemaAnalysis, TableInfo } from '../../../src/artifacts/schema-analysis.js';
-import { checkValue } from '../../../src/validation/expected-row.js';
+import type { ColumnInfo, FilterCondition, SchemaAnalysis, TableInfo } from '../../../src/core/artifacts/schema-analysis.js';
+import { checkValue } from '../../../src/core/plan/expected-row.js';
 import { conversion } from '../columns.js';
 import type { ColumnsProposal, IntentProposal, ProposalFilter } from './proposal.js';
 

@@ -1,6 +1,6 @@
-import { MigrationPlan, reviewItems, type ColumnMapping, type ColumnOrigin } from '../../../src/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
-import { PlanError } from '../../../src/errors.js';
+import { MigrationPlan, reviewItems, type ColumnMapping, type ColumnOrigin } from '../../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { PlanError } from '../../../src/core/errors.js';
 import { conversion } from '../columns.js';
 import type { PlanProposal, ProposalOrigin } from './proposal.js';
 

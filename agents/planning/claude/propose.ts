@@ -1,12 +1,12 @@
-import type { SchemaAnalysis } from '../../../src/artifacts/schema-analysis.js';
-import type { PromptTemplate } from '../../../src/llm/prompts.js';
-import { toolStep } from '../../../src/llm/tool-step.js';
-import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse } from '../../../src/llm/types.js';
+import type { SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import type { PromptTemplate } from '../../../src/core/llm/prompts.js';
+import { toolStep } from '../../../src/core/llm/tool-step.js';
+import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse } from '../../../src/core/llm/types.js';
 import { focusMessage, planningUserMessage } from './context.js';
 import { groundColumns, groundIntent } from './ground.js';
 import { COLUMNS_TOOL, ColumnsProposal, INTENT_TOOL, IntentProposal, TOOLS, type PlanProposal } from './proposal.js';
 
-export { MAX_REPAIRS } from '../../../src/llm/tool-step.js';
+export { MAX_REPAIRS } from '../../../src/core/llm/tool-step.js';
 const MAX_TOKENS = 8192;
 const HINT = 'name the tables and columns in the description, or plan with --llm off and the phrasing "from <table> into <table>"';
 

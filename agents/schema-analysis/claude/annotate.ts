@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { SchemaAnalysis, type DatabaseAnalysis } from '../../../src/artifacts/schema-analysis.js';
-import { estimateCostUsd } from '../../../src/llm/pricing.js';
-import type { PromptTemplate } from '../../../src/llm/prompts.js';
-import { toolStep } from '../../../src/llm/tool-step.js';
-import type { ModelClient, ModelResponse } from '../../../src/llm/types.js';
-import { untrustedBlock } from '../../../src/llm/untrusted.js';
+import { SchemaAnalysis, type DatabaseAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { estimateCostUsd } from '../../../src/core/llm/pricing.js';
+import type { PromptTemplate } from '../../../src/core/llm/prompts.js';
+import { toolStep } from '../../../src/core/llm/tool-step.js';
+import type { ModelClient, ModelResponse } from '../../../src/core/llm/types.js';
+import { untrustedBlock } from '../../../src/core/llm/untrusted.js';
 
 /**
  * Schema Analysis with a model: advice on what the catalog cannot say, never catalog facts.

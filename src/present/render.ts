@@ -1,6 +1,6 @@
-import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../artifacts/migration-plan.js';
-import type { ValidationReport } from '../artifacts/validation-report.js';
-import { describeFilters } from '../db/sql.js';
+import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { ValidationReport } from '../core/artifacts/validation-report.js';
+import { describeFilters } from '../core/sql.js';
 
 /** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
 export function table(headers: string[], rows: string[][]): string {

@@ -1,4 +1,4 @@
-import type { FilterCondition } from '../artifacts/schema-analysis.js';
+import type { FilterCondition } from './artifacts/schema-analysis.js';
 
 /**
  * SQL is built by small pure functions: identifiers are always quoted, values always

@@ -1,7 +1,7 @@
-import { contentHash } from '../../src/artifacts/hash.js';
-import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../../src/artifacts/migration-plan.js';
-import { ensureControlTables, insertControl } from '../../src/control/control-tables.js';
-import type { Queryable } from '../../src/db/sql.js';
+import { contentHash } from '../core/artifacts/hash.js';
+import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { ensureControlTables, insertControl } from '../control/control-tables.js';
+import type { Queryable } from '../core/sql.js';
 
 /**
  * A synthetic migration written straight in SQL, the way ferry leaves it: a legacy table

@@ -1,7 +1,7 @@
 import { isSelfReference, viaMappingColumns, type MigrationPlan, type ViaMappingOrigin } from '../artifacts/migration-plan.js';
-import { planTables } from '../control/control-tables.js';
+import { planTables } from './tables.js';
 import { PlanError } from '../errors.js';
-import type { Queryable } from '../db/sql.js';
+import type { Queryable } from '../sql.js';
 
 /**
  * Foreign keys through earlier runs' mappings. The sandbox has no database, so the

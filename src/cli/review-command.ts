@@ -1,14 +1,14 @@
 import { createInterface } from 'node:readline';
 import { applyOverrides, approvePlan } from '../../agents/planning/index.js';
-import { MigrationPlan } from '../artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../artifacts/schema-analysis.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { openConnections, type Say } from '../chain.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { hasStore, withStore } from '../service/commands.js';
 import { saveJson } from '../store/file-store.js';
 import { terminalWriter } from '../terminal-text.js';
-import { reviewAtTerminal } from './terminal-review.js';
+import { reviewAtTerminal } from '../review/terminal-review.js';
 
 /** `ferry review <plan>` wired to stdin/stdout, the plan files and the run store. */
 export async function reviewCommand(

@@ -4,7 +4,7 @@ import { sha256 } from '../artifacts/hash.js';
 import { FerryError } from '../errors.js';
 
 /** prompts/ at the repository root: one versioned template per agent (`planning.v1.md`). */
-const PROMPTS_DIR = fileURLToPath(new URL('../../prompts/', import.meta.url));
+const PROMPTS_DIR = fileURLToPath(new URL('../../../prompts/', import.meta.url));
 
 export interface PromptTemplate {
   /** `planning.v1` */
