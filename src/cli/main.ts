@@ -16,7 +16,7 @@ import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { formatProgress } from '../orchestrator/progress.js';
-import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { loadArtifact, planFilePath, planPaths, saveJson } from '../store/file-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
@@ -323,7 +323,8 @@ async function main(argv: string[]): Promise<number> {
         const { analysis, transcript } = made;
         // Stored first: planning the same move again makes the next revision, never overwrites one.
         const plan = hasStore(config) ? (await withStore(config, (store) => store.saveNewPlan(made.plan, analysis))).plan : made.plan;
-        const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
+        // --out is the person's own choice; a path made from the plan id must stay under FERRY_HOME.
+        const out = v.out ? resolve(v.out) : planFilePath(config.home, plan.id);
         const paths = planPaths(out);
         await saveJson(paths.analysis, analysis);
         const hash = await saveJson(paths.plan, plan);

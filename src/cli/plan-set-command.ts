@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { approvePlan, tableListItems } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../artifacts/migration-plan.js';
+import { MigrationPlan, PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../artifacts/schema-analysis.js';
 import { describeToPlans, executePlanSet, type Connections, type Say } from '../chain.js';
 import { PlanError } from '../errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
-import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { homePath, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from './render.js';
@@ -37,10 +37,10 @@ export async function planSetCommand(input: { description: string; conn: Connect
   const { say } = input;
   const planned = await describeToPlans({ description: input.description, conn: input.conn, say });
   if (!planned) return null;
-  const setPath = resolve(input.out ?? join(input.plansDir, `${planned.map((p) => p.plan.target.table).join('-')}.planset.json`));
+  const setPath = input.out ? resolve(input.out) : homePath(input.plansDir, `${planned.map((p) => planIdPart(p.plan.target.table)).join('-')}.planset.json`);
   const entries: PlanSet['plans'] = [];
   for (const { plan, analysis } of planned) {
-    const paths = planPaths(resolve(input.plansDir, `${plan.id}.json`));
+    const paths = planPaths(homePath(input.plansDir, `${plan.id}.json`));
     await saveJson(paths.analysis, analysis);
     await saveJson(paths.plan, plan);
     const dependsOn = [...new Set(viaMappingColumns(plan).flatMap((c) => (c.origin.parent.planId && c.origin.parent.planId !== plan.id ? [c.origin.parent.planId] : [])))];
