@@ -55,6 +55,7 @@ export async function runRecorded(input: RecordedRunInput): Promise<RecordedRun>
   if (plan.status !== 'approved') {
     throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}, not approved`, { hint: 'approve it first' });
   }
+  await store.approvedHash(plan);
   const { run, created } = await store.createRun({
     plan,
     mode: input.dryRun ? 'dry_run' : 'run',
