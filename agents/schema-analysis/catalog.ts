@@ -8,10 +8,10 @@ import { DatabaseError } from '../../src/errors.js';
  */
 
 /** Schemas that are PostgreSQL's own or ferry's own; everything else is the user's. */
-const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry')
+const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry', 'ferry_control')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
-/** ferry's bookkeeping tables live next to the user's tables in the target; they are not data. */
+/** ferry's bookkeeping (schema ferry_control; in public before that, until moved): not data. */
 const FERRY_TABLES = `c.relname NOT IN ('migration_control', 'migration_mappings')`;
 
 /** Ordinary and partitioned tables; partitions are reached through their parent. */

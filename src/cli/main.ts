@@ -491,7 +491,7 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
-        const r = await rollbackMigration({ migrationId: id, target: conn.target, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) });
+        const r = await withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) }));
         for (const c of r.cascaded ?? []) say(`↩ dependant migration ${c.migrationId} rolled back first: ${c.rowsDeleted} rows and ${c.mappingsDeleted} mappings deleted`);
         say(
           r.status === 'already_rolled_back'

@@ -77,12 +77,12 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         const suffix = `\t${copyValue(targetTable)}\t`;
         await copyIn(
           db,
-          'migration_mappings',
+          'ferry_control.migration_mappings',
           MAPPING_COLUMNS,
           rows.map((r, i) => `${prefix}${copyValue(r.k)}${suffix}${newIds[i]}\n`),
         );
         await db.query(
-          `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
+          `UPDATE ferry_control.migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
           [runId, inserted],
         );
         // A dry run proves the batch would commit (constraints, types), then takes it back.

@@ -481,7 +481,7 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
           throw new HttpError(409, 'RUN_NOT_ROLLBACKABLE', `run ${runId} is a ${run.mode} and wrote nothing to roll back`);
         }
         const migrationId = run.migrationId;
-        const result = await withConnections((conn) => rollbackMigration({ migrationId, target: conn.target, ...(body.batch === undefined ? {} : { batch: body.batch }) }));
+        const result = await withConnections((conn) => rollbackMigration({ migrationId, target: conn.target, store, ...(body.batch === undefined ? {} : { batch: body.batch }) }));
         send(res, 200, { result });
         return;
       }

@@ -484,6 +484,23 @@ export class RunStore {
     return toRun(r.rows[0]!);
   }
 
+  /**
+   * The recorded run that wrote migration `migrationId` of the target (its migration id is
+   * kept when the run ends, and in its first event while it runs), with the plan it ran as
+   * the store keeps it. Null when no recorded run wrote it.
+   */
+  async migrationRecord(migrationId: number): Promise<{ runId: number; planHash: string; plan: MigrationPlan } | null> {
+    const r = await this.db.query<{ id: string; plan_hash: string; body: unknown }>(
+      `SELECT r.id, r.plan_hash, a.body FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
+        WHERE r.mode = 'run' AND (r.migration_id = $1 OR EXISTS (
+          SELECT 1 FROM ferry.run_events e WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::text))
+        ORDER BY r.id LIMIT 1`,
+      [migrationId],
+    );
+    const row = r.rows[0];
+    return row ? { runId: Number(row.id), planHash: row.plan_hash, plan: MigrationPlan.parse(row.body) } : null;
+  }
+
   async getRun(id: number): Promise<RunRow> {
     const r = await this.db.query('SELECT * FROM ferry.runs WHERE id = $1', [id]);
     if (!r.rows[0]) throw new NotFoundError('RUN_NOT_FOUND', `the run store has no run ${id}`, { hint: 'list runs with ferry runs or GET /api/runs' });
