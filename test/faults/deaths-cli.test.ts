@@ -1,4 +1,3 @@
-import { RunStore } from '../../src/store/run-store.js';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { BIN, cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
 import { planPaths, saveJson } from '../../src/store/file-store.js';
+import { RunStore } from '../../src/store/run-store.js';
 import {
   approvedPlan,
   containersOf,
