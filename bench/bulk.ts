@@ -11,7 +11,7 @@
  *      psql legacy -c "COPY (SELECT legacy key, gen_random_uuid(), <transform> …) TO STDOUT"
  *        | psql target -1 -c "CREATE TEMP TABLE ferry_ref …" -c "COPY ferry_ref FROM STDIN"
  *                         -c "INSERT INTO technician_roles … SELECT … FROM ferry_ref"
- *                         -c "INSERT INTO migration_mappings … SELECT … FROM ferry_ref"
+ *                         -c "INSERT INTO ferry_control.migration_mappings … SELECT … FROM ferry_ref"
  *    one transaction on the target; each uuid is made once and lands in both tables. Without
  *    a psql binary (PATH, /usr/lib/postgresql/<v>/bin) the same pipe runs in Node with
  *    pg-copy-streams; the output says which one ran (`--reference node|psql` forces one);
@@ -153,7 +153,7 @@ async function dropDatabases(server: EmbeddedServer, names: string[]): Promise<v
 
 async function resetTarget(url: string, plan: MigrationPlan): Promise<void> {
   await withClient(url, async (c) => {
-    await c.query(`TRUNCATE ${qualified(plan.target.schema, plan.target.table)}, migration_mappings, migration_control`);
+    await c.query(`TRUNCATE ${qualified(plan.target.schema, plan.target.table)}, ferry_control.migration_mappings, ferry_control.migration_control`);
     await c.query('CHECKPOINT');
   });
 }
@@ -164,8 +164,8 @@ async function verify(url: string, plan: MigrationPlan, migrationId: number, row
   const r = await withClient(url, (c) =>
     c.query<{ rows: string; mappings: string; joined: string }>(
       `SELECT (SELECT count(*) FROM ${qualified(plan.target.schema, plan.target.table)}) AS rows,
-              (SELECT count(*) FROM migration_mappings WHERE migration_id = $1) AS mappings,
-              (SELECT count(*) FROM migration_mappings m JOIN ${qualified(plan.target.schema, plan.target.table)} t ON t.${pk}::text = m.new_id
+              (SELECT count(*) FROM ferry_control.migration_mappings WHERE migration_id = $1) AS mappings,
+              (SELECT count(*) FROM ferry_control.migration_mappings m JOIN ${qualified(plan.target.schema, plan.target.table)} t ON t.${pk}::text = m.new_id
                 WHERE m.migration_id = $1) AS joined`,
       [migrationId],
     ),
@@ -264,7 +264,7 @@ function referenceSql(plan: MigrationPlan, target: TableInfo): ReferenceSql {
     copyIn: 'COPY ferry_ref FROM STDIN',
     insertRows: `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names}) SELECT ${names} FROM ferry_ref`,
     insertMappings: (controlId) =>
-      `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
+      `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
        SELECT ${controlId}, 1, ${literal(sourceTable)}, "ferry legacy key", ${literal(targetTable)}, ${quoteIdent(pk)}::text FROM ferry_ref`,
   };
 }

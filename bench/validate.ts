@@ -146,11 +146,11 @@ async function main(): Promise<void> {
     while ((await target.query(`SELECT 1 FROM items_new c JOIN items_new p ON c.parent_id = p.id WHERE p.legacy_id = $1`, [deleted])).rowCount) deleted += 1;
     const extra = ROWS * 10 + 7;
     await target.query(`UPDATE items_new SET amount = amount + 0.01 WHERE legacy_id = $1`, [changed]);
-    await target.query(`DELETE FROM migration_mappings WHERE source_table = 'public.Items' AND legacy_id = $1::text`, [deleted]);
+    await target.query(`DELETE FROM ferry_control.migration_mappings WHERE source_table = 'public.Items' AND legacy_id = $1::text`, [deleted]);
     await target.query(`DELETE FROM items_new WHERE legacy_id = $1`, [deleted]);
     await target.query(`INSERT INTO items_new (id, legacy_id, kind) VALUES ('00000000-0000-4000-8000-00000000beef', $1, 'new')`, [extra]);
     await target.query(
-      `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES ($1, 99, 'public.Items', $2::text, 'public.items_new', '00000000-0000-4000-8000-00000000beef')`,
+      `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES ($1, 99, 'public.Items', $2::text, 'public.items_new', '00000000-0000-4000-8000-00000000beef')`,
       [migrationId, extra],
     );
     const found = await timed(() => validate());

@@ -1,5 +1,5 @@
-import { contentHash } from '../../src/core/artifacts/hash.js';
 import {
+  makePlanId,
   MigrationPlan,
   type ColumnMapping,
   type EnumMapping,
@@ -273,7 +273,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     parentTables,
     notCarried,
   };
-  draft.id = `${source.name}-to-${target.name}-${contentHash({ d: input.description, s: draft.source, t: draft.target }).slice(0, 8)}`;
+  draft.id = makePlanId({ sourceTable: source.name, targetTable: target.name, analysis, what: { d: input.description, s: draft.source, t: draft.target } });
   say(`planned ${columns.length} target columns, ${enumMappings.length} enum mapping(s), ${foreignKeys.length} FK decision(s); risk ${level}`);
   const parsed = MigrationPlan.safeParse(draft);
   if (!parsed.success) {

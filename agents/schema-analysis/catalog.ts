@@ -8,10 +8,10 @@ import { DatabaseError } from '../../src/core/errors.js';
  */
 
 /** Schemas that are PostgreSQL's own or ferry's own; everything else is the user's. */
-const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry')
+const SCHEMA_FILTER = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'ferry', 'ferry_control')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
-/** ferry's bookkeeping tables live next to the user's tables in the target; they are not data. */
+/** ferry's bookkeeping (schema ferry_control; in public before that, until moved): not data. */
 const FERRY_TABLES = `c.relname NOT IN ('migration_control', 'migration_mappings')`;
 
 /** Ordinary and partitioned tables; partitions are reached through their parent. */
@@ -32,6 +32,8 @@ export interface CatalogTable {
 
 export interface Catalog {
   database: string;
+  /** Where the server listens, as it says itself (address or "local", and port): no credentials. */
+  endpoint: string;
   serverVersion: string;
   schemas: string[];
   tables: CatalogTable[];
@@ -197,7 +199,8 @@ SELECT n.nspname AS schema FROM pg_namespace n
 WHERE ${SCHEMA_FILTER}
 ORDER BY n.nspname`;
 
-const META_SQL = `SELECT current_database() AS database, current_setting('server_version') AS server_version`;
+const META_SQL = `SELECT current_database() AS database, current_setting('server_version') AS server_version,
+  COALESCE(host(inet_server_addr()), 'local') || ':' || current_setting('port') AS endpoint`;
 
 /** Runs one catalog query; any failure becomes a DatabaseError naming what was being read. */
 export async function catalogQuery<R extends Record<string, unknown>>(
@@ -231,7 +234,7 @@ function group<T extends { schema: string; table: string }>(rows: readonly T[]):
 
 export async function readCatalog(db: Queryable): Promise<Catalog> {
   // Sequential on purpose: a Queryable may be a single client, which runs one query at a time.
-  const meta = await catalogQuery<{ database: string; server_version: string }>(db, 'server identity', META_SQL);
+  const meta = await catalogQuery<{ database: string; server_version: string; endpoint: string }>(db, 'server identity', META_SQL);
   const schemas = await catalogQuery<{ schema: string }>(db, 'schemas', SCHEMAS_SQL);
   const tables = await catalogQuery<TableRow>(db, 'tables', TABLES_SQL);
   const columns = group(await catalogQuery<ColumnRow>(db, 'columns', COLUMNS_SQL));
@@ -244,6 +247,7 @@ export async function readCatalog(db: Queryable): Promise<Catalog> {
 
   return {
     database: first.database,
+    endpoint: first.endpoint,
     serverVersion: first.server_version,
     schemas: schemas.map((s) => s.schema),
     enums: enums.map((e) => ({ schema: e.schema, name: e.name, values: e.values })),

@@ -125,6 +125,7 @@ async function analyzeDatabase(
   return {
     role,
     database: catalog.database,
+    endpoint: catalog.endpoint,
     serverVersion: catalog.serverVersion,
     schemas: catalog.schemas,
     tables,

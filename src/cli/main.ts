@@ -7,7 +7,7 @@ import { MigrationPlan, reviewItems } from '../core/artifacts/migration-plan.js'
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadModelConfig } from '../core/llm/config.js';
-import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformsFor } from './plan-command.js';
+import { approvedTransforms, descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformHashes, transformsFor } from './plan-command.js';
 import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { describeStatus, getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
@@ -16,7 +16,7 @@ import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { formatProgress } from '../orchestrator/progress.js';
-import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { loadArtifact, planFilePath, planPaths, saveJson } from '../store/file-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { buildOfflineImage } from '../../sandbox/image.js';
@@ -328,7 +328,8 @@ async function main(argv: string[]): Promise<number> {
         const { analysis, transcript } = made;
         // Stored first: planning the same move again makes the next revision, never overwrites one.
         const plan = hasStore(config) ? (await withStore(config, (store) => store.saveNewPlan(made.plan, analysis))).plan : made.plan;
-        const out = resolve(v.out ?? join(config.home, 'plans', `${plan.id}.json`));
+        // --out is the person's own choice; a path made from the plan id must stay under FERRY_HOME.
+        const out = v.out ? resolve(v.out) : planFilePath(config.home, plan.id);
         const paths = planPaths(out);
         await saveJson(paths.analysis, analysis);
         const hash = await saveJson(paths.plan, plan);
@@ -356,7 +357,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'approve': {
       if (await isPlanSetFile(rest[0] ?? '')) {
-        await approvePlanSet(rest[0]!, v.by ?? config.user, say);
+        await withStore(config, (store) => approvePlanSet(rest[0]!, v.by ?? config.user, store, say));
         return 0;
       }
       const { paths, plan, analysis } = await loadPlanWithAnalysis(rest[0] ?? '', config);
@@ -374,7 +375,8 @@ async function main(argv: string[]): Promise<number> {
         await saveJson(paths.plan, next);
         say(`Revision ${next.revision}: ${next.overrides.slice(plan.overrides.length).map((x) => x.what).join('; ')}`);
       }
-      const approved = approvePlan(next, by);
+      // An approved plan approved again stays as it was: its approval is on record once, never re-stamped.
+      const approved = next === plan && plan.status === 'approved' ? plan : approvePlan(next, by);
       await saveJson(paths.plan, approved);
       if (hasStore(config)) await withStore(config, async (store) => {
         if (next !== plan) await store.savePlan(next, analysis);
@@ -385,11 +387,13 @@ async function main(argv: string[]): Promise<number> {
       // running it — model-written functions included (kept for `ferry run`, tied to this revision).
       const transforms = await transformsFor({ planPath: paths.plan, plan: approved, analysis, llm: v.llm, model: loadModelConfig(), say }).catch((e: unknown) => {
         if (e instanceof FerryError && e.code === 'MODEL_NOT_CONFIGURED') {
-          say(`   the program is not written yet: ${e.message}; ferry run writes it once a model is configured`);
+          say(`   the program is not written yet: ${e.message}; approve again once a model is configured (ferry run never asks a model for code)`);
           return null;
         }
         throw e;
       });
+      // The approval pins each function's sha256: ferry run takes exactly these, never new ones.
+      if (transforms && hasStore(config)) await withStore(config, (store) => store.pinTransforms(approved, transformHashes(transforms.bodies)));
       if (transforms !== null) {
         const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir, ...(transforms ? { transforms } : {}) });
         say(`   the program that will run: ${program.programPath}`);
@@ -432,19 +436,23 @@ async function main(argv: string[]): Promise<number> {
           });
         }
         plan = approvePlan(plan, v.by ?? config.user);
+        const approved = plan;
+        await withStore(config, (store) => store.savePlan(approved, loaded.analysis, { by: approved.approvedBy ?? config.user }));
         await saveJson(loaded.paths.plan, plan);
         say(`✅ approved by ${plan.approvedBy}`);
       }
+      // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+      await withStore(config, (store) => store.approvedHash(plan));
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
         const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
-        const transforms = await transformsFor({ planPath: loaded.paths.plan, plan, analysis: loaded.analysis, llm: v.llm, model: loadModelConfig(), say });
+        const transforms = await withStore(config, (store) => approvedTransforms({ planPath: loaded.paths.plan, plan, store, say }));
         const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, ...(transforms ? { transforms } : {}) });
         say(`   program: ${program.programPath}`);
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+        // The approval is the store's, recorded once by ferry approve; executeRun checks this plan is it.
         const recorded = await withStore(config, async (store) => {
-          await store.savePlan(plan, loaded.analysis);
           return executeRun({
             store,
             plan,
@@ -505,7 +513,7 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
-        const r = await rollbackMigration({ migrationId: id, target: conn.target, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) });
+        const r = await withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) }));
         for (const c of r.cascaded ?? []) say(`↩ dependant migration ${c.migrationId} rolled back first: ${c.rowsDeleted} rows and ${c.mappingsDeleted} mappings deleted`);
         say(
           r.status === 'already_rolled_back'

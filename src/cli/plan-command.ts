@@ -2,18 +2,19 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { needsTransforms } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { GeneratedScript } from '../core/artifacts/generated-script.js';
-import { contentHash } from '../core/artifacts/hash.js';
+import { contentHash, sha256 } from '../core/artifacts/hash.js';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { describeToPlan, type Connections, type Say } from '../chain.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../chain-claude.js';
-import { InputError } from '../core/errors.js';
+import { InputError, PlanError } from '../core/errors.js';
 import { AnthropicModelClient } from '../core/llm/anthropic-client.js';
 import { TokenBudget } from '../core/llm/budget.js';
 import type { ModelConfig } from '../core/llm/config.js';
 import { ModelError } from '../core/llm/errors.js';
 import { loadTranscript, ModelTranscript } from '../core/llm/transcript.js';
 import { saveJson } from '../store/file-store.js';
+import type { RunStore } from '../store/run-store.js';
 
 /** The model exchange kept beside a plan: `<plan>.model.json`. */
 export function transcriptPath(planPath: string): string {
@@ -94,9 +95,10 @@ export function transformsPath(planPath: string): string {
 }
 
 /**
- * For `ferry run`: the function bodies a plan's transform columns need. Written once per plan
- * revision by the model and kept beside the plan (`<plan>.transforms.json`), so a re-run uses
- * the same code the first run did, and a person can read it; undefined when the plan has none.
+ * For `ferry approve`: the function bodies a plan's transform columns need. Written once per
+ * plan revision by the model and kept beside the plan (`<plan>.transforms.json`) for a person
+ * to read; the approval pins their sha256 and `ferry run` takes only those (approvedTransforms).
+ * Undefined when the plan has none.
  */
 export async function transformsFor(input: {
   planPath: string;
@@ -128,4 +130,53 @@ export async function transformsFor(input: {
   const written = await writeProgramTransforms({ plan: input.plan, analysis: input.analysis, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, say: input.say });
   await saveJson(path, { kind: 'plan_transforms', planHash, bodies: written.bodies, generator: written.generator, transcript: written.transcript });
   return { bodies: written.bodies, generator: written.generator };
+}
+
+/** sha256 of each model-written function body, by target column: what an approval pins. */
+export function transformHashes(bodies: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(bodies).sort(([a], [b]) => a.localeCompare(b)).map(([column, body]) => [column, sha256(body)]));
+}
+
+/**
+ * For `ferry run`: the model-written functions exactly as the approval pinned them. Never
+ * asks a model for code: a missing file, or functions for another revision, is refused
+ * (TRANSFORMS_MISSING) with the command that writes and pins them; a body whose sha256 is
+ * not the pinned one is refused (TRANSFORMS_TAMPERED). Undefined when the plan has none.
+ */
+export async function approvedTransforms(input: {
+  planPath: string;
+  plan: MigrationPlan;
+  store: Pick<RunStore, 'transformHashes'>;
+  say: Say;
+}): Promise<{ bodies: Record<string, string>; generator: GeneratedScript['generator'] } | undefined> {
+  if (!needsTransforms(input.plan)) return undefined;
+  const path = transformsPath(input.planPath);
+  const columns = input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target);
+  const missing = (why: string) =>
+    new PlanError('TRANSFORMS_MISSING', `the plan's transform column(s) ${columns.join(', ')} need model-written functions, and ${why}; ferry run never asks a model for code`, {
+      hint: `have them written and approved with the plan: ANTHROPIC_API_KEY=… ferry approve ${input.planPath} (read them in ${path}), then run again`,
+    });
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw missing(`${path} does not exist`);
+  }
+  const parsed = PlanTransforms.safeParse((() => { try { return JSON.parse(text) as unknown; } catch { return null; } })());
+  if (!parsed.success) throw missing(`${path} is not a functions file ferry wrote`);
+  if (parsed.data.planHash !== contentHash(input.plan)) throw missing(`${path} was written for another revision of the plan`);
+  const pinned = await input.store.transformHashes(input.plan);
+  if (!pinned) throw missing(`the approval of revision ${input.plan.revision} pinned none (approved before they were written, or by a ferry that did not pin them)`);
+  const actual = transformHashes(parsed.data.bodies);
+  for (const column of [...new Set([...Object.keys(pinned), ...Object.keys(actual), ...columns])].sort()) {
+    if (pinned[column] !== actual[column]) {
+      throw new PlanError(
+        'TRANSFORMS_TAMPERED',
+        `the function for ${column} in ${path} is not the one approved: approved sha256 ${pinned[column] ?? '(none)'}, the file's ${actual[column] ?? '(none)'}`,
+        { hint: `restore ${path} as approved, or make a new revision of the plan and approve it (ferry approve … with ANTHROPIC_API_KEY set)`, details: { column, approved: pinned[column] ?? null, found: actual[column] ?? null } },
+      );
+    }
+  }
+  input.say(`   model-written functions from ${path} (as approved: sha256 pinned per function)`);
+  return { bodies: parsed.data.bodies, generator: parsed.data.generator };
 }

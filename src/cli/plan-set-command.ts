@@ -1,16 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { approvePlan, tableListItems } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import { MigrationPlan, PlanSet, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
+import { MigrationPlan, PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { describeToPlans, type Connections, type Say } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { executeRunSet } from '../run/run-plan-set.js';
-import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import type { RunStore } from '../store/run-store.js';
+import { homePath, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from '../present/render.js';
@@ -39,10 +39,10 @@ export async function planSetCommand(input: { description: string; conn: Connect
   const { say } = input;
   const planned = await describeToPlans({ description: input.description, conn: input.conn, say });
   if (!planned) return null;
-  const setPath = resolve(input.out ?? join(input.plansDir, `${planned.map((p) => p.plan.target.table).join('-')}.planset.json`));
+  const setPath = input.out ? resolve(input.out) : homePath(input.plansDir, `${planned.map((p) => planIdPart(p.plan.target.table)).join('-')}.planset.json`);
   const entries: PlanSet['plans'] = [];
   for (const { plan, analysis } of planned) {
-    const paths = planPaths(resolve(input.plansDir, `${plan.id}.json`));
+    const paths = planPaths(homePath(input.plansDir, `${plan.id}.json`));
     await saveJson(paths.analysis, analysis);
     await saveJson(paths.plan, plan);
     const dependsOn = [...new Set(viaMappingColumns(plan).flatMap((c) => (c.origin.parent.planId && c.origin.parent.planId !== plan.id ? [c.origin.parent.planId] : [])))];
@@ -86,10 +86,16 @@ export async function showPlanSet(path: string, say: Say): Promise<void> {
 }
 
 /** Approves every plan of the set; refuses (naming the plan) while any has items to review. */
-export async function approvePlanSet(path: string, by: string, say: Say): Promise<void> {
+export async function approvePlanSet(path: string, by: string, store: RunStore, say: Say): Promise<void> {
   const { plans } = await loadPlanSet(path);
   const approved = plans.map((p) => ({ ...p, plan: p.plan.status === 'approved' ? p.plan : approvePlan(p.plan, by) }));
-  for (const p of approved) await saveJson(p.path, p.plan);
+  // The store's approval is what ferry run trusts (a plan file cannot approve itself); a plan
+  // already approved there is checked, never re-stamped.
+  for (const p of approved) {
+    if (p.plan.status === 'approved' && plans.find((q) => q.path === p.path)!.plan === p.plan) await store.approvedHash(p.plan);
+    else await store.savePlan(p.plan, p.analysis, { by });
+    await saveJson(p.path, p.plan);
+  }
   say(`✅ ${approved.length} plans approved by ${by}. Run them: ferry run ${resolve(path)}`);
 }
 
@@ -121,8 +127,8 @@ export async function runPlanSet(input: {
   }
   const fresh = await analyzeSchemas({ source: input.conn.source, target: input.conn.target });
   for (const p of plans) assertNoDrift(p.plan, p.analysis, fresh);
-  // As for a single plan: the version that runs is in the store beside its runs.
-  for (const p of plans) await store.savePlan(p.plan, p.analysis);
+  // As for a single plan: only the versions approved in the store run (executeRun checks each).
+  for (const p of plans) await store.approvedHash(p.plan);
   const result = await executeRunSet({
     plans,
     store,

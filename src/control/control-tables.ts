@@ -1,16 +1,69 @@
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { Queryable } from '../core/sql.js';
+import { DatabaseError } from '../core/errors.js';
 import { planTables } from '../core/plan/tables.js';
 
 /**
- * ferry's bookkeeping in the target database:
+ * ferry's bookkeeping in the target database, in its own schema `ferry_control`:
  * - migration_control: one row per run (status, counts, timings, the plan it ran);
  * - migration_mappings: legacy id → new id per migrated row, with the run and batch that
  *   wrote it. Unique per (source table, target table, legacy id): a row moves once.
  * A batch's rows, its mappings and its control update commit in one transaction.
+ *
+ * Its own schema, not `ferry` (the run store's): the run store may live in another database
+ * (FERRY_STATE_URL), while these tables must sit in the target, in the batch's transaction.
+ * Not `public`: Supabase's default privileges there give `anon` and `authenticated` every
+ * table created in it. Row-level security is on with no policy, and every privilege is
+ * revoked from PUBLIC and from `anon` / `authenticated` where those roles exist, on each
+ * start (a grant added later, or a database-wide default privilege, is taken back again).
+ * Only the owner (the role ferry connects as) reads and writes them.
  */
+export const CONTROL_SCHEMA = 'ferry_control';
+
+/**
+ * Installations from before ferry_control kept both tables in `public`: they are moved
+ * (ALTER TABLE … SET SCHEMA: rows, ids, sequences, indexes and the FK move with them) in
+ * the same transaction as the rest of the DDL, under the DDL lock. Both places holding a
+ * migration_control is refused (see ensureControlTables).
+ */
+const MOVE_FROM_PUBLIC = `
+DO $move$
+BEGIN
+  IF to_regclass('public.migration_control') IS NOT NULL THEN
+    IF to_regclass('ferry_control.migration_control') IS NOT NULL THEN
+      RAISE EXCEPTION 'ferry: public.migration_control and ferry_control.migration_control both exist' USING ERRCODE = 'FC001';
+    END IF;
+    ALTER TABLE public.migration_control SET SCHEMA ferry_control;
+    IF to_regclass('public.migration_mappings') IS NOT NULL THEN
+      ALTER TABLE public.migration_mappings SET SCHEMA ferry_control;
+    END IF;
+  END IF;
+END
+$move$;`;
+
+const LOCK_DOWN = `
+ALTER TABLE ferry_control.migration_control ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ferry_control.migration_mappings ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON SCHEMA ferry_control FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA ferry_control FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA ferry_control FROM PUBLIC;
+DO $revoke$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('REVOKE ALL ON SCHEMA ferry_control FROM %I', r);
+      EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA ferry_control FROM %I', r);
+      EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA ferry_control FROM %I', r);
+    END IF;
+  END LOOP;
+END
+$revoke$;`;
+
 export const CONTROL_DDL = `
-CREATE TABLE IF NOT EXISTS migration_control (
+CREATE SCHEMA IF NOT EXISTS ferry_control;
+${MOVE_FROM_PUBLIC}
+CREATE TABLE IF NOT EXISTS ferry_control.migration_control (
   id bigserial PRIMARY KEY,
   plan_id text NOT NULL,
   plan_revision integer NOT NULL,
@@ -32,9 +85,9 @@ CREATE TABLE IF NOT EXISTS migration_control (
   finished_at timestamptz,
   rolled_back_at timestamptz
 );
-CREATE TABLE IF NOT EXISTS migration_mappings (
+CREATE TABLE IF NOT EXISTS ferry_control.migration_mappings (
   id bigserial PRIMARY KEY,
-  migration_id bigint NOT NULL REFERENCES migration_control(id),
+  migration_id bigint NOT NULL REFERENCES ferry_control.migration_control(id),
   batch_id integer NOT NULL,
   source_table text NOT NULL,
   legacy_id text NOT NULL,
@@ -43,18 +96,31 @@ CREATE TABLE IF NOT EXISTS migration_mappings (
   created_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (source_table, target_table, legacy_id)
 );
-CREATE INDEX IF NOT EXISTS migration_mappings_run_idx ON migration_mappings (migration_id, batch_id);
-CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON migration_mappings (target_table, new_id);
+CREATE INDEX IF NOT EXISTS migration_mappings_run_idx ON ferry_control.migration_mappings (migration_id, batch_id);
+CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON ferry_control.migration_mappings (target_table, new_id);
+${LOCK_DOWN}
 `;
 
 /** Advisory lock keys: one for DDL, one per target table while a run writes it. */
 const DDL_LOCK = 0x66657272; // "ferr"
 
+/**
+ * Creates (or moves from public, see MOVE_FROM_PUBLIC) and locks down the bookkeeping.
+ * One simple-protocol query: all its statements commit together or not at all.
+ */
 export async function ensureControlTables(db: Queryable): Promise<void> {
   // CREATE ... IF NOT EXISTS still races with itself; the lock makes it idempotent for real.
   await db.query('SELECT pg_advisory_lock($1)', [DDL_LOCK]);
   try {
     await db.query(CONTROL_DDL);
+  } catch (cause) {
+    if ((cause as { code?: string }).code === 'FC001') {
+      throw new DatabaseError('CONTROL_TABLES_DUPLICATED', 'the target has migration_control both in public (an older ferry) and in ferry_control; ferry will not choose between them', {
+        cause,
+        hint: 'compare the two, keep ferry_control.migration_control/migration_mappings, and rename or drop public.migration_control and public.migration_mappings',
+      });
+    }
+    throw cause;
   } finally {
     await db.query('SELECT pg_advisory_unlock($1)', [DDL_LOCK]);
   }
@@ -138,7 +204,7 @@ function toControl(r: RawControl): ControlRow {
 export async function insertControl(db: Queryable, plan: MigrationPlan, planHash: string): Promise<number> {
   const { sourceTable, targetTable } = planTables(plan);
   const r = await db.query<{ id: string }>(
-    `INSERT INTO migration_control (plan_id, plan_revision, plan_hash, plan, source_table, target_table, status)
+    `INSERT INTO ferry_control.migration_control (plan_id, plan_revision, plan_hash, plan, source_table, target_table, status)
      VALUES ($1, $2, $3, $4, $5, $6, 'running') RETURNING id`,
     [plan.id, plan.revision, planHash, JSON.stringify(plan), sourceTable, targetTable],
   );
@@ -146,12 +212,16 @@ export async function insertControl(db: Queryable, plan: MigrationPlan, planHash
 }
 
 export async function getControl(db: Queryable, id: number): Promise<ControlRow | null> {
-  const r = await db.query<RawControl>('SELECT * FROM migration_control WHERE id = $1', [id]);
+  // An older installation's tables in public are moved on first contact (validate, rollback).
+  await ensureControlTables(db);
+  const r = await db.query<RawControl>('SELECT * FROM ferry_control.migration_control WHERE id = $1', [id]);
   return r.rows[0] ? toControl(r.rows[0]) : null;
 }
 
 export async function listControls(db: Queryable, limit = 50): Promise<ControlRow[]> {
-  const r = await db.query<RawControl>('SELECT * FROM migration_control ORDER BY id DESC LIMIT $1', [limit]);
+  // An older installation's tables are moved on first contact, not only by the next run.
+  await ensureControlTables(db);
+  const r = await db.query<RawControl>('SELECT * FROM ferry_control.migration_control ORDER BY id DESC LIMIT $1', [limit]);
   return r.rows.map(toControl);
 }
 
@@ -161,7 +231,7 @@ export async function finishControl(
   update: { status: 'completed' | 'failed'; rowsSource?: number; rowsSkipped?: number; errorCode?: string | null; error?: string | null; sandbox?: unknown },
 ): Promise<void> {
   await db.query(
-    `UPDATE migration_control
+    `UPDATE ferry_control.migration_control
         SET status = $2, rows_source = COALESCE($3, rows_source), rows_skipped = COALESCE($4, rows_skipped),
             error_code = $5, error = $6, sandbox = COALESCE($7, sandbox), finished_at = now(), heartbeat_at = now()
       WHERE id = $1`,
@@ -181,7 +251,7 @@ export async function finishControl(
 export async function mappedLegacyIds(db: Queryable, sourceTable: string, targetTable: string, legacyIds: string[]): Promise<Set<string>> {
   if (legacyIds.length === 0) return new Set();
   const r = await db.query<{ legacy_id: string }>(
-    'SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
+    'SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
     [sourceTable, targetTable, legacyIds],
   );
   return new Set(r.rows.map((x) => x.legacy_id));

@@ -39,10 +39,12 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
     },
     async migratedPairs() {
       // Read-only: a target ferry never ran on has no control table, and that is an answer.
-      const exists = await target.query<{ t: string | null }>(`SELECT to_regclass('migration_control')::text AS t`);
-      if (!exists.rows[0]?.t) return [];
+      // An older install keeps it in public until its next run moves it to ferry_control.
+      const exists = await target.query<{ t: string | null }>(`SELECT coalesce(to_regclass('ferry_control.migration_control'), to_regclass('public.migration_control'))::text AS t`);
+      const table = exists.rows[0]?.t;
+      if (!table) return [];
       const r = await target.query<{ source_table: string; target_table: string }>(
-        `SELECT source_table, target_table FROM migration_control WHERE status = 'completed' GROUP BY 1, 2 ORDER BY max(id) DESC`,
+        `SELECT source_table, target_table FROM ${table} WHERE status = 'completed' GROUP BY 1, 2 ORDER BY max(id) DESC`,
       );
       return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
     },

@@ -162,7 +162,7 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
     [TAG],
   );
   await target.query(
-    `INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
+    `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
      SELECT $1, 1, $2, legacy_id::text, $3, id::text FROM items_new`,
     [migrationId, SOURCE_TABLE, TARGET_TABLE],
   );
@@ -173,7 +173,7 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
               FROM generate_series(1, ${rows}) i) g
       JOIN items_new p ON p.legacy_id = g.parent_k
      WHERE c.legacy_id = g.k`);
-  await target.query(`UPDATE migration_control SET status = 'completed', rows_source = $2, rows_inserted = $2, finished_at = now() WHERE id = $1`, [migrationId, migrated]);
-  await target.query('ANALYZE items_new; ANALYZE migration_mappings');
+  await target.query(`UPDATE ferry_control.migration_control SET status = 'completed', rows_source = $2, rows_inserted = $2, finished_at = now() WHERE id = $1`, [migrationId, migrated]);
+  await target.query('ANALYZE items_new; ANALYZE ferry_control.migration_mappings');
   return { plan, migrationId, migrated };
 }

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import { getControl } from '../control/control-tables.js';
+import { contentHash } from '../core/artifacts/hash.js';
+import { getControl, planTables, type ControlRow } from '../control/control-tables.js';
+import type { RunStore } from '../store/run-store.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
 
@@ -26,12 +28,17 @@ export async function rollbackMigration(input: {
   cascade?: boolean;
   /** Runs being rolled back further up a cascade: a reference back to one of them is a cycle. */
   chain?: ReadonlySet<number>;
+  /**
+   * The run store (the CLI and the service always pass it): what to delete comes from the
+   * plan it recorded for the run, never from migration_control alone (CONTROL_TAMPERED).
+   */
+  store?: Pick<RunStore, 'migrationRecord'>;
 }): Promise<RollbackResult> {
   const { target, migrationId } = input;
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
   if (control.status === 'rolled_back') return { migrationId, status: 'already_rolled_back', rowsDeleted: 0, mappingsDeleted: 0 };
-  const plan = MigrationPlan.parse(control.plan);
+  const plan = await trustedPlan(control, input.store);
   const cascaded: RollbackResult[] = [];
   const deps = await findDependants(target, plan, migrationId, input.batch);
   if (deps.untracked.length > 0) {
@@ -62,7 +69,7 @@ export async function rollbackMigration(input: {
           hint: 'set the references between them to NULL first',
         });
       }
-      const r = await rollbackMigration({ migrationId: id, target, cascade: true, chain });
+      const r = await rollbackMigration({ migrationId: id, target, cascade: true, chain, ...(input.store ? { store: input.store } : {}) });
       cascaded.push(...(r.cascaded ?? []), { ...r, cascaded: [] });
     }
   }
@@ -82,15 +89,15 @@ export async function rollbackMigration(input: {
   try {
     await target.query('BEGIN');
     const del = await target.query(
-      `DELETE FROM ${qualified(plan.target.schema, plan.target.table)} t USING migration_mappings m
-        WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND t.${quoteIdent(pk)} = m.new_id::${pkType}`,
-      params,
+      `DELETE FROM ${qualified(plan.target.schema, plan.target.table)} t USING ferry_control.migration_mappings m
+        WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND m.target_table = $${params.length + 1} AND t.${quoteIdent(pk)} = m.new_id::${pkType}`,
+      [...params, planTables(plan).targetTable],
     );
-    const maps = await target.query(`DELETE FROM migration_mappings WHERE migration_id = $1${batchCond}`, params);
-    const remaining = await target.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE migration_id = $1', [migrationId]);
+    const maps = await target.query(`DELETE FROM ferry_control.migration_mappings WHERE migration_id = $1${batchCond}`, params);
+    const remaining = await target.query<{ n: string }>('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1', [migrationId]);
     const allGone = Number(remaining.rows[0]?.n ?? 0) === 0;
     await target.query(
-      `UPDATE migration_control
+      `UPDATE ferry_control.migration_control
           SET rows_rolled_back = COALESCE(rows_rolled_back, 0) + $2,
               status = CASE WHEN $3 THEN 'rolled_back' ELSE status END,
               rolled_back_at = CASE WHEN $3 THEN now() ELSE rolled_back_at END
@@ -108,6 +115,36 @@ export async function rollbackMigration(input: {
   } finally {
     await target.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
   }
+}
+
+/**
+ * The plan whose rows a rollback may delete: the one the run store recorded for the run.
+ * migration_control sits in the target, where another role may have written it; when it
+ * disagrees with the store (plan, plan hash, source or target table), nothing is deleted
+ * and the difference is named. A run the store has no record of (made through the library,
+ * or a plan set, whose runs are not recorded yet) falls back to its control row.
+ */
+export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'migrationRecord'> | undefined): Promise<MigrationPlan> {
+  const claimed = MigrationPlan.parse(control.plan);
+  const recorded = store ? await store.migrationRecord(control.id) : null;
+  if (!recorded) return claimed;
+  const expected = planTables(recorded.plan);
+  const differences: string[] = [];
+  if (control.targetTable !== expected.targetTable) differences.push(`target_table: migration_control says ${control.targetTable}, the run store ${expected.targetTable}`);
+  if (control.sourceTable !== expected.sourceTable) differences.push(`source_table: migration_control says ${control.sourceTable}, the run store ${expected.sourceTable}`);
+  const claimedTables = planTables(claimed);
+  if (claimedTables.targetTable !== expected.targetTable) differences.push(`plan.target: migration_control says ${claimedTables.targetTable}, the run store ${expected.targetTable}`);
+  if (claimedTables.sourceTable !== expected.sourceTable) differences.push(`plan.source: migration_control says ${claimedTables.sourceTable}, the run store ${expected.sourceTable}`);
+  if (claimed.target.primaryKey !== recorded.plan.target.primaryKey) differences.push(`plan.target.primaryKey: migration_control says ${claimed.target.primaryKey}, the run store ${recorded.plan.target.primaryKey}`);
+  if (control.planHash !== recorded.planHash) differences.push(`plan_hash: migration_control says ${control.planHash}, the run store ${recorded.planHash}`);
+  else if (contentHash(control.plan) !== recorded.planHash) differences.push(`plan: its content hash is ${contentHash(control.plan)}, the run store recorded ${recorded.planHash}`);
+  if (differences.length > 0) {
+    throw new FerryError('CONTROL_TAMPERED', 'user', `migration ${control.id}'s row in ferry_control.migration_control disagrees with the run store (run ${recorded.runId}): ${differences.join('; ')}; nothing was rolled back`, {
+      hint: 'someone changed ferry_control.migration_control; restore it from the run store (ferry runs show <run>) and find out who could write it',
+      details: { migrationId: control.id, runId: recorded.runId, differences },
+    });
+  }
+  return recorded.plan;
 }
 
 /** The column's type as format_type prints it, straight from the catalog. */
@@ -157,13 +194,13 @@ export async function findDependants(db: pg.Client, plan: MigrationPlan, migrati
     const sameBatch = batch === undefined ? '' : ' AND cm.batch_id = $4';
     const params: unknown[] = [migrationId, childKey, parentKey, ...(batch === undefined ? [] : [batch])];
     const attributed = fk.child_pk
-      ? `LEFT JOIN migration_mappings cm ON cm.target_table = $2 AND cm.new_id = c.${quoteIdent(fk.child_pk)}::text`
+      ? `LEFT JOIN ferry_control.migration_mappings cm ON cm.target_table = $2 AND cm.new_id = c.${quoteIdent(fk.child_pk)}::text`
       : 'LEFT JOIN (SELECT NULL::bigint AS migration_id, NULL::integer AS batch_id) cm ON true';
     const r = await db.query<{ migration_id: string | null; n: string }>(
       `SELECT cm.migration_id, count(*) AS n
          FROM ${child} c
          JOIN ${qualified(plan.target.schema, plan.target.table)} p ON p.${quoteIdent(fk.parent_column)} = c.${quoteIdent(fk.child_column)}
-         JOIN migration_mappings pm ON pm.migration_id = $1${batchCond} AND p.${quoteIdent(pk)} = pm.new_id::${pkType}
+         JOIN ferry_control.migration_mappings pm ON pm.migration_id = $1${batchCond} AND p.${quoteIdent(pk)} = pm.new_id::${pkType}
          ${attributed}
         WHERE NOT COALESCE(cm.migration_id = $1${sameBatch} AND $2::text = $3::text, false)
         GROUP BY 1`,

@@ -344,7 +344,7 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
 /** Marks the dead `running` runs of a table failed; returns their ids. Call with the table's lock held. */
 async function abandonDeadRuns(db: pg.Client, targetKey: string): Promise<number[]> {
   const r = await db.query<{ id: string }>(
-    `UPDATE migration_control
+    `UPDATE ferry_control.migration_control
         SET status = 'failed', error_code = 'RUN_ABANDONED', finished_at = now(),
             error = 'its process stopped without finishing (last heartbeat ' || to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC, '
                     || batches_committed || ' batch(es) committed); a later run resumed after its committed batches'
@@ -576,6 +576,6 @@ function checksums(dryRun: boolean, parts: Digests[]): RunChecksums {
 }
 
 async function countMapped(db: pg.Client, sourceTable: string, targetTable: string): Promise<number> {
-  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetTable]);
+  const r = await db.query<{ n: string }>('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetTable]);
   return Number(r.rows[0]?.n ?? 0);
 }

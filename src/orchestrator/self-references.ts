@@ -52,7 +52,7 @@ export async function resolveSelfReferences(
         const withRef = chunk.rows.filter((r) => r.v !== null);
         if (withRef.length === 0) continue;
         const children = await db.query<{ legacy_id: string; new_id: string }>(
-          'SELECT legacy_id, new_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
+          'SELECT legacy_id, new_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])',
           [sourceTable, targetKey, withRef.map((r) => r.k)],
         );
         const childIds = new Map(children.rows.map((c) => [c.legacy_id, c.new_id]));
@@ -80,7 +80,7 @@ export async function resolveSelfReferences(
       await source.query('CLOSE ferry_self');
       events.push({ type: 'self_reference_resolved', column: column.target, updated, orphans });
     }
-    await db.query('UPDATE migration_control SET heartbeat_at = now() WHERE id = $1', [migrationId]);
+    await db.query('UPDATE ferry_control.migration_control SET heartbeat_at = now() WHERE id = $1', [migrationId]);
     await db.query('COMMIT');
   } catch (e) {
     await db.query('ROLLBACK').catch(() => undefined);

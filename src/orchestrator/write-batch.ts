@@ -82,9 +82,9 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         );
         lines = built;
         const inserted = await copyIn(db, table, names, lines);
-        await copyIn(db, 'migration_mappings', MAPPING_COLUMNS, mappingLines);
+        await copyIn(db, 'ferry_control.migration_mappings', MAPPING_COLUMNS, mappingLines);
         await db.query(
-          `UPDATE migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
+          `UPDATE ferry_control.migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
           [runId, inserted],
         );
         // A dry run proves the batch would commit (constraints, types), then takes it back.

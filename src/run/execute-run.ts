@@ -61,6 +61,9 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
   if (plan.status !== 'approved') {
     throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}, not approved`, { hint: 'approve it first' });
   }
+  // Every run path comes through here: only content the store holds an approval for runs
+  // (PLAN_NOT_APPROVED when a file merely claims it, PLAN_TAMPERED when it was edited).
+  await store.approvedHash(plan);
   const { run, created } = await store.createRun({
     plan,
     mode: input.dryRun ? 'dry_run' : 'run',

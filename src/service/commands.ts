@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
 import { formatProgress } from '../orchestrator/progress.js';
@@ -7,7 +6,7 @@ import { requireUrl, type FerryConfig } from '../config.js';
 import { renderReport } from '../present/render.js';
 import { InputError } from '../core/errors.js';
 import type { RunEvent } from '../orchestrator/run-migration.js';
-import { planPaths } from '../store/file-store.js';
+import { homePath, planFilePath, planPaths } from '../store/file-store.js';
 import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';
 import { replayRun, type ReplayFactor } from './record.js';
 import { chooseDriver } from '../../sandbox/index.js';
@@ -39,7 +38,7 @@ export function isStoredPlanRef(ref: string): boolean {
 
 /** Where the CLI keeps files for a plan it loaded from the store. */
 export function storedPlanPaths(config: FerryConfig, planId: string) {
-  return planPaths(join(config.home, 'plans', `${planId}.json`));
+  return planPaths(planFilePath(config.home, planId));
 }
 
 export function runIdArg(raw: string | undefined): number {
@@ -136,7 +135,7 @@ export async function replayCommand(config: FerryConfig, id: number, options: { 
         conn,
         driver: choice.driver,
         policy: defaultPolicy,
-        workDir: join(config.home, 'replays', `run-${id}-${Date.now()}`),
+        workDir: homePath(config.home, 'replays', `run-${id}-${Date.now()}`),
         startedBy: config.user,
       });
       say(`${r.verdict === 'reproduced' ? '✅' : '❌'} ${r.summary}`);

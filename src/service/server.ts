@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { homePath } from '../store/file-store.js';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
@@ -443,7 +444,7 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
               conn,
               driver: opts.driver,
               policy: opts.policy,
-              workDir: join(opts.home, 'service-runs', `${version.plan.id}-r${version.plan.revision}-${randomUUID().slice(0, 8)}`),
+              workDir: homePath(opts.home, 'service-runs', `${version.plan.id}-r${version.plan.revision}-${randomUUID().slice(0, 8)}`),
               startedBy: body.by ?? 'api',
               dryRun,
               // The same plan version never runs twice for real; a dry run may be repeated.
@@ -492,7 +493,7 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
               conn,
               driver: opts.driver,
               policy: opts.policy,
-              workDir: join(opts.home, 'service-replays', `run-${runId}-${randomUUID().slice(0, 8)}`),
+              workDir: homePath(opts.home, 'service-replays', `run-${runId}-${randomUUID().slice(0, 8)}`),
               startedBy: body.by ?? 'api',
               onCreated: (run) => {
                 replayId = run.id;
@@ -518,7 +519,7 @@ export async function startService(opts: ServiceOptions, listen: { port: number;
           throw new HttpError(409, 'RUN_NOT_ROLLBACKABLE', `run ${runId} is a ${run.mode} and wrote nothing to roll back`);
         }
         const migrationId = run.migrationId;
-        const result = await withConnections((conn) => rollbackMigration({ migrationId, target: conn.target, ...(body.batch === undefined ? {} : { batch: body.batch }) }));
+        const result = await withConnections((conn) => rollbackMigration({ migrationId, target: conn.target, store, ...(body.batch === undefined ? {} : { batch: body.batch }) }));
         send(res, 200, { result });
         return;
       }

@@ -1,8 +1,38 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { contentHash } from '../core/artifacts/hash.js';
 import { InputError, NotFoundError } from '../core/errors.js';
+
+/**
+ * Every path ferry makes from a name (a plan id, a table name, a run id) goes through here:
+ * the result must stay under `home` (FERRY_HOME), so a legacy table called
+ * `../../../../tmp/x` can never make ferry write outside it.
+ */
+export function homePath(home: string, ...parts: string[]): string {
+  const root = resolve(home);
+  const path = resolve(root, ...parts);
+  const rel = relative(root, path);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new InputError('PATH_OUTSIDE_HOME', `refusing to write ${path}: it is not inside ferry's home ${root} (made from ${JSON.stringify(parts.join('/'))})`, {
+      hint: 'plan ids and file names come from table names; make the plan again with ferry plan, which keeps ids to a-z, 0-9, _ and -',
+    });
+  }
+  return path;
+}
+
+/** Plan ids as file names: new ids keep to [a-z0-9_-]; upper case is still read for plans made before. */
+const PLAN_FILE_ID = /^[A-Za-z0-9_-]+$/;
+
+/** `<home>/plans/<plan id>.json`, refused for an id that is not a plain file name. */
+export function planFilePath(home: string, planId: string): string {
+  if (!PLAN_FILE_ID.test(planId)) {
+    throw new InputError('PLAN_ID_INVALID', `plan id ${JSON.stringify(planId)} is not a plain file name (only a-z, 0-9, _ and - are kept)`, {
+      hint: 'make the plan again with ferry plan: ids are made from the table names with anything else replaced',
+    });
+  }
+  return homePath(home, 'plans', `${planId}.json`);
+}
 
 /**
  * Artifacts on disk as readable JSON. Every load is validated against the artifact's zod

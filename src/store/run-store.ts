@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { contentHash, sha256 } from '../core/artifacts/hash.js';
+import { contentHash, firstDifference, sha256 } from '../core/artifacts/hash.js';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { connect } from '../db/connect.js';
-import { DatabaseError, NotFoundError } from '../core/errors.js';
+import { DatabaseError, NotFoundError, PlanError } from '../core/errors.js';
 
 /**
  * ferry's own records, in PostgreSQL: the schema `ferry` of the target database, or of the
@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS ferry.runs (
   started_at timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
 );
+-- sha256 of each model-written function body an approval covers (target column → hash); written once.
+ALTER TABLE ferry.plan_versions ADD COLUMN IF NOT EXISTS transform_hashes jsonb;
 -- Which process runs it (host:pid), so a run left 'running' by a process that died can be told apart.
 ALTER TABLE ferry.runs ADD COLUMN IF NOT EXISTS owner text;
 ALTER TABLE ferry.runs ADD COLUMN IF NOT EXISTS row_digests jsonb;
@@ -278,7 +280,9 @@ export class RunStore {
 
   /**
    * Records a plan version (insert, or the new status of the same revision: approving keeps
-   * the revision). The analysis is stored under the hash the plan names.
+   * the revision). The analysis is stored under the hash the plan names. An approved
+   * revision is written once and never updated: saving other content under it is refused
+   * (PLAN_TAMPERED), saving the same content again changes nothing.
    */
   async savePlan(plan: MigrationPlan, analysis?: SchemaAnalysis, decision?: { by: string; note?: string }): Promise<string> {
     if (analysis) await this.putArtifact('schema_analysis', analysis, analysisHash(analysis));
@@ -286,12 +290,13 @@ export class RunStore {
     const planHash = await this.putArtifact('migration_plan', plan);
     const decidedBy = decision?.by ?? (plan.status === 'approved' ? (plan.approvedBy ?? null) : null);
     const decided = plan.status !== 'draft';
-    await this.db.query(
+    const r = await this.db.query(
       `INSERT INTO ferry.plan_versions (plan_id, revision, status, plan_hash, plan, analysis_hash, description, source_table, target_table, overrides, decided_by, decided_at, decision_note)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $12 THEN now() END, $13)
        ON CONFLICT (plan_id, revision) DO UPDATE
          SET status = EXCLUDED.status, plan_hash = EXCLUDED.plan_hash, plan = EXCLUDED.plan, overrides = EXCLUDED.overrides,
-             decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at, decision_note = EXCLUDED.decision_note, updated_at = now()`,
+             decided_by = EXCLUDED.decided_by, decided_at = EXCLUDED.decided_at, decision_note = EXCLUDED.decision_note, updated_at = now()
+         WHERE ferry.plan_versions.status <> 'approved'`,
       [
         plan.id,
         plan.revision,
@@ -308,7 +313,64 @@ export class RunStore {
         decision?.note ?? null,
       ],
     );
+    // Nothing written: the revision is already approved. Only the very same content may pass.
+    if ((r.rowCount ?? 0) === 0) await this.approvedHash(plan, planHash);
     return planHash;
+  }
+
+  /**
+   * What `ferry run` and the service's run route check before anything runs: the store holds
+   * an approval for this plan id and revision, and its content hash is this plan's. Returns
+   * the approved hash; refuses with PLAN_NOT_APPROVED (no approval on record, whatever the
+   * file says) or PLAN_TAMPERED (naming both hashes and the first field that differs).
+   */
+  async approvedHash(plan: MigrationPlan, planHash: string = contentHash(plan)): Promise<string> {
+    const r = await this.db.query('SELECT status, plan_hash, plan FROM ferry.plan_versions WHERE plan_id = $1 AND revision = $2', [plan.id, plan.revision]);
+    const row = r.rows[0] as { status: string; plan_hash: string; plan: unknown } | undefined;
+    if (!row || row.status !== 'approved') {
+      throw new PlanError(
+        'PLAN_NOT_APPROVED',
+        `plan ${plan.id} revision ${plan.revision} says "${plan.status}", but the run store has no approval for it (${row ? `it is recorded as ${row.status}` : 'it is not recorded at all'}); a plan file alone cannot approve itself`,
+        { hint: `review and approve it: ferry approve <plan.json> (or ferry review <plan.json>), then run it again`, details: { planId: plan.id, revision: plan.revision, recorded: row?.status ?? null } },
+      );
+    }
+    if (row.plan_hash !== planHash) {
+      const field = firstDifference(row.plan, plan) ?? '$';
+      throw new PlanError(
+        'PLAN_TAMPERED',
+        `plan ${plan.id} revision ${plan.revision} is not the plan that was approved: approved content hash ${row.plan_hash}, this plan's ${planHash}; first difference at ${field}`,
+        {
+          hint: 'restore the approved plan (ferry show <plan id> prints it from the run store), or make the change as a new revision: ferry approve <plan.json> --map/--fk/--column …',
+          details: { approvedHash: row.plan_hash, planHash, field },
+        },
+      );
+    }
+    return row.plan_hash;
+  }
+
+  /**
+   * Pins the model-written function bodies of an approved revision (sha256 per target
+   * column). Written once: a second call with other hashes is refused (TRANSFORMS_TAMPERED).
+   */
+  async pinTransforms(plan: MigrationPlan, hashes: Record<string, string>): Promise<void> {
+    await this.approvedHash(plan);
+    await this.db.query(
+      `UPDATE ferry.plan_versions SET transform_hashes = $3 WHERE plan_id = $1 AND revision = $2 AND transform_hashes IS NULL`,
+      [plan.id, plan.revision, JSON.stringify(hashes)],
+    );
+    const pinned = await this.transformHashes(plan);
+    const field = firstDifference(pinned, hashes);
+    if (field) {
+      throw new PlanError('TRANSFORMS_TAMPERED', `plan ${plan.id} revision ${plan.revision} already has other model-written functions approved (first difference at ${field})`, {
+        hint: 'restore <plan>.transforms.json as it was approved, or make a new revision of the plan and approve that',
+      });
+    }
+  }
+
+  /** The function-body hashes an approval pinned, or null when none were (the plan needs none, or none were written yet). */
+  async transformHashes(plan: MigrationPlan): Promise<Record<string, string> | null> {
+    const r = await this.db.query('SELECT transform_hashes FROM ferry.plan_versions WHERE plan_id = $1 AND revision = $2', [plan.id, plan.revision]);
+    return (r.rows[0]?.transform_hashes as Record<string, string> | null | undefined) ?? null;
   }
 
   /**
@@ -420,6 +482,23 @@ export class RunStore {
       ],
     );
     return toRun(r.rows[0]!);
+  }
+
+  /**
+   * The recorded run that wrote migration `migrationId` of the target (its migration id is
+   * kept when the run ends, and in its first event while it runs), with the plan it ran as
+   * the store keeps it. Null when no recorded run wrote it.
+   */
+  async migrationRecord(migrationId: number): Promise<{ runId: number; planHash: string; plan: MigrationPlan } | null> {
+    const r = await this.db.query<{ id: string; plan_hash: string; body: unknown }>(
+      `SELECT r.id, r.plan_hash, a.body FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
+        WHERE r.mode = 'run' AND (r.migration_id = $1 OR EXISTS (
+          SELECT 1 FROM ferry.run_events e WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::text))
+        ORDER BY r.id LIMIT 1`,
+      [migrationId],
+    );
+    const row = r.rows[0];
+    return row ? { runId: Number(row.id), planHash: row.plan_hash, plan: MigrationPlan.parse(row.body) } : null;
   }
 
   async getRun(id: number): Promise<RunRow> {

@@ -122,7 +122,7 @@ export interface PlanSql {
   srcKeyText: string;
   /** The legacy key on the target side, in the same order. */
   tgtKey: string;
-  /** `FROM migration_mappings m LEFT JOIN <target> t … WHERE m.source_table = $1 AND m.target_table = $2`. */
+  /** `FROM ferry_control.migration_mappings m LEFT JOIN <target> t … WHERE m.source_table = $1 AND m.target_table = $2`. */
   targetFrom: SqlFragment;
   /** True when the mapping's target row exists. */
   tgtPresent: string;
@@ -224,7 +224,7 @@ export function compilePlan(
         const alias = `p${i}`;
         // The parent's legacy id of the uuid written, found through the parent migration's mappings.
         joins.push(
-          `LEFT JOIN migration_mappings ${alias} ON ${alias}.source_table = ${quoteLiteral(o.parent.sourceTable)} AND ${alias}.target_table = ${quoteLiteral(o.parent.targetTable)} AND ${alias}.new_id = ${tcol}::text`,
+          `LEFT JOIN ferry_control.migration_mappings ${alias} ON ${alias}.source_table = ${quoteLiteral(o.parent.sourceTable)} AND ${alias}.target_table = ${quoteLiteral(o.parent.targetTable)} AND ${alias}.new_id = ${tcol}::text`,
         );
         const s = srcCol(o.source);
         const orphanValues = o.onOrphan === 'set_null' ? [...(options.orphanValues?.get(c.target) ?? [])] : [];
@@ -264,7 +264,7 @@ export function compilePlan(
     srcKeyText: `${key}::text`,
     tgtKey: keyClass === 'integer' ? 'm.legacy_id::bigint' : 'm.legacy_id COLLATE "C"',
     targetFrom: {
-      sql: `FROM migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pk.formatType} ${joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
+      sql: `FROM ferry_control.migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pk.formatType} ${joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
       params: [sourceTable, targetTable],
     },
     tgtPresent: `(${tpk} IS NOT NULL)`,

@@ -66,7 +66,7 @@ export async function unmappedValues(opts: { source: Queryable; target: Queryabl
   const CHUNK = 200_000;
   for (let i = 0; i < values.length; i += CHUNK) {
     const u = await opts.target.query<{ v: string }>(
-      `SELECT v FROM unnest($3::text[]) v WHERE NOT EXISTS (SELECT 1 FROM migration_mappings p WHERE p.source_table = $1 AND p.target_table = $2 AND p.legacy_id = v)`,
+      `SELECT v FROM unnest($3::text[]) v WHERE NOT EXISTS (SELECT 1 FROM ferry_control.migration_mappings p WHERE p.source_table = $1 AND p.target_table = $2 AND p.legacy_id = v)`,
       [ref.parentSourceTable, ref.parentTargetTable, values.slice(i, i + CHUNK)],
     );
     for (const x of u.rows) out.push(x.v);

@@ -67,7 +67,7 @@ export async function checkRelationships(input: {
   for (const fk of fks) {
     const parentSourceTable = `${fk.refSchema}.${fk.refTable}`;
     const runs = await target.query<{ target_table: string }>(
-      `SELECT DISTINCT target_table FROM migration_control WHERE source_table = $1 AND status = 'completed' ORDER BY 1`,
+      `SELECT DISTINCT target_table FROM ferry_control.migration_control WHERE source_table = $1 AND status = 'completed' ORDER BY 1`,
       [parentSourceTable],
     );
     const parentTargets = runs.rows.map((r) => r.target_table);
@@ -93,14 +93,14 @@ export async function checkRelationships(input: {
               ARRAY[${refs.map((_, i) => `p${i}.legacy_id`).join(', ')}]::text[] AS parents,
               ARRAY[${refs.map((r) => `t.${quoteIdent(r)} IS NULL`).join(', ')}]::boolean[] AS nulls
          FROM ${qualified(plan.target.schema, plan.target.table)} t
-         JOIN migration_mappings cm ON cm.source_table = $1 AND cm.target_table = $2 AND cm.new_id = t.${quoteIdent(pk)}::text
-         ${refs.map((r, i) => `LEFT JOIN migration_mappings p${i} ON p${i}.source_table = $3 AND p${i}.target_table = $4 AND p${i}.new_id = t.${quoteIdent(r)}::text`).join('\n')}`,
+         JOIN ferry_control.migration_mappings cm ON cm.source_table = $1 AND cm.target_table = $2 AND cm.new_id = t.${quoteIdent(pk)}::text
+         ${refs.map((r, i) => `LEFT JOIN ferry_control.migration_mappings p${i} ON p${i}.source_table = $3 AND p${i}.target_table = $4 AND p${i}.new_id = t.${quoteIdent(r)}::text`).join('\n')}`,
       [sourceTable, targetKey, parentSourceTable, parentTargetTable],
     );
     const migrated = new Map(back.rows.map((r) => [r.k, r]));
     const values = [...new Set(legacy.rows.map((r) => r.v))];
     const mapped = await target.query<{ legacy_id: string }>(
-      `SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])`,
+      `SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])`,
       [parentSourceTable, parentTargetTable, values],
     );
     const hasParent = new Set(mapped.rows.map((r) => r.legacy_id));

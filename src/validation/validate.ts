@@ -99,7 +99,7 @@ export async function validateMigration(input: {
     const refs = viaMappingColumns(plan);
     const cols = programColumns(plan);
     const q1 = async (sql: string, params: unknown[]) => Number((await target.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
-    const insertedByRun = await q1('SELECT count(*) AS n FROM migration_mappings WHERE migration_id = $1', [control.id]);
+    const insertedByRun = await q1('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1', [control.id]);
     const targetTotal = await q1(`SELECT count(*) AS n FROM ${tgt}`, []);
 
     const distributions: ValidationReport['distributions'] = [];
@@ -117,7 +117,7 @@ export async function validateMigration(input: {
           )
         : await target.query<{ value: string | null; n: string }>(
             `SELECT t.${quoteIdent(m.targetColumn)}::text AS value, count(*) AS n
-               FROM migration_mappings mm JOIN ${tgt} t ON t.${quoteIdent(pk)} = mm.new_id::${pkType}
+               FROM ferry_control.migration_mappings mm JOIN ${tgt} t ON t.${quoteIdent(pk)} = mm.new_id::${pkType}
               WHERE mm.source_table = $1 AND mm.target_table = $2 GROUP BY 1 ORDER BY 2 DESC, 1`,
             [sourceTable, targetKey],
           );

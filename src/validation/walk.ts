@@ -29,9 +29,9 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
   const from = `${qualified(plan.source.schema, plan.source.table)} ${where.sql}`;
   const srcCount = Number((await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params)).rows[0]?.n ?? 0);
   const q1 = async (sql: string, params: unknown[]) => Number((await target.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
-  const mappingCount = await q1('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
+  const mappingCount = await q1('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
   const migrated = await q1(
-    `SELECT count(*) AS n FROM migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType} WHERE m.source_table = $1 AND m.target_table = $2`,
+    `SELECT count(*) AS n FROM ferry_control.migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType} WHERE m.source_table = $1 AND m.target_table = $2`,
     [sourceTable, targetKey],
   );
 
@@ -61,7 +61,7 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
     for (const k of keys) seenKeys.add(k);
     const rows = await target.query<Record<string, unknown>>(
       `SELECT m.legacy_id, m.new_id, t.${quoteIdent(pk)}::text AS found_pk${selectCols ? `, ${selectCols}` : ''}
-         FROM migration_mappings m LEFT JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
+         FROM ferry_control.migration_mappings m LEFT JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
         WHERE m.source_table = $1 AND m.target_table = $2 AND m.legacy_id = ANY($3::text[])`,
       [sourceTable, targetKey, keys],
     );
@@ -121,13 +121,13 @@ export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; 
 
   // Mappings whose legacy row is no longer selected by the plan's filter (deleted or changed since).
   const orphanMappings = new Problems();
-  const allMapped = await target.query<{ legacy_id: string }>('SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
+  const allMapped = await target.query<{ legacy_id: string }>('SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2', [sourceTable, targetKey]);
   for (const m of allMapped.rows) if (!seenKeys.has(m.legacy_id)) orphanMappings.add(m.legacy_id, 'mapping has no source row under the plan filter');
 
   for (const d of plan.foreignKeys) {
     const bad = await target.query<{ legacy_id: string; v: string | null; ok: boolean }>(
       `SELECT m.legacy_id, t.${quoteIdent(d.column)}::text AS v, p.${quoteIdent(d.refColumn)} IS NOT NULL AS ok
-         FROM migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
+         FROM ferry_control.migration_mappings m JOIN ${tgt} t ON t.${quoteIdent(pk)} = m.new_id::${pkType}
          LEFT JOIN ${qualified(d.refSchema, d.refTable)} p ON p.${quoteIdent(d.refColumn)} = t.${quoteIdent(d.column)}
         WHERE m.source_table = $1 AND m.target_table = $2 AND (p.${quoteIdent(d.refColumn)} IS NULL OR t.${quoteIdent(d.column)}::text IS DISTINCT FROM $3)`,
       [sourceTable, targetKey, d.value],

@@ -69,7 +69,7 @@ describe('the bulk path: parallel key ranges, batches by width, COPY encoding', 
       await expectExact(pair);
       await expectSameLegacyIds(pair);
       // The ranges share a batch numbering and the run's mappings, so batch rollback still works per batch.
-      const perBatch = await pair.sql('target', 'SELECT batch_id, count(*) AS n FROM migration_mappings WHERE migration_id = $1 GROUP BY batch_id', [run.migrationId]);
+      const perBatch = await pair.sql('target', 'SELECT batch_id, count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1 GROUP BY batch_id', [run.migrationId]);
       expect(perBatch.rows.length).toBe(batches.length);
       const report = await validateMigration({ migrationId: run.migrationId, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
       expect(report.status, JSON.stringify(report.checks.filter((c) => c.status === 'fail'))).toBe('passed');

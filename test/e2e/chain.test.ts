@@ -35,7 +35,7 @@ async function counts(seed: SeedCase) {
   const q = async (sql: string) => Number((await seed.sql('target', sql)).rows[0]?.n);
   return {
     roles: await q('SELECT count(*) AS n FROM technician_roles'),
-    mappings: await q('SELECT count(*) AS n FROM migration_mappings'),
+    mappings: await q('SELECT count(*) AS n FROM ferry_control.migration_mappings'),
   };
 }
 
@@ -78,7 +78,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
     // Other groups stayed where they were.
     const moved = await seed.sql('target', 'SELECT role_name FROM technician_roles');
     expect(moved.rows.map((r) => r.role_name)).not.toContain('Remote Support Agent');
-    const control = await seed.sql('target', 'SELECT status, rows_inserted, rows_source FROM migration_control WHERE id = $1', [run.migrationId]);
+    const control = await seed.sql('target', 'SELECT status, rows_inserted, rows_source FROM ferry_control.migration_control WHERE id = $1', [run.migrationId]);
     expect(control.rows[0]).toEqual({ status: 'completed', rows_inserted: 31, rows_source: 31 });
   });
 
@@ -96,12 +96,12 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
       'target',
       `INSERT INTO technician_roles (technician_id, role_type, role_name) VALUES ('5d1f0c2e-7b3a-4e8f-9c6d-1a2b3c4d5e02', 'master', 'Hand-made role')`,
     );
-    const first = await seed.sql('target', `SELECT id FROM migration_control WHERE status = 'completed' AND rows_inserted = 31`);
+    const first = await seed.sql('target', `SELECT id FROM ferry_control.migration_control WHERE status = 'completed' AND rows_inserted = 31`);
     const id = Number(first.rows[0]!.id);
     const r = await rollbackMigration({ migrationId: id, target: conn.target });
     expect(r).toMatchObject({ status: 'rolled_back', rowsDeleted: 31, mappingsDeleted: 31 });
     expect(await counts(seed)).toEqual({ roles: 1, mappings: 0 });
-    const control = await seed.sql('target', 'SELECT status, rows_rolled_back FROM migration_control WHERE id = $1', [id]);
+    const control = await seed.sql('target', 'SELECT status, rows_rolled_back FROM ferry_control.migration_control WHERE id = $1', [id]);
     expect(control.rows[0]).toEqual({ status: 'rolled_back', rows_rolled_back: 31 });
     expect(await rollbackMigration({ migrationId: id, target: conn.target })).toMatchObject({ status: 'already_rolled_back' });
 
@@ -165,13 +165,13 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
       expect(run.error).toContain(String(badKey));
       expect(run.inserted).toBe(10);
       expect(await counts(seed)).toEqual({ roles: 10, mappings: 10 });
-      const control = await seed.sql('target', 'SELECT status, error_code, error, rows_inserted FROM migration_control WHERE id = $1', [run.migrationId]);
+      const control = await seed.sql('target', 'SELECT status, error_code, error, rows_inserted FROM ferry_control.migration_control WHERE id = $1', [run.migrationId]);
       expect(control.rows[0]).toMatchObject({ status: 'failed', error_code: 'ROW_MISMATCH', rows_inserted: 10 });
       // No orphans either way.
       const orphans = await seed.sql(
         'target',
-        `SELECT (SELECT count(*) FROM migration_mappings m WHERE NOT EXISTS (SELECT 1 FROM technician_roles t WHERE t.id = m.new_id::uuid))
-              + (SELECT count(*) FROM technician_roles t WHERE NOT EXISTS (SELECT 1 FROM migration_mappings m WHERE m.new_id::uuid = t.id)) AS n`,
+        `SELECT (SELECT count(*) FROM ferry_control.migration_mappings m WHERE NOT EXISTS (SELECT 1 FROM technician_roles t WHERE t.id = m.new_id::uuid))
+              + (SELECT count(*) FROM technician_roles t WHERE NOT EXISTS (SELECT 1 FROM ferry_control.migration_mappings m WHERE m.new_id::uuid = t.id)) AS n`,
       );
       expect(Number(orphans.rows[0]!.n)).toBe(0);
 
@@ -204,6 +204,6 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
 });
 
 async function rollbackAll(seed: SeedCase, conn: Connections): Promise<void> {
-  const runs = await seed.sql('target', `SELECT id FROM migration_control WHERE status <> 'rolled_back' ORDER BY id DESC`);
+  const runs = await seed.sql('target', `SELECT id FROM ferry_control.migration_control WHERE status <> 'rolled_back' ORDER BY id DESC`);
   for (const r of runs.rows) await rollbackMigration({ migrationId: Number(r.id), target: conn.target });
 }

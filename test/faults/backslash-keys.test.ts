@@ -81,7 +81,7 @@ describe('a backslash in a copied text key is recorded as itself, and rollback r
     expect(r).toMatchObject({ inserted: 6 });
 
     const legacyKeys = (await pair.sql('legacy', 'SELECT handle FROM logins WHERE realm = 1 ORDER BY handle')).rows.map((x) => x.handle as string);
-    const mappings = (await pair.sql('target', 'SELECT legacy_id, new_id FROM migration_mappings ORDER BY legacy_id')).rows;
+    const mappings = (await pair.sql('target', 'SELECT legacy_id, new_id FROM ferry_control.migration_mappings ORDER BY legacy_id')).rows;
     expect(mappings).toEqual(legacyKeys.map((k) => ({ legacy_id: k, new_id: k })));
     expect(mappings.map((m) => m.new_id)).toContain('adm\\in');
     await withConnections(pair, (conn) => expectValidates(conn, plan, analysis, r.migrationId));
@@ -111,7 +111,7 @@ describe('a backslash in a copied text key is recorded as itself, and rollback r
       expect((err as Error).message).toContain('adm\\in');
       expect((err as Error).message).toContain('column shown_as');
       expect(await members()).toEqual(before);
-      expect(Number((await pair.sql('target', 'SELECT count(*) AS n FROM migration_mappings WHERE migration_id = $1', [id])).rows[0]!.n)).toBe(0);
+      expect(Number((await pair.sql('target', 'SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1', [id])).rows[0]!.n)).toBe(0);
     });
   });
 });

@@ -272,7 +272,7 @@ describe('bad input ends with a clear error or a correct result, nothing lost or
         const r = await runOnce(pair, s, driver);
         if (!('thrown' in r) && r.status === 'completed') {
           // What went wrong, for the report: the row was written and mapped under the legacy key "null".
-          const m = await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept, t.name FROM migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE t.legacy_id IS NULL`);
+          const m = await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept, t.name FROM ferry_control.migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE t.legacy_id IS NULL`);
           console.log(`[faults] the NULL-key row was migrated as: ${JSON.stringify(m.rows)}`);
         }
         expect(codeOf(r), describeAttempt(r)).toBe('SOURCE_KEY_NULL');

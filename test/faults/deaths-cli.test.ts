@@ -7,6 +7,7 @@ import { BIN, cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
 import { planPaths, saveJson } from '../../src/store/file-store.js';
+import { RunStore } from '../../src/store/run-store.js';
 import {
   approvedPlan,
   containersOf,
@@ -61,6 +62,13 @@ describe('ferry run killed with SIGKILL at a random batch', () => {
     const planPath = join(home, 'plans', `${plan.id}.json`);
     await saveJson(planPaths(planPath).plan, plan);
     await saveJson(planPaths(planPath).analysis, analysis);
+    // The approval goes on record in the run store, as ferry approve does: ferry run runs only that.
+    const store = await RunStore.open(pair.target.url);
+    try {
+      await store.savePlan(plan, analysis, { by: 'faults' });
+    } finally {
+      await store.close();
+    }
 
     const source = await sourceCount(pair);
     const batches = Math.ceil(source / BATCH);
@@ -78,7 +86,7 @@ describe('ferry run killed with SIGKILL at a random batch', () => {
       killedAt = await waitFor(
         `batch ${k} to commit (ferry run output so far:\n${out})`,
         async () => {
-          const r = await pair.sql('target', `SELECT id, batches_committed, rows_inserted FROM migration_control WHERE status = 'running' AND batches_committed >= $1`, [k]).catch(() => null);
+          const r = await pair.sql('target', `SELECT id, batches_committed, rows_inserted FROM ferry_control.migration_control WHERE status = 'running' AND batches_committed >= $1`, [k]).catch(() => null);
           const row = r?.rows[0];
           return row ? { id: Number(row.id), batches: Number(row.batches_committed), rows: Number(row.rows_inserted) } : null;
         },

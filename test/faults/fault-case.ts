@@ -132,7 +132,7 @@ export async function tally(
   const n = async (db: 'legacy' | 'target', sql: string, params: unknown[] = []) => Number((await pair.sql(db, sql, params)).rows[0]!.n);
   const pairKey = [sourceTable, targetTable];
   // A run refused before it started may never have created ferry's control tables.
-  const hasControl = (await pair.sql('target', `SELECT to_regclass('migration_mappings') IS NOT NULL AS ok`)).rows[0]!.ok === true;
+  const hasControl = (await pair.sql('target', `SELECT to_regclass('ferry_control.migration_mappings') IS NOT NULL AS ok`)).rows[0]!.ok === true;
   if (!hasControl) {
     const target = await n('target', `SELECT count(*) AS n FROM ${table}`);
     return { source: await sourceCount(pair, opts.sourceCountSql), target, mappings: 0, duplicateLegacyIds: 0, mappingsWithoutRow: 0, rowsWithoutMapping: target, insertedByRuns: 0, runningRuns: 0 };
@@ -140,24 +140,24 @@ export async function tally(
   return {
     source: await sourceCount(pair, opts.sourceCountSql),
     target: await n('target', `SELECT count(*) AS n FROM ${table}`),
-    mappings: await n('target', 'SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', pairKey),
+    mappings: await n('target', 'SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2', pairKey),
     duplicateLegacyIds: await n(
       'target',
-      `SELECT count(*) AS n FROM (SELECT legacy_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 GROUP BY legacy_id HAVING count(*) > 1) d`,
+      `SELECT count(*) AS n FROM (SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 GROUP BY legacy_id HAVING count(*) > 1) d`,
       pairKey,
     ),
     mappingsWithoutRow: await n(
       'target',
-      `SELECT count(*) AS n FROM migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.id::text = m.new_id)`,
+      `SELECT count(*) AS n FROM ferry_control.migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.id::text = m.new_id)`,
       pairKey,
     ),
     rowsWithoutMapping: await n(
       'target',
-      `SELECT count(*) AS n FROM ${table} t WHERE NOT EXISTS (SELECT 1 FROM migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND m.new_id = t.id::text)`,
+      `SELECT count(*) AS n FROM ${table} t WHERE NOT EXISTS (SELECT 1 FROM ferry_control.migration_mappings m WHERE m.source_table = $1 AND m.target_table = $2 AND m.new_id = t.id::text)`,
       pairKey,
     ),
-    insertedByRuns: await n('target', `SELECT coalesce(sum(rows_inserted), 0) AS n FROM migration_control WHERE source_table = $1 AND target_table = $2 AND status <> 'rolled_back'`, pairKey),
-    runningRuns: await n('target', `SELECT count(*) AS n FROM migration_control WHERE source_table = $1 AND target_table = $2 AND status = 'running'`, pairKey),
+    insertedByRuns: await n('target', `SELECT coalesce(sum(rows_inserted), 0) AS n FROM ferry_control.migration_control WHERE source_table = $1 AND target_table = $2 AND status <> 'rolled_back'`, pairKey),
+    runningRuns: await n('target', `SELECT count(*) AS n FROM ferry_control.migration_control WHERE source_table = $1 AND target_table = $2 AND status = 'running'`, pairKey),
   };
 }
 
@@ -184,7 +184,7 @@ export async function expectSameLegacyIds(pair: DatabasePair): Promise<void> {
   const tgt = (await pair.sql('target', 'SELECT legacy_id FROM items WHERE legacy_id IS NOT NULL ORDER BY legacy_id')).rows.map((r) => Number(r.legacy_id));
   expect(tgt.length).toBe(src.length);
   expect(tgt).toEqual(src);
-  const mapped = (await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept FROM migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE m.legacy_id <> t.legacy_id::text`)).rows;
+  const mapped = (await pair.sql('target', `SELECT m.legacy_id, t.legacy_id AS kept FROM ferry_control.migration_mappings m JOIN items t ON t.id::text = m.new_id WHERE m.legacy_id <> t.legacy_id::text`)).rows;
   expect(mapped, 'mappings point at the row that keeps their legacy id').toEqual([]);
 }
 
@@ -197,7 +197,7 @@ export async function expectValidates(conn: Connections, plan: MigrationPlan, an
 }
 
 export async function controls(pair: DatabasePair): Promise<Array<{ id: number; status: string; error_code: string | null; rows_inserted: number; batches_committed: number; error: string | null }>> {
-  const r = await pair.sql('target', 'SELECT id, status, error_code, error, rows_inserted, batches_committed FROM migration_control ORDER BY id');
+  const r = await pair.sql('target', 'SELECT id, status, error_code, error, rows_inserted, batches_committed FROM ferry_control.migration_control ORDER BY id');
   return r.rows.map((x) => ({ ...x, id: Number(x.id) })) as never;
 }
 

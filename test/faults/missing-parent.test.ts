@@ -100,8 +100,8 @@ describe('a missing FK parent at a random row', () => {
     const wrong = await pair.sql(
       'target',
       `SELECT pm.legacy_id AS pet, om.legacy_id AS owner FROM pets p
-         JOIN migration_mappings pm ON pm.target_table = 'public.pets' AND pm.new_id = p.id::text
-         LEFT JOIN migration_mappings om ON om.target_table = 'public.owners' AND om.new_id = p.owner_id::text`,
+         JOIN ferry_control.migration_mappings pm ON pm.target_table = 'public.pets' AND pm.new_id = p.id::text
+         LEFT JOIN ferry_control.migration_mappings om ON om.target_table = 'public.owners' AND om.new_id = p.owner_id::text`,
     );
     const legacyOwner = new Map((await pair.sql('legacy', 'SELECT id, owner_id FROM pets')).rows.map((r) => [String(r.id), String(r.owner_id)]));
     expect(wrong.rows.filter((r) => legacyOwner.get(r.pet as string) !== r.owner)).toEqual([]);

@@ -83,7 +83,7 @@ describe('columns named __proto__, constructor, hasOwnProperty, toString migrate
     expect(r).toMatchObject({ status: 'completed', sourceRows: under, inserted: under });
     const joined = await pair.sql(
       'target',
-      `SELECT count(*) AS n FROM migration_mappings m JOIN cabinet c ON c.uid::text = m.new_id WHERE m.source_table = 'public.curios' AND m.legacy_id = c.serial_no::text`,
+      `SELECT count(*) AS n FROM ferry_control.migration_mappings m JOIN cabinet c ON c.uid::text = m.new_id WHERE m.source_table = 'public.curios' AND m.legacy_id = c.serial_no::text`,
     );
     expect(Number(joined.rows[0]!.n), 'every row has its mapping, and the mapping names its legacy key').toBe(under);
 

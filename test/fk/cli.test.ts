@@ -53,22 +53,22 @@ describe('ferry with a plan set: plan, approve, run, rollback --cascade', () => 
     expect(ran.stdout).toContain('plan set completed: 3 migrations');
     expect(ran.stdout).toContain('legacy 4: customer_id ← 99, written NULL (set_null)');
     expect(ran.stdout).toContain('legacy 8: customer_id ← 98, written NULL (set_null)');
-    expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(3);
-    expect(await n('SELECT count(*) AS n FROM migration_mappings')).toBe(24);
+    expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(3);
+    expect(await n('SELECT count(*) AS n FROM ferry_control.migration_mappings')).toBe(24);
     expect(await n('SELECT count(*) AS n FROM invoices WHERE customer_id IS NULL')).toBe(2);
 
-    const ids = (await fk.sql('target', 'SELECT id FROM migration_control ORDER BY id')).rows.map((r) => String(r.id));
+    const ids = (await fk.sql('target', 'SELECT id FROM ferry_control.migration_control ORDER BY id')).rows.map((r) => String(r.id));
     const blocked = await ferry('rollback', ids[0]!);
     expect(blocked.code).toBe(2);
     expect(blocked.stderr).toContain('ROLLBACK_HAS_DEPENDANTS');
     expect(blocked.stderr).toContain(`migration ${ids[1]}`);
-    expect(await n('SELECT count(*) AS n FROM migration_mappings')).toBe(24);
+    expect(await n('SELECT count(*) AS n FROM ferry_control.migration_mappings')).toBe(24);
 
     const cascaded = await ferry('rollback', ids[0]!, '--cascade');
     expect(cascaded.code).toBe(0);
     expect(cascaded.stdout).toContain(`dependant migration ${ids[2]} rolled back first: 10 rows`);
     expect(cascaded.stdout).toContain(`dependant migration ${ids[1]} rolled back first: 6 rows`);
     expect(cascaded.stdout).toContain(`migration ${ids[0]} rolled back: 8 rows and 8 mappings deleted`);
-    expect(await n('SELECT (SELECT count(*) FROM employees) + (SELECT count(*) FROM customers) + (SELECT count(*) FROM invoices) + (SELECT count(*) FROM migration_mappings) AS n')).toBe(0);
+    expect(await n('SELECT (SELECT count(*) FROM employees) + (SELECT count(*) FROM customers) + (SELECT count(*) FROM invoices) + (SELECT count(*) FROM ferry_control.migration_mappings) AS n')).toBe(0);
   });
 });

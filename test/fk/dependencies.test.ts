@@ -41,7 +41,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     employees: await n('SELECT count(*) AS n FROM employees'),
     customers: await n('SELECT count(*) AS n FROM customers'),
     invoices: await n('SELECT count(*) AS n FROM invoices'),
-    mappings: await n('SELECT count(*) AS n FROM migration_mappings'),
+    mappings: await n('SELECT count(*) AS n FROM ferry_control.migration_mappings'),
   });
   /** Every migrated row's reference, read back through both mappings: [legacy child, legacy parent the new uuid maps back to]. */
   const remapped = async (table: string, column: string, parent: string) =>
@@ -49,8 +49,8 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       await fk.sql(
         'target',
         `SELECT cm.legacy_id AS child, pm.legacy_id AS parent
-           FROM ${table} t JOIN migration_mappings cm ON cm.target_table = 'public.${table}' AND cm.new_id = t.id::text
-           LEFT JOIN migration_mappings pm ON pm.target_table = 'public.${parent}' AND pm.new_id = t.${column}::text
+           FROM ${table} t JOIN ferry_control.migration_mappings cm ON cm.target_table = 'public.${table}' AND cm.new_id = t.id::text
+           LEFT JOIN ferry_control.migration_mappings pm ON pm.target_table = 'public.${parent}' AND pm.new_id = t.${column}::text
           ORDER BY cm.legacy_id::int`,
       )
     ).rows.map((r) => [Number(r.child), r.parent === null ? null : Number(r.parent)]);
@@ -189,7 +189,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(e.message).toContain('public.employees → public.employees');
       expect(e.message).toContain('it has never run');
       expect(e.hint).toContain(`ferry run .ferry/plans/${byTable('employees').plan.id}.json`);
-      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(0);
+      expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(0);
     });
 
     it('migrates a self-reference exactly: rows first, then every reports_to through the mappings', async () => {
@@ -222,7 +222,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       // Tamper with one migrated row behind ferry's back: Acme now points at Eve, not Cid.
       await fk.sql(
         'target',
-        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '5') WHERE legacy_id = 1`,
+        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM ferry_control.migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '5') WHERE legacy_id = 1`,
       );
       const { validateMigration } = await import('../../src/validation/validate.js');
       const targetTable = byTable('customers').analysis.target.tables.find((t) => t.name === 'customers')!;
@@ -233,7 +233,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(check.problems[0]).toMatchObject({ legacyKey: '1', message: expect.stringContaining('support_rep_id = 3 maps to') });
       await fk.sql(
         'target',
-        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '3') WHERE legacy_id = 1`,
+        `UPDATE customers SET support_rep_id = (SELECT new_id::uuid FROM ferry_control.migration_mappings WHERE target_table = 'public.employees' AND legacy_id = '3') WHERE legacy_id = 1`,
       );
       expect((await validateMigration({ migrationId: r.migrationId, source: conn.source, target: conn.target, targetTable })).status).toBe('passed');
     });
@@ -268,10 +268,10 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     it('refuses to roll back a parent while a child run points at its rows; --cascade rolls back the children first', async () => {
       const ids = async () =>
         Object.fromEntries(
-          (await fk.sql('target', `SELECT target_table, id FROM migration_control WHERE status = 'completed' ORDER BY id`)).rows.map((x) => [x.target_table, Number(x.id)]),
+          (await fk.sql('target', `SELECT target_table, id FROM ferry_control.migration_control WHERE status = 'completed' ORDER BY id`)).rows.map((x) => [x.target_table, Number(x.id)]),
         ) as Record<string, number>;
       const live = await ids();
-      const employeesRun = (await fk.sql('target', `SELECT id FROM migration_control WHERE target_table = 'public.employees' AND rows_inserted = 8`)).rows[0]!.id as string;
+      const employeesRun = (await fk.sql('target', `SELECT id FROM ferry_control.migration_control WHERE target_table = 'public.employees' AND rows_inserted = 8`)).rows[0]!.id as string;
       const err = await rollbackMigration({ migrationId: Number(employeesRun), target: conn.target }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'ROLLBACK_HAS_DEPENDANTS' });
       expect((err as Error).message).toContain(`migration ${live['public.customers']} (public.customers.support_rep_id, 5 row(s))`);
@@ -294,7 +294,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('a plan set runs parents first, each with its own control row, and stops at the first failure', async () => {
-      const before = await n('SELECT count(*) AS n FROM migration_control');
+      const before = await n('SELECT count(*) AS n FROM ferry_control.migration_control');
       // Out of order on purpose: invoices before customers is refused, and customers never runs.
       const wrong = await executeRunSet({
         plans: [
@@ -313,7 +313,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(wrong.stoppedAt?.target.table).toBe('invoices');
       const refused = wrong.steps[1]!;
       expect('refused' in refused && refused.refused.code).toBe('PARENT_NOT_MIGRATED');
-      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(before + 1);
+      expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(before + 1);
       expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
 
       const ok = await executeRunSet({
@@ -334,7 +334,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
         ['completed', 6, 'passed'],
         ['completed', 10, 'passed'],
       ]);
-      expect(await n('SELECT count(*) AS n FROM migration_control')).toBe(before + 4);
+      expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(before + 4);
       expect(await counts()).toEqual({ employees: 8, customers: 6, invoices: 10, mappings: 24 });
       expect(await remapped('employees', 'reports_to', 'employees')).toEqual([
         [1, 5], [2, 5], [3, 1], [4, 1], [5, null], [6, 7], [7, 8], [8, 2],
@@ -342,7 +342,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('a run resumed after a failure sets the references the failed run left NULL: nothing lost, nothing doubled', async () => {
-      const holders = (await fk.sql('target', `SELECT DISTINCT migration_id FROM migration_mappings WHERE target_table = 'public.employees'`)).rows;
+      const holders = (await fk.sql('target', `SELECT DISTINCT migration_id FROM ferry_control.migration_mappings WHERE target_table = 'public.employees'`)).rows;
       expect(holders).toHaveLength(1);
       const first = holders[0]!.migration_id as string;
       await rollbackMigration({ migrationId: Number(first), target: conn.target, cascade: true });

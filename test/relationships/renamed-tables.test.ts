@@ -67,8 +67,8 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
       await db.sql(
         'target',
         `SELECT cm.legacy_id AS child, pm.legacy_id AS parent
-           FROM ${table} t JOIN migration_mappings cm ON cm.target_table = 'public.${table}' AND cm.new_id = t.id::text
-           LEFT JOIN migration_mappings pm ON pm.source_table = 'public.${parentSource}' AND pm.target_table = 'public.${parentTarget}' AND pm.new_id = t.${column}::text
+           FROM ${table} t JOIN ferry_control.migration_mappings cm ON cm.target_table = 'public.${table}' AND cm.new_id = t.id::text
+           LEFT JOIN ferry_control.migration_mappings pm ON pm.source_table = 'public.${parentSource}' AND pm.target_table = 'public.${parentTarget}' AND pm.new_id = t.${column}::text
           ORDER BY cm.legacy_id::int`,
       )
     ).rows.map((r) => [Number(r.child), r.parent === null ? null : Number(r.parent)]);
@@ -179,7 +179,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
     });
 
     it('a plan forced to leave support_rep NULL runs, and validation fails naming every legacy key it dropped', async () => {
-      const done = await db.sql('target', `SELECT id FROM migration_control WHERE target_table = 'public.customers' AND status = 'completed'`);
+      const done = await db.sql('target', `SELECT id FROM ferry_control.migration_control WHERE target_table = 'public.customers' AND status = 'completed'`);
       await rollbackMigration({ migrationId: Number(done.rows[0]!.id), target: conn.target });
       const { plan, analysis } = await describeToPlan({ description: 'move the rows from customer into customers', conn });
       // With employee → staff_members completed, the planner resolves it from migration_control now...
@@ -245,7 +245,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
       expect(reversed.status).toBe('failed');
       const first = reversed.steps[0]!;
       expect('refused' in first && first.refused.code).toBe('PARENT_NOT_MIGRATED');
-      expect(await count(db, 'SELECT count(*) AS n FROM migration_control')).toBe(0);
+      expect(await count(db, 'SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(0);
 
       const done = await executeRunSet({ plans: ready, store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
       expect(done.status).toBe('completed');
@@ -253,7 +253,7 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
       expect(await count(db, 'SELECT count(*) AS n FROM staff_members')).toBe(6);
       expect(await count(db, 'SELECT count(*) AS n FROM customers')).toBe(9);
       expect(await count(db, 'SELECT count(*) AS n FROM tickets')).toBe(5);
-      expect(await count(db, 'SELECT count(*) AS n FROM migration_mappings')).toBe(20);
+      expect(await count(db, 'SELECT count(*) AS n FROM ferry_control.migration_mappings')).toBe(20);
       expect(await remapped(db, 'staff_members', 'manager', 'employee', 'staff_members')).toEqual(MANAGERS);
       expect(await remapped(db, 'customers', 'support_rep', 'employee', 'staff_members')).toEqual(SUPPORT_REPS);
       expect(await remapped(db, 'tickets', 'handled_by', 'employee', 'staff_members')).toEqual(HANDLERS);

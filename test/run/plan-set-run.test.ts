@@ -50,8 +50,8 @@ describe('ferry run <plan set>: --dry-run writes nothing, --parallel is honoured
   const targetState = async () => ({
     depots: await rowsOf('public.depots', 'SELECT id, legacy_id, label, city FROM depots ORDER BY legacy_id'),
     parcels: await rowsOf('public.parcels', 'SELECT id, legacy_id, depot_id, weight_kg, note FROM parcels ORDER BY legacy_id'),
-    control: await rowsOf('public.migration_control', 'SELECT id, status, rows_inserted FROM migration_control ORDER BY id'),
-    mappings: await rowsOf('public.migration_mappings', 'SELECT source_table, legacy_id, new_id FROM migration_mappings ORDER BY source_table, legacy_id'),
+    control: await rowsOf('ferry_control.migration_control', 'SELECT id, status, rows_inserted FROM ferry_control.migration_control ORDER BY id'),
+    mappings: await rowsOf('ferry_control.migration_mappings', 'SELECT source_table, legacy_id, new_id FROM ferry_control.migration_mappings ORDER BY source_table, legacy_id'),
   });
   const runsAfter = async (after: number): Promise<RunRow[]> => {
     const store = await RunStore.open(db.target.url);

@@ -370,8 +370,8 @@ describe.skipIf(!status.ok)('abuse suite, Docker', () => {
     const counts = async () => {
       const q = async (sql: string) => Number((await seed.sql('target', sql)).rows[0]?.n);
       // The control tables appear with the first run; before it there are no mappings at all.
-      const hasMappings = (await seed.sql('target', `SELECT to_regclass('migration_mappings') IS NOT NULL AS ok`)).rows[0]?.ok === true;
-      return { roles: await q('SELECT count(*) AS n FROM technician_roles'), mappings: hasMappings ? await q('SELECT count(*) AS n FROM migration_mappings') : 0 };
+      const hasMappings = (await seed.sql('target', `SELECT to_regclass('ferry_control.migration_mappings') IS NOT NULL AS ok`)).rows[0]?.ok === true;
+      return { roles: await q('SELECT count(*) AS n FROM technician_roles'), mappings: hasMappings ? await q('SELECT count(*) AS n FROM ferry_control.migration_mappings') : 0 };
     };
 
     it.each([
@@ -389,7 +389,7 @@ describe.skipIf(!status.ok)('abuse suite, Docker', () => {
       expect(run.error).toMatch(message);
       expect(run.inserted).toBe(0);
       expect(await counts()).toEqual(before);
-      const control = await seed.sql('target', 'SELECT status, rows_inserted FROM migration_control WHERE id = $1', [run.migrationId]);
+      const control = await seed.sql('target', 'SELECT status, rows_inserted FROM ferry_control.migration_control WHERE id = $1', [run.migrationId]);
       expect(control.rows[0]).toEqual({ status: 'failed', rows_inserted: 0 });
       expect(await driver.leftovers()).not.toContain(run.sandbox?.containerId);
     });

@@ -28,8 +28,8 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   const counts = async () => {
     const r = await seed.sql(
       'target',
-      `SELECT (SELECT count(*) FROM technician_roles)::int AS roles, (SELECT count(*) FROM migration_mappings)::int AS mappings,
-              (SELECT count(*) FROM migration_control)::int AS controls`,
+      `SELECT (SELECT count(*) FROM technician_roles)::int AS roles, (SELECT count(*) FROM ferry_control.migration_mappings)::int AS mappings,
+              (SELECT count(*) FROM ferry_control.migration_control)::int AS controls`,
     );
     return r.rows[0];
   };

@@ -85,10 +85,10 @@ describe('range checksums: integer legacy keys, 20,000 rows', () => {
     // One value changed behind ferry's back, a target row deleted with its mapping, a target row
     // deleted under its mapping, one extra row (a mapping for a legacy key the source does not have).
     await t(`UPDATE items_new SET "odd""name" = 'tampered' WHERE legacy_id = 1234`);
-    await t(`DELETE FROM migration_mappings WHERE source_table = 'public.Items' AND legacy_id = '5672'; DELETE FROM items_new WHERE legacy_id = 5672`);
+    await t(`DELETE FROM ferry_control.migration_mappings WHERE source_table = 'public.Items' AND legacy_id = '5672'; DELETE FROM items_new WHERE legacy_id = 5672`);
     await t(`DELETE FROM items_new WHERE legacy_id = 5682`);
     await t(`INSERT INTO items_new (id, legacy_id, kind) VALUES ('00000000-0000-4000-8000-000000000001', 30000000, 'new')`);
-    await t(`INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES (${ctx.c.migrationId}, 9, 'public.Items', '30000000', 'public.items_new', '00000000-0000-4000-8000-000000000001')`);
+    await t(`INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES (${ctx.c.migrationId}, 9, 'public.Items', '30000000', 'public.items_new', '00000000-0000-4000-8000-000000000001')`);
     // The source moved on: a row added after the migration, a row changed, a row no longer under the filter.
     await ctx.source.query(`INSERT INTO "Items" (id, "select", status, grp) VALUES (${ROWS + 1}, 'late', 'NEW', 1)`);
     await ctx.source.query(`UPDATE "Items" SET amount = 1, "select" = E'new\\nvalue, "q"' WHERE id = 777`);
@@ -170,9 +170,9 @@ describe('range checksums: text legacy keys (unicode, emoji; byte order)', () =>
     const key = async (i: number) => String((await ctx.source.query(`SELECT ${keySql('text', String(i))} AS k`)).rows[0].k);
     const [changed, gone, late] = [await key(1234), await key(4001), '🔑 late, "quoted"'];
     await ctx.target.query(`UPDATE items_new SET amount = amount + 1 WHERE legacy_id = $1`, [changed]);
-    await ctx.target.query('DELETE FROM migration_mappings WHERE legacy_id = $1', [gone]);
+    await ctx.target.query('DELETE FROM ferry_control.migration_mappings WHERE legacy_id = $1', [gone]);
     await ctx.target.query(`INSERT INTO items_new (id, legacy_id, kind) VALUES ('00000000-0000-4000-8000-000000000002', 'zz-extra', 'new')`);
-    await ctx.target.query(`INSERT INTO migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES ($1, 9, 'public.Items', 'zz-extra', 'public.items_new', '00000000-0000-4000-8000-000000000002')`, [ctx.c.migrationId]);
+    await ctx.target.query(`INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES ($1, 9, 'public.Items', 'zz-extra', 'public.items_new', '00000000-0000-4000-8000-000000000002')`, [ctx.c.migrationId]);
     await ctx.source.query(`INSERT INTO "Items" (id, status, grp) VALUES ($1, 'NEW', 1)`, [late]);
     const r = await validate();
     expect(check(r, 'row_content').problems.map((p) => p.legacyKey)).toEqual([changed]);

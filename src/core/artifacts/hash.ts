@@ -27,3 +27,29 @@ export function sha256(data: string | Uint8Array): string {
 export function contentHash(value: unknown): string {
   return sha256(canonicalJson(value));
 }
+
+/**
+ * The first place two JSON values differ, as a JSON path (`$.columns[2].origin.value`), or
+ * null when they are equal as canonical JSON. Object keys are compared in sorted order.
+ */
+export function firstDifference(a: unknown, b: unknown, path = '$'): string | null {
+  if (canonicalJson(a) === canonicalJson(b)) return null;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (i >= a.length || i >= b.length) return `${path}[${i}]`;
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return path;
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+      const step = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+      const d = firstDifference(a[key], b[key], step);
+      if (d) return d;
+    }
+    return path;
+  }
+  return path;
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ArtifactGenerator } from './generator.js';
-import { FilterCondition } from './schema-analysis.js';
+import { contentHash } from './hash.js';
+import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -140,6 +141,30 @@ export const Override = z.object({
   by: z.string(),
   what: z.string(),
 });
+
+/** Plan ids name files under FERRY_HOME, so they keep to these characters whatever a table is called. */
+export const PLAN_ID_PATTERN = /^[a-z0-9_-]+$/;
+
+/** A table name as a piece of a plan id: lower case, runs of anything else become one "-". */
+export function planIdPart(name: string): string {
+  const part = name.toLowerCase().replace(/[^a-z0-9_]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48);
+  return part || 'table';
+}
+
+/**
+ * Which database pair a plan is for: each side's database name, server address and port
+ * (never a user or password), hashed short. Planning the same tables against another target
+ * gives another plan id, so it never overwrites the first pair's plan file.
+ */
+export function databasePairTag(analysis: Pick<SchemaAnalysis, 'source' | 'target'>): string {
+  const side = (d: SchemaAnalysis['source']) => [d.database, d.endpoint ?? null];
+  return contentHash({ source: side(analysis.source), target: side(analysis.target) }).slice(0, 6);
+}
+
+/** `<source>-to-<target>-<pair>-<what>`: only [a-z0-9_-] (PLAN_ID_PATTERN). */
+export function makePlanId(input: { sourceTable: string; targetTable: string; analysis: Pick<SchemaAnalysis, 'source' | 'target'>; what: unknown }): string {
+  return `${planIdPart(input.sourceTable)}-to-${planIdPart(input.targetTable)}-${databasePairTag(input.analysis)}-${contentHash(input.what).slice(0, 8)}`;
+}
 
 export const MigrationPlan = z.object({
   kind: z.literal('migration_plan'),

@@ -99,6 +99,8 @@ export type TableInfo = z.infer<typeof TableInfo>;
 export const DatabaseAnalysis = z.object({
   role: z.enum(['source', 'target']),
   database: z.string(),
+  /** Server address (or "local") and port; absent in analyses made before ferry recorded it. */
+  endpoint: z.string().optional(),
   serverVersion: z.string(),
   schemas: z.array(z.string()),
   tables: z.array(TableInfo),

@@ -40,10 +40,10 @@ export function parentMigrations(plan: MigrationPlan): ParentMigration[] {
 export async function assertParentsMigrated(db: Queryable, plan: MigrationPlan): Promise<void> {
   for (const p of parentMigrations(plan)) {
     const runs = await db.query<{ id: string; status: string; plan_id: string; rows_source: number | null }>(
-      `SELECT id, status, plan_id, rows_source FROM migration_control WHERE source_table = $1 AND target_table = $2 ORDER BY id DESC`,
+      `SELECT id, status, plan_id, rows_source FROM ferry_control.migration_control WHERE source_table = $1 AND target_table = $2 ORDER BY id DESC`,
       [p.sourceTable, p.targetTable],
     );
-    const mapped = await db.query<{ n: string }>('SELECT count(*) AS n FROM migration_mappings WHERE source_table = $1 AND target_table = $2', [p.sourceTable, p.targetTable]);
+    const mapped = await db.query<{ n: string }>('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2', [p.sourceTable, p.targetTable]);
     const completed = runs.rows.find((r) => r.status === 'completed');
     // A completed re-run that inserted nothing outlives the rollback of the run that did: the mappings say what is there.
     if (completed && (Number(mapped.rows[0]?.n ?? 0) > 0 || completed.rows_source === 0)) continue;
@@ -74,7 +74,7 @@ export async function assertParentsMigrated(db: Queryable, plan: MigrationPlan):
 export async function lookupParents(db: Queryable, origin: ViaMappingOrigin, legacyIds: string[]): Promise<Map<string, string>> {
   if (legacyIds.length === 0) return new Map();
   const r = await db.query<{ legacy_id: string; new_id: string }>(
-    `SELECT legacy_id, new_id FROM migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])`,
+    `SELECT legacy_id, new_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])`,
     [origin.parent.sourceTable, origin.parent.targetTable, [...new Set(legacyIds)]],
   );
   return new Map(r.rows.map((x) => [x.legacy_id, x.new_id]));
