@@ -11,12 +11,12 @@ import { describeToPlans, openConnections, prepareProgram, type Connections, typ
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { runMigration, type RunEvent } from '../../src/orchestrator/run-migration.js';
-import { executeRunSet } from '../../src/run/run-plan-set.js';
+
 import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { executeRunForTest } from '../setup/execute.js';
+import { executeRunForTest, executeRunSetForTest } from '../setup/execute.js';
 import { createFkCase, ORPHAN_INVOICES, type FkCase } from './fk-case.js';
 
 const DESCRIPTION = 'move invoices, customers and employees';
@@ -296,7 +296,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     it('a plan set runs parents first, each with its own control row, and stops at the first failure', async () => {
       const before = await n('SELECT count(*) AS n FROM ferry_control.migration_control');
       // Out of order on purpose: invoices before customers is refused, and customers never runs.
-      const wrong = await executeRunSet({
+      const wrong = await executeRunSetForTest({
         plans: [
           { ...employees(), dir: join(work, 'set-e') },
           { ...(await invoicesWith('set_null')), dir: join(work, 'set-i') },
@@ -316,7 +316,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(before + 1);
       expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
 
-      const ok = await executeRunSet({
+      const ok = await executeRunSetForTest({
         plans: [
           { ...employees(), dir: join(work, 'set2-e') },
           { ...approved('customers'), dir: join(work, 'set2-c') },

@@ -8,9 +8,9 @@ import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migrat
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { renderPlan } from '../../src/present/render.js';
 import { describeToPlan, describeToPlans, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
-import { executeRunSet } from '../../src/run/run-plan-set.js';
+
 import { RunStore } from '../../src/store/run-store.js';
-import { executeRunForTest } from '../setup/execute.js';
+import { executeRunForTest, executeRunSetForTest } from '../setup/execute.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -241,13 +241,13 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
         { ...byTarget('customers'), plan: approvePlan(byTarget('customers').plan, 'test') },
       ].map((p, i) => ({ ...p, dir: join(work, `set${i}`) }));
 
-      const reversed = await executeRunSet({ plans: [ready[2]!, ready[0]!], store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
+      const reversed = await executeRunSetForTest({ plans: [ready[2]!, ready[0]!], store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
       expect(reversed.status).toBe('failed');
       const first = reversed.steps[0]!;
       expect('refused' in first && first.refused.code).toBe('PARENT_NOT_MIGRATED');
       expect(await count(db, 'SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(0);
 
-      const done = await executeRunSet({ plans: ready, store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
+      const done = await executeRunSetForTest({ plans: ready, store: await storeOf(conn), conn, driver, policy: defaultPolicy, startedBy: 'test' });
       expect(done.status).toBe('completed');
       expect(done.steps.map((s) => ('result' in s ? s.result.report?.status : 'refused'))).toEqual(['passed', 'passed', 'passed']);
       expect(await count(db, 'SELECT count(*) AS n FROM staff_members')).toBe(6);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
+import { recordApproval } from '../setup/execute.js';
 import { describeToPlans, openConnections, type Connections } from '../../src/chain.js';
 import { executeRun } from '../../src/run/execute-run.js';
 import { RunStore } from '../../src/store/run-store.js';
@@ -45,6 +46,7 @@ describe('executeRun: a run event the run store refuses is logged and surfaced, 
     const planned = await describeToPlans({ description: 'move kilns, then firings', conn });
     const kilns = planned!.find((p) => p.plan.target.table === 'kilns')!;
     const plan = approvePlan(kilns.plan, 'evt-test');
+    await recordApproval(store, plan, kilns.analysis);
     // The store's database refuses one kind of event, as a full disk or a lost privilege would.
     await db.sql('target', `ALTER TABLE ferry.run_events ADD CONSTRAINT no_batch_events CHECK (event->>'type' <> 'batch_committed')`);
     const logged: Array<Record<string, unknown>> = [];
