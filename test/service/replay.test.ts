@@ -68,7 +68,9 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     expect(first.generated).toMatch(/^[\w-]{32}$/);
     expect(first.sha256).toBe(sha256Hex(first.generated!));
     expect(await resolveToken(store, undefined)).toEqual({ sha256: first.sha256, generated: null });
-    expect(await resolveToken(store, 'chosen')).toEqual({ sha256: sha256Hex('chosen'), generated: null });
+    // A configured token must be at least 32 bytes (ferry serve refuses shorter ones).
+    const chosen = 'chosen-by-the-operator-0123456789abcdef';
+    expect(await resolveToken(store, chosen)).toEqual({ sha256: sha256Hex(chosen), generated: null });
     const kept = await seed.sql('target', 'SELECT sha256 FROM ferry.api_tokens');
     expect(kept.rows).toEqual([{ sha256: first.sha256 }]);
   });
