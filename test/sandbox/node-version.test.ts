@@ -17,6 +17,7 @@ import { DockerDriver } from '../../sandbox/docker-driver.js';
 import { buildOfflineImage, resolveImage, tarStream, type SandboxNode } from '../../sandbox/image.js';
 import type { SandboxRun } from '../../src/core/artifacts/sandbox-run.js';
 import { analysisFixture, planFixture } from '../code-interpreter/fixtures.js';
+import { runFerry } from '../setup/ferry-bin.js';
 import { dockerStatus, ensureImage, policy } from './helpers.js';
 
 const status = await dockerStatus();
@@ -181,5 +182,20 @@ describe.skipIf(!status.ok)('the sandbox image for a configured Node', () => {
     expect(e.hint).toMatch(/18\.20\.8, 19\.\d+\.\d+, 20\.\d+\.\d+, 21\.\d+\.\d+, 22\.\d+\.\d+/);
     // Nothing lost: the Node 20 image there is untouched.
     expect((await docker.inspectImage('ferry-sandbox:node20'))?.id).toBe(before?.id);
+  });
+
+  it('`ferry sandbox build-image --node` takes the version, over FERRY_SANDBOX_NODE, and refuses a bad one', async () => {
+    const home = await tempDir('ferry-node-cli-');
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FERRY_HOME: home, FERRY_SANDBOX_NODE: '18' };
+    const ok = await runFerry(env, ['sandbox', 'build-image', '--node', '20.19.5']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout + ok.stderr).toMatch(/ferry-sandbox:node20 .*Node 20\.19\.5/);
+    const bad = await runFerry(env, ['sandbox', 'build-image', '--node', 'iron']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('CONFIG_INVALID');
+    expect(bad.stderr).toContain('--node must be a Node major');
+    const badEnv = await runFerry({ ...env, FERRY_SANDBOX_NODE: '16.20.2' }, ['sandbox', 'build-image']);
+    expect(badEnv.code).not.toBe(0);
+    expect(badEnv.stderr).toContain('FERRY_SANDBOX_NODE=16.20.2: the sandbox needs Node 18 or later');
   });
 });
