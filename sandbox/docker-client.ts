@@ -37,6 +37,8 @@ export interface ContainerState {
 export interface ImageInfo {
   id: string;
   labels: Record<string, string>;
+  /** The image's Config.Env ("NAME=value"); the official node images say their NODE_VERSION there. */
+  env?: string[];
 }
 
 export interface DockerClient {
@@ -99,7 +101,7 @@ export function createDockerClient(options?: Dockerode.DockerOptions): DockerCli
     async inspectImage(name) {
       try {
         const info = await docker.getImage(name).inspect();
-        return { id: info.Id, labels: info.Config?.Labels ?? {} };
+        return { id: info.Id, labels: info.Config?.Labels ?? {}, env: info.Config?.Env ?? [] };
       } catch (e) {
         if (statusOf(e) === 404) return null;
         throw e;

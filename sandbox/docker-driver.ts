@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type ContainerSpec, type ContainerSummary, type DockerClient } from './docker-client.js';
-import { resolveImage, type ResolvedImage } from './image.js';
+import { DEFAULT_SANDBOX_NODE, imageNodeVersion, resolveImage, type ResolvedImage, type SandboxNode } from './image.js';
 import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';
 import { SANDBOX_PATHS, dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
 import {
@@ -269,6 +269,8 @@ export interface DockerDriverOptions {
   docker?: DockerClient;
   /** Remove the containers of crashed orchestrators before the first run (default true). */
   reapOnStart?: boolean;
+  /** The Node the image must hold when policy.image is null (FERRY_SANDBOX_NODE; default Node 18). */
+  node?: SandboxNode;
 }
 
 /** A ferry container and whether the orchestrator that started it still runs. */
@@ -281,11 +283,13 @@ export class DockerDriver implements SandboxDriver {
   readonly kind = 'docker' as const;
   private readonly docker: DockerClient;
   private readonly reapOnStart: boolean;
+  readonly node: SandboxNode;
   private reaped: Promise<void> | null = null;
 
   constructor(options: DockerDriverOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
     this.reapOnStart = options.reapOnStart ?? true;
+    this.node = options.node ?? DEFAULT_SANDBOX_NODE;
   }
 
   async available(): Promise<Availability> {
@@ -300,8 +304,8 @@ export class DockerDriver implements SandboxDriver {
       const init = await this.docker.initBinary();
       // The daemon writes "N/A" when it could not run its init binary: Init: true would fail at start.
       if (init.commit === 'N/A') throw initMissing(init.path);
-      const { image, imageId } = await resolveImage(this.docker);
-      return { ok: true, detail: `Docker ${version}; image ${image} (${imageId.slice(0, 19)})` };
+      const { image, imageId, nodeVersion } = await resolveImage(this.docker, this.node);
+      return { ok: true, detail: `Docker ${version}; image ${image} (${imageId.slice(0, 19)}, Node ${nodeVersion ?? this.node.major})` };
     } catch (e) {
       const hint = e instanceof SandboxError && e.hint ? ` (${e.hint})` : '';
       return {
@@ -313,7 +317,7 @@ export class DockerDriver implements SandboxDriver {
   }
 
   private async image(policy: SandboxPolicy): Promise<ResolvedImage> {
-    if (policy.image === null) return resolveImage(this.docker);
+    if (policy.image === null) return resolveImage(this.docker, this.node);
     let info;
     try {
       info = await this.docker.inspectImage(policy.image);
@@ -322,10 +326,10 @@ export class DockerDriver implements SandboxDriver {
     }
     if (!info) {
       throw new SandboxError('SANDBOX_IMAGE_MISSING', `the policy's image ${policy.image} is not present in the local Docker`, {
-        hint: 'leave policy.image null to use node:18-alpine or the offline build (`npm run sandbox:image`)',
+        hint: 'leave policy.image null to use node:<major>-alpine or the offline build (`ferry sandbox build-image`)',
       });
     }
-    return { image: policy.image, imageId: info.id };
+    return { image: policy.image, imageId: info.id, nodeVersion: imageNodeVersion(info) };
   }
 
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
@@ -337,7 +341,7 @@ export class DockerDriver implements SandboxDriver {
       );
       await this.reaped;
     }
-    const { image, imageId } = await this.image(options.policy);
+    const { image, imageId, nodeVersion } = await this.image(options.policy);
     // Not root, ferry cannot hand the socket to the policy's uid: the container runs as ferry's user.
     const user = programUser(options.policy);
     const run: SandboxStartOptions = { ...options, policy: { ...options.policy, user: `${user.uid}:${user.gid}` } };
@@ -348,6 +352,7 @@ export class DockerDriver implements SandboxDriver {
       options: run,
       image,
       imageId,
+      nodeVersion,
       appliedPolicy: applied,
       access: runDirAccess(run.policy, false),
       launch: (ctx) => launchContainer(this.docker, image, run, ctx),

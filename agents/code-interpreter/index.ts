@@ -31,6 +31,8 @@ export interface GenerateScriptInput {
   transforms?: Readonly<Record<string, string>>;
   /** Recorded as the generator when transforms are given. */
   transformsGenerator?: GeneratedScript['generator'];
+  /** The Node major of the sandbox that will run the bundle (FERRY_SANDBOX_NODE); default 18. Recorded in the artifact. */
+  nodeMajor?: number;
 }
 
 /** The first line of every bundle: which plan's program it is. */
@@ -82,7 +84,12 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
     );
   }
 
-  const bundle = await bundleProgram({ program, rowTypes: rowTypes.text, banner: bannerFor(resolved.planHash) });
+  const bundle = await bundleProgram({
+    program,
+    rowTypes: rowTypes.text,
+    banner: bannerFor(resolved.planHash),
+    ...(input.nodeMajor !== undefined ? { nodeMajor: input.nodeMajor } : {}),
+  });
   const generator =
     input.programOverride === undefined
       ? transforms.size > 0 && input.transformsGenerator
@@ -99,7 +106,7 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
     program,
     rowTypes: rowTypes.text,
     typecheck,
-    bundle: { sha256: bundle.sha256, bytes: bundle.bytes },
+    bundle: { sha256: bundle.sha256, bytes: bundle.bytes, target: bundle.target },
     ...(input.programOverride === undefined && transforms.size > 0 ? { transforms: Object.fromEntries(transforms) } : {}),
   });
 }
@@ -110,7 +117,9 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
  * since the script was generated they would not, and running them would make the record lie.
  */
 export async function bundleScript(script: GeneratedScript, outDir: string): Promise<BundleInfo> {
-  const info = await writeBundle({ program: script.program, rowTypes: script.rowTypes, banner: bannerFor(script.planHash) }, outDir);
+  // Rebuilt for the target recorded with the hash, so the bytes can match whatever the setting is now.
+  const nodeMajor = Number((script.bundle.target ?? 'node18').slice('node'.length));
+  const info = await writeBundle({ program: script.program, rowTypes: script.rowTypes, banner: bannerFor(script.planHash), nodeMajor }, outDir);
   if (info.sha256 !== script.bundle.sha256 || info.bytes !== script.bundle.bytes) {
     throw new CodegenError(
       'BUNDLE_MISMATCH',

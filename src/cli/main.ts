@@ -8,7 +8,7 @@ import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.
 import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadModelConfig } from '../core/llm/config.js';
 import { approvedTransforms, descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformHashes, transformsFor } from './plan-command.js';
-import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
+import { loadConfig, requireUrl, sandboxNodeSetting, type FerryConfig } from '../config.js';
 import { describeStatus, getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../core/errors.js';
@@ -150,7 +150,9 @@ Runs the recorded bundle and plan of a run again in a fresh sandbox, as a dry ru
 same legacy keys (the target transaction is rolled back), and compares the checksum of the
 rows it would write with the recorded one: "reproduced", or what differs (source rows,
 image, program) and why. Exit code 1 when it does not reproduce.`,
-  sandbox: `ferry sandbox build-image   build ferry-sandbox:node18 offline (node 18 from the npm registry)
+  sandbox: `ferry sandbox build-image [--node <version>]
+                            build ferry-sandbox:node<major> offline, Node from the npm registry
+                            (--node 20 or 20.19.5; default FERRY_SANDBOX_NODE, else 18)
 ferry sandbox policy        print the container policy as JSON (Docker's field names)
 ferry sandbox ps            list containers ferry started that still exist, with their run and owner
 ferry sandbox gc [--all]    remove those whose orchestrator is gone (--all: every ferry container)`,
@@ -180,6 +182,7 @@ const OPTIONS = {
   replay: { type: 'string' },
   annotate: { type: 'boolean' },
   all: { type: 'boolean' },
+  node: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -406,7 +409,7 @@ async function main(argv: string[]): Promise<number> {
       if (await isPlanSetFile(rest[0] ?? '')) {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {
-          const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
+          const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, node: config.sandboxNode });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
           return await withStore(config, (store) =>
             runPlanSet({
@@ -446,9 +449,16 @@ async function main(argv: string[]): Promise<number> {
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-        const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
+        const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, node: config.sandboxNode });
         const transforms = await withStore(config, (store) => approvedTransforms({ planPath: loaded.paths.plan, plan, store, say }));
-        const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, ...(transforms ? { transforms } : {}) });
+        const program = await prepareProgram({
+          plan,
+          analysis: loaded.analysis,
+          dir: loaded.paths.bundleDir,
+          say,
+          nodeMajor: config.sandboxNode.major,
+          ...(transforms ? { transforms } : {}),
+        });
         say(`   program: ${program.programPath}`);
         say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
         // The approval is the store's, recorded once by ferry approve; executeRun checks this plan is it.
@@ -556,8 +566,9 @@ async function main(argv: string[]): Promise<number> {
     case 'sandbox': {
       const sub = rest[0];
       if (sub === 'build-image') {
-        const img = await buildOfflineImage({ onProgress: say });
-        say(`sandbox image ${img.image} (${img.imageId})`);
+        const node = v.node === undefined ? config.sandboxNode : sandboxNodeSetting(v.node, '--node');
+        const img = await buildOfflineImage({ node, onProgress: say });
+        say(`sandbox image ${img.image} (${img.imageId}, Node ${img.nodeVersion ?? node.major})`);
         return 0;
       }
       if (sub === 'policy') {

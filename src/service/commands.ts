@@ -126,7 +126,7 @@ export async function replayCommand(config: FerryConfig, id: number, options: { 
   return withStore(config, async (store) => {
     const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
     try {
-      const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.allowWeak });
+      const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.allowWeak, node: config.sandboxNode });
       say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
       say(`🔁 replaying run ${id}: its recorded bundle and plan, dry run (the target transaction is rolled back)`);
       const r = await replayRun({

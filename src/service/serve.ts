@@ -77,7 +77,7 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
         await conn.close();
       }
     }
-    const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.demo || options.allowWeakSandbox, buildImageIfMissing: options.demo });
+    const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.demo || options.allowWeakSandbox, buildImageIfMissing: options.demo, node: config.sandboxNode });
     say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
     const token = await resolveToken(store, options.token);
     const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'info';

@@ -24,6 +24,11 @@ export const GeneratedScript = z.object({
   /** Row types generated from the analysed schemas; the program is checked against them. */
   rowTypes: z.string(),
   typecheck: z.object({ ok: z.boolean(), diagnostics: z.array(Diagnostic) }),
-  bundle: z.object({ sha256: z.string(), bytes: z.number().int().nonnegative() }),
+  bundle: z.object({
+    sha256: z.string(),
+    bytes: z.number().int().nonnegative(),
+    /** The esbuild target the bundle was built for ("node20"); absent in scripts from before it was a setting: node18. */
+    target: z.string().regex(/^node\d+$/).optional(),
+  }),
 });
 export type GeneratedScript = z.infer<typeof GeneratedScript>;

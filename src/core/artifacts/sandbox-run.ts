@@ -13,6 +13,8 @@ export const SandboxRun = z.object({
   policy: z.record(z.string(), z.unknown()),
   image: z.string().nullable(),
   imageId: z.string().nullable(),
+  /** The Node version that ran the program ("20.19.5"); null when the image does not say. Absent in older records. */
+  nodeVersion: z.string().nullable().default(null),
   containerId: z.string().nullable(),
   bundleSha256: z.string(),
   startedAt: z.string(),
