@@ -62,18 +62,20 @@ export function moduleSource(cases: readonly CompiledCase[]): string {
   return [
     runtimeSource(),
     'type Row = Readonly<Record<string, unknown>>;',
-    'const parents: ReadonlyMap<string, ReadonlyMap<string, unknown>> = new Map();',
+    '/** Parent columns by `path.column`, filled by the test as the orchestrator will stream them. */',
+    'export const parents = new Map<string, ReadonlyMap<string, unknown>>();',
     'export const cases: Array<(row: Row) => PgValue> = [',
     ...cases.map((k) => `  (row: Row) => ${k.ts},`),
     '];',
     'export const types: PgScalar[] = [' + cases.map((k) => JSON.stringify(k.typed.type)).join(', ') + '];',
-    'export { parents };',
     '',
   ].join('\n');
 }
 
 export interface LoadedModule {
   run(index: number, row: Record<string, unknown>): Outcome;
+  /** The module's parent dictionaries (`parents` in the compiled code). */
+  parents: Map<string, ReadonlyMap<string, unknown>>;
   dispose(): Promise<void>;
 }
 
@@ -86,9 +88,11 @@ export async function loadModule(source: string): Promise<LoadedModule> {
   const mod = (await import(pathToFileURL(file).href)) as {
     cases: Array<(row: Record<string, unknown>) => unknown>;
     types: string[];
+    parents: Map<string, ReadonlyMap<string, unknown>>;
     pg: { cast(v: unknown, from: string, to: { type: string }): unknown; Error: new (...a: never[]) => Error };
   };
   return {
+    parents: mod.parents,
     run(index, row) {
       try {
         const v = mod.cases[index]!(row);

@@ -5,8 +5,9 @@ import { ExprError } from './errors.js';
 
 /**
  * Resolves `parent.column` (any number of hops: `a.b.column`) against the source catalog: each
- * name is a table the current one has a foreign key to, or that foreign key's column without
- * `_id` (`manager.last_name` through `manager_id`), or its constraint name; where the legacy
+ * name is a foreign key of the current table by its column (`manager_id.last_name`), that
+ * column without `_id` / `_no` / `_key` (`manager.last_name`), or its constraint name; else the
+ * table the key references (`media_type.name`); where the legacy
  * schema declares no key, a join the person named (`joins`). Two keys that fit one name are
  * refused, never picked.
  */
@@ -30,11 +31,11 @@ function findTable(db: DatabaseAnalysis, schema: string, name: string): TableInf
 }
 
 function hopFrom(from: TableInfo, name: string, joins: Readonly<Record<string, NamedJoin>>, at: number | undefined): ParentHop {
-  const candidates = from.foreignKeys.filter(
-    (fk) => fk.refTable === name || fk.name === name || (fk.columns.length === 1 && fk.columns[0]!.replace(/_id$/i, '') === name && fk.columns[0] !== name),
-  );
-  const exact = candidates.filter((fk) => fk.name === name || (fk.columns.length === 1 && fk.columns[0]!.replace(/_id$/i, '') === name));
-  const chosen = candidates.length === 1 ? candidates : exact.length === 1 ? exact : candidates;
+  // A name is first what the key is called (constraint, column, column without _id / _no / _key …), then the table it references.
+  const aliases = (fk: TableInfo['foreignKeys'][number]): string[] =>
+    fk.columns.length === 1 ? [fk.name, fk.columns[0]!, fk.columns[0]!.replace(/_(id|no|key|fk|ref|code)$/i, '')] : [fk.name];
+  const byAlias = from.foreignKeys.filter((fk) => aliases(fk).includes(name));
+  const chosen = byAlias.length > 0 ? byAlias : from.foreignKeys.filter((fk) => fk.refTable === name);
   if (chosen.length === 1) {
     const fk = chosen[0]!;
     return { name, childColumns: fk.columns, schema: fk.refSchema, table: fk.refTable, parentColumns: fk.refColumns };
@@ -42,7 +43,7 @@ function hopFrom(from: TableInfo, name: string, joins: Readonly<Record<string, N
   if (chosen.length > 1) {
     throw new ExprError('EXPR_PARENT_UNRESOLVED', `${name} fits ${chosen.length} foreign keys of ${from.schema}.${from.name}: ${chosen.map((fk) => `${fk.name} (${fk.columns.join(', ')})`).join(', ')}`, {
       at,
-      hint: `name the key by its column instead, for example ${chosen[0]!.columns[0]!.replace(/_id$/i, '')}.column`,
+      hint: `name the key by its column instead, for example ${chosen.map((fk) => `${fk.columns.join('_')}.column`).join(' or ')}`,
     });
   }
   const join = Object.prototype.hasOwnProperty.call(joins, name) ? joins[name] : undefined;

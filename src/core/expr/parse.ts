@@ -92,10 +92,10 @@ export function parseExpressionSync(text: string): Expr {
   if (loaded === null) throw new Error('call loadExprParser() (or parseExpression) before parseExpressionSync');
   if (text.trim() === '') throw new ExprError('EXPR_SYNTAX', 'the expression is empty', { hint: 'write a column name or an expression such as lower(email)' });
   const source = PREFIX + text;
-  // PostgreSQL reports byte offsets into the statement; people count characters of what they wrote.
+  // PostgreSQL reports byte offsets into the statement; people count characters (code points) of what they wrote.
   const charAt = (location: unknown): number | undefined => {
     if (typeof location !== 'number' || location < PREFIX.length) return undefined;
-    return Buffer.from(source, 'utf8').subarray(PREFIX.length, location).toString('utf8').length;
+    return Array.from(Buffer.from(source, 'utf8').subarray(PREFIX.length, location).toString('utf8')).length;
   };
   let tree: Node;
   try {
@@ -108,14 +108,14 @@ export function parseExpressionSync(text: string): Expr {
     });
   }
   const stmts = list(tree.stmts);
-  if (stmts.length !== 1) throw new ExprError('EXPR_UNSUPPORTED', 'an expression is one value, not several statements', { construct: 'several statements' });
+  if (stmts.length !== 1) throw new ExprError('EXPR_UNSUPPORTED', 'several statements are not an expression: write one value', { construct: 'several statements' });
   const [stmtTag, select] = unwrap(obj(stmts[0]).stmt);
   const extra = Object.keys(select).filter((k) => !['targetList', 'limitOption', 'op'].includes(k));
   if (stmtTag !== 'SelectStmt' || extra.length > 0 || select.op !== 'SETOP_NONE') {
-    throw new ExprError('EXPR_UNSUPPORTED', `an expression cannot carry a clause of its own (${extra.join(', ') || stmtTag})`, { construct: 'a query clause' });
+    throw new ExprError('EXPR_UNSUPPORTED', `a query clause (${extra.map((k) => k.replace(/Clause$/, '').toUpperCase()).join(', ') || stmtTag}) is not part of an expression: it reads one source row`, { construct: 'a query clause' });
   }
   const targets = list(select.targetList);
-  if (targets.length !== 1) throw new ExprError('EXPR_UNSUPPORTED', `one expression gives one value; this has ${targets.length} separated by commas`, { construct: 'a list' });
+  if (targets.length !== 1) throw new ExprError('EXPR_UNSUPPORTED', `a list of ${targets.length} values is not an expression: one expression gives one value`, { construct: 'a list' });
   const [, target] = unwrap(targets[0]);
   if (target.name !== undefined) throw new ExprError('EXPR_UNSUPPORTED', 'an expression has no alias (AS …): the target column names it', { at: charAt(target.location), construct: 'AS' });
 
