@@ -20,7 +20,7 @@ import {
   type NamedJoin,
 } from '../../src/core/expr/index.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
-import { loadModule, moduleSource } from './conformance-harness.js';
+import { compileCase, evalInPostgres, loadModule, moduleSource, wireRow } from './conformance-harness.js';
 
 const STAFF: CheckEnv = {
   columns: {
@@ -194,6 +194,36 @@ describe('the column language: compiled SQL and TypeScript', () => {
     const tampered = Expr.parse({ kind: 'arith', op: '+', left: { kind: 'column', name: 'ms' }, right: { kind: 'literal', literal: 'numeric', value: '1); DROP TABLE x; --' } });
     expect(() => compileSql(checkExpr(tampered, STAFF), { rowAlias: 'r' })).toThrow(/not a numeric literal/);
     expect(columnsRead(expr).sort()).toEqual(['cost', 'ms']);
+  });
+
+  it('gives the README’s worked example, in PostgreSQL and in the program', async () => {
+    const columns = { first_name: 'character varying(40)', last_name: 'text', email: 'text', hire_date: 'timestamp without time zone', rate: 'numeric' };
+    const row = { first_name: 'Ada', last_name: 'Lovelace', email: ' Ada@Example.COM', hire_date: '1843-07-05 10:00', rate: '12.345' };
+    const examples: Array<[string, string]> = [
+      ["first_name || ' ' || last_name", 'Ada Lovelace'],
+      ['lower(trim(email))', 'ada@example.com'],
+      ['hire_date::date', '1843-07-05'],
+      ['rate::numeric(10,2)', '12.35'],
+      ["CASE WHEN rate > 10 THEN 'senior' ELSE 'junior' END", 'senior'],
+    ];
+    const compiled = await Promise.all(examples.map(([expr]) => compileCase({ op: 'readme', expr, columns, rows: [row] })));
+    expect(compiled[0]!.sql).toBe('(("src"."first_name" || CAST(\' \' AS text)) || "src"."last_name")');
+    expect(compiled[0]!.ts).toBe('pg.textcat(pg.textcat(pg.col(row, "first_name", "text"), "text", " ", "text"), "text", pg.col(row, "last_name", "text"), "text")');
+    const db = await createTestDatabase('ferry_expr_readme');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const mod = await loadModule(moduleSource(compiled));
+    try {
+      await client.query(SESSION_SETTINGS_SQL);
+      for (const [i, k] of compiled.entries()) {
+        expect(await evalInPostgres(client, k, row)).toEqual({ ok: examples[i]![1] });
+        expect(mod.run(i, await wireRow(client, columns, row))).toEqual({ ok: examples[i]![1] });
+      }
+    } finally {
+      await mod.dispose();
+      await client.end();
+      await db.drop();
+    }
   });
 
   it('inlines a runtime that imports nothing', () => {

@@ -15,8 +15,7 @@ export function scalarTypeOf(pgType: string): ScalarType | undefined {
     case 'text':
     case 'character varying':
     case 'varchar':
-    case 'citext':
-      return t === 'citext' ? undefined : 'text';
+      return 'text';
     case 'integer':
     case 'int4':
       return 'integer';
