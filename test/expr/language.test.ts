@@ -142,6 +142,8 @@ describe('the column language: types by PostgreSQL’s rules', () => {
     ['givn', 'EXPR_UNKNOWN_COLUMN', 'the source row has no column "givn"'],
     ['kind_ref.label', 'EXPR_PARENT_UNRESOLVED', 'kind_ref.label is not a column of a parent'],
     ['upper(given, family)', 'EXPR_TYPE', 'upper takes (text); it was given 2 arguments'],
+    ["substring(family, '2')", 'EXPR_TYPE', "substring's start is a number: write 2, not '2'"],
+    ["round('2.5')", 'EXPR_TYPE', 'round of an untyped literal is ambiguous'],
   ])('refuses %s', async (text, code, message) => {
     const r = await refusal(text);
     expect(r.code).toBe(code);

@@ -263,7 +263,11 @@ export function checkExpr(expr: Expr, env: CheckEnv): Typed {
       if (args.length < min || args.length > max) typeError(`${e.fn} takes ${signature}; it was given ${args.length} argument${args.length === 1 ? '' : 's'}`, e.at);
     };
     const text = (a: Typed, what: string) => expect(a, ['text'], `${e.fn}'s ${what}`);
-    const int = (a: Typed, what: string) => expect(a, ['integer'], `${e.fn}'s ${what}`);
+    // A quoted '2' where a number goes would make PostgreSQL pick another overload (substring(text, text) is a regex): refuse it.
+    const int = (a: Typed, what: string) => {
+      if (a.kind === 'literal' && a.literal === 'string') typeError(`${e.fn}'s ${what} is a number: write ${a.value}, not '${a.value}'`, a.at);
+      return expect(a, ['integer'], `${e.fn}'s ${what}`);
+    };
     const done = (typedArgs: Typed[], type: ScalarType): Typed => ({ ...e, args: typedArgs, type });
     switch (e.fn) {
       case 'concat':
@@ -321,7 +325,9 @@ export function checkExpr(expr: Expr, env: CheckEnv): Typed {
       case 'round': {
         arity(1, 2, '(numeric [, places integer])');
         const v = args[0]!;
-        if (v.type !== 'numeric' && v.type !== 'unknown') {
+        // round('2.5') would be round(double precision) in PostgreSQL, which rounds half to even.
+        if (v.type === 'unknown') return typeError("round of an untyped literal is ambiguous: write round('2.5'::numeric)", v.at);
+        if (v.type !== 'numeric') {
           return typeError(`round takes numeric, not ${label(v.type)}`, v.at, `PostgreSQL would round ${label(v.type)} as double precision; cast it: round(x::numeric)`);
         }
         return done([settle(v, 'numeric'), ...args.slice(1).map((a) => int(a, 'places'))], 'numeric');

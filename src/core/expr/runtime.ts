@@ -292,8 +292,8 @@ export const pg = (() => {
       const sign = zone[0] === '-' ? -1 : 1;
       const zh = Number(zone.slice(1, 3));
       const zm = zone.length > 3 ? Number(zone.slice(4, 6)) : 0;
-      if (zm > 59) fail('22008', `date/time field value out of range: "${text}"`);
-      if (zh > 15) fail('22009', `time zone displacement out of range: "${text}"`);
+      // DecodeTimezone: hours past 15 or minutes past 59 are a displacement overflow (22009).
+      if (zh > 15 || zm > 59) fail('22009', `time zone displacement out of range: "${text}"`);
       offsetSec = sign * (zh * 3600 + zm * 60);
     }
     return BigInt(days) * DAY_US + BigInt((hour * 3600 + min * 60 + sec - offsetSec) * 1_000_000 + micro);
