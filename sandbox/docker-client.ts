@@ -108,6 +108,7 @@ export function createDockerClient(options?: Dockerode.DockerOptions): DockerCli
   return new DockerodeClient(new Dockerode(options));
 }
 
+/** Methods as own properties, so a client can be spread into a variant (`{ ...real, initBinary }`). */
 class DockerodeClient implements DockerClient {
   constructor(private readonly docker: Dockerode) {}
 
@@ -115,22 +116,22 @@ class DockerodeClient implements DockerClient {
     return this.docker.getContainer(id);
   }
 
-  async ping(): Promise<void> {
+  readonly ping = async (): Promise<void> => {
     await this.docker.ping();
-  }
+  };
 
-  async serverVersion(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> {
+  readonly serverVersion = async (): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> => {
     const v = await this.docker.version();
     const info = (await this.docker.info()) as { CgroupVersion?: unknown };
     return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
-  }
+  };
 
-  async initBinary(): Promise<{ path: string; commit: string | null }> {
+  readonly initBinary = async (): Promise<{ path: string; commit: string | null }> => {
     const info = (await this.docker.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
     return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
-  }
+  };
 
-  async inspectImage(name: string): Promise<ImageInfo | null> {
+  readonly inspectImage = async (name: string): Promise<ImageInfo | null> => {
     try {
       const info = await this.docker.getImage(name).inspect();
       return { id: info.Id, labels: info.Config?.Labels ?? {} };
@@ -138,18 +139,18 @@ class DockerodeClient implements DockerClient {
       if (statusOf(e) === 404) return null;
       throw e;
     }
-  }
+  };
 
-  async removeImage(id: string): Promise<void> {
+  readonly removeImage = async (id: string): Promise<void> => {
     try {
       await this.docker.getImage(id).remove();
     } catch (e) {
       // 404: gone; 409: still in use by a container.
       if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
     }
-  }
+  };
 
-  async buildImage(context: NodeJS.ReadableStream, tag: string, onProgress: (line: string) => void): Promise<void> {
+  readonly buildImage = async (context: NodeJS.ReadableStream, tag: string, onProgress: (line: string) => void): Promise<void> => {
     // version "1" is the classic builder: FROM scratch needs no registry and no BuildKit session.
     const stream = await this.docker.buildImage(context, { t: tag, version: '1', rm: true, forcerm: true });
     await new Promise<void>((resolve, reject) => {
@@ -169,63 +170,63 @@ class DockerodeClient implements DockerClient {
         },
       );
     });
-  }
+  };
 
-  async createContainer(spec: ContainerSpec): Promise<string> {
+  readonly createContainer = async (spec: ContainerSpec): Promise<string> => {
     const c = await this.docker.createContainer(spec);
     return c.id;
-  }
+  };
 
-  async attachOutput(id: string, onChunk: OutputSink): Promise<{ ended: Promise<void> }> {
+  readonly attachOutput = async (id: string, onChunk: OutputSink): Promise<{ ended: Promise<void> }> => {
     const raw = await this.container(id).attach({ stream: true, stdout: true, stderr: true });
     return { ended: demuxDockerOutput(this.docker.modem, raw, onChunk) };
-  }
+  };
 
-  async startContainer(id: string): Promise<void> {
+  readonly startContainer = async (id: string): Promise<void> => {
     await this.container(id).start();
-  }
+  };
 
-  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+  readonly stopContainer = async (id: string, graceSeconds: number): Promise<void> => {
     try {
       await this.container(id).stop({ t: graceSeconds });
     } catch (e) {
       // 304: already stopped; 404: already gone. Both are the state we wanted.
       if (statusOf(e) !== 304 && statusOf(e) !== 404) throw e;
     }
-  }
+  };
 
-  async killContainer(id: string): Promise<void> {
+  readonly killContainer = async (id: string): Promise<void> => {
     try {
       await this.container(id).kill({ signal: 'SIGKILL' });
     } catch (e) {
       if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
     }
-  }
+  };
 
-  async waitContainer(id: string): Promise<{ statusCode: number }> {
+  readonly waitContainer = async (id: string): Promise<{ statusCode: number }> => {
     const r = (await this.container(id).wait()) as { StatusCode?: unknown };
     return { statusCode: typeof r.StatusCode === 'number' ? r.StatusCode : -1 };
-  }
+  };
 
-  async inspectContainer(id: string): Promise<ContainerState> {
+  readonly inspectContainer = async (id: string): Promise<ContainerState> => {
     const info = await this.container(id).inspect();
     return {
       running: info.State.Running,
       exitCode: info.State.Running ? null : info.State.ExitCode,
       oomKilled: info.State.OOMKilled,
     };
-  }
+  };
 
-  async removeContainer(id: string): Promise<void> {
+  readonly removeContainer = async (id: string): Promise<void> => {
     try {
       await this.container(id).remove({ force: true, v: true });
     } catch (e) {
       // 404: gone; 409: removal already in progress.
       if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
     }
-  }
+  };
 
-  async statsPeakMemory(id: string): Promise<number | null> {
+  readonly statsPeakMemory = async (id: string): Promise<number | null> => {
     try {
       const s = (await this.container(id).stats({ stream: false })) as { memory_stats?: { max_usage?: unknown } };
       const peak = s.memory_stats?.max_usage;
@@ -233,19 +234,19 @@ class DockerodeClient implements DockerClient {
     } catch {
       return null;
     }
-  }
+  };
 
-  async listContainerIds(labels: Record<string, string>): Promise<string[]> {
+  readonly listContainerIds = async (labels: Record<string, string>): Promise<string[]> => {
     const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
     const list = await this.docker.listContainers({ all: true, filters: { label } });
     return list.map((c) => c.Id);
-  }
+  };
 
-  async listContainers(labels: Record<string, string>): Promise<ContainerSummary[]> {
+  readonly listContainers = async (labels: Record<string, string>): Promise<ContainerSummary[]> => {
     const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
     const list = await this.docker.listContainers({ all: true, filters: { label } });
     return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
-  }
+  };
 }
 
 /** Wraps a daemon failure in a SandboxError with a stable code. */

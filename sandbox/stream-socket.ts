@@ -42,68 +42,9 @@ const MAX_WAITING = 8;
  */
 export async function listenOnSocket(path: string, options: ListenOptions): Promise<{ server: Server; connection: Promise<Hello> }> {
   const server = createServer({ allowHalfOpen: false });
-  const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
-  const waiting = new Set<Socket>();
-  let taken = false;
-  const report = (why: string) => {
-    try {
-      options.onRefused(why);
-    } catch {
-      // Reporting must not break the stream.
-    }
-  };
   const connection = new Promise<Hello>((resolve) => {
-    server.on('connection', (socket) => {
-      socket.on('error', () => undefined);
-      if (taken) {
-        socket.destroy();
-        report('refused a connection to the row stream: the program is already connected');
-        return;
-      }
-      if (waiting.size >= MAX_WAITING) {
-        socket.destroy();
-        report(`refused a connection to the row stream: ${MAX_WAITING} connections are already waiting to say ready`);
-        return;
-      }
-      waiting.add(socket);
-      let buffered: Buffer = Buffer.alloc(0);
-      const refuse = (why: string) => {
-        clearTimeout(timer);
-        waiting.delete(socket);
-        socket.destroy();
-        report(`refused a connection to the row stream: ${why}`);
-      };
-      const timer = setTimeout(() => refuse(`it did not say ready within ${helloTimeoutMs} ms`), helloTimeoutMs);
-      timer.unref();
-      const onData = (chunk: Buffer) => {
-        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-        const nl = buffered.indexOf(0x0a);
-        if (nl === -1) {
-          if (buffered.length > MAX_HELLO_BYTES) refuse(`its first frame is over ${MAX_HELLO_BYTES} bytes`);
-          return;
-        }
-        socket.off('data', onData);
-        socket.pause();
-        const first = buffered.subarray(0, nl);
-        const verdict = checkHello(first, options.token);
-        if (!verdict.ok) return refuse(verdict.reason);
-        if (taken) return refuse('the program is already connected');
-        clearTimeout(timer);
-        taken = true;
-        waiting.delete(socket);
-        for (const other of waiting) {
-          other.destroy();
-          report('refused a connection to the row stream: the program connected first');
-        }
-        waiting.clear();
-        resolve({ socket, first, rest: buffered.subarray(nl + 1) });
-      };
-      socket.on('data', onData);
-      socket.on('close', () => {
-        clearTimeout(timer);
-        waiting.delete(socket);
-      });
-    });
+    const door = new Door(options, resolve);
+    server.on('connection', (socket) => door.admit(socket));
   });
   try {
     server.listen(path);
@@ -115,4 +56,88 @@ export async function listenOnSocket(path: string, options: ListenOptions): Prom
     throw new SandboxError('SANDBOX_SOCKET_FAILED', `cannot serve the row stream at ${path}`, { cause: e });
   }
   return { server, connection };
+}
+
+/** Who gets in: the first connection whose first frame carries the secret; everyone else is refused and reported. */
+class Door {
+  private readonly waiting = new Set<Socket>();
+  private taken = false;
+  private readonly helloTimeoutMs: number;
+
+  constructor(
+    private readonly options: ListenOptions,
+    private readonly resolve: (hello: Hello) => void,
+  ) {
+    this.helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+  }
+
+  private report(why: string): void {
+    try {
+      this.options.onRefused(`refused a connection to the row stream: ${why}`);
+    } catch {
+      // Reporting must not break the stream.
+    }
+  }
+
+  admit(socket: Socket): void {
+    socket.on('error', () => undefined);
+    if (this.taken) {
+      socket.destroy();
+      this.report('the program is already connected');
+      return;
+    }
+    if (this.waiting.size >= MAX_WAITING) {
+      socket.destroy();
+      this.report(`${MAX_WAITING} connections are already waiting to say ready`);
+      return;
+    }
+    this.waiting.add(socket);
+    this.awaitHello(socket);
+  }
+
+  /** Reads up to the first newline (bounded in size and time) and checks it. */
+  private awaitHello(socket: Socket): void {
+    let buffered: Buffer = Buffer.alloc(0);
+    const refuse = (why: string) => {
+      clearTimeout(timer);
+      this.waiting.delete(socket);
+      socket.destroy();
+      this.report(why);
+    };
+    const timer = setTimeout(() => refuse(`it did not say ready within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    timer.unref();
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const nl = buffered.indexOf(0x0a);
+      if (nl === -1) {
+        if (buffered.length > MAX_HELLO_BYTES) refuse(`its first frame is over ${MAX_HELLO_BYTES} bytes`);
+        return;
+      }
+      socket.off('data', onData);
+      socket.pause();
+      const first = buffered.subarray(0, nl);
+      const verdict = checkHello(first, this.options.token);
+      if (!verdict.ok) return refuse(verdict.reason);
+      if (this.taken) return refuse('the program is already connected');
+      clearTimeout(timer);
+      this.accept({ socket, first, rest: buffered.subarray(nl + 1) });
+    };
+    socket.on('data', onData);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.waiting.delete(socket);
+    });
+  }
+
+  /** The program's connection: the others still waiting are refused. */
+  private accept(hello: Hello): void {
+    this.taken = true;
+    this.waiting.delete(hello.socket);
+    for (const other of this.waiting) {
+      other.destroy();
+      this.report('the program connected first');
+    }
+    this.waiting.clear();
+    this.resolve(hello);
+  }
 }

@@ -20,7 +20,8 @@ export { REPLAY_ROW_LIMIT, type RunChecksums, type RunCounts, type RunEvent, typ
 /** One run as it goes: what it has learnt so far, for its result whether it completes or fails. */
 interface RunState extends RunShape {
   input: RunInput;
-  logger: Logger;
+  /** Made on the first warning when the caller gave none. */
+  logger: Logger | null;
   targetKey: string;
   sourceRows: number;
   migrationId: number;
@@ -61,11 +62,11 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
 
 function newRunState(input: RunInput, shape: RunShape): RunState {
   const { targetTable: targetKey } = planTables(input.plan);
-  const logger = input.logger ?? createLogger();
-  return { ...shape, input, logger, targetKey, sourceRows: 0, migrationId: 0, resumedFrom: [], shared: null, sandboxes: [], digestParts: [], warnings: [] };
+  return { ...shape, input, logger: input.logger ?? null, targetKey, sourceRows: 0, migrationId: 0, resumedFrom: [], shared: null, sandboxes: [], digestParts: [], warnings: [] };
 }
 
 function warn(st: RunState, code: string, message: string, err?: unknown): void {
+  st.logger ??= createLogger();
   st.logger.warn({ code, migrationId: st.migrationId, targetTable: st.targetKey, ...(err === undefined ? {} : { err }) }, message);
   st.warnings.push(`${code}: ${message}`);
 }

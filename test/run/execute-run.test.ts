@@ -45,6 +45,8 @@ describe('executeRun: a run event the run store refuses is logged and surfaced, 
     const planned = await describeToPlans({ description: 'move kilns, then firings', conn });
     const kilns = planned!.find((p) => p.plan.target.table === 'kilns')!;
     const plan = approvePlan(kilns.plan, 'evt-test');
+    // The approval goes on record in the run store, as ferry approve does: executeRun runs only that.
+    await store.savePlan(plan, kilns.analysis, { by: 'evt-test' });
     // The store's database refuses one kind of event, as a full disk or a lost privilege would.
     await db.sql('target', `ALTER TABLE ferry.run_events ADD CONSTRAINT no_batch_events CHECK (event->>'type' <> 'batch_committed')`);
     const logged: Array<Record<string, unknown>> = [];
