@@ -3,6 +3,7 @@
  * that dockerode's types stop here and the driver and image code can be read (and
  * swapped) without them.
  */
+import { Writable } from 'node:stream';
 import Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
@@ -53,8 +54,11 @@ export interface DockerClient {
   /** Classic-builder build of a tar context; onProgress gets each line of build output. */
   buildImage(context: NodeJS.ReadableStream, tag: string, onProgress: (line: string) => void): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
-  /** The container's stdout/stderr as Docker multiplexes it (8-byte frame headers). Call before start. */
-  attachOutput(id: string): Promise<NodeJS.ReadableStream>;
+  /**
+   * The container's stdout and stderr, each chunk to onChunk as it comes; `ended` resolves
+   * when the stream ends (or breaks). Call before start.
+   */
+  attachOutput(id: string, onChunk: OutputSink): Promise<{ ended: Promise<void> }>;
   startContainer(id: string): Promise<void>;
   /** SIGTERM, then SIGKILL after graceSeconds. */
   stopContainer(id: string, graceSeconds: number): Promise<void>;
@@ -68,6 +72,30 @@ export interface DockerClient {
   listContainers(labels: Record<string, string>): Promise<ContainerSummary[]>;
 }
 
+export type OutputSink = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+
+/**
+ * Splits Docker's multiplexed attach stream into stdout and stderr with docker-modem's own
+ * demuxStream; resolves when the stream ends, closes or breaks. The output cap is the log
+ * collector's (logs.ts), which every chunk goes through.
+ */
+export function demuxDockerOutput(modem: Pick<Dockerode['modem'], 'demuxStream'>, raw: NodeJS.ReadableStream, onChunk: OutputSink): Promise<void> {
+  const sink = (stream: 'stdout' | 'stderr') =>
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        onChunk(stream, chunk);
+        callback();
+      },
+    });
+  const ended = new Promise<void>((resolve) => {
+    raw.on('end', () => resolve());
+    raw.on('close', () => resolve());
+    raw.on('error', () => resolve());
+  });
+  modem.demuxStream(raw, sink('stdout'), sink('stderr'));
+  return ended;
+}
+
 function statusOf(e: unknown): number | undefined {
   const code = (e as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
@@ -79,140 +107,147 @@ function asString(v: unknown): string | null {
 
 /** A DockerClient over dockerode; options as dockerode takes them (default: DOCKER_HOST or /var/run/docker.sock). */
 export function createDockerClient(options?: Dockerode.DockerOptions): DockerClient {
-  const docker = new Dockerode(options);
-  const container = (id: string) => docker.getContainer(id);
+  return new DockerodeClient(new Dockerode(options));
+}
 
-  return {
-    async ping() {
-      await docker.ping();
-    },
+/** Methods as own properties, so a client can be spread into a variant (`{ ...real, initBinary }`). */
+class DockerodeClient implements DockerClient {
+  constructor(private readonly docker: Dockerode) {}
 
-    async serverVersion() {
-      const v = await docker.version();
-      const info = (await docker.info()) as { CgroupVersion?: unknown };
-      return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
-    },
+  private container(id: string) {
+    return this.docker.getContainer(id);
+  }
 
-    async initBinary() {
-      const info = (await docker.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
-      return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
-    },
+  readonly ping = async (): Promise<void> => {
+    await this.docker.ping();
+  };
 
-    async inspectImage(name) {
-      try {
-        const info = await docker.getImage(name).inspect();
-        return { id: info.Id, labels: info.Config?.Labels ?? {}, env: info.Config?.Env ?? [] };
-      } catch (e) {
-        if (statusOf(e) === 404) return null;
-        throw e;
-      }
-    },
+  readonly serverVersion = async (): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> => {
+    const v = await this.docker.version();
+    const info = (await this.docker.info()) as { CgroupVersion?: unknown };
+    return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
+  };
 
-    async removeImage(id) {
-      try {
-        await docker.getImage(id).remove();
-      } catch (e) {
-        // 404: gone; 409: still in use by a container.
-        if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
-      }
-    },
+  readonly initBinary = async (): Promise<{ path: string; commit: string | null }> => {
+    const info = (await this.docker.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
+    return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
+  };
 
-    async buildImage(context, tag, onProgress) {
-      // version "1" is the classic builder: FROM scratch needs no registry and no BuildKit session.
-      const stream = await docker.buildImage(context, { t: tag, version: '1', rm: true, forcerm: true });
-      await new Promise<void>((resolve, reject) => {
-        let failure: string | null = null;
-        docker.modem.followProgress(
-          stream,
-          (err) => {
-            if (err) reject(err);
-            else if (failure) reject(new Error(failure));
-            else resolve();
-          },
-          (event: { stream?: unknown; error?: unknown; errorDetail?: { message?: unknown } }) => {
-            const text = asString(event.stream);
-            if (text) for (const line of text.split('\n')) if (line.trim()) onProgress(line.trimEnd());
-            const error = asString(event.errorDetail?.message) ?? asString(event.error);
-            if (error) failure = error;
-          },
-        );
-      });
-    },
+  readonly inspectImage = async (name: string): Promise<ImageInfo | null> => {
+    try {
+      const info = await this.docker.getImage(name).inspect();
+      return { id: info.Id, labels: info.Config?.Labels ?? {}, env: info.Config?.Env ?? [] };
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw e;
+    }
+  };
 
-    async createContainer(spec) {
-      const c = await docker.createContainer(spec);
-      return c.id;
-    },
+  readonly removeImage = async (id: string): Promise<void> => {
+    try {
+      await this.docker.getImage(id).remove();
+    } catch (e) {
+      // 404: gone; 409: still in use by a container.
+      if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
+    }
+  };
 
-    async attachOutput(id) {
-      return container(id).attach({ stream: true, stdout: true, stderr: true });
-    },
+  readonly buildImage = async (context: NodeJS.ReadableStream, tag: string, onProgress: (line: string) => void): Promise<void> => {
+    // version "1" is the classic builder: FROM scratch needs no registry and no BuildKit session.
+    const stream = await this.docker.buildImage(context, { t: tag, version: '1', rm: true, forcerm: true });
+    await new Promise<void>((resolve, reject) => {
+      let failure: string | null = null;
+      this.docker.modem.followProgress(
+        stream,
+        (err) => {
+          if (err) reject(err);
+          else if (failure) reject(new Error(failure));
+          else resolve();
+        },
+        (event: { stream?: unknown; error?: unknown; errorDetail?: { message?: unknown } }) => {
+          const text = asString(event.stream);
+          if (text) for (const line of text.split('\n')) if (line.trim()) onProgress(line.trimEnd());
+          const error = asString(event.errorDetail?.message) ?? asString(event.error);
+          if (error) failure = error;
+        },
+      );
+    });
+  };
 
-    async startContainer(id) {
-      await container(id).start();
-    },
+  readonly createContainer = async (spec: ContainerSpec): Promise<string> => {
+    const c = await this.docker.createContainer(spec);
+    return c.id;
+  };
 
-    async stopContainer(id, graceSeconds) {
-      try {
-        await container(id).stop({ t: graceSeconds });
-      } catch (e) {
-        // 304: already stopped; 404: already gone. Both are the state we wanted.
-        if (statusOf(e) !== 304 && statusOf(e) !== 404) throw e;
-      }
-    },
+  readonly attachOutput = async (id: string, onChunk: OutputSink): Promise<{ ended: Promise<void> }> => {
+    const raw = await this.container(id).attach({ stream: true, stdout: true, stderr: true });
+    return { ended: demuxDockerOutput(this.docker.modem, raw, onChunk) };
+  };
 
-    async killContainer(id) {
-      try {
-        await container(id).kill({ signal: 'SIGKILL' });
-      } catch (e) {
-        if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
-      }
-    },
+  readonly startContainer = async (id: string): Promise<void> => {
+    await this.container(id).start();
+  };
 
-    async waitContainer(id) {
-      const r = (await container(id).wait()) as { StatusCode?: unknown };
-      return { statusCode: typeof r.StatusCode === 'number' ? r.StatusCode : -1 };
-    },
+  readonly stopContainer = async (id: string, graceSeconds: number): Promise<void> => {
+    try {
+      await this.container(id).stop({ t: graceSeconds });
+    } catch (e) {
+      // 304: already stopped; 404: already gone. Both are the state we wanted.
+      if (statusOf(e) !== 304 && statusOf(e) !== 404) throw e;
+    }
+  };
 
-    async inspectContainer(id) {
-      const info = await container(id).inspect();
-      return {
-        running: info.State.Running,
-        exitCode: info.State.Running ? null : info.State.ExitCode,
-        oomKilled: info.State.OOMKilled,
-      };
-    },
+  readonly killContainer = async (id: string): Promise<void> => {
+    try {
+      await this.container(id).kill({ signal: 'SIGKILL' });
+    } catch (e) {
+      if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
+    }
+  };
 
-    async removeContainer(id) {
-      try {
-        await container(id).remove({ force: true, v: true });
-      } catch (e) {
-        // 404: gone; 409: removal already in progress.
-        if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
-      }
-    },
+  readonly waitContainer = async (id: string): Promise<{ statusCode: number }> => {
+    const r = (await this.container(id).wait()) as { StatusCode?: unknown };
+    return { statusCode: typeof r.StatusCode === 'number' ? r.StatusCode : -1 };
+  };
 
-    async statsPeakMemory(id) {
-      try {
-        const s = (await container(id).stats({ stream: false })) as { memory_stats?: { max_usage?: unknown } };
-        const peak = s.memory_stats?.max_usage;
-        return typeof peak === 'number' && peak > 0 ? peak : null;
-      } catch {
-        return null;
-      }
-    },
+  readonly inspectContainer = async (id: string): Promise<ContainerState> => {
+    const info = await this.container(id).inspect();
+    return {
+      running: info.State.Running,
+      exitCode: info.State.Running ? null : info.State.ExitCode,
+      oomKilled: info.State.OOMKilled,
+    };
+  };
 
-    async listContainerIds(labels) {
-      const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-      const list = await docker.listContainers({ all: true, filters: { label } });
-      return list.map((c) => c.Id);
-    },
+  readonly removeContainer = async (id: string): Promise<void> => {
+    try {
+      await this.container(id).remove({ force: true, v: true });
+    } catch (e) {
+      // 404: gone; 409: removal already in progress.
+      if (statusOf(e) !== 404 && statusOf(e) !== 409) throw e;
+    }
+  };
 
-    async listContainers(labels) {
-      const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-      const list = await docker.listContainers({ all: true, filters: { label } });
-      return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
-    },
+  readonly statsPeakMemory = async (id: string): Promise<number | null> => {
+    try {
+      const s = (await this.container(id).stats({ stream: false })) as { memory_stats?: { max_usage?: unknown } };
+      const peak = s.memory_stats?.max_usage;
+      return typeof peak === 'number' && peak > 0 ? peak : null;
+    } catch {
+      return null;
+    }
+  };
+
+  readonly listContainerIds = async (labels: Record<string, string>): Promise<string[]> => {
+    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const list = await this.docker.listContainers({ all: true, filters: { label } });
+    return list.map((c) => c.Id);
+  };
+
+  readonly listContainers = async (labels: Record<string, string>): Promise<ContainerSummary[]> => {
+    const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+    const list = await this.docker.listContainers({ all: true, filters: { label } });
+    return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
   };
 }
 

@@ -9,19 +9,11 @@ import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type ContainerSpec, type ContainerSummary, type DockerClient } from './docker-client.js';
 import { DEFAULT_SANDBOX_NODE, imageNodeVersion, resolveImage, type ResolvedImage, type SandboxNode } from './image.js';
 import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';
-import { SANDBOX_PATHS, dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
-import {
-  programUser,
-  runDirAccess,
-  startSession,
-  type LaunchContext,
-  type LogCollector,
-  type ProgramExit,
-  type ProgramHandle,
-} from './session-core.js';
+import { dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
+import { programUser, runDirAccess } from './run-dir.js';
+import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
-export const BUNDLE_PATH_IN_CONTAINER = SANDBOX_PATHS.bundle;
 const MEMORY_POLL_MS = 200;
 /** How long to wait for the log stream to end after the container has exited. */
 const LOG_DRAIN_MS = 5_000;
@@ -63,28 +55,6 @@ function initMissing(path: string, cause?: unknown): SandboxError {
     ...(cause === undefined ? {} : { cause }),
     hint: 'install tini (Debian/Ubuntu: `apt-get install tini`, which provides docker-init), or run with policy.init = false',
   });
-}
-
-/**
- * Splits Docker's multiplexed attach stream (8-byte header: stream type, 3 zero bytes,
- * big-endian length) into stdout and stderr chunks.
- */
-export class DockerDemuxer {
-  private buffer: Buffer = Buffer.alloc(0);
-
-  constructor(private readonly emit: (stream: 'stdout' | 'stderr', chunk: Buffer) => void) {}
-
-  push(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    while (this.buffer.length >= 8) {
-      const type = this.buffer[0];
-      const size = this.buffer.readUInt32BE(4);
-      if (this.buffer.length < 8 + size) break;
-      const payload = this.buffer.subarray(8, 8 + size);
-      this.buffer = this.buffer.subarray(8 + size);
-      this.emit(type === 2 ? 'stderr' : 'stdout', payload);
-    }
-  }
 }
 
 /** Where this machine's cgroup keeps a container's peak memory, v1 and v2, cgroupfs and systemd drivers. */
@@ -199,8 +169,7 @@ async function launchContainer(
   };
   const memory = new MemoryWatch(docker, id);
   try {
-    const output = await docker.attachOutput(id);
-    const logsEnded = pipeLogs(output, logs);
+    const { ended: logsEnded } = await docker.attachOutput(id, (stream, chunk) => logs.write(stream, chunk));
     try {
       await docker.startContainer(id);
     } catch (e) {
@@ -253,16 +222,6 @@ async function launchContainer(
     if (e instanceof SandboxError) throw e;
     throw dockerFailure('SANDBOX_CONTAINER_START_FAILED', `cannot start the sandbox container ${id.slice(0, 12)}`, e);
   }
-}
-
-function pipeLogs(output: NodeJS.ReadableStream, logs: LogCollector): Promise<void> {
-  const demux = new DockerDemuxer((stream, chunk) => logs.write(stream, chunk));
-  return new Promise<void>((resolve) => {
-    output.on('data', (chunk: Buffer) => demux.push(chunk));
-    output.on('end', () => resolve());
-    output.on('close', () => resolve());
-    output.on('error', () => resolve());
-  });
 }
 
 export interface DockerDriverOptions {

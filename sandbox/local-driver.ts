@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { SandboxError } from '../src/core/errors.js';
 import type { SandboxPolicy } from './policy.js';
 import { heapLimitMiB } from './policy.js';
-import { runDirAccess, startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session-core.js';
+import { runDirAccess } from './run-dir.js';
+import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
 const MEMORY_POLL_MS = 200;

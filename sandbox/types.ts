@@ -1,4 +1,5 @@
 import type { ExitReason, SandboxRun } from '../src/core/artifacts/sandbox-run.js';
+import { SandboxError, type FerryErrorOptions } from '../src/core/errors.js';
 import type { SandboxPolicy } from './policy.js';
 
 /**
@@ -53,7 +54,11 @@ export interface SandboxSession extends AsyncDisposable {
    * After an error outcome the session is finished: further calls return the same error.
    */
   transform(batch: number, rows: InputRow[]): Promise<BatchOutcome>;
-  /** Ends the stream, waits for the program to exit, removes the container; returns the record. */
+  /**
+   * Ends the stream, waits for the program to exit, removes the container; returns the record.
+   * When what the run left (container, run directory) cannot be removed, rejects with a
+   * SandboxCleanupError (SANDBOX_CLEANUP_FAILED) that still carries the record.
+   */
   close(): Promise<SandboxRun>;
 }
 
@@ -64,4 +69,23 @@ export interface SandboxDriver {
   readonly kind: 'docker' | 'local';
   available(): Promise<Availability>;
   start(options: SandboxStartOptions): Promise<SandboxSession>;
+}
+
+/**
+ * SANDBOX_CLEANUP_FAILED: the program ran and ended, but its container or run directory could
+ * not be removed. The record of the run it describes travels with it, so a caller can keep
+ * the run's outcome and report the leftover instead of losing either.
+ */
+export class SandboxCleanupError extends SandboxError {
+  constructor(
+    message: string,
+    options: FerryErrorOptions,
+    readonly record: SandboxRun | null = null,
+  ) {
+    super('SANDBOX_CLEANUP_FAILED', message, options);
+  }
+
+  withRecord(record: SandboxRun): SandboxCleanupError {
+    return new SandboxCleanupError(this.message, { cause: this.cause, ...(this.hint === undefined ? {} : { hint: this.hint }) }, record);
+  }
 }

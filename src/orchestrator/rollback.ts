@@ -5,6 +5,7 @@ import { getControl, planTables, type ControlRow } from '../control/control-tabl
 import type { RunStore } from '../store/run-store.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
+import { createLogger } from '../logger.js';
 
 export interface RollbackResult {
   migrationId: number;
@@ -39,6 +40,31 @@ export async function rollbackMigration(input: {
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
   if (control.status === 'rolled_back') return { migrationId, status: 'already_rolled_back', rowsDeleted: 0, mappingsDeleted: 0 };
   const plan = await trustedPlan(control, input.store);
+  const cascaded = await rollBackDependants(input, plan);
+  const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
+  const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
+  if (!lock.rows[0]?.ok) {
+    throw new FerryError('MIGRATION_ALREADY_RUNNING', 'user', `a ferry run is writing ${plan.target.table} right now`, { hint: 'roll back after it ends' });
+  }
+  try {
+    const pk = plan.target.primaryKey;
+    const pkType = await columnType(target, plan.target.schema, plan.target.table, pk);
+    if (!pkType) throw new NotFoundError('COLUMN_NOT_FOUND', `${plan.target.table}.${pk} no longer exists; nothing was rolled back`);
+    const deleted = await deleteRunRows(target, plan, migrationId, input.batch, pkType);
+    return { migrationId, status: 'rolled_back', ...deleted, ...(cascaded.length ? { cascaded } : {}) };
+  } finally {
+    const unlocked = await target.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // Not dropped: a lock left on an open connection keeps every run of the table out.
+    if (unlocked) createLogger().warn({ code: 'LOCK_RELEASE_FAILED', err: unlocked, migrationId, lockKey }, `the advisory lock ${lockKey} could not be released after the rollback; PostgreSQL releases it when the connection closes`);
+  }
+}
+
+/** With cascade, rolls back (latest first) the runs whose rows point at this run's; refuses otherwise. */
+async function rollBackDependants(input: Parameters<typeof rollbackMigration>[0], plan: MigrationPlan): Promise<RollbackResult[]> {
+  const { target, migrationId } = input;
   const cascaded: RollbackResult[] = [];
   const deps = await findDependants(target, plan, migrationId, input.batch);
   if (deps.untracked.length > 0) {
@@ -73,24 +99,18 @@ export async function rollbackMigration(input: {
       cascaded.push(...(r.cascaded ?? []), { ...r, cascaded: [] });
     }
   }
-  const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
-  const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
-  if (!lock.rows[0]?.ok) {
-    throw new FerryError('MIGRATION_ALREADY_RUNNING', 'user', `a ferry run is writing ${plan.target.table} right now`, { hint: 'roll back after it ends' });
-  }
-  const pk = plan.target.primaryKey;
-  const pkType = await columnType(target, plan.target.schema, plan.target.table, pk);
-  if (!pkType) {
-    await target.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]);
-    throw new NotFoundError('COLUMN_NOT_FOUND', `${plan.target.table}.${pk} no longer exists; nothing was rolled back`);
-  }
-  const batchCond = input.batch === undefined ? '' : ' AND batch_id = $2';
-  const params: unknown[] = input.batch === undefined ? [migrationId] : [migrationId, input.batch];
+  return cascaded;
+}
+
+/** The run's rows (through its mappings), then the mappings, then its control row: one transaction. */
+async function deleteRunRows(target: pg.Client, plan: MigrationPlan, migrationId: number, batch: number | undefined, pkType: string): Promise<{ rowsDeleted: number; mappingsDeleted: number }> {
+  const batchCond = batch === undefined ? '' : ' AND batch_id = $2';
+  const params: unknown[] = batch === undefined ? [migrationId] : [migrationId, batch];
   try {
     await target.query('BEGIN');
     const del = await target.query(
       `DELETE FROM ${qualified(plan.target.schema, plan.target.table)} t USING ferry_control.migration_mappings m
-        WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND m.target_table = $${params.length + 1} AND t.${quoteIdent(pk)} = m.new_id::${pkType}`,
+        WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND m.target_table = $${params.length + 1} AND t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${pkType}`,
       [...params, planTables(plan).targetTable],
     );
     const maps = await target.query(`DELETE FROM ferry_control.migration_mappings WHERE migration_id = $1${batchCond}`, params);
@@ -105,17 +125,16 @@ export async function rollbackMigration(input: {
       [migrationId, del.rowCount ?? 0, allGone],
     );
     await target.query('COMMIT');
-    return { migrationId, status: 'rolled_back', rowsDeleted: del.rowCount ?? 0, mappingsDeleted: maps.rowCount ?? 0, ...(cascaded.length ? { cascaded } : {}) };
+    return { rowsDeleted: del.rowCount ?? 0, mappingsDeleted: maps.rowCount ?? 0 };
   } catch (e) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw new FerryError('ROLLBACK_FAILED', 'third_party', `rollback of migration ${migrationId} failed and changed nothing: ${(e as Error).message}`, {
       cause: e,
       hint: 'if another table references these rows, roll back or fix that first',
     });
-  } finally {
-    await target.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
   }
 }
+
 
 /**
  * The plan whose rows a rollback may delete: the one the run store recorded for the run.

@@ -123,6 +123,7 @@ export async function runWithEvents(
     driver: input.driver,
     policy: input.policy,
     dryRun: mode.dryRun,
+    logger,
     ...(mode.onlyKeys ? { onlyKeys: mode.onlyKeys } : {}),
     ...(input.parallel && input.parallel > 1 ? { parallel: input.parallel, connect: input.conn.reopen } : {}),
     onEvent: (e) => {
@@ -138,11 +139,13 @@ export async function runWithEvents(
     },
   });
   await pending;
-  const warnings = lost.length
-    ? [
-        `${lost.length} of ${seq} events of run ${runId} could not be recorded in the run store (first: event ${lost[0]!.seq}, ${lost[0]!.type}: ${lost[0]!.message}); its timeline in ferry runs show ${runId} is incomplete`,
-      ]
-    : [];
+  // The run's own warnings (a sandbox not removed, the lock not released) first, then the store's.
+  const warnings = [...result.warnings];
+  if (lost.length) {
+    warnings.push(
+      `${lost.length} of ${seq} events of run ${runId} could not be recorded in the run store (first: event ${lost[0]!.seq}, ${lost[0]!.type}: ${lost[0]!.message}); its timeline in ferry runs show ${runId} is incomplete`,
+    );
+  }
   return { result, warnings };
 }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DockerDemuxer } from '../../sandbox/docker-driver.js';
+import { PassThrough } from 'node:stream';
+import Dockerode from 'dockerode';
+import { demuxDockerOutput } from '../../sandbox/docker-client.js';
 import { parseLdd } from '../../sandbox/image.js';
-import { LogCollector } from '../../sandbox/session-core.js';
+import { LogCollector } from '../../sandbox/logs.js';
 
 function dockerFrame(type: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text);
@@ -11,13 +13,18 @@ function dockerFrame(type: 1 | 2, text: string): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-describe('DockerDemuxer', () => {
-  it('splits stdout and stderr, whatever the chunking', () => {
+describe('demuxDockerOutput (docker-modem demuxStream)', () => {
+  it('splits stdout and stderr, whatever the chunking', async () => {
     const all = Buffer.concat([dockerFrame(1, 'out one\n'), dockerFrame(2, 'err ü\n'), dockerFrame(1, 'out two\n')]);
+    // Constructing a client opens no connection; only its modem's demuxStream is used.
+    const { modem } = new Dockerode({ socketPath: '/nonexistent/docker.sock' });
     for (const step of [1, 3, 7, all.length]) {
       const got: string[] = [];
-      const demux = new DockerDemuxer((stream, chunk) => got.push(`${stream}:${chunk.toString()}`));
-      for (let i = 0; i < all.length; i += step) demux.push(all.subarray(i, i + step));
+      const raw = new PassThrough();
+      const ended = demuxDockerOutput(modem, raw, (stream, chunk) => got.push(`${stream}:${chunk.toString()}`));
+      for (let i = 0; i < all.length; i += step) raw.write(all.subarray(i, i + step));
+      raw.end();
+      await ended;
       expect(got.join('')).toBe('stdout:out one\nstderr:err ü\nstdout:out two\n');
     }
   });

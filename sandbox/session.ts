@@ -1,0 +1,470 @@
+/**
+ * The stream session both drivers share: the frame exchange with its checks, the timeout,
+ * the classification of how a run ended and the SandboxRun record. A driver only says how to
+ * start, stop, measure and remove the program (a container, or a child process); the run
+ * directory, the socket and the log live in run-dir.ts, stream-socket.ts and logs.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { SandboxRun, type ExitReason } from '../src/core/artifacts/sandbox-run.js';
+import { SandboxError } from '../src/core/errors.js';
+import { LogCollector } from './logs.js';
+import { checkPolicy } from './policy-check.js';
+import type { SandboxPolicy } from './policy.js';
+import { LineSplitter, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
+import { createRunDir, type RunDir, type RunDirAccess } from './run-dir.js';
+import { listenOnSocket, type Hello } from './stream-socket.js';
+import { SandboxCleanupError, type BatchOutcome, type InputRow, type SandboxSession, type SandboxStartOptions } from './types.js';
+
+/** Time a program gets to exit after "done" before it is stopped. */
+const EXIT_AFTER_DONE_MS = 10_000;
+/** Exit codes of the harness itself (sandbox/harness/harness.ts). */
+const HARNESS_EXIT: Record<number, string> = {
+  70: 'the program could not connect to the row stream',
+  71: 'the row stream broke inside the program',
+};
+
+
+export interface ProgramExit {
+  exitCode: number | null;
+  /** The signal that ended a child process (local driver). */
+  signal: string | null;
+  /** The kernel's OOM killer ended it (Docker's State.OOMKilled). */
+  oomKilled: boolean;
+}
+
+export interface ProgramHandle {
+  readonly containerId: string | null;
+  /** Resolves once the program has exited and its logs are drained; never rejects. */
+  readonly exited: Promise<ProgramExit>;
+  /** SIGTERM, then SIGKILL after policy.killGraceMs. */
+  terminate(): Promise<void>;
+  /** Peak memory seen so far (cgroup or process), null when none could be read. */
+  peakMemoryBytes(): number | null;
+  /**
+   * Takes a reading now. The core calls it after ready and after each reply, because the
+   * cgroup (or /proc entry) disappears with the program and a short run can end between polls.
+   */
+  sampleMemory(): Promise<void>;
+  /** Removes what the run left (the container); safe to call more than once. */
+  cleanup(): Promise<void>;
+}
+
+export interface LaunchContext {
+  runDir: RunDir;
+  logs: LogCollector;
+  /** The run's secret: handed to the program in its environment (FERRY_STREAM_TOKEN), never in argv. */
+  token: string;
+}
+
+export interface SessionSetup {
+  driver: 'docker' | 'local';
+  options: SandboxStartOptions;
+  image: string | null;
+  imageId: string | null;
+  /** The Node version that runs the program (the image's, or the host's for the local driver); null when unknown. */
+  nodeVersion: string | null;
+  /** The policy as the driver applied it, for the record. */
+  appliedPolicy: Record<string, unknown>;
+  /** Who may reach the run directory (runDirAccess). */
+  access: RunDirAccess;
+  launch(ctx: LaunchContext): Promise<ProgramHandle>;
+}
+
+type Failure = { reason: Exclude<ExitReason, 'ok'>; message: string; key?: string };
+
+function outcomeOf(f: Failure): BatchOutcome {
+  return f.key === undefined
+    ? { status: 'error', reason: f.reason, message: f.message }
+    : { status: 'error', reason: f.reason, message: f.message, key: f.key };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
+export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
+  checkPolicy(setup.options.policy);
+  const runDir = await createRunDir(setup.options.bundle, setup.access);
+  const token = randomBytes(32).toString('hex');
+  // Refusals before the session (and its log) exist are kept and told once it does.
+  const early: string[] = [];
+  let refused = (why: string): void => {
+    early.push(why);
+  };
+  let listening: Awaited<ReturnType<typeof listenOnSocket>>;
+  try {
+    listening = await listenOnSocket(runDir.socketPath, { token, owner: setup.access.program, onRefused: (why) => refused(why) });
+  } catch (e) {
+    await runDir.remove();
+    throw e;
+  }
+  const session = new StreamSession(setup, runDir, listening.server, listening.connection, token);
+  refused = (why) => session.refused(why);
+  for (const why of early.splice(0)) session.refused(why);
+  try {
+    await session.begin();
+  } catch (e) {
+    await session[Symbol.asyncDispose]();
+    throw e;
+  }
+  return session;
+}
+
+class StreamSession implements SandboxSession {
+  readonly driver: 'docker' | 'local';
+  private readonly policy: SandboxPolicy;
+  private readonly logs: LogCollector;
+  private readonly startedAt = new Date();
+  private readonly t0 = performance.now();
+  private handle: ProgramHandle | null = null;
+  private socket: Socket | null = null;
+  private expect: Expectation = { phase: 'ready' };
+  private failure: Failure | null = null;
+  private readyAt: number | null = null;
+  private doneSeen = false;
+  private timedOut = false;
+  private terminating: Promise<void> | null = null;
+  private exit: ProgramExit | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight = false;
+  private closing: Promise<SandboxRun> | null = null;
+  private cleaned: Promise<void> | null = null;
+  private batches = 0;
+  private rowsIn = 0;
+  private rowsOut = 0;
+  private outputBytes = 0;
+  /** Wakes whoever waits for the next protocol event (ready, a reply, done, a failure, the exit). */
+  private waiter: (() => void) | null = null;
+  private reply: BatchOutcome | null = null;
+
+  constructor(
+    private readonly setup: SessionSetup,
+    private readonly runDir: RunDir,
+    private readonly server: Server,
+    private readonly connection: Promise<Hello>,
+    private readonly token: string,
+  ) {
+    this.driver = setup.driver;
+    this.policy = setup.options.policy;
+    this.logs = new LogCollector({
+      maxBytes: this.policy.maxLogBytes,
+      tailBytes: this.policy.logTailBytes,
+      onLog: setup.options.onLog,
+      onLimit: (bytes) =>
+        this.fail({ reason: 'output_limit', message: `the program wrote more than ${this.policy.maxLogBytes} bytes of log (at least ${bytes}); it was stopped and the log cut` }),
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  async begin(): Promise<void> {
+    this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs, token: this.token });
+    this.timer = setTimeout(() => this.onTimeout(), this.policy.timeoutMs);
+    this.timer.unref();
+    void this.handle.exited.then((exit) => this.onExit(exit));
+    void this.connection.then((hello) => this.onConnection(hello));
+    while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
+    if (this.readyAt !== null) await this.handle.sampleMemory();
+  }
+
+  /** A connection the socket refused: in the run's log, where the person and the record see it. */
+  refused(why: string): void {
+    this.logs.note(why);
+  }
+
+  private onConnection({ socket, first, rest }: Hello): void {
+    if (this.exit || this.cleaned) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    const splitter = new LineSplitter(this.policy.maxFrameBytes);
+    const take = (chunk: Buffer) => {
+      if (this.failure && this.failure.reason !== 'error') return;
+      this.outputBytes += chunk.length;
+      if (this.outputBytes > this.policy.maxOutputBytes) {
+        this.fail({ reason: 'output_limit', message: `the program sent more than ${this.policy.maxOutputBytes} bytes on the row stream; it was stopped` });
+        return;
+      }
+      const { lines, overflow } = splitter.push(chunk);
+      for (const line of lines) this.onLine(line);
+      if (overflow !== null) {
+        this.fail({ reason: 'protocol_error', message: `frame of at least ${overflow} bytes is over the limit of ${this.policy.maxFrameBytes} bytes` });
+      }
+    };
+    // The checked "ready" first, then whatever followed it, then the stream as it comes.
+    take(Buffer.concat([first, Buffer.from('\n'), rest]));
+    socket.on('data', take);
+    socket.resume();
+    socket.on('error', () => {
+      // The program's end of the socket going away is seen through its exit.
+    });
+    socket.on('close', () => this.wake());
+  }
+
+  private onLine(line: Buffer): void {
+    if (this.failure && this.failure.reason !== 'error') return;
+    const verdict = interpretProgramLine(this.expect, line, this.policy.maxFrameBytes);
+    switch (verdict.kind) {
+      case 'ready':
+        this.readyAt = performance.now();
+        this.expect = { phase: 'idle' };
+        break;
+      case 'done':
+        this.doneSeen = true;
+        this.expect = { phase: 'finished' };
+        break;
+      case 'reply':
+        this.reply = verdict.outcome;
+        this.expect = { phase: 'idle' };
+        if (verdict.outcome.status === 'error') {
+          const { reason, message } = verdict.outcome;
+          this.fail(verdict.outcome.key === undefined ? { reason, message } : { reason, message, key: verdict.outcome.key });
+        }
+        break;
+      case 'violation':
+        this.fail({ reason: 'protocol_error', message: verdict.violation.message, ...(verdict.violation.key === undefined ? {} : { key: verdict.violation.key }) });
+        break;
+    }
+    this.wake();
+  }
+
+  /** Records the first failure; anything but a program error frame also stops the program. */
+  private fail(f: Failure): void {
+    if (!this.failure) this.failure = f;
+    if (f.reason !== 'error') void this.terminate();
+    this.wake();
+  }
+
+  /** How a program that ferry stopped went: on SIGTERM, or only on SIGKILL after the grace time. */
+  private stopDetail(exit: ProgramExit): string {
+    if (this.terminating === null || this.failure?.reason === 'oom') return '';
+    if (exit.signal === 'SIGKILL' || exit.exitCode === 137) {
+      return `; it did not stop on SIGTERM and was killed with SIGKILL after ${this.policy.killGraceMs} ms`;
+    }
+    if (exit.signal === 'SIGTERM' || exit.exitCode === 143) return '; it stopped on SIGTERM';
+    return '';
+  }
+
+  private terminate(): Promise<void> {
+    if (!this.terminating) {
+      this.terminating = (this.handle?.terminate() ?? Promise.resolve()).catch(() => undefined);
+    }
+    return this.terminating;
+  }
+
+  private onTimeout(): void {
+    if (this.exit) return;
+    this.timedOut = true;
+    this.fail({ reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` });
+  }
+
+  private onExit(exit: ProgramExit): void {
+    this.exit = exit;
+    if (this.timer) clearTimeout(this.timer);
+    // The exit is only a failure when the program still owed us something.
+    if (!this.doneSeen) {
+      const c = this.classifyExit(exit);
+      if (c.reason !== 'ok') this.fail(c);
+      else if (!this.failure) this.fail({ reason: 'protocol_error', message: 'the program exited without sending "done"' });
+    }
+    this.wake();
+  }
+
+  private classifyExit(exit: ProgramExit): { reason: 'ok'; message: string } | Failure {
+    const code = exit.exitCode;
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${code}`;
+    if (this.timedOut) return { reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` };
+    const peak = this.handle?.peakMemoryBytes() ?? null;
+    const heapOom = this.logs.contains(/JavaScript heap out of memory|Reached heap limit/);
+    const atLimit = peak !== null && peak >= this.policy.memoryBytes * 0.95;
+    if (exit.oomKilled || heapOom || (code === 137 && atLimit)) {
+      return { reason: 'oom', message: `the program ran out of memory (limit ${this.policy.memoryBytes} bytes; ${how})` };
+    }
+    if (this.failure) return this.failure;
+    if (code === 0 && exit.signal === null) return { reason: 'ok', message: '' };
+    if (exit.signal !== null || code === 137 || code === 143) {
+      return { reason: 'killed', message: `the program was killed from outside the sandbox (${how})` };
+    }
+    const known = code === null ? undefined : HARNESS_EXIT[code];
+    const summary = excerpt(this.logs.errorSummary(), 400);
+    return { reason: 'error', message: `${known ?? 'the program failed'} (${how})${summary ? `: ${summary}` : ''}` };
+  }
+
+  private async send(text: string): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    if (socket.write(text)) return;
+    const ac = new AbortController();
+    try {
+      await Promise.race([once(socket, 'drain', { signal: ac.signal }), once(socket, 'close', { signal: ac.signal })]);
+    } catch {
+      // An 'error' on the socket ends the wait; the program's exit tells the rest.
+    } finally {
+      ac.abort();
+    }
+  }
+
+  async transform(batch: number, rows: InputRow[]): Promise<BatchOutcome> {
+    if (this.closing) throw new SandboxError('SANDBOX_SESSION_CLOSED', 'transform() after close()');
+    if (this.inFlight) throw new SandboxError('SANDBOX_CONCURRENT_BATCH', 'transform() called while another batch is pending');
+    if (this.failure) return outcomeOf(this.failure);
+    const keys = rows.map((r) => r.k);
+    const unique = new Set(keys);
+    if (unique.size !== keys.length) {
+      const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+      throw new SandboxError('SANDBOX_DUPLICATE_INPUT_KEY', `batch ${batch} holds key ${JSON.stringify(dup)} more than once`);
+    }
+    let frame: string;
+    try {
+      frame = encodeFrame({ v: 1, t: 'batch', b: batch, rows });
+    } catch (e) {
+      throw new SandboxError('SANDBOX_UNENCODABLE_ROW', `batch ${batch} cannot be encoded as JSON`, { cause: e });
+    }
+    this.inFlight = true;
+    try {
+      this.reply = null;
+      this.expect = { phase: 'batch', batch, keys };
+      await this.send(frame);
+      while (this.reply === null && this.failure === null && this.exit === null) await this.next();
+      const reply = this.reply as BatchOutcome | null;
+      await this.handle?.sampleMemory();
+      if (reply?.status === 'ok') {
+        this.batches += 1;
+        this.rowsIn += rows.length;
+        this.rowsOut += reply.rows.length;
+        return reply;
+      }
+      if (this.failure) return outcomeOf(this.failure);
+      // Exited cleanly mid-batch: onExit has recorded the failure, but guard the type.
+      return { status: 'error', reason: 'protocol_error', message: `the program ended without answering batch ${batch}` };
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  close(): Promise<SandboxRun> {
+    this.closing ??= this.finish();
+    return this.closing;
+  }
+
+  private async finish(): Promise<SandboxRun> {
+    const handle = this.handle;
+    if (!handle) throw new SandboxError('SANDBOX_NOT_STARTED', 'close() on a session that never started');
+    let record: SandboxRun | null = null;
+    try {
+      await this.endProgram(handle);
+      record = this.recordOf(handle, await handle.exited);
+      return record;
+    } finally {
+      // A cleanup failure still carries the record: the run it describes happened.
+      await this.cleanup().catch((e: unknown) => {
+        throw e instanceof SandboxCleanupError && record !== null ? e.withRecord(record) : e;
+      });
+    }
+  }
+
+  /** A healthy program (or one that only reported a row error) is asked to end; anything else is stopped. */
+  private async endProgram(handle: ProgramHandle): Promise<void> {
+    const healthy = this.exit === null && (this.failure === null || this.failure.reason === 'error');
+    if (healthy && this.socket) {
+      this.expect = { phase: 'done' };
+      await this.send(encodeFrame({ v: 1, t: 'end' }));
+      while (!this.doneSeen && this.exit === null && (this.failure === null || this.failure.reason === 'error')) await this.next();
+      if (this.exit === null) {
+        const stopper = delay(EXIT_AFTER_DONE_MS).then(() => (this.exit ? undefined : this.terminate()));
+        await Promise.race([handle.exited, stopper]);
+      }
+    } else if (this.exit === null) {
+      this.fail(this.failure ?? { reason: 'killed', message: 'the program was stopped by close() before it finished' });
+    }
+  }
+
+  private recordOf(handle: ProgramHandle, exit: ProgramExit): SandboxRun {
+    this.logs.end();
+    const finishedAt = new Date();
+    let exitReason: ExitReason;
+    let message: string | null;
+    if (this.failure) {
+      exitReason = this.failure.reason;
+      message = this.failure.message + this.stopDetail(exit);
+    } else {
+      const c = this.classifyExit(exit);
+      exitReason = c.reason;
+      message = c.reason === 'ok' ? null : c.message;
+    }
+    const record = {
+      kind: 'sandbox_run' as const,
+      version: 1 as const,
+      runId: this.setup.options.runId,
+      driver: this.driver,
+      policy: this.setup.appliedPolicy,
+      image: this.setup.image,
+      imageId: this.setup.imageId,
+      nodeVersion: this.setup.nodeVersion,
+      containerId: handle.containerId,
+      bundleSha256: this.setup.options.bundle.sha256,
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      startupMs: this.readyAt === null ? null : Math.round(this.readyAt - this.t0),
+      durationMs: Math.round(performance.now() - this.t0),
+      exitReason,
+      exitCode: exit.exitCode,
+      peakMemoryBytes: handle.peakMemoryBytes(),
+      batches: this.batches,
+      rowsIn: this.rowsIn,
+      rowsOut: this.rowsOut,
+      message,
+      logTail: this.logs.tail(),
+    };
+    const parsed = SandboxRun.safeParse(record);
+    if (!parsed.success) {
+      throw new SandboxError('SANDBOX_RECORD_INVALID', `the run record does not match its schema: ${parsed.error.message}`, { cause: parsed.error });
+    }
+    return parsed.data;
+  }
+
+  private cleanup(): Promise<void> {
+    this.cleaned ??= (async () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.socket?.destroy();
+      this.server.close();
+      const errors: unknown[] = [];
+      if (this.handle) {
+        if (this.exit === null) await this.terminate();
+        await this.handle.cleanup().catch((e: unknown) => errors.push(e));
+      }
+      await this.runDir.remove().catch((e: unknown) => errors.push(e));
+      if (errors.length > 0) {
+        throw new SandboxCleanupError(`could not remove what run ${this.setup.options.runId} left behind: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`, {
+          cause: errors[0],
+          hint: 'list and remove leftovers with `ferry sandbox ps` and `ferry sandbox gc --all` (and the run directory named here)',
+        });
+      }
+    })();
+    return this.cleaned;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.closing) {
+      await this.closing.catch(() => undefined);
+      return;
+    }
+    if (!this.failure) this.fail({ reason: 'killed', message: 'the session was disposed before close()' });
+    await this.cleanup();
+  }
+}

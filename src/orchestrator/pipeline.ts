@@ -1,0 +1,209 @@
+/**
+ * One key range, from the cursor `ferry_source` on `source`, through one sandbox, into
+ * `target`. Three stages overlap: the next batch is fetched while this one is in the
+ * sandbox, and this one is checked while the previous one commits. One write at a time per
+ * connection; a failure anywhere stops the worker after its write in flight settles.
+ */
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
+import { FerryError } from '../core/errors.js';
+import { planTables, mappedLegacyIds } from '../control/control-tables.js';
+import { SandboxCleanupError, type InputRow, type OutputRow, type SandboxSession } from '../../sandbox/types.js';
+import { BatchSizer } from './batching.js';
+import { digestBatch } from './checksums.js';
+import type { Digests, Shared } from './run-types.js';
+import { BatchFailure } from './write-batch.js';
+
+export interface WorkerOut {
+  digests: Digests;
+  sandbox: SandboxRun | null;
+}
+
+/** A worker's failure, with the sandbox record it still produced. */
+export class WorkerError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly sandbox: SandboxRun | null,
+  ) {
+    super((cause as Error)?.message ?? String(cause));
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+
+interface Fetched {
+  todo: InputRow[];
+  /** Keys of the batch that already have a mapping (looked up only when some can). */
+  mapped: Set<string>;
+}
+
+export function runWorker(sh: Shared, worker: number, source: pg.Client, target: pg.Client): Promise<WorkerOut> {
+  return new Pipeline(sh, worker, source, target).run();
+}
+
+class Pipeline {
+  private readonly sizer: BatchSizer;
+  private readonly digests: Digests = { keys: [], source: [], rows: [] };
+  private session: SandboxSession | null = null;
+  /** The next batch being fetched (stage 1). */
+  private next: Promise<Settled<Fetched | null>> = Promise.resolve({ ok: true, value: null });
+  /** The write in flight (stage 3); it settles to the error it failed with, or null. */
+  private writing: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly sh: Shared,
+    private readonly worker: number,
+    private readonly source: pg.Client,
+    private readonly target: pg.Client,
+  ) {
+    this.sizer = new BatchSizer(sh.input.plan.strategy.batchSize, sh.rowBytes);
+  }
+
+  async run(): Promise<WorkerOut> {
+    try {
+      this.next = settle(this.fetchBatch());
+      for (;;) {
+        const got = await this.next;
+        if (!got.ok) throw got.error;
+        if (!got.value || this.sh.stop) break;
+        if (!(await this.pass(got.value))) break;
+      }
+      return await this.drain();
+    } catch (e) {
+      throw await this.abort(e);
+    }
+  }
+
+  /** Stage 1: the next batch of rows with no mapping yet (or the replayed keys); null at the end or on stop. */
+  private async fetchBatch(): Promise<Fetched | null> {
+    const { plan, onlyKeys } = this.sh.input;
+    const { sourceTable, targetTable } = planTables(plan);
+    for (;;) {
+      if (this.sh.stop) return null;
+      const fetched = await this.source.query(`FETCH ${this.sizer.next()} FROM ferry_source`);
+      if (fetched.rows.length === 0) return null;
+      const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
+      this.sizer.observe(keyed);
+      const mapped = this.sh.lookupMapped ? await mappedLegacyIds(this.target, sourceTable, targetTable, keyed.map((r) => r.k)) : new Set<string>();
+      const todo = onlyKeys ? keyed.filter((r) => onlyKeys.has(r.k)) : mapped.size ? keyed.filter((r) => !mapped.has(r.k)) : keyed;
+      this.sh.skipped += keyed.length - todo.length;
+      if (todo.length > 0) return { todo, mapped };
+    }
+  }
+
+  /** One batch through stage 2 (sandbox and checks) while the next is fetched; hands it to stage 3. False: stop. */
+  private async pass(batch: Fetched): Promise<boolean> {
+    const { sh } = this;
+    // A mapping lookup (resuming) shares `target` with the write: it must not land inside it.
+    if (sh.lookupMapped) await this.written();
+    this.next = settle(this.fetchBatch());
+    const batchNo = ++sh.batchNo;
+    const session = await this.sandbox();
+    const outcome = await session.transform(batchNo, batch.todo);
+    if (outcome.status === 'error') {
+      throw new BatchFailure(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
+    }
+    const sent = new Map(batch.todo.map((r) => [r.k, r.r]));
+    const rows = sh.check(sent, outcome.rows);
+    if (sh.digests) digestBatch(this.digests, batch.todo, rows);
+    const toWrite = sh.input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
+    // One write at a time on this connection: the previous batch commits before this one begins.
+    await this.written();
+    if (sh.stop) return false;
+    this.writing = this.write(batchNo, rows, toWrite, sent).then(
+      () => null,
+      (e: unknown) => e ?? new Error('batch write failed'),
+    );
+    return true;
+  }
+
+  /** The worker's sandbox, started with its first batch. */
+  private async sandbox(): Promise<SandboxSession> {
+    if (this.session) return this.session;
+    const { sh, worker } = this;
+    const { input } = sh;
+    this.session = await input.driver.start({
+      runId: `m${sh.migrationId}-w${worker}-${randomUUID().slice(0, 8)}`,
+      bundle: input.bundle,
+      policy: input.policy,
+      labels: { 'ferry.migration': String(sh.migrationId), 'ferry.plan': input.plan.id, 'ferry.worker': String(worker) },
+      onLog: (line, stream) => sh.emit({ type: 'log', line, stream }),
+    });
+    sh.emit({ type: 'sandbox_started', driver: this.session.driver, worker });
+    return this.session;
+  }
+
+  /** Stage 3: the batch, its mappings and the control update in one transaction. */
+  private async write(batchNo: number, rows: OutputRow[], toWrite: OutputRow[], sent: ReadonlyMap<string, Record<string, unknown>>): Promise<void> {
+    const { sh } = this;
+    // The count is what the database says it inserted, never what the program claims.
+    const n = toWrite.length > 0 ? await sh.writer.write(this.target, batchNo, toWrite, sent) : 0;
+    sh.inserted += n;
+    sh.batches += 1;
+    const p = sh.progress.add(rows.length);
+    sh.emit({
+      type: 'batch_committed',
+      batch: batchNo,
+      rows: rows.length,
+      inserted: sh.inserted,
+      toMigrate: sh.toMigrate,
+      elapsedMs: p.elapsedMs,
+      worker: this.worker,
+      done: p.done,
+      rowsPerSec: p.rowsPerSec,
+      etaSeconds: p.etaSeconds,
+    });
+  }
+
+  private async written(): Promise<void> {
+    const e = this.writing ? await this.writing : null;
+    this.writing = null;
+    if (e) throw e;
+  }
+
+  /** The last write and fetch settled, the cursor closed, the sandbox closed for its record. */
+  private async drain(): Promise<WorkerOut> {
+    await this.written();
+    const last = await this.next;
+    if (!last.ok) throw last.error;
+    if (!this.sh.stop) await this.source.query('CLOSE ferry_source');
+    return { digests: this.digests, sandbox: await this.closeSandbox() };
+  }
+
+  /** Stops the other workers and waits until nothing of this one still writes; the error keeps the sandbox record. */
+  private async abort(e: unknown): Promise<WorkerError> {
+    this.sh.stop = true;
+    this.sh.firstError ??= e;
+    // Nothing may still be writing when the run records its failure.
+    if (this.writing) await this.writing;
+    await this.next;
+    let record: SandboxRun | null = null;
+    try {
+      record = await this.closeSandbox();
+    } catch (closeError) {
+      // The run already fails with `e`; the close failure is reported beside it, not instead.
+      const code = closeError instanceof FerryError ? closeError.code : 'SANDBOX_CLOSE_FAILED';
+      this.sh.warn(code, `worker ${this.worker}'s sandbox could not be closed after the failure: ${(closeError as Error)?.message ?? String(closeError)}`, closeError);
+    }
+    return new WorkerError(e, record);
+  }
+
+  /**
+   * Closes the sandbox and returns its record. A sandbox that ran but could not be removed
+   * (SANDBOX_CLEANUP_FAILED) does not undo committed batches: it is a warning with the record.
+   */
+  private async closeSandbox(): Promise<SandboxRun | null> {
+    const s = this.session;
+    this.session = null;
+    if (!s) return null;
+    try {
+      return await s.close();
+    } catch (e) {
+      if (!(e instanceof SandboxCleanupError)) throw e;
+      this.sh.warn(e.code, `worker ${this.worker}'s sandbox: ${e.message}${e.hint ? `; ${e.hint}` : ''}`, e);
+      return e.record;
+    }
+  }
+}
