@@ -10,6 +10,8 @@ import type { SchemaAnalysis, TableInfo } from './core/artifacts/schema-analysis
 import { connect } from './db/connect.js';
 import { createPlanProbe } from './db/plan-probe.js';
 import { PlanError } from './core/errors.js';
+import { assertNotTransactionPoolerUrl, assertSessionConnection } from './target/pooler.js';
+import { DEFAULT_TRANSACTION_TIMEOUTS, useTransactionTimeouts, type TransactionTimeouts } from './target/timeouts.js';
 
 /**
  * The chain, wired: description → Schema Analysis → Planning → (review) → Code Interpreter →
@@ -26,7 +28,18 @@ export interface Connections {
   reopen(): Promise<Connections>;
 }
 
-export async function openConnections(sourceUrl: string, targetUrl: string): Promise<Connections> {
+export interface ConnectionOptions {
+  /** The limits each write transaction on the target sets (default DEFAULT_TRANSACTION_TIMEOUTS). */
+  timeouts?: TransactionTimeouts;
+}
+
+/**
+ * Both databases. The target must keep a session (TARGET_TRANSACTION_POOLER otherwise),
+ * checked here, before any step can write.
+ */
+export async function openConnections(sourceUrl: string, targetUrl: string, options: ConnectionOptions = {}): Promise<Connections> {
+  // A transaction pooler named by the URL is refused before either database is opened.
+  assertNotTransactionPoolerUrl(targetUrl);
   const source = await connect(sourceUrl, 'source', 'ferry-source');
   let target: pg.Client;
   try {
@@ -35,13 +48,20 @@ export async function openConnections(sourceUrl: string, targetUrl: string): Pro
     await source.end().catch(() => undefined);
     throw e;
   }
+  try {
+    await assertSessionConnection(target, targetUrl);
+  } catch (e) {
+    await Promise.allSettled([source.end(), target.end()]);
+    throw e;
+  }
+  useTransactionTimeouts(target, options.timeouts ?? DEFAULT_TRANSACTION_TIMEOUTS);
   return {
     source,
     target,
     close: async () => {
       await Promise.allSettled([source.end(), target.end()]);
     },
-    reopen: () => openConnections(sourceUrl, targetUrl),
+    reopen: () => openConnections(sourceUrl, targetUrl, options),
   };
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
+import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.
@@ -12,6 +13,9 @@ import { InputError } from './core/errors.js';
  * | FERRY_SANDBOX         | docker, or local (the weaker child-process sandbox)    | docker   |
  * | FERRY_LOG_LEVEL       | pino level of the JSON log on stderr                   | warn     |
  * | FERRY_STATE_URL       | where the run store (schema ferry) lives               | target   |
+ * | FERRY_STATEMENT_TIMEOUT_MS | statement_timeout of each write transaction       | 900000   |
+ * | FERRY_LOCK_TIMEOUT_MS | lock_timeout of each write transaction                 | 30000    |
+ * | FERRY_IDLE_IN_TRANSACTION_TIMEOUT_MS | idle_in_transaction_session_timeout, same | 300000 |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
@@ -23,6 +27,8 @@ export interface FerryConfig {
   logLevel: string;
   /** Who approves: FERRY_USER, else the login name. */
   user: string;
+  /** Set LOCAL in each write transaction on the target (src/target/timeouts.ts). */
+  timeouts: TransactionTimeouts;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): FerryConfig {
@@ -38,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     sandbox,
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
+    timeouts: parseTimeouts(env),
   };
 }
 

@@ -5,6 +5,7 @@ import { getControl, planTables, type ControlRow } from '../control/control-tabl
 import type { RunStore } from '../store/run-store.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
+import { beginWrite } from '../target/timeouts.js';
 
 export interface RollbackResult {
   migrationId: number;
@@ -87,7 +88,7 @@ export async function rollbackMigration(input: {
   const batchCond = input.batch === undefined ? '' : ' AND batch_id = $2';
   const params: unknown[] = input.batch === undefined ? [migrationId] : [migrationId, input.batch];
   try {
-    await target.query('BEGIN');
+    await beginWrite(target);
     const del = await target.query(
       `DELETE FROM ${qualified(plan.target.schema, plan.target.table)} t USING ferry_control.migration_mappings m
         WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND m.target_table = $${params.length + 1} AND t.${quoteIdent(pk)} = m.new_id::${pkType}`,
