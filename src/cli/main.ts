@@ -28,6 +28,7 @@ import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from './review-command.js';
 import { terminalLines } from '../terminal-text.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
+import { parseAsUser } from '../target/app-visibility.js';
 
 // Every line goes through terminalText: data and sandbox logs must not drive the terminal.
 const say: Say = terminalLines(process.stdout);
@@ -102,7 +103,7 @@ Applies the overrides (each one checked against the data: enum values must exist
 rows must exist), then approves. Refuses while anything still needs review.
 --orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
 set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
-  run: `ferry run <plan.json|plan id> [--dry-run] [--parallel <n>] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+  run: `ferry run <plan.json|plan id> [--dry-run] [--parallel <n>] [--approve] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]
 
 --dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
 transaction is rolled back; prints the checksum of the rows it would write.
@@ -119,10 +120,13 @@ has been migrated. Given a plan set, runs its plans in order, each recorded like
 run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
 set goes through every plan and writes nothing; a child whose parent would still write rows
 is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
-  validate: `ferry validate <migration-id> [--json]
+  validate: `ferry validate <migration-id> [--json] [--as-user <uuid>]
 
 Re-derives every migrated row from its source row and compares; checks counts, mappings
-both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.`,
+both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.
+On a target with Supabase's roles, also reports what anon, authenticated and service_role
+can read of the run's rows (information, never a failure); --as-user gives authenticated a
+user id (the JWT's sub, what auth.uid() returns). ferry run takes --as-user too.`,
   rollback: `ferry rollback <migration-id> [--batch <n>] [--cascade]
 
 Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
@@ -180,6 +184,7 @@ const OPTIONS = {
   replay: { type: 'string' },
   annotate: { type: 'boolean' },
   all: { type: 'boolean' },
+  'as-user': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -404,7 +409,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const parallel = parallelOption(v.parallel);
       if (await isPlanSetFile(rest[0] ?? '')) {
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
         try {
           const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
@@ -443,7 +448,8 @@ async function main(argv: string[]): Promise<number> {
       }
       // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
       await withStore(config, (store) => store.approvedHash(plan));
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const asUser = parseAsUser(v['as-user']);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
         const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
@@ -467,6 +473,7 @@ async function main(argv: string[]): Promise<number> {
             parallel,
             onEvent: printEvent,
             say,
+            asUser,
           });
         });
         // No onceKey: every CLI run is a new record.
@@ -495,13 +502,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'validate': {
       const id = migrationIdArg(rest[0]);
+      const asUser = parseAsUser(v['as-user']);
       const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
       try {
         const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
         const control = await getControl(conn.target, id);
         if (!control) throw new InputError('MIGRATION_NOT_FOUND', `there is no migration ${id}`, { hint: 'list runs with: ferry runs' });
         const plan = MigrationPlan.parse(control.plan);
-        const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
+        const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis), asUser });
         say(v.json ? JSON.stringify(report, null, 2) : renderReport(report));
         return report.status === 'passed' ? 0 : 1;
       } finally {
@@ -510,7 +518,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rollback': {
       const id = migrationIdArg(rest[0]);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
         const r = await withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) }));
