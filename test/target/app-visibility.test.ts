@@ -28,12 +28,11 @@ DECLARE r text;
 BEGIN
   FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
     BEGIN
-      EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+      EXECUTE format('CREATE ROLE %I NOLOGIN%s', r, CASE WHEN r = 'service_role' THEN ' BYPASSRLS' ELSE '' END);
     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END;
   END LOOP;
 END $$;
-ALTER ROLE service_role BYPASSRLS;
 `;
 
 const TARGET = `
