@@ -16,6 +16,7 @@ import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
  * | FERRY_STATEMENT_TIMEOUT_MS | statement_timeout of each write transaction       | 900000   |
  * | FERRY_LOCK_TIMEOUT_MS | lock_timeout of each write transaction                 | 30000    |
  * | FERRY_IDLE_IN_TRANSACTION_TIMEOUT_MS | idle_in_transaction_session_timeout, same | 300000 |
+ * | PGSSLROOTCERT         | CA file for sslmode=require/verify-ca/verify-full URLs without sslrootcert (as libpq) | — |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
@@ -29,6 +30,8 @@ export interface FerryConfig {
   user: string;
   /** Set LOCAL in each write transaction on the target (src/target/timeouts.ts). */
   timeouts: TransactionTimeouts;
+  /** PGSSLROOTCERT: the CA file for URLs whose sslmode verifies and that name no sslrootcert. */
+  sslRootCert: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): FerryConfig {
@@ -45,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
     timeouts: parseTimeouts(env),
+    sslRootCert: env.PGSSLROOTCERT || undefined,
   };
 }
 
@@ -57,4 +61,9 @@ export function requireUrl(config: FerryConfig, role: 'source' | 'target'): stri
     });
   }
   return url;
+}
+
+/** What openConnections needs from the configuration: the write limits and the TLS CA file. */
+export function connectionOptions(config: FerryConfig): { timeouts: TransactionTimeouts; tls: { sslRootCert: string | undefined } } {
+  return { timeouts: config.timeouts, tls: { sslRootCert: config.sslRootCert } };
 }

@@ -8,7 +8,7 @@ import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.
 import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadModelConfig } from '../core/llm/config.js';
 import { approvedTransforms, descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformHashes, transformsFor } from './plan-command.js';
-import { loadConfig, requireUrl, type FerryConfig } from '../config.js';
+import { connectionOptions, loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { describeStatus, getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../core/errors.js';
@@ -319,7 +319,7 @@ async function main(argv: string[]): Promise<number> {
       // With Claude the words are the model's to read (commas included); the rules' plan-set reading is for --llm off.
       if (!claude && namesSeveralTables(description)) {
         // "move employees, then customers, then invoices": one plan per table and a plan set.
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const set = await planSetCommand({ description, conn, plansDir: join(config.home, 'plans'), ...(v.out ? { out: v.out } : {}), say });
           if (set) return 0;
@@ -327,7 +327,7 @@ async function main(argv: string[]): Promise<number> {
           await conn.close();
         }
       }
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const made = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });
         const { analysis, transcript } = made;
@@ -370,7 +370,7 @@ async function main(argv: string[]): Promise<number> {
       const o = overridesFrom(v);
       let next = plan;
       if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) > 0) {
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const targetTable = targetTableOf(plan, analysis);
           next = await applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable);
@@ -409,7 +409,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const parallel = parallelOption(v.parallel);
       if (await isPlanSetFile(rest[0] ?? '')) {
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
@@ -449,7 +449,7 @@ async function main(argv: string[]): Promise<number> {
       // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
       await withStore(config, (store) => store.approvedHash(plan));
       const asUser = parseAsUser(v['as-user']);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
         const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true });
@@ -503,7 +503,7 @@ async function main(argv: string[]): Promise<number> {
     case 'validate': {
       const id = migrationIdArg(rest[0]);
       const asUser = parseAsUser(v['as-user']);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
         const control = await getControl(conn.target, id);
@@ -518,7 +518,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rollback': {
       const id = migrationIdArg(rest[0]);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), { timeouts: config.timeouts });
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
         const r = await withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) }));
@@ -535,7 +535,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'runs': {
       if (rest[0] === 'show') return withStore(config, (store) => showRun(store, runIdArg(rest[1]), say));
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const rows = await listControls(conn.target, Number(v.limit ?? 20));
         say('Migrations (migration_control; ferry validate / rollback <id>)');

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DatabaseError } from '../core/errors.js';
 import { connect, redactUrl } from '../db/connect.js';
+import type { TlsOptions } from '../db/tls.js';
 
 /**
  * ferry needs a session of its own on the target: an advisory lock held across a run, SET
@@ -74,13 +75,13 @@ export function assertNotTransactionPoolerUrl(url: string): void {
  * transactions), or this client's next transaction lands on another one without the
  * setting. A session — direct, or a session-mode pooler — keeps both.
  */
-export async function probeSession(client: pg.Client, url: string): Promise<{ keeps: true } | { keeps: false; observed: string }> {
+export async function probeSession(client: pg.Client, url: string, tls: TlsOptions = {}): Promise<{ keeps: true } | { keeps: false; observed: string }> {
   const token = randomBytes(8).toString('hex');
   // Each step is one simple-query string with its own statement_timeout: a role default of
   // 1 ms must not cancel the check (the token is hex, safe to inline).
   const first = await selectInTransaction<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, set_config('ferry.session_probe', '${token}', false)`, 'COMMIT');
   const pid = first.pid;
-  const other = await connect(url, 'target', 'ferry-session-probe');
+  const other = await connect(url, 'target', 'ferry-session-probe', tls);
   try {
     const held = (await selectInTransaction<{ pid: number }>(other, 'SELECT pg_backend_pid() AS pid', null)).pid;
     if (held === pid) {
@@ -108,9 +109,9 @@ async function selectInTransaction<R>(client: pg.Client, select: string, end: 'C
  * The target connection keeps a session, by its URL and by what it does, or
  * TARGET_TRANSACTION_POOLER. Runs before anything is written (openConnections calls it).
  */
-export async function assertSessionConnection(client: pg.Client, url: string): Promise<void> {
+export async function assertSessionConnection(client: pg.Client, url: string, tls: TlsOptions = {}): Promise<void> {
   assertNotTransactionPoolerUrl(url);
-  const probe = await probeSession(client, url);
+  const probe = await probeSession(client, url, tls);
   if (!probe.keeps) {
     throw new TransactionPoolerError(
       `the target connection (${redactUrl(url)}) does not keep a session: ${probe.observed}. That is a transaction-mode pooler; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`,
