@@ -8,8 +8,11 @@ import type { GeneratedScript } from './core/artifacts/generated-script.js';
 import type { MigrationPlan } from './core/artifacts/migration-plan.js';
 import type { SchemaAnalysis, TableInfo } from './core/artifacts/schema-analysis.js';
 import { connect } from './db/connect.js';
+import type { TlsOptions } from './db/tls.js';
 import { createPlanProbe } from './db/plan-probe.js';
 import { PlanError } from './core/errors.js';
+import { assertNotTransactionPoolerUrl, assertSessionConnection } from './target/pooler.js';
+import { DEFAULT_TRANSACTION_TIMEOUTS, useTransactionTimeouts, type TransactionTimeouts } from './target/timeouts.js';
 
 /**
  * The chain, wired: description → Schema Analysis → Planning → (review) → Code Interpreter →
@@ -26,22 +29,43 @@ export interface Connections {
   reopen(): Promise<Connections>;
 }
 
-export async function openConnections(sourceUrl: string, targetUrl: string): Promise<Connections> {
-  const source = await connect(sourceUrl, 'source', 'ferry-source');
+export interface ConnectionOptions {
+  /** The limits each write transaction on the target sets (default DEFAULT_TRANSACTION_TIMEOUTS). */
+  timeouts?: TransactionTimeouts;
+  /** PGSSLROOTCERT, for URLs whose sslmode verifies (src/db/tls.ts). */
+  tls?: TlsOptions;
+}
+
+/**
+ * Both databases. The target must keep a session (TARGET_TRANSACTION_POOLER otherwise),
+ * checked here, before any step can write.
+ */
+export async function openConnections(sourceUrl: string, targetUrl: string, options: ConnectionOptions = {}): Promise<Connections> {
+  // A transaction pooler named by the URL is refused before either database is opened.
+  assertNotTransactionPoolerUrl(targetUrl);
+  const tls = options.tls ?? {};
+  const source = await connect(sourceUrl, 'source', 'ferry-source', tls);
   let target: pg.Client;
   try {
-    target = await connect(targetUrl, 'target', 'ferry-target');
+    target = await connect(targetUrl, 'target', 'ferry-target', tls);
   } catch (e) {
     await source.end().catch(() => undefined);
     throw e;
   }
+  try {
+    await assertSessionConnection(target, targetUrl, tls);
+  } catch (e) {
+    await Promise.allSettled([source.end(), target.end()]);
+    throw e;
+  }
+  useTransactionTimeouts(target, options.timeouts ?? DEFAULT_TRANSACTION_TIMEOUTS);
   return {
     source,
     target,
     close: async () => {
       await Promise.allSettled([source.end(), target.end()]);
     },
-    reopen: () => openConnections(sourceUrl, targetUrl),
+    reopen: () => openConnections(sourceUrl, targetUrl, options),
   };
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
 import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/image.js';
+import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.
@@ -14,6 +15,10 @@ import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNod
  * | FERRY_LOG_LEVEL       | pino level of the JSON log on stderr                   | warn     |
  * | FERRY_STATE_URL       | where the run store (schema ferry) lives               | target   |
  * | FERRY_SANDBOX_NODE    | the sandbox image's Node: a major (20) or exact (20.19.5) | 18 (18.20.8) |
+ * | FERRY_STATEMENT_TIMEOUT_MS | statement_timeout of each write transaction       | 900000   |
+ * | FERRY_LOCK_TIMEOUT_MS | lock_timeout of each write transaction                 | 30000    |
+ * | FERRY_IDLE_IN_TRANSACTION_TIMEOUT_MS | idle_in_transaction_session_timeout, same | 300000 |
+ * | PGSSLROOTCERT         | CA file for sslmode=require/verify-ca/verify-full URLs without sslrootcert (as libpq) | — |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
@@ -27,6 +32,10 @@ export interface FerryConfig {
   logLevel: string;
   /** Who approves: FERRY_USER, else the login name. */
   user: string;
+  /** Set LOCAL in each write transaction on the target (src/target/timeouts.ts). */
+  timeouts: TransactionTimeouts;
+  /** PGSSLROOTCERT: the CA file for URLs whose sslmode verifies and that name no sslrootcert. */
+  sslRootCert: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): FerryConfig {
@@ -43,6 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     sandboxNode: sandboxNodeSetting(env.FERRY_SANDBOX_NODE, 'FERRY_SANDBOX_NODE'),
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
+    timeouts: parseTimeouts(env),
+    sslRootCert: env.PGSSLROOTCERT || undefined,
   };
 }
 
@@ -75,4 +86,9 @@ export function requireUrl(config: FerryConfig, role: 'source' | 'target'): stri
     });
   }
   return url;
+}
+
+/** What openConnections needs from the configuration: the write limits and the TLS CA file. */
+export function connectionOptions(config: FerryConfig): { timeouts: TransactionTimeouts; tls: { sslRootCert: string | undefined } } {
+  return { timeouts: config.timeouts, tls: { sslRootCert: config.sslRootCert } };
 }

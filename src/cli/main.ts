@@ -8,7 +8,7 @@ import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.
 import { openConnections, prepareProgram, targetTableOf, type Say } from '../chain.js';
 import { loadModelConfig } from '../core/llm/config.js';
 import { approvedTransforms, descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, transformHashes, transformsFor } from './plan-command.js';
-import { loadConfig, requireUrl, sandboxNodeSetting, type FerryConfig } from '../config.js';
+import { connectionOptions, loadConfig, requireUrl, sandboxNodeSetting, type FerryConfig } from '../config.js';
 import { describeStatus, getControl, listControls } from '../control/control-tables.js';
 import { createPlanProbe } from '../db/plan-probe.js';
 import { describeError, FerryError, InputError, PlanError } from '../core/errors.js';
@@ -28,6 +28,7 @@ import { parsePort, serveCommand } from '../service/serve.js';
 import { reviewCommand } from './review-command.js';
 import { terminalLines } from '../terminal-text.js';
 import { approvePlanSet, isPlanSetFile, namesSeveralTables, planSetCommand, runPlanSet, showPlanSet } from './plan-set-command.js';
+import { parseAsUser } from '../target/app-visibility.js';
 
 // Every line goes through terminalText: data and sandbox logs must not drive the terminal.
 const say: Say = terminalLines(process.stdout);
@@ -102,7 +103,7 @@ Applies the overrides (each one checked against the data: enum values must exist
 rows must exist), then approves. Refuses while anything still needs review.
 --orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
 set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
-  run: `ferry run <plan.json|plan id> [--dry-run] [--parallel <n>] [--approve] [--allow-weak-sandbox] [--source <url>] [--target <url>]
+  run: `ferry run <plan.json|plan id> [--dry-run] [--parallel <n>] [--approve] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]
 
 --dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
 transaction is rolled back; prints the checksum of the rows it would write.
@@ -119,10 +120,13 @@ has been migrated. Given a plan set, runs its plans in order, each recorded like
 run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
 set goes through every plan and writes nothing; a child whose parent would still write rows
 is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
-  validate: `ferry validate <migration-id> [--json]
+  validate: `ferry validate <migration-id> [--json] [--as-user <uuid>]
 
 Re-derives every migrated row from its source row and compares; checks counts, mappings
-both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.`,
+both ways, the enum distribution and FK integrity. Exit code 1 when a check fails.
+On a target with Supabase's roles, also reports what anon, authenticated and service_role
+can read of the run's rows (information, never a failure); --as-user gives authenticated a
+user id (the JWT's sub, what auth.uid() returns). ferry run takes --as-user too.`,
   rollback: `ferry rollback <migration-id> [--batch <n>] [--cascade]
 
 Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
@@ -183,6 +187,7 @@ const OPTIONS = {
   annotate: { type: 'boolean' },
   all: { type: 'boolean' },
   node: { type: 'string' },
+  'as-user': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -317,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
       // With Claude the words are the model's to read (commas included); the rules' plan-set reading is for --llm off.
       if (!claude && namesSeveralTables(description)) {
         // "move employees, then customers, then invoices": one plan per table and a plan set.
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const set = await planSetCommand({ description, conn, plansDir: join(config.home, 'plans'), ...(v.out ? { out: v.out } : {}), say });
           if (set) return 0;
@@ -325,7 +330,7 @@ async function main(argv: string[]): Promise<number> {
           await conn.close();
         }
       }
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const made = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });
         const { analysis, transcript } = made;
@@ -368,7 +373,7 @@ async function main(argv: string[]): Promise<number> {
       const o = overridesFrom(v);
       let next = plan;
       if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) > 0) {
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const targetTable = targetTableOf(plan, analysis);
           next = await applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable);
@@ -407,7 +412,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const parallel = parallelOption(v.parallel);
       if (await isPlanSetFile(rest[0] ?? '')) {
-        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+        const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
         try {
           const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, node: config.sandboxNode });
           say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
@@ -446,7 +451,8 @@ async function main(argv: string[]): Promise<number> {
       }
       // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
       await withStore(config, (store) => store.approvedHash(plan));
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const asUser = parseAsUser(v['as-user']);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
         const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: v['allow-weak-sandbox'] === true, node: config.sandboxNode });
@@ -477,6 +483,7 @@ async function main(argv: string[]): Promise<number> {
             parallel,
             onEvent: printEvent,
             say,
+            asUser,
           });
         });
         // No onceKey: every CLI run is a new record.
@@ -505,13 +512,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'validate': {
       const id = migrationIdArg(rest[0]);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const asUser = parseAsUser(v['as-user']);
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
         const control = await getControl(conn.target, id);
         if (!control) throw new InputError('MIGRATION_NOT_FOUND', `there is no migration ${id}`, { hint: 'list runs with: ferry runs' });
         const plan = MigrationPlan.parse(control.plan);
-        const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis) });
+        const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis), asUser });
         say(v.json ? JSON.stringify(report, null, 2) : renderReport(report));
         return report.status === 'passed' ? 0 : 1;
       } finally {
@@ -520,7 +528,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rollback': {
       const id = migrationIdArg(rest[0]);
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const batch = v.batch === undefined ? undefined : Number(v.batch);
         const r = await withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) }));
@@ -537,7 +545,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'runs': {
       if (rest[0] === 'show') return withStore(config, (store) => showRun(store, runIdArg(rest[1]), say));
-      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+      const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
       try {
         const rows = await listControls(conn.target, Number(v.limit ?? 20));
         say('Migrations (migration_control; ferry validate / rollback <id>)');

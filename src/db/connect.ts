@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DatabaseError } from '../core/errors.js';
+import { tlsHint, withLibpqTls, type TlsOptions } from './tls.js';
 
 /** Type OIDs whose text form ferry keeps as it is: no Date objects, no timezone drift. */
 const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
@@ -15,15 +16,19 @@ const types = {
  * A connected client. Errors say which database (by role, never by password) could not be
  * reached and what to check.
  */
-export async function connect(url: string, role: 'source' | 'target', applicationName = 'ferry'): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName, types });
+export async function connect(url: string, role: 'source' | 'target', applicationName = 'ferry', tls: TlsOptions = {}): Promise<pg.Client> {
+  const variable = role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL';
+  let client: pg.Client | undefined;
   try {
+    // sslmode as libpq reads it (src/db/tls.ts); pg reads a sslrootcert file while parsing.
+    client = new pg.Client({ connectionString: withLibpqTls(url, tls), application_name: applicationName, types });
     await client.connect();
   } catch (cause) {
-    await client.end().catch(() => undefined);
-    throw new DatabaseError('DB_CONNECT_FAILED', `could not connect to the ${role} database (${redactUrl(url)}): ${(cause as Error).message}`, {
+    await client?.end().catch(() => undefined);
+    const tlsFix = tlsHint(cause, url, variable);
+    throw new DatabaseError(tlsFix ? 'DB_TLS_FAILED' : 'DB_CONNECT_FAILED', `could not connect to the ${role} database (${redactUrl(url)}): ${(cause as Error).message}`, {
       cause,
-      hint: `check ${role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL'} (host, port, database, user, password) and that the server is running`,
+      hint: tlsFix ?? `check ${variable} (host, port, database, user, password) and that the server is running`,
     });
   }
   // A client whose server goes away must not crash the process; the next query fails instead.

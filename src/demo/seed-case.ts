@@ -99,6 +99,30 @@ CREATE TABLE dispatch_job (
 );
 `;
 
+/**
+ * Supabase's Data API roles, as a Supabase project has them: created once per server (roles
+ * are cluster-wide, and other databases on it may be creating them at the same moment),
+ * USAGE on the schemas and SELECT on the table granted to all three, auth.uid() reading the
+ * request's JWT, and one policy: a technician (authenticated) reads their own roles.
+ */
+const SUPABASE_DDL = `
+DO $$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
+    BEGIN
+      EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT%s', r, CASE WHEN r = 'service_role' THEN ' BYPASSRLS' ELSE '' END);
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END LOOP;
+END $$;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
+  $fn$ SELECT nullif(current_setting('request.jwt.claims', true)::jsonb ->> 'sub', '')::uuid $fn$;
+GRANT USAGE ON SCHEMA public, auth TO anon, authenticated, service_role;
+GRANT SELECT ON technician_roles TO anon, authenticated, service_role;
+CREATE POLICY technicians_read_own_roles ON technician_roles FOR SELECT TO authenticated USING (technician_id = auth.uid());
+`;
+
 export const TARGET_DDL = `
 CREATE SCHEMA IF NOT EXISTS auth;
 CREATE TABLE auth.users (
@@ -124,6 +148,8 @@ CREATE TABLE technician_roles (
   legacy_role_id INTEGER
 );
 ALTER TABLE technician_roles ENABLE ROW LEVEL SECURITY;
+${'' /* What the app will see (ferry's app-visibility report): Supabase's roles and grants, one policy. */}
+${SUPABASE_DDL}
 `;
 
 /** Profiles of the target, oldest first. Ids are fixed so tests and the README can name them. */

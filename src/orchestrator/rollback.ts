@@ -6,6 +6,7 @@ import type { RunStore } from '../store/run-store.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
+import { beginWrite } from '../target/timeouts.js';
 
 export interface RollbackResult {
   migrationId: number;
@@ -107,7 +108,7 @@ async function deleteRunRows(target: pg.Client, plan: MigrationPlan, migrationId
   const batchCond = batch === undefined ? '' : ' AND batch_id = $2';
   const params: unknown[] = batch === undefined ? [migrationId] : [migrationId, batch];
   try {
-    await target.query('BEGIN');
+    await beginWrite(target);
     const del = await target.query(
       `DELETE FROM ${qualified(plan.target.schema, plan.target.table)} t USING ferry_control.migration_mappings m
         WHERE m.migration_id = $1${batchCond.replace('batch_id', 'm.batch_id')} AND m.target_table = $${params.length + 1} AND t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${pkType}`,

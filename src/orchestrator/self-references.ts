@@ -5,6 +5,7 @@ import { planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { lookupParents, legacyText, resolveReference } from '../core/plan/references.js';
 import { BatchFailure } from './write-batch.js';
+import { beginWrite } from '../target/timeouts.js';
 
 export interface SelfReferenceResolved {
   type: 'self_reference_resolved';
@@ -39,7 +40,7 @@ export async function resolveSelfReferences(
   const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
   const table = qualified(plan.target.schema, plan.target.table);
   const events: SelfReferenceResolved[] = [];
-  await db.query('BEGIN');
+  await beginWrite(db);
   try {
     for (const { column, origin } of selfRefs) {
       const colType = targetTable.columns.find((c) => c.name === column.target)!.pgType;

@@ -8,6 +8,7 @@ import type { OutputRow } from '../../sandbox/types.js';
 import { programColumns } from '../core/plan/expected-row.js';
 import { CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from '../core/plan/references.js';
+import { beginWrite } from '../target/timeouts.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
 export class BatchFailure extends Error {
@@ -65,7 +66,7 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         for (const c of cols) values.push(row.r[c]);
         return values;
       });
-      await db.query('BEGIN');
+      await beginWrite(db);
       let lines: string[] = [];
       try {
         // A dry run's mappings need a control row to point at; it goes with the rollback.

@@ -1,6 +1,7 @@
 import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { describeFilters } from '../core/sql.js';
+import { renderAppVisibility } from './app-visibility.js';
 
 /** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
 export function table(headers: string[], rows: string[][]): string {
@@ -135,5 +136,6 @@ export function renderReport(report: ValidationReport): string {
     out.push(`  orphans (legacy references with no migrated parent):`);
     for (const o of report.orphans) out.push(`    - legacy ${o.legacyKey}: ${o.column} ← ${o.legacyValue}, written ${o.written ?? 'NULL'} (${o.policy})`);
   }
+  if (report.appVisibility) out.push(renderAppVisibility(report.appVisibility));
   return out.join('\n');
 }

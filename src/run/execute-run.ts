@@ -39,6 +39,8 @@ export interface RunRequest {
   /** Called once the run record exists, before any work: the service answers the request here. */
   onCreated?: (run: RunRow) => void;
   say?: Say;
+  /** The user id the app-visibility section reads as for `authenticated` (--as-user). */
+  asUser?: string | null;
   /** Where failures to record events are logged (default: pino, warn level, stderr). */
   logger?: Logger;
 }
@@ -87,6 +89,7 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
         source: input.conn.source,
         target: input.conn.target,
         targetTable: targetTableOf(plan, input.analysis),
+        asUser: input.asUser ?? null,
       });
       reportHash = await store.putArtifact('validation_report', report);
     }

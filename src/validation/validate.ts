@@ -13,6 +13,7 @@ import { Problems, type RowFindings } from './findings.js';
 import { applyTextSettings, compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, type PlanSql } from './plan-sql.js';
 import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats } from './range-diff.js';
 import { walkRows } from './walk.js';
+import { appVisibility } from '../target/app-visibility.js';
 import { checkRelationships, relationshipSummary } from './relationships.js';
 
 export type ValidationMethod = 'range_checksum' | 'row_walk';
@@ -38,6 +39,8 @@ export async function validateMigration(input: {
   batchSize?: number;
   /** Default range_checksum (falls back to row_walk where it cannot be used). */
   method?: ValidationMethod;
+  /** The user id `authenticated` reads as in the app-visibility section (--as-user). */
+  asUser?: string | null;
 }): Promise<ValidationReport> {
   const { source, target, targetTable } = input;
   const control = await getControl(target, input.migrationId);
@@ -193,6 +196,8 @@ export async function validateMigration(input: {
     if (rel.results.length) checks.push(mk('relationships', rel.problems.count === 0, relationshipSummary(rel.results), rel.problems));
     await source.query('COMMIT');
     await target.query('COMMIT');
+    // Information about what the app will read (Supabase's roles); never changes the status.
+    const visibility = await appVisibility({ db: target, plan, migrationId: control.id, asUser: input.asUser ?? null });
     return ValidationReport.parse({
       kind: 'validation_report',
       version: 1,
@@ -206,6 +211,7 @@ export async function validateMigration(input: {
       ...(refs.length ? { orphans } : {}),
       method,
       ...(scan ? { scan } : {}),
+      ...(visibility ? { appVisibility: visibility } : {}),
     });
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);

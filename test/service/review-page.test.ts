@@ -100,6 +100,11 @@ describe('the review page in a real headless Chromium', () => {
     const report = page.locator('[data-testid=report]');
     await expect.poll(() => report.textContent(), { timeout: 30_000 }).toContain('passed');
     expect(await report.textContent()).toContain('migrated 32');
+    // The seed target has Supabase's roles: what the app will see, per role.
+    const visibility = await report.textContent();
+    expect(visibility).toContain('App visibility');
+    expect(visibility).toMatch(/service_role\s*32\/32\s*bypasses RLS/);
+    expect(visibility).toContain('⚠ anon can read none of the 32 migrated rows');
     expect(await page.locator('[data-testid=rollback]').isVisible()).toBe(true);
     await page.screenshot({ path: join(SHOTS, '3-run-validated.png'), fullPage: true });
 

@@ -11,6 +11,40 @@ export const ValidationCheck = z.object({
 });
 export type ValidationCheck = z.infer<typeof ValidationCheck>;
 
+/**
+ * What the app will see (Supabase's Data API roles), per role: information, never a failure.
+ * Counted through Postgres, each role impersonated the way the Data API does it.
+ */
+export const RoleVisibility = z.object({
+  role: z.string(),
+  /** Migrated rows of this run the role can read; null when the role may not read the table at all. */
+  readable: z.number().int().nonnegative().nullable(),
+  /** Why readable is null (e.g. "permission denied for table …"). */
+  error: z.string().optional(),
+  bypassRls: z.boolean(),
+  /** Table privileges the role holds (SELECT, INSERT, UPDATE, DELETE), directly or through PUBLIC. */
+  grants: z.array(z.string()),
+  schemaUsage: z.boolean(),
+  /** Policies that apply to this role when it reads (command SELECT or ALL, role named or PUBLIC). */
+  policies: z.array(z.object({ name: z.string(), command: z.string(), permissive: z.boolean(), using: z.string().nullable() })),
+});
+export type RoleVisibility = z.infer<typeof RoleVisibility>;
+
+export const AppVisibility = z.object({
+  via: z.literal('postgres'),
+  table: z.string(),
+  /** Rows this run migrated that still exist (the denominator of each role's count). */
+  migratedRows: z.number().int().nonnegative(),
+  rlsEnabled: z.boolean(),
+  rlsForced: z.boolean(),
+  /** The user id `authenticated` was given (request.jwt.claims' sub), if any. */
+  asUser: z.string().nullable(),
+  roles: z.array(RoleVisibility),
+  /** A role that reads none or all of the rows: may be intended, worth a look. */
+  warnings: z.array(z.string()),
+});
+export type AppVisibility = z.infer<typeof AppVisibility>;
+
 export const ValidationReport = z.object({
   kind: z.literal('validation_report'),
   version: z.literal(1),
@@ -58,5 +92,7 @@ export const ValidationReport = z.object({
       }),
     )
     .optional(),
+  /** Present when the target has Supabase's roles (anon, authenticated, service_role). */
+  appVisibility: AppVisibility.optional(),
 });
 export type ValidationReport = z.infer<typeof ValidationReport>;

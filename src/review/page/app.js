@@ -388,7 +388,20 @@ function renderReport(report) {
         (c) => `<tr><td>${esc(c.name.replace(/_/g, ' '))}</td><td>${badge(c.status)}</td><td>${esc(c.summary)}${c.problems.map((p) => `<br><span class="muted">${p.legacyKey === null ? '' : `legacy ${esc(p.legacyKey)}: `}${esc(p.message)}</span>`).join('')}</td></tr>`,
       )
       .join('')}
-    </tbody></table>`;
+    </tbody></table>${report.appVisibility ? appVisibilityHtml(report.appVisibility) : ''}`;
+}
+
+/** What Supabase's roles can read of the run's rows (information; warnings, never a failure). */
+function appVisibilityHtml(v) {
+  const row = (r) => {
+    const reads = r.readable === null ? `cannot read the table <span class="muted">${esc(r.error || '')}</span>` : `${r.readable}/${v.migratedRows}`;
+    const policies = r.bypassRls ? 'bypasses RLS' : r.policies.length ? r.policies.map((p) => `${esc(p.name)} <span class="muted">(${esc(p.command)}${p.using ? `: ${esc(p.using)}` : ''})</span>`).join(', ') : 'no policy';
+    return `<tr><td>${esc(r.role)}</td><td>${reads}</td><td>${policies}</td><td>${esc(r.grants.join(', ') || 'none')}</td></tr>`;
+  };
+  return `<h4 data-testid="app-visibility">App visibility</h4>
+    <p class="muted">${esc(v.table)}, read as the Data API's roles through Postgres${v.asUser ? `, authenticated as user ${esc(v.asUser)}` : ''} · RLS ${v.rlsEnabled ? 'on' : 'off'} · ${v.migratedRows} migrated row(s) of this run</p>
+    <table><thead><tr><th>role</th><th>reads</th><th>policies</th><th>grants</th></tr></thead><tbody>${v.roles.map(row).join('')}</tbody></table>
+    ${v.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}`;
 }
 
 /**

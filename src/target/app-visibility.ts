@@ -1,0 +1,167 @@
+import type pg from 'pg';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { AppVisibility, RoleVisibility } from '../core/artifacts/validation-report.js';
+import { InputError } from '../core/errors.js';
+import { planTables } from '../core/plan/tables.js';
+import { qualified, quoteIdent } from '../core/sql.js';
+
+/** The roles Supabase's Data API (PostgREST) reads as. */
+export const SUPABASE_ROLES = ['anon', 'authenticated', 'service_role'] as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `--as-user` must be a user id as Supabase Auth issues them (a uuid); anything else is refused, not guessed at. */
+export function parseAsUser(value: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  if (!UUID.test(value)) {
+    throw new InputError('AS_USER_INVALID', `--as-user must be a user id (a uuid such as 3f6c1a52-9d0e-4b7a-8a51-2f1f0c7d9e44), not "${value}"`, {
+      hint: 'copy the id from Supabase Auth (Authentication → Users), or leave --as-user out to read as an authenticated user with no id',
+    });
+  }
+  return value.toLowerCase();
+}
+
+/** The JWT claims the Data API sets for a request as this role (what auth.uid() and auth.role() read). */
+export function claimsFor(role: string, asUser: string | null): Record<string, string> {
+  return role === 'authenticated' && asUser ? { role, sub: asUser, aud: 'authenticated' } : { role };
+}
+
+/**
+ * What each of Supabase's roles can read of the rows this migration run wrote, read through
+ * Postgres the way the Data API does: in a transaction, SET LOCAL ROLE and the JWT claims as
+ * transaction settings, count, roll back. Nothing is written. Returns undefined when the
+ * target's schema grants nothing to Supabase's roles (a plain PostgreSQL).
+ *
+ * `db` must not be in a transaction; each role gets its own, rolled back.
+ */
+export async function appVisibility(input: { db: pg.Client; plan: MigrationPlan; migrationId: number; asUser?: string | null }): Promise<AppVisibility | undefined> {
+  const { db, plan } = input;
+  const asUser = input.asUser ?? null;
+  // Roles are cluster-wide, grants are not: the target "has Supabase's roles" when its schema
+  // grants USAGE to them by name, as Supabase does for every schema the Data API exposes.
+  const present = new Set(
+    (
+      await db.query<{ rolname: string }>(
+        `SELECT r.rolname FROM pg_roles r
+          WHERE r.rolname = ANY($1::text[])
+            AND EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = $2 AND a.grantee = r.oid)`,
+        [[...SUPABASE_ROLES], plan.target.schema],
+      )
+    ).rows.map((r) => r.rolname),
+  );
+  if (present.size === 0) return undefined;
+  const roles = SUPABASE_ROLES.filter((r) => present.has(r));
+
+  const table = qualified(plan.target.schema, plan.target.table);
+  const meta = (
+    await db.query<{ oid: number; rls: boolean; forced: boolean; pk_type: string }>(
+      `SELECT c.oid::int AS oid, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, format_type(a.atttypid, a.atttypmod) AS pk_type
+         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2
+        WHERE c.oid = $1::regclass`,
+      [table, plan.target.primaryKey],
+    )
+  ).rows[0]!;
+  // The run's rows that still exist, by their keys: the roles cannot read ferry_control (revoked), so the keys go in as a parameter.
+  const ids = (
+    await db.query<{ id: string }>(
+      `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
+        WHERE m.migration_id = $1 AND m.target_table = $2`,
+      [input.migrationId, planTables(plan).targetTable],
+    )
+  ).rows.map((r) => r.id);
+  const policies = (
+    await db.query<{ name: string; command: string; permissive: string; roles: string[]; using: string | null }>(
+      `SELECT policyname AS name, cmd AS command, permissive, roles::text[] AS roles, qual AS using
+         FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname`,
+      [plan.target.schema, plan.target.table],
+    )
+  ).rows;
+
+  const out: RoleVisibility[] = [];
+  for (const role of roles) {
+    const info = (
+      await db.query<{ bypass: boolean; sel: boolean; ins: boolean; upd: boolean; del: boolean; usage: boolean }>(
+        `SELECT r.rolbypassrls AS bypass,
+                has_table_privilege(r.oid, $2::oid, 'SELECT') AS sel, has_table_privilege(r.oid, $2::oid, 'INSERT') AS ins,
+                has_table_privilege(r.oid, $2::oid, 'UPDATE') AS upd, has_table_privilege(r.oid, $2::oid, 'DELETE') AS del,
+                has_schema_privilege(r.oid, $3, 'USAGE') AS usage
+           FROM pg_roles r WHERE r.rolname = $1`,
+        [role, meta.oid, plan.target.schema],
+      )
+    ).rows[0]!;
+    const grants = (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const).filter((_p, i) => [info.sel, info.ins, info.upd, info.del][i]);
+    const applying = policies
+      .filter((p) => (p.command === 'SELECT' || p.command === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')))
+      .map((p) => ({ name: p.name, command: p.command, permissive: p.permissive === 'PERMISSIVE', using: p.using }));
+    const counted = await countAs(db, role, claimsFor(role, asUser), table, plan.target.primaryKey, meta.pk_type, ids);
+    out.push({
+      role,
+      readable: counted.readable,
+      ...(counted.error === undefined ? {} : { error: counted.error }),
+      bypassRls: info.bypass,
+      grants,
+      schemaUsage: info.usage,
+      policies: applying,
+    });
+  }
+  return {
+    via: 'postgres',
+    table: `${plan.target.schema}.${plan.target.table}`,
+    migratedRows: ids.length,
+    rlsEnabled: meta.rls,
+    rlsForced: meta.forced,
+    asUser,
+    roles: out,
+    warnings: visibilityWarnings(out, ids.length, meta.rls),
+  };
+}
+
+async function countAs(
+  db: pg.Client,
+  role: string,
+  claims: Record<string, string>,
+  table: string,
+  pk: string,
+  pkType: string,
+  ids: string[],
+): Promise<{ readable: number | null; error?: string }> {
+  await db.query('BEGIN');
+  try {
+    // As PostgREST does it: the claims as transaction settings (read by auth.uid(), auth.jwt()), then the role.
+    await db.query(
+      `SELECT set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.role', $2, true), set_config('request.jwt.claim.sub', $3, true)`,
+      [JSON.stringify(claims), role, claims.sub ?? ''],
+    );
+    await db.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
+    const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${quoteIdent(pk)} = ANY($1::${pkType}[])`, [ids]);
+    return { readable: Number(r.rows[0]?.n ?? 0) };
+  } catch (e) {
+    const err = e as { code?: string; message: string };
+    // Not allowed to read (no grant, no schema usage) or not allowed to become the role: information, not a failure.
+    if (err.code === '42501') return { readable: null, error: err.message };
+    throw e;
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+export function visibilityWarnings(roles: readonly RoleVisibility[], migrated: number, rlsEnabled: boolean): string[] {
+  if (migrated === 0) return [];
+  const out: string[] = [];
+  for (const r of roles) {
+    const why = r.error
+      ? `it may not read the table (${r.error})`
+      : rlsEnabled && !r.bypassRls
+        ? r.policies.length
+          ? `RLS is on and its policies (${r.policies.map((p) => p.name).join(', ')}) let none through`
+          : 'RLS is on and no policy applies to it'
+        : 'its grants or RLS allow nothing';
+    if (r.readable === null || r.readable === 0) out.push(`${r.role} can read none of the ${migrated} migrated rows: ${why}`);
+    // service_role bypasses RLS by design; only the app's own roles seeing everything is worth a look.
+    else if (r.readable === migrated && r.role !== 'service_role') {
+      const how = !rlsEnabled ? 'RLS is off on the table' : r.bypassRls ? 'the role bypasses RLS' : `its policies (${r.policies.map((p) => p.name).join(', ')}) let every row through`;
+      out.push(`${r.role} can read all ${migrated} migrated rows: ${how}`);
+    }
+  }
+  return out;
+}
