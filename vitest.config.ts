@@ -19,6 +19,7 @@ const UNIT_TESTS = [
   'test/service/lru.test.ts',
   'test/sql.test.ts',
   'test/validation/same-value-null.test.ts',
+  'test/unit-project.test.ts',
 ];
 
 const shared = {
