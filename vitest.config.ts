@@ -1,17 +1,25 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Tests that need neither PostgreSQL nor Docker (`npm run test:unit`). Everything else is
- * the `integration` project, the only one that starts the embedded PostgreSQL.
+ * Tests that need neither PostgreSQL nor Docker nor a ferry process (`npm run test:unit`):
+ * parsers, renderers, policy, protocol, code generation on in-memory analyses. Everything
+ * else is the `integration` project, the only one with the global setup that starts the
+ * embedded PostgreSQL (a unit file that calls inject('pgAdminUrl') gets nothing).
  */
 const UNIT_TESTS = [
+  'test/architecture/layers.test.ts',
   'test/claude/model-client.test.ts',
+  'test/cli/terminal-text.test.ts',
   'test/code-interpreter/conversions.test.ts',
+  'test/db/redact-url-text.test.ts',
   'test/orchestrator/bulk-parts.test.ts',
   'test/sandbox/logs.test.ts',
   'test/sandbox/protocol.test.ts',
+  'test/service/chromium-path.test.ts',
+  'test/service/lru.test.ts',
   'test/sql.test.ts',
-  'test/cli/terminal-text.test.ts',
+  'test/validation/same-value-null.test.ts',
+  'test/unit-project.test.ts',
 ];
 
 const shared = {

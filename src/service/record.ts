@@ -30,6 +30,8 @@ export interface ReplayOutcome {
   warnings: string[];
 }
 
+type ReplayResult = Awaited<ReturnType<typeof runWithEvents>>['result'];
+
 /**
  * Replays a recorded run: its recorded bundle and plan, in a fresh sandbox, as a dry run
  * over the same legacy keys (the target transaction is rolled back). Compares the checksum
@@ -71,6 +73,7 @@ export async function replayRun(input: {
   const bundlePath = join(input.workDir, 'bundle.cjs');
   await writeFile(bundlePath, bytes);
 
+  const recording = original as Recording;
   const { run } = await store.createRun({ plan, mode: 'replay', startedBy: input.startedBy, replayOf: original.id });
   input.onCreated?.(run);
   try {
@@ -81,71 +84,83 @@ export async function replayRun(input: {
       { path: bundlePath, sha256: original.bundleSha256 },
       { dryRun: true, onlyKeys: new Set(original.rowKeys) },
     );
-    const changed = changedKeys(original.rowKeys, original.rowDigests, result.keys, result.digests);
     // What the Code Interpreter writes for this plan today: the replay ran the recorded bundle,
     // so a different program now is a reason a fresh run could differ, not this replay.
     const today = await generateScript({ plan, analysis });
-    const factors: ReplayFactor[] = [
-      {
-        factor: 'source_rows',
-        same: result.sourceChecksum === original.sourceChecksum && result.keys.length === original.rowKeys.length,
-        recorded: original.sourceChecksum,
-        now: result.sourceChecksum,
-        detail:
-          result.keys.length !== original.rowKeys.length
-            ? `${original.rowKeys.length - result.keys.length} of the ${original.rowKeys.length} recorded source rows are gone or no longer match the filter: ${original.rowKeys.filter((k) => !result.keys.includes(k)).slice(0, 10).join(', ')}`
-            : result.sourceChecksum === original.sourceChecksum
-              ? `the ${result.keys.length} source rows read the same as when recorded`
-              : `the source rows changed since the recording (same keys, different values${changed.source.length ? `: legacy ${keyList(changed.source)}` : ''})`,
-      },
-      {
-        factor: 'image',
-        same: (result.sandbox?.imageId ?? null) === original.imageId,
-        recorded: original.imageId,
-        now: result.sandbox?.imageId ?? null,
-        detail: (result.sandbox?.imageId ?? null) === original.imageId ? 'same sandbox image' : 'the sandbox image is not the one recorded',
-      },
-      {
-        factor: 'program',
-        same: today.bundle.sha256 === original.bundleSha256,
-        recorded: original.bundleSha256,
-        now: today.bundle.sha256,
-        detail:
-          today.bundle.sha256 === original.bundleSha256
-            ? 'the recorded bundle is what the Code Interpreter writes for this plan today'
-            : 'the Code Interpreter now writes a different program for this plan (the replay ran the recorded one)',
-      },
-      {
-        factor: 'rows_written',
-        same: result.rowsChecksum === original.rowsChecksum,
-        recorded: original.rowsChecksum,
-        now: result.rowsChecksum,
-        detail:
-          result.rowsChecksum === original.rowsChecksum
-            ? 'the rows it would write are the ones recorded'
-            : `the rows it would write differ from the recording${changed.rows.length ? `: legacy ${keyList(changed.rows)}` : ''}`,
-      },
-    ];
-    let verdict: ReplayOutcome['verdict'];
-    let summary: string;
-    if (result.status === 'failed') {
-      verdict = 'failed';
-      summary = `the replay failed: ${result.errorCode}: ${result.error}`;
-    } else if (result.rowsChecksum === original.rowsChecksum) {
-      verdict = 'reproduced';
-      summary = `reproduced: ${result.keys.length} rows, checksum ${result.rowsChecksum.slice(0, 12)}…`;
-    } else {
-      verdict = 'differs';
-      const why = factors.filter((f) => !f.same && f.factor !== 'rows_written' && f.factor !== 'program').map((f) => f.detail);
-      const rowsNamed = changed.rows.length ? `; rows that differ: legacy ${keyList(changed.rows)}` : '';
-      summary = `differs: ${why.length ? why.join('; ') : 'same source rows, image and bundle, different output: the program is not deterministic'}${rowsNamed}`;
-    }
+    const { factors, verdict, summary } = judgeReplay(recording, result, today.bundle.sha256);
     const replay = await finishRecord(store, run.id, result, null, { verdict, summary, factors, ...(warnings.length ? { warnings } : {}) });
     return { verdict, summary, factors, replay, warnings };
   } catch (e) {
-    await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'REPLAY_FAILED', error: (e as Error).message });
+    // Recording the failure may fail too: that is logged, and the replay's own error is the one thrown.
+    await store
+      .finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'REPLAY_FAILED', error: (e as Error).message })
+      .catch((recordError: unknown) => input.logger?.warn({ err: recordError, runId: run.id }, 'could not record the failed replay'));
     throw e;
   }
+}
+
+/** A completed run with everything a replay compares against. */
+type Recording = RunRow & { bundleSha256: string; rowKeys: string[]; rowsChecksum: string };
+
+/** The factors, verdict and summary of a replay: what it found against what was recorded. */
+function judgeReplay(original: Recording, result: ReplayResult, todaySha256: string): { factors: ReplayFactor[]; verdict: ReplayOutcome['verdict']; summary: string } {
+  const changed = changedKeys(original.rowKeys, original.rowDigests, result.keys, result.digests);
+  const factors: ReplayFactor[] = [
+    {
+      factor: 'source_rows',
+      same: result.sourceChecksum === original.sourceChecksum && result.keys.length === original.rowKeys.length,
+      recorded: original.sourceChecksum,
+      now: result.sourceChecksum,
+      detail:
+        result.keys.length !== original.rowKeys.length
+          ? `${original.rowKeys.length - result.keys.length} of the ${original.rowKeys.length} recorded source rows are gone or no longer match the filter: ${original.rowKeys.filter((k) => !result.keys.includes(k)).slice(0, 10).join(', ')}`
+          : result.sourceChecksum === original.sourceChecksum
+            ? `the ${result.keys.length} source rows read the same as when recorded`
+            : `the source rows changed since the recording (same keys, different values${changed.source.length ? `: legacy ${keyList(changed.source)}` : ''})`,
+    },
+    {
+      factor: 'image',
+      same: (result.sandbox?.imageId ?? null) === original.imageId,
+      recorded: original.imageId,
+      now: result.sandbox?.imageId ?? null,
+      detail: (result.sandbox?.imageId ?? null) === original.imageId ? 'same sandbox image' : 'the sandbox image is not the one recorded',
+    },
+    {
+      factor: 'program',
+      same: todaySha256 === original.bundleSha256,
+      recorded: original.bundleSha256,
+      now: todaySha256,
+      detail:
+        todaySha256 === original.bundleSha256
+          ? 'the recorded bundle is what the Code Interpreter writes for this plan today'
+          : 'the Code Interpreter now writes a different program for this plan (the replay ran the recorded one)',
+    },
+    {
+      factor: 'rows_written',
+      same: result.rowsChecksum === original.rowsChecksum,
+      recorded: original.rowsChecksum,
+      now: result.rowsChecksum,
+      detail:
+        result.rowsChecksum === original.rowsChecksum
+          ? 'the rows it would write are the ones recorded'
+          : `the rows it would write differ from the recording${changed.rows.length ? `: legacy ${keyList(changed.rows)}` : ''}`,
+    },
+  ];
+  let verdict: ReplayOutcome['verdict'];
+  let summary: string;
+  if (result.status === 'failed') {
+    verdict = 'failed';
+    summary = `the replay failed: ${result.errorCode}: ${result.error}`;
+  } else if (result.rowsChecksum === original.rowsChecksum) {
+    verdict = 'reproduced';
+    summary = `reproduced: ${result.keys.length} rows, checksum ${result.rowsChecksum.slice(0, 12)}…`;
+  } else {
+    verdict = 'differs';
+    const why = factors.filter((f) => !f.same && f.factor !== 'rows_written' && f.factor !== 'program').map((f) => f.detail);
+    const rowsNamed = changed.rows.length ? `; rows that differ: legacy ${keyList(changed.rows)}` : '';
+    summary = `differs: ${why.length ? why.join('; ') : 'same source rows, image and bundle, different output: the program is not deterministic'}${rowsNamed}`;
+  }
+  return { factors, verdict, summary };
 }
 
 /** Keys whose source row, or whose written row, differs between a recording and a replay (by per-row digest). */

@@ -5,7 +5,6 @@ import { reviewAtTerminal } from '../../src/review/terminal-review.js';
 import { formatEvent } from '../../src/service/commands.js';
 import { terminalLines, terminalText, terminalWriter } from '../../src/terminal-text.js';
 import { analysisFixture, planFixture } from '../code-interpreter/fixtures.js';
-import { runFerry } from '../setup/ferry-bin.js';
 
 /** What a terminal would receive: a stream that keeps everything written to it. */
 function captured(): { stream: Writable; text: () => string } {
@@ -66,13 +65,5 @@ describe('text from data and logs on a terminal', () => {
     });
     expect(out.text()).not.toMatch(RAW_CONTROL);
     expect(out.text()).toContain('roles \\u{1b}[2K\\u{0d}Supervisor');
-  });
-
-  it('the ferry command escapes what it echoes back in an error', async () => {
-    const r = await runFerry({ PATH: process.env.PATH, HOME: process.env.HOME }, [`frob${ERASE}`]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('COMMAND_UNKNOWN');
-    expect(r.stderr).toContain('frob\\u{1b}[2K\\u{0d}Supervisor');
-    expect(r.stderr).not.toMatch(RAW_CONTROL);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
@@ -57,7 +57,18 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
     const made = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
     analysis = made.analysis;
     plan = approvePlan(made.plan, 'e2e');
+    // executeRun runs only what the store holds an approval for, as `ferry approve` records it.
+    await store.savePlan(plan, analysis);
   });
+  // Every test starts from a target with nothing of ferry's in it (every earlier run rolled
+  // back) and makes the runs it needs itself: any test runs alone, in any order.
+  beforeEach(async () => {
+    await rollbackAll(seed, conn);
+  });
+  const runOnce = async (dir: string) => {
+    const program = await prepareProgram({ plan, analysis, dir: join(work, dir) });
+    return executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
+  };
   afterAll(async () => {
     await store?.close();
     await conn?.close();
@@ -83,6 +94,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   });
 
   it('inserts nothing the second time, and says so', async () => {
+    expect((await runOnce('p2-first')).run).toMatchObject({ status: 'completed', inserted: 31 });
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'p2') });
     const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver, policy: defaultPolicy });
     expect(run).toMatchObject({ status: 'completed', inserted: 0, skipped: 31, batches: 0 });
@@ -91,6 +103,7 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   });
 
   it('rolls back exactly the rows a run inserted, and the plan can run again', async () => {
+    expect((await runOnce('p3-first')).run).toMatchObject({ status: 'completed', inserted: 31 });
     // A row ferry did not write must survive the rollback.
     await seed.sql(
       'target',
@@ -145,7 +158,9 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
   describe('a failing batch leaves nothing behind', () => {
     it('a row the plan does not agree with fails its batch, naming the key; earlier batches stay whole', async () => {
       await rollbackAll(seed, conn);
-      const small: MigrationPlan = { ...plan, strategy: { ...plan.strategy, batchSize: 10 } };
+      // Smaller batches are another plan version, approved on record like the first.
+      const small: MigrationPlan = { ...plan, revision: plan.revision + 1, strategy: { ...plan.strategy, batchSize: 10 } };
+      await store.savePlan(small);
       const base = await generateScript({ plan: small, analysis });
       // A forged program: sends one role of the second batch to the wrong enum value.
       const keyRow = await seed.sql('legacy', `SELECT id FROM dispatch_role WHERE group_id = 11 ORDER BY id OFFSET 14 LIMIT 1`);
@@ -204,6 +219,9 @@ describe('the chain end to end: technician_roles on real PostgreSQL and a real D
 });
 
 async function rollbackAll(seed: SeedCase, conn: Connections): Promise<void> {
+  // Before the first run the control tables do not exist yet: nothing to roll back.
+  const exists = await seed.sql('target', `SELECT to_regclass('ferry_control.migration_control') IS NOT NULL AS ok`);
+  if (!exists.rows[0]!.ok) return;
   const runs = await seed.sql('target', `SELECT id FROM ferry_control.migration_control WHERE status <> 'rolled_back' ORDER BY id DESC`);
   for (const r of runs.rows) await rollbackMigration({ migrationId: Number(r.id), target: conn.target });
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyOverrides, approvePlan, orderByDependencies } from '../../agents/planning/index.js';
 import type { MigrationIntent } from '../../agents/planning/index.js';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
@@ -16,7 +16,8 @@ import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { executeRunForTest, executeRunSetForTest } from '../setup/execute.js';
+import { executeRunForTest } from '../setup/execute.js';
+import { executeRunSet } from '../../src/run/run-plan-set.js';
 import { createFkCase, ORPHAN_INVOICES, type FkCase } from './fk-case.js';
 
 const DESCRIPTION = 'move invoices, customers and employees';
@@ -33,6 +34,8 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
   let step = 0;
   const run = async (p: { plan: MigrationPlan; analysis: PlannedTable['analysis'] }, events: RunEvent[] = []) => {
     step += 1;
+    // What `ferry approve` records: executeRun runs only plans the store holds an approval for.
+    await store.savePlan(p.plan, p.analysis);
     const program = await prepareProgram({ plan: p.plan, analysis: p.analysis, dir: join(work, `run${step}`) });
     return executeRunForTest(store, { plan: p.plan, analysis: p.analysis, program, conn, driver, policy: defaultPolicy, onEvent: (e) => events.push(e) });
   };
@@ -57,13 +60,17 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
 
   beforeAll(async () => {
     driver = await dockerDriverForTests();
+  });
+  // Fresh databases, run store and plans for every test: a test that needs parents migrated
+  // (or rolled back) does that itself, so any test runs alone and in any order.
+  beforeEach(async () => {
     fk = await createFkCase();
     conn = await openConnections(fk.legacy.url, fk.target.url);
     work = await mkdtemp(join(tmpdir(), 'ferry-fk-'));
     planned = (await describeToPlans({ description: DESCRIPTION, conn }))!;
     store = await RunStore.open(fk.target.url);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await store?.close();
     await conn?.close();
     await fk?.drop();
@@ -170,7 +177,9 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
   });
 
   describe('running, in the order a person would, with everything that can go wrong', () => {
-    const approved = (t: string) => ({ plan: approvePlan(byTable(t).plan, 'test'), analysis: byTable(t).analysis });
+    // One fixed decision time: approving the same plan twice gives the same content (and hash).
+    const AT = new Date('2026-03-02T09:30:00Z');
+    const approved = (t: string) => ({ plan: approvePlan(byTable(t).plan, 'test', AT), analysis: byTable(t).analysis });
     /** employees in batches of 3, so most reports_to parents arrive in a later batch than their child. */
     const employees = () => {
       const p = approved('employees');
@@ -178,8 +187,21 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     };
     const invoicesWith = async (policy: 'set_null' | 'fail') => {
       const p = byTable('invoices');
-      const next = await applyOverrides(p.plan, { orphans: [{ column: 'customer_id', policy }] }, 'test', createPlanProbe(conn.source, conn.target), new Date(), () => true);
-      return { plan: approvePlan(next, 'test'), analysis: p.analysis };
+      const next = await applyOverrides(p.plan, { orphans: [{ column: 'customer_id', policy }] }, 'test', createPlanProbe(conn.source, conn.target), AT, () => true);
+      return { plan: approvePlan(next, 'test', AT), analysis: p.analysis };
+    };
+    /** Parents a test needs migrated first, each checked so a broken arrangement fails loudly. */
+    const migrated = async (...tables: Array<'employees' | 'customers' | 'invoices'>) => {
+      for (const t of tables) {
+        const p = t === 'employees' ? employees() : t === 'invoices' ? await invoicesWith('set_null') : approved(t);
+        const { run: r } = await run(p);
+        expect(r.status === 'failed' ? `${t}: ${r.errorCode}: ${r.error}` : `${t}: ${r.status}`).toBe(`${t}: completed`);
+      }
+    };
+    /** The approvals of a plan set, recorded as `ferry approve` would before it runs. */
+    const recorded = async <P extends { plan: MigrationPlan; analysis: PlannedTable['analysis'] }>(plans: P[]): Promise<P[]> => {
+      for (const p of plans) await store.savePlan(p.plan, p.analysis);
+      return plans;
     };
 
     it('refuses a child whose parent has not been migrated, naming the parent and the command', async () => {
@@ -208,6 +230,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('a second run inserts nothing and changes no reference', async () => {
+      await migrated('employees');
       const events: RunEvent[] = [];
       const { run: r, report } = await run(employees(), events);
       expect(r).toMatchObject({ status: 'completed', inserted: 0, skipped: 8 });
@@ -216,6 +239,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('validation notices a reference that does not match the remap', async () => {
+      await migrated('employees');
       const { run: r } = await run(approved('customers'));
       expect(r).toMatchObject({ status: 'completed', inserted: 6 });
       expect(await remapped('customers', 'support_rep_id', 'employees')).toEqual([[1, 3], [2, 4], [3, 3], [4, null], [5, 6], [6, 7]]);
@@ -239,6 +263,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('orphans under "fail": the run stops naming the orphan, and its batch leaves nothing behind', async () => {
+      await migrated('employees', 'customers');
       const p = await invoicesWith('fail');
       const small = { ...p, plan: { ...p.plan, strategy: { ...p.plan.strategy, batchSize: 5 } } };
       const { run: r } = await run(small);
@@ -251,6 +276,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('orphans under "set_null": written NULL, listed by legacy id in the report; the rest point at their remapped customer', async () => {
+      await migrated('employees', 'customers');
       const { run: r, report } = await run(await invoicesWith('set_null'));
       expect(r).toMatchObject({ status: 'completed', inserted: 10 });
       expect(await remapped('invoices', 'customer_id', 'customers')).toEqual([
@@ -266,6 +292,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('refuses to roll back a parent while a child run points at its rows; --cascade rolls back the children first', async () => {
+      await migrated('employees', 'customers', 'invoices');
       const ids = async () =>
         Object.fromEntries(
           (await fk.sql('target', `SELECT target_table, id FROM ferry_control.migration_control WHERE status = 'completed' ORDER BY id`)).rows.map((x) => [x.target_table, Number(x.id)]),
@@ -288,20 +315,26 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('refuses a child whose parent was rolled back, naming the rolled-back run', async () => {
+      // As a person gets there: employees run, run again (nothing to insert), then the run that wrote the rows rolled back.
+      await migrated('employees', 'employees');
+      const parent = (await fk.sql('target', `SELECT id FROM ferry_control.migration_control WHERE target_table = 'public.employees' AND rows_inserted = 8`)).rows[0]!.id as string;
+      await rollbackMigration({ migrationId: Number(parent), target: conn.target });
       const err = await run(approved('customers')).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'PARENT_NOT_MIGRATED' });
       expect((err as Error).message).toMatch(/its rows were rolled back \(migration \d+\)/);
     });
 
     it('a plan set runs parents first, each with its own control row, and stops at the first failure', async () => {
-      const before = await n('SELECT count(*) AS n FROM ferry_control.migration_control');
+      // On fresh databases the control tables appear with the first run.
+      const controls = (await fk.sql('target', `SELECT to_regclass('ferry_control.migration_control') IS NOT NULL AS ok`)).rows[0]!.ok as boolean;
+      const before = controls ? await n('SELECT count(*) AS n FROM ferry_control.migration_control') : 0;
       // Out of order on purpose: invoices before customers is refused, and customers never runs.
-      const wrong = await executeRunSetForTest({
-        plans: [
+      const wrong = await executeRunSet({
+        plans: await recorded([
           { ...employees(), dir: join(work, 'set-e') },
           { ...(await invoicesWith('set_null')), dir: join(work, 'set-i') },
           { ...approved('customers'), dir: join(work, 'set-c') },
-        ],
+        ]),
         store,
         conn,
         driver,
@@ -316,12 +349,12 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
       expect(await n('SELECT count(*) AS n FROM ferry_control.migration_control')).toBe(before + 1);
       expect(await counts()).toEqual({ employees: 8, customers: 0, invoices: 0, mappings: 8 });
 
-      const ok = await executeRunSetForTest({
-        plans: [
+      const ok = await executeRunSet({
+        plans: await recorded([
           { ...employees(), dir: join(work, 'set2-e') },
           { ...approved('customers'), dir: join(work, 'set2-c') },
           { ...(await invoicesWith('set_null')), dir: join(work, 'set2-i') },
-        ],
+        ]),
         store,
         conn,
         driver,
@@ -342,6 +375,7 @@ describe('migrations that depend on migrations, on real PostgreSQL and Docker', 
     });
 
     it('a run resumed after a failure sets the references the failed run left NULL: nothing lost, nothing doubled', async () => {
+      await migrated('employees');
       const holders = (await fk.sql('target', `SELECT DISTINCT migration_id FROM ferry_control.migration_mappings WHERE target_table = 'public.employees'`)).rows;
       expect(holders).toHaveLength(1);
       const first = holders[0]!.migration_id as string;

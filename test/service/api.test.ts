@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
+import { analysisFixture, planFixture } from '../code-interpreter/fixtures.js';
 import { startTestService, TOKEN } from './service-fixture.js';
 
 describe('ferry serve: the HTTP API', () => {
@@ -24,10 +25,11 @@ describe('ferry serve: the HTTP API', () => {
     return messages;
   };
 
-  beforeAll(async () => {
+  // A service on fresh databases for each test: no test sees what another described or ran.
+  beforeEach(async () => {
     t = await startTestService();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await t?.stop();
   });
 
@@ -106,8 +108,7 @@ describe('ferry serve: the HTTP API', () => {
   });
 
   it('follows a run another process records (the CLI) through the run store until it ends', async () => {
-    const [stored] = await t.store.listPlans();
-    const { run } = await t.store.createRun({ plan: stored!.plan, mode: 'dry_run', startedBy: 'another process' });
+    const { run } = await t.store.createRun({ plan: planFixture(analysisFixture()), mode: 'dry_run', startedBy: 'another process' });
     await t.store.appendEvent(run.id, 1, { type: 'sandbox_started', driver: 'docker' });
     const res = await fetch(`${t.service.url}/api/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();

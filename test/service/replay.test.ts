@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
 import { contentHash } from '../../src/core/artifacts/hash.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
@@ -36,6 +36,10 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
 
   beforeAll(async () => {
     driver = await dockerDriverForTests();
+  });
+  // Fresh databases, run store and approved plan for each test: a test that needs a dry or a
+  // real run makes it itself, so any test runs alone and in any order.
+  beforeEach(async () => {
     seed = await createSeedCase();
     conn = await openConnections(seed.legacy.url, seed.target.url);
     work = await mkdtemp(join(tmpdir(), 'ferry-replay-'));
@@ -48,12 +52,14 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     plan = approvePlan(made.plan, 'replay-test');
     await store.savePlan(plan);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await store?.close();
     await conn?.close();
     await seed?.drop();
     if (work) await rm(work, { recursive: true, force: true });
   });
+  const dryRun = (dir: string) => executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, dir), startedBy: 't', dryRun: true });
+  const realRun = (dir: string) => executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, dir), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
 
   it('keeps plan versions with their status, decider and content hash', async () => {
     const [latest] = await store.listPlans();
@@ -68,7 +74,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     expect(first.generated).toMatch(/^[\w-]{32}$/);
     expect(first.sha256).toBe(sha256Hex(first.generated!));
     expect(await resolveToken(store, undefined)).toEqual({ sha256: first.sha256, generated: null });
-    // A configured token must be at least 32 bytes (ferry serve refuses shorter ones).
+    // At least 32 bytes: a shorter configured token is refused (API_TOKEN_TOO_SHORT, http-hardening.test.ts).
     const chosen = 'chosen-by-the-operator-0123456789abcdef';
     expect(await resolveToken(store, chosen)).toEqual({ sha256: sha256Hex(chosen), generated: null });
     const kept = await seed.sql('target', 'SELECT sha256 FROM ferry.api_tokens');
@@ -88,24 +94,21 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
     for (const r of [mine, elsewhere, again.run]) await store.finishRun(r.id, { status: 'failed', errorCode: 'TEST', error: 'cleanup' });
   });
 
-  let dryChecksum = '';
-  let realRunId = 0;
-
   it('a dry run goes through the sandbox and the checks, and leaves the target as it was', async () => {
-    const { run } = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'dry'), startedBy: 't', dryRun: true });
+    const { run } = await dryRun('dry');
     expect(run).toMatchObject({ mode: 'dry_run', status: 'completed', migrationId: null, reportHash: null });
     expect(run.rowKeys).toHaveLength(31);
-    dryChecksum = run.rowsChecksum!;
+    const dryChecksum = run.rowsChecksum!;
     expect(dryChecksum).toMatch(/^[0-9a-f]{64}$/);
     expect(await counts()).toEqual({ roles: 0, mappings: 0, controls: 0 });
   });
 
   it('a real run writes, validates, and records the same checksum as the dry run (minted uuids are not in it)', async () => {
-    const { run, created } = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'real'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
+    const dryChecksum = (await dryRun('dry')).run.rowsChecksum!;
+    const { run, created } = await realRun('real');
     expect(created).toBe(true);
     expect(run).toMatchObject({ mode: 'run', status: 'completed', rowsChecksum: dryChecksum });
     expect(run.imageId).toMatch(/^sha256:/);
-    realRunId = run.id;
     const report = await store.getArtifact(run.reportHash!);
     expect(report).toMatchObject({ kind: 'validation_report', body: { status: 'passed' } });
     const events = await store.events(run.id);
@@ -114,6 +117,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   });
 
   it('a second start for the same plan version returns the first run and runs nothing', async () => {
+    const realRunId = (await realRun('real')).run.id;
     const again = await executeRun({ store, plan, analysis, conn, driver, policy: defaultPolicy, workDir: join(work, 'again'), startedBy: 't', onceKey: `${plan.id}:${plan.revision}` });
     expect(again).toMatchObject({ created: false, run: { id: realRunId } });
     const both = await Promise.all([1, 2].map(() => store.createRun({ plan, mode: 'run', startedBy: 't', onceKey: 'race' })));
@@ -123,6 +127,8 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   });
 
   it('replays the recorded bundle in a dry run and reproduces it', async () => {
+    const dryChecksum = (await dryRun('dry')).run.rowsChecksum!;
+    const realRunId = (await realRun('real')).run.id;
     const r = await replayRun({ store, runId: realRunId, conn, driver, policy: defaultPolicy, workDir: join(work, 'replay1'), startedBy: 't' });
     expect(r.verdict).toBe('reproduced');
     expect(r.factors.every((f) => f.same)).toBe(true);
@@ -131,6 +137,7 @@ describe('the run store, dry runs and replay (real PostgreSQL, real Docker)', ()
   });
 
   it('says the source rows changed when they did', async () => {
+    const realRunId = (await realRun('real')).run.id;
     // A value the recorded plan knows (so the row still derives), on a row that had another.
     const hawley = String((await seed.sql('legacy', `SELECT id FROM dispatch_role WHERE name = 'MT-Hawley'`)).rows[0]!.id);
     await seed.sql('legacy', `UPDATE dispatch_role SET name = 'MT-Finishing' WHERE name = 'MT-Hawley'`);

@@ -2,14 +2,18 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_DESCRIPTION } from '../../src/demo/seed-case.js';
+import { chromiumForTests } from '../setup/chromium.js';
 import { startTestService, TOKEN } from './service-fixture.js';
 
 /** Screenshots are kept for people to look at after the run (test-artifacts/ is not committed). */
 const SHOTS = resolve(__dirname, '../../test-artifacts/review-page');
 
-describe('the review page in a real headless Chromium', () => {
+const browserChoice = chromiumForTests();
+const describeWithBrowser = browserChoice.skip === null ? describe : describe.skip;
+
+describeWithBrowser(`the review page in a real headless Chromium${browserChoice.skip === null ? '' : ` (skipped: ${browserChoice.skip})`}`, () => {
   let t: Awaited<ReturnType<typeof startTestService>>;
   let browser: BrowserContext;
   let page: Page;
@@ -18,10 +22,16 @@ describe('the review page in a real headless Chromium', () => {
   beforeAll(async () => {
     t = await startTestService();
     await mkdir(SHOTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+  // A fresh browser profile for each test: a token or page state one test left cannot reach another.
+  beforeEach(async () => {
     profile = await mkdtemp(join(tmpdir(), 'ferry-chromium-'));
-    // A fresh profile directory each time (playwright passes it as --user-data-dir).
+    // playwright passes the profile directory as --user-data-dir.
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
+      executablePath: browserChoice.path!,
       args: [
         '--headless',
         '--no-sandbox',
@@ -39,9 +49,8 @@ describe('the review page in a real headless Chromium', () => {
       throw e;
     });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await browser?.close();
-    await t?.stop();
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 

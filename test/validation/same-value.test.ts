@@ -93,13 +93,6 @@ describe('sameValue compares by the target column type', () => {
     expect(r.rows[0]!.same, 'PostgreSQL agrees').toBe(same);
   });
 
-  it('null equals only null', () => {
-    expect(sameValue(col('string', 'text'), null, null)).toBe(true);
-    expect(sameValue(col('string', 'text'), null, '')).toBe(false);
-    expect(sameValue(col('integer', 'integer'), 0, null)).toBe(false);
-    expect(sameValue(col('json', 'jsonb'), null, 'null')).toBe(false);
-  });
-
   it('numericText prints what numeric(p,s) stores, for random decimals (seeded), as PostgreSQL does', async () => {
     let seed = 20261129;
     const next = () => {
