@@ -12,6 +12,7 @@ const UNIT_TESTS = [
   'test/sandbox/protocol.test.ts',
   'test/sql.test.ts',
   'test/cli/terminal-text.test.ts',
+  'test/architecture/function-size.test.ts',
 ];
 
 const shared = {
