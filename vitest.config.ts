@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  */
 const UNIT_TESTS = [
   'test/claude/model-client.test.ts',
+  'test/claude/tool-step.test.ts',
   'test/code-interpreter/conversions.test.ts',
   'test/orchestrator/bulk-parts.test.ts',
   'test/sandbox/logs.test.ts',
