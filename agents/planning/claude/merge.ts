@@ -1,5 +1,5 @@
 import { MigrationPlan, reviewItems, type ColumnMapping, type ColumnOrigin } from '../../../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { findTable, type SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../../src/core/errors.js';
 import { conversion } from '../columns.js';
 import type { PlanProposal, ProposalOrigin } from './proposal.js';
@@ -52,8 +52,8 @@ function sameOrigin(rules: ColumnOrigin, model: ColumnOrigin): boolean {
 
 export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analysis: SchemaAnalysis, model: string): MigrationPlan {
   const next = structuredClone(plan);
-  const source = analysis.source.tables.find((t) => t.schema === plan.source.schema && t.name === plan.source.table);
-  const target = analysis.target.tables.find((t) => t.schema === plan.target.schema && t.name === plan.target.table);
+  const source = findTable(analysis.source, plan.source.table, plan.source.schema);
+  const target = findTable(analysis.target, plan.target.table, plan.target.schema);
   if (!source || !target) throw new PlanError('ANALYSIS_MISMATCH', 'the analysis has no tables of the plan');
   const notes: string[] = [];
   const who = `Claude (${model})`;
