@@ -1,9 +1,8 @@
-import type pg from 'pg';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { contentHash } from '../core/artifacts/hash.js';
 import { getControl, planTables, type ControlRow } from '../control/control-tables.js';
 import type { RunStore } from '../store/run-store.js';
-import { qualified, quoteIdent } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
 
 export interface RollbackResult {
@@ -22,7 +21,7 @@ export interface RollbackResult {
  */
 export async function rollbackMigration(input: {
   migrationId: number;
-  target: pg.Client;
+  target: Queryable;
   batch?: number;
   /** Roll back the runs whose rows reference this run's rows first (latest first), then this one. */
   cascade?: boolean;
@@ -148,7 +147,7 @@ export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'mi
 }
 
 /** The column's type as format_type prints it, straight from the catalog. */
-export async function columnType(db: pg.Client, schema: string, table: string, column: string): Promise<string | null> {
+export async function columnType(db: Queryable, schema: string, table: string, column: string): Promise<string | null> {
   const r = await db.query<{ t: string }>(
     `SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a
       WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped`,
@@ -169,7 +168,7 @@ export interface Dependants {
  * declared FKs: each referencing row is attributed to the run whose mapping names it.
  * Rows that go in the same rollback (a self-reference inside the run) do not count.
  */
-export async function findDependants(db: pg.Client, plan: MigrationPlan, migrationId: number, batch?: number): Promise<Dependants> {
+export async function findDependants(db: Queryable, plan: MigrationPlan, migrationId: number, batch?: number): Promise<Dependants> {
   const parentKey = `${plan.target.schema}.${plan.target.table}`;
   const pk = plan.target.primaryKey;
   const pkType = await columnType(db, plan.target.schema, plan.target.table, pk);
