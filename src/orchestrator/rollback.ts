@@ -19,7 +19,7 @@ export interface RollbackResult {
  * and marks the run rolled back — one transaction. Rows the run did not insert are never
  * touched. `batch` limits it to one batch of the run.
  */
-export async function rollbackMigration(input: {
+export interface RollbackInput {
   migrationId: number;
   target: Queryable;
   batch?: number;
@@ -32,7 +32,9 @@ export async function rollbackMigration(input: {
    * plan it recorded for the run, never from migration_control alone (CONTROL_TAMPERED).
    */
   store?: Pick<RunStore, 'migrationRecord'>;
-}): Promise<RollbackResult> {
+}
+
+export async function rollbackMigration(input: RollbackInput): Promise<RollbackResult> {
   const { target, migrationId } = input;
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
@@ -48,30 +50,7 @@ export async function rollbackMigration(input: {
       { hint: 'change or delete those rows first; ferry only removes rows it wrote', details: { untracked: deps.untracked } },
     );
   }
-  if (deps.migrations.length > 0) {
-    if (!input.cascade) {
-      throw new FerryError(
-        'ROLLBACK_HAS_DEPENDANTS',
-        'user',
-        `migration ${migrationId} (${plan.target.table}) has rows that later migrations point at: ${deps.migrations.map((d) => `migration ${d.id} (${d.table}.${d.column}, ${d.rows} row(s))`).join(', ')}; nothing was rolled back`,
-        {
-          hint: `roll those back first (ferry rollback ${[...new Set(deps.migrations.map((d) => d.id))].sort((a, b) => b - a).join(', then ferry rollback ')}), or run ferry rollback ${migrationId} --cascade`,
-          details: { dependants: deps.migrations },
-        },
-      );
-    }
-    const chain = new Set([...(input.chain ?? []), migrationId]);
-    // Latest run first: the reverse of the order they ran in.
-    for (const id of [...new Set(deps.migrations.map((d) => d.id))].sort((a, b) => b - a)) {
-      if (chain.has(id)) {
-        throw new FerryError('ROLLBACK_CYCLE', 'user', `migrations ${[...chain].join(', ')} and ${id} reference each other's rows; they cannot be rolled back one after the other`, {
-          hint: 'set the references between them to NULL first',
-        });
-      }
-      const r = await rollbackMigration({ migrationId: id, target, cascade: true, chain, ...(input.store ? { store: input.store } : {}) });
-      cascaded.push(...(r.cascaded ?? []), { ...r, cascaded: [] });
-    }
-  }
+  if (deps.migrations.length > 0) cascaded.push(...(await rollbackDependantsFirst(input, plan, deps.migrations)));
   const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
   const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
   if (!lock.rows[0]?.ok) {
@@ -114,6 +93,39 @@ export async function rollbackMigration(input: {
   } finally {
     await target.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
   }
+}
+
+/**
+ * The runs whose rows point at this run's rows, rolled back first (latest first) when
+ * `cascade` is asked; otherwise ROLLBACK_HAS_DEPENDANTS naming them, and a run met twice up
+ * the chain is ROLLBACK_CYCLE.
+ */
+async function rollbackDependantsFirst(input: RollbackInput, plan: MigrationPlan, dependants: Dependants['migrations']): Promise<RollbackResult[]> {
+  const { target, migrationId } = input;
+  const cascaded: RollbackResult[] = [];
+  if (!input.cascade) {
+    throw new FerryError(
+      'ROLLBACK_HAS_DEPENDANTS',
+      'user',
+      `migration ${migrationId} (${plan.target.table}) has rows that later migrations point at: ${dependants.map((d) => `migration ${d.id} (${d.table}.${d.column}, ${d.rows} row(s))`).join(', ')}; nothing was rolled back`,
+      {
+        hint: `roll those back first (ferry rollback ${[...new Set(dependants.map((d) => d.id))].sort((a, b) => b - a).join(', then ferry rollback ')}), or run ferry rollback ${migrationId} --cascade`,
+        details: { dependants: dependants },
+      },
+    );
+  }
+  const chain = new Set([...(input.chain ?? []), migrationId]);
+  // Latest run first: the reverse of the order they ran in.
+  for (const id of [...new Set(dependants.map((d) => d.id))].sort((a, b) => b - a)) {
+    if (chain.has(id)) {
+      throw new FerryError('ROLLBACK_CYCLE', 'user', `migrations ${[...chain].join(', ')} and ${id} reference each other's rows; they cannot be rolled back one after the other`, {
+        hint: 'set the references between them to NULL first',
+      });
+    }
+    const r = await rollbackMigration({ migrationId: id, target, cascade: true, chain, ...(input.store ? { store: input.store } : {}) });
+    cascaded.push(...(r.cascaded ?? []), { ...r, cascaded: [] });
+  }
+  return cascaded;
 }
 
 /**
