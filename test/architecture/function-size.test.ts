@@ -30,9 +30,7 @@ const ALLOWED: ReadonlyArray<{ file: string; name: string }> = [
   { file: 'src/validation/validate.ts', name: 'compareByRanges' },
   { file: 'src/validation/walk.ts', name: 'walkRows' },
   { file: 'agents/code-interpreter/resolve.ts', name: 'resolvePlan' },
-  { file: 'agents/planning/claude/merge.ts', name: 'mergeProposal' },
   { file: 'agents/planning/plan.ts', name: 'buildPlan' },
-  { file: 'agents/planning/review.ts', name: 'applyOverrides' },
 ];
 
 describe('function size', () => {
