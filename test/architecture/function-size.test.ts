@@ -8,10 +8,11 @@ const REPO = resolve(__dirname, '../..');
 const MAX_LINES = 80;
 
 /**
- * Functions allowed to be longer, for now. Each entry is in a file another engineer is splitting
- * in this same round (issue 12): G owns src/cli/ and src/demo/, H src/service/server.ts, I
- * src/orchestrator/run-migration.ts and sandbox/. This list is to be emptied when those land; an
- * entry that is no longer too long fails the test, so the list cannot go stale.
+ * Functions allowed to be longer, for now; the list is to be emptied. The first group is in
+ * files other engineers are splitting in this same round (issue 12): G owns src/cli/ and
+ * src/demo/, H src/service/server.ts, I src/orchestrator/run-migration.ts and sandbox/. The
+ * second group is issue 12's own work not finished yet. An entry that is no longer too long
+ * fails the test, so the list cannot go stale.
  */
 const ALLOWED: ReadonlyArray<{ file: string; name: string }> = [
   { file: 'src/cli/main.ts', name: 'main' }, // G
@@ -22,7 +23,7 @@ const ALLOWED: ReadonlyArray<{ file: string; name: string }> = [
   { file: 'src/orchestrator/run-migration.ts', name: 'runMigration' }, // I
   { file: 'src/orchestrator/run-migration.ts', name: 'runWorker' }, // I
   { file: 'sandbox/docker-client.ts', name: 'createDockerClient' }, // I
-  // Not split yet by J (issue 12, second half); each is to be split, not kept.
+  // Not split yet (issue 12, second half): each is to be split, not kept.
   { file: 'src/service/record.ts', name: 'replayRun' },
   { file: 'src/validation/plan-sql.ts', name: 'compilePlan' },
   { file: 'src/validation/range-diff.ts', name: 'rangeDiff' },
