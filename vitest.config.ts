@@ -10,6 +10,7 @@ const UNIT_TESTS = [
   'test/architecture/layers.test.ts',
   'test/claude/model-client.test.ts',
   'test/cli/terminal-text.test.ts',
+  'test/claude/tool-step.test.ts',
   'test/code-interpreter/conversions.test.ts',
   'test/db/redact-url-text.test.ts',
   'test/orchestrator/bulk-parts.test.ts',
@@ -20,6 +21,7 @@ const UNIT_TESTS = [
   'test/sql.test.ts',
   'test/validation/same-value-null.test.ts',
   'test/unit-project.test.ts',
+  'test/architecture/function-size.test.ts',
 ];
 
 const shared = {

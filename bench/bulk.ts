@@ -184,7 +184,7 @@ function literal(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return `'${String(v).replace(/'/g, "''")}'`;
+  return pg.escapeLiteral(String(v));
 }
 
 /** The plan's filter (ferry's own buildWhere) with its parameters written as literals: COPY takes none. */

@@ -6,7 +6,7 @@ import { buildPlan, linkParents, orderByDependencies, parseIntent, parseMultiInt
 import { bundleScript, generateScript } from '../agents/code-interpreter/index.js';
 import type { GeneratedScript } from './core/artifacts/generated-script.js';
 import type { MigrationPlan } from './core/artifacts/migration-plan.js';
-import type { SchemaAnalysis, TableInfo } from './core/artifacts/schema-analysis.js';
+import { findTable, type SchemaAnalysis, type TableInfo } from './core/artifacts/schema-analysis.js';
 import { connect } from './db/connect.js';
 import type { TlsOptions } from './db/tls.js';
 import { createPlanProbe } from './db/plan-probe.js';
@@ -121,7 +121,7 @@ export async function prepareProgram(input: {
 }
 
 export function targetTableOf(plan: MigrationPlan, analysis: SchemaAnalysis): TableInfo {
-  const t = analysis.target.tables.find((x) => x.schema === plan.target.schema && x.name === plan.target.table);
+  const t = findTable(analysis.target, plan.target.table, plan.target.schema);
   if (!t) throw new PlanError('ANALYSIS_MISMATCH', `the analysis has no target table ${plan.target.schema}.${plan.target.table}`);
   return t;
 }

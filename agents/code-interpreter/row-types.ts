@@ -124,7 +124,7 @@ function describeOrigin(c: ProgramColumn): string {
  * analysis does not know cannot be read or written.
  */
 export function generateRowTypes(resolved: ResolvedPlan): RowTypes {
-  const { plan, analysis, sourceTable, targetTable } = resolved;
+  const { analysis, sourceTable, targetTable } = resolved;
   const names = new NameAllocator(RESERVED);
   const sourceTableName = pascalCase(sourceTable.name);
   const targetTableName = pascalCase(targetTable.name);
@@ -165,14 +165,7 @@ export function generateRowTypes(resolved: ResolvedPlan): RowTypes {
     return lines.join('\n');
   };
 
-  const picked = resolved.selected.map((c) => tsString(c.name));
-  const pickLine = `export type SourceRow = Pick<${sourceInterface}, ${picked.join(' | ')}>;`;
-  const sourceRow = [
-    '/** One source row as the program receives it: the columns the plan selects. */',
-    pickLine.length <= LINE_WIDTH
-      ? pickLine
-      : `export type SourceRow = Pick<\n  ${sourceInterface},\n${picked.map((p) => `  | ${p}`).join('\n')}\n>;`,
-  ].join('\n');
+  const sourceRow = sourceRowText(resolved, sourceInterface);
 
   const output = ['/** What transform() returns: exactly the target columns the program is responsible for. */', 'export interface ProgramOutput {'];
   for (const c of resolved.returned) {
@@ -181,8 +174,24 @@ export function generateRowTypes(resolved: ResolvedPlan): RowTypes {
   }
   output.push('}');
 
+  const header = rowTypesHeader(resolved);
+
+  const text = [header, ...enumBlocks, rowInterface('source', sourceInterface, analysis.source, sourceTable), rowInterface('target', targetInterface, analysis.target, targetTable), sourceRow, output.join('\n')].join('\n\n') + '\n';
+
+  return {
+    text,
+    sourceRowName: 'SourceRow',
+    outputName: 'ProgramOutput',
+    enumTypeName: (side, qualifiedName) => enumNames.get(`${side}:${qualifiedName}`),
+    exportedNames: ['SourceRow', 'ProgramOutput', sourceInterface, targetInterface, ...enumNames.values()],
+  };
+}
+
+/** The generated file's header: what it was made from, and how values are typed. */
+function rowTypesHeader(resolved: ResolvedPlan): string {
+  const { plan, analysis, sourceTable, targetTable } = resolved;
   const filter = plan.source.filters.length > 0 ? ` where ${plan.source.filters.map(describeFilter).join(' and ')}` : '';
-  const header = [
+  return [
     '/**',
     ` * Row types for ferry plan ${commentText(plan.id)} revision ${plan.revision}.`,
     ` * Generated from schema analysis ${resolved.analysisHash};`,
@@ -197,15 +206,18 @@ export function generateRowTypes(resolved: ResolvedPlan): RowTypes {
     ' */',
   ].join('\n');
 
-  const text = [header, ...enumBlocks, rowInterface('source', sourceInterface, analysis.source, sourceTable), rowInterface('target', targetInterface, analysis.target, targetTable), sourceRow, output.join('\n')].join('\n\n') + '\n';
+}
 
-  return {
-    text,
-    sourceRowName: 'SourceRow',
-    outputName: 'ProgramOutput',
-    enumTypeName: (side, qualifiedName) => enumNames.get(`${side}:${qualifiedName}`),
-    exportedNames: ['SourceRow', 'ProgramOutput', sourceInterface, targetInterface, ...enumNames.values()],
-  };
+/** `SourceRow`: the selected source columns, on one line when they fit. */
+function sourceRowText(resolved: ResolvedPlan, sourceInterface: string): string {
+  const picked = resolved.selected.map((c) => tsString(c.name));
+  const pickLine = `export type SourceRow = Pick<${sourceInterface}, ${picked.join(' | ')}>;`;
+  return [
+    '/** One source row as the program receives it: the columns the plan selects. */',
+    pickLine.length <= LINE_WIDTH
+      ? pickLine
+      : `export type SourceRow = Pick<\n  ${sourceInterface},\n${picked.map((p) => `  | ${p}`).join('\n')}\n>;`,
+  ].join('\n');
 }
 
 /** A filter condition in words: `group_id = 11`. */

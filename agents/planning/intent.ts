@@ -1,4 +1,4 @@
-import type { DatabaseAnalysis, FilterCondition, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { findTable, type DatabaseAnalysis, type FilterCondition, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { InputError, NotFoundError } from '../../src/core/errors.js';
 import { closestNames } from '../schema-analysis/names.js';
 import { singular, tokens } from './words.js';
@@ -56,7 +56,7 @@ function qualifiedSplit(name: string): { schema?: string; table: string } {
 function resolve(db: DatabaseAnalysis, rawName: string, role: 'source' | 'target'): TableInfo {
   const { schema, table } = qualifiedSplit(rawName);
   const found =
-    db.tables.find((t) => t.name === table && (schema === undefined || t.schema === schema)) ??
+    findTable(db, table, schema) ??
     db.tables.find((t) => t.name.toLowerCase() === table.toLowerCase() && (schema === undefined || t.schema === schema));
   if (found) return found;
   const suggestions = closestTables(db, table);

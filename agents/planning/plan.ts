@@ -6,7 +6,7 @@ import {
   type ForeignKeyDecision,
   type ValidationCheckName,
 } from '../../src/core/artifacts/migration-plan.js';
-import { analysisHash, findEnum, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
+import { analysisHash, findEnum, findTable, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/core/errors.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
@@ -123,7 +123,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
         continue;
       }
       if (col.nullable) {
-        const parentTarget = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+        const parentTarget = findTable(analysis.target, fk.refTable, fk.refSchema);
         const pair = parentTarget ? legacyTableOf(parentTarget, analysis, known) : null;
         const parentKey = pair?.source.columns.find((c) => c.name === pair.source.primaryKey[0]);
         const found = referenceCandidates(col, source, usedSource, parentKey ?? null);
@@ -373,7 +373,7 @@ async function decideForeignKey(
   probe: PlanProbe,
 ): Promise<ForeignKeyDecision> {
   const refColumn = fk.refColumns[0]!;
-  const parent = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+  const parent = findTable(analysis.target, fk.refTable, fk.refSchema);
   const base = { column, refSchema: fk.refSchema, refTable: fk.refTable, refColumn, strategy: 'fixed_value' as const };
   if (!parent) {
     return { ...base, value: null, candidateFilter: 'parent table not analysed', candidateCount: 0, candidates: [], reason: `${fk.refSchema}.${fk.refTable} is not in the analysis`, status: 'needs_review' };

@@ -1,5 +1,5 @@
 import type { ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
-import type { ColumnInfo, ForeignKeyInfo, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { findTable, type ColumnInfo, type ForeignKeyInfo, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { nameScore } from './columns.js';
 import type { PlanProbe } from './probe.js';
 import { singular, tokens } from './words.js';
@@ -104,7 +104,7 @@ export function findLegacyReference(
   known: TableKnowledge,
   used: ReadonlySet<string> = new Set(),
 ): LegacyReference | null {
-  const parentTarget = analysis.target.tables.find((t) => t.schema === fk.refSchema && t.name === fk.refTable);
+  const parentTarget = findTable(analysis.target, fk.refTable, fk.refSchema);
   const refColumn = fk.refColumns[0];
   if (!parentTarget || !refColumn || parentTarget.primaryKey.length !== 1 || parentTarget.primaryKey[0] !== refColumn) return null;
   const pair = legacyTableOf(parentTarget, analysis, known);

@@ -14,6 +14,46 @@ export interface PlanOverrides {
   orphans?: Array<{ column: string; policy: string }>;
 }
 
+/** `const:<json or text>`, `default`, or a source column (added to what the program reads). */
+function overrideOrigin(text: string, next: MigrationPlan): ColumnMapping['origin'] {
+  if (text.startsWith('const:')) {
+    const raw = text.slice('const:'.length);
+    let value: string | number | boolean | null;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      value = parsed === null || ['string', 'number', 'boolean'].includes(typeof parsed) ? (parsed as string | number | boolean | null) : raw;
+    } catch {
+      value = raw;
+    }
+    return { kind: 'constant', value };
+  }
+  if (text === 'default') return { kind: 'default' };
+  // The source column must exist in the analysed source; the plan only lists selected ones.
+  if (!next.source.columns.includes(text)) next.source.columns.push(text);
+  return { kind: 'copy', source: text };
+}
+
+/** One enum value set by the reviewer, grounded in the mapping's source values and enum; returns the note. */
+function overrideEnumValue(next: MigrationPlan, m: NonNullable<PlanOverrides['map']>[number], by: string): string {
+  const candidates = next.enumMappings.filter((e) => m.column === undefined || e.targetColumn === m.column);
+  const mapping = candidates.find((e) => e.values.some((v) => v.source === m.source));
+  if (!mapping) {
+    const known = next.enumMappings.flatMap((e) => e.values.map((v) => JSON.stringify(v.source)));
+    throw new InputError('OVERRIDE_UNKNOWN_VALUE', `no enum mapping has the source value ${JSON.stringify(m.source)}`, {
+      hint: `source values in this plan: ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}`,
+    });
+  }
+  if (!mapping.enumValues.includes(m.target)) {
+    throw new InputError('OVERRIDE_UNKNOWN_ENUM_VALUE', `"${m.target}" is not a value of ${mapping.enumType}`, {
+      hint: `use one of: ${mapping.enumValues.join(', ')}`,
+    });
+  }
+  const v = mapping.values.find((x) => x.source === m.source)!;
+  const note = `${mapping.targetColumn}: ${JSON.stringify(m.source)} → ${m.target} (was ${v.target ?? 'unresolved'})`;
+  Object.assign(v, { target: m.target, rule: 'override', detail: `set by ${by}`, confidence: 1, status: 'overridden' as const });
+  return note;
+}
+
 /**
  * Applies a reviewer's changes and returns the next revision (draft). Every value is
  * grounded: an enum value must belong to the enum, a source value to the data, a parent key
@@ -30,24 +70,7 @@ export async function applyOverrides(
 ): Promise<MigrationPlan> {
   const next: MigrationPlan = structuredClone(plan);
   const notes: string[] = [];
-  for (const m of overrides.map ?? []) {
-    const candidates = next.enumMappings.filter((e) => m.column === undefined || e.targetColumn === m.column);
-    const mapping = candidates.find((e) => e.values.some((v) => v.source === m.source));
-    if (!mapping) {
-      const known = next.enumMappings.flatMap((e) => e.values.map((v) => JSON.stringify(v.source)));
-      throw new InputError('OVERRIDE_UNKNOWN_VALUE', `no enum mapping has the source value ${JSON.stringify(m.source)}`, {
-        hint: `source values in this plan: ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}`,
-      });
-    }
-    if (!mapping.enumValues.includes(m.target)) {
-      throw new InputError('OVERRIDE_UNKNOWN_ENUM_VALUE', `"${m.target}" is not a value of ${mapping.enumType}`, {
-        hint: `use one of: ${mapping.enumValues.join(', ')}`,
-      });
-    }
-    const v = mapping.values.find((x) => x.source === m.source)!;
-    notes.push(`${mapping.targetColumn}: ${JSON.stringify(m.source)} → ${m.target} (was ${v.target ?? 'unresolved'})`);
-    Object.assign(v, { target: m.target, rule: 'override', detail: `set by ${by}`, confidence: 1, status: 'overridden' as const });
-  }
+  for (const m of overrides.map ?? []) notes.push(overrideEnumValue(next, m, by));
   for (const f of overrides.fk ?? []) {
     const decision = next.foreignKeys.find((d) => d.column === f.column);
     if (!decision) {
@@ -73,24 +96,7 @@ export async function applyOverrides(
         hint: `target columns: ${next.columns.map((x) => x.target).join(', ')}`,
       });
     }
-    let origin: ColumnMapping['origin'];
-    if (c.origin.startsWith('const:')) {
-      const raw = c.origin.slice('const:'.length);
-      let value: string | number | boolean | null;
-      try {
-        const parsed: unknown = JSON.parse(raw);
-        value = parsed === null || ['string', 'number', 'boolean'].includes(typeof parsed) ? (parsed as string | number | boolean | null) : raw;
-      } catch {
-        value = raw;
-      }
-      origin = { kind: 'constant', value };
-    } else if (c.origin === 'default') {
-      origin = { kind: 'default' };
-    } else {
-      // The source column must exist in the analysed source; the plan only lists selected ones.
-      origin = { kind: 'copy', source: c.origin };
-      if (!next.source.columns.includes(c.origin)) next.source.columns.push(c.origin);
-    }
+    const origin = overrideOrigin(c.origin, next);
     notes.push(`${c.target}: origin ${JSON.stringify(col.origin)} → ${JSON.stringify(origin)}`);
     Object.assign(col, { origin, status: 'overridden', confidence: 1, reason: `set by ${by}` });
   }

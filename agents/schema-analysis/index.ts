@@ -7,7 +7,6 @@ import {
   type ValueProfile,
 } from '../../src/core/artifacts/schema-analysis.js';
 import type { Queryable } from '../../src/core/sql.js';
-import { describeFilters } from '../../src/core/sql.js';
 import { FerryError, InputError } from '../../src/core/errors.js';
 import { catalogQuery, readCatalog } from './catalog.js';
 import { classifyTable } from './classify.js';
@@ -178,13 +177,6 @@ export async function focusSource(analysis: SchemaAnalysis, source: Queryable, f
     ...analysis,
     focus: { schema: table.schema, table: table.name, filters, rowCount, profiles },
   });
-}
-
-/** Describes a focus in one line for logs: `public.dispatch_role where group_id = 11: 31 rows`. */
-export function describeFocus(analysis: SchemaAnalysis): string | undefined {
-  const f = analysis.focus;
-  if (!f) return undefined;
-  return `${f.schema}.${f.table} where ${describeFilters(f.filters)}: ${f.rowCount} rows, ${f.profiles.length} value profiles`;
 }
 
 /** The artifact is checked when made; a failure here is ferry's bug, not the user's. */

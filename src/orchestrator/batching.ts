@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import type { Queryable } from '../core/sql.js';
 import type { InputRow } from '../../sandbox/types.js';
 
 /**
@@ -56,7 +56,7 @@ export interface KeyRange {
  * Splits the rows under the filter into `n` key ranges of about equal row counts, read in
  * the run's snapshot: cut points are key percentiles, so skewed or sparse keys split evenly.
  */
-export async function keyRanges(db: pg.Client, n: number, keySql: string, from: string, params: unknown[]): Promise<KeyRange[]> {
+export async function keyRanges(db: Queryable, n: number, keySql: string, from: string, params: unknown[]): Promise<KeyRange[]> {
   if (n <= 1) return [{ lo: null, hi: null }];
   const fractions = Array.from({ length: n - 1 }, (_, i) => (i + 1) / n);
   const r = await db.query<{ cuts: Array<string | null> | null }>(
@@ -80,7 +80,7 @@ export async function keyRanges(db: pg.Client, n: number, keySql: string, from: 
  * Bytes per row as JSON, from the first rows in key order: a first guess for BatchSizer, so
  * not even the first batch of a table of wide rows is fetched a few hundred at a time.
  */
-export async function sampleRowBytes(db: pg.Client, cols: string, from: string, key: string, params: unknown[]): Promise<number | null> {
+export async function sampleRowBytes(db: Queryable, cols: string, from: string, key: string, params: unknown[]): Promise<number | null> {
   const r = await db.query<{ b: string | null }>(`SELECT avg(octet_length(row_to_json(s)::text)) AS b FROM (SELECT ${cols} FROM ${from} ORDER BY ${key} LIMIT 64) s`, params);
   const b = Number(r.rows[0]?.b ?? NaN);
   return Number.isFinite(b) && b > 0 ? b : null;

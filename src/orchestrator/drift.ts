@@ -1,5 +1,5 @@
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import { findEnum, type SchemaAnalysis, type TableInfo } from '../core/artifacts/schema-analysis.js';
+import { findEnum, findTable, type SchemaAnalysis, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { PlanError } from '../core/errors.js';
 
 /**
@@ -10,7 +10,7 @@ import { PlanError } from '../core/errors.js';
 export function schemaDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: SchemaAnalysis): string[] {
   const diffs: string[] = [];
   const pick = (a: SchemaAnalysis, role: 'source' | 'target', schema: string, table: string) =>
-    a[role].tables.find((t) => t.schema === schema && t.name === table);
+    findTable(a[role], table, schema);
   const compare = (role: 'source' | 'target', schema: string, table: string) => {
     const was = pick(planned, role, schema, table);
     const now = pick(fresh, role, schema, table);

@@ -1,9 +1,8 @@
-import type pg from 'pg';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { contentHash } from '../core/artifacts/hash.js';
 import { getControl, planTables, type ControlRow } from '../control/control-tables.js';
 import type { RunStore } from '../store/run-store.js';
-import { qualified, quoteIdent } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
 import { beginWrite } from '../target/timeouts.js';
@@ -22,9 +21,9 @@ export interface RollbackResult {
  * and marks the run rolled back — one transaction. Rows the run did not insert are never
  * touched. `batch` limits it to one batch of the run.
  */
-export async function rollbackMigration(input: {
+export interface RollbackInput {
   migrationId: number;
-  target: pg.Client;
+  target: Queryable;
   batch?: number;
   /** Roll back the runs whose rows reference this run's rows first (latest first), then this one. */
   cascade?: boolean;
@@ -35,7 +34,9 @@ export async function rollbackMigration(input: {
    * plan it recorded for the run, never from migration_control alone (CONTROL_TAMPERED).
    */
   store?: Pick<RunStore, 'migrationRecord'>;
-}): Promise<RollbackResult> {
+}
+
+export async function rollbackMigration(input: RollbackInput): Promise<RollbackResult> {
   const { target, migrationId } = input;
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
@@ -104,7 +105,7 @@ async function rollBackDependants(input: Parameters<typeof rollbackMigration>[0]
 }
 
 /** The run's rows (through its mappings), then the mappings, then its control row: one transaction. */
-async function deleteRunRows(target: pg.Client, plan: MigrationPlan, migrationId: number, batch: number | undefined, pkType: string): Promise<{ rowsDeleted: number; mappingsDeleted: number }> {
+async function deleteRunRows(target: Queryable, plan: MigrationPlan, migrationId: number, batch: number | undefined, pkType: string): Promise<{ rowsDeleted: number; mappingsDeleted: number }> {
   const batchCond = batch === undefined ? '' : ' AND batch_id = $2';
   const params: unknown[] = batch === undefined ? [migrationId] : [migrationId, batch];
   try {
@@ -168,7 +169,7 @@ export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'mi
 }
 
 /** The column's type as format_type prints it, straight from the catalog. */
-export async function columnType(db: pg.Client, schema: string, table: string, column: string): Promise<string | null> {
+export async function columnType(db: Queryable, schema: string, table: string, column: string): Promise<string | null> {
   const r = await db.query<{ t: string }>(
     `SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a
       WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped`,
@@ -189,7 +190,7 @@ export interface Dependants {
  * declared FKs: each referencing row is attributed to the run whose mapping names it.
  * Rows that go in the same rollback (a self-reference inside the run) do not count.
  */
-export async function findDependants(db: pg.Client, plan: MigrationPlan, migrationId: number, batch?: number): Promise<Dependants> {
+export async function findDependants(db: Queryable, plan: MigrationPlan, migrationId: number, batch?: number): Promise<Dependants> {
   const parentKey = `${plan.target.schema}.${plan.target.table}`;
   const pk = plan.target.primaryKey;
   const pkType = await columnType(db, plan.target.schema, plan.target.table, pk);

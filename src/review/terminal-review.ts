@@ -27,7 +27,10 @@ export interface TerminalReviewResult {
   outcome: 'approved' | 'rejected' | 'draft';
 }
 
-export async function reviewAtTerminal(input: TerminalReviewInput): Promise<TerminalReviewResult> {
+type Choose = (question: string, options: Array<{ value: string; label: string }>) => Promise<string | null>;
+
+/** Questions over the answer lines: each answer echoed; after the last line every answer is empty. */
+function prompter(input: Pick<TerminalReviewInput, 'write' | 'lines'>): { ask: (question: string) => Promise<string>; choose: Choose } {
   const { write } = input;
   let ended = false;
   const ask = async (question: string): Promise<string> => {
@@ -48,7 +51,7 @@ export async function reviewAtTerminal(input: TerminalReviewInput): Promise<Term
     return answer;
   };
   /** A choice by number or by name; empty skips; anything else asks again. */
-  const choose = async (question: string, options: Array<{ value: string; label: string }>): Promise<string | null> => {
+  const choose: Choose = async (question, options) => {
     const menu = options.map((o, i) => `    [${i + 1}] ${o.label}`).join('\n');
     for (;;) {
       const a = await ask(`${question}\n${menu}\n  choice (number or name, empty to skip): `);
@@ -60,15 +63,11 @@ export async function reviewAtTerminal(input: TerminalReviewInput): Promise<Term
       write(`  "${a}" is not one of the choices\n`);
     }
   };
+  return { ask, choose };
+}
 
-  let plan = input.plan;
-  const revisions: MigrationPlan[] = [];
-  write(`${renderPlan(plan)}\n\n`);
-  if (plan.status !== 'draft') {
-    write(`Revision ${plan.revision} is already ${plan.status}; nothing to review.\n`);
-    return { revisions, outcome: plan.status === 'approved' ? 'approved' : 'rejected' };
-  }
-
+/** Every open enum value and reference, asked in turn; skipped ones stay open. */
+async function askDecisions(plan: MigrationPlan, choose: Choose): Promise<Required<Pick<PlanOverrides, 'map' | 'fk'>>> {
   const overrides: Required<Pick<PlanOverrides, 'map' | 'fk'>> = { map: [], fk: [] };
   for (const m of plan.enumMappings) {
     for (const v of m.values.filter((x) => x.status === 'needs_review')) {
@@ -87,6 +86,22 @@ export async function reviewAtTerminal(input: TerminalReviewInput): Promise<Term
     );
     if (picked !== null) overrides.fk.push({ column: fk.column, value: picked });
   }
+  return overrides;
+}
+
+export async function reviewAtTerminal(input: TerminalReviewInput): Promise<TerminalReviewResult> {
+  const { write } = input;
+  const { ask, choose } = prompter(input);
+
+  let plan = input.plan;
+  const revisions: MigrationPlan[] = [];
+  write(`${renderPlan(plan)}\n\n`);
+  if (plan.status !== 'draft') {
+    write(`Revision ${plan.revision} is already ${plan.status}; nothing to review.\n`);
+    return { revisions, outcome: plan.status === 'approved' ? 'approved' : 'rejected' };
+  }
+
+  const overrides = await askDecisions(plan, choose);
   if (overrides.map.length + overrides.fk.length > 0) {
     const next = await input.applyOverrides(plan, overrides);
     write(`\nRevision ${next.revision}:\n${diffPlans(plan, next).map((c) => `  ${c.subject}: ${c.from} → ${c.to}`).join('\n')}\n`);

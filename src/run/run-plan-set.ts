@@ -53,7 +53,7 @@ export const PARENT_ONLY_DRY_RUN = 'PARENT_ONLY_DRY_RUN';
  * dry run that failed every such row as an orphan would say nothing true. It is recorded as
  * a failed dry run (PARENT_ONLY_DRY_RUN) naming the parent.
  */
-export async function executeRunSet(input: {
+export interface RunSetInput {
   plans: Array<{ plan: MigrationPlan; analysis: SchemaAnalysis; dir: string }>;
   store: RunStore;
   conn: Connections;
@@ -65,7 +65,27 @@ export async function executeRunSet(input: {
   onEvent?: (plan: MigrationPlan, e: RunEvent, runId: number, seq: number) => void;
   say?: Say;
   logger?: Logger;
-}): Promise<PlanSetOutcome> {
+}
+
+/**
+ * In a dry run, a plan whose parents in this set would still write rows is not run: recorded
+ * as a failed dry run (PARENT_ONLY_DRY_RUN) naming them. Null when it can be dry-run.
+ */
+async function dryRunWithoutParents(input: RunSetInput, plan: MigrationPlan, unwritten: ReadonlyMap<string, string>): Promise<PlanSetStep | null> {
+  const waiting = parentMigrations(plan).flatMap((parent) => {
+    const why = unwritten.get(`${parent.sourceTable}→${parent.targetTable}`);
+    return why ? [{ parent, why }] : [];
+  });
+  if (!waiting.length) return null;
+  const reason = `not dry-run: it resolves ${waiting.flatMap((w) => w.parent.columns).join(', ')} through the mappings of ${waiting
+    .map((w) => `${w.parent.sourceTable} → ${w.parent.targetTable} (${w.why})`)
+    .join('; ')}; those mappings exist only once the parent runs for real, so this plan's references cannot be checked now. Nothing was written`;
+  const { run } = await input.store.createRun({ plan, mode: 'dry_run', startedBy: input.startedBy });
+  const record = await input.store.finishRun(run.id, { status: 'failed', errorCode: PARENT_ONLY_DRY_RUN, error: reason, outcome: { notChecked: true, parents: waiting.map((w) => w.parent) } });
+  return { plan, notChecked: { record, reason, parents: waiting.map((w) => `${w.parent.sourceTable} → ${w.parent.targetTable}`) } };
+}
+
+export async function executeRunSet(input: RunSetInput): Promise<PlanSetOutcome> {
   const say = input.say ?? (() => {});
   const dryRun = input.dryRun === true;
   const steps: PlanSetStep[] = [];
@@ -77,21 +97,11 @@ export async function executeRunSet(input: {
   };
   for (const [i, p] of input.plans.entries()) {
     say(`▶ ${i + 1}/${input.plans.length}: ${p.plan.source.table} → ${p.plan.target.table} (${p.plan.id})${dryRun ? ', dry run' : ''}`);
-    if (dryRun) {
-      const waiting = parentMigrations(p.plan).flatMap((parent) => {
-        const why = unwritten.get(`${parent.sourceTable}→${parent.targetTable}`);
-        return why ? [{ parent, why }] : [];
-      });
-      if (waiting.length) {
-        const reason = `not dry-run: it resolves ${waiting.flatMap((w) => w.parent.columns).join(', ')} through the mappings of ${waiting
-          .map((w) => `${w.parent.sourceTable} → ${w.parent.targetTable} (${w.why})`)
-          .join('; ')}; those mappings exist only once the parent runs for real, so this plan's references cannot be checked now. Nothing was written`;
-        const { run } = await input.store.createRun({ plan: p.plan, mode: 'dry_run', startedBy: input.startedBy });
-        const record = await input.store.finishRun(run.id, { status: 'failed', errorCode: PARENT_ONLY_DRY_RUN, error: reason, outcome: { notChecked: true, parents: waiting.map((w) => w.parent) } });
-        steps.push({ plan: p.plan, notChecked: { record, reason, parents: waiting.map((w) => `${w.parent.sourceTable} → ${w.parent.targetTable}`) } });
-        unwritten.set(pairOf(p.plan), 'not dry-run either');
-        continue;
-      }
+    const notChecked = dryRun ? await dryRunWithoutParents(input, p.plan, unwritten) : null;
+    if (notChecked) {
+      steps.push(notChecked);
+      unwritten.set(pairOf(p.plan), 'not dry-run either');
+      continue;
     }
     let created: RunRow | null = null;
     try {

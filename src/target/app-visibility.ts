@@ -1,9 +1,8 @@
-import type pg from 'pg';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { AppVisibility, RoleVisibility } from '../core/artifacts/validation-report.js';
 import { InputError } from '../core/errors.js';
 import { planTables } from '../core/plan/tables.js';
-import { qualified, quoteIdent } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 
 /** The roles Supabase's Data API (PostgREST) reads as. */
 export const SUPABASE_ROLES = ['anon', 'authenticated', 'service_role'] as const;
@@ -34,7 +33,7 @@ export function claimsFor(role: string, asUser: string | null): Record<string, s
  *
  * `db` must not be in a transaction; each role gets its own, rolled back.
  */
-export async function appVisibility(input: { db: pg.Client; plan: MigrationPlan; migrationId: number; asUser?: string | null }): Promise<AppVisibility | undefined> {
+export async function appVisibility(input: { db: Queryable; plan: MigrationPlan; migrationId: number; asUser?: string | null }): Promise<AppVisibility | undefined> {
   const { db, plan } = input;
   const asUser = input.asUser ?? null;
   // Roles are cluster-wide, grants are not: the target "has Supabase's roles" when its schema
@@ -117,7 +116,7 @@ export async function appVisibility(input: { db: pg.Client; plan: MigrationPlan;
 }
 
 async function countAs(
-  db: pg.Client,
+  db: Queryable,
   role: string,
   claims: Record<string, string>,
   table: string,

@@ -1,3 +1,4 @@
+import { escapeLiteral } from 'pg';
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
@@ -32,11 +33,13 @@ export async function applyTextSettings(db: Queryable): Promise<void> {
 /** The plan uses something this compiler cannot express in SQL: validation walks rows in JavaScript instead. */
 export class PlanSqlUnsupported extends Error {}
 
-/** A string as an SQL literal, safe whatever it holds (quotes, backslashes, newlines, unicode). */
+/**
+ * A string as an SQL literal (pg's escapeLiteral: quotes doubled, an E'' string where a
+ * backslash is). A NUL byte no text value can hold sends validation to the JavaScript walk.
+ */
 export function quoteLiteral(value: string): string {
   if (value.includes('\u0000')) throw new PlanSqlUnsupported(`a literal contains a NUL byte: ${JSON.stringify(value)}`);
-  const quoted = value.replace(/'/g, "''");
-  return value.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
+  return escapeLiteral(value);
 }
 
 /** One column's type as the catalog has it. */

@@ -1,11 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type pg from 'pg';
 import { contentHash } from '../core/artifacts/hash.js';
 import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../core/artifacts/migration-plan.js';
-import type { SchemaAnalysis, TableInfo } from '../core/artifacts/schema-analysis.js';
+import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { ValidationReport, type ValidationCheck } from '../core/artifacts/validation-report.js';
 import { getControl, planTables } from '../control/control-tables.js';
-import { qualified, quoteIdent } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { NotFoundError } from '../core/errors.js';
 import { lookupParents } from '../core/plan/references.js';
 import { notRederived, programColumns } from '../core/plan/expected-row.js';
@@ -31,11 +30,10 @@ export type ValidationMethod = 'range_checksum' | 'row_walk';
  */
 export async function validateMigration(input: {
   migrationId: number;
-  source: pg.Client;
-  target: pg.Client;
-  /** The target table as analysed; re-read from the catalog by the caller. */
+  source: Queryable;
+  target: Queryable;
+  /** The target table as the plan's analysis has it (chain.ts targetTableOf): its key's type and columns. */
   targetTable: TableInfo;
-  analysis?: SchemaAnalysis;
   batchSize?: number;
   /** Default range_checksum (falls back to row_walk where it cannot be used). */
   method?: ValidationMethod;
@@ -73,7 +71,7 @@ export async function validateMigration(input: {
       try {
         await source.query('SAVEPOINT ferry_range');
         await target.query('SAVEPOINT ferry_range');
-        const versionOf = async (db: pg.Client) => Number((await db.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
+        const versionOf = async (db: Queryable) => Number((await db.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
         const version = await versionOf(source);
         const hash = version >= 110000 && (await versionOf(target)) >= 110000 ? 'hashtextextended' : 'md5';
         const sourceTypes = await readColumnTypes(source, plan.source.schema, plan.source.table);
@@ -229,8 +227,8 @@ const show = (v: string | null) => (v === null ? 'NULL' : JSON.stringify(v));
 async function compareByRanges(input: {
   plan: MigrationPlan;
   compile: (orphanValues?: ReadonlyMap<string, readonly string[]>) => PlanSql;
-  source: pg.Client;
-  target: pg.Client;
+  source: Queryable;
+  target: Queryable;
 }): Promise<{ findings: RowFindings; stats: RangeDiffStats; sql: PlanSql }> {
   const { plan, source, target } = input;
   let sql = input.compile();

@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import { viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent } from '../core/sql.js';
+import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { legacyText, lookupParents } from '../core/plan/references.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { compileDeriver, programColumns, valueComparer } from '../core/plan/expected-row.js';
@@ -17,7 +16,7 @@ const UNKNOWN_TYPE = { category: 'other', pgType: '' } as const;
  * (see plan-sql.ts), and `method: 'row_walk'` asks for it. Runs inside the caller's
  * transactions.
  */
-export async function walkRows(input: { plan: MigrationPlan; source: pg.Client; target: pg.Client; targetTable: TableInfo; batchSize?: number }): Promise<RowFindings> {
+export async function walkRows(input: { plan: MigrationPlan; source: Queryable; target: Queryable; targetTable: TableInfo; batchSize?: number }): Promise<RowFindings> {
   const { plan, source, target, targetTable } = input;
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const pk = plan.target.primaryKey;

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -99,6 +99,35 @@ describe('model-written functions are part of what a person approves', () => {
     expect(r.stderr).toContain(`ferry approve ${planPath}`);
     expect(fake.requests).toHaveLength(0);
     expect(await targetRows()).toBe(0);
+  });
+
+  it('at approve, a kept functions file it cannot read is an error, never a new paid model call', async () => {
+    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, { functions: [{ target: 'full_name', body: "return 'bought anew';" }] })]);
+    const withModel = { ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL };
+    const cut = approvedFunctions.slice(0, Math.floor(approvedFunctions.length / 2));
+    await writeFile(transformsPath, cut);
+    const truncated = await runFerry(withModel, ['approve', planPath]);
+    expect(truncated.code).not.toBe(0);
+    expect(truncated.stderr).toContain('TRANSFORMS_UNREADABLE');
+    expect(truncated.stderr).toContain(`${transformsPath} is not JSON`);
+    expect(await readFile(transformsPath, 'utf8')).toBe(cut);
+
+    await writeFile(transformsPath, JSON.stringify({ kind: 'plan_transforms', bodies: { full_name: 7 } }));
+    const foreign = await runFerry(withModel, ['approve', planPath]);
+    expect(foreign.stderr).toContain('TRANSFORMS_UNREADABLE');
+    expect(foreign.stderr).toContain('is not a functions file ferry wrote');
+
+    await unlink(transformsPath);
+    await mkdir(transformsPath);
+    try {
+      const folder = await runFerry(withModel, ['approve', planPath]);
+      expect(folder.code).not.toBe(0);
+      expect(folder.stderr).toContain('TRANSFORMS_UNREADABLE');
+      expect(folder.stderr).toContain('cannot be read (EISDIR)');
+    } finally {
+      await rmdir(transformsPath);
+    }
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('runs the functions exactly as approved', async () => {

@@ -1,5 +1,5 @@
 import { MigrationPlan, reviewItems, type ColumnMapping, type ColumnOrigin } from '../../../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
+import { findTable, type SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../../src/core/errors.js';
 import { conversion } from '../columns.js';
 import type { PlanProposal, ProposalOrigin } from './proposal.js';
@@ -52,8 +52,8 @@ function sameOrigin(rules: ColumnOrigin, model: ColumnOrigin): boolean {
 
 export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analysis: SchemaAnalysis, model: string): MigrationPlan {
   const next = structuredClone(plan);
-  const source = analysis.source.tables.find((t) => t.schema === plan.source.schema && t.name === plan.source.table);
-  const target = analysis.target.tables.find((t) => t.schema === plan.target.schema && t.name === plan.target.table);
+  const source = findTable(analysis.source, plan.source.table, plan.source.schema);
+  const target = findTable(analysis.target, plan.target.table, plan.target.schema);
   if (!source || !target) throw new PlanError('ANALYSIS_MISMATCH', 'the analysis has no tables of the plan');
   const notes: string[] = [];
   const who = `Claude (${model})`;
@@ -86,6 +86,24 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
     col.confidence = 0;
   }
 
+  const disagreements = mergeEnumValues(next, proposal, who, notes);
+  mergeForeignKeys(next, proposal, who);
+
+  // What the program reads: the legacy key and every source column an origin names.
+  next.source.columns = [
+    ...new Set([next.source.key, ...next.columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : 'sources' in c.origin ? c.origin.sources : []))]),
+  ];
+  const open = reviewItems(next).length;
+  const reasons = next.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
+  if (disagreements) reasons.unshift(`${who} and the rules disagree on ${disagreements} enum value(s): a person decides each`);
+  if (open) reasons.unshift(`${open} decision(s) need a person before this plan can run`);
+  reasons.push(...notes);
+  next.risk = { level: open > 0 ? 'high' : reasons.length > 0 ? 'medium' : 'low', reasons };
+  return MigrationPlan.parse(next);
+}
+
+/** The model's enum values merged into the rules': agreement noted, a disagreement left to a person. Returns how many disagree. */
+function mergeEnumValues(next: MigrationPlan, proposal: PlanProposal, who: string, notes: string[]): number {
   let disagreements = 0;
   const unknownValues: string[] = [];
   for (const pm of proposal.enumMappings) {
@@ -123,7 +141,11 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
     }
   }
   if (unknownValues.length) notes.push(`${who} mapped value(s) the data does not hold, ignored: ${unknownValues.slice(0, 10).join(', ')}`);
+  return disagreements;
+}
 
+/** The model's reference choices: agreement noted, a different choice left to a person. */
+function mergeForeignKeys(next: MigrationPlan, proposal: PlanProposal, who: string): void {
   for (const pf of proposal.foreignKeys) {
     const d = next.foreignKeys.find((f) => f.column === pf.column);
     if (!d || pf.value === null || d.status === 'overridden') continue;
@@ -137,16 +159,4 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
     d.status = 'needs_review';
     if (col) Object.assign(col, { status: 'needs_review', confidence: 0, reason: `required reference to ${d.refTable}.${d.refColumn}: ${d.reason}` });
   }
-
-  // What the program reads: the legacy key and every source column an origin names.
-  next.source.columns = [
-    ...new Set([next.source.key, ...next.columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : 'sources' in c.origin ? c.origin.sources : []))]),
-  ];
-  const open = reviewItems(next).length;
-  const reasons = next.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
-  if (disagreements) reasons.unshift(`${who} and the rules disagree on ${disagreements} enum value(s): a person decides each`);
-  if (open) reasons.unshift(`${open} decision(s) need a person before this plan can run`);
-  reasons.push(...notes);
-  next.risk = { level: open > 0 ? 'high' : reasons.length > 0 ? 'medium' : 'low', reasons };
-  return MigrationPlan.parse(next);
 }

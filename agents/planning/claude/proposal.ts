@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toolInputSchema } from '../../../src/core/llm/tool-step.js';
 
 /**
  * What the model is asked for: the decisions only (which tables, which rows, where each
@@ -59,22 +60,15 @@ export type PlanProposal = IntentProposal & ColumnsProposal;
 export const INTENT_TOOL = 'choose_rows';
 export const COLUMNS_TOOL = 'map_columns';
 
-/** The tool's input_schema: the zod schema as JSON Schema, so the model and safeParse agree. */
-export function toolSchema(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema) as Record<string, unknown>;
-  delete json.$schema;
-  return json;
-}
-
 export const TOOLS = [
   {
     name: INTENT_TOOL,
     description: 'Step 1: the source table, the filter on its rows, and the target table.',
-    input_schema: toolSchema(IntentProposal),
+    input_schema: toolInputSchema(IntentProposal),
   },
   {
     name: COLUMNS_TOOL,
     description: 'Step 2: the origin of every target column, the enum value of every source value, reference choices.',
-    input_schema: toolSchema(ColumnsProposal),
+    input_schema: toolInputSchema(ColumnsProposal),
   },
 ];

@@ -34,10 +34,13 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
 }
 
 /**
- * The ModelClient over @anthropic-ai/sdk. The SDK's own retries are off (maxRetries: 0) so that
- * retrying is done here, where each cause is known and the final error can name it: 429 and
- * 529/5xx back off (honouring retry-after, capped at a minute) and retry; a timeout or a
- * refused connection is retried the same way; 4xx other than 429 fail at once.
+ * The ModelClient over @anthropic-ai/sdk. The SDK's timeout is used as is; its retries are off
+ * (maxRetries: 0) and kept in this small loop because the SDK's (1.12) cannot do three things
+ * ferry needs: cap a retry-after at a minute (the SDK waits up to 2^31 ms), name every
+ * attempt's cause in the final error (it throws only the last), and take an injected sleep
+ * (test/claude observes the exact backoff without waiting). 429 and 529/5xx back off
+ * (honouring retry-after) and retry; a timeout or a refused connection is retried the same
+ * way; 4xx other than 429 fail at once.
  */
 export class AnthropicModelClient implements ModelClient {
   readonly model: string;

@@ -1,32 +1,86 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ModelError } from './errors.js';
 import type { PromptTemplate } from './prompts.js';
-import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse, type ModelTool, type ToolUseBlock } from './types.js';
+import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse, type ModelTool, type ModelUsage, type ToolUseBlock } from './types.js';
 
 /** Repair turns after the first answer: each feeds the problems back to the model. */
 export const MAX_REPAIRS = 2;
 
-export type Check<T, G> = (value: T) => ({ ok: true } & G) | { ok: false; offenders: string[] };
+/** Why an answer was sent back: the schema, names the schemas lack, or code that does not compile. */
+export type RepairCode = 'MODEL_OUTPUT_INVALID' | 'MODEL_NOT_GROUNDED' | 'MODEL_CODE_INVALID';
+
+export type CheckFailure = { ok: false; offenders: string[]; code?: RepairCode };
+export type CheckResult<G> = ({ ok: true } & G) | CheckFailure;
+/** Judges a schema-valid answer; a failure (MODEL_NOT_GROUNDED unless it says) is sent back. */
+export type Check<T> = (value: T, response: ModelResponse) => { ok: true } | CheckFailure | Promise<{ ok: true } | CheckFailure>;
+/** What a check accepted: its success value. */
+type Accepted<C extends Check<never>> = Extract<Awaited<ReturnType<C>>, { ok: true }>;
+
+/** A tool's input_schema: the zod schema as JSON Schema, so the model and safeParse agree. */
+export function toolInputSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+/** Tokens and requests of a conversation's answers. */
+export function usageOf(responses: readonly ModelResponse[]): ModelUsage & { requests: number } {
+  return responses.reduce(
+    (u, r) => ({ inputTokens: u.inputTokens + r.usage.inputTokens, outputTokens: u.outputTokens + r.usage.outputTokens, requests: u.requests + 1 }),
+    { inputTokens: 0, outputTokens: 0, requests: 0 },
+  );
+}
+
+const FAILED: Record<RepairCode, string> = {
+  MODEL_OUTPUT_INVALID: 'does not match the tool schema',
+  MODEL_NOT_GROUNDED: 'names what the analysed schemas do not contain',
+  MODEL_CODE_INVALID: 'is code that does not type-check',
+};
+
+const FEEDBACK: Record<RepairCode, string> = {
+  MODEL_OUTPUT_INVALID: "Rejected: the input does not match the tool's input schema.",
+  MODEL_NOT_GROUNDED: 'Rejected: the answer names what the schemas do not contain. Use only names from the schemas.',
+  MODEL_CODE_INVALID: 'Rejected: the code does not type-check against the row types.',
+};
+
+/** The problems of one answer, or the accepted value. */
+async function judge<T, C extends Check<T>>(
+  input: { tool: string; schema: z.ZodType<T>; check: C },
+  response: ModelResponse,
+  use: ToolUseBlock | undefined,
+): Promise<{ ok: true; value: T; grounded: Accepted<C> } | { ok: false; code: RepairCode; problems: string[] }> {
+  if (!use) return { ok: false, code: 'MODEL_OUTPUT_INVALID', problems: [`the answer has no ${input.tool} call (stop reason ${response.stopReason ?? 'none'})`] };
+  const parsed = input.schema.safeParse(use.input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(the whole input)'}: ${i.message}`);
+    if (response.stopReason === 'max_tokens') problems.unshift('the answer was cut off at max_tokens; keep it shorter');
+    return { ok: false, code: 'MODEL_OUTPUT_INVALID', problems };
+  }
+  const checked = await input.check(parsed.data, response);
+  if (checked.ok) return { ok: true, value: parsed.data, grounded: checked as Accepted<C> };
+  const failed = checked as CheckFailure;
+  return { ok: false, code: failed.code ?? 'MODEL_NOT_GROUNDED', problems: failed.offenders };
+}
 
 /**
- * One tool call, repaired: an answer that fails the schema or names what the analysis does
- * not contain goes back to the model as a tool error listing every problem (zod's issues by
- * path, or the offenders with what does exist), at most MAX_REPAIRS times; then the last
- * problems are thrown (MODEL_OUTPUT_INVALID or MODEL_NOT_GROUNDED). The accepted call is left
- * open in `messages`: the caller answers it.
+ * One tool call, repaired: an answer that fails the schema or the check (names the analysis
+ * does not contain, code that does not compile) goes back to the model as a tool error listing
+ * every problem, at most MAX_REPAIRS times; then the last problems are thrown with the failure's
+ * code. The accepted call is left open in `messages`: the caller answers it. The one repair loop
+ * of every Claude step (planning, annotation, transform functions).
  */
-export async function toolStep<T, G>(input: {
+export async function toolStep<T, C extends Check<T>>(input: {
   client: ModelClient;
   prompt: PromptTemplate;
   messages: ModelMessage[];
   tools: ModelTool[];
   tool: string;
   schema: z.ZodType<T>;
-  check: Check<T, G>;
+  check: C;
   responses: ModelResponse[];
   maxTokens: number;
   hint: string;
-}): Promise<{ value: T; grounded: G; use: ToolUseBlock; content: ModelResponse['content'] }> {
+}): Promise<{ value: T; grounded: Accepted<C>; use: ToolUseBlock; content: ModelResponse['content'] }> {
   const { client, prompt, messages, tool } = input;
   for (let turn = 0; ; turn++) {
     // Not a forced tool_choice: current models refuse it (400). The prompt and the step's text
@@ -35,33 +89,16 @@ export async function toolStep<T, G>(input: {
     input.responses.push(response);
     messages.push({ role: 'assistant', content: response.content });
     const use = response.content.find((b): b is ToolUseBlock => b.type === 'tool_use' && b.name === tool);
-    let code: 'MODEL_OUTPUT_INVALID' | 'MODEL_NOT_GROUNDED' = 'MODEL_OUTPUT_INVALID';
-    let problems: string[];
-    if (!use) {
-      problems = [`the answer has no ${tool} call (stop reason ${response.stopReason ?? 'none'})`];
-    } else {
-      const parsed = input.schema.safeParse(use.input);
-      if (!parsed.success) {
-        problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(the whole input)'}: ${i.message}`);
-        if (response.stopReason === 'max_tokens') problems.unshift('the answer was cut off at max_tokens; keep it shorter');
-      } else {
-        const grounded = input.check(parsed.data);
-        if (grounded.ok) return { value: parsed.data, grounded, use, content: response.content };
-        code = 'MODEL_NOT_GROUNDED';
-        problems = grounded.offenders;
-      }
-    }
+    const verdict = await judge(input, response, use);
+    if (verdict.ok) return { value: verdict.value, grounded: verdict.grounded, use: use!, content: response.content };
+    const { code, problems } = verdict;
     if (turn >= MAX_REPAIRS) {
-      const what = code === 'MODEL_NOT_GROUNDED' ? 'names what the analysed schemas do not contain' : `does not match the ${tool} schema`;
-      throw new ModelError(code, 'third_party', `the model's ${tool} answer ${what}, after ${turn + 1} answers:\n  - ${problems.join('\n  - ')}`, {
+      throw new ModelError(code, 'third_party', `the model's ${tool} answer ${FAILED[code]}, after ${turn + 1} answers:\n  - ${problems.join('\n  - ')}`, {
         hint: input.hint,
         details: { step: tool, problems, answers: turn + 1 },
       });
     }
-    const feedback =
-      code === 'MODEL_NOT_GROUNDED'
-        ? `Rejected: the answer names what the schemas do not contain. Use only names from the schemas.\n- ${problems.join('\n- ')}\nCall ${tool} again, corrected.`
-        : `Rejected: the input does not match the tool's input schema.\n- ${problems.join('\n- ')}\nCall ${tool} again with input that matches the schema.`;
+    const feedback = `${FEEDBACK[code]}\n- ${problems.join('\n- ')}\nCall ${tool} again, corrected.`;
     messages.push(answerToolUses(response.content, use, feedback, true));
   }
 }
