@@ -25,9 +25,10 @@ const UNIT_TESTS = [
 ];
 
 const shared = {
-  // Docker and PostgreSQL work is slow on 2 shared cores; these are hang guards, not speed limits.
-  testTimeout: 180_000,
-  hookTimeout: 180_000,
+  // Docker and PostgreSQL work is slow on 2 shared cores (a CLI test spawns ferry a dozen
+  // times); these are hang guards, not speed limits.
+  testTimeout: 300_000,
+  hookTimeout: 300_000,
 };
 
 export default defineConfig({
