@@ -12,6 +12,7 @@ const UNIT_TESTS = [
   'test/sandbox/protocol.test.ts',
   'test/sql.test.ts',
   'test/cli/terminal-text.test.ts',
+  'test/cli/commands.test.ts',
 ];
 
 const shared = {

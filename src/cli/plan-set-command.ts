@@ -14,6 +14,7 @@ import { homePath, loadArtifact, planPaths, saveJson } from '../store/file-store
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from '../present/render.js';
+import { warningLine } from '../present/run-events.js';
 
 /**
  * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per
@@ -163,7 +164,7 @@ export async function runPlanSet(input: {
     } else {
       say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated (run ${record.id})` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error} (run ${record.id})`);
     }
-    for (const w of warnings) say(`⚠ ${w}`);
+    for (const w of warnings) say(warningLine(w));
     if (report) say(renderReport(report));
   }
   const runIds = result.steps.flatMap((s) => ('result' in s ? [s.result.record.id] : []));
