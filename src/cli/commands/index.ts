@@ -12,4 +12,4 @@ import { showCmd } from './show.js';
 import { validateCmd } from './validate.js';
 
 /** Every `ferry` command, in the order `ferry --help` lists them. */
-export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [planCmd, showCmd, approveCmd, reviewCmd, runCmd, validateCmd, rollbackCmd, runsCmd, replayCmd, serveCmd, sandboxCmd] as unknown as ReadonlyArray<Command<FlagSpecs>>;
+export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [planCmd, showCmd, approveCmd, reviewCmd, runCmd, validateCmd, rollbackCmd, runsCmd, replayCmd, serveCmd, sandboxCmd];
