@@ -22,6 +22,7 @@ const UNIT_TESTS = [
   'test/validation/same-value-null.test.ts',
   'test/unit-project.test.ts',
   'test/architecture/function-size.test.ts',
+  'test/cli/commands.test.ts',
 ];
 
 const shared = {

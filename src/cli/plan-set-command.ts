@@ -14,6 +14,7 @@ import { homePath, loadArtifact, planPaths, saveJson } from '../store/file-store
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from '../present/render.js';
+import { warningLine } from '../present/run-events.js';
 
 /**
  * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per
@@ -99,6 +100,34 @@ export async function approvePlanSet(path: string, by: string, store: RunStore, 
   say(`✅ ${approved.length} plans approved by ${by}. Run them: ferry run ${resolve(path)}`);
 }
 
+type SetStep = Awaited<ReturnType<typeof executeRunSet>>['steps'][number];
+
+/** One plan of a set, as the person reads it: refused, not checked, or what the run did. */
+function sayStep(step: SetStep, say: Say): 'refused' | 'not_checked' | 'ran' {
+  const name = `${step.plan.source.table} → ${step.plan.target.table}`;
+  if ('refused' in step) {
+    say(`❌ ${name} refused: ${step.refused.code}: ${step.refused.message}${step.refused.hint ? `\n   → ${step.refused.hint}` : ''}${step.record ? ` (run ${step.record.id})` : ''}`);
+    return 'refused';
+  }
+  if ('notChecked' in step) {
+    say(`⏭ ${name}: ${step.notChecked.reason} (recorded as run ${step.notChecked.record.id}, ${step.notChecked.record.errorCode})`);
+    return 'not_checked';
+  }
+  const { run, report, record, warnings } = step.result;
+  if (run.dryRun) {
+    say(
+      run.status === 'completed'
+        ? `🔎 ${name}: dry run completed, ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back${run.digested ? `; rows checksum ${run.rowsChecksum}` : ` (no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows)`} (run ${record.id})`
+        : `❌ ${name}: dry run failed: ${run.errorCode}: ${run.error} (run ${record.id})`,
+    );
+  } else {
+    say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated (run ${record.id})` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error} (run ${record.id})`);
+  }
+  for (const w of warnings) say(warningLine(w));
+  if (report) say(renderReport(report));
+  return 'ran';
+}
+
 /**
  * Runs the set in order, each plan recorded in the run store like a single run (so each can
  * be shown and replayed), with --dry-run and --parallel as for one plan. A real run stops at
@@ -141,31 +170,8 @@ export async function runPlanSet(input: {
     onEvent: (_plan, e) => input.onEvent(e),
     say,
   });
-  let notChecked = 0;
-  for (const step of result.steps) {
-    const name = `${step.plan.source.table} → ${step.plan.target.table}`;
-    if ('refused' in step) {
-      say(`❌ ${name} refused: ${step.refused.code}: ${step.refused.message}${step.refused.hint ? `\n   → ${step.refused.hint}` : ''}${step.record ? ` (run ${step.record.id})` : ''}`);
-      continue;
-    }
-    if ('notChecked' in step) {
-      notChecked += 1;
-      say(`⏭ ${name}: ${step.notChecked.reason} (recorded as run ${step.notChecked.record.id}, ${step.notChecked.record.errorCode})`);
-      continue;
-    }
-    const { run, report, record, warnings } = step.result;
-    if (run.dryRun) {
-      say(
-        run.status === 'completed'
-          ? `🔎 ${name}: dry run completed, ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back${run.digested ? `; rows checksum ${run.rowsChecksum}` : ` (no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows)`} (run ${record.id})`
-          : `❌ ${name}: dry run failed: ${run.errorCode}: ${run.error} (run ${record.id})`,
-      );
-    } else {
-      say(run.status === 'completed' ? `✅ ${name}: migration ${run.migrationId}, ${run.inserted} inserted, ${run.skipped} already migrated (run ${record.id})` : `❌ ${name}: migration ${run.migrationId} failed: ${run.errorCode}: ${run.error} (run ${record.id})`);
-    }
-    for (const w of warnings) say(`⚠ ${w}`);
-    if (report) say(renderReport(report));
-  }
+  const outcomes = result.steps.map((step) => sayStep(step, say));
+  const notChecked = outcomes.filter((o) => o === 'not_checked').length;
   const runIds = result.steps.flatMap((s) => ('result' in s ? [s.result.record.id] : []));
   if (runIds.length) say(`   recorded as run(s) ${runIds.join(', ')} (ferry runs show <run>; ferry replay <run>)`);
   if (dryRun) {

@@ -1,14 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
-import { reviewItems } from '../core/artifacts/migration-plan.js';
-import { describeToPlan, openConnections, prepareProgram, type Say } from '../chain.js';
+import { reviewItems, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import { describeToPlan, openConnections, prepareProgram, type Connections, type Say } from '../chain.js';
 import { renderPlan, renderReport } from '../present/render.js';
+import { runEventPrinter, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { redactUrl } from '../db/connect.js';
-import { startEmbeddedPostgres } from '../db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
 import { describeError } from '../core/errors.js';
-import type { RunEvent } from '../orchestrator/run-migration.js';
 import { executeRun } from '../run/execute-run.js';
 import { saveJson } from '../store/file-store.js';
 import { RunStore } from '../store/run-store.js';
@@ -22,6 +23,63 @@ import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from './
  * clearly labelled weaker local sandbox when not.
  */
 const say: Say = terminalLines(process.stdout);
+
+/** Plans the case study and approves it for the person (the demo stops when review is needed). */
+async function planCase(conn: Connections, work: string): Promise<{ plan: MigrationPlan; analysis: SchemaAnalysis } | null> {
+  const { analysis, plan } = await describeToPlan({ description: DEMO_DESCRIPTION, conn, say });
+  await saveJson(join(work, 'plan.analysis.json'), analysis);
+  await saveJson(join(work, 'plan.json'), plan);
+  say('');
+  say(renderPlan(plan));
+  say('');
+  const items = reviewItems(plan);
+  if (items.length) {
+    say(`❌ the plan has ${items.length} item(s) needing review; the demo stops here`);
+    return null;
+  }
+  // In real use a person reads the plan above and runs `ferry approve`; the demo approves for them.
+  const approved = approvePlan(plan, 'demo (auto-approved after printing the plan)');
+  await saveJson(join(work, 'plan.json'), approved);
+  say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review); saved at ${join(work, 'plan.json')}`);
+  say('');
+  return { plan: approved, analysis };
+}
+
+/** Runs the approved plan through the one recorded run path and prints what it did. */
+async function runCase(pg: EmbeddedServer, conn: Connections, work: string, planned: { plan: MigrationPlan; analysis: SchemaAnalysis }, t0: number): Promise<number> {
+  const { plan, analysis } = planned;
+  const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, onProgress: (l) => say(`   ${l}`) });
+  const program = await prepareProgram({ plan, analysis, dir: join(work, 'program'), say });
+  say(`   the generated program: ${program.programPath}`);
+  say('');
+  say(sandboxChoiceLine(choice));
+  // Recorded like every run (the run store is the target's schema ferry): ferry runs show / replay work on it.
+  const store = await RunStore.open(pg.url('target'));
+  let outcome;
+  try {
+    await store.savePlan(plan, analysis);
+    outcome = await executeRun({ store, plan, analysis, program, conn, driver: choice.driver, policy: defaultPolicy, workDir: join(work, 'program'), startedBy: 'demo', onEvent: runEventPrinter(say), say });
+  } finally {
+    await store.close();
+  }
+  if (!outcome.created) throw new Error(`run ${outcome.run.id} was already recorded`);
+  const { result: run, report } = outcome;
+  for (const w of outcome.warnings) say(warningLine(w));
+  if (run.status === 'failed') {
+    say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+    return 1;
+  }
+  if (run.sandbox) {
+    const mem = run.sandbox.peakMemoryBytes === null ? 'unknown' : `${(run.sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`;
+    say(`📈 Sandbox: ${run.sandbox.driver}, startup ${run.sandbox.startupMs ?? '?'} ms, run ${run.sandbox.durationMs} ms, peak memory ${mem}, exit ${run.sandbox.exitReason}`);
+  }
+  say('');
+  if (!report) return 1;
+  say(renderReport(report));
+  say('');
+  say(`🎉 technician_roles migration ${report.status === 'passed' ? 'completed and validated' : 'completed with FAILED validation'} in ${((Date.now() - t0) / 1000).toFixed(1)} s (migration id ${run.migrationId})`);
+  return report.status === 'passed' ? 0 : 1;
+}
 
 async function main(): Promise<number> {
   const t0 = Date.now();
@@ -44,61 +102,8 @@ async function main(): Promise<number> {
     say('');
     const conn = await openConnections(pg.url('legacy'), pg.url('target'));
     try {
-      const { analysis, plan } = await describeToPlan({ description: DEMO_DESCRIPTION, conn, say });
-      await saveJson(join(work, 'plan.analysis.json'), analysis);
-      await saveJson(join(work, 'plan.json'), plan);
-      say('');
-      say(renderPlan(plan));
-      say('');
-      const items = reviewItems(plan);
-      if (items.length) {
-        say(`❌ the plan has ${items.length} item(s) needing review; the demo stops here`);
-        return 1;
-      }
-      // In real use a person reads the plan above and runs `ferry approve`; the demo approves for them.
-      const approved = approvePlan(plan, 'demo (auto-approved after printing the plan)');
-      await saveJson(join(work, 'plan.json'), approved);
-      say(`✅ Plan approved (demo: in real use, ferry approve <plan> after review); saved at ${join(work, 'plan.json')}`);
-      say('');
-      const choice = await chooseDriver({ prefer: 'docker', allowWeak: true, buildImageIfMissing: true, onProgress: (l) => say(`   ${l}`) });
-      const program = await prepareProgram({ plan: approved, analysis, dir: join(work, 'program'), say });
-      say(`   the generated program: ${program.programPath}`);
-      say('');
-      say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
-      const onEvent = (e: RunEvent) => {
-        if (e.type === 'started') {
-          say(`📝 Migration control record created: ${e.migrationId}`);
-          say(`📊 Found ${e.sourceRows} source rows under the filter (${e.alreadyMapped} already migrated)`);
-        } else if (e.type === 'sandbox_started') say(`📦 Sandbox started (${e.driver}); streaming rows in, transformed rows back`);
-        else if (e.type === 'batch_committed') say(`💾 Batch ${e.batch}: ${e.rows} technician roles + ${e.rows} migration mappings + control update, one transaction`);
-        else if (e.type === 'log') say(`   │ ${e.line}`);
-      };
-      // Recorded like every run (the run store is the target's schema ferry): ferry runs show / replay work on it.
-      const store = await RunStore.open(pg.url('target'));
-      let outcome;
-      try {
-        await store.savePlan(approved, analysis);
-        outcome = await executeRun({ store, plan: approved, analysis, program, conn, driver: choice.driver, policy: defaultPolicy, workDir: join(work, 'program'), startedBy: 'demo', onEvent, say });
-      } finally {
-        await store.close();
-      }
-      if (!outcome.created) throw new Error(`run ${outcome.run.id} was already recorded`);
-      const { result: run, report } = outcome;
-      for (const w of outcome.warnings) say(`⚠ ${w}`);
-      if (run.status === 'failed') {
-        say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
-        return 1;
-      }
-      if (run.sandbox) {
-        const mem = run.sandbox.peakMemoryBytes === null ? 'unknown' : `${(run.sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`;
-        say(`📈 Sandbox: ${run.sandbox.driver}, startup ${run.sandbox.startupMs ?? '?'} ms, run ${run.sandbox.durationMs} ms, peak memory ${mem}, exit ${run.sandbox.exitReason}`);
-      }
-      say('');
-      if (!report) return 1;
-      say(renderReport(report));
-      say('');
-      say(`🎉 technician_roles migration ${report.status === 'passed' ? 'completed and validated' : 'completed with FAILED validation'} in ${((Date.now() - t0) / 1000).toFixed(1)} s (migration id ${run.migrationId})`);
-      return report.status === 'passed' ? 0 : 1;
+      const planned = await planCase(conn, work);
+      return planned ? await runCase(pg, conn, work, planned, t0) : 1;
     } finally {
       await conn.close();
     }

@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
-import { formatProgress } from '../orchestrator/progress.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { renderReport } from '../present/render.js';
-import { InputError } from '../core/errors.js';
-import type { RunEvent } from '../orchestrator/run-migration.js';
+import { describeRunEvent, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { homePath, planFilePath, planPaths } from '../store/file-store.js';
 import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';
 import { replayRun, type ReplayFactor } from './record.js';
@@ -39,36 +37,6 @@ export function isStoredPlanRef(ref: string): boolean {
 /** Where the CLI keeps files for a plan it loaded from the store. */
 export function storedPlanPaths(config: FerryConfig, planId: string) {
   return planPaths(planFilePath(config.home, planId));
-}
-
-export function runIdArg(raw: string | undefined): number {
-  const id = Number(raw);
-  if (!raw || !Number.isInteger(id) || id <= 0) {
-    throw new InputError('ARG_INVALID', `expected a run id (a positive integer), got "${raw ?? ''}"`, { hint: 'ferry runs lists recorded runs' });
-  }
-  return id;
-}
-
-/** One line per event, for a terminal; null for events with nothing to show. */
-export function formatEvent(e: RunEvent | Record<string, unknown>): string | null {
-  const ev = e as RunEvent;
-  switch (ev.type) {
-    case 'started':
-      return `started (migration ${ev.migrationId === 0 ? '— dry run' : ev.migrationId}): ${ev.sourceRows} source rows, ${ev.alreadyMapped} already migrated, ${ev.toMigrate} to migrate in batches of ${ev.batchSize}`;
-    case 'sandbox_started':
-      return `sandbox started (${ev.driver})`;
-    case 'batch_committed':
-      // Events of runs recorded before progress figures existed have no `done`.
-      return `batch ${ev.batch}: ${ev.rows} rows (${ev.inserted}/${ev.toMigrate})${typeof ev.done === 'number' ? ` · ${formatProgress({ ...ev, total: ev.toMigrate })}` : ''}`;
-    case 'resumed':
-      return `resumed after abandoned run(s) ${ev.abandoned.join(', ')}: ${ev.alreadyMapped} rows already migrated`;
-    case 'log':
-      return `│ ${ev.line}`;
-    case 'finished':
-      return `finished: ${ev.status}`;
-    default:
-      return null;
-  }
 }
 
 export function describeRun(run: RunRow): string {
@@ -106,7 +74,7 @@ export async function showRun(store: RunStore, id: number, say: Say): Promise<nu
   const events: StoredEvent[] = await store.events(id);
   if (events.length === 0) say('  (no events recorded)');
   for (const e of events) {
-    const line = formatEvent(e.event);
+    const line = describeRunEvent(e.event);
     if (line) say(`  ${e.at}  ${line}`);
   }
   if (run.sandboxHash) {
@@ -127,7 +95,7 @@ export async function replayCommand(config: FerryConfig, id: number, options: { 
     const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
     try {
       const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.allowWeak, node: config.sandboxNode });
-      say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+      say(sandboxChoiceLine(choice));
       say(`🔁 replaying run ${id}: its recorded bundle and plan, dry run (the target transaction is rolled back)`);
       const r = await replayRun({
         store,
@@ -140,7 +108,7 @@ export async function replayCommand(config: FerryConfig, id: number, options: { 
       });
       say(`${r.verdict === 'reproduced' ? '✅' : '❌'} ${r.summary}`);
       say(renderFactors(r.factors));
-      for (const w of r.warnings) say(`⚠ ${w}`);
+      for (const w of r.warnings) say(warningLine(w));
       say(`   recorded as run ${r.replay.id} (ferry runs show ${r.replay.id})`);
       return r.verdict === 'reproduced' ? 0 : 1;
     } finally {

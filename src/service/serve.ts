@@ -4,8 +4,8 @@ import { describeToPlan, openConnections, type Say } from '../chain.js';
 import { requireUrl, type FerryConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '../demo/seed-case.js';
-import { InputError } from '../core/errors.js';
 import { createLogger } from '../logger.js';
+import { sandboxChoiceLine } from '../present/run-events.js';
 import { RunStore } from '../store/run-store.js';
 import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';
 import { chooseDriver } from '../../sandbox/index.js';
@@ -25,13 +25,6 @@ export interface Served {
   /** Set only when the token was generated now: shown once, never stored. */
   generatedToken: string | null;
   stop(): Promise<void>;
-}
-
-export function parsePort(raw: string | undefined): number {
-  if (raw === undefined) return 7340;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError('ARG_INVALID', `--port takes a port number, got "${raw}"`);
-  return n;
 }
 
 /** Starts `ferry serve` (and, with --demo, the embedded databases it serves). */
@@ -78,7 +71,7 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
       }
     }
     const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.demo || options.allowWeakSandbox, buildImageIfMissing: options.demo, node: config.sandboxNode });
-    say(choice.weaker ? `⚠ WEAKER SANDBOX — ${choice.detail}` : `🐳 Docker sandbox: ${choice.detail}`);
+    say(sandboxChoiceLine(choice));
     const token = await resolveToken(store, options.token);
     const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'info';
     const service = await startService(

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { renderPlan } from '../../src/present/render.js';
 import { reviewAtTerminal } from '../../src/review/terminal-review.js';
-import { formatEvent } from '../../src/service/commands.js';
+import { describeRunEvent } from '../../src/present/run-events.js';
 import { terminalLines, terminalText, terminalWriter } from '../../src/terminal-text.js';
 import { analysisFixture, planFixture } from '../code-interpreter/fixtures.js';
 
@@ -41,7 +41,7 @@ describe('text from data and logs on a terminal', () => {
     const out = captured();
     const say = terminalLines(out.stream);
     say(renderPlan(hostile));
-    say(formatEvent({ type: 'log', line: `ferry harness: batch 3 ${TITLE}` }) ?? '');
+    say(describeRunEvent({ type: 'log', line: `ferry harness: batch 3 ${TITLE}` }) ?? '');
     const text = out.text();
     expect(text).not.toMatch(RAW_CONTROL);
     expect(text).toContain('MT-\\u{1b}[2K\\u{0d}Supervisor (approved)');

@@ -299,14 +299,33 @@ async function startRun(plan, dryRun) {
 
 let following = null;
 
+// Mirrors src/present/run-events.ts describeRunEvent field for field (this file is plain browser
+// JS, served as is): the page's timeline says what `ferry runs show` says.
+function progressText(e) {
+  const n = (x) => x.toLocaleString('en-US');
+  const pct = e.toMigrate > 0 ? ` (${Math.floor((100 * e.done) / e.toMigrate)}%)` : '';
+  const eta = e.etaSeconds === null || e.etaSeconds === undefined ? '' : ` · ETA ${e.etaSeconds >= 120 ? `${Math.round(e.etaSeconds / 60)}m` : `${e.etaSeconds}s`}`;
+  return `${n(e.done)}/${n(e.toMigrate)} rows${pct} · ${n(e.rowsPerSec)} rows/s${eta}`;
+}
+
 function eventLine(e) {
   switch (e.type) {
-    case 'started':
-      return `started: ${e.sourceRows} source rows, ${e.alreadyMapped} already migrated, ${e.toMigrate} to migrate (batches of ${e.batchSize})`;
+    case 'started': {
+      const who = e.migrationId === 0 ? 'dry run' : `migration ${e.migrationId}`;
+      const ranges = typeof e.parallel === 'number' && e.parallel > 1 ? `, ${e.parallel} key ranges side by side` : '';
+      return `${who} started: ${e.sourceRows} source rows under the filter, ${e.alreadyMapped} already migrated, ${e.toMigrate} to migrate in batches of up to ${e.batchSize} rows${ranges}`;
+    }
+    case 'resumed':
+      return `resuming: run(s) ${e.abandoned.join(', ')} stopped without finishing and are marked failed (RUN_ABANDONED); their ${e.alreadyMapped} committed rows are kept and skipped`;
     case 'sandbox_started':
-      return `sandbox started (${e.driver})`;
-    case 'batch_committed':
-      return `batch ${e.batch}: ${e.rows} rows written with their mappings (${e.inserted}/${e.toMigrate})`;
+      return `sandbox started (${e.driver})${typeof e.worker === 'number' && e.worker > 0 ? ` for key range ${e.worker + 1}` : ''}`;
+    case 'batch_committed': {
+      const range = typeof e.worker === 'number' && e.worker > 0 ? ` (key range ${e.worker + 1})` : '';
+      const progress = typeof e.done === 'number' ? ` · ${progressText(e)}` : '';
+      return `batch ${e.batch}: ${e.rows} rows + ${e.rows} mappings committed${range} (${e.inserted}/${e.toMigrate})${progress}`;
+    }
+    case 'self_reference_resolved':
+      return `${e.column}: second pass set ${e.updated} reference(s) through this table's mappings${e.orphans ? `; ${e.orphans} orphan(s) left NULL` : ''}`;
     case 'finished':
       return `finished: ${e.status}`;
     default:

@@ -1,0 +1,134 @@
+import { approvePlan } from '../../../agents/planning/index.js';
+import { analyzeSchemas } from '../../../agents/schema-analysis/index.js';
+import { defaultPolicy } from '../../../sandbox/policy.js';
+import { chooseDriver } from '../../../sandbox/index.js';
+import { prepareProgram, type Connections } from '../../chain.js';
+import type { FerryConfig } from '../../config.js';
+import { reviewItems } from '../../core/artifacts/migration-plan.js';
+import { PlanError } from '../../core/errors.js';
+import { assertNoDrift } from '../../orchestrator/drift.js';
+import { REPLAY_ROW_LIMIT } from '../../orchestrator/run-migration.js';
+import { renderReport } from '../../present/render.js';
+import { runEventPrinter, sandboxChoiceLine, warningLine } from '../../present/run-events.js';
+import { executeRun, type RunOutcome } from '../../run/execute-run.js';
+import { withStore } from '../../service/commands.js';
+import { saveJson } from '../../store/file-store.js';
+import { parseAsUser } from '../../target/app-visibility.js';
+import { defineCommand, HELP_FLAG, optionalPositiveInteger, type CommandContext } from '../args.js';
+import { approvedTransforms } from '../plan-command.js';
+import { isPlanSetFile, runPlanSet } from '../plan-set-command.js';
+import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, withUrls, type LoadedPlan } from '../shared.js';
+
+type Say = CommandContext['say'];
+interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
+
+async function runSet(config: FerryConfig, o: RunOptions, say: Say): Promise<number> {
+  return withConnections(config, async (conn) => {
+    const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
+    say(sandboxChoiceLine(choice));
+    const onEvent = runEventPrinter(say);
+    return withStore(config, (store) =>
+      runPlanSet({ path: o.ref, store, conn, driver: choice.driver, policy: defaultPolicy, startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, onEvent, say }),
+    );
+  });
+}
+
+/** A plan not approved is refused, or approved first with --approve (which still refuses open review items). */
+async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptions, say: Say): Promise<LoadedPlan['plan']> {
+  const plan = loaded.plan;
+  if (plan.status === 'approved') return plan;
+  if (!o.approve) {
+    const items = reviewItems(plan);
+    throw new PlanError('PLAN_NOT_APPROVED', `plan ${plan.id} revision ${plan.revision} is ${plan.status}, not approved`, {
+      hint: items.length ? `first resolve: ${items.join(' | ')}` : `review it (ferry show ${o.ref}), then ferry approve ${o.ref} — or ferry run --approve`,
+    });
+  }
+  const approved = approvePlan(plan, o.by ?? config.user);
+  await withStore(config, (store) => store.savePlan(approved, loaded.analysis, { by: approved.approvedBy ?? config.user }));
+  await saveJson(loaded.paths.plan, approved);
+  say(`✅ approved by ${approved.approvedBy}`);
+  return approved;
+}
+
+async function runOne(config: FerryConfig, conn: Connections, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say): Promise<RunOutcome> {
+  assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
+  const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
+  const transforms = await withStore(config, (store) => approvedTransforms({ planPath: loaded.paths.plan, plan, store, say }));
+  const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, ...(transforms ? { transforms } : {}) });
+  say(`   program: ${program.programPath}`);
+  say(sandboxChoiceLine(choice));
+  // The approval is the store's, recorded once by ferry approve; executeRun checks this plan is it.
+  return withStore(config, (store) =>
+    executeRun({
+      store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
+      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, onEvent: runEventPrinter(say), say,
+    }),
+  );
+}
+
+/** What the run did, for the person; the exit code. */
+function reportOutcome(recorded: RunOutcome, say: Say): number {
+  // No onceKey: every CLI run is a new record.
+  if (!recorded.created) throw new Error(`run ${recorded.run.id} was already recorded`);
+  const { result: run, report } = recorded;
+  for (const w of recorded.warnings) say(warningLine(w));
+  const id = recorded.run.id;
+  if (run.dryRun) {
+    say(`${run.status === 'completed' ? '🔎 dry run completed' : `❌ dry run failed: ${run.errorCode}: ${run.error}`}: ${run.inserted} rows would be written, ${run.skipped} already migrated; every batch was rolled back`);
+    say(run.digested ? `   rows checksum ${run.rowsChecksum} (run ${id}; ferry runs show ${id})` : `   no rows checksum: more than ${REPLAY_ROW_LIMIT.toLocaleString('en-US')} rows (run ${id}; ferry runs show ${id})`);
+    return run.status === 'completed' ? 0 : 1;
+  }
+  say(`   recorded as run ${id} (ferry runs show ${id}; ferry replay ${id})`);
+  if (run.status === 'failed') {
+    say(`❌ migration ${run.migrationId} failed: ${run.errorCode}: ${run.error}`);
+    say(`   nothing of the failed batch was written; ${run.inserted} rows from earlier batches stay (roll back with: ferry rollback ${run.migrationId})`);
+    return 1;
+  }
+  say(`✅ migration ${run.migrationId} completed: ${run.inserted} inserted, ${run.skipped} already migrated (skipped)${run.inserted === 0 ? ' — nothing new to move' : ''}`);
+  if (run.sandbox) say(`   sandbox: ${run.sandbox.driver}, startup ${run.sandbox.startupMs ?? '?'} ms, peak memory ${run.sandbox.peakMemoryBytes === null ? 'unknown' : `${(run.sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`}, exit ${run.sandbox.exitReason}`);
+  if (report) say(renderReport(report));
+  return report?.status === 'failed' ? 1 : 0;
+}
+
+export const runCmd = defineCommand({
+  name: 'run',
+  summary: 'generate, type-check and run the program in the sandbox, then validate',
+  usage: 'ferry run <plan.json|plan set.json|plan id> [--dry-run] [--parallel <n>] [--approve [--by <name>]] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]',
+  flags: {
+    ...HELP_FLAG,
+    'dry-run': { type: 'boolean', help: 'do everything but roll back each batch; print the checksum of the rows it would write' },
+    parallel: { type: 'string', value: '<n>', help: 'key ranges run side by side, each in its own sandbox (1 to 32, default 1)' },
+    approve: { type: 'boolean', help: 'approve the plan first (still refuses anything needing review)' },
+    by: { type: 'string', value: '<name>', help: 'who approves, with --approve (default the user name)' },
+    'as-user': { type: 'string', value: '<uuid>', help: "the user id authenticated reads as in the report's app-visibility section" },
+    ...WEAK_SANDBOX_FLAG,
+    ...URL_FLAGS,
+  },
+  details: `--dry-run: everything a run does (sandbox, row checks, each batch written) but each batch's
+transaction is rolled back; prints the checksum of the rows it would write.
+--parallel <n>: split the source into n key ranges of about equal size, each run in its own
+sandbox container with its own connections, all reading one snapshot (default 1).
+
+Refuses a plan that is not approved (or approves it first with --approve, which still
+refuses anything needing review). Generates the program, type-checks it, bundles it, runs it
+in the Docker sandbox, writes each batch with its mappings in one transaction, validates.
+Running it again migrates only rows that have no mapping yet: a run that failed or died
+(killed, connection lost) is resumed after its committed batches, and marked failed.
+A plan that resolves references through a parent migration refuses to run until that parent
+has been migrated. Given a plan set, runs its plans in order, each recorded like a single
+run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
+set goes through every plan and writes nothing; a child whose parent would still write rows
+is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
+  async run({ values: v, positionals }, { say, loadConfig }) {
+    const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
+    const config = withUrls(loadConfig(), v);
+    const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
+    if (await isPlanSetFile(o.ref)) return runSet(config, o, say);
+    const loaded = await loadPlanWithAnalysis(o.ref, config);
+    const plan = await approvedPlan(config, loaded, o, say);
+    // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+    await withStore(config, (store) => store.approvedHash(plan));
+    const recorded = await withConnections(config, (conn) => runOne(config, conn, loaded, plan, o, say));
+    return reportOutcome(recorded, say);
+  },
+});

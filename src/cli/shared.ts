@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import { openConnections, type Connections } from '../chain.js';
+import { connectionOptions, loadConfig, requireUrl, type FerryConfig } from '../config.js';
+import { PlanError } from '../core/errors.js';
+import { isStoredPlanRef, storedPlanPaths, withStore } from '../service/commands.js';
+import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { positiveInteger, type FlagSpecs } from './args.js';
+
+/** --source / --target, for the commands that open the databases. */
+export const URL_FLAGS = {
+  source: { type: 'string', value: '<url>', help: 'the legacy database (default SOURCE_DATABASE_URL)' },
+  target: { type: 'string', value: '<url>', help: 'the new database (default TARGET_DATABASE_URL)' },
+} as const satisfies FlagSpecs;
+
+export const WEAK_SANDBOX_FLAG = {
+  'allow-weak-sandbox': { type: 'boolean', help: 'run in the weaker local sandbox when Docker is not usable (said out loud)' },
+} as const satisfies FlagSpecs;
+
+export function withUrls(config: FerryConfig, v: { source?: string | undefined; target?: string | undefined }): FerryConfig {
+  return { ...config, sourceUrl: v.source ?? config.sourceUrl, targetUrl: v.target ?? config.targetUrl };
+}
+
+/** Both databases for the length of `fn`, closed whatever happens. */
+export async function withConnections<T>(config: FerryConfig, fn: (conn: Connections) => Promise<T>): Promise<T> {
+  const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+export function migrationIdArg(raw: string | undefined): number {
+  return positiveInteger('<migration-id>', raw ?? '', { code: 'ARG_INVALID', hint: 'list runs with: ferry runs' });
+}
+
+/** A run of the run store (not a migration id). */
+export function runIdArg(raw: string | undefined): number {
+  return positiveInteger('<run>', raw ?? '', { code: 'ARG_INVALID', hint: 'ferry runs lists recorded runs' });
+}
+
+export interface LoadedPlan {
+  paths: ReturnType<typeof planPaths>;
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+}
+
+/** A plan file with the analysis beside it, or a plan id of the run store (its files written beside as usual). */
+export async function loadPlanWithAnalysis(planPath: string, config: FerryConfig = loadConfig()): Promise<LoadedPlan> {
+  if (isStoredPlanRef(planPath)) {
+    const stored = await withStore(config, async (store) => {
+      const row = await store.getPlan(planPath);
+      return { plan: row.plan, analysis: await store.getAnalysis(row.plan.analysisHash) };
+    });
+    const paths = storedPlanPaths(config, stored.plan.id);
+    await saveJson(paths.analysis, stored.analysis);
+    await saveJson(paths.plan, stored.plan);
+    return { paths, ...stored };
+  }
+  const paths = planPaths(resolve(planPath));
+  const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
+  const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
+  if (analysisHash(analysis) !== plan.analysisHash) {
+    throw new PlanError('ANALYSIS_MISMATCH', `the analysis beside ${planPath} is not the one this plan was made from`, { hint: 'make the plan again with ferry plan' });
+  }
+  return { paths, plan, analysis };
+}
