@@ -54,12 +54,8 @@ export interface ItemsCase {
   migrated: number;
 }
 
-/**
- * Builds both sides. `source` and `target` are connections to two databases. Returns the
- * plan and the completed migration's id.
- */
-export async function buildItemsCase(input: { source: Queryable; target: Queryable; rows: number; key: 'integer' | 'text' }): Promise<ItemsCase> {
-  const { source, target, rows, key } = input;
+/** Both sides' tables: "Items" with `rows` rows on the source, an empty items_new on the target. */
+async function createItemsTables(source: Queryable, target: Queryable, rows: number, key: 'integer' | 'text'): Promise<void> {
   const keyType = key === 'integer' ? 'integer' : 'text';
   await source.query(`
     CREATE TABLE "Items" (id ${keyType} PRIMARY KEY, "select" text, "odd""name" text, status varchar(20), amount numeric(12,2), qty text, created timestamptz, grp integer, parent_id ${keyType});
@@ -82,9 +78,12 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
       note text,
       updated_at timestamptz DEFAULT now()
     );`);
-  const counts = await source.query<{ status: string | null; n: string }>(`SELECT status, count(*) AS n FROM "Items" WHERE grp <> $1 GROUP BY 1`, [0]);
-  const migrated = counts.rows.reduce((a, r) => a + Number(r.n), 0);
-  const plan: MigrationPlan = {
+}
+
+/** The approved plan of the move, with the enum counts of the rows under its filter. */
+function itemsPlan(key: 'integer' | 'text', migrated: number, counts: ReadonlyArray<{ status: string | null; n: string }>): MigrationPlan {
+  const keyType = key === 'integer' ? 'integer' : 'text';
+  return {
     kind: 'migration_plan',
     version: 1,
     id: `items-${key}`,
@@ -105,26 +104,7 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
       rowCount: migrated,
     },
     target: { schema: 'public', table: 'items_new', primaryKey: 'id' },
-    columns: [
-      col('id', 'uuid', { kind: 'generated_uuid' }),
-      col('legacy_id', keyType, { kind: 'copy', source: 'id' }),
-      col('select', 'text', { kind: 'copy', source: 'select' }),
-      col('odd"name', 'character varying(200)', { kind: 'copy', source: 'odd"name' }),
-      col('kind', 'item kind', { kind: 'enum_map', source: 'status' }),
-      col('amount', 'numeric(12,2)', { kind: 'copy', source: 'amount' }),
-      col('qty', 'integer', { kind: 'cast', source: 'qty', to: 'integer' }),
-      col('created', 'timestamp with time zone', { kind: 'copy', source: 'created' }),
-      col('source_tag', 'text', { kind: 'constant', value: TAG }),
-      col('is_active', 'boolean', { kind: 'constant', value: true }),
-      col('parent_id', 'uuid', {
-        kind: 'via_mapping',
-        source: 'parent_id',
-        parent: { sourceTable: SOURCE_TABLE, targetTable: TARGET_TABLE, refColumn: 'id' },
-        onOrphan: 'set_null',
-      }),
-      col('note', 'text', { kind: 'transform', sources: ['select'], description: 'select in capitals' }),
-      col('updated_at', 'timestamp with time zone', { kind: 'default' }),
-    ],
+    columns: itemsColumns(keyType),
     enumMappings: [
       {
         targetColumn: 'kind',
@@ -134,7 +114,7 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
         reason: 'test',
         values: ENUM_MAP.map(([s, t]) => ({
           source: s,
-          count: Number(counts.rows.find((r) => r.status === s)?.n ?? 0),
+          count: Number(counts.find((r) => r.status === s)?.n ?? 0),
           target: t,
           rule: 'exact',
           detail: 'test',
@@ -150,7 +130,33 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
     risk: { level: 'low', reasons: [] },
     overrides: [],
   };
+}
 
+function itemsColumns(keyType: string): MigrationPlan['columns'] {
+  return [
+    col('id', 'uuid', { kind: 'generated_uuid' }),
+    col('legacy_id', keyType, { kind: 'copy', source: 'id' }),
+    col('select', 'text', { kind: 'copy', source: 'select' }),
+    col('odd"name', 'character varying(200)', { kind: 'copy', source: 'odd"name' }),
+    col('kind', 'item kind', { kind: 'enum_map', source: 'status' }),
+    col('amount', 'numeric(12,2)', { kind: 'copy', source: 'amount' }),
+    col('qty', 'integer', { kind: 'cast', source: 'qty', to: 'integer' }),
+    col('created', 'timestamp with time zone', { kind: 'copy', source: 'created' }),
+    col('source_tag', 'text', { kind: 'constant', value: TAG }),
+    col('is_active', 'boolean', { kind: 'constant', value: true }),
+    col('parent_id', 'uuid', {
+      kind: 'via_mapping',
+      source: 'parent_id',
+      parent: { sourceTable: SOURCE_TABLE, targetTable: TARGET_TABLE, refColumn: 'id' },
+      onOrphan: 'set_null',
+    }),
+    col('note', 'text', { kind: 'transform', sources: ['select'], description: 'select in capitals' }),
+    col('updated_at', 'timestamp with time zone', { kind: 'default' }),
+  ];
+}
+
+/** The migration done in SQL, as a completed run would leave it: rows, mappings, references, control row. */
+async function migrateInSql(target: Queryable, plan: MigrationPlan, rows: number, key: 'integer' | 'text', migrated: number): Promise<number> {
   await ensureControlTables(target);
   const migrationId = await insertControl(target, plan, contentHash(plan));
   const kindSql = `CASE ${ENUM_MAP.map(([s, t]) => (s === null ? `WHEN s.status IS NULL THEN '${t}'` : `WHEN s.status = '${s}' THEN '${t}'`)).join(' ')} END::"item kind"`;
@@ -175,5 +181,19 @@ export async function buildItemsCase(input: { source: Queryable; target: Queryab
      WHERE c.legacy_id = g.k`);
   await target.query(`UPDATE ferry_control.migration_control SET status = 'completed', rows_source = $2, rows_inserted = $2, finished_at = now() WHERE id = $1`, [migrationId, migrated]);
   await target.query('ANALYZE items_new; ANALYZE ferry_control.migration_mappings');
+  return migrationId;
+}
+
+/**
+ * Builds both sides. `source` and `target` are connections to two databases. Returns the
+ * plan and the completed migration's id.
+ */
+export async function buildItemsCase(input: { source: Queryable; target: Queryable; rows: number; key: 'integer' | 'text' }): Promise<ItemsCase> {
+  const { source, target, rows, key } = input;
+  await createItemsTables(source, target, rows, key);
+  const counts = await source.query<{ status: string | null; n: string }>(`SELECT status, count(*) AS n FROM "Items" WHERE grp <> $1 GROUP BY 1`, [0]);
+  const migrated = counts.rows.reduce((a, r) => a + Number(r.n), 0);
+  const plan = itemsPlan(key, migrated, counts.rows);
+  const migrationId = await migrateInSql(target, plan, rows, key, migrated);
   return { plan, migrationId, migrated };
 }
