@@ -34,6 +34,12 @@ export interface RollbackInput {
    * plan it recorded for the run, never from migration_control alone (CONTROL_TAMPERED).
    */
   store?: Pick<RunStore, 'migrationRecord'>;
+  /**
+   * A run the store has no record of (made before the run store kept runs, or recorded in
+   * another FERRY_STATE_URL) is refused (CONTROL_UNRECORDED) unless the person says to trust
+   * its migration_control row (ferry rollback --trust-control).
+   */
+  trustControl?: boolean;
 }
 
 export async function rollbackMigration(input: RollbackInput): Promise<RollbackResult> {
@@ -41,7 +47,7 @@ export async function rollbackMigration(input: RollbackInput): Promise<RollbackR
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
   if (control.status === 'rolled_back') return { migrationId, status: 'already_rolled_back', rowsDeleted: 0, mappingsDeleted: 0 };
-  const plan = await trustedPlan(control, input.store);
+  const plan = await trustedPlan(control, input.store, input.trustControl === true);
   const cascaded = await rollBackDependants(input, plan);
   const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
   const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
@@ -142,13 +148,27 @@ async function deleteRunRows(target: Queryable, plan: MigrationPlan, migrationId
  * The plan whose rows a rollback may delete: the one the run store recorded for the run.
  * migration_control sits in the target, where another role may have written it; when it
  * disagrees with the store (plan, plan hash, source or target table), nothing is deleted
- * and the difference is named. A run the store has no record of (made through the library,
- * or a plan set, whose runs are not recorded yet) falls back to its control row.
+ * and the difference is named. A run the store has no record of is refused unless the
+ * person trusts its control row; without a store (a library caller that keeps none) the
+ * control row is all there is.
  */
-export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'migrationRecord'> | undefined): Promise<MigrationPlan> {
+export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'migrationRecord'> | undefined, trustControl = false): Promise<MigrationPlan> {
   const claimed = MigrationPlan.parse(control.plan);
   const recorded = store ? await store.migrationRecord(control.id) : null;
-  if (!recorded) return claimed;
+  if (!recorded) {
+    if (store && !trustControl) {
+      throw new FerryError(
+        'CONTROL_UNRECORDED',
+        'user',
+        `the run store has no record of migration ${control.id} (${control.targetTable}); its only description is its row in ferry_control.migration_control, which the run store cannot vouch for; nothing was rolled back`,
+        {
+          hint: `if this run was made before ferry recorded runs, or with another FERRY_STATE_URL, point FERRY_STATE_URL at that store, or read the row (${control.targetTable}) and, if it is right, run ferry rollback ${control.id} --trust-control`,
+          details: { migrationId: control.id, targetTable: control.targetTable },
+        },
+      );
+    }
+    return claimed;
+  }
   const expected = planTables(recorded.plan);
   const differences: string[] = [];
   if (control.targetTable !== expected.targetTable) differences.push(`target_table: migration_control says ${control.targetTable}, the run store ${expected.targetTable}`);

@@ -7,6 +7,8 @@ import { approvePlan } from '../../agents/planning/index.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
+import { insertControl } from '../../src/control/control-tables.js';
+import { contentHash } from '../../src/core/artifacts/hash.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { RunStore } from '../../src/store/run-store.js';
@@ -130,6 +132,30 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
     } finally {
       await pair.sql('target', `UPDATE ferry_control.migration_control SET plan = $2, target_table = $3 WHERE id = $1`, [migrationId, before.rows[0].plan, before.rows[0].target_table]);
     }
+  });
+
+  it('refuses to roll back a run the run store never recorded (a control row planted by hand), and deletes nothing', async () => {
+    const victim = await pair.sql('target', `INSERT INTO courier_profiles VALUES (gen_random_uuid(), 'osprey') RETURNING id`);
+    const victimId = victim.rows[0].id as string;
+    // A "run" that exists only in migration_control, claiming the victim row as one it wrote.
+    const forged: MigrationPlan = { ...plan, target: { ...plan.target, table: 'courier_profiles' } };
+    const forgedId = await insertControl(conn.target, forged, contentHash(forged));
+    await pair.sql(
+      'target',
+      `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id) VALUES ($1, 1, 'public.parcels', '99', 'public.courier_profiles', $2)`,
+      [forgedId, victimId],
+    );
+    const err = await rollbackMigration({ migrationId: forgedId, target: conn.target, store }).then(
+      () => null,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err?.code).toBe('CONTROL_UNRECORDED');
+    expect(err?.message).toContain(`the run store has no record of migration ${forgedId} (public.courier_profiles)`);
+    expect(await n(`SELECT count(*) AS n FROM courier_profiles WHERE id = '${victimId}'`)).toBe(1);
+    expect(await n(`SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = ${forgedId}`)).toBe(1);
+    await pair.sql('target', `DELETE FROM ferry_control.migration_mappings WHERE migration_id = $1`, [forgedId]);
+    await pair.sql('target', `DELETE FROM ferry_control.migration_control WHERE id = $1`, [forgedId]);
+    await pair.sql('target', `DELETE FROM courier_profiles WHERE id = $1`, [victimId]);
   });
 
   it('carries an older installation’s tables in public over, locked down, and rolls its run back', async () => {

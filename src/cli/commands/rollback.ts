@@ -6,11 +6,12 @@ import { migrationIdArg, URL_FLAGS, withConnections, withUrls } from '../shared.
 export const rollbackCmd = defineCommand({
   name: 'rollback',
   summary: 'delete exactly the rows a run inserted, with their mappings',
-  usage: 'ferry rollback <migration-id> [--batch <n>] [--cascade] [--source <url>] [--target <url>]',
+  usage: 'ferry rollback <migration-id> [--batch <n>] [--cascade] [--trust-control] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,
     batch: { type: 'string', value: '<n>', help: 'roll back only this batch of the run' },
     cascade: { type: 'boolean', help: 'first roll back the runs whose rows point at this run\'s rows, latest first' },
+    'trust-control': { type: 'boolean', help: 'roll back a run the run store has no record of, trusting its migration_control row' },
     ...URL_FLAGS,
   },
   details: `Deletes exactly the rows that run inserted (through its mappings), its mappings, and marks
@@ -21,7 +22,7 @@ at this run's rows; --cascade rolls those runs back first, latest first.`,
     const batch = v.batch === undefined ? undefined : positiveInteger('--batch', v.batch, { hint: 'the batch numbers of a run: ferry runs show <run>' });
     const config = withUrls(loadConfig(), v);
     const r = await withConnections(config, (conn) =>
-      withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, ...(batch === undefined ? {} : { batch }) })),
+      withStore(config, (store) => rollbackMigration({ migrationId: id, target: conn.target, store, cascade: v.cascade === true, trustControl: v['trust-control'] === true, ...(batch === undefined ? {} : { batch }) })),
     );
     for (const c of r.cascaded ?? []) say(`↩ dependant migration ${c.migrationId} rolled back first: ${c.rowsDeleted} rows and ${c.mappingsDeleted} mappings deleted`);
     say(
