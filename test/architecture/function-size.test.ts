@@ -28,7 +28,6 @@ const ALLOWED: ReadonlyArray<{ file: string; name: string }> = [
   { file: 'src/validation/plan-sql.ts', name: 'compilePlan' },
   { file: 'src/validation/validate.ts', name: 'validateMigration' },
   { file: 'src/validation/validate.ts', name: 'compareByRanges' },
-  { file: 'src/validation/walk.ts', name: 'walkRows' },
   { file: 'agents/code-interpreter/resolve.ts', name: 'resolvePlan' },
   { file: 'agents/planning/plan.ts', name: 'buildPlan' },
 ];
