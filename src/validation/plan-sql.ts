@@ -149,22 +149,30 @@ function keyComparator(keyClass: 'integer' | 'text'): (a: string, b: string) => 
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
 
+export interface CompileOptions {
+  safeCasts?: boolean;
+  /** The row hash: hashtextextended (fast; PostgreSQL 11+ on both sides) or md5 (any version). Default md5. */
+  hash?: RowHash;
+  /** Per reference column (target name): legacy values with no parent mapping, written NULL under set_null. */
+  orphanValues?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** What compiling one column needs and adds to: the joins, the enum tables and the raw source columns. */
+interface ColumnCompiler {
+  plan: MigrationPlan;
+  sourceTypes: Map<string, ColumnType>;
+  options: CompileOptions;
+  joins: string[];
+  enumValues: Map<string, Map<string | null, string | null>>;
+  /** `src.<name>` for a source column of the plan, which is noted as a raw source (throws when it is not in the table). */
+  srcCol(name: string): string;
+}
+
 /**
  * Compiles the plan. `sourceTypes` / `targetTypes` come from readColumnTypes on each side.
  * Throws PlanSqlUnsupported when a checked column has no SQL form (validation then walks rows).
  */
-export function compilePlan(
-  plan: MigrationPlan,
-  sourceTypes: Map<string, ColumnType>,
-  targetTypes: Map<string, ColumnType>,
-  options: {
-    safeCasts?: boolean;
-    /** The row hash: hashtextextended (fast; PostgreSQL 11+ on both sides) or md5 (any version). Default md5. */
-    hash?: RowHash;
-    /** Per reference column (target name): legacy values with no parent mapping, written NULL under set_null. */
-    orphanValues?: ReadonlyMap<string, readonly string[]>;
-  } = {},
-): PlanSql {
+export function compilePlan(plan: MigrationPlan, sourceTypes: Map<string, ColumnType>, targetTypes: Map<string, ColumnType>, options: CompileOptions = {}): PlanSql {
   const { sourceTable, targetTable } = planTables(plan);
   const keyType = sourceTypes.get(plan.source.key);
   if (!keyType) throw new PlanSqlUnsupported(`the legacy key ${plan.source.key} is not a column of ${sourceTable}`);
@@ -173,16 +181,20 @@ export function compilePlan(
   const keyClass = INTEGER_TYPES.has(keyType.formatType) ? 'integer' : 'text';
   const key = `src.${quoteIdent(plan.source.key)}`;
 
-  const joins: string[] = [];
   const columns: CompiledColumn[] = [];
-  const enumValues = new Map<string, Map<string | null, string | null>>();
   const rawSources = new Set<string>();
-  const srcCol = (name: string) => {
-    if (!sourceTypes.has(name)) throw new PlanSqlUnsupported(`source column ${name} is not in ${sourceTable}`);
-    rawSources.add(name);
-    return `src.${quoteIdent(name)}`;
+  const cc: ColumnCompiler = {
+    plan,
+    sourceTypes,
+    options,
+    joins: [],
+    enumValues: new Map(),
+    srcCol: (name) => {
+      if (!sourceTypes.has(name)) throw new PlanSqlUnsupported(`source column ${name} is not in ${sourceTable}`);
+      rawSources.add(name);
+      return `src.${quoteIdent(name)}`;
+    },
   };
-
   for (const c of plan.columns) {
     const o = c.origin;
     if (o.kind === 'generated_uuid' || o.kind === 'default') continue;
@@ -190,70 +202,7 @@ export function compilePlan(
     if (o.kind === 'transform') continue;
     const tt = targetTypes.get(c.target);
     if (!tt) throw new PlanSqlUnsupported(`target column ${c.target} is not in ${targetTable}`);
-    const tcol = `t.${quoteIdent(c.target)}`;
-    const tgtExpr = `${tcol}::text`;
-    switch (o.kind) {
-      case 'copy':
-      case 'cast': {
-        const s = srcCol(o.source);
-        columns.push({ target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: o.source, srcExpr: valueAs(s, sourceTypes.get(o.source)!, tt, c, options.safeCasts === true), tgtExpr });
-        break;
-      }
-      case 'constant':
-        columns.push({ target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: null, srcExpr: literalAs(o.value, tt, c), tgtExpr });
-        break;
-      case 'foreign_key': {
-        const d = plan.foreignKeys.find((f) => f.column === c.target);
-        if (!d || d.value === null) throw new PlanSqlUnsupported(`${c.target}: no foreign-key value decided`);
-        columns.push({ target: c.target, targetType: tt.formatType, role: 'fixed_fk', origin: o, source: null, srcExpr: literalAs(d.value, tt, c), tgtExpr });
-        break;
-      }
-      case 'enum_map': {
-        const m = plan.enumMappings.find((e) => e.targetColumn === c.target);
-        const s = srcCol(o.source);
-        const table = new Map<string | null, string | null>();
-        const arms: string[] = [];
-        for (const v of m?.values ?? []) {
-          table.set(v.source, v.target);
-          if (v.target === null) continue;
-          arms.push(v.source === null ? `WHEN ${s} IS NULL THEN ${quoteLiteral(v.target)}` : `WHEN ${s}::text = ${quoteLiteral(v.source)} THEN ${quoteLiteral(v.target)}`);
-        }
-        enumValues.set(c.target, table);
-        columns.push({ target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: o.source, srcExpr: arms.length ? `(CASE ${arms.join(' ')} END)` : 'NULL::text', tgtExpr });
-        break;
-      }
-      case 'via_mapping': {
-        const i = joins.length;
-        const alias = `p${i}`;
-        // The parent's legacy id of the uuid written, found through the parent migration's mappings.
-        joins.push(
-          `LEFT JOIN ferry_control.migration_mappings ${alias} ON ${alias}.source_table = ${quoteLiteral(o.parent.sourceTable)} AND ${alias}.target_table = ${quoteLiteral(o.parent.targetTable)} AND ${alias}.new_id = ${tcol}::text`,
-        );
-        const s = srcCol(o.source);
-        const orphanValues = o.onOrphan === 'set_null' ? [...(options.orphanValues?.get(c.target) ?? [])] : [];
-        columns.push({
-          target: c.target,
-          targetType: tt.formatType,
-          role: 'reference',
-          origin: o,
-          source: o.source,
-          // L<legacy id> on both sides; a written value no parent mapping knows is N<value>, never equal.
-          // A known orphan is NULL, as set_null writes it.
-          srcExpr: orphanValues.length
-            ? `(CASE WHEN ${s}::text = ANY(${quoteLiteral(arrayLiteral(orphanValues))}::text[]) THEN NULL ELSE 'L' || ${s}::text END)`
-            : `('L' || ${s}::text)`,
-          tgtExpr: `(CASE WHEN ${tcol} IS NULL THEN NULL WHEN ${alias}.legacy_id IS NULL THEN 'N' || ${tcol}::text ELSE 'L' || ${alias}.legacy_id END)`,
-          ref: {
-            raw: tgtExpr,
-            parentSourceTable: o.parent.sourceTable,
-            parentTargetTable: o.parent.targetTable,
-            onOrphan: o.onOrphan,
-            sourceColumn: o.source,
-          },
-        });
-        break;
-      }
-    }
+    columns.push(compileColumn(cc, c, o, tt));
   }
 
   const where = buildWhere(plan.source.filters);
@@ -267,16 +216,87 @@ export function compilePlan(
     srcKeyText: `${key}::text`,
     tgtKey: keyClass === 'integer' ? 'm.legacy_id::bigint' : 'm.legacy_id COLLATE "C"',
     targetFrom: {
-      sql: `FROM ferry_control.migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pk.formatType} ${joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
+      sql: `FROM ferry_control.migration_mappings m LEFT JOIN ${tgt} t ON ${tpk} = m.new_id::${pk.formatType} ${cc.joins.join(' ')} WHERE m.source_table = $1 AND m.target_table = $2`,
       params: [sourceTable, targetTable],
     },
     tgtPresent: `(${tpk} IS NOT NULL)`,
     tgtNewId: 'm.new_id',
     columns,
-    enumValues,
+    enumValues: cc.enumValues,
     rawSources: [...rawSources].map((n) => `src.${quoteIdent(n)}::text`),
     rawSourceIndex: (name) => [...rawSources].indexOf(name),
     compareKeys: keyComparator(keyClass),
+  };
+}
+
+/** The origins validation re-derives (generated, default and transform columns are not). */
+type CheckedOrigin = Exclude<ColumnOrigin, { kind: 'generated_uuid' | 'default' | 'transform' }>;
+
+/** One checked column compiled: its expected text on the source, its text on the target. */
+function compileColumn(cc: ColumnCompiler, c: ColumnMapping, o: CheckedOrigin, tt: ColumnType): CompiledColumn {
+  const tcol = `t.${quoteIdent(c.target)}`;
+  const tgtExpr = `${tcol}::text`;
+  switch (o.kind) {
+    case 'copy':
+    case 'cast': {
+      const s = cc.srcCol(o.source);
+      return { target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: o.source, srcExpr: valueAs(s, cc.sourceTypes.get(o.source)!, tt, c, cc.options.safeCasts === true), tgtExpr };
+    }
+    case 'constant':
+      return { target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: null, srcExpr: literalAs(o.value, tt, c), tgtExpr };
+    case 'foreign_key': {
+      const d = cc.plan.foreignKeys.find((f) => f.column === c.target);
+      if (!d || d.value === null) throw new PlanSqlUnsupported(`${c.target}: no foreign-key value decided`);
+      return { target: c.target, targetType: tt.formatType, role: 'fixed_fk', origin: o, source: null, srcExpr: literalAs(d.value, tt, c), tgtExpr };
+    }
+    case 'enum_map':
+      return compileEnumMap(cc, c, o, tt, tgtExpr);
+    case 'via_mapping':
+      return compileReference(cc, c, o, tt, tcol);
+  }
+}
+
+function compileEnumMap(cc: ColumnCompiler, c: ColumnMapping, o: Extract<ColumnOrigin, { kind: 'enum_map' }>, tt: ColumnType, tgtExpr: string): CompiledColumn {
+  const m = cc.plan.enumMappings.find((e) => e.targetColumn === c.target);
+  const s = cc.srcCol(o.source);
+  const table = new Map<string | null, string | null>();
+  const arms: string[] = [];
+  for (const v of m?.values ?? []) {
+    table.set(v.source, v.target);
+    if (v.target === null) continue;
+    arms.push(v.source === null ? `WHEN ${s} IS NULL THEN ${quoteLiteral(v.target)}` : `WHEN ${s}::text = ${quoteLiteral(v.source)} THEN ${quoteLiteral(v.target)}`);
+  }
+  cc.enumValues.set(c.target, table);
+  return { target: c.target, targetType: tt.formatType, role: 'content', origin: o, source: o.source, srcExpr: arms.length ? `(CASE ${arms.join(' ')} END)` : 'NULL::text', tgtExpr };
+}
+
+function compileReference(cc: ColumnCompiler, c: ColumnMapping, o: Extract<ColumnOrigin, { kind: 'via_mapping' }>, tt: ColumnType, tcol: string): CompiledColumn {
+  const alias = `p${cc.joins.length}`;
+  // The parent's legacy id of the uuid written, found through the parent migration's mappings.
+  cc.joins.push(
+    `LEFT JOIN ferry_control.migration_mappings ${alias} ON ${alias}.source_table = ${quoteLiteral(o.parent.sourceTable)} AND ${alias}.target_table = ${quoteLiteral(o.parent.targetTable)} AND ${alias}.new_id = ${tcol}::text`,
+  );
+  const s = cc.srcCol(o.source);
+  const orphanValues = o.onOrphan === 'set_null' ? [...(cc.options.orphanValues?.get(c.target) ?? [])] : [];
+  return {
+    target: c.target,
+    targetType: tt.formatType,
+    role: 'reference',
+    origin: o,
+    source: o.source,
+    // L<legacy id> on both sides; a written value no parent mapping knows is N<value>, never equal.
+    // A known orphan is NULL, as set_null writes it.
+    srcExpr: orphanValues.length
+      ? `(CASE WHEN ${s}::text = ANY(${quoteLiteral(arrayLiteral(orphanValues))}::text[]) THEN NULL ELSE 'L' || ${s}::text END)`
+      : `('L' || ${s}::text)`,
+    tgtExpr: `(CASE WHEN ${tcol} IS NULL THEN NULL WHEN ${alias}.legacy_id IS NULL THEN 'N' || ${tcol}::text ELSE 'L' || ${alias}.legacy_id END)`,
+    ref: {
+      raw: `${tcol}::text`,
+      parentSourceTable: o.parent.sourceTable,
+      parentTargetTable: o.parent.targetTable,
+      onOrphan: o.onOrphan,
+      sourceColumn: o.source,
+    },
   };
 }
 

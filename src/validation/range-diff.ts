@@ -268,128 +268,180 @@ export async function probeSegments(opts: RangeDiffOptions & { count: number }):
   return differ / wanted.length;
 }
 
+/** Segment `b` (1-based past the thresholds, 0 below the first) maps to and from its lower bound. */
+function indexOf(ts: Bound[]): (lower: Bound | null) => number {
+  const m = new Map(ts.map((t, i) => [t, i + 1]));
+  return (lower: Bound | null) => (lower === null ? 0 : m.get(lower)!);
+}
+const lowerOf = (ts: Bound[], b: number): Bound | null => (b === 0 ? null : ts[b - 1]!);
+const upperOf = (ts: Bound[], b: number): Bound | null => (b >= ts.length ? null : ts[b]!);
+/** The key range holding every one of `buckets`: bounds for the queries, so an index serves them. */
+function envelopeOf(ts: Bound[], buckets: number[]): { lo: Bound | null; hi: Bound | null } {
+  if (buckets.length === 0) return { lo: null, hi: null };
+  const min = Math.min(...buckets);
+  const max = Math.max(...buckets);
+  return { lo: lowerOf(ts, min), hi: upperOf(ts, max) };
+}
+
+type Totals = Pick<RangeDiffResult, 'sourceRows' | 'mappings' | 'migrated'>;
+
+/** The first level covers every row: its sums are the totals. */
+function totalsOf(a: Map<number, Agg>, b: Map<number, Agg>): Totals {
+  let sourceRows = 0;
+  let mappings = 0;
+  let migrated = 0;
+  for (const x of a.values()) sourceRows += x.n;
+  for (const x of b.values()) {
+    mappings += x.n;
+    migrated += x.present;
+  }
+  return { sourceRows, mappings, migrated };
+}
+
+/** A differing segment too large to compare row by row: to be cut at the next level. */
+interface SplitSegment {
+  bucket: number;
+  n: number;
+  lo: Bound;
+  hi: Bound;
+  larger: 'source' | 'target';
+}
+
+/**
+ * The segments whose checksums differ: small ones go to `leaves` (compared row by row), the
+ * others are returned to be cut.
+ */
+function differingSegments(a: Map<number, Agg>, b: Map<number, Agg>, thresholds: Bound[], leafRows: number, cmp: (x: Bound, y: Bound) => number, leaves: Array<Bound | null>): SplitSegment[] {
+  const split: SplitSegment[] = [];
+  for (const k of new Set([...a.keys(), ...b.keys()])) {
+    const x = a.get(k);
+    const y = b.get(k);
+    if (x && y && x.n === y.n && x.s === y.s) continue;
+    const n = Math.max(x?.n ?? 0, y?.n ?? 0);
+    if (n <= leafRows) {
+      leaves.push(lowerOf(thresholds, k));
+      continue;
+    }
+    const lo = [x?.lo, y?.lo].filter((v): v is string => v != null).sort(cmp)[0]!;
+    const hi = [x?.hi, y?.hi].filter((v): v is string => v != null).sort(cmp).at(-1)!;
+    split.push({ bucket: k, n, lo, hi, larger: (x?.n ?? 0) >= (y?.n ?? 0) ? 'source' : 'target' });
+  }
+  return split;
+}
+
+interface Level {
+  spec: DiffSpec;
+  src: Side;
+  tgt: Side;
+  segmentRows: number;
+  fanout: number;
+}
+
+/** Where to cut each large differing segment, into pieces of about segmentRows rows. */
+async function cutsOf(lv: Level, thresholds: Bound[], split: SplitSegment[]): Promise<Map<number, Bound[]>> {
+  const cutOf = new Map<number, Bound[]>();
+  if (lv.spec.keyClass === 'integer') {
+    for (const s of split) cutOf.set(s.bucket, equalWidth(BigInt(s.lo), BigInt(s.hi), clamp(Math.ceil(s.n / lv.segmentRows), 2, lv.fanout)));
+    return cutOf;
+  }
+  const pieces = clamp(Math.ceil(Math.max(...split.map((s) => s.n)) / lv.segmentRows), 2, lv.fanout);
+  const bySide = (w: 'source' | 'target') => split.filter((s) => s.larger === w).map((s) => s.bucket);
+  const sw = bySide('source');
+  const tw = bySide('target');
+  const [ps, pt] = await Promise.all([
+    sw.length ? lv.src.percentiles(thresholds, sw, pieces, envelopeOf(thresholds, sw)) : new Map<number, Bound[]>(),
+    tw.length ? lv.tgt.percentiles(thresholds, tw, pieces, envelopeOf(thresholds, tw)) : new Map<number, Bound[]>(),
+  ]);
+  for (const s of split) cutOf.set(s.bucket, (s.larger === 'source' ? ps : pt).get(s.bucket) ?? []);
+  return cutOf;
+}
+
+/**
+ * The next level: the thresholds with the cuts added and the segments to checksum there, or
+ * null when no segment could be cut (those that cannot go to `leaves`).
+ */
+async function nextLevel(lv: Level, thresholds: Bound[], split: SplitSegment[], leaves: Array<Bound | null>): Promise<{ thresholds: Bound[]; wanted: number[] } | null> {
+  const cmp = lv.spec.compareKeys;
+  const cutOf = await cutsOf(lv, thresholds, split);
+  const added: Bound[] = [];
+  const nextLowers: Array<Bound | null> = [];
+  for (const s of split) {
+    // Cuts strictly inside the segment: above its smallest key (so above its lower bound), at most its largest.
+    const cuts = dedupeSorted((cutOf.get(s.bucket) ?? []).filter((c) => cmp(c, s.lo) > 0 && cmp(c, s.hi) <= 0), cmp);
+    if (cuts.length === 0) {
+      leaves.push(lowerOf(thresholds, s.bucket)); // cannot be cut (one key): compare its rows
+      continue;
+    }
+    added.push(...cuts);
+    nextLowers.push(lowerOf(thresholds, s.bucket), ...cuts);
+  }
+  if (nextLowers.length === 0) return null;
+  const next = dedupeSorted([...thresholds, ...added], cmp);
+  return { thresholds: next, wanted: nextLowers.map(indexOf(next)) };
+}
+
+/** The rows of the leaf segments, fetched on both sides and compared by key and hash into `out`. */
+async function compareLeaves(lv: Level, thresholds: Bound[], leaves: Array<Bound | null>, out: RangeDiffResult): Promise<void> {
+  const cmp = lv.spec.compareKeys;
+  const w = [...new Set(leaves.map(indexOf(thresholds)))];
+  const env = envelopeOf(thresholds, w);
+  const [a, b] = await Promise.all([lv.src.rows(thresholds, w, env), lv.tgt.rows(thresholds, w, env)]);
+  out.stats.rowsFetched = a.length + b.length;
+  const srcRows = new Map(a.map((r) => [r.k, r.h]));
+  const tgtRows = new Map(b.map((r) => [r.k, r]));
+  for (const [k, h] of srcRows) {
+    const t = tgtRows.get(k);
+    if (!t) out.missing.push(k);
+    else if (!t.present) out.dangling.push({ key: k, newId: String(t.new_id) });
+    else if (t.h !== h) out.differs.push(k);
+  }
+  for (const [k, t] of tgtRows) if (!srcRows.has(k)) out.extra.push({ key: k, present: t.present, newId: String(t.new_id) });
+  const order = (xs: string[]) => xs.sort(cmp);
+  order(out.missing);
+  order(out.differs);
+  out.dangling.sort((x, y) => cmp(x.key, y.key));
+  out.extra.sort((x, y) => cmp(x.key, y.key));
+}
+
 export async function rangeDiff(opts: RangeDiffOptions): Promise<RangeDiffResult> {
   const started = performance.now();
   const segmentRows = opts.segmentRows ?? 128;
   const leafRows = opts.leafRows ?? 256;
   const maxSegments = opts.maxSegments ?? 16384;
-  const fanout = Math.max(2, opts.fanout ?? 1024);
   const spec = opts.spec;
-  const cmp = spec.compareKeys;
-  const src = new Side(opts.source, spec.source, spec.keyClass);
-  const tgt = new Side(opts.target, spec.target, spec.keyClass);
+  const lv: Level = {
+    spec,
+    src: new Side(opts.source, spec.source, spec.keyClass),
+    tgt: new Side(opts.target, spec.target, spec.keyClass),
+    segmentRows,
+    fanout: Math.max(2, opts.fanout ?? 1024),
+  };
   const stats: RangeDiffStats = { segments: 0, levels: 0, rowsFetched: 0, ms: 0 };
 
   let thresholds = (await firstThresholds(opts.source, spec, segmentRows, maxSegments)).thresholds;
-  const indexOf = (ts: Bound[]) => {
-    const m = new Map(ts.map((t, i) => [t, i + 1]));
-    return (lower: Bound | null) => (lower === null ? 0 : m.get(lower)!);
-  };
-  const lowerOf = (ts: Bound[], b: number): Bound | null => (b === 0 ? null : ts[b - 1]!);
-  const upperOf = (ts: Bound[], b: number): Bound | null => (b >= ts.length ? null : ts[b]!);
-  const envelopeOf = (ts: Bound[], buckets: number[]) => {
-    if (buckets.length === 0) return { lo: null, hi: null };
-    const min = Math.min(...buckets);
-    const max = Math.max(...buckets);
-    return { lo: lowerOf(ts, min), hi: upperOf(ts, max) };
-  };
-
-  let totals: { sourceRows: number; mappings: number; migrated: number } | null = null;
+  let totals: Totals | null = null;
   let wanted: number[] | null = null; // null: every segment
   const leaves: Array<Bound | null> = []; // lower bounds of segments to compare row by row
   for (;;) {
     stats.levels += 1;
     const env = wanted === null ? { lo: null, hi: null } : envelopeOf(thresholds, wanted);
-    const [a, b] = await Promise.all([src.checksums(thresholds, wanted, env), tgt.checksums(thresholds, wanted, env)]);
-    if (totals === null) {
-      let sourceRows = 0;
-      let mappings = 0;
-      let migrated = 0;
-      for (const x of a.values()) sourceRows += x.n;
-      for (const x of b.values()) {
-        mappings += x.n;
-        migrated += x.present;
-      }
-      totals = { sourceRows, mappings, migrated };
-    }
-    const buckets = new Set([...a.keys(), ...b.keys()]);
-    stats.segments += buckets.size;
-    const split: Array<{ bucket: number; n: number; lo: Bound; hi: Bound; larger: 'source' | 'target' }> = [];
-    for (const k of buckets) {
-      const x = a.get(k);
-      const y = b.get(k);
-      if (x && y && x.n === y.n && x.s === y.s) continue;
-      const n = Math.max(x?.n ?? 0, y?.n ?? 0);
-      if (n <= leafRows) {
-        leaves.push(lowerOf(thresholds, k));
-        continue;
-      }
-      const lo = [x?.lo, y?.lo].filter((v): v is string => v != null).sort(cmp)[0]!;
-      const hi = [x?.hi, y?.hi].filter((v): v is string => v != null).sort(cmp).at(-1)!;
-      split.push({ bucket: k, n, lo, hi, larger: (x?.n ?? 0) >= (y?.n ?? 0) ? 'source' : 'target' });
-    }
+    const [a, b] = await Promise.all([lv.src.checksums(thresholds, wanted, env), lv.tgt.checksums(thresholds, wanted, env)]);
+    if (totals === null) totals = totalsOf(a, b);
+    stats.segments += new Set([...a.keys(), ...b.keys()]).size;
+    const split = differingSegments(a, b, thresholds, leafRows, spec.compareKeys, leaves);
     if (stats.levels === 1 && opts.stopAbove !== undefined && split.length + leaves.length > opts.stopAbove) {
       stats.ms = Math.round(performance.now() - started);
-      return { ...totals!, missing: [], dangling: [], extra: [], differs: [], stats, aborted: true };
+      return { ...totals, missing: [], dangling: [], extra: [], differs: [], stats, aborted: true };
     }
     if (split.length === 0) break;
-
-    // Cut each large differing segment into pieces of about segmentRows rows.
-    const pieces = clamp(Math.ceil(Math.max(...split.map((s) => s.n)) / segmentRows), 2, fanout);
-    const added: Bound[] = [];
-    const cutOf = new Map<number, Bound[]>();
-    if (spec.keyClass === 'integer') {
-      for (const s of split) cutOf.set(s.bucket, equalWidth(BigInt(s.lo), BigInt(s.hi), clamp(Math.ceil(s.n / segmentRows), 2, fanout)));
-    } else {
-      const bySide = (w: 'source' | 'target') => split.filter((s) => s.larger === w).map((s) => s.bucket);
-      const sw = bySide('source');
-      const tw = bySide('target');
-      const [ps, pt] = await Promise.all([
-        sw.length ? src.percentiles(thresholds, sw, pieces, envelopeOf(thresholds, sw)) : new Map<number, Bound[]>(),
-        tw.length ? tgt.percentiles(thresholds, tw, pieces, envelopeOf(thresholds, tw)) : new Map<number, Bound[]>(),
-      ]);
-      for (const s of split) cutOf.set(s.bucket, (s.larger === 'source' ? ps : pt).get(s.bucket) ?? []);
-    }
-    const nextLowers: Array<Bound | null> = [];
-    for (const s of split) {
-      // Cuts strictly inside the segment: above its smallest key (so above its lower bound), at most its largest.
-      const cuts = dedupeSorted((cutOf.get(s.bucket) ?? []).filter((c) => cmp(c, s.lo) > 0 && cmp(c, s.hi) <= 0), cmp);
-      if (cuts.length === 0) {
-        leaves.push(lowerOf(thresholds, s.bucket)); // cannot be cut (one key): compare its rows
-        continue;
-      }
-      added.push(...cuts);
-      nextLowers.push(lowerOf(thresholds, s.bucket), ...cuts);
-    }
-    if (nextLowers.length === 0) break;
-    thresholds = dedupeSorted([...thresholds, ...added], cmp);
-    const idx = indexOf(thresholds);
-    wanted = nextLowers.map(idx);
+    const next = await nextLevel(lv, thresholds, split, leaves);
+    if (next === null) break;
+    ({ thresholds, wanted } = next);
     if (stats.levels > 64) throw new Error('range diff did not converge');
   }
 
   const out: RangeDiffResult = { ...totals!, missing: [], dangling: [], extra: [], differs: [], stats };
-  if (leaves.length) {
-    const idx = indexOf(thresholds);
-    const w = [...new Set(leaves.map(idx))];
-    const env = envelopeOf(thresholds, w);
-    const [a, b] = await Promise.all([src.rows(thresholds, w, env), tgt.rows(thresholds, w, env)]);
-    stats.rowsFetched = a.length + b.length;
-    const srcRows = new Map(a.map((r) => [r.k, r.h]));
-    const tgtRows = new Map(b.map((r) => [r.k, r]));
-    for (const [k, h] of srcRows) {
-      const t = tgtRows.get(k);
-      if (!t) out.missing.push(k);
-      else if (!t.present) out.dangling.push({ key: k, newId: String(t.new_id) });
-      else if (t.h !== h) out.differs.push(k);
-    }
-    for (const [k, t] of tgtRows) if (!srcRows.has(k)) out.extra.push({ key: k, present: t.present, newId: String(t.new_id) });
-    const order = (xs: string[]) => xs.sort(cmp);
-    order(out.missing);
-    order(out.differs);
-    out.dangling.sort((x, y) => cmp(x.key, y.key));
-    out.extra.sort((x, y) => cmp(x.key, y.key));
-  }
+  if (leaves.length) await compareLeaves(lv, thresholds, leaves, out);
   stats.ms = Math.round(performance.now() - started);
   return out;
 }
