@@ -48,6 +48,31 @@ export interface TsCompileOptions {
   row?: string;
 }
 
+/** A function call, its arguments already compiled (`args[i]` is `e.args[i]` as TypeScript). */
+function compileCall(e: Extract<Expr, { kind: 'call' }>, args: readonly string[]): string {
+  switch (e.fn) {
+    case 'concat':
+      return `pg.concat([${e.args.map((a, i) => `[${args[i]}, ${str(need(a))}]`).join(', ')}])`;
+    case 'concat_ws':
+      return `pg.concatWs(${args[0]}, [${e.args
+        .slice(1)
+        .map((a, i) => `[${args[i + 1]}, ${str(need(a))}]`)
+        .join(', ')}])`;
+    case 'split_part':
+      return `pg.splitPart(${args.join(', ')})`;
+    case 'regexp_replace':
+      return `pg.regexpReplace(${args.join(', ')})`;
+    case 'nullif': {
+      const lt = need(e.args[0]!);
+      const rt = need(e.args[1]!);
+      if (lt === rt) return `pg.nullif(${str(lt)}, ${args[0]}, ${args[1]})`;
+      return `pg.nullif('numeric', pg.cast(${args[0]}, ${str(lt)}, { type: 'numeric' }), pg.cast(${args[1]}, ${str(rt)}, { type: 'numeric' })) === null ? null : ${args[0]}`;
+    }
+    default:
+      return `pg.${e.fn}(${args.join(', ')})`;
+  }
+}
+
 /** The expression as one TypeScript expression of the runtime's value type. */
 export function compileTs(expr: Typed, options: TsCompileOptions = {}): string {
   const row = options.row ?? 'row';
@@ -98,30 +123,8 @@ export function compileTs(expr: Typed, options: TsCompileOptions = {}): string {
       }
       case 'cast':
         return `pg.cast(${c(e.arg)}, ${str(need(e.arg))}, ${castTarget(e.to)})`;
-      case 'call': {
-        const args = e.args.map(c);
-        switch (e.fn) {
-          case 'concat':
-            return `pg.concat([${e.args.map((a, i) => `[${args[i]}, ${str(need(a))}]`).join(', ')}])`;
-          case 'concat_ws':
-            return `pg.concatWs(${args[0]}, [${e.args
-              .slice(1)
-              .map((a, i) => `[${args[i + 1]}, ${str(need(a))}]`)
-              .join(', ')}])`;
-          case 'split_part':
-            return `pg.splitPart(${args.join(', ')})`;
-          case 'regexp_replace':
-            return `pg.regexpReplace(${args.join(', ')})`;
-          case 'nullif': {
-            const lt = need(e.args[0]!);
-            const rt = need(e.args[1]!);
-            if (lt === rt) return `pg.nullif(${str(lt)}, ${args[0]}, ${args[1]})`;
-            return `pg.nullif('numeric', pg.cast(${args[0]}, ${str(lt)}, { type: 'numeric' }), pg.cast(${args[1]}, ${str(rt)}, { type: 'numeric' })) === null ? null : ${args[0]}`;
-          }
-          default:
-            return `pg.${e.fn}(${args.join(', ')})`;
-        }
-      }
+      case 'call':
+        return compileCall(e, e.args.map(c));
     }
   };
   /** A branch of CASE/COALESCE whose type is narrower than the result (integer in a numeric CASE). */
