@@ -29,11 +29,6 @@ function nameOf(node: ts.FunctionLikeDeclaration, source: ts.SourceFile): string
   if (ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
   if (ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText(source);
   if (ts.isCallExpression(parent)) return `<callback of ${parent.expression.getText(source).slice(0, 40)}>`;
-  // An immediately invoked function assigned to a name (`const pg = (() => { … })()`) is that name's module.
-  if (ts.isParenthesizedExpression(parent) && ts.isCallExpression(parent.parent) && parent.parent.expression === parent) {
-    const holder = parent.parent.parent;
-    if (ts.isVariableDeclaration(holder) && ts.isIdentifier(holder.name)) return holder.name.text;
-  }
   return '<anonymous>';
 }
 

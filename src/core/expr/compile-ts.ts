@@ -10,9 +10,29 @@ import { ExprError } from './errors.js';
  * the run (see `parentDictionarySql`); the program never fetches anything.
  */
 
-/** The runtime library's source, to inline into a generated program (it imports nothing). */
+const RUNTIME_BODY_MARKER = '// ---- the library: runtimeSource() inlines everything below';
+const RUNTIME_EXPORT = 'export const pg = api;';
+
+/**
+ * The runtime library's source, to inline into a generated program (it imports nothing).
+ * runtime.ts is written as top-level functions; here its library part is wrapped in one
+ * immediately invoked function, so the program gains one value, `pg` (plus the Pg* types),
+ * and none of the runtime's helper names can clash with the program's own.
+ */
 export function runtimeSource(): string {
-  return readFileSync(new URL('./runtime.ts', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('./runtime.ts', import.meta.url), 'utf8');
+  const at = text.indexOf(RUNTIME_BODY_MARKER);
+  const end = text.lastIndexOf(RUNTIME_EXPORT);
+  if (at < 0 || end < at || text.slice(end + RUNTIME_EXPORT.length).trim() !== '') {
+    throw new Error(`runtime.ts must hold the marker ${JSON.stringify(RUNTIME_BODY_MARKER)} and end with ${JSON.stringify(RUNTIME_EXPORT)}`);
+  }
+  const body = text.slice(at, end).trimEnd();
+  if (/^export\s/m.test(body)) throw new Error('runtime.ts exports nothing between its marker and its last line: the library is inlined inside pg');
+  const indented = body
+    .split('\n')
+    .map((line) => (line === '' ? '' : `  ${line}`))
+    .join('\n');
+  return `${text.slice(0, at)}export const pg = (() => {\n${indented}\n  return api;\n})();\n`;
 }
 
 /** What a derived value is in the program, by type. */
