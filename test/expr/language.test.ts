@@ -1,4 +1,5 @@
 import pg from 'pg';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
@@ -232,6 +233,13 @@ describe('the column language: compiled SQL and TypeScript', () => {
     const src = runtimeSource();
     expect(src).not.toMatch(/^\s*import\s/m);
     expect(src).not.toMatch(/\brequire\(/);
+  });
+
+  it('inlines the runtime as one top-level value, pg, besides its types', () => {
+    // runtime.ts is written as top-level functions; in a program they must not meet the program's own names.
+    const file = ts.createSourceFile('program.ts', runtimeSource(), ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const values = file.statements.filter((s) => !ts.isTypeAliasDeclaration(s) && !ts.isInterfaceDeclaration(s));
+    expect(values.map((s) => s.getText(file).slice(0, 26))).toEqual(['export const pg = (() => {']);
   });
 });
 

@@ -129,211 +129,252 @@ export function checkRegexSubset(pattern: string): string | null {
   return null;
 }
 
+const typeError = (message: string, at: number | undefined, hint?: string): never => {
+  throw new ExprError('EXPR_TYPE', message, { at, ...(hint ? { hint } : {}) });
+};
+
+function sourceType(pgType: string, what: string, at: number | undefined): ScalarType {
+  const t = scalarTypeOf(pgType);
+  if (t === undefined) {
+    return typeError(
+      `${what} is of type ${pgType}, which the column language does not read`,
+      at,
+      'the language reads text, varchar, integer, bigint, numeric, boolean, date, timestamp, timestamptz and uuid columns; use a transform for others',
+    );
+  }
+  return t;
+}
+
+/** The common type of CASE branches, COALESCE and comparisons (select_common_type, for the subset). */
+function common(types: ScalarType[], what: string, at: number | undefined): ScalarType {
+  const known = types.filter((t) => t !== 'unknown');
+  if (known.length === 0) return 'text';
+  if (known.every((t) => t === known[0])) return known[0]!;
+  if (known.every(isNumeric)) return known.reduce((a, b) => (NUMERIC_RANK[a]! >= NUMERIC_RANK[b]! ? a : b));
+  const distinct = [...new Set(known)];
+  return typeError(`${what} types ${label(distinct[0]!)} and ${label(distinct[1]!)} cannot be matched`, at, 'cast one side so both have the same type');
+}
+
+/** Settles an unknown literal (or NULL) to the type its context needs. */
+function settle(node: Typed, to: ScalarType): Typed {
+  // PostgreSQL reads the literal with the type's input function: '5' becomes 5, 'x' is an error.
+  if (node.type !== 'unknown' || to === 'unknown') return node;
+  return { ...node, type: to };
+}
+
+function expectType(node: Typed, allowed: readonly ScalarType[], context: string): Typed {
+  if (node.type === 'unknown') return settle(node, allowed[0]!);
+  if (!allowed.includes(node.type)) {
+    return typeError(`${context} takes ${allowed.map(label).join(' or ')}, not ${label(node.type)}`, node.at, `cast it, for example (…)::${allowed[0]}`);
+  }
+  return node;
+}
+
+type Node<K extends Expr['kind']> = Extract<Expr, { kind: K }>;
+
+function columnType(e: Node<'column'>, env: CheckEnv): Typed {
+  const pgType = Object.prototype.hasOwnProperty.call(env.columns, e.name) ? env.columns[e.name] : undefined;
+  if (pgType === undefined) {
+    throw new ExprError('EXPR_UNKNOWN_COLUMN', `the source row has no column ${JSON.stringify(e.name)}`, {
+      at: e.at,
+      hint: `its columns: ${Object.keys(env.columns).join(', ')}. Unquoted names are lower-cased; quote mixed case ("FirstName")`,
+    });
+  }
+  return { ...e, type: sourceType(pgType, `column ${e.name}`, e.at) };
+}
+
+function parentColumnType(e: Node<'parent_column'>, env: CheckEnv): Typed {
+  const key = [...e.path, e.column].join('.');
+  const pgType = env.parentColumns && Object.prototype.hasOwnProperty.call(env.parentColumns, key) ? env.parentColumns[key] : undefined;
+  if (pgType === undefined) {
+    throw new ExprError('EXPR_PARENT_UNRESOLVED', `${key} is not a column of a parent reached through a foreign key of the source table`, {
+      at: e.at,
+      hint: 'write parent_table.column where the source table has a foreign key to parent_table (several hops: a.b.column)',
+    });
+  }
+  return { ...e, type: sourceType(pgType, `parent column ${key}`, e.at) };
+}
+
+function literalType(e: Node<'literal'>): Typed {
+  if (e.literal === 'string' || e.literal === 'null') return { ...e, type: 'unknown' };
+  if (e.literal === 'boolean') return { ...e, type: 'boolean' };
+  if (e.literal === 'numeric') return { ...e, type: 'numeric' };
+  const v = BigInt(e.value ?? '0');
+  return { ...e, type: v >= -2147483648n && v <= 2147483647n ? 'integer' : 'bigint' };
+}
+
+function arithType(e: Node<'arith'>, l: Typed, r: Typed): Typed {
+  if (l.type === 'unknown' && r.type === 'unknown') return typeError(`operator is not unique: unknown ${e.op} unknown`, e.at, 'cast one side, for example \'1\'::integer');
+  const lt = l.type === 'unknown' ? r.type : l.type;
+  const rt = r.type === 'unknown' ? l.type : r.type;
+  if (!isNumeric(lt) || !isNumeric(rt)) {
+    return typeError(`operator does not exist: ${label(lt)} ${e.op} ${label(rt)}`, e.at, 'arithmetic takes integer, bigint or numeric; cast text first, for example price::numeric');
+  }
+  const type = NUMERIC_RANK[lt]! >= NUMERIC_RANK[rt]! ? lt : rt;
+  return { ...e, left: settle(l, lt), right: settle(r, rt), type };
+}
+
+function concatOpType(e: Node<'concat_op'>, l: Typed, r: Typed): Typed {
+  const textish = (t: ScalarType) => t === 'text' || t === 'unknown';
+  if (!textish(l.type) && !textish(r.type)) {
+    return typeError(`operator does not exist: ${label(l.type)} || ${label(r.type)}`, e.at, 'one side of || must be text; cast one, for example a::text || b');
+  }
+  return { ...e, left: settle(l, 'text'), right: settle(r, 'text'), type: 'text' };
+}
+
+function caseType(e: Node<'case'>, walk: (e: Expr) => Typed): Typed {
+  const whens = e.whens.map((w) => ({ when: expectType(walk(w.when), ['boolean'], 'CASE WHEN'), then: walk(w.then) }));
+  const otherwise = e.else === null ? null : walk(e.else);
+  const t = common([...whens.map((w) => w.then.type), ...(otherwise ? [otherwise.type] : [])], 'CASE', e.at);
+  return { ...e, whens: whens.map((w) => ({ when: w.when, then: settle(w.then, t) })), else: otherwise === null ? null : settle(otherwise, t), type: t };
+}
+
+function castType(e: Node<'cast'>, a: Typed): Typed {
+  if (!CASTS[e.to.type].includes(a.type)) return typeError(`cannot cast type ${label(a.type)} to ${e.to.type}`, e.at, a.type === 'bigint' && e.to.type === 'boolean' ? 'cast through integer: x::integer::boolean' : undefined);
+  return { ...e, arg: a, type: e.to.type };
+}
+
+/** The node's type from its children's, after checking them (depth first, left to right). */
+function typeNode(e: Expr, env: CheckEnv): Typed {
+  const walk = (child: Expr): Typed => typeNode(child, env);
+  switch (e.kind) {
+    case 'column':
+      return columnType(e, env);
+    case 'parent_column':
+      return parentColumnType(e, env);
+    case 'literal':
+      return literalType(e);
+    case 'arith': {
+      const l = walk(e.left);
+      return arithType(e, l, walk(e.right));
+    }
+    case 'negate': {
+      const a = walk(e.arg);
+      if (a.type === 'unknown' || !isNumeric(a.type)) return typeError(`operator does not exist: - ${label(a.type)}`, e.at);
+      return { ...e, arg: a, type: a.type };
+    }
+    case 'concat_op': {
+      const l = walk(e.left);
+      return concatOpType(e, l, walk(e.right));
+    }
+    case 'compare': {
+      const l = walk(e.left);
+      const r = walk(e.right);
+      const t = common([l.type, r.type], 'comparison', e.at);
+      return { ...e, left: settle(l, t), right: settle(r, t), type: 'boolean' };
+    }
+    case 'bool':
+      return { ...e, args: e.args.map((a) => expectType(walk(a), ['boolean'], e.op.toUpperCase())), type: 'boolean' };
+    case 'not':
+      return { ...e, arg: expectType(walk(e.arg), ['boolean'], 'NOT'), type: 'boolean' };
+    case 'null_test':
+      return { ...e, arg: walk(e.arg), type: 'boolean' };
+    case 'coalesce': {
+      const args = e.args.map(walk);
+      const t = common(args.map((a) => a.type), 'COALESCE', e.at);
+      return { ...e, args: args.map((a) => settle(a, t)), type: t };
+    }
+    case 'case':
+      return caseType(e, walk);
+    case 'cast':
+      return castType(e, walk(e.arg));
+    case 'call':
+      return callType(e, e.args.map(walk));
+  }
+}
+
 export function checkExpr(expr: Expr, env: CheckEnv): Typed {
-  const typeError = (message: string, at: number | undefined, hint?: string): never => {
-    throw new ExprError('EXPR_TYPE', message, { at, ...(hint ? { hint } : {}) });
-  };
-  const sourceType = (pgType: string, what: string, at: number | undefined): ScalarType => {
-    const t = scalarTypeOf(pgType);
-    if (t === undefined) {
-      return typeError(
-        `${what} is of type ${pgType}, which the column language does not read`,
-        at,
-        'the language reads text, varchar, integer, bigint, numeric, boolean, date, timestamp, timestamptz and uuid columns; use a transform for others',
-      );
-    }
-    return t;
-  };
-  /** The common type of CASE branches, COALESCE and comparisons (select_common_type, for the subset). */
-  const common = (types: ScalarType[], what: string, at: number | undefined): ScalarType => {
-    const known = types.filter((t) => t !== 'unknown');
-    if (known.length === 0) return 'text';
-    if (known.every((t) => t === known[0])) return known[0]!;
-    if (known.every(isNumeric)) return known.reduce((a, b) => (NUMERIC_RANK[a]! >= NUMERIC_RANK[b]! ? a : b));
-    const distinct = [...new Set(known)];
-    return typeError(`${what} types ${label(distinct[0]!)} and ${label(distinct[1]!)} cannot be matched`, at, 'cast one side so both have the same type');
-  };
-  /** Settles an unknown literal (or NULL) to the type its context needs. */
-  const settle = (node: Typed, to: ScalarType): Typed => {
-    // PostgreSQL reads the literal with the type's input function: '5' becomes 5, 'x' is an error.
-    if (node.type !== 'unknown' || to === 'unknown') return node;
-    return { ...node, type: to };
-  };
-  const expect = (node: Typed, allowed: readonly ScalarType[], context: string): Typed => {
-    if (node.type === 'unknown') return settle(node, allowed[0]!);
-    if (!allowed.includes(node.type)) {
-      return typeError(`${context} takes ${allowed.map(label).join(' or ')}, not ${label(node.type)}`, node.at, `cast it, for example (…)::${allowed[0]}`);
-    }
-    return node;
-  };
+  return typeNode(expr, env);
+}
 
-  const walk = (e: Expr): Typed => {
-    switch (e.kind) {
-      case 'column': {
-        const pgType = Object.prototype.hasOwnProperty.call(env.columns, e.name) ? env.columns[e.name] : undefined;
-        if (pgType === undefined) {
-          throw new ExprError('EXPR_UNKNOWN_COLUMN', `the source row has no column ${JSON.stringify(e.name)}`, {
-            at: e.at,
-            hint: `its columns: ${Object.keys(env.columns).join(', ')}. Unquoted names are lower-cased; quote mixed case ("FirstName")`,
-          });
-        }
-        return { ...e, type: sourceType(pgType, `column ${e.name}`, e.at) };
-      }
-      case 'parent_column': {
-        const key = [...e.path, e.column].join('.');
-        const pgType = env.parentColumns && Object.prototype.hasOwnProperty.call(env.parentColumns, key) ? env.parentColumns[key] : undefined;
-        if (pgType === undefined) {
-          throw new ExprError('EXPR_PARENT_UNRESOLVED', `${key} is not a column of a parent reached through a foreign key of the source table`, {
-            at: e.at,
-            hint: 'write parent_table.column where the source table has a foreign key to parent_table (several hops: a.b.column)',
-          });
-        }
-        return { ...e, type: sourceType(pgType, `parent column ${key}`, e.at) };
-      }
-      case 'literal': {
-        if (e.literal === 'string' || e.literal === 'null') return { ...e, type: 'unknown' };
-        if (e.literal === 'boolean') return { ...e, type: 'boolean' };
-        if (e.literal === 'numeric') return { ...e, type: 'numeric' };
-        const v = BigInt(e.value ?? '0');
-        return { ...e, type: v >= -2147483648n && v <= 2147483647n ? 'integer' : 'bigint' };
-      }
-      case 'arith': {
-        const l = walk(e.left);
-        const r = walk(e.right);
-        if (l.type === 'unknown' && r.type === 'unknown') return typeError(`operator is not unique: unknown ${e.op} unknown`, e.at, 'cast one side, for example \'1\'::integer');
-        const lt = l.type === 'unknown' ? r.type : l.type;
-        const rt = r.type === 'unknown' ? l.type : r.type;
-        if (!isNumeric(lt) || !isNumeric(rt)) {
-          return typeError(`operator does not exist: ${label(lt)} ${e.op} ${label(rt)}`, e.at, 'arithmetic takes integer, bigint or numeric; cast text first, for example price::numeric');
-        }
-        const type = NUMERIC_RANK[lt]! >= NUMERIC_RANK[rt]! ? lt : rt;
-        return { ...e, left: settle(l, lt), right: settle(r, rt), type };
-      }
-      case 'negate': {
-        const a = walk(e.arg);
-        if (a.type === 'unknown' || !isNumeric(a.type)) return typeError(`operator does not exist: - ${label(a.type)}`, e.at);
-        return { ...e, arg: a, type: a.type };
-      }
-      case 'concat_op': {
-        const l = walk(e.left);
-        const r = walk(e.right);
-        const textish = (t: ScalarType) => t === 'text' || t === 'unknown';
-        if (!textish(l.type) && !textish(r.type)) {
-          return typeError(`operator does not exist: ${label(l.type)} || ${label(r.type)}`, e.at, 'one side of || must be text; cast one, for example a::text || b');
-        }
-        return { ...e, left: settle(l, 'text'), right: settle(r, 'text'), type: 'text' };
-      }
-      case 'compare': {
-        const l = walk(e.left);
-        const r = walk(e.right);
-        const t = common([l.type, r.type], 'comparison', e.at);
-        return { ...e, left: settle(l, t), right: settle(r, t), type: 'boolean' };
-      }
-      case 'bool':
-        return { ...e, args: e.args.map((a) => expect(walk(a), ['boolean'], e.op.toUpperCase())), type: 'boolean' };
-      case 'not':
-        return { ...e, arg: expect(walk(e.arg), ['boolean'], 'NOT'), type: 'boolean' };
-      case 'null_test': {
-        const a = walk(e.arg);
-        return { ...e, arg: a, type: 'boolean' };
-      }
-      case 'coalesce': {
-        const args = e.args.map(walk);
-        const t = common(args.map((a) => a.type), 'COALESCE', e.at);
-        return { ...e, args: args.map((a) => settle(a, t)), type: t };
-      }
-      case 'case': {
-        const whens = e.whens.map((w) => ({ when: expect(walk(w.when), ['boolean'], 'CASE WHEN'), then: walk(w.then) }));
-        const otherwise = e.else === null ? null : walk(e.else);
-        const t = common([...whens.map((w) => w.then.type), ...(otherwise ? [otherwise.type] : [])], 'CASE', e.at);
-        return { ...e, whens: whens.map((w) => ({ when: w.when, then: settle(w.then, t) })), else: otherwise === null ? null : settle(otherwise, t), type: t };
-      }
-      case 'cast': {
-        const a = walk(e.arg);
-        if (!CASTS[e.to.type].includes(a.type)) return typeError(`cannot cast type ${label(a.type)} to ${e.to.type}`, e.at, a.type === 'bigint' && e.to.type === 'boolean' ? 'cast through integer: x::integer::boolean' : undefined);
-        return { ...e, arg: a, type: e.to.type };
-      }
-      case 'call':
-        return callType(e, e.args.map(walk));
-    }
-  };
-
-  const callType = (e: Extract<Expr, { kind: 'call' }>, args: Typed[]): Typed => {
-    const arity = (min: number, max: number, signature: string): void => {
+/** The checks a function's arguments share, bound to one call. */
+function argumentChecks(e: Node<'call'>, args: Typed[]) {
+  return {
+    arity(min: number, max: number, signature: string): void {
       if (args.length < min || args.length > max) typeError(`${e.fn} takes ${signature}; it was given ${args.length} argument${args.length === 1 ? '' : 's'}`, e.at);
-    };
-    const text = (a: Typed, what: string) => expect(a, ['text'], `${e.fn}'s ${what}`);
+    },
+    text: (a: Typed, what: string) => expectType(a, ['text'], `${e.fn}'s ${what}`),
     // A quoted '2' where a number goes would make PostgreSQL pick another overload (substring(text, text) is a regex): refuse it.
-    const int = (a: Typed, what: string) => {
+    int(a: Typed, what: string) {
       if (a.kind === 'literal' && a.literal === 'string') typeError(`${e.fn}'s ${what} is a number: write ${a.value}, not '${a.value}'`, a.at);
-      return expect(a, ['integer'], `${e.fn}'s ${what}`);
-    };
-    const done = (typedArgs: Typed[], type: ScalarType): Typed => ({ ...e, args: typedArgs, type });
-    switch (e.fn) {
-      case 'concat':
-        arity(1, 100, '(value, …)');
-        return done(args.map((a) => settle(a, 'text')), 'text');
-      case 'concat_ws':
-        arity(2, 100, '(separator text, value, …)');
-        return done([text(args[0]!, 'separator'), ...args.slice(1).map((a) => settle(a, 'text'))], 'text');
-      case 'lower':
-      case 'upper':
-      case 'initcap':
-        arity(1, 1, '(text)');
-        return done([text(args[0]!, 'argument')], 'text');
-      case 'btrim':
-      case 'ltrim':
-      case 'rtrim':
-        arity(1, 2, '(text [, characters text])');
-        return done([text(args[0]!, 'argument'), ...args.slice(1).map((a) => text(a, 'characters'))], 'text');
-      case 'replace':
-        arity(3, 3, '(text, from text, to text)');
-        return done(args.map((a, i) => text(a, ['string', 'from', 'to'][i]!)), 'text');
-      case 'substring':
-        arity(2, 3, '(text, start integer [, count integer])');
-        return done([text(args[0]!, 'string'), ...args.slice(1).map((a, i) => int(a, i === 0 ? 'start' : 'count'))], 'text');
-      case 'left':
-      case 'right':
-        arity(2, 2, '(text, n integer)');
-        return done([text(args[0]!, 'string'), int(args[1]!, 'length')], 'text');
-      case 'split_part':
-        arity(3, 3, '(text, delimiter text, n integer)');
-        return done([text(args[0]!, 'string'), text(args[1]!, 'delimiter'), int(args[2]!, 'field')], 'text');
-      case 'regexp_replace': {
-        arity(3, 4, "(text, pattern 'literal', replacement text [, flags 'literal'])");
-        const pattern = args[1]!;
-        if (pattern.kind !== 'literal' || pattern.literal !== 'string') return typeError("regexp_replace's pattern must be a 'quoted literal' (it is checked before the run)", pattern.at);
-        const problem = checkRegexSubset(pattern.value ?? '');
-        if (problem !== null) {
-          throw new ExprError('EXPR_UNSUPPORTED', `regexp_replace pattern ${JSON.stringify(pattern.value)} uses ${problem}, where PostgreSQL and the sandbox could match differently`, {
-            at: pattern.at,
-            construct: problem,
-            hint: 'patterns may use literals, ., [a-z] classes, ^ $, (groups) and * + ? {m,n} on single characters; flags g and i',
-          });
-        }
-        const flags = args[3];
-        if (flags !== undefined && (flags.kind !== 'literal' || flags.literal !== 'string' || !/^(g?i?|ig)$/.test(flags.value ?? ''))) {
-          throw new ExprError('EXPR_UNSUPPORTED', `regexp_replace flags must be a literal made of g (every match) and i (ignore case)`, { at: flags.at, construct: 'regexp_replace flags' });
-        }
-        return done([text(args[0]!, 'string'), text(pattern, 'pattern'), text(args[2]!, 'replacement'), ...(flags ? [text(flags, 'flags')] : [])], 'text');
-      }
-      case 'nullif': {
-        arity(2, 2, '(a, b)');
-        const t = common([args[0]!.type, args[1]!.type], 'NULLIF', e.at);
-        return done([settle(args[0]!, t), settle(args[1]!, t)], args[0]!.type === 'unknown' ? t : args[0]!.type);
-      }
-      case 'round': {
-        arity(1, 2, '(numeric [, places integer])');
-        const v = args[0]!;
-        // round('2.5') would be round(double precision) in PostgreSQL, which rounds half to even.
-        if (v.type === 'unknown') return typeError("round of an untyped literal is ambiguous: write round('2.5'::numeric)", v.at);
-        if (v.type !== 'numeric') {
-          return typeError(`round takes numeric, not ${label(v.type)}`, v.at, `PostgreSQL would round ${label(v.type)} as double precision; cast it: round(x::numeric)`);
-        }
-        return done([settle(v, 'numeric'), ...args.slice(1).map((a) => int(a, 'places'))], 'numeric');
-      }
-    }
+      return expectType(a, ['integer'], `${e.fn}'s ${what}`);
+    },
+    done: (typedArgs: Typed[], type: ScalarType): Typed => ({ ...e, args: typedArgs, type }),
   };
+}
 
-  return walk(expr);
+function callType(e: Node<'call'>, args: Typed[]): Typed {
+  const { arity, text, int, done } = argumentChecks(e, args);
+  switch (e.fn) {
+    case 'concat':
+      arity(1, 100, '(value, …)');
+      return done(args.map((a) => settle(a, 'text')), 'text');
+    case 'concat_ws':
+      arity(2, 100, '(separator text, value, …)');
+      return done([text(args[0]!, 'separator'), ...args.slice(1).map((a) => settle(a, 'text'))], 'text');
+    case 'lower':
+    case 'upper':
+    case 'initcap':
+      arity(1, 1, '(text)');
+      return done([text(args[0]!, 'argument')], 'text');
+    case 'btrim':
+    case 'ltrim':
+    case 'rtrim':
+      arity(1, 2, '(text [, characters text])');
+      return done([text(args[0]!, 'argument'), ...args.slice(1).map((a) => text(a, 'characters'))], 'text');
+    case 'replace':
+      arity(3, 3, '(text, from text, to text)');
+      return done(args.map((a, i) => text(a, ['string', 'from', 'to'][i]!)), 'text');
+    case 'substring':
+      arity(2, 3, '(text, start integer [, count integer])');
+      return done([text(args[0]!, 'string'), ...args.slice(1).map((a, i) => int(a, i === 0 ? 'start' : 'count'))], 'text');
+    case 'left':
+    case 'right':
+      arity(2, 2, '(text, n integer)');
+      return done([text(args[0]!, 'string'), int(args[1]!, 'length')], 'text');
+    case 'split_part':
+      arity(3, 3, '(text, delimiter text, n integer)');
+      return done([text(args[0]!, 'string'), text(args[1]!, 'delimiter'), int(args[2]!, 'field')], 'text');
+    case 'regexp_replace':
+      return regexpReplaceType(e, args);
+    case 'nullif': {
+      arity(2, 2, '(a, b)');
+      const t = common([args[0]!.type, args[1]!.type], 'NULLIF', e.at);
+      return done([settle(args[0]!, t), settle(args[1]!, t)], args[0]!.type === 'unknown' ? t : args[0]!.type);
+    }
+    case 'round':
+      return roundType(e, args);
+  }
+}
+
+function regexpReplaceType(e: Node<'call'>, args: Typed[]): Typed {
+  const { arity, text, done } = argumentChecks(e, args);
+  arity(3, 4, "(text, pattern 'literal', replacement text [, flags 'literal'])");
+  const pattern = args[1]!;
+  if (pattern.kind !== 'literal' || pattern.literal !== 'string') return typeError("regexp_replace's pattern must be a 'quoted literal' (it is checked before the run)", pattern.at);
+  const problem = checkRegexSubset(pattern.value ?? '');
+  if (problem !== null) {
+    throw new ExprError('EXPR_UNSUPPORTED', `regexp_replace pattern ${JSON.stringify(pattern.value)} uses ${problem}, where PostgreSQL and the sandbox could match differently`, {
+      at: pattern.at,
+      construct: problem,
+      hint: 'patterns may use literals, ., [a-z] classes, ^ $, (groups) and * + ? {m,n} on single characters; flags g and i',
+    });
+  }
+  const flags = args[3];
+  if (flags !== undefined && (flags.kind !== 'literal' || flags.literal !== 'string' || !/^(g?i?|ig)$/.test(flags.value ?? ''))) {
+    throw new ExprError('EXPR_UNSUPPORTED', `regexp_replace flags must be a literal made of g (every match) and i (ignore case)`, { at: flags.at, construct: 'regexp_replace flags' });
+  }
+  return done([text(args[0]!, 'string'), text(pattern, 'pattern'), text(args[2]!, 'replacement'), ...(flags ? [text(flags, 'flags')] : [])], 'text');
+}
+
+function roundType(e: Node<'call'>, args: Typed[]): Typed {
+  const { arity, int, done } = argumentChecks(e, args);
+  arity(1, 2, '(numeric [, places integer])');
+  const v = args[0]!;
+  // round('2.5') would be round(double precision) in PostgreSQL, which rounds half to even.
+  if (v.type === 'unknown') return typeError("round of an untyped literal is ambiguous: write round('2.5'::numeric)", v.at);
+  if (v.type !== 'numeric') {
+    return typeError(`round takes numeric, not ${label(v.type)}`, v.at, `PostgreSQL would round ${label(v.type)} as double precision; cast it: round(x::numeric)`);
+  }
+  return done([settle(v, 'numeric'), ...args.slice(1).map((a) => int(a, 'places'))], 'numeric');
 }

@@ -10,9 +10,29 @@ import { ExprError } from './errors.js';
  * the run (see `parentDictionarySql`); the program never fetches anything.
  */
 
-/** The runtime library's source, to inline into a generated program (it imports nothing). */
+const RUNTIME_BODY_MARKER = '// ---- the library: runtimeSource() inlines everything below';
+const RUNTIME_EXPORT = 'export const pg = api;';
+
+/**
+ * The runtime library's source, to inline into a generated program (it imports nothing).
+ * runtime.ts is written as top-level functions; here its library part is wrapped in one
+ * immediately invoked function, so the program gains one value, `pg` (plus the Pg* types),
+ * and none of the runtime's helper names can clash with the program's own.
+ */
 export function runtimeSource(): string {
-  return readFileSync(new URL('./runtime.ts', import.meta.url), 'utf8');
+  const text = readFileSync(new URL('./runtime.ts', import.meta.url), 'utf8');
+  const at = text.indexOf(RUNTIME_BODY_MARKER);
+  const end = text.lastIndexOf(RUNTIME_EXPORT);
+  if (at < 0 || end < at || text.slice(end + RUNTIME_EXPORT.length).trim() !== '') {
+    throw new Error(`runtime.ts must hold the marker ${JSON.stringify(RUNTIME_BODY_MARKER)} and end with ${JSON.stringify(RUNTIME_EXPORT)}`);
+  }
+  const body = text.slice(at, end).trimEnd();
+  if (/^export\s/m.test(body)) throw new Error('runtime.ts exports nothing between its marker and its last line: the library is inlined inside pg');
+  const indented = body
+    .split('\n')
+    .map((line) => (line === '' ? '' : `  ${line}`))
+    .join('\n');
+  return `${text.slice(0, at)}export const pg = (() => {\n${indented}\n  return api;\n})();\n`;
 }
 
 /** What a derived value is in the program, by type. */
@@ -46,6 +66,31 @@ function need(e: Expr): ScalarType {
 export interface TsCompileOptions {
   /** The variable holding the source row (JSON as the harness receives it). */
   row?: string;
+}
+
+/** A function call, its arguments already compiled (`args[i]` is `e.args[i]` as TypeScript). */
+function compileCall(e: Extract<Expr, { kind: 'call' }>, args: readonly string[]): string {
+  switch (e.fn) {
+    case 'concat':
+      return `pg.concat([${e.args.map((a, i) => `[${args[i]}, ${str(need(a))}]`).join(', ')}])`;
+    case 'concat_ws':
+      return `pg.concatWs(${args[0]}, [${e.args
+        .slice(1)
+        .map((a, i) => `[${args[i + 1]}, ${str(need(a))}]`)
+        .join(', ')}])`;
+    case 'split_part':
+      return `pg.splitPart(${args.join(', ')})`;
+    case 'regexp_replace':
+      return `pg.regexpReplace(${args.join(', ')})`;
+    case 'nullif': {
+      const lt = need(e.args[0]!);
+      const rt = need(e.args[1]!);
+      if (lt === rt) return `pg.nullif(${str(lt)}, ${args[0]}, ${args[1]})`;
+      return `pg.nullif('numeric', pg.cast(${args[0]}, ${str(lt)}, { type: 'numeric' }), pg.cast(${args[1]}, ${str(rt)}, { type: 'numeric' })) === null ? null : ${args[0]}`;
+    }
+    default:
+      return `pg.${e.fn}(${args.join(', ')})`;
+  }
 }
 
 /** The expression as one TypeScript expression of the runtime's value type. */
@@ -98,30 +143,8 @@ export function compileTs(expr: Typed, options: TsCompileOptions = {}): string {
       }
       case 'cast':
         return `pg.cast(${c(e.arg)}, ${str(need(e.arg))}, ${castTarget(e.to)})`;
-      case 'call': {
-        const args = e.args.map(c);
-        switch (e.fn) {
-          case 'concat':
-            return `pg.concat([${e.args.map((a, i) => `[${args[i]}, ${str(need(a))}]`).join(', ')}])`;
-          case 'concat_ws':
-            return `pg.concatWs(${args[0]}, [${e.args
-              .slice(1)
-              .map((a, i) => `[${args[i + 1]}, ${str(need(a))}]`)
-              .join(', ')}])`;
-          case 'split_part':
-            return `pg.splitPart(${args.join(', ')})`;
-          case 'regexp_replace':
-            return `pg.regexpReplace(${args.join(', ')})`;
-          case 'nullif': {
-            const lt = need(e.args[0]!);
-            const rt = need(e.args[1]!);
-            if (lt === rt) return `pg.nullif(${str(lt)}, ${args[0]}, ${args[1]})`;
-            return `pg.nullif('numeric', pg.cast(${args[0]}, ${str(lt)}, { type: 'numeric' }), pg.cast(${args[1]}, ${str(rt)}, { type: 'numeric' })) === null ? null : ${args[0]}`;
-          }
-          default:
-            return `pg.${e.fn}(${args.join(', ')})`;
-        }
-      }
+      case 'call':
+        return compileCall(e, e.args.map(c));
     }
   };
   /** A branch of CASE/COALESCE whose type is narrower than the result (integer in a numeric CASE). */
