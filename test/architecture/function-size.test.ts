@@ -30,8 +30,6 @@ const ALLOWED: ReadonlyArray<{ file: string; name: string }> = [
   { file: 'src/validation/validate.ts', name: 'validateMigration' },
   { file: 'src/validation/validate.ts', name: 'compareByRanges' },
   { file: 'src/validation/walk.ts', name: 'walkRows' },
-  { file: 'agents/code-interpreter/resolve.ts', name: 'resolvePlan' },
-  { file: 'agents/planning/plan.ts', name: 'buildPlan' },
 ];
 
 describe('function size', () => {
