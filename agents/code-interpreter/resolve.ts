@@ -63,6 +63,18 @@ export interface ResolvedPlan {
  * missing, because a reviewer fixes them in one pass.
  */
 export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): ResolvedPlan {
+  const givenHash = checkRunnable(plan, analysis);
+  const problems: string[] = [];
+  const { sourceTable, targetTable } = resolveTables(plan, analysis, problems);
+  const { selected, selectedSource } = resolveSelection(plan, sourceTable, problems);
+  const { returned, planned } = resolveColumns({ plan, analysis, problems, selectedSource }, targetTable);
+  const leftOut = leftOutColumns(targetTable, planned, problems);
+  if (problems.length > 0) throw inconsistent(plan, problems);
+  return { plan, analysis, planHash: contentHash(plan), analysisHash: givenHash, sourceTable, targetTable, selected, returned, leftOut };
+}
+
+/** Refuses a plan that is not approved, still has open items, or was made from another analysis; returns the analysis's hash. */
+function checkRunnable(plan: MigrationPlan, analysis: SchemaAnalysis): string {
   if (plan.status !== 'approved') {
     throw new PlanError('PLAN_NOT_APPROVED', `Plan ${plan.id} revision ${plan.revision} is ${plan.status}; only an approved plan gets a program.`, {
       hint: `Review it and approve it: ferry approve ${plan.id}`,
@@ -83,16 +95,29 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
       { hint: 'Generate with the analysis the plan was made from, or plan again from the new analysis.' },
     );
   }
+  return givenHash;
+}
 
-  const problems: string[] = [];
-  const sourceName = `${plan.source.schema}.${plan.source.table}`;
-  const targetName = `${plan.target.schema}.${plan.target.table}`;
+/** Both tables of the plan, found in the analysis; without either nothing else can be checked, so it throws. */
+function resolveTables(plan: MigrationPlan, analysis: SchemaAnalysis, problems: string[]): { sourceTable: TableInfo; targetTable: TableInfo } {
   const sourceTable = findTable(analysis.source, plan.source.table, plan.source.schema);
   const targetTable = findTable(analysis.target, plan.target.table, plan.target.schema);
-  if (!sourceTable) problems.push(`source table ${sourceName} is not in the analysis of ${analysis.source.database}`);
-  if (!targetTable) problems.push(`target table ${targetName} is not in the analysis of ${analysis.target.database}`);
+  if (!sourceTable) problems.push(`source table ${plan.source.schema}.${plan.source.table} is not in the analysis of ${analysis.source.database}`);
+  if (!targetTable) problems.push(`target table ${plan.target.schema}.${plan.target.table} is not in the analysis of ${analysis.target.database}`);
   if (!sourceTable || !targetTable) throw inconsistent(plan, problems);
+  return { sourceTable, targetTable };
+}
 
+/** Looks up a selected source column that a target column reads, noting a problem when it is not selected. */
+type SelectedSource = (target: string, name: string) => ColumnInfo | undefined;
+
+/** The source columns the plan selects, and how target columns look them up. */
+function resolveSelection(
+  plan: MigrationPlan,
+  sourceTable: TableInfo,
+  problems: string[],
+): { selected: ColumnInfo[]; selectedSource: SelectedSource } {
+  const sourceName = `${plan.source.schema}.${plan.source.table}`;
   const sourceColumn = (name: string) => sourceTable.columns.find((c) => c.name === name);
   const selected: ColumnInfo[] = [];
   for (const name of new Set(plan.source.columns)) {
@@ -103,7 +128,7 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
   if (new Set(plan.source.columns).size !== plan.source.columns.length) {
     problems.push(`plan.source.columns names a column twice: ${plan.source.columns.join(', ')}`);
   }
-  const selectedSource = (target: string, name: string): ColumnInfo | undefined => {
+  const selectedSource: SelectedSource = (target, name) => {
     const column = selected.find((c) => c.name === name);
     if (!column) {
       const why = sourceColumn(name) ? 'is not among the selected source columns (plan.source.columns)' : `does not exist in ${sourceName}`;
@@ -111,84 +136,117 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
     }
     return column;
   };
+  return { selected, selectedSource };
+}
 
+/** What resolving one column's origin needs; problems are collected, not thrown. */
+interface ResolveContext {
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+  problems: string[];
+  selectedSource: SelectedSource;
+}
+
+/** Each planned column against the target table, in the plan's order; `planned` holds each target column's origin kind. */
+function resolveColumns(
+  ctx: ResolveContext,
+  targetTable: TableInfo,
+): { returned: ProgramColumn[]; planned: Map<string, ColumnMapping['origin']['kind']> } {
+  const targetName = `${ctx.plan.target.schema}.${ctx.plan.target.table}`;
   const returned: ProgramColumn[] = [];
   const planned = new Map<string, ColumnMapping['origin']['kind']>();
-  for (const mapping of plan.columns) {
+  for (const mapping of ctx.plan.columns) {
     const target = targetTable.columns.find((c) => c.name === mapping.target);
     if (!target) {
-      problems.push(`target column ${JSON.stringify(mapping.target)} has an origin but ${targetName} has no such column`);
+      ctx.problems.push(`target column ${JSON.stringify(mapping.target)} has an origin but ${targetName} has no such column`);
       continue;
     }
     if (planned.has(target.name)) {
-      problems.push(`target column ${JSON.stringify(target.name)} has more than one origin`);
+      ctx.problems.push(`target column ${JSON.stringify(target.name)} has more than one origin`);
       continue;
     }
     planned.set(target.name, mapping.origin.kind);
-    const origin = mapping.origin;
-    switch (origin.kind) {
-      case 'copy':
-      case 'cast': {
-        const source = selectedSource(target.name, origin.source);
-        if (source) returned.push({ kind: origin.kind, target, mapping, source });
-        break;
+    const column = resolveOrigin(ctx, target, mapping);
+    if (column) returned.push(column);
+  }
+  return { returned, planned };
+}
+
+/** The program column for one mapping, or undefined when the program does not return it (or a problem stops it). */
+function resolveOrigin(ctx: ResolveContext, target: ColumnInfo, mapping: ColumnMapping): ProgramColumn | undefined {
+  const { plan, problems, selectedSource } = ctx;
+  const origin = mapping.origin;
+  switch (origin.kind) {
+    case 'copy':
+    case 'cast': {
+      const source = selectedSource(target.name, origin.source);
+      return source ? { kind: origin.kind, target, mapping, source } : undefined;
+    }
+    case 'constant':
+      return { kind: 'constant', target, mapping, value: origin.value };
+    case 'enum_map':
+      return resolveEnumMap(ctx, target, mapping, origin);
+    case 'foreign_key': {
+      const decision = plan.foreignKeys.find((d) => d.column === target.name);
+      if (!decision) problems.push(`target column ${JSON.stringify(target.name)} is a foreign key but the plan has no decision for it`);
+      return decision ? { kind: 'foreign_key', target, mapping, decision } : undefined;
+    }
+    case 'transform': {
+      const sources = origin.sources.map((s) => selectedSource(target.name, s));
+      return sources.every((s): s is ColumnInfo => s !== undefined) ? { kind: 'transform', target, mapping, sources, description: origin.description } : undefined;
+    }
+    case 'via_mapping':
+      // The orchestrator reads the legacy value from the row it sent, so it must be selected.
+      selectedSource(target.name, origin.source);
+      // A self-reference is written NULL first and set in a second pass.
+      if (isSelfReference(plan, origin) && !target.nullable) {
+        problems.push(`target column ${JSON.stringify(target.name)} references its own table but is NOT NULL; the second pass that sets it needs it nullable`);
       }
-      case 'constant':
-        returned.push({ kind: 'constant', target, mapping, value: origin.value });
-        break;
-      case 'enum_map': {
-        const source = selectedSource(target.name, origin.source);
-        const enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
-        if (!enumMapping) {
-          problems.push(`target column ${JSON.stringify(target.name)} is an enum mapping but the plan has no enumMappings entry for it`);
-        } else if (enumMapping.sourceColumn !== origin.source) {
-          problems.push(
-            `target column ${JSON.stringify(target.name)} maps source column ${JSON.stringify(origin.source)} but its enum mapping is keyed on ${JSON.stringify(enumMapping.sourceColumn)}`,
-          );
-        }
-        let enumType: EnumTypeInfo | undefined;
-        if (target.category === 'enum') {
-          enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
-          if (!enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
-        }
-        if (enumMapping) {
-          const seen = new Set<string | null>();
-          for (const v of enumMapping.values) {
-            if (seen.has(v.source)) problems.push(`enum mapping for ${JSON.stringify(target.name)} lists source value ${JSON.stringify(v.source)} twice`);
-            seen.add(v.source);
-            if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for source value ${JSON.stringify(v.source)}`);
-          }
-        }
-        if (source && enumMapping && (target.category !== 'enum' || enumType)) {
-          returned.push({ kind: 'enum_map', target, mapping, source, enumMapping, enumType });
-        }
-        break;
-      }
-      case 'foreign_key': {
-        const decision = plan.foreignKeys.find((d) => d.column === target.name);
-        if (!decision) problems.push(`target column ${JSON.stringify(target.name)} is a foreign key but the plan has no decision for it`);
-        else returned.push({ kind: 'foreign_key', target, mapping, decision });
-        break;
-      }
-      case 'transform': {
-        const sources = origin.sources.map((s) => selectedSource(target.name, s));
-        if (sources.every((s): s is ColumnInfo => s !== undefined)) returned.push({ kind: 'transform', target, mapping, sources, description: origin.description });
-        break;
-      }
-      case 'via_mapping':
-        // The orchestrator reads the legacy value from the row it sent, so it must be selected.
-        selectedSource(target.name, origin.source);
-        // A self-reference is written NULL first and set in a second pass.
-        if (isSelfReference(plan, origin) && !target.nullable) {
-          problems.push(`target column ${JSON.stringify(target.name)} references its own table but is NOT NULL; the second pass that sets it needs it nullable`);
-        }
-        break;
-      case 'generated_uuid':
-      case 'default':
-        break;
+      return undefined;
+    case 'generated_uuid':
+    case 'default':
+      return undefined;
+  }
+}
+
+/** An enum-mapped column: its source, its enumMappings entry (keyed on the same source, each value once, each with a target) and the target's enum type. */
+function resolveEnumMap(
+  ctx: ResolveContext,
+  target: ColumnInfo,
+  mapping: ColumnMapping,
+  origin: Extract<ColumnMapping['origin'], { kind: 'enum_map' }>,
+): ProgramColumn | undefined {
+  const { plan, analysis, problems } = ctx;
+  const source = ctx.selectedSource(target.name, origin.source);
+  const enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
+  if (!enumMapping) {
+    problems.push(`target column ${JSON.stringify(target.name)} is an enum mapping but the plan has no enumMappings entry for it`);
+  } else if (enumMapping.sourceColumn !== origin.source) {
+    problems.push(
+      `target column ${JSON.stringify(target.name)} maps source column ${JSON.stringify(origin.source)} but its enum mapping is keyed on ${JSON.stringify(enumMapping.sourceColumn)}`,
+    );
+  }
+  let enumType: EnumTypeInfo | undefined;
+  if (target.category === 'enum') {
+    enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
+    if (!enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
+  }
+  if (enumMapping) {
+    const seen = new Set<string | null>();
+    for (const v of enumMapping.values) {
+      if (seen.has(v.source)) problems.push(`enum mapping for ${JSON.stringify(target.name)} lists source value ${JSON.stringify(v.source)} twice`);
+      seen.add(v.source);
+      if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for source value ${JSON.stringify(v.source)}`);
     }
   }
+  if (source && enumMapping && (target.category !== 'enum' || enumType)) {
+    return { kind: 'enum_map', target, mapping, source, enumMapping, enumType };
+  }
+  return undefined;
+}
 
+/** Target columns the program does not return, in the table's order; a NOT NULL one that nothing fills is a problem. */
+function leftOutColumns(targetTable: TableInfo, planned: ReadonlyMap<string, ColumnMapping['origin']['kind']>, problems: string[]): LeftOutColumn[] {
   const leftOut: LeftOutColumn[] = [];
   for (const target of targetTable.columns) {
     const kind = planned.get(target.name);
@@ -200,9 +258,7 @@ export function resolvePlan(plan: MigrationPlan, analysis: SchemaAnalysis): Reso
       problems.push(`target column ${JSON.stringify(target.name)} is NOT NULL and has no default, but the plan ${kind === undefined ? 'gives it no origin' : 'leaves it to the database'}`);
     }
   }
-
-  if (problems.length > 0) throw inconsistent(plan, problems);
-  return { plan, analysis, planHash: contentHash(plan), analysisHash: givenHash, sourceTable, targetTable, selected, returned, leftOut };
+  return leftOut;
 }
 
 function inconsistent(plan: MigrationPlan, problems: string[]): PlanError {

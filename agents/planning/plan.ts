@@ -6,13 +6,23 @@ import {
   type ForeignKeyDecision,
   type ValidationCheckName,
 } from '../../src/core/artifacts/migration-plan.js';
-import { analysisHash, findEnum, findTable, type ColumnInfo, type SchemaAnalysis, type TableInfo, type TypeCategory, type ValueProfile } from '../../src/core/artifacts/schema-analysis.js';
+import {
+  analysisHash,
+  findEnum,
+  findTable,
+  type ColumnInfo,
+  type ForeignKeyInfo,
+  type SchemaAnalysis,
+  type TableInfo,
+  type TypeCategory,
+  type ValueProfile,
+} from '../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/core/errors.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
 import type { PlanProbe } from './probe.js';
-import { decideViaMapping, findLegacyReference, legacyTableOf, referenceStem, type TableKnowledge } from './references.js';
+import { decideViaMapping, findLegacyReference, legacyTableOf, referenceStem, type LegacyReference, type TableKnowledge } from './references.js';
 import { singular, stem, tokens } from './words.js';
 
 export const PLANNER_VERSION = 'deterministic-1';
@@ -34,8 +44,22 @@ export interface PlanInput {
 const MAX_BATCH = 50_000;
 
 export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
-  const { intent, analysis, probe } = input;
   const say = input.onProgress ?? (() => {});
+  const { sourceKey, targetPk } = plannableKeys(input);
+  const ctx = await startPlan(input, sourceKey, targetPk);
+  for (const col of input.intent.target.columns) await planColumn(ctx, col);
+  const draft = draftPlan(ctx);
+  say(`planned ${ctx.columns.length} target columns, ${ctx.enumMappings.length} enum mapping(s), ${ctx.foreignKeys.length} FK decision(s); risk ${draft.risk.level}`);
+  const parsed = MigrationPlan.safeParse(draft);
+  if (!parsed.success) {
+    throw new PlanError('PLAN_INVALID', `the planner produced an invalid plan: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+/** The legacy key each row is tracked by and the target's key: refuses an unfocused analysis and keys ferry cannot track. */
+function plannableKeys(input: PlanInput): { sourceKey: string; targetPk: ColumnInfo } {
+  const { intent, analysis } = input;
   const focus = analysis.focus;
   if (!focus || focus.table !== intent.source.name || focus.schema !== intent.source.schema) {
     throw new PlanError('ANALYSIS_NOT_FOCUSED', 'the analysis has no profile of the source table under the filter', {
@@ -58,168 +82,229 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
       hint: 'ferry records each new row by its primary key in migration_mappings',
     });
   }
+  return { sourceKey, targetPk };
+}
 
-  const targetSubject = subjectWords(target);
-  const sourceSubject = subjectWords(source);
-  const enumNoise = new Set<string>([...targetSubject]);
-  const columns: ColumnMapping[] = [];
-  const enumMappings: EnumMapping[] = [];
-  const foreignKeys: ForeignKeyDecision[] = [];
-  const usedSource = new Set<string>();
-  const transformations: string[] = [];
-  const riskReasons: string[] = [];
-
+/** Everything the per-column decisions read, and what they add to, in decision order. */
+interface PlanContext {
+  input: PlanInput;
+  source: TableInfo;
+  target: TableInfo;
+  sourceKey: string;
+  targetPk: ColumnInfo;
+  subjects: { target: Set<string>; source: Set<string> };
+  enumNoise: Set<string>;
+  known: TableKnowledge;
+  fkByColumn: Map<string, ForeignKeyInfo>;
+  columns: ColumnMapping[];
+  enumMappings: EnumMapping[];
+  foreignKeys: ForeignKeyDecision[];
+  usedSource: Set<string>;
+  transformations: string[];
+  riskReasons: string[];
   /** Target tables this plan's rows point into through their mappings: migrated first. */
-  const parents = new Set<string>();
-  const known: TableKnowledge = {
-    planSet: [{ source, target }, ...(input.planSet ?? [])],
-    migrated: await probe.migratedPairs(),
-    description: input.description,
-  };
-  const parentTables: NonNullable<MigrationPlan['parentTables']> = [];
+  parents: Set<string>;
+  parentTables: NonNullable<MigrationPlan['parentTables']>;
   /** Source columns named as candidates of a column left for review: why they are not carried yet. */
-  const candidateFor = new Map<string, string>();
-  const fkByColumn = new Map(target.foreignKeys.filter((fk) => fk.columns.length === 1).map((fk) => [fk.columns[0]!, fk]));
+  candidateFor: Map<string, string>;
+}
 
-  for (const col of target.columns) {
-    if (col.isGenerated) continue;
-    const base = { target: col.name, targetType: col.pgType };
+async function startPlan(input: PlanInput, sourceKey: string, targetPk: ColumnInfo): Promise<PlanContext> {
+  const { source, target } = input.intent;
+  const targetSubject = subjectWords(target);
+  return {
+    input,
+    source,
+    target,
+    sourceKey,
+    targetPk,
+    subjects: { target: targetSubject, source: subjectWords(source) },
+    enumNoise: new Set<string>([...targetSubject]),
+    known: {
+      planSet: [{ source, target }, ...(input.planSet ?? [])],
+      migrated: await input.probe.migratedPairs(),
+      description: input.description,
+    },
+    fkByColumn: new Map(target.foreignKeys.filter((fk) => fk.columns.length === 1).map((fk) => [fk.columns[0]!, fk])),
+    columns: [],
+    enumMappings: [],
+    foreignKeys: [],
+    usedSource: new Set<string>(),
+    transformations: [],
+    riskReasons: [],
+    parents: new Set<string>(),
+    parentTables: [],
+    candidateFor: new Map<string, string>(),
+  };
+}
 
-    if (col.name === targetPk.name) {
-      if (col.category === 'uuid') {
-        columns.push({ ...base, origin: { kind: 'generated_uuid' }, reason: 'primary key: a new uuid per row, recorded in migration_mappings', confidence: 1, status: 'mapped' });
-        transformations.push(`generate_uuid_primary_keys (${col.name})`);
-        continue;
-      }
-      const src = source.columns.find((c) => c.name === sourceKey)!;
-      const conv = conversion(src.category, col.category);
-      if (!conv) {
-        throw new PlanError('TARGET_KEY_UNSUPPORTED', `the target key ${col.name} (${col.pgType}) cannot hold the legacy key ${sourceKey} (${src.pgType})`, {
-          hint: 'use a uuid primary key in the target, or a key type the legacy key converts to',
-        });
-      }
-      columns.push({ ...base, origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: 'primary key: kept from the legacy key', confidence: 0.9, status: 'mapped' });
-      usedSource.add(sourceKey);
-      continue;
-    }
+const baseOf = (col: ColumnInfo) => ({ target: col.name, targetType: col.pgType });
 
-    const fk = fkByColumn.get(col.name);
-    if (fk) {
-      const ref = findLegacyReference(col, fk, source, analysis, { target: targetSubject, source: sourceSubject }, known, usedSource);
-      if (ref) {
-        const via = await decideViaMapping({ column: col, ref, source, sourceKey, target, filters: intent.filters, probe });
-        columns.push(via.mapping);
-        usedSource.add(ref.sourceColumn.name);
-        if (!via.self) parents.add(ref.parentTarget.name);
-        transformations.push(via.self ? `resolve_${col.name}_in_a_second_pass_through_own_mappings` : `resolve_${col.name}_through_${ref.parentTarget.name}_mappings`);
-        if (via.orphans > 0) riskReasons.push(`${via.orphans} row(s) reference a missing ${ref.parentSource.name} row through ${ref.sourceColumn.name}`);
-        const sourceTable = `${ref.parentSource.schema}.${ref.parentSource.name}`;
-        const targetTable = `${ref.parentTarget.schema}.${ref.parentTarget.name}`;
-        const migrated = via.self || known.migrated.some((m) => m.sourceTable === sourceTable && m.targetTable === targetTable);
-        const entry = parentTables.find((p) => p.sourceTable === sourceTable && p.targetTable === targetTable);
-        if (entry) entry.columns.push(col.name);
-        else parentTables.push({ sourceTable, targetTable, evidence: ref.pair.evidence, detail: ref.pair.detail, columns: [col.name], parentMigrated: migrated });
-        if (ref.pair.evidence === 'name') riskReasons.push(`${ref.parentTarget.name} is taken to be made from ${ref.parentSource.name} by name alone; check ${col.name}`);
-        continue;
-      }
-      if (col.nullable) {
-        const parentTarget = findTable(analysis.target, fk.refTable, fk.refSchema);
-        const pair = parentTarget ? legacyTableOf(parentTarget, analysis, known) : null;
-        const parentKey = pair?.source.columns.find((c) => c.name === pair.source.primaryKey[0]);
-        const found = referenceCandidates(col, source, usedSource, parentKey ?? null);
-        if (found.length > 0) {
-          for (const c of found) candidateFor.set(c.column, `candidate for ${col.name} (needs review)`);
-          columns.push({
-            ...base,
-            origin: { kind: 'default' },
-            reason: `reference to ${fk.refTable}${pair ? ` (made from legacy ${pair.source.name}: ${pair.detail})` : ''} that the plan could not resolve, so it would stay NULL; plausible legacy source(s): ${found.map((c) => `${c.column} (${c.why})`).join('; ')}; to carry it, plan again saying which legacy table became ${fk.refTable} ("<legacy table> became ${fk.refTable}"), plan both as one set, or migrate that table first and plan again; to leave it NULL on purpose: --column ${col.name}=default`,
-            confidence: 0,
-            status: 'needs_review',
-          });
-          continue;
-        }
-        columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column could hold it (no unused legacy FK, no column of a matching name and type), so it stays NULL`, confidence: 0.6, status: 'mapped' });
-        continue;
-      }
-      const decision = await decideForeignKey(col.name, fk, analysis, targetSubject, probe);
-      foreignKeys.push(decision);
-      columns.push({ ...base, origin: { kind: 'foreign_key' }, reason: `required reference to ${fk.refTable}.${fk.refColumns[0]}: ${decision.reason}`, confidence: decision.status === 'mapped' ? (decision.candidateCount === 1 ? 0.9 : 0.6) : 0, status: decision.status });
-      transformations.push(`assign_${col.name}_${decision.strategy}`);
-      if (decision.candidateCount > 1) {
-        riskReasons.push(`every row gets the same ${col.name} (${decision.candidates[0]?.label ?? decision.value}), chosen among ${decision.candidateCount} candidates — check it`);
-      }
-      continue;
-    }
+/** One target column's origin, tried in order: key, reference, enum, legacy key, name match, then what is left. */
+async function planColumn(ctx: PlanContext, col: ColumnInfo): Promise<void> {
+  if (col.isGenerated) return;
+  if (col.name === ctx.targetPk.name) return planPrimaryKey(ctx, col);
+  const fk = ctx.fkByColumn.get(col.name);
+  if (fk) return planReference(ctx, col, fk);
+  if (col.category === 'enum' && col.enumType && (await planEnum(ctx, col, col.enumType))) return;
+  if (isLegacyKeyColumn(col.name) && planLegacyKey(ctx, col)) return;
+  planByName(ctx, col);
+}
 
-    if (col.category === 'enum' && col.enumType) {
-      const mapping = await decideEnum(col.name, col.enumType, analysis, source, focusProfiles(analysis), enumNoise, probe, input.intent);
-      if (mapping) {
-        // The source column stays available: role_name can copy the same name the enum reads.
-        enumMappings.push(mapping);
-        columns.push({ ...base, origin: { kind: 'enum_map', source: mapping.sourceColumn }, reason: mapping.reason, confidence: 0.9, status: 'mapped' });
-        transformations.push(`map_${mapping.sourceColumn}_to_${col.name}_enum`);
-        continue;
-      }
-    }
-
-    if (isLegacyKeyColumn(col.name)) {
-      const src = source.columns.find((c) => c.name === sourceKey)!;
-      const conv = conversion(src.category, col.category);
-      if (conv) {
-        columns.push({ ...base, origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: `keeps the legacy key ${source.name}.${sourceKey}`, confidence: 0.95, status: 'mapped' });
-        transformations.push(`preserve_legacy_id_in_${col.name}`);
-        continue;
-      }
-    }
-
-    const candidates = source.columns
-      .filter((s) => !usedSource.has(s.name))
-      .map((s) => ({ s, score: nameScore(col.name, s.name, targetSubject, sourceSubject), conv: conversion(s.category, col.category) }))
-      .filter((x) => x.score >= 0.7 && x.conv !== null)
-      .sort((a, b) => b.score - a.score);
-    const best = candidates[0];
-    if (best && (!candidates[1] || candidates[1].score < best.score)) {
-      usedSource.add(best.s.name);
-      const lengthRisk = col.maxLength !== null && (best.s.maxLength === null || best.s.maxLength > col.maxLength);
-      if (lengthRisk) riskReasons.push(`${best.s.name} (${best.s.pgType}) may not fit ${col.name} (${col.pgType}); longer values fail their batch`);
-      if (best.s.nullable && !col.nullable && col.default === null) riskReasons.push(`${best.s.name} may be NULL but ${col.name} is NOT NULL; such rows fail their batch`);
-      columns.push({
-        ...base,
-        origin: best.conv === 'copy' ? { kind: 'copy', source: best.s.name } : { kind: 'cast', source: best.s.name, to: col.category },
-        reason: `from ${best.s.name}: ${explainScore(best.score)}${best.conv === 'cast' ? ` (converted ${best.s.category} → ${col.category})` : ''}`,
-        confidence: best.score,
-        status: 'mapped',
-      });
-      continue;
-    }
-
-    if (col.default !== null || col.isIdentity) {
-      columns.push({ ...base, origin: { kind: 'default' }, reason: `left to the database default (${col.isIdentity ? 'identity' : col.default})`, confidence: 0.9, status: 'mapped' });
-    } else if (col.nullable) {
-      const similar = similarColumns(col, source, usedSource);
-      if (similar.length > 0) {
-        for (const c of similar) candidateFor.set(c.name, `candidate for ${col.name} (needs review)`);
-        columns.push({
-          ...base,
-          origin: { kind: 'default' },
-          reason: `no legacy column matches by name, so it would stay NULL; but ${similar.map((c) => `${c.name} (${c.pgType})`).join(', ')} ${similar.length > 1 ? 'have' : 'has'} a similar name and a compatible type: choose one or NULL`,
-          confidence: 0,
-          status: 'needs_review',
-        });
-      } else {
-        columns.push({ ...base, origin: { kind: 'default' }, reason: 'no legacy column matches by name or by a similar name of a compatible type; stays NULL', confidence: 0.6, status: 'mapped' });
-      }
-    } else {
-      columns.push({ ...base, origin: { kind: 'default' }, reason: `required (NOT NULL, no default) and no legacy column matches${best ? ` (${candidates.map((c) => c.s.name).join(' and ')} match equally)` : ''}`, confidence: 0, status: 'needs_review' });
-    }
+function planPrimaryKey(ctx: PlanContext, col: ColumnInfo): void {
+  const { columns, sourceKey } = ctx;
+  const base = baseOf(col);
+  if (col.category === 'uuid') {
+    columns.push({ ...base, origin: { kind: 'generated_uuid' }, reason: 'primary key: a new uuid per row, recorded in migration_mappings', confidence: 1, status: 'mapped' });
+    ctx.transformations.push(`generate_uuid_primary_keys (${col.name})`);
+    return;
   }
+  const src = ctx.source.columns.find((c) => c.name === sourceKey)!;
+  const conv = conversion(src.category, col.category);
+  if (!conv) {
+    throw new PlanError('TARGET_KEY_UNSUPPORTED', `the target key ${col.name} (${col.pgType}) cannot hold the legacy key ${sourceKey} (${src.pgType})`, {
+      hint: 'use a uuid primary key in the target, or a key type the legacy key converts to',
+    });
+  }
+  columns.push({ ...base, origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: 'primary key: kept from the legacy key', confidence: 0.9, status: 'mapped' });
+  ctx.usedSource.add(sourceKey);
+}
 
-  const rowCount = analysis.focus!.rowCount;
-  const selected = [...new Set([sourceKey, ...columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
-  const notCarried = source.columns
-    .filter((c) => !selected.includes(c.name))
-    .map((c) => ({ column: c.name, why: candidateFor.get(c.name) ?? notCarriedWhy(c, source, target) }));
-  for (const p of parentTables) {
+/** A single-column foreign key: through a legacy reference's mappings, else left NULL, else one fixed parent row. */
+async function planReference(ctx: PlanContext, col: ColumnInfo, fk: ForeignKeyInfo): Promise<void> {
+  const { analysis } = ctx.input;
+  const ref = findLegacyReference(col, fk, ctx.source, analysis, ctx.subjects, ctx.known, ctx.usedSource);
+  if (ref) return planViaMapping(ctx, col, ref);
+  if (col.nullable) return planNullableReference(ctx, col, fk);
+  const decision = await decideForeignKey(col.name, fk, analysis, ctx.subjects.target, ctx.input.probe);
+  ctx.foreignKeys.push(decision);
+  ctx.columns.push({ ...baseOf(col), origin: { kind: 'foreign_key' }, reason: `required reference to ${fk.refTable}.${fk.refColumns[0]}: ${decision.reason}`, confidence: decision.status === 'mapped' ? (decision.candidateCount === 1 ? 0.9 : 0.6) : 0, status: decision.status });
+  ctx.transformations.push(`assign_${col.name}_${decision.strategy}`);
+  if (decision.candidateCount > 1) {
+    ctx.riskReasons.push(`every row gets the same ${col.name} (${decision.candidates[0]?.label ?? decision.value}), chosen among ${decision.candidateCount} candidates — check it`);
+  }
+}
+
+async function planViaMapping(ctx: PlanContext, col: ColumnInfo, ref: LegacyReference): Promise<void> {
+  const { source, sourceKey, target, known, riskReasons, parentTables } = ctx;
+  const via = await decideViaMapping({ column: col, ref, source, sourceKey, target, filters: ctx.input.intent.filters, probe: ctx.input.probe });
+  ctx.columns.push(via.mapping);
+  ctx.usedSource.add(ref.sourceColumn.name);
+  if (!via.self) ctx.parents.add(ref.parentTarget.name);
+  ctx.transformations.push(via.self ? `resolve_${col.name}_in_a_second_pass_through_own_mappings` : `resolve_${col.name}_through_${ref.parentTarget.name}_mappings`);
+  if (via.orphans > 0) riskReasons.push(`${via.orphans} row(s) reference a missing ${ref.parentSource.name} row through ${ref.sourceColumn.name}`);
+  const sourceTable = `${ref.parentSource.schema}.${ref.parentSource.name}`;
+  const targetTable = `${ref.parentTarget.schema}.${ref.parentTarget.name}`;
+  const migrated = via.self || known.migrated.some((m) => m.sourceTable === sourceTable && m.targetTable === targetTable);
+  const entry = parentTables.find((p) => p.sourceTable === sourceTable && p.targetTable === targetTable);
+  if (entry) entry.columns.push(col.name);
+  else parentTables.push({ sourceTable, targetTable, evidence: ref.pair.evidence, detail: ref.pair.detail, columns: [col.name], parentMigrated: migrated });
+  if (ref.pair.evidence === 'name') riskReasons.push(`${ref.parentTarget.name} is taken to be made from ${ref.parentSource.name} by name alone; check ${col.name}`);
+}
+
+/** A nullable reference the plan could not resolve: NULL, for review when some legacy column could plausibly hold it. */
+function planNullableReference(ctx: PlanContext, col: ColumnInfo, fk: ForeignKeyInfo): void {
+  const { analysis } = ctx.input;
+  const base = baseOf(col);
+  const parentTarget = findTable(analysis.target, fk.refTable, fk.refSchema);
+  const pair = parentTarget ? legacyTableOf(parentTarget, analysis, ctx.known) : null;
+  const parentKey = pair?.source.columns.find((c) => c.name === pair.source.primaryKey[0]);
+  const found = referenceCandidates(col, ctx.source, ctx.usedSource, parentKey ?? null);
+  if (found.length > 0) {
+    for (const c of found) ctx.candidateFor.set(c.column, `candidate for ${col.name} (needs review)`);
+    ctx.columns.push({
+      ...base,
+      origin: { kind: 'default' },
+      reason: `reference to ${fk.refTable}${pair ? ` (made from legacy ${pair.source.name}: ${pair.detail})` : ''} that the plan could not resolve, so it would stay NULL; plausible legacy source(s): ${found.map((c) => `${c.column} (${c.why})`).join('; ')}; to carry it, plan again saying which legacy table became ${fk.refTable} ("<legacy table> became ${fk.refTable}"), plan both as one set, or migrate that table first and plan again; to leave it NULL on purpose: --column ${col.name}=default`,
+      confidence: 0,
+      status: 'needs_review',
+    });
+    return;
+  }
+  ctx.columns.push({ ...base, origin: { kind: 'default' }, reason: `nullable reference to ${fk.refTable}; no legacy column could hold it (no unused legacy FK, no column of a matching name and type), so it stays NULL`, confidence: 0.6, status: 'mapped' });
+}
+
+/** An enum column fed by the legacy column whose values the rules map best; false when none does. */
+async function planEnum(ctx: PlanContext, col: ColumnInfo, enumType: string): Promise<boolean> {
+  const { analysis, probe, intent } = ctx.input;
+  const mapping = await decideEnum(col.name, enumType, analysis, ctx.source, focusProfiles(analysis), ctx.enumNoise, probe, intent);
+  if (!mapping) return false;
+  // The source column stays available: role_name can copy the same name the enum reads.
+  ctx.enumMappings.push(mapping);
+  ctx.columns.push({ ...baseOf(col), origin: { kind: 'enum_map', source: mapping.sourceColumn }, reason: mapping.reason, confidence: 0.9, status: 'mapped' });
+  ctx.transformations.push(`map_${mapping.sourceColumn}_to_${col.name}_enum`);
+  return true;
+}
+
+/** A column named for the legacy id keeps the legacy key, when its type can hold it. */
+function planLegacyKey(ctx: PlanContext, col: ColumnInfo): boolean {
+  const { source, sourceKey } = ctx;
+  const src = source.columns.find((c) => c.name === sourceKey)!;
+  const conv = conversion(src.category, col.category);
+  if (!conv) return false;
+  ctx.columns.push({ ...baseOf(col), origin: conv === 'copy' ? { kind: 'copy', source: sourceKey } : { kind: 'cast', source: sourceKey, to: col.category }, reason: `keeps the legacy key ${source.name}.${sourceKey}`, confidence: 0.95, status: 'mapped' });
+  ctx.transformations.push(`preserve_legacy_id_in_${col.name}`);
+  return true;
+}
+
+/** The unused legacy column that best matches by name with a convertible type; without a single best one, planUnmatched decides. */
+function planByName(ctx: PlanContext, col: ColumnInfo): void {
+  const { subjects, usedSource, riskReasons } = ctx;
+  const candidates = ctx.source.columns
+    .filter((s) => !usedSource.has(s.name))
+    .map((s) => ({ s, score: nameScore(col.name, s.name, subjects.target, subjects.source), conv: conversion(s.category, col.category) }))
+    .filter((x) => x.score >= 0.7 && x.conv !== null)
+    .sort((a, b) => b.score - a.score);
+  const best = candidates[0];
+  if (best && (!candidates[1] || candidates[1].score < best.score)) {
+    usedSource.add(best.s.name);
+    const lengthRisk = col.maxLength !== null && (best.s.maxLength === null || best.s.maxLength > col.maxLength);
+    if (lengthRisk) riskReasons.push(`${best.s.name} (${best.s.pgType}) may not fit ${col.name} (${col.pgType}); longer values fail their batch`);
+    if (best.s.nullable && !col.nullable && col.default === null) riskReasons.push(`${best.s.name} may be NULL but ${col.name} is NOT NULL; such rows fail their batch`);
+    ctx.columns.push({
+      ...baseOf(col),
+      origin: best.conv === 'copy' ? { kind: 'copy', source: best.s.name } : { kind: 'cast', source: best.s.name, to: col.category },
+      reason: `from ${best.s.name}: ${explainScore(best.score)}${best.conv === 'cast' ? ` (converted ${best.s.category} → ${col.category})` : ''}`,
+      confidence: best.score,
+      status: 'mapped',
+    });
+    return;
+  }
+  planUnmatched(ctx, col, candidates.map((c) => c.s.name));
+}
+
+/**
+ * No single legacy column matches: the database default, NULL (for review when a similarly
+ * named column exists), or, for a required column, review. `matches` are the name matches,
+ * none better than the others.
+ */
+function planUnmatched(ctx: PlanContext, col: ColumnInfo, matches: string[]): void {
+  const base = baseOf(col);
+  if (col.default !== null || col.isIdentity) {
+    ctx.columns.push({ ...base, origin: { kind: 'default' }, reason: `left to the database default (${col.isIdentity ? 'identity' : col.default})`, confidence: 0.9, status: 'mapped' });
+  } else if (col.nullable) {
+    const similar = similarColumns(col, ctx.source, ctx.usedSource);
+    if (similar.length > 0) {
+      for (const c of similar) ctx.candidateFor.set(c.name, `candidate for ${col.name} (needs review)`);
+      ctx.columns.push({
+        ...base,
+        origin: { kind: 'default' },
+        reason: `no legacy column matches by name, so it would stay NULL; but ${similar.map((c) => `${c.name} (${c.pgType})`).join(', ')} ${similar.length > 1 ? 'have' : 'has'} a similar name and a compatible type: choose one or NULL`,
+        confidence: 0,
+        status: 'needs_review',
+      });
+    } else {
+      ctx.columns.push({ ...base, origin: { kind: 'default' }, reason: 'no legacy column matches by name or by a similar name of a compatible type; stays NULL', confidence: 0.6, status: 'mapped' });
+    }
+  } else {
+    ctx.columns.push({ ...base, origin: { kind: 'default' }, reason: `required (NOT NULL, no default) and no legacy column matches${matches.length > 0 ? ` (${matches.join(' and ')} match equally)` : ''}`, confidence: 0, status: 'needs_review' });
+  }
+}
+
+/** The plan's risk: every reason, and a level (high while any decision needs a person). */
+function assessRisk(ctx: PlanContext, rowCount: number): { level: 'low' | 'medium' | 'high'; reasons: string[] } {
+  const { columns, enumMappings, foreignKeys, riskReasons } = ctx;
+  for (const p of ctx.parentTables) {
     if (!p.parentMigrated) {
       riskReasons.push(
         `the parent migration ${p.sourceTable} → ${p.targetTable} (for ${p.columns.join(', ')}) has not completed yet: ferry run refuses this plan (PARENT_NOT_MIGRATED) until it has`,
@@ -237,8 +322,21 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
   if (needsReview > 0) riskReasons.unshift(`${needsReview} decision(s) need a person before this plan can run`);
   if (rowCount === 0) riskReasons.push('the filter selects no rows');
   if (rowCount > 100_000) riskReasons.push(`${rowCount} rows: a long run; watch progress`);
-  if (intent.filters.length === 0) riskReasons.push('no filter: every row of the source table moves');
+  if (ctx.input.intent.filters.length === 0) riskReasons.push('no filter: every row of the source table moves');
   const level = needsReview > 0 ? 'high' : riskReasons.length > 0 ? 'medium' : 'low';
+  return { level, reasons: riskReasons };
+}
+
+/** The draft plan from the decisions made, before its schema is checked. */
+function draftPlan(ctx: PlanContext) {
+  const { input, source, target, sourceKey, columns, enumMappings, foreignKeys, transformations } = ctx;
+  const { analysis, intent } = input;
+  const rowCount = analysis.focus!.rowCount;
+  const selected = [...new Set([sourceKey, ...columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
+  const notCarried = source.columns
+    .filter((c) => !selected.includes(c.name))
+    .map((c) => ({ column: c.name, why: ctx.candidateFor.get(c.name) ?? notCarriedWhy(c, source, target) }));
+  const risk = assessRisk(ctx, rowCount);
 
   const validations: ValidationCheckName[] = ['count_match', 'mapping_completeness', 'row_content'];
   if (enumMappings.length) validations.push('enum_distribution');
@@ -257,29 +355,24 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
     analysisHash: analysisHash(analysis),
     generator: { kind: 'deterministic' as const, version: PLANNER_VERSION },
     source: { schema: source.schema, table: source.name, key: sourceKey, columns: selected, filters: intent.filters, rowCount },
-    target: { schema: target.schema, table: target.name, primaryKey: targetPk.name },
+    target: { schema: target.schema, table: target.name, primaryKey: ctx.targetPk.name },
     columns,
     enumMappings,
     foreignKeys,
     strategy: {
       type: `${classification === 'unknown' ? 'table' : classification}${enumMappings.length ? '_with_enum_mapping' : '_copy'}`,
       batchSize: Math.max(1, Math.min(rowCount, MAX_BATCH)),
-      dependencies: [...new Set([...foreignKeys.map((f) => f.refTable), ...parents])],
+      dependencies: [...new Set([...foreignKeys.map((f) => f.refTable), ...ctx.parents])],
       transformations,
     },
     validations,
-    risk: { level, reasons: riskReasons } as const,
+    risk,
     overrides: [],
-    parentTables,
+    parentTables: ctx.parentTables,
     notCarried,
   };
   draft.id = makePlanId({ sourceTable: source.name, targetTable: target.name, analysis, what: { d: input.description, s: draft.source, t: draft.target } });
-  say(`planned ${columns.length} target columns, ${enumMappings.length} enum mapping(s), ${foreignKeys.length} FK decision(s); risk ${level}`);
-  const parsed = MigrationPlan.safeParse(draft);
-  if (!parsed.success) {
-    throw new PlanError('PLAN_INVALID', `the planner produced an invalid plan: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return draft;
 }
 
 function focusProfiles(analysis: SchemaAnalysis): ValueProfile[] {

@@ -36,24 +36,12 @@ export function claimsFor(role: string, asUser: string | null): Record<string, s
 export async function appVisibility(input: { db: Queryable; plan: MigrationPlan; migrationId: number; asUser?: string | null }): Promise<AppVisibility | undefined> {
   const { db, plan } = input;
   const asUser = input.asUser ?? null;
-  // Roles are cluster-wide, grants are not: the target "has Supabase's roles" when its schema
-  // grants USAGE to them by name, as Supabase does for every schema the Data API exposes.
-  const present = new Set(
-    (
-      await db.query<{ rolname: string }>(
-        `SELECT r.rolname FROM pg_roles r
-          WHERE r.rolname = ANY($1::text[])
-            AND EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = $2 AND a.grantee = r.oid)`,
-        [[...SUPABASE_ROLES], plan.target.schema],
-      )
-    ).rows.map((r) => r.rolname),
-  );
-  if (present.size === 0) return undefined;
-  const roles = SUPABASE_ROLES.filter((r) => present.has(r));
+  const roles = await supabaseRolesOf(db, plan.target.schema);
+  if (roles.length === 0) return undefined;
 
   const table = qualified(plan.target.schema, plan.target.table);
   const meta = (
-    await db.query<{ oid: number; rls: boolean; forced: boolean; pk_type: string }>(
+    await db.query<TableMeta>(
       `SELECT c.oid::int AS oid, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, format_type(a.atttypid, a.atttypmod) AS pk_type
          FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = $2
         WHERE c.oid = $1::regclass`,
@@ -69,7 +57,7 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
     )
   ).rows.map((r) => r.id);
   const policies = (
-    await db.query<{ name: string; command: string; permissive: string; roles: string[]; using: string | null }>(
+    await db.query<Policy>(
       `SELECT policyname AS name, cmd AS command, permissive, roles::text[] AS roles, qual AS using
          FROM pg_policies WHERE schemaname = $1 AND tablename = $2 ORDER BY policyname`,
       [plan.target.schema, plan.target.table],
@@ -77,32 +65,7 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
   ).rows;
 
   const out: RoleVisibility[] = [];
-  for (const role of roles) {
-    const info = (
-      await db.query<{ bypass: boolean; sel: boolean; ins: boolean; upd: boolean; del: boolean; usage: boolean }>(
-        `SELECT r.rolbypassrls AS bypass,
-                has_table_privilege(r.oid, $2::oid, 'SELECT') AS sel, has_table_privilege(r.oid, $2::oid, 'INSERT') AS ins,
-                has_table_privilege(r.oid, $2::oid, 'UPDATE') AS upd, has_table_privilege(r.oid, $2::oid, 'DELETE') AS del,
-                has_schema_privilege(r.oid, $3, 'USAGE') AS usage
-           FROM pg_roles r WHERE r.rolname = $1`,
-        [role, meta.oid, plan.target.schema],
-      )
-    ).rows[0]!;
-    const grants = (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const).filter((_p, i) => [info.sel, info.ins, info.upd, info.del][i]);
-    const applying = policies
-      .filter((p) => (p.command === 'SELECT' || p.command === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')))
-      .map((p) => ({ name: p.name, command: p.command, permissive: p.permissive === 'PERMISSIVE', using: p.using }));
-    const counted = await countAs(db, role, claimsFor(role, asUser), table, plan.target.primaryKey, meta.pk_type, ids);
-    out.push({
-      role,
-      readable: counted.readable,
-      ...(counted.error === undefined ? {} : { error: counted.error }),
-      bypassRls: info.bypass,
-      grants,
-      schemaUsage: info.usage,
-      policies: applying,
-    });
-  }
+  for (const role of roles) out.push(await roleVisibility({ db, plan, role, asUser, table, meta, ids, policies }));
   return {
     via: 'postgres',
     table: `${plan.target.schema}.${plan.target.table}`,
@@ -112,6 +75,65 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
     asUser,
     roles: out,
     warnings: visibilityWarnings(out, ids.length, meta.rls),
+  };
+}
+
+/** A type alias, not an interface: Queryable's row type needs an index signature. */
+type TableMeta = { oid: number; rls: boolean; forced: boolean; pk_type: string };
+type Policy = { name: string; command: string; permissive: string; roles: string[]; using: string | null };
+
+/** Supabase's roles that the target schema grants to, in SUPABASE_ROLES order; none on a plain PostgreSQL. */
+async function supabaseRolesOf(db: Queryable, schema: string): Promise<Array<(typeof SUPABASE_ROLES)[number]>> {
+  // Roles are cluster-wide, grants are not: the target "has Supabase's roles" when its schema
+  // grants USAGE to them by name, as Supabase does for every schema the Data API exposes.
+  const present = new Set(
+    (
+      await db.query<{ rolname: string }>(
+        `SELECT r.rolname FROM pg_roles r
+          WHERE r.rolname = ANY($1::text[])
+            AND EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE n.nspname = $2 AND a.grantee = r.oid)`,
+        [[...SUPABASE_ROLES], schema],
+      )
+    ).rows.map((r) => r.rolname),
+  );
+  return SUPABASE_ROLES.filter((r) => present.has(r));
+}
+
+/** One role's grants, the SELECT policies that apply to it, and how many of the run's rows it reads. */
+async function roleVisibility(input: {
+  db: Queryable;
+  plan: MigrationPlan;
+  role: string;
+  asUser: string | null;
+  table: string;
+  meta: TableMeta;
+  ids: string[];
+  policies: Policy[];
+}): Promise<RoleVisibility> {
+  const { db, plan, role, meta } = input;
+  const info = (
+    await db.query<{ bypass: boolean; sel: boolean; ins: boolean; upd: boolean; del: boolean; usage: boolean }>(
+      `SELECT r.rolbypassrls AS bypass,
+              has_table_privilege(r.oid, $2::oid, 'SELECT') AS sel, has_table_privilege(r.oid, $2::oid, 'INSERT') AS ins,
+              has_table_privilege(r.oid, $2::oid, 'UPDATE') AS upd, has_table_privilege(r.oid, $2::oid, 'DELETE') AS del,
+              has_schema_privilege(r.oid, $3, 'USAGE') AS usage
+         FROM pg_roles r WHERE r.rolname = $1`,
+      [role, meta.oid, plan.target.schema],
+    )
+  ).rows[0]!;
+  const grants = (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const).filter((_p, i) => [info.sel, info.ins, info.upd, info.del][i]);
+  const applying = input.policies
+    .filter((p) => (p.command === 'SELECT' || p.command === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')))
+    .map((p) => ({ name: p.name, command: p.command, permissive: p.permissive === 'PERMISSIVE', using: p.using }));
+  const counted = await countAs(db, role, claimsFor(role, input.asUser), input.table, plan.target.primaryKey, meta.pk_type, input.ids);
+  return {
+    role,
+    readable: counted.readable,
+    ...(counted.error === undefined ? {} : { error: counted.error }),
+    bypassRls: info.bypass,
+    grants,
+    schemaUsage: info.usage,
+    policies: applying,
   };
 }
 
