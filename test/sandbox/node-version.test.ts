@@ -4,6 +4,8 @@
  * and the default that still resolves Node 18. Real Docker, real npm registry (once: the
  * package is cached in ~/.cache/ferry).
  */
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ import { loadConfig } from '../../src/config.js';
 import { FerryError } from '../../src/core/errors.js';
 import { createDockerClient } from '../../sandbox/docker-client.js';
 import { DockerDriver } from '../../sandbox/docker-driver.js';
-import { buildOfflineImage, resolveImage, tarStream, type SandboxNode } from '../../sandbox/image.js';
+import { buildOfflineImage, resolveImage, type SandboxNode } from '../../sandbox/image.js';
 import type { SandboxRun } from '../../src/core/artifacts/sandbox-run.js';
 import { analysisFixture, planFixture } from '../code-interpreter/fixtures.js';
 import { runFerry } from '../setup/ferry-bin.js';
@@ -127,7 +129,12 @@ describe.skipIf(!status.ok)('the sandbox image for a configured Node', () => {
       join(ctx, 'Dockerfile'),
       ['FROM scratch', 'COPY rootfs/ /', 'LABEL "ferry.managed"="true" "ferry.layout"="1" "ferry.node-version"="20.18.0"', ''].join('\n'),
     );
-    await docker.buildImage(tarStream(ctx), 'ferry-sandbox:node20', () => undefined);
+    // The context as a finished tar file (listed before it is sent), not a live tar pipe: the
+    // daemon once answered "Cannot locate specified Dockerfile" under a loaded CI run.
+    const contextTar = join(await tempDir('ferry-fake-context-'), 'context.tar');
+    execFileSync('tar', ['-C', ctx, '--owner=0', '--group=0', '--numeric-owner', '-cf', contextTar, 'Dockerfile', 'rootfs']);
+    expect(execFileSync('tar', ['-tf', contextTar], { encoding: 'utf8' }).split('\n')).toContain('Dockerfile');
+    await docker.buildImage(createReadStream(contextTar), 'ferry-sandbox:node20', () => undefined);
     const stale = await docker.inspectImage('ferry-sandbox:node20');
     expect(stale?.labels['ferry.node-version']).toBe('20.18.0');
 
