@@ -2,19 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvePlan, buildPlan } from '../../agents/planning/index.js';
-import { analyzeSchemas, focusSource } from '../../agents/schema-analysis/index.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { prepareProgram } from '../../src/chain.js';
 import { ensureControlTables, insertControl } from '../../src/control/control-tables.js';
-import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { BatchFailure, makeBatchWriter } from '../../src/orchestrator/write-batch.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
-import { completed, createFaultCase, expectValidates, runOnce, withConnections } from './fault-case.js';
+import { completed, createFaultCase, expectValidates, plannedTable, runOnce, withConnections } from './fault-case.js';
 
 /**
  * The target's key is the legacy text key, copied. A key with a backslash (`adm\in`) must be
@@ -49,20 +46,7 @@ describe('a backslash in a copied text key is recorded as itself, and rollback r
     driver = await dockerDriverForTests();
     pair = await createFaultCase({ prefix: 'faultbs_', legacy: LEGACY, target: TARGET });
     work = await mkdtemp(join(tmpdir(), 'ferry-faults-bs-'));
-    const made = await withConnections(pair, async (conn) => {
-      const full = await analyzeSchemas({ source: conn.source, target: conn.target });
-      const source = full.source.tables.find((t) => t.name === 'logins')!;
-      const target = full.target.tables.find((t) => t.name === 'members')!;
-      const filters = [{ column: 'realm', op: '=' as const, value: 1 }];
-      const focused = await focusSource(full, conn.source, { schema: 'public', table: 'logins', filters });
-      const p = await buildPlan({
-        description: 'move the logins of realm 1 into members',
-        intent: { source, target, filters, evidence: ['named by the test'] },
-        analysis: focused,
-        probe: createPlanProbe(conn.source, conn.target),
-      });
-      return { plan: approvePlan({ ...p, strategy: { ...p.strategy, batchSize: 4 } }, 'faults'), analysis: focused };
-    });
+    const made = await plannedTable(pair, { source: 'logins', target: 'members', filter: { column: 'realm', value: 1 }, description: 'move the logins of realm 1 into members', batchSize: 4 });
     plan = made.plan;
     analysis = made.analysis;
   });

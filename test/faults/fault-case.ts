@@ -1,6 +1,8 @@
 import Dockerode from 'dockerode';
 import { expect } from 'vitest';
-import { approvePlan } from '../../agents/planning/index.js';
+import { approvePlan, buildPlan } from '../../agents/planning/index.js';
+import { analyzeSchemas, focusSource } from '../../agents/schema-analysis/index.js';
+import { createPlanProbe } from '../../src/db/plan-probe.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
@@ -66,6 +68,30 @@ export async function approvedPlan(
   const made = await describeToPlan({ description: opts.description ?? FAULT_DESCRIPTION, conn });
   const plan = approvePlan({ ...made.plan, strategy: { ...made.plan.strategy, batchSize: opts.batchSize } }, 'faults');
   return { plan, analysis: made.analysis };
+}
+
+/**
+ * Plans one named source table (under `column = value`) into one named target table with the
+ * rules, no description parsing, sets the batch size and approves: for cases about what runs.
+ */
+export async function plannedTable(
+  pair: DatabasePair,
+  opts: { source: string; target: string; filter: { column: string; value: number }; description: string; batchSize: number },
+): Promise<{ plan: MigrationPlan; analysis: SchemaAnalysis }> {
+  return withConnections(pair, async (conn) => {
+    const full = await analyzeSchemas({ source: conn.source, target: conn.target });
+    const source = full.source.tables.find((t) => t.name === opts.source)!;
+    const target = full.target.tables.find((t) => t.name === opts.target)!;
+    const filters = [{ column: opts.filter.column, op: '=' as const, value: opts.filter.value }];
+    const focused = await focusSource(full, conn.source, { schema: 'public', table: opts.source, filters });
+    const p = await buildPlan({
+      description: opts.description,
+      intent: { source, target, filters, evidence: ['named by the test'] },
+      analysis: focused,
+      probe: createPlanProbe(conn.source, conn.target),
+    });
+    return { plan: approvePlan({ ...p, strategy: { ...p.strategy, batchSize: opts.batchSize } }, 'faults'), analysis: focused };
+  });
 }
 
 /** mulberry32: a small seeded PRNG, so a failing random batch can be replayed with FERRY_FAULT_SEED. */

@@ -2,18 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { approvePlan, buildPlan } from '../../agents/planning/index.js';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
-import { analyzeSchemas, focusSource } from '../../agents/schema-analysis/index.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { prepareProgram, targetTableOf } from '../../src/chain.js';
-import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import type { DatabasePair } from '../setup/seed-case.js';
-import { completed, createFaultCase, failed, runOnce, withConnections } from './fault-case.js';
+import { completed, createFaultCase, failed, plannedTable, runOnce, withConnections } from './fault-case.js';
 
 /**
  * Text that looks like a number is still text. A wrong program that turns the postcode
@@ -43,20 +40,7 @@ describe('text that looks like a number is compared as text', () => {
     driver = await dockerDriverForTests();
     pair = await createFaultCase({ prefix: 'faultnum_', legacy: LEGACY, target: TARGET });
     work = await mkdtemp(join(tmpdir(), 'ferry-faults-num-'));
-    const made = await withConnections(pair, async (conn) => {
-      const full = await analyzeSchemas({ source: conn.source, target: conn.target });
-      const source = full.source.tables.find((t) => t.name === 'depots')!;
-      const target = full.target.tables.find((t) => t.name === 'outlets')!;
-      const filters = [{ column: 'region', op: '=' as const, value: 3 }];
-      const focused = await focusSource(full, conn.source, { schema: 'public', table: 'depots', filters });
-      const p = await buildPlan({
-        description: 'move the depots of region 3 into outlets',
-        intent: { source, target, filters, evidence: ['named by the test'] },
-        analysis: focused,
-        probe: createPlanProbe(conn.source, conn.target),
-      });
-      return { plan: approvePlan({ ...p, strategy: { ...p.strategy, batchSize: 20 } }, 'faults'), analysis: focused };
-    });
+    const made = await plannedTable(pair, { source: 'depots', target: 'outlets', filter: { column: 'region', value: 3 }, description: 'move the depots of region 3 into outlets', batchSize: 20 });
     plan = made.plan;
     analysis = made.analysis;
   });
