@@ -100,12 +100,10 @@ CREATE TABLE dispatch_job (
 `;
 
 /**
- * Supabase's Data API roles, as a Supabase project has them: created once per server (roles
- * are cluster-wide, and other databases on it may be creating them at the same moment),
- * USAGE on the schemas and SELECT on the table granted to all three, auth.uid() reading the
- * request's JWT, and one policy: a technician (authenticated) reads their own roles.
+ * Supabase's three Data API roles, created once per server: roles are cluster-wide, and other
+ * databases on it (the tests' among them) may be creating them at the same moment.
  */
-const SUPABASE_DDL = `
+export const SUPABASE_ROLES_SQL = `
 DO $$
 DECLARE r text;
 BEGIN
@@ -116,7 +114,16 @@ BEGIN
     END;
   END LOOP;
 END $$;
-CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
+`;
+
+/**
+ * Supabase's Data API roles, as a Supabase project has them: created once per server (roles
+ * are cluster-wide, and other databases on it may be creating them at the same moment),
+ * USAGE on the schemas and SELECT on the table granted to all three, auth.uid() reading the
+ * request's JWT, and one policy: a technician (authenticated) reads their own roles.
+ */
+const SUPABASE_DDL = `
+${SUPABASE_ROLES_SQL}CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
   $fn$ SELECT nullif(current_setting('request.jwt.claims', true)::jsonb ->> 'sub', '')::uuid $fn$;
 GRANT USAGE ON SCHEMA public, auth TO anon, authenticated, service_role;
 GRANT SELECT ON technician_roles TO anon, authenticated, service_role;

@@ -13,6 +13,7 @@ import { defaultPolicy } from '../../sandbox/policy.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
+import { SUPABASE_ROLES_SQL } from '../../src/demo/seed-case.js';
 
 const LEGACY = `
 CREATE TABLE deck_logs (entry_no integer PRIMARY KEY, vessel text NOT NULL, cleared boolean, note text);
@@ -21,22 +22,9 @@ INSERT INTO deck_logs VALUES
   (12, 'O''Brien''s Pride', NULL, 'no entry'), (40, 'Kittiwake ', true, 'ice 🧊'), (41, 'Tern', false, 'N/A');
 `;
 
-// Supabase's roles are cluster-wide and other test files may create them at the same time.
-const SUPABASE_ROLES = `
-DO $$
-DECLARE r text;
-BEGIN
-  FOREACH r IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
-    BEGIN
-      EXECUTE format('CREATE ROLE %I NOLOGIN%s', r, CASE WHEN r = 'service_role' THEN ' BYPASSRLS' ELSE '' END);
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-  END LOOP;
-END $$;
-`;
 
 const TARGET = `
-${SUPABASE_ROLES}
+${SUPABASE_ROLES_SQL}
 CREATE SCHEMA auth;
 CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
   $$ SELECT nullif(current_setting('request.jwt.claims', true)::jsonb ->> 'sub', '')::uuid $$;
