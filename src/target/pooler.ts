@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DatabaseError } from '../core/errors.js';
 import { connect, redactUrl } from '../db/connect.js';
+import { openingRetried } from './timeouts.js';
 import type { TlsOptions } from '../db/tls.js';
 
 /**
@@ -101,7 +102,7 @@ export async function probeSession(client: pg.Client, url: string, tls: TlsOptio
 
 /** BEGIN, no statement limit for this transaction, the select, then `end` (or stay open): the select's row. */
 async function selectInTransaction<R>(client: pg.Client, select: string, end: 'COMMIT' | null): Promise<R> {
-  const results = (await client.query(`BEGIN; SET LOCAL statement_timeout = 0; ${select}${end ? `; ${end}` : ''}`)) as unknown as pg.QueryResult[];
+  const results = await openingRetried<pg.QueryResult[]>(client, `BEGIN; SET LOCAL statement_timeout = 0; ${select}${end ? `; ${end}` : ''}`);
   return results[2]!.rows[0] as R;
 }
 

@@ -76,5 +76,27 @@ export function timeoutsOf(client: object): TransactionTimeouts {
 
 /** Begins a write transaction on the target with the limits registered for this connection. */
 export async function beginWrite(db: Queryable, begin = 'BEGIN'): Promise<void> {
-  await db.query(beginWriteSql(timeoutsOf(db), begin));
+  await openingRetried(db, beginWriteSql(timeoutsOf(db), begin));
+}
+
+/** How often a transaction's opening string is tried when the role's own short limit cancels it. */
+export const OPENING_ATTEMPTS = 5;
+
+/**
+ * Runs a string that opens a transaction and sets its own limits first. The first statement
+ * of it (BEGIN) still runs under the role's default: with a default of 1 ms, a busy machine
+ * can let that timer fire before the SET LOCAL takes over. Nothing has been done then (the
+ * string is aborted as a whole), so it is rolled back and tried again, a few times. Any other
+ * error, or a cancel by a person (57014 without "statement timeout"), is not retried.
+ */
+export async function openingRetried<R>(db: Queryable, sql: string): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await db.query(sql)) as unknown as R;
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (err.code !== '57014' || !/statement timeout/.test(err.message ?? '') || attempt >= OPENING_ATTEMPTS) throw e;
+      await db.query('ROLLBACK').catch(() => undefined);
+    }
+  }
 }

@@ -8,7 +8,8 @@ import { programColumns } from '../../src/core/plan/expected-row.js';
 import { loadConfig } from '../../src/config.js';
 import { FerryError } from '../../src/core/errors.js';
 import { makeBatchWriter } from '../../src/orchestrator/write-batch.js';
-import { beginWriteSql, DEFAULT_TRANSACTION_TIMEOUTS, parseTimeouts } from '../../src/target/timeouts.js';
+import { beginWriteSql, DEFAULT_TRANSACTION_TIMEOUTS, openingRetried, OPENING_ATTEMPTS, parseTimeouts } from '../../src/target/timeouts.js';
+import type { Queryable } from '../../src/core/sql.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 const LEGACY = `
@@ -60,6 +61,40 @@ describe('each write transaction sets its own statement_timeout, lock_timeout an
       await conn?.close();
       await db?.drop();
       await db?.sql('legacy', `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    });
+
+    it("an opening string cancelled by the role's own limit before its SET LOCAL took over is rolled back and tried again", async () => {
+      // A real statement timeout on the first attempt: the session's limit is 20 ms and the
+      // first attempt's opening statement sleeps past it (as BEGIN can, on a busy machine, past 1 ms).
+      const client = conn.target;
+      await client.query(`SET statement_timeout = '20ms'`);
+      const sent: string[] = [];
+      let first = true;
+      const db: Queryable = {
+        query: ((text: string) => {
+          const sql = first && text.startsWith('BEGIN') ? `SELECT pg_sleep(0.2); ${text}` : text;
+          if (text.startsWith('BEGIN')) first = false;
+          sent.push(sql);
+          return client.query(sql);
+        }) as Queryable['query'],
+      };
+      try {
+        const results = await openingRetried<Array<{ rows: Array<{ v: number }> }>>(db, 'BEGIN; SET LOCAL statement_timeout = 0; SELECT 41 + 1 AS v; COMMIT');
+        expect(results[2]!.rows[0]!.v).toBe(42);
+        expect(sent.map((q) => q.split(';')[0])).toEqual(['SELECT pg_sleep(0.2)', 'ROLLBACK', 'BEGIN']);
+        // A limit that fires every time is given up after OPENING_ATTEMPTS, with PostgreSQL's error.
+        let tries = 0;
+        const always: Queryable = {
+          query: ((text: string) => {
+            if (text.startsWith('BEGIN')) tries++;
+            return client.query(text.startsWith('ROLLBACK') ? text : `SELECT pg_sleep(0.2); ${text}`);
+          }) as Queryable['query'],
+        };
+        await expect(openingRetried(always, 'BEGIN; SELECT 1')).rejects.toThrow(/statement timeout/);
+        expect(tries).toBe(OPENING_ATTEMPTS);
+      } finally {
+        await client.query('RESET statement_timeout');
+      }
     });
 
     it("does not kill a batch: 20,000 rows are written in one transaction under the run's own limits", async () => {
