@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
 import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/image.js';
 import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
+import { dataApiSettings, type DataApiSettings } from './target/data-api.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.
@@ -19,6 +20,10 @@ import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
  * | FERRY_LOCK_TIMEOUT_MS | lock_timeout of each write transaction                 | 30000    |
  * | FERRY_IDLE_IN_TRANSACTION_TIMEOUT_MS | idle_in_transaction_session_timeout, same | 300000 |
  * | PGSSLROOTCERT         | CA file for sslmode=require/verify-ca/verify-full URLs without sslrootcert (as libpq) | — |
+ * | SUPABASE_URL          | the Data API to read the app-visibility section through (supabase-js) | — |
+ * | SUPABASE_ANON_KEY     | reads as anon; the apikey beside SUPABASE_ACCESS_TOKEN   | —        |
+ * | SUPABASE_SERVICE_ROLE_KEY | reads as service_role (and fetches the compared sample) | —      |
+ * | SUPABASE_ACCESS_TOKEN | a signed-in user's access token: reads as authenticated | —        |
  */
 export interface FerryConfig {
   sourceUrl: string | undefined;
@@ -36,6 +41,8 @@ export interface FerryConfig {
   timeouts: TransactionTimeouts;
   /** PGSSLROOTCERT: the CA file for URLs whose sslmode verifies and that name no sslrootcert. */
   sslRootCert: string | undefined;
+  /** SUPABASE_URL and keys: the app-visibility section also reads through the Data API (src/target/data-api.ts). */
+  dataApi: DataApiSettings | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): FerryConfig {
@@ -54,6 +61,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
     timeouts: parseTimeouts(env),
     sslRootCert: env.PGSSLROOTCERT || undefined,
+    dataApi: dataApiSettings({
+      url: env.SUPABASE_URL,
+      anonKey: env.SUPABASE_ANON_KEY,
+      serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY,
+      accessToken: env.SUPABASE_ACCESS_TOKEN,
+    }),
   };
 }
 

@@ -10,6 +10,7 @@ import type { RunRow, RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
+import type { DataApiSettings } from '../target/data-api.js';
 
 /**
  * The one way a plan runs: the CLI (single plans and, through run-plan-set.ts, plan sets),
@@ -41,6 +42,8 @@ export interface RunRequest {
   say?: Say;
   /** The user id the app-visibility section reads as for `authenticated` (--as-user). */
   asUser?: string | null;
+  /** SUPABASE_URL and keys (config.dataApi): the app-visibility section also reads through the Data API. */
+  dataApi?: DataApiSettings | undefined;
   /** Where failures to record events are logged (default: pino, warn level, stderr). */
   logger?: Logger;
 }
@@ -90,6 +93,7 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
         target: input.conn.target,
         targetTable: targetTableOf(plan, input.analysis),
         asUser: input.asUser ?? null,
+        dataApi: input.dataApi,
       });
       reportHash = await store.putArtifact('validation_report', report);
     }

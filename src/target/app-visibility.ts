@@ -3,6 +3,7 @@ import type { AppVisibility, RoleVisibility } from '../core/artifacts/validation
 import { InputError } from '../core/errors.js';
 import { planTables } from '../core/plan/tables.js';
 import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { dataApiVisibility, type DataApiSettings } from './data-api.js';
 
 /** The roles Supabase's Data API (PostgREST) reads as. */
 export const SUPABASE_ROLES = ['anon', 'authenticated', 'service_role'] as const;
@@ -33,7 +34,14 @@ export function claimsFor(role: string, asUser: string | null): Record<string, s
  *
  * `db` must not be in a transaction; each role gets its own, rolled back.
  */
-export async function appVisibility(input: { db: Queryable; plan: MigrationPlan; migrationId: number; asUser?: string | null }): Promise<AppVisibility | undefined> {
+export async function appVisibility(input: {
+  db: Queryable;
+  plan: MigrationPlan;
+  migrationId: number;
+  asUser?: string | null;
+  /** Also read through the Data API with supabase-js (SUPABASE_URL and keys). */
+  dataApi?: DataApiSettings | undefined;
+}): Promise<AppVisibility | undefined> {
   const { db, plan } = input;
   const asUser = input.asUser ?? null;
   const roles = await supabaseRolesOf(db, plan.target.schema);
@@ -52,7 +60,7 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
   const ids = (
     await db.query<{ id: string }>(
       `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
-        WHERE m.migration_id = $1 AND m.target_table = $2`,
+        WHERE m.migration_id = $1 AND m.target_table = $2 ORDER BY m.id`,
       [input.migrationId, planTables(plan).targetTable],
     )
   ).rows.map((r) => r.id);
@@ -66,6 +74,7 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
 
   const out: RoleVisibility[] = [];
   for (const role of roles) out.push(await roleVisibility({ db, plan, role, asUser, table, meta, ids, policies }));
+  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, input.migrationId, ids) }) : undefined;
   return {
     via: 'postgres',
     table: `${plan.target.schema}.${plan.target.table}`,
@@ -75,6 +84,21 @@ export async function appVisibility(input: { db: Queryable; plan: MigrationPlan;
     asUser,
     roles: out,
     warnings: visibilityWarnings(out, ids.length, meta.rls),
+    ...(dataApi ? { dataApi } : {}),
+  };
+}
+
+/** What the Data API readings need; the table is counted unfiltered when all its rows are this run's. */
+async function apiTarget(db: Queryable, plan: MigrationPlan, migrationId: number, ids: string[]) {
+  const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(plan.target.schema, plan.target.table)}`)).rows[0]?.n ?? 0);
+  return {
+    schema: plan.target.schema,
+    table: plan.target.table,
+    pk: plan.target.primaryKey,
+    ids,
+    wholeTable: total === ids.length,
+    migrationId,
+    targetKey: planTables(plan).targetTable,
   };
 }
 

@@ -13,6 +13,7 @@ import { applyTextSettings, compilePlan, INVALID, PlanSqlUnsupported, readColumn
 import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats, type RowTexts } from './range-diff.js';
 import { walkRows } from './walk.js';
 import { appVisibility } from '../target/app-visibility.js';
+import type { DataApiSettings } from '../target/data-api.js';
 import { checkRelationships, relationshipSummary } from './relationships.js';
 
 export type ValidationMethod = 'range_checksum' | 'row_walk';
@@ -39,6 +40,8 @@ export async function validateMigration(input: {
   method?: ValidationMethod;
   /** The user id `authenticated` reads as in the app-visibility section (--as-user). */
   asUser?: string | null;
+  /** SUPABASE_URL and keys: the app-visibility section also reads through the Data API. */
+  dataApi?: DataApiSettings | undefined;
 }): Promise<ValidationReport> {
   const { source, target, targetTable } = input;
   const control = await getControl(target, input.migrationId);
@@ -74,7 +77,7 @@ export async function validateMigration(input: {
     await source.query('COMMIT');
     await target.query('COMMIT');
     // Information about what the app will read (Supabase's roles); never changes the status.
-    const visibility = await appVisibility({ db: target, plan, migrationId: control.id, asUser: input.asUser ?? null });
+    const visibility = await appVisibility({ db: target, plan, migrationId: control.id, asUser: input.asUser ?? null, dataApi: input.dataApi });
     const refs = viaMappingColumns(plan);
     return ValidationReport.parse({
       kind: 'validation_report',

@@ -61,7 +61,7 @@ async function runOne(config: FerryConfig, conn: Connections, loaded: LoadedPlan
   return withStore(config, (store) =>
     executeRun({
       store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
-      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, onEvent: runEventPrinter(say), say,
+      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: runEventPrinter(say), say,
     }),
   );
 }

@@ -26,12 +26,13 @@ can read of the run's rows (information, never a failure).`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const id = migrationIdArg(positionals[0]);
     const asUser = parseAsUser(v['as-user']);
-    return withConnections(withUrls(loadConfig(), v), async (conn) => {
+    const config = withUrls(loadConfig(), v);
+    return withConnections(config, async (conn) => {
       const analysis = await analyzeSchemas({ source: conn.source, target: conn.target });
       const control = await getControl(conn.target, id);
       if (!control) throw new InputError('MIGRATION_NOT_FOUND', `there is no migration ${id}`, { hint: 'list runs with: ferry runs' });
       const plan = MigrationPlan.parse(control.plan);
-      const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis), asUser });
+      const report = await validateMigration({ migrationId: id, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, analysis), asUser, dataApi: config.dataApi });
       say(v.json ? JSON.stringify(report, null, 2) : renderReport(report));
       return report.status === 'passed' ? 0 : 1;
     });

@@ -30,6 +30,60 @@ export const RoleVisibility = z.object({
 });
 export type RoleVisibility = z.infer<typeof RoleVisibility>;
 
+/** One role read through the Data API (PostgREST) with supabase-js, as the app reads. */
+export const DataApiRole = z.object({
+  role: z.string(),
+  /** The setting whose key or token was sent (SUPABASE_ANON_KEY, SUPABASE_ACCESS_TOKEN, SUPABASE_SERVICE_ROLE_KEY). */
+  credential: z.string(),
+  /** The token's `sub` (the signed-in user), when it names one. */
+  user: z.string().nullable(),
+  /** Migrated rows of this run the role read through the Data API; null when the request failed. */
+  readable: z.number().int().nonnegative().nullable(),
+  /** The Data API's answer when it refused or failed (code and message). */
+  error: z.string().optional(),
+  /** Count requests sent (HEAD, Prefer: count=exact). */
+  requests: z.number().int().nonnegative(),
+});
+export type DataApiRole = z.infer<typeof DataApiRole>;
+
+/** A value the Data API returned that does not equal the database's, once read back into the column's type. */
+export const DataApiDifference = z.object({
+  /** The target row's key (and the legacy key it came from). */
+  key: z.string(),
+  legacyKey: z.string().nullable(),
+  column: z.string(),
+  type: z.string(),
+  /** The value as the app holds it after JSON.parse, as JSON text; null when the column was not returned. */
+  api: z.string().nullable(),
+  /** The database's value as PostgreSQL prints it. */
+  database: z.string().nullable(),
+  note: z.string(),
+});
+export type DataApiDifference = z.infer<typeof DataApiDifference>;
+
+export const DataApiVisibility = z.object({
+  /** SUPABASE_URL. */
+  url: z.string(),
+  client: z.string(),
+  /** whole_table: every row of the table is this run's, one unfiltered count per role; by_id: the run's keys in chunks of in.(…). */
+  counted: z.enum(['whole_table', 'by_id']),
+  roles: z.array(DataApiRole),
+  /** Migrated rows fetched by key and compared column by column with the database; null when no role could fetch. */
+  sample: z
+    .object({
+      role: z.string(),
+      requested: z.number().int().nonnegative(),
+      returned: z.number().int().nonnegative(),
+      /** Keys asked for and not returned (reported when the role reads every row, service_role). */
+      missing: z.array(z.string()),
+      differences: z.array(DataApiDifference),
+      error: z.string().optional(),
+    })
+    .nullable(),
+  warnings: z.array(z.string()),
+});
+export type DataApiVisibility = z.infer<typeof DataApiVisibility>;
+
 export const AppVisibility = z.object({
   via: z.literal('postgres'),
   table: z.string(),
@@ -42,6 +96,8 @@ export const AppVisibility = z.object({
   roles: z.array(RoleVisibility),
   /** A role that reads none or all of the rows: may be intended, worth a look. */
   warnings: z.array(z.string()),
+  /** The same, read through the Data API with supabase-js, when SUPABASE_URL and a key are set. */
+  dataApi: DataApiVisibility.optional(),
 });
 export type AppVisibility = z.infer<typeof AppVisibility>;
 

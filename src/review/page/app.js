@@ -420,7 +420,28 @@ function appVisibilityHtml(v) {
   return `<h4 data-testid="app-visibility">App visibility</h4>
     <p class="muted">${esc(v.table)}, read as the Data API's roles through Postgres${v.asUser ? `, authenticated as user ${esc(v.asUser)}` : ''} · RLS ${v.rlsEnabled ? 'on' : 'off'} · ${v.migratedRows} migrated row(s) of this run</p>
     <table><thead><tr><th>role</th><th>reads</th><th>policies</th><th>grants</th></tr></thead><tbody>${v.roles.map(row).join('')}</tbody></table>
-    ${v.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}`;
+    ${v.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}${v.dataApi ? dataApiHtml(v.dataApi, v) : ''}`;
+}
+
+/** The same roles read through the Data API (supabase-js), beside the Postgres counts, and the compared sample. */
+function dataApiHtml(d, v) {
+  const pgReads = (role) => {
+    const p = v.roles.find((r) => r.role === role);
+    return p ? (p.readable === null ? 'cannot read' : `${p.readable}/${v.migratedRows}`) : '—';
+  };
+  const row = (r) =>
+    `<tr><td>${esc(r.role)}</td><td>${r.readable === null ? `fails <span class="muted">${esc(r.error || '')}</span>` : `${r.readable}/${v.migratedRows}`}</td><td>${esc(pgReads(r.role))}</td><td>${esc(r.credential)}${r.user ? ` <span class="muted">user ${esc(r.user)}</span>` : ''}</td></tr>`;
+  const s = d.sample;
+  const sample = !s || s.error
+    ? ''
+    : `<p>sample: ${s.returned} of ${s.requested} row(s) fetched by key as ${esc(s.role)}, compared with the database: ${s.differences.length ? `${s.differences.length} difference(s)` : 'all equal'}</p>
+    ${s.differences.length ? `<table data-testid="data-api-differences"><thead><tr><th>key</th><th>column</th><th>Data API</th><th>database</th><th>why</th></tr></thead><tbody>${s.differences
+      .map((x) => `<tr><td>${esc(x.key)}${x.legacyKey ? ` <span class="muted">legacy ${esc(x.legacyKey)}</span>` : ''}</td><td>${esc(x.column)} <span class="muted">${esc(x.type)}</span></td><td>${esc(x.api ?? '(not returned)')}</td><td>${esc(x.database ?? 'NULL')}</td><td class="muted">${esc(x.note)}</td></tr>`)
+      .join('')}</tbody></table>` : ''}`;
+  return `<h4 data-testid="app-visibility-data-api">Through the Data API</h4>
+    <p class="muted">${esc(d.url)} · ${esc(d.client)} · ${d.counted === 'whole_table' ? 'one unfiltered count per role (every row of the table is this run\'s)' : 'counted by the run\'s keys'}</p>
+    <table><thead><tr><th>role</th><th>reads (Data API)</th><th>reads (Postgres)</th><th>as</th></tr></thead><tbody>${d.roles.map(row).join('')}</tbody></table>
+    ${sample}${d.warnings.map((w) => `<p>⚠ ${esc(w)}</p>`).join('')}`;
 }
 
 /**
