@@ -101,6 +101,11 @@ export function requireUrl(config: FerryConfig, role: 'source' | 'target'): stri
   return url;
 }
 
+/** How the run store is opened: FERRY_STATE_URL, else the target database; the same TLS settings as the connections. */
+export function storeOptions(config: FerryConfig): { tls: { sslRootCert: string | undefined }; setting: 'FERRY_STATE_URL' | 'TARGET_DATABASE_URL' } {
+  return { tls: { sslRootCert: config.sslRootCert }, setting: config.stateUrl ? 'FERRY_STATE_URL' : 'TARGET_DATABASE_URL' };
+}
+
 /** What openConnections needs from the configuration: the write limits and the TLS CA file. */
 export function connectionOptions(config: FerryConfig): { timeouts: TransactionTimeouts; tls: { sslRootCert: string | undefined } } {
   return { timeouts: config.timeouts, tls: { sslRootCert: config.sslRootCert } };

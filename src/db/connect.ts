@@ -16,8 +16,8 @@ const types = {
  * A connected client. Errors say which database (by role, never by password) could not be
  * reached and what to check.
  */
-export async function connect(url: string, role: 'source' | 'target', applicationName = 'ferry', tls: TlsOptions = {}): Promise<pg.Client> {
-  const variable = role === 'source' ? 'SOURCE_DATABASE_URL' : 'TARGET_DATABASE_URL';
+export async function connect(url: string, role: 'source' | 'target' | 'state', applicationName = 'ferry', tls: TlsOptions = {}): Promise<pg.Client> {
+  const variable = role === 'source' ? 'SOURCE_DATABASE_URL' : role === 'state' ? 'FERRY_STATE_URL' : 'TARGET_DATABASE_URL';
   let client: pg.Client | undefined;
   try {
     // sslmode as libpq reads it (src/db/tls.ts); pg reads a sslrootcert file while parsing.
@@ -26,7 +26,7 @@ export async function connect(url: string, role: 'source' | 'target', applicatio
   } catch (cause) {
     await client?.end().catch(() => undefined);
     const tlsFix = tlsHint(cause, url, variable);
-    throw new DatabaseError(tlsFix ? 'DB_TLS_FAILED' : 'DB_CONNECT_FAILED', `could not connect to the ${role} database (${redactUrl(url)}): ${(cause as Error).message}`, {
+    throw new DatabaseError(tlsFix ? 'DB_TLS_FAILED' : 'DB_CONNECT_FAILED', `could not connect to the ${role === 'state' ? 'run store' : role} database (${redactUrl(url)}): ${(cause as Error).message}`, {
       cause,
       hint: tlsFix ?? `check ${variable} (host, port, database, user, password) and that the server is running`,
     });

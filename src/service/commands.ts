@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
-import { requireUrl, type FerryConfig } from '../config.js';
+import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
 import { renderReport } from '../present/render.js';
 import { describeRunEvent, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { homePath, planFilePath, planPaths } from '../store/file-store.js';
@@ -21,7 +21,7 @@ export function hasStore(config: FerryConfig): boolean {
 }
 
 export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) => Promise<T>): Promise<T> {
-  const store = await RunStore.open(stateUrl(config));
+  const store = await RunStore.open(stateUrl(config), storeOptions(config));
   try {
     return await fn(store);
   } finally {
@@ -92,7 +92,7 @@ export async function showRun(store: RunStore, id: number, say: Say): Promise<nu
 /** `ferry replay <run>`: the recorded bundle and plan again, dry, and whether it reproduces. */
 export async function replayCommand(config: FerryConfig, id: number, options: { allowWeak: boolean }, say: Say): Promise<number> {
   return withStore(config, async (store) => {
-    const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
+    const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
     try {
       const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.allowWeak, node: config.sandboxNode });
       say(sandboxChoiceLine(choice));

@@ -1,10 +1,11 @@
-import { openConnections, type Connections } from '../chain.js';
+import { openConnections, type ConnectionOptions, type Connections } from '../chain.js';
 import type { GeneratedScript } from '../core/artifacts/generated-script.js';
 import { PlanError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import type { PlanVersionRow, RunStore } from '../store/run-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
+import type { DataApiSettings } from '../target/data-api.js';
 import { LruCache } from './lru.js';
 import { RunHub } from './run-hub.js';
 
@@ -19,6 +20,13 @@ export interface ServiceOptions {
   home: string;
   driver: SandboxDriver;
   policy: SandboxPolicy;
+  /**
+   * TLS (PGSSLROOTCERT) and the write transactions' limits, as the CLI opens its connections
+   * (config.ts connectionOptions); every connection the service opens goes through openConnections below.
+   */
+  connection?: ConnectionOptions;
+  /** SUPABASE_URL and keys (config.dataApi): a run's app-visibility section also reads through the Data API. */
+  dataApi?: DataApiSettings | undefined;
 }
 
 /**
@@ -42,8 +50,13 @@ export class ServiceContext {
     return this.opts.logger;
   }
 
+  /** Both databases with the service's connection options: the one way the service opens them. */
+  openConnections(): Promise<Connections> {
+    return openConnections(this.opts.sourceUrl, this.opts.targetUrl, this.opts.connection ?? {});
+  }
+
   async withConnections<T>(fn: (conn: Connections) => Promise<T>): Promise<T> {
-    const conn = await openConnections(this.opts.sourceUrl, this.opts.targetUrl);
+    const conn = await this.openConnections();
     try {
       return await fn(conn);
     } finally {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import { openConnections, type Connections } from '../chain.js';
+import type { Connections } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
@@ -63,7 +63,7 @@ function startTracked(ctx: ServiceContext, work: TrackedWork): Promise<{ run: Ru
       resolve({ run, created: true });
     };
     const p = (async () => {
-      const conn = await openConnections(ctx.opts.sourceUrl, ctx.opts.targetUrl);
+      const conn = await ctx.openConnections();
       try {
         return await work(conn, onCreated);
       } finally {
@@ -122,6 +122,7 @@ function runInputs(ctx: ServiceContext, version: PlanVersionRow, body: z.infer<t
     workDir: homePath(ctx.opts.home, 'service-runs', `${version.plan.id}-r${version.plan.revision}-${randomUUID().slice(0, 8)}`),
     startedBy: body.by ?? 'api',
     dryRun,
+    dataApi: ctx.opts.dataApi,
     // The same plan version never runs twice for real; a dry run may be repeated.
     ...(dryRun ? {} : { onceKey: `${version.plan.id}:${version.plan.revision}` }),
   };

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describeToPlan, openConnections, type Say } from '../chain.js';
-import { requireUrl, type FerryConfig } from '../config.js';
+import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../db/embedded.js';
 import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '../demo/seed-case.js';
 import { createLogger } from '../logger.js';
@@ -55,13 +55,16 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
     targetUrl = requireUrl(config, 'target');
     stateUrl = config.stateUrl ?? targetUrl;
   }
+  // The connections the CLI would open for this configuration (TLS, write limits): one path for both.
+  const connection = connectionOptions(config);
   let store: RunStore | null = null;
   try {
-    store = await RunStore.open(stateUrl);
+    // The demo's embedded store lives in its target: no FERRY_STATE_URL, no TLS.
+    store = await RunStore.open(stateUrl, options.demo ? {} : storeOptions(config));
     const abandoned = await store.failAbandoned();
     if (abandoned.length) say(`⚠ run(s) ${abandoned.join(', ')} were left running by a process that ended: marked failed (RUN_ABANDONED)`);
     if (options.demo) {
-      const conn = await openConnections(sourceUrl, targetUrl);
+      const conn = await openConnections(sourceUrl, targetUrl, connection);
       try {
         const { plan, analysis } = await describeToPlan({ description: DEMO_DESCRIPTION, conn });
         const stored = await store.saveNewPlan(plan, analysis);
@@ -75,7 +78,10 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
     const token = await resolveToken(store, options.token);
     const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'info';
     const service = await startService(
-      { store, sourceUrl, targetUrl, tokenSha256: token.sha256, logger: createLogger(level), home: join(config.home, options.demo ? 'demo-serve' : 'serve'), driver: choice.driver, policy: defaultPolicy },
+      {
+        store, sourceUrl, targetUrl, tokenSha256: token.sha256, logger: createLogger(level), home: join(config.home, options.demo ? 'demo-serve' : 'serve'),
+        driver: choice.driver, policy: defaultPolicy, connection, dataApi: config.dataApi,
+      },
       { port: options.port },
     );
     const openStore = store;

@@ -4,6 +4,8 @@ import { contentHash, firstDifference, sha256 } from '../core/artifacts/hash.js'
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { connect } from '../db/connect.js';
+import type { TlsOptions } from '../db/tls.js';
+import { assertNotTransactionPoolerUrl, assertSessionConnection, STATE_CHECK, TARGET_CHECK } from '../target/pooler.js';
 import { DatabaseError, NotFoundError, PlanError } from '../core/errors.js';
 
 /**
@@ -216,6 +218,13 @@ function toRun(r: Record<string, unknown>): RunRow {
   };
 }
 
+export interface StoreOpenOptions {
+  /** PGSSLROOTCERT, for URLs whose sslmode verifies (as the CLI's connections). */
+  tls?: TlsOptions;
+  /** Which setting named the URL: FERRY_STATE_URL, or the target's (the default: the store lives in the target). */
+  setting?: 'FERRY_STATE_URL' | 'TARGET_DATABASE_URL';
+}
+
 /**
  * The run store over one PostgreSQL connection of its own: never the connection a run
  * writes batches on, so a store write can never land inside a batch's transaction.
@@ -223,9 +232,23 @@ function toRun(r: Record<string, unknown>): RunRow {
 export class RunStore {
   private constructor(private readonly db: pg.Client) {}
 
-  /** Connects and creates the `ferry` schema if it is missing (idempotent, under a lock). */
-  static async open(url: string): Promise<RunStore> {
-    const db = await connect(url, 'target', 'ferry-store');
+  /**
+   * Connects and creates the `ferry` schema if it is missing (idempotent, under a lock). The
+   * store takes advisory locks across statements, so like the target it needs a session: a
+   * transaction-mode pooler is refused first (STATE_TRANSACTION_POOLER for FERRY_STATE_URL,
+   * TARGET_TRANSACTION_POOLER when the store lives in the target), before anything is created.
+   */
+  static async open(url: string, options: StoreOpenOptions = {}): Promise<RunStore> {
+    const own = options.setting === 'FERRY_STATE_URL';
+    const check = own ? STATE_CHECK : TARGET_CHECK;
+    assertNotTransactionPoolerUrl(url, check);
+    const db = await connect(url, own ? 'state' : 'target', 'ferry-store', options.tls ?? {});
+    try {
+      await assertSessionConnection(db, url, options.tls ?? {}, check);
+    } catch (e) {
+      await db.end().catch(() => undefined);
+      throw e;
+    }
     try {
       await db.query('SELECT pg_advisory_lock($1)', [STORE_DDL_LOCK]);
       try {

@@ -13,10 +13,20 @@ import type { TlsOptions } from '../db/tls.js';
  * is written, with the URL to use instead.
  */
 export class TransactionPoolerError extends DatabaseError {
-  constructor(message: string, options: { hint: string; details?: Record<string, unknown>; cause?: unknown }) {
-    super('TARGET_TRANSACTION_POOLER', message, options);
+  constructor(message: string, options: { hint: string; details?: Record<string, unknown>; cause?: unknown }, code: PoolerCheck['code'] = 'TARGET_TRANSACTION_POOLER') {
+    super(code, message, options);
   }
 }
+
+/** Which connection is checked: the target's, or the run store's (FERRY_STATE_URL), each refused with its own code. */
+export interface PoolerCheck {
+  /** Named in the message: "the target", "the run store (FERRY_STATE_URL)". */
+  name: string;
+  code: 'TARGET_TRANSACTION_POOLER' | 'STATE_TRANSACTION_POOLER';
+}
+
+export const TARGET_CHECK: PoolerCheck = { name: 'the target', code: 'TARGET_TRANSACTION_POOLER' };
+export const STATE_CHECK: PoolerCheck = { name: 'the run store (FERRY_STATE_URL)', code: 'STATE_TRANSACTION_POOLER' };
 
 /** Supabase's pooler hosts: aws-0-<region>.pooler.supabase.com and the like. */
 const SUPABASE_POOLER_HOST = /(^|\.)pooler\.supabase\.com$/i;
@@ -58,13 +68,14 @@ function hintFor(url: string): string {
 }
 
 /** Refuses a URL that names a transaction-mode pooler, before any connection is opened. */
-export function assertNotTransactionPoolerUrl(url: string): void {
+export function assertNotTransactionPoolerUrl(url: string, check: PoolerCheck = TARGET_CHECK): void {
   const byUrl = transactionPoolerByUrl(url);
   if (byUrl) {
-    throw new TransactionPoolerError(`the target URL (${redactUrl(url)}) goes through a transaction-mode pooler: ${byUrl.reason}; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`, {
-      hint: hintFor(url),
-      details: { detectedBy: 'url' },
-    });
+    throw new TransactionPoolerError(
+      `${check.name} URL (${redactUrl(url)}) goes through a transaction-mode pooler: ${byUrl.reason}; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`,
+      { hint: hintFor(url), details: { detectedBy: 'url' } },
+      check.code,
+    );
   }
 }
 
@@ -110,13 +121,14 @@ async function selectInTransaction<R>(client: pg.Client, select: string, end: 'C
  * The target connection keeps a session, by its URL and by what it does, or
  * TARGET_TRANSACTION_POOLER. Runs before anything is written (openConnections calls it).
  */
-export async function assertSessionConnection(client: pg.Client, url: string, tls: TlsOptions = {}): Promise<void> {
-  assertNotTransactionPoolerUrl(url);
+export async function assertSessionConnection(client: pg.Client, url: string, tls: TlsOptions = {}, check: PoolerCheck = TARGET_CHECK): Promise<void> {
+  assertNotTransactionPoolerUrl(url, check);
   const probe = await probeSession(client, url, tls);
   if (!probe.keeps) {
     throw new TransactionPoolerError(
-      `the target connection (${redactUrl(url)}) does not keep a session: ${probe.observed}. That is a transaction-mode pooler; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`,
+      `${check.name} connection (${redactUrl(url)}) does not keep a session: ${probe.observed}. That is a transaction-mode pooler; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`,
       { hint: hintFor(url), details: { detectedBy: 'behaviour' } },
+      check.code,
     );
   }
 }

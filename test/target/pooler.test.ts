@@ -4,6 +4,9 @@ import { inject } from 'vitest';
 import { openConnections } from '../../src/chain.js';
 import { FerryError } from '../../src/core/errors.js';
 import { assertNotTransactionPoolerUrl, transactionPoolerByUrl } from '../../src/target/pooler.js';
+import { loadConfig } from '../../src/config.js';
+import { withStore } from '../../src/service/commands.js';
+import { RunStore } from '../../src/store/run-store.js';
 import { beginWrite } from '../../src/target/timeouts.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { findPgbouncer, startPgbouncer, type Bouncer } from '../setup/pgbouncer.js';
@@ -29,6 +32,20 @@ describe('a transaction-mode pooler named by its URL is refused before any conne
     expect(e.hint).toContain('aws-0-eu-central-1.pooler.supabase.com:5432');
     expect(e.hint).toContain('postgres.<project-ref>');
     expect(`${e.message} ${e.hint}`).not.toContain('S3cr');
+  });
+
+  it("the run store's FERRY_STATE_URL on Supabase's transaction pooler: STATE_TRANSACTION_POOLER, pointing at port 5432", async () => {
+    const url = 'postgres://postgres.qzkxlmbhwtrvpjds:S3cr%24t-pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres?sslmode=require';
+    const config = loadConfig({ FERRY_STATE_URL: url, TARGET_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/harbour' });
+    const e = await refusal(withStore(config, async () => 'opened'));
+    expect(e.code).toBe('STATE_TRANSACTION_POOLER');
+    expect(e.details).toMatchObject({ detectedBy: 'url' });
+    expect(e.message).toMatch(/^the run store \(FERRY_STATE_URL\) URL \(.*aws-0-eu-central-1\.pooler\.supabase\.com:6543/);
+    expect(e.hint).toContain('aws-0-eu-central-1.pooler.supabase.com:5432');
+    expect(`${e.message} ${e.hint}`).not.toContain('S3cr');
+    // Without FERRY_STATE_URL the store lives in the target, and says so with the target's code.
+    const inTarget = await refusal(withStore(loadConfig({ TARGET_DATABASE_URL: url }), async () => 'opened'));
+    expect(inTarget.code).toBe('TARGET_TRANSACTION_POOLER');
   });
 
   it('the session pooler (same host, port 5432) and a direct connection pass the URL check', () => {
@@ -90,6 +107,24 @@ describe('by behaviour: a real PgBouncer in front of the test PostgreSQL, on an 
       expect(e.hint).toMatch(/direct connection|session-mode pooler/);
     }
     expect(await schemas()).toEqual([]);
+  });
+
+  runIt('the run store (FERRY_STATE_URL) behind a transaction-mode PgBouncer: refused by behaviour before its schema is created; session mode opens', async () => {
+    const config = loadConfig({ FERRY_STATE_URL: bouncer!.url('shelf_tx'), TARGET_DATABASE_URL: target.url });
+    const e = await refusal(withStore(config, async () => 'opened'));
+    expect(e.code).toBe('STATE_TRANSACTION_POOLER');
+    expect(e.details).toMatchObject({ detectedBy: 'behaviour' });
+    expect(e.message).toContain(`the run store (FERRY_STATE_URL) connection (postgres://`);
+    expect(e.message).toContain(`127.0.0.1:${bouncer!.port}/shelf_tx`);
+    expect(e.hint).toMatch(/direct connection|session-mode pooler/);
+    expect(await schemas()).toEqual([]);
+    const store = await RunStore.open(bouncer!.url('shelf_session'), { setting: 'FERRY_STATE_URL' });
+    try {
+      expect(await store.failAbandoned()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+    expect(await schemas()).toContain('ferry');
   });
 
   runIt('session mode: accepted, and a write transaction with its own limits works through it', async () => {
