@@ -20,7 +20,7 @@ describeWithBrowser(`the review page in a real headless Chromium${browserChoice.
   let profile: string;
 
   beforeAll(async () => {
-    t = await startTestService();
+    t = await startTestService({ dataApi: true });
     await mkdir(SHOTS, { recursive: true });
   });
   afterAll(async () => {
@@ -114,6 +114,11 @@ describeWithBrowser(`the review page in a real headless Chromium${browserChoice.
     expect(visibility).toContain('App visibility');
     expect(visibility).toMatch(/service_role\s*32\/32\s*bypasses RLS/);
     expect(visibility).toContain('⚠ anon can read none of the 32 migrated rows');
+    // And through the Data API (the PostgREST stand-in), beside the Postgres counts, with the compared sample.
+    expect(visibility).toContain('Through the Data API');
+    expect(visibility).toMatch(/anon\s*0\/32\s*0\/32\s*SUPABASE_ANON_KEY/);
+    expect(visibility).toMatch(/service_role\s*32\/32\s*32\/32\s*SUPABASE_SERVICE_ROLE_KEY/);
+    expect(visibility).toMatch(/sample: 32 of 32 row\(s\) fetched by key as service_role, compared with the database: all equal/);
     expect(await page.locator('[data-testid=rollback]').isVisible()).toBe(true);
     await page.screenshot({ path: join(SHOTS, '3-run-validated.png'), fullPage: true });
 
