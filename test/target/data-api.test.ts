@@ -28,7 +28,7 @@ SELECT g, CASE WHEN g % 7 = 0 THEN 'Ærø Fiskeri  ' ELSE 'payer ' || g END, rou
        timestamptz '2024-02-29 23:59:59.123456+00' + g * interval '1 hour 1 second',
        CASE WHEN g % 3 = 0 THEN 'card' ELSE 'cash' END,
        CASE WHEN g % 4 = 0 THEN '${SKIPPER}'::uuid WHEN g % 4 = 1 THEN '${OTHER}'::uuid END,
-       jsonb_build_object('berth', g, 'fee', 1.10, 'note', 'quay "B"')
+       jsonb_build_object('berth', g, 'fee', 1.25, 'note', 'quay "B"')
   FROM generate_series(1, 300) g;
 UPDATE harbour_dues SET amount = 12345678901234567890.12 WHERE receipt_no = 77;
 UPDATE harbour_dues SET paid_at = NULL, memo = NULL WHERE receipt_no = 150;
@@ -86,6 +86,7 @@ describe('app visibility through the Data API with supabase-js (against the Post
       plan, analysis: planned.analysis, conn, driver: await dockerDriverForTests(), policy: defaultPolicy, asUser: SKIPPER, dataApi: settings,
     });
     expect(run).toMatchObject({ status: 'completed', inserted: 300 });
+    expect(report!.status).toBe('passed');
     migrationId = report!.migrationId;
     const v = report!.appVisibility!;
     expect(ValidationReport.parse(report).appVisibility).toEqual(v);
@@ -105,7 +106,7 @@ describe('app visibility through the Data API with supabase-js (against the Post
     expect(s).toMatchObject({ role: 'service_role', missing: [] });
     expect(s.requested).toBeGreaterThan(50);
     expect(s.returned).toBe(s.requested);
-    // uuid, enum, timestamptz (microseconds), jsonb (1.10 vs 1.1), NULLs all read back equal; only the 20-digit amount does not.
+    // uuid, enum, timestamptz (microseconds), jsonb, NULLs all read back equal; only the 20-digit amount does not.
     const planted = (await db.sql('target', 'SELECT id::text AS id FROM port_ledger WHERE legacy_id = 77')).rows[0].id as string;
     expect(s.differences).toEqual([
       {
