@@ -28,6 +28,8 @@ export const KEY_FILTER_BUDGET = 4000;
 /** Rows fetched by key and compared with the database, spread evenly over the run's rows. */
 export const SAMPLE_ROWS = 50;
 
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
+
 /** Differences listed in the report; the rest are counted in the warning. */
 const MAX_DIFFERENCES = 40;
 
@@ -57,6 +59,12 @@ export function dataApiSettings(values: { url?: string | undefined; anonKey?: st
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
     throw new InputError('CONFIG_INVALID', `SUPABASE_URL must be an http(s) URL such as https://<project-ref>.supabase.co, not ${JSON.stringify(url)}`, {
       hint: 'copy the Project URL from Supabase: Project Settings → API',
+    });
+  }
+  // The service_role key reads everything: it travels over TLS, or stays on this machine (the Supabase CLI's http://127.0.0.1:54321).
+  if (parsed.protocol === 'http:' && !LOOPBACK.test(parsed.hostname)) {
+    throw new InputError('CONFIG_INVALID', `SUPABASE_URL ${parsed.origin} is plain http to another machine: the keys would travel unencrypted`, {
+      hint: `use https://${parsed.host} (every Supabase project URL is https); plain http is accepted for localhost only`,
     });
   }
   if (!anonKey && !serviceRoleKey) {

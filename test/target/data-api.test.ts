@@ -15,6 +15,7 @@ import { dockerDriverForTests } from '../setup/docker.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 import { parseInList, signJwt, startPostgrestStandIn, type PostgrestStandIn } from './postgrest-stand-in.js';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 
 const SECRET = 'stand-in-jwt-secret-for-tests-only-0123456789';
 const SKIPPER = '0f8e2b6c-5d1a-4c3e-9b7f-2a6d8e4c1b90';
@@ -123,6 +124,25 @@ describe('app visibility through the Data API with supabase-js (against the Post
     expect(text).toContain(`${planted} (legacy 77) amount numeric(30,2): the Data API gave 12345678901234567000, the database holds 12345678901234567890.12`);
   });
 
+  it('ferry validate reads through the Data API when SUPABASE_URL and keys are set; a key without the URL is refused before anything opens', async () => {
+    const env = cliEnv({ sourceUrl: db.legacy.url, targetUrl: db.target.url }, '/nonexistent-ferry-home', 'dapi-cli', {
+      SUPABASE_URL: api.url, SUPABASE_ANON_KEY: settings.anonKey, SUPABASE_SERVICE_ROLE_KEY: settings.serviceRoleKey, SUPABASE_ACCESS_TOKEN: settings.accessToken,
+    });
+    const validated = await runFerry(env, ['validate', String(migrationId), '--as-user', SKIPPER]);
+    expect(validated.stderr).toBe('');
+    expect(validated.code).toBe(0);
+    expect(validated.stdout).toContain(`through the Data API (${api.url}, @supabase/supabase-js 2.109.0`);
+    expect(validated.stdout).toMatch(/authenticated +reads 75\/300 \(through Postgres: 75\/300\) · SUPABASE_ACCESS_TOKEN/);
+    expect(validated.stdout).toMatch(/\(legacy 77\) amount numeric\(30,2\): the Data API gave 12345678901234567000/);
+    // No key ever reaches the output.
+    expect(validated.stdout).not.toContain(settings.serviceRoleKey!);
+
+    const partial = await runFerry({ ...env, SUPABASE_URL: '' }, ['validate', String(migrationId)]);
+    expect(partial.code).toBe(2);
+    expect(partial.stderr).toContain('CONFIG_INVALID');
+    expect(partial.stderr).toContain('SUPABASE_URL is not');
+  });
+
   it('counts by key in chunks that keep the URL short when the table holds other rows; a bad token and an unexposed schema are reported, not thrown', async () => {
     await db.sql('target', `INSERT INTO port_ledger (payer, owner_id) VALUES ('walk-in', '${SKIPPER}')`);
     api.requests.length = 0;
@@ -170,6 +190,8 @@ describe('Data API settings and key chunks', () => {
     expect(refused(() => loadConfig({ SUPABASE_URL: 'https://abc.supabase.co' })).message).toContain('neither SUPABASE_ANON_KEY nor SUPABASE_SERVICE_ROLE_KEY');
     expect(refused(() => loadConfig({ SUPABASE_URL: 'https://abc.supabase.co', SUPABASE_SERVICE_ROLE_KEY: 's', SUPABASE_ACCESS_TOKEN: 't' })).message).toContain('SUPABASE_ACCESS_TOKEN is set without SUPABASE_ANON_KEY');
     expect(refused(() => loadConfig({ SUPABASE_URL: 'abc.supabase.co', SUPABASE_ANON_KEY: 'k' })).hint).toContain('Project Settings → API');
+    expect(refused(() => loadConfig({ SUPABASE_URL: 'http://abc.supabase.co', SUPABASE_ANON_KEY: 'k' }))).toMatchObject({ message: expect.stringContaining('plain http to another machine'), hint: expect.stringContaining('https://abc.supabase.co') });
+    expect(loadConfig({ SUPABASE_URL: 'http://127.0.0.1:54321', SUPABASE_ANON_KEY: 'k' }).dataApi?.url).toBe('http://127.0.0.1:54321');
     expect(loadConfig({ SUPABASE_URL: 'https://abc.supabase.co/', SUPABASE_ANON_KEY: 'k' }).dataApi).toEqual({ url: 'https://abc.supabase.co', anonKey: 'k', serviceRoleKey: undefined, accessToken: undefined });
   });
 
