@@ -174,6 +174,11 @@ export function chunkKeys(keys: readonly string[], budget = KEY_FILTER_BUDGET): 
 }
 
 function describeError(r: ApiResult): string {
+  if (r.status === 0) {
+    // supabase-js puts the network cause (ECONNREFUSED, a certificate error) in details.
+    const cause = /Caused by: (.+)/.exec(r.error?.details ?? '')?.[1];
+    return `no answer: ${r.error?.message ?? 'the request failed'}${cause ? ` (${cause})` : ''}`;
+  }
   const what = [r.error?.code, r.error?.message].filter((x) => x).join(' ');
   return `HTTP ${r.status}${r.statusText ? ` ${r.statusText}` : ''}${what ? `: ${what}` : ''}`;
 }
@@ -209,6 +214,7 @@ async function countThrough(client: ApiClient, t: ApiTarget): Promise<{ readable
   for (const chunk of chunks) {
     const r = await settle(chunk ? head().in(t.pk, chunk) : head());
     requests++;
+    if (r.status === 0) return { readable: null, requests, error: describeError(r) };
     if (r.error || r.count === null) {
       // A HEAD answer has no body: ask once more with GET for PostgREST's message.
       const probe = await settle(client.from(t.table).select(t.pk).limit(1));
@@ -234,8 +240,15 @@ export async function dataApiVisibility(input: { settings: DataApiSettings; db: 
   const { credentials, warnings } = credentialsOf(settings);
   const roles: DataApiRole[] = [];
   for (const c of credentials) {
-    const counted = await countThrough(clientFor(settings, c, target.schema), target);
+    // A server that did not answer one role (after supabase-js's own retries) is not asked again.
+    const down = roles.find((r) => r.error?.startsWith('no answer'));
+    const counted = down ? { readable: null, requests: 0, error: down.error! } : await countThrough(clientFor(settings, c, target.schema), target);
     roles.push({ role: c.role, credential: c.credential, user: c.user, ...counted });
+  }
+  const unreachable = roles.find((r) => r.error?.startsWith('no answer'));
+  if (unreachable) {
+    warnings.push(`the Data API at ${settings.url} did not answer: ${unreachable.error!.replace(/^no answer: /, '')}; the counts above, through Postgres, stand`);
+    return { url: settings.url, client: DATA_API_CLIENT, counted: target.wholeTable ? 'whole_table' : 'by_id', roles, sample: null, warnings };
   }
   warnings.push(...countWarnings(roles, input.postgres, target.ids.length));
   // The widest reader fetches the sample: service_role sees every row, so a missing one is news.

@@ -160,6 +160,19 @@ describe('app visibility through the Data API with supabase-js (against the Post
     expect(read.authenticated!.error).toMatch(/^HTTP 401.*PGRST301 JWT could not be decoded/);
     expect(d.warnings).toContainEqual(expect.stringMatching(/^authenticated could not count through the Data API: HTTP 401/));
 
+    // A Data API that does not answer: said once, with the cause; the Postgres counts stand.
+    const gone = await startPostgrestStandIn({ dbUrl: db.target.url, jwtSecret: SECRET });
+    await gone.close();
+    const x = (await appVisibility({ db: conn.target, plan, migrationId, dataApi: { ...settings, url: gone.url } }))!;
+    expect(x.roles.find((r) => r.role === 'service_role')!.readable).toBe(300);
+    expect(x.dataApi!.roles.map((r) => [r.readable, r.error])).toEqual([
+      [null, expect.stringMatching(/^no answer: TypeError: fetch failed \(.*ECONNREFUSED/)],
+      [null, expect.stringMatching(/^no answer/)],
+      [null, expect.stringMatching(/^no answer/)],
+    ]);
+    expect(x.dataApi!.sample).toBeNull();
+    expect(x.dataApi!.warnings).toEqual([expect.stringMatching(new RegExp(`^the Data API at ${gone.url} did not answer: .*ECONNREFUSED.*through Postgres, stand$`))]);
+
     // A schema the Data API does not expose: every role fails, said so; the Postgres counts stand.
     const narrow = await startPostgrestStandIn({ dbUrl: db.target.url, jwtSecret: SECRET, schemas: ['api'] });
     try {
