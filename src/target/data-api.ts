@@ -205,22 +205,27 @@ export interface ApiTarget {
   targetKey: string;
 }
 
+/** Count requests in flight at once per role: a long run's keys take many requests; a project's API is shared with its app. */
+export const COUNTS_IN_FLIGHT = 4;
+
 /** The exact count of the run's rows `client` reads: HEAD with Prefer: count=exact, as the app asks. */
 async function countThrough(client: ApiClient, t: ApiTarget): Promise<{ readable: number | null; requests: number; error?: string }> {
   const head = () => client.from(t.table).select('*', { count: 'exact', head: true });
   const chunks = t.wholeTable ? [null] : chunkKeys(t.ids);
   let readable = 0;
   let requests = 0;
-  for (const chunk of chunks) {
-    const r = await settle(chunk ? head().in(t.pk, chunk) : head());
-    requests++;
-    if (r.status === 0) return { readable: null, requests, error: describeError(r) };
-    if (r.error || r.count === null) {
+  for (let i = 0; i < chunks.length; i += COUNTS_IN_FLIGHT) {
+    const window = chunks.slice(i, i + COUNTS_IN_FLIGHT);
+    const answers = await Promise.all(window.map((chunk) => settle(chunk ? head().in(t.pk, chunk) : head())));
+    requests += answers.length;
+    const failed = answers.find((r) => r.status === 0 || r.error || r.count === null);
+    if (failed?.status === 0) return { readable: null, requests, error: describeError(failed) };
+    if (failed) {
       // A HEAD answer has no body: ask once more with GET for PostgREST's message.
       const probe = await settle(client.from(t.table).select(t.pk).limit(1));
-      return { readable: null, requests, error: describeError(probe.error ? probe : r) };
+      return { readable: null, requests, error: describeError(probe.error ? probe : failed) };
     }
-    readable += r.count;
+    readable += answers.reduce((n, r) => n + (r.count ?? 0), 0);
   }
   return { readable, requests };
 }
