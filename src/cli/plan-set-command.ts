@@ -15,6 +15,7 @@ import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from '../present/render.js';
 import { warningLine } from '../present/run-events.js';
+import type { DataApiSettings } from '../target/data-api.js';
 
 /**
  * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per
@@ -145,6 +146,8 @@ export async function runPlanSet(input: {
   parallel: number;
   onEvent: (e: RunEvent) => void;
   say: Say;
+  asUser?: string | null;
+  dataApi?: DataApiSettings | undefined;
 }): Promise<number> {
   const { say, store, dryRun } = input;
   const { plans } = await loadPlanSet(input.path);
@@ -169,6 +172,8 @@ export async function runPlanSet(input: {
     parallel: input.parallel,
     onEvent: (_plan, e) => input.onEvent(e),
     say,
+    asUser: input.asUser ?? null,
+    dataApi: input.dataApi,
   });
   const outcomes = result.steps.map((step) => sayStep(step, say));
   const notChecked = outcomes.filter((o) => o === 'not_checked').length;

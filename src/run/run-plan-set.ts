@@ -11,6 +11,7 @@ import type { RunRow, RunStore } from '../store/run-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { executeRun } from './execute-run.js';
+import type { DataApiSettings } from '../target/data-api.js';
 
 /** A plan of the set that ran (for real or dry), with its run record. */
 export interface PlanSetRan {
@@ -65,6 +66,9 @@ export interface RunSetInput {
   onEvent?: (plan: MigrationPlan, e: RunEvent, runId: number, seq: number) => void;
   say?: Say;
   logger?: Logger;
+  /** As for one plan (RunRequest): whom authenticated reads as, and the Data API to read through, in each report's app-visibility section. */
+  asUser?: string | null;
+  dataApi?: DataApiSettings | undefined;
 }
 
 /**
@@ -125,6 +129,8 @@ export async function executeRunSet(input: RunSetInput): Promise<PlanSetOutcome>
         ...(onEvent ? { onEvent: (e: RunEvent, runId: number, seq: number) => onEvent(p.plan, e, runId, seq) } : {}),
         say,
         ...(input.logger ? { logger: input.logger } : {}),
+        asUser: input.asUser ?? null,
+        dataApi: input.dataApi,
       });
       // No onceKey is passed, so every call records a new run.
       if (!outcome.created) throw new Error('a plan set run without onceKey found an earlier run');

@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approvePlan } from '../../agents/planning/index.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { ValidationReport } from '../../src/core/artifacts/validation-report.js';
 import { FerryError } from '../../src/core/errors.js';
 import { loadConfig } from '../../src/config.js';
@@ -12,7 +16,7 @@ import { chunkKeys, dataApiSettings, KEY_FILTER_BUDGET, type DataApiSettings } f
 import { SUPABASE_ROLES_SQL } from '../../src/demo/seed-case.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { executeRunForTest } from '../setup/execute.js';
+import { executeRunForTest, executeRunSetForTest } from '../setup/execute.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 import { parseInList, signJwt, startPostgrestStandIn, type PostgrestStandIn } from './postgrest-stand-in.js';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';
@@ -57,6 +61,7 @@ describe('app visibility through the Data API with supabase-js (against the Post
   let store: RunStore;
   let api: PostgrestStandIn;
   let plan: MigrationPlan;
+  let analysis: SchemaAnalysis;
   let migrationId: number;
   let settings: DataApiSettings;
 
@@ -82,6 +87,7 @@ describe('app visibility through the Data API with supabase-js (against the Post
   it('after a run, each role reads through the Data API what it reads through Postgres, and the digits a JSON number loses are named by key and column', async () => {
     const planned = await describeToPlan({ description: 'Migrate harbour_dues into port_ledger', conn });
     plan = approvePlan(planned.plan, 'dapi-test');
+    analysis = planned.analysis;
     await store.savePlan(plan, planned.analysis, { by: 'dapi-test' });
     const { run, report } = await executeRunForTest(store, {
       plan, analysis: planned.analysis, conn, driver: await dockerDriverForTests(), policy: defaultPolicy, asUser: SKIPPER, dataApi: settings,
@@ -141,6 +147,23 @@ describe('app visibility through the Data API with supabase-js (against the Post
     expect(partial.code).toBe(2);
     expect(partial.stderr).toContain('CONFIG_INVALID');
     expect(partial.stderr).toContain('SUPABASE_URL is not');
+  });
+
+  it('a plan set passes --as-user and the Data API to each plan\'s report, as a single plan does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-dapi-set-'));
+    try {
+      const out = await executeRunSetForTest({
+        plans: [{ plan, analysis, dir }], store, conn, driver: await dockerDriverForTests(), policy: defaultPolicy, startedBy: 'dapi-test', asUser: SKIPPER, dataApi: settings,
+      });
+      const step = out.steps[0]!;
+      if (!('result' in step)) throw new Error(`the set's plan did not run: ${JSON.stringify(step)}`);
+      // Everything was migrated by the first run: this run's own rows are none, and both paths say so.
+      const v = step.result.report!.appVisibility!;
+      expect(v).toMatchObject({ asUser: SKIPPER, migratedRows: 0 });
+      expect(v.dataApi!.roles.map((r) => [r.role, r.readable])).toEqual([['anon', 0], ['authenticated', 0], ['service_role', 0]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('counts by key in chunks that keep the URL short when the table holds other rows; a bad token and an unexposed schema are reported, not thrown', async () => {

@@ -28,7 +28,7 @@ async function runSet(config: FerryConfig, o: RunOptions, say: Say): Promise<num
     say(sandboxChoiceLine(choice));
     const onEvent = runEventPrinter(say);
     return withStore(config, (store) =>
-      runPlanSet({ path: o.ref, store, conn, driver: choice.driver, policy: defaultPolicy, startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, onEvent, say }),
+      runPlanSet({ path: o.ref, store, conn, driver: choice.driver, policy: defaultPolicy, startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, onEvent, say, asUser: o.asUser, dataApi: config.dataApi }),
     );
   });
 }
