@@ -37,14 +37,15 @@ CREATE TABLE crew (
   mail text,
   hired_at timestamp NOT NULL,
   boss_no integer REFERENCES crew (crew_no),
-  pay numeric(12,4)
+  pay numeric(12,4),
+  left_at timestamptz
 );
 INSERT INTO crew VALUES
-  (10, '  Ann ', 'Oakley', 'Ann.Oakley@Example.COM', '2003-01-01 00:00:00', NULL, 5100.12345),
-  (11, 'Zoë', 'Brontë', NULL, '1999-12-31 23:59:59.999999', 10, 4200.005),
-  (12, '𝒜lex', '  de la Cruz', 'ALEX@X.ORG', '2020-02-29 12:30:00', 10, NULL),
-  (13, 'Ωmega', 'Ng', 'ng@x.org', '1970-01-01 00:00:00', 11, -0.005),
-  (14, 'O''Brien', 'Pat', '  spaced@X.org ', '2024-07-15 08:00:00', 12, 0);
+  (10, '  Ann ', 'Oakley', 'Ann.Oakley@Example.COM', '2003-01-01 00:00:00', NULL, 5100.12345, NULL),
+  (11, 'Zoë', 'Brontë', NULL, '1999-12-31 23:59:59.999999', 10, 4200.005, NULL),
+  (12, '𝒜lex', '  de la Cruz', 'ALEX@X.ORG', '2020-02-29 12:30:00', 10, NULL, NULL),
+  (13, 'Ωmega', 'Ng', 'ng@x.org', '1970-01-01 00:00:00', 11, -0.005, NULL),
+  (14, 'O''Brien', 'Pat', '  spaced@X.org ', '2024-07-15 08:00:00', 12, 0, '2021-06-30 23:30:00-05');
 CREATE TABLE patrons (patron_id integer PRIMARY KEY, company text NOT NULL, rep_no integer REFERENCES crew (crew_no));
 INSERT INTO patrons VALUES (1, 'Acme', 11), (2, 'Globex', 13), (3, 'Initech', NULL);
 CREATE TABLE ware_kinds (kind_id integer PRIMARY KEY, label text NOT NULL);
@@ -71,7 +72,8 @@ CREATE TABLE staff (
   email text,
   hired_on date NOT NULL,
   salary numeric(10,2),
-  manager_name text
+  manager_name text,
+  left_on date
 );
 CREATE TABLE products (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -117,6 +119,11 @@ describe('the column language end to end: reviewer-written derivations, Docker s
 
   it('people: `ferry approve --column` writes full_name, email, hired_on, salary and a boss\'s name; the sandbox runs them; validation re-derives them', async () => {
     const draft = await draftPlan(conn, 'crew', 'staff');
+    // The rules propose a date from the one timestamp of a similar name: plain without a zone, for review with one.
+    expect(draft.plan.columns.find((c) => c.target === 'hired_on')).toMatchObject({ status: 'mapped', origin: { kind: 'expression', text: 'hired_at::date' } });
+    const left = draft.plan.columns.find((c) => c.target === 'left_on')!;
+    expect(left).toMatchObject({ status: 'needs_review', origin: { kind: 'expression', text: 'left_at::date' } });
+    expect(left.reason).toContain('--column left_on="left_at::date"');
     const { plan: saved } = await store.saveNewPlan(draft.plan, draft.analysis);
     const planPath = join(work, 'crew.json');
     await saveJson(planPath, saved);
@@ -148,6 +155,8 @@ describe('the column language end to end: reviewer-written derivations, Docker s
       "manager_name=boss.given_name || ' ' || boss.family_name",
       '--column',
       'legacy_no=crew_no',
+      '--column',
+      'left_on=left_at::date',
     ]);
     expect(approved.code, approved.stderr).toBe(0);
     const plan = MigrationPlan.parse(JSON.parse(await readFile(planPath, 'utf8')));
@@ -169,13 +178,13 @@ describe('the column language end to end: reviewer-written derivations, Docker s
 
     const { run, report } = await executeRunForTest(store, { plan, analysis: draft.analysis, program, conn, driver, policy: defaultPolicy });
     expect(run.status).toBe('completed');
-    const rows = (await pair.sql('target', 'SELECT legacy_no, full_name, email, hired_on::text AS hired_on, salary::text AS salary, manager_name FROM staff ORDER BY legacy_no')).rows;
+    const rows = (await pair.sql('target', 'SELECT legacy_no, full_name, email, hired_on::text AS hired_on, salary::text AS salary, manager_name, left_on::text AS left_on FROM staff ORDER BY legacy_no')).rows;
     expect(rows).toEqual([
-      { legacy_no: 10, full_name: 'Ann Oakley', email: 'ann.oakley@example.com', hired_on: '2003-01-01', salary: '5100.12', manager_name: null },
-      { legacy_no: 11, full_name: 'Zoë Brontë', email: null, hired_on: '1999-12-31', salary: '4200.01', manager_name: '  Ann  Oakley' },
-      { legacy_no: 12, full_name: '𝒜lex de la Cruz', email: 'alex@x.org', hired_on: '2020-02-29', salary: null, manager_name: '  Ann  Oakley' },
-      { legacy_no: 13, full_name: 'Ωmega Ng', email: 'ng@x.org', hired_on: '1970-01-01', salary: '-0.01', manager_name: 'Zoë Brontë' },
-      { legacy_no: 14, full_name: "O'Brien Pat", email: 'spaced@x.org', hired_on: '2024-07-15', salary: '0.00', manager_name: '𝒜lex   de la Cruz' },
+      { legacy_no: 10, full_name: 'Ann Oakley', email: 'ann.oakley@example.com', hired_on: '2003-01-01', salary: '5100.12', manager_name: null, left_on: null },
+      { legacy_no: 11, full_name: 'Zoë Brontë', email: null, hired_on: '1999-12-31', salary: '4200.01', manager_name: '  Ann  Oakley', left_on: null },
+      { legacy_no: 12, full_name: '𝒜lex de la Cruz', email: 'alex@x.org', hired_on: '2020-02-29', salary: null, manager_name: '  Ann  Oakley', left_on: null },
+      { legacy_no: 13, full_name: 'Ωmega Ng', email: 'ng@x.org', hired_on: '1970-01-01', salary: '-0.01', manager_name: 'Zoë Brontë', left_on: null },
+      { legacy_no: 14, full_name: "O'Brien Pat", email: 'spaced@x.org', hired_on: '2024-07-15', salary: '0.00', manager_name: '𝒜lex   de la Cruz', left_on: '2021-07-01' },
     ]);
     expect(report?.status, JSON.stringify(report?.checks.filter((c) => c.status === 'fail'))).toBe('passed');
     const content = report!.checks.find((c) => c.name === 'row_content')!;
@@ -232,5 +241,9 @@ describe('the column language end to end: reviewer-written derivations, Docker s
     expect(content.problems).toHaveLength(1);
     expect(content.problems[0]!.legacyKey).toBe('7');
     expect(content.problems[0]!.message).toContain('account_rep');
+    // The row walk (validation's other method) re-derives the same value in SQL per row and finds the same row.
+    const walked = await validateMigration({ migrationId: run.migrationId, source: conn.source, target: conn.target, targetTable: targetTableOf(plan, draft.analysis), method: 'row_walk' });
+    const walkedContent = walked.checks.find((c) => c.name === 'row_content')!;
+    expect(walkedContent.problems.map((p) => [p.legacyKey, p.message])).toEqual([['7', 'account_rep is "Ng, Omega", expected "Ng, Ωmega"']]);
   });
 });
