@@ -61,6 +61,24 @@ export function harnessEntry(harnessPath: string = HARNESS_PATH): string {
   ].join('\n');
 }
 
+/** Parent values of one run, by `path.column`: [JSON of the first hop's key texts, the parent's value as text]. */
+export type ParentValues = Readonly<Record<string, ReadonlyArray<readonly [string, string | null]>>>;
+
+/**
+ * The sandbox entry of a program whose expressions read parents: the run's dictionary is
+ * handed to the program (loadParents) once, before the harness takes the first row, so the
+ * program never fetches anything and the row stream's framing stays as it is.
+ */
+export function parentsEntry(values: ParentValues, harnessPath: string = HARNESS_PATH): string {
+  return [
+    `import { transform, loadParents } from './program';`,
+    `import { runHarness } from ${JSON.stringify(harnessPath)};`,
+    `loadParents(${JSON.stringify(values)});`,
+    'void runHarness(transform);',
+    '',
+  ].join('\n');
+}
+
 const NAMESPACE = 'ferry-program';
 /** The entry's name in the bundle; esbuild reports it as this path under REPO_ROOT. */
 const ENTRY_FILE = 'ferry-entry.ts';

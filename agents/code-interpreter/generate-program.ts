@@ -4,7 +4,9 @@ import { CodegenError, PlanError } from '../../src/core/errors.js';
 import { HELPERS, HELPER_CONSTANTS, HELPER_ORDER, type HelperName } from './helpers.js';
 import type { ProgramColumn, ResolvedPlan } from './resolve.js';
 import { describeFilter, type RowTypes } from './row-types.js';
+import { EXPRESSION_NAMES, expressionValue, parentsDeclaration } from './expression-column.js';
 import { transformCall } from './transform-function.js';
+import { runtimeSource } from '../../src/core/expr/index.js';
 import { NameAllocator, alignComments, commentLine, commentText, literalKey, propertyAccess, tsLiteral, tsString, upperSnake } from './ts-text.js';
 
 /** Recorded in the artifact; bump when the generated text changes for the same plan. */
@@ -26,13 +28,17 @@ class ProgramParts {
   private readonly enumValueLists = new Map<string, string>();
   /** Model-written function bodies by target column (transform origins). */
   transforms: ReadonlyMap<string, string> = new Map();
+  /** Set by an expression column: the column language's runtime is inlined once. */
+  usesRuntime = false;
+  /** Parent values the expressions look up, by `path.column`. */
+  readonly parentKeys = new Set<string>();
 
   constructor(
     readonly rowTypes: RowTypes,
     readonly resolved: ResolvedPlan,
   ) {
     // One module scope: helpers, their constants, the imported types and what is named here.
-    this.names = new NameAllocator([...HELPER_ORDER, ...HELPER_CONSTANTS, ...rowTypes.exportedNames, 'transform']);
+    this.names = new NameAllocator([...HELPER_ORDER, ...HELPER_CONSTANTS, ...rowTypes.exportedNames, 'transform', ...EXPRESSION_NAMES]);
   }
 
   /** The exported union of a target enum, imported from the row types. */
@@ -94,6 +100,8 @@ export function generateProgram(resolved: ResolvedPlan, rowTypes: RowTypes, tran
   const sections = [
     header(resolved),
     `import type { ${[...parts.typeImports].sort().join(', ')} } from ${tsString(ROW_TYPES_MODULE)};`,
+    // The column language's runtime (src/core/expr/runtime.ts), inlined: the program imports nothing.
+    ...(parts.usesRuntime ? [runtimeSource().trimEnd(), parentsDeclaration(parts.parentKeys)] : []),
     ...parts.declarations,
     [
       `/** One ${commentText(sourceRows)} row in, the ${commentText(resolved.targetTable.name)} columns this program owns out. */`,
@@ -159,6 +167,8 @@ function valueOf(column: ProgramColumn, parts: ProgramParts, resolved: ResolvedP
     }
     case 'enum_map':
       return enumMap(column.target, column.source, column.enumMapping, column.enumType, parts, resolved);
+    case 'expression':
+      return expressionValue(column, parts);
   }
 }
 

@@ -3,14 +3,14 @@ import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
 import { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { CodegenError, InputError } from '../../src/core/errors.js';
-import { bundleProgram, writeBundle, type BundleInfo } from './bundle.js';
+import { bundleProgram, parentsEntry, writeBundle, type BundleInfo, type ParentValues } from './bundle.js';
 import { GENERATOR_VERSION, generateProgram } from './generate-program.js';
 import { resolvePlan } from './resolve.js';
 import { generateRowTypes } from './row-types.js';
 import { formatDiagnostics, typecheckProgram } from './typecheck.js';
 
 export { GENERATOR_VERSION } from './generate-program.js';
-export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult } from './bundle.js';
+export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, parentsEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult, type ParentValues } from './bundle.js';
 export { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typecheck.js';
 export { resolvePlan } from './resolve.js';
 
@@ -129,4 +129,19 @@ export async function bundleScript(script: GeneratedScript, outDir: string): Pro
     );
   }
   return info;
+}
+
+/**
+ * The bundle one run executes when the program's expressions read parents: first the script's
+ * own bundle is rebuilt and checked against its recorded hash (as bundleScript does), then the
+ * same program is bundled again with an entry that hands it this run's parent values. The
+ * run's bundle (and so its hash) includes those values: what ran is what is recorded.
+ */
+export async function bundleScriptWithParents(script: GeneratedScript, outDir: string, values: ParentValues): Promise<BundleInfo> {
+  await bundleScript(script, outDir);
+  const nodeMajor = Number((script.bundle.target ?? 'node18').slice('node'.length));
+  return writeBundle(
+    { program: script.program, rowTypes: script.rowTypes, banner: `${bannerFor(script.planHash)} + this run's parent values`, nodeMajor, entry: parentsEntry(values) },
+    outDir,
+  );
 }

@@ -17,6 +17,7 @@ import {
   type TableInfo,
 } from '../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/core/errors.js';
+import { columnsRead } from '../../src/core/expr/index.js';
 
 /** A target column the program returns, with everything its code needs, looked up once. */
 export type ProgramColumn =
@@ -32,6 +33,15 @@ export type ProgramColumn =
       enumType: EnumTypeInfo | undefined;
     }
   | { kind: 'foreign_key'; target: ColumnInfo; mapping: ColumnMapping; decision: ForeignKeyDecision }
+  /** A column-language expression compiled into the program (see expression-column.ts); `enumMapping` when its values map onto an enum. */
+  | {
+      kind: 'expression';
+      target: ColumnInfo;
+      mapping: ColumnMapping;
+      origin: Extract<ColumnMapping['origin'], { kind: 'expression' }>;
+      enumMapping: EnumMapping | undefined;
+      enumType: EnumTypeInfo | undefined;
+    }
   /** A model-written function of `sources` (see transform-function.ts). */
   | { kind: 'transform'; target: ColumnInfo; mapping: ColumnMapping; sources: ColumnInfo[]; description: string };
 
@@ -195,6 +205,8 @@ function resolveOrigin(ctx: ResolveContext, target: ColumnInfo, mapping: ColumnM
       const sources = origin.sources.map((s) => selectedSource(target.name, s));
       return sources.every((s): s is ColumnInfo => s !== undefined) ? { kind: 'transform', target, mapping, sources, description: origin.description } : undefined;
     }
+    case 'expression':
+      return resolveExpression(ctx, target, mapping, origin);
     case 'via_mapping':
       // The orchestrator reads the legacy value from the row it sent, so it must be selected.
       selectedSource(target.name, origin.source);
@@ -243,6 +255,30 @@ function resolveEnumMap(
     return { kind: 'enum_map', target, mapping, source, enumMapping, enumType };
   }
   return undefined;
+}
+
+/** An expression column: every source column it reads selected; with an enum target, its mapping complete. */
+function resolveExpression(
+  ctx: ResolveContext,
+  target: ColumnInfo,
+  mapping: ColumnMapping,
+  origin: Extract<ColumnMapping['origin'], { kind: 'expression' }>,
+): ProgramColumn | undefined {
+  const { plan, analysis, problems } = ctx;
+  const sources = columnsRead(origin.expr).map((s) => ctx.selectedSource(target.name, s));
+  let enumMapping: EnumMapping | undefined;
+  let enumType: EnumTypeInfo | undefined;
+  if (origin.enumMapped) {
+    enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
+    if (!enumMapping) problems.push(`target column ${JSON.stringify(target.name)} maps the values of ${origin.text} but the plan has no enumMappings entry for it`);
+    for (const v of enumMapping?.values ?? []) {
+      if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for the value ${JSON.stringify(v.source)} of ${origin.text}`);
+    }
+    enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
+    if (target.category === 'enum' && !enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
+  }
+  if (sources.some((s) => s === undefined)) return undefined;
+  return { kind: 'expression', target, mapping, origin, enumMapping, enumType };
 }
 
 /** Target columns the program does not return, in the table's order; a NOT NULL one that nothing fills is a problem. */

@@ -114,6 +114,8 @@ function describeOrigin(c: ProgramColumn): string {
       return `the ${c.decision.refTable} row chosen in the plan`;
     case 'transform':
       return `a model-written function of ${c.sources.map((s) => s.name).join(', ')}`;
+    case 'expression':
+      return `${c.origin.text}${c.enumMapping ? ', mapped value by value' : ''}`;
   }
 }
 

@@ -18,6 +18,8 @@ import {
   type ValueProfile,
 } from '../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/core/errors.js';
+import { columnsRead } from '../../src/core/expr/index.js';
+import { proposeDateFromTimestamp } from './expression-rules.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
@@ -148,7 +150,15 @@ async function planColumn(ctx: PlanContext, col: ColumnInfo): Promise<void> {
   if (fk) return planReference(ctx, col, fk);
   if (col.category === 'enum' && col.enumType && (await planEnum(ctx, col, col.enumType))) return;
   if (isLegacyKeyColumn(col.name) && planLegacyKey(ctx, col)) return;
-  planByName(ctx, col);
+  if (planByName(ctx, col)) return;
+  // No column of its name: an expression where the evidence is plain, else what is left.
+  const derived = await proposeDateFromTimestamp(col, ctx.source, ctx.usedSource, ctx.input.analysis);
+  if (derived) {
+    if (derived.origin.kind === 'expression') for (const c of columnsRead(derived.origin.expr)) ctx.usedSource.add(c);
+    ctx.columns.push({ ...baseOf(col), ...derived });
+    return;
+  }
+  planUnmatched(ctx, col, nameMatches(ctx, col));
 }
 
 function planPrimaryKey(ctx: PlanContext, col: ColumnInfo): void {
@@ -248,13 +258,22 @@ function planLegacyKey(ctx: PlanContext, col: ColumnInfo): boolean {
 }
 
 /** The unused legacy column that best matches by name with a convertible type; without a single best one, planUnmatched decides. */
-function planByName(ctx: PlanContext, col: ColumnInfo): void {
-  const { subjects, usedSource, riskReasons } = ctx;
-  const candidates = ctx.source.columns
+function nameCandidates(ctx: PlanContext, col: ColumnInfo) {
+  const { subjects, usedSource } = ctx;
+  return ctx.source.columns
     .filter((s) => !usedSource.has(s.name))
     .map((s) => ({ s, score: nameScore(col.name, s.name, subjects.target, subjects.source), conv: conversion(s.category, col.category) }))
     .filter((x) => x.score >= 0.7 && x.conv !== null)
     .sort((a, b) => b.score - a.score);
+}
+
+/** The name matches none better than the others (for the reason of a column left for review). */
+const nameMatches = (ctx: PlanContext, col: ColumnInfo): string[] => nameCandidates(ctx, col).map((c) => c.s.name);
+
+/** The one source column a target column's name points at; false when none (or several equally). */
+function planByName(ctx: PlanContext, col: ColumnInfo): boolean {
+  const { usedSource, riskReasons } = ctx;
+  const candidates = nameCandidates(ctx, col);
   const best = candidates[0];
   if (best && (!candidates[1] || candidates[1].score < best.score)) {
     usedSource.add(best.s.name);
@@ -268,9 +287,9 @@ function planByName(ctx: PlanContext, col: ColumnInfo): void {
       confidence: best.score,
       status: 'mapped',
     });
-    return;
+    return true;
   }
-  planUnmatched(ctx, col, candidates.map((c) => c.s.name));
+  return false;
 }
 
 /**
@@ -332,7 +351,8 @@ function draftPlan(ctx: PlanContext) {
   const { input, source, target, sourceKey, columns, enumMappings, foreignKeys, transformations } = ctx;
   const { analysis, intent } = input;
   const rowCount = analysis.focus!.rowCount;
-  const selected = [...new Set([sourceKey, ...columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : []))])];
+  const read = (o: ColumnMapping['origin']): string[] => (o.kind === 'expression' ? columnsRead(o.expr) : 'source' in o ? [o.source] : []);
+  const selected = [...new Set([sourceKey, ...columns.flatMap((c) => read(c.origin))])];
   const notCarried = source.columns
     .filter((c) => !selected.includes(c.name))
     .map((c) => ({ column: c.name, why: ctx.candidateFor.get(c.name) ?? notCarriedWhy(c, source, target) }));

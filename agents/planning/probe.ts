@@ -47,6 +47,13 @@ export interface PlanProbe {
    */
   migratedPairs(): Promise<Array<{ sourceTable: string; targetTable: string }>>;
 
+  /**
+   * The distinct values (as text) of a column-language expression over the source rows under
+   * the filter, with their counts, most rows first: what an enum target built from an
+   * expression must map. `sql` is compileSql's output over the row alias `src`.
+   */
+  expressionValues(input: { schema: string; table: string; sql: string; filters: FilterCondition[]; limit: number }): Promise<Array<{ value: string | null; count: number }>>;
+
   /** Whether a parent row with this key exists (for overrides). */
   parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;
 }

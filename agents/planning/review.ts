@@ -1,5 +1,8 @@
 import { MigrationPlan, reviewItems, type ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
+import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { InputError, PlanError } from '../../src/core/errors.js';
+import { columnsRead } from '../../src/core/expr/index.js';
+import { expressionOverride } from './expression.js';
 import type { PlanProbe } from './probe.js';
 
 /** What a reviewer changes: enum values, FK choices, column origins. */
@@ -8,14 +11,22 @@ export interface PlanOverrides {
   map?: Array<{ source: string; target: string; column?: string }>;
   /** FK column → parent key. */
   fk?: Array<{ column: string; value: string }>;
-  /** target column → source column, or const:<json or text>. */
+  /** target column → source column, const:<json or text>, default, or an expression in the column language. */
   column?: Array<{ target: string; origin: string }>;
   /** via_mapping column → what to do with a legacy value that has no parent mapping. */
   orphans?: Array<{ column: string; policy: string }>;
 }
 
-/** `const:<json or text>`, `default`, or a source column (added to what the program reads). */
-function overrideOrigin(text: string, next: MigrationPlan): ColumnMapping['origin'] {
+/** A bare name is a source column (a copy, as before the column language); anything else is an expression. */
+const BARE_NAME = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+/** `const:<json or text>`, `default`, a source column (added to what the program reads), or an expression. */
+async function overrideOrigin(
+  text: string,
+  target: string,
+  next: MigrationPlan,
+  ctx: { analysis: SchemaAnalysis | undefined; probe: PlanProbe },
+): Promise<ColumnMapping['origin']> {
   if (text.startsWith('const:')) {
     const raw = text.slice('const:'.length);
     let value: string | number | boolean | null;
@@ -28,6 +39,8 @@ function overrideOrigin(text: string, next: MigrationPlan): ColumnMapping['origi
     return { kind: 'constant', value };
   }
   if (text === 'default') return { kind: 'default' };
+  if (!BARE_NAME.test(text.trim())) return expressionOverride(text, target, next, ctx.analysis, ctx.probe);
+  text = text.trim();
   // The source column must exist in the analysed source; the plan only lists selected ones.
   if (!next.source.columns.includes(text)) next.source.columns.push(text);
   return { kind: 'copy', source: text };
@@ -67,9 +80,13 @@ export async function applyOverrides(
   now: Date = new Date(),
   /** Whether a target column allows NULL (from the analysis the plan was made from). */
   nullability?: (column: string) => boolean | undefined,
+  /** The analysis the plan was made from: column expressions are checked against it. */
+  analysis?: SchemaAnalysis,
 ): Promise<MigrationPlan> {
   const next: MigrationPlan = structuredClone(plan);
   const notes: string[] = [];
+  // Columns first: an expression feeding an enum brings the distinct values --map then resolves.
+  await applyColumnOverrides(next, overrides, by, { analysis, probe }, notes);
   for (const m of overrides.map ?? []) notes.push(overrideEnumValue(next, m, by));
   for (const f of overrides.fk ?? []) {
     const decision = next.foreignKeys.find((d) => d.column === f.column);
@@ -88,17 +105,6 @@ export async function applyOverrides(
     Object.assign(decision, { value: f.value, reason: `set by ${by}`, status: 'overridden' as const });
     const col = next.columns.find((c) => c.target === f.column);
     if (col) Object.assign(col, { status: 'overridden', confidence: 1, reason: `required reference to ${decision.refTable}.${decision.refColumn}: set by ${by}` });
-  }
-  for (const c of overrides.column ?? []) {
-    const col = next.columns.find((x) => x.target === c.target);
-    if (!col) {
-      throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `the target table has no column "${c.target}"`, {
-        hint: `target columns: ${next.columns.map((x) => x.target).join(', ')}`,
-      });
-    }
-    const origin = overrideOrigin(c.origin, next);
-    notes.push(`${c.target}: origin ${JSON.stringify(col.origin)} → ${JSON.stringify(origin)}`);
-    Object.assign(col, { origin, status: 'overridden', confidence: 1, reason: `set by ${by}` });
   }
   for (const o of overrides.orphans ?? []) {
     const col = next.columns.find((x) => x.target === o.column);
@@ -125,6 +131,31 @@ export async function applyOverrides(
   delete next.approvedBy;
   next.overrides.push(...notes.map((what) => ({ at: now.toISOString(), by, what })));
   return MigrationPlan.parse(next);
+}
+
+/** Each `--column`, grounded (an expression checked against the analysis), noted in words. */
+async function applyColumnOverrides(
+  next: MigrationPlan,
+  overrides: PlanOverrides,
+  by: string,
+  ctx: { analysis: SchemaAnalysis | undefined; probe: PlanProbe },
+  notes: string[],
+): Promise<void> {
+  for (const c of overrides.column ?? []) {
+    const col = next.columns.find((x) => x.target === c.target);
+    if (!col) {
+      throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `the target table has no column "${c.target}"`, {
+        hint: `target columns: ${next.columns.map((x) => x.target).join(', ')}`,
+      });
+    }
+    const origin = await overrideOrigin(c.origin, c.target, next, ctx);
+    const shown = (o: ColumnMapping['origin']) => (o.kind === 'expression' ? `expression ${o.text}` : JSON.stringify(o));
+    notes.push(`${c.target}: origin ${shown(col.origin)} → ${shown(origin)}`);
+    Object.assign(col, { origin, status: 'overridden', confidence: 1, reason: `set by ${by}` });
+    // What the new origin reads is carried now: it no longer "stays behind".
+    const read = origin.kind === 'expression' ? columnsRead(origin.expr) : origin.kind === 'copy' ? [origin.source] : [];
+    if (next.notCarried) next.notCarried = next.notCarried.filter((n) => !read.includes(n.column));
+  }
 }
 
 /** Approves a plan with nothing left to review. */

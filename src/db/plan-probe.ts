@@ -48,6 +48,15 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       );
       return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
     },
+    async expressionValues({ schema, table, sql, filters, limit }) {
+      const w = buildWhere(filters);
+      const r = await source.query<{ value: string | null; n: string }>(
+        `SELECT CAST((${sql}) AS text) AS value, count(*) AS n FROM ${qualified(schema, table)} AS src ${w.sql}
+          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${Math.max(1, Math.floor(limit))}`,
+        w.params,
+      );
+      return r.rows.map((x) => ({ value: x.value, count: Number(x.n) }));
+    },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);
       return r.rows.length > 0;

@@ -13,8 +13,10 @@ export function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, ta
   const cols = programColumns(plan).map((c) => {
     const info = target.columns.find((x) => x.name === c.target)!;
     const enumValues = info.enumType ? findEnum(analysis.target, info.enumType)?.values : undefined;
-    // A model-written function's column passes checkValue; nothing here can re-derive it.
-    return { name: c.target, info, enumValues, same: valueComparer(info), rederived: c.origin.kind !== 'transform' };
+    // A model-written function's column passes checkValue; nothing here can re-derive it. An
+    // expression's parent values are not in the batch: it is held to its type here and
+    // re-derived row by row by validation, from the source, by the SQL compiler.
+    return { name: c.target, info, enumValues, same: valueComparer(info), rederived: c.origin.kind !== 'transform' && c.origin.kind !== 'expression' };
   });
   const expectedNames = new Set(cols.map((c) => c.name));
   const derive = compileDeriver(plan, target);

@@ -1,6 +1,7 @@
 import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { describeFilters } from '../core/sql.js';
+import { parentKey, parentLookups } from '../core/expr/index.js';
 import { renderAppVisibility } from './app-visibility.js';
 
 /** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
@@ -30,10 +31,37 @@ export function describeOrigin(o: ColumnOrigin): string {
     case 'via_mapping':
       return `${o.source} → ${o.parent.targetTable} via mappings (orphans: ${o.onOrphan})`;
     case 'transform':
-      return `model-written function of ${o.sources.join(', ')}: ${o.description}`;
+      return `model-written function of ${o.sources.join(', ')}: ${o.description} (checked by type only)`;
+    case 'expression':
+      return `= ${o.text}`;
     case 'default':
       return 'database default';
   }
+}
+
+/** Each expression column as code, with the source columns and parent paths (through which key) it reads. */
+export function renderExpressions(plan: MigrationPlan): string[] {
+  const out: string[] = [];
+  for (const c of plan.columns) {
+    if (c.origin.kind !== 'expression') continue;
+    if (out.length === 0) out.push('', 'Column expressions (compiled into the program; validation re-derives every value from the same expression in SQL)');
+    out.push(`  ${c.target} = ${c.origin.text}`);
+    const parents = parentLookups(c.origin.expr).map((p) => `${parentKey(p)} through ${(p.hops ?? []).map((h) => `${h.childColumns.join(', ')} → ${h.schema}.${h.table}`).join(', then ')}`);
+    const direct = c.origin.reads.filter((r) => !r.includes('.'));
+    out.push(`      reads ${[direct.join(', '), ...parents].filter((x) => x !== '').join('; ') || 'no column'}${c.origin.enumMapped ? '; each value through the enum mapping below' : ''}`);
+  }
+  return out;
+}
+
+function renderParentTables(plan: MigrationPlan): string[] {
+  if (!plan.parentTables?.length) return [];
+  return [
+    '',
+    'Referenced tables (which legacy table became which target table)',
+    ...plan.parentTables.map(
+      (p) => `  ${p.sourceTable} → ${p.targetTable} for ${p.columns.join(', ')}: ${p.evidence} (${p.detail})${p.parentMigrated ? '' : '; not migrated yet: run it first'}`,
+    ),
+  ];
 }
 
 export function renderPlan(plan: MigrationPlan): string {
@@ -57,6 +85,7 @@ export function renderPlan(plan: MigrationPlan): string {
       ]),
     ),
   );
+  out.push(...renderExpressions(plan));
   for (const m of plan.enumMappings) {
     out.push('');
     out.push(`Enum mapping: ${m.sourceColumn} → ${m.targetColumn} (${m.enumType})`);
@@ -85,13 +114,7 @@ export function renderPlan(plan: MigrationPlan): string {
     out.push(`  why: ${fk.reason}`);
     out.push(`  candidates (${fk.candidateCount}, ${fk.candidateFilter}): ${fk.candidates.map((c) => `${c.label} ${c.value}`).join('; ') || 'none'}`);
   }
-  if (plan.parentTables?.length) {
-    out.push('');
-    out.push('Referenced tables (which legacy table became which target table)');
-    for (const p of plan.parentTables) {
-      out.push(`  ${p.sourceTable} → ${p.targetTable} for ${p.columns.join(', ')}: ${p.evidence} (${p.detail})${p.parentMigrated ? '' : '; not migrated yet: run it first'}`);
-    }
-  }
+  out.push(...renderParentTables(plan));
   if (plan.notCarried?.length) {
     out.push('');
     out.push(`Not carried (${plan.notCarried.length} source column(s) no origin reads: they stay behind)`);

@@ -10,7 +10,8 @@ export interface PlanChange {
   to: string;
 }
 
-const origin = (o: ColumnOrigin): string => canonicalJson(o);
+// An expression is shown as written: its stored tree is what the text parses to.
+const origin = (o: ColumnOrigin): string => (o.kind === 'expression' ? `expression ${o.text}${o.enumMapped ? ' (values through the enum mapping)' : ''}` : canonicalJson(o));
 
 /**
  * The difference between two versions of one plan, by decision rather than by JSON path:

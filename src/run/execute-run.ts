@@ -1,4 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { bundleScriptWithParents } from '../../agents/code-interpreter/index.js';
+import { parentValuesFor } from './parent-values.js';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { analysisHash, type SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
@@ -80,7 +83,8 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
   try {
     // Replay reads the analysis back by the hash the plan names.
     await store.putArtifact('schema_analysis', input.analysis, analysisHash(input.analysis));
-    const program = input.program ?? (await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) }));
+    const prepared = input.program ?? (await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) }));
+    const program = await withParentValues(prepared, plan, input);
     await store.attachProgram(run.id, { script: program.script, bundleBytes: await readFile(program.bundle.path) });
     const { result, warnings } = await runWithEvents(input, run.id, program.bundle, { dryRun: input.dryRun === true });
     let reportHash: string | null = null;
@@ -103,6 +107,15 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'RUN_FAILED', error: (e as Error).message });
     throw e;
   }
+}
+
+/** The program with this run's parent values in its bundle, when its expressions read parents (else as prepared). */
+async function withParentValues(program: PreparedProgram, plan: MigrationPlan, input: Pick<RunRequest, 'conn' | 'say'>): Promise<PreparedProgram> {
+  const values = await parentValuesFor(plan, input.conn.source);
+  if (!values) return program;
+  const bundle = await bundleScriptWithParents(program.script, dirname(program.bundle.path), values);
+  input.say?.(`   parent values for ${Object.keys(values).join(', ')} (${Object.values(values).reduce((n, v) => n + v.length, 0)} keys) bundled for this run: sha256 ${bundle.sha256.slice(0, 12)}…`);
+  return { ...program, bundle };
 }
 
 /**

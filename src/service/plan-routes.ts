@@ -104,7 +104,11 @@ async function planProgram(ctx: ServiceContext, r: RouteRequest): Promise<Reply>
 async function override(ctx: ServiceContext, id: string, body: z.infer<typeof OverrideBody>): Promise<Reply> {
   const current = await ctx.latestOrStale(id, body.revision);
   if (current.status !== 'draft') throw new PlanError('PLAN_DECIDED', `revision ${current.revision} is ${current.status}; overrides make a new revision of a draft`, { hint: 'a decided plan is not changed; describe the migration again for a new plan' });
-  const next = await ctx.withConnections((conn) => applyOverrides(current.plan, toOverrides(body), body.by ?? 'api', createPlanProbe(conn.source, conn.target)));
+  // Column expressions are checked against the analysis the plan was made from.
+  const analysis = await ctx.store.getAnalysis(current.plan.analysisHash);
+  const next = await ctx.withConnections((conn) =>
+    applyOverrides(current.plan, toOverrides(body), body.by ?? 'api', createPlanProbe(conn.source, conn.target), new Date(), undefined, analysis),
+  );
   const planHash = await ctx.store.savePlan(next);
   return { status: 201, body: { plan: next, planHash, reviewItems: reviewItems(next) } };
 }

@@ -2,6 +2,7 @@ import { escapeLiteral } from 'pg';
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
+import { columnsRead, compileSql, type Typed } from '../core/expr/index.js';
 
 /**
  * A plan compiled into SQL, for validation at scale: on the source side, one text expression
@@ -253,7 +254,35 @@ function compileColumn(cc: ColumnCompiler, c: ColumnMapping, o: CheckedOrigin, t
       return compileEnumMap(cc, c, o, tt, tgtExpr);
     case 'via_mapping':
       return compileReference(cc, c, o, tt, tcol);
+    case 'expression':
+      return compileExpression(cc, c, o, tt, tgtExpr);
   }
+}
+
+/**
+ * A column-language expression re-derived on the source by its SQL compiler (the sandbox ran
+ * the TypeScript one): the value as the target type prints it, or through the plan's enum
+ * mapping of its distinct values. Parents are read by subqueries through the legacy FKs.
+ */
+function compileExpression(cc: ColumnCompiler, c: ColumnMapping, o: Extract<ColumnOrigin, { kind: 'expression' }>, tt: ColumnType, tgtExpr: string): CompiledColumn {
+  for (const name of columnsRead(o.expr)) cc.srcCol(name);
+  const value = `CAST((${compileSql(o.expr as Typed, { rowAlias: 'src' })}) AS text)`;
+  const base = { target: c.target, targetType: tt.formatType, role: 'content' as const, origin: o, source: null, tgtExpr };
+  if (o.enumMapped) {
+    const m = cc.plan.enumMappings.find((e) => e.targetColumn === c.target);
+    const table = new Map<string | null, string | null>();
+    const arms: string[] = [];
+    for (const v of m?.values ?? []) {
+      table.set(v.source, v.target);
+      if (v.target === null) continue;
+      arms.push(v.source === null ? `WHEN ${value} IS NULL THEN ${quoteLiteral(v.target)}` : `WHEN ${value} = ${quoteLiteral(v.source)} THEN ${quoteLiteral(v.target)}`);
+    }
+    cc.enumValues.set(c.target, table);
+    return { ...base, srcExpr: arms.length ? `(CASE ${arms.join(' ')} END)` : 'NULL::text' };
+  }
+  if (tt.textLike) return { ...base, srcExpr: value };
+  if (tt.castType === null) throw new PlanSqlUnsupported(`${c.target} (${tt.formatType}): no built-in type to compare it as`);
+  return { ...base, srcExpr: `CAST(CAST((${compileSql(o.expr as Typed, { rowAlias: 'src' })}) AS ${tt.castType}) AS text)` };
 }
 
 function compileEnumMap(cc: ColumnCompiler, c: ColumnMapping, o: Extract<ColumnOrigin, { kind: 'enum_map' }>, tt: ColumnType, tgtExpr: string): CompiledColumn {

@@ -3,7 +3,8 @@ import { planTables } from '../control/control-tables.js';
 import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { legacyText, lookupParents } from '../core/plan/references.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
-import { compileDeriver, programColumns, valueComparer } from '../core/plan/expected-row.js';
+import { compileDeriver, EXPRESSION_VALUE_PREFIX, programColumns, valueComparer } from '../core/plan/expected-row.js';
+import { compileSql, type Typed } from '../core/expr/index.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
 
 /** A column the analysis lacks (derive reports it): values compare by their exact text. */
@@ -53,7 +54,8 @@ export async function walkRows(input: { plan: MigrationPlan; source: Queryable; 
   const batchSize = input.batchSize ?? 1000;
 
   const where = buildWhere(plan.source.filters);
-  const from = `${qualified(plan.source.schema, plan.source.table)} ${where.sql}`;
+  // Aliased src: expression columns are derived by their SQL compiler in the cursor (see EXPRESSION_VALUE_PREFIX).
+  const from = `${qualified(plan.source.schema, plan.source.table)} AS src ${where.sql}`;
   const srcCount = Number((await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params)).rows[0]?.n ?? 0);
   const { mappingCount, migrated } = await mappingCounts(ctx);
 
@@ -64,7 +66,11 @@ export async function walkRows(input: { plan: MigrationPlan; source: Queryable; 
     .map((c) => ({ ...c, same: valueComparer(targetTable.columns.find((x) => x.name === c.target) ?? UNKNOWN_TYPE) }));
   const derive = compileDeriver(plan, targetTable);
   const seenKeys = new Set<string>();
-  await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${plan.source.columns.map(quoteIdent).join(', ')} FROM ${from} ORDER BY ${quoteIdent(plan.source.key)}`, where.params);
+  const derived = plan.columns.flatMap((c) =>
+    c.origin.kind === 'expression' ? [`CAST((${compileSql(c.origin.expr as Typed, { rowAlias: 'src' })}) AS text) AS ${quoteIdent(`${EXPRESSION_VALUE_PREFIX}${c.target}`)}`] : [],
+  );
+  const selected = [...plan.source.columns.map((c) => `src.${quoteIdent(c)}`), ...derived].join(', ');
+  await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${selected} FROM ${from} ORDER BY src.${quoteIdent(plan.source.key)}`, where.params);
   for (;;) {
     const chunk = await source.query(`FETCH ${batchSize} FROM ferry_validate`);
     if (chunk.rows.length === 0) break;

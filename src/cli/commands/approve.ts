@@ -15,7 +15,7 @@ const FLAGS = {
   ...HELP_FLAG,
   map: { type: 'string', multiple: true, value: '"<source value>=<enum value>"', help: 'map a flagged source value to an enum value' },
   fk: { type: 'string', multiple: true, value: '<column>=<id>', help: 'the parent row a foreign key column takes' },
-  column: { type: 'string', multiple: true, value: '<target>=<source column>|const:<value>|default', help: "where a target column's value comes from" },
+  column: { type: 'string', multiple: true, value: '<target>=<source column>|<expression>|const:<value>|default', help: "where a target column's value comes from (an expression in the column language: see README)" },
   orphans: { type: 'string', multiple: true, value: '<column>=set_null|fail', help: 'what a reference with no parent mapping becomes' },
   by: { type: 'string', value: '<name>', help: 'who approves (default the user name)' },
   llm: { type: 'string', value: 'claude|off', help: 'whether a model may write the functions of transform columns' },
@@ -28,12 +28,19 @@ function splitPair(raw: string, flag: string): [string, string] {
   return [raw.slice(0, i), raw.slice(i + 1)];
 }
 
+/** `<target>=<origin>` split at the first "=": an expression may hold "=" (CASE WHEN a = b …), a column name does not. */
+function splitColumn(raw: string): [string, string] {
+  const i = raw.indexOf('=');
+  if (i <= 0) throw new InputError('FLAG_INVALID', `--column takes <target>=<origin>, got "${raw}"`, { hint: `e.g. --column full_name="first_name || ' ' || last_name"` });
+  return [raw.slice(0, i).trim(), raw.slice(i + 1)];
+}
+
 function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
   const pairs = (list: string[] | undefined, flag: string) => (list ?? []).map((m) => splitPair(m, flag));
   return {
     map: pairs(v.map, 'map').map(([source, target]) => ({ source, target })),
     fk: pairs(v.fk, 'fk').map(([column, value]) => ({ column, value })),
-    column: pairs(v.column, 'column').map(([target, origin]) => ({ target, origin })),
+    column: (v.column ?? []).map(splitColumn).map(([target, origin]) => ({ target, origin })),
     orphans: pairs(v.orphans, 'orphans').map(([column, policy]) => ({ column, policy })),
   };
 }
@@ -44,7 +51,7 @@ async function revise(config: FerryConfig, loaded: LoadedPlan, o: PlanOverrides,
   if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) === 0) return plan;
   const targetTable = targetTableOf(plan, analysis);
   const next = await withConnections(config, (conn) =>
-    applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable),
+    applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable, analysis),
   );
   await saveJson(paths.plan, next);
   say(`Revision ${next.revision}: ${next.overrides.slice(plan.overrides.length).map((x) => x.what).join('; ')}`);
@@ -76,7 +83,7 @@ export const approveCmd = defineCommand({
   name: 'approve',
   summary: 'resolve flagged values (--map/--fk/--column) and approve',
   usage: `ferry approve <plan.json|plan id> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
-                [--column <target>=<source column>|const:<value>|default]... [--by <name>]
+                [--column <target>=<source column>|<expression>|const:<value>|default]... [--by <name>]
                 [--orphans <column>=set_null|fail]...
 ferry approve <plan set.json> [--by <name>]`,
   flags: FLAGS,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Expr } from './column-expression.js';
 import { ArtifactGenerator } from './generator.js';
 import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
@@ -51,6 +52,23 @@ export const ColumnOrigin = z.discriminatedUnion('kind', [
    * It is not re-derived outside the sandbox: rows are checked by type and nullability only.
    */
   z.object({ kind: z.literal('transform'), sources: z.array(z.string()).min(1), description: z.string().min(1) }),
+  /**
+   * A derivation in the column language (src/core/expr): `first_name || ' ' || last_name`,
+   * `hire_date::date`, `media_type.name`. The sandbox runs it compiled to TypeScript and
+   * validation re-derives every row from the same tree compiled to SQL, so unlike a transform
+   * it is checked value by value.
+   */
+  z.object({
+    kind: z.literal('expression'),
+    /** As written (by a reviewer, a rule or a model). */
+    text: z.string().min(1),
+    /** The checked tree: every node typed, every parent path resolved to its foreign-key hops. */
+    expr: Expr,
+    /** What it reads: source columns by name, parent columns as `path.column` (`media_type.name`). */
+    reads: z.array(z.string()),
+    /** Its values are looked up in the plan's enum mapping for this column (keyed on `text`). */
+    enumMapped: z.boolean().optional(),
+  }),
   /** Not written: the database default (or NULL) applies. */
   z.object({ kind: z.literal('default') }),
 ]);

@@ -22,6 +22,14 @@ export function notRederived(plan: MigrationPlan): ColumnMapping[] {
   return programColumns(plan).filter((c) => c.origin.kind === 'transform');
 }
 
+/**
+ * Where a source row carries an expression column's value already derived by the database
+ * (validation's row walk selects it with compileSql): the key is this prefix and the target
+ * column. A row without it (the orchestrator's batches) leaves the column out of the derived
+ * row, so it can never compare equal by accident.
+ */
+export const EXPRESSION_VALUE_PREFIX = '\u0001expr:';
+
 export type Derived = { ok: true; row: Record<string, unknown> } | { ok: false; column: string; message: string };
 
 export function deriveRow(plan: MigrationPlan, target: TableInfo, source: Record<string, unknown>): Derived {
@@ -88,6 +96,9 @@ export function compileDeriver(plan: MigrationPlan, target: TableInfo): (source:
         });
         break;
       }
+      case 'expression':
+        steps.push(expressionStep(plan, name, o));
+        break;
       case 'transform':
         // A model-written function runs only in the sandbox; its columns are not re-derived here
         // (see notRederived): they are held to type and nullability by checkValue instead.
@@ -104,6 +115,27 @@ export function compileDeriver(plan: MigrationPlan, target: TableInfo): (source:
       if (problem) return { ok: false, ...problem };
     }
     return { ok: true, row };
+  };
+}
+
+type ExpressionOrigin = Extract<MigrationPlan['columns'][number]['origin'], { kind: 'expression' }>;
+
+/** An expression column's value as the database derived it into the row (EXPRESSION_VALUE_PREFIX), through the enum mapping where it has one. */
+function expressionStep(plan: MigrationPlan, name: string, o: ExpressionOrigin) {
+  const key = `${EXPRESSION_VALUE_PREFIX}${name}`;
+  const m = o.enumMapped ? plan.enumMappings.find((e) => e.targetColumn === name) : undefined;
+  const table = new Map<string | null, string | null>((m?.values ?? []).map((x) => [x.source, x.target]));
+  return (s: Record<string, unknown>, row: Record<string, unknown>): { column: string; message: string } | null => {
+    if (!(key in s)) return null;
+    const v = (s[key] ?? null) as string | null;
+    if (!o.enumMapped) {
+      row[name] = v;
+      return null;
+    }
+    const hit = table.get(v);
+    if (hit === undefined || hit === null) return { column: name, message: `${o.text} gives ${JSON.stringify(v)}, which has no ${m?.enumType ?? 'enum'} value in the plan` };
+    row[name] = hit;
+    return null;
   };
 }
 

@@ -107,6 +107,11 @@ const describeOrigin = (o) =>
     enum_map: () => `enum map of <code>${esc(o.source)}</code>`,
     foreign_key: () => 'FK decision',
     default: () => 'database default',
+    via_mapping: () => `<code>${esc(o.source)}</code> → ${esc(o.parent.targetTable)} via mappings (orphans: ${esc(o.onOrphan)})`,
+    // Shown as code, with what it reads: the sandbox runs it, validation re-derives every value from it.
+    expression: () =>
+      `<code class="expr" data-testid="expression">${esc(o.text)}</code><br><span class="muted" data-testid="expression-reads">reads ${o.reads.map((r) => `<code>${esc(r)}</code>`).join(', ') || 'no column'}${o.enumMapped ? ' · each value through the enum mapping' : ''} · re-derived by validation</span>`,
+    transform: () => `model-written function of ${o.sources.map((s) => `<code>${esc(s)}</code>`).join(', ')}: ${esc(o.description)} <span class="muted">· checked by type only</span>`,
   })[o.kind]?.() ?? esc(o.kind);
 
 function filtersText(filters) {

@@ -1,0 +1,70 @@
+import type { ColumnOrigin, EnumMapping, MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import { findEnum, findTable, type SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { columnsRead, compileSql, expressionOrigin, type Typed } from '../../src/core/expr/index.js';
+import { InputError } from '../../src/core/errors.js';
+import { decideValue, type EnumRuleContext } from './enum-rules.js';
+import type { PlanProbe } from './probe.js';
+import { singular, tokens } from './words.js';
+
+/**
+ * A reviewer's `--column target="<expression>"`: checked against the analysis the plan was
+ * made from (source row, parents through FKs, the target column's type), the source columns
+ * it reads added to what the program is sent, and, for an enum target, an enum mapping of the
+ * expression's distinct values decided by the same rules as any enum column, the unsure ones
+ * left needs_review for `--map`.
+ */
+export async function expressionOverride(
+  text: string,
+  target: string,
+  next: MigrationPlan,
+  analysis: SchemaAnalysis | undefined,
+  probe: PlanProbe,
+): Promise<ColumnOrigin> {
+  if (!analysis) {
+    throw new InputError('OVERRIDE_NEEDS_ANALYSIS', `--column ${target}=${JSON.stringify(text)} is an expression, which is checked against the schema analysis the plan was made from, and none was given`, {
+      hint: 'approve through ferry approve or the HTTP API, which load the plan with its analysis',
+    });
+  }
+  const targetTable = findTable(analysis.target, next.target.table, next.target.schema);
+  const column = targetTable?.columns.find((c) => c.name === target);
+  if (!column) throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `the analysed target table ${next.target.schema}.${next.target.table} has no column "${target}"`);
+  const origin = await expressionOrigin(text, { source: analysis.source, table: { schema: next.source.schema, name: next.source.table }, target: column });
+  for (const c of columnsRead(origin.expr)) if (!next.source.columns.includes(c)) next.source.columns.push(c);
+  if (origin.enumMapped) {
+    const mapping = await enumMappingOf(origin.expr as Typed, text, target, column.enumType ?? '', next, analysis, probe);
+    next.enumMappings = [...next.enumMappings.filter((m) => m.targetColumn !== target), mapping];
+  } else {
+    // The column no longer maps source values: a stale enum mapping would still ask for review.
+    next.enumMappings = next.enumMappings.filter((m) => m.targetColumn !== target);
+  }
+  return origin;
+}
+
+/** The expression's distinct values on the source (under the plan's filter), each decided by the enum rules. */
+async function enumMappingOf(
+  expr: Typed,
+  text: string,
+  target: string,
+  enumType: string,
+  next: MigrationPlan,
+  analysis: SchemaAnalysis,
+  probe: PlanProbe,
+): Promise<EnumMapping> {
+  const en = findEnum(analysis.target, enumType);
+  if (!en) throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `enum type ${enumType} of ${target} is not in the analysis`);
+  const sql = compileSql(expr, { rowAlias: 'src' });
+  const values = await probe.expressionValues({ schema: next.source.schema, table: next.source.table, sql, filters: next.source.filters, limit: 10_000 });
+  const noise = new Set<string>([...tokens(en.name), ...tokens(target)].map(singular).filter((w) => !en.values.some((v) => tokens(v).includes(w))));
+  const ctx: EnumRuleContext = { enumValues: en.values, noise, learned: new Map() };
+  const decided = values.map((v) => decideValue(v.value, v.count, ctx));
+  const total = decided.reduce((n, v) => n + v.count, 0);
+  const mapped = decided.filter((v) => v.status === 'mapped').reduce((n, v) => n + v.count, 0);
+  return {
+    targetColumn: target,
+    enumType,
+    enumValues: en.values,
+    sourceColumn: text,
+    reason: `the distinct values of ${text}: ${mapped}/${total} rows mapped by rule`,
+    values: decided,
+  };
+}
