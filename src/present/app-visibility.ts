@@ -30,11 +30,12 @@ function renderDataApi(d: DataApiVisibility, v: AppVisibility): string[] {
   }
   const s = d.sample;
   if (s && !s.error) {
-    out.push(`    sample: ${s.returned} of ${s.requested} row(s) asked for by key as ${s.role}, compared column by column with the database: ${s.differences.length ? `${s.differences.length} difference(s)` : 'all equal'}`);
+    out.push(`    sample: ${s.returned} of ${s.requested} row(s) asked for by key as ${s.role}, compared column by column with the database: ${s.differences.length ? `${s.differences.length + s.more} difference(s)` : 'all equal'}`);
     for (const x of s.differences) {
       out.push(`      ${x.key}${x.legacyKey ? ` (legacy ${x.legacyKey})` : ''} ${x.column} ${x.type}: the Data API gave ${x.api ?? '(nothing)'}, the database holds ${x.database ?? 'NULL'} — ${x.note}`);
     }
   }
+  if (s?.more) out.push(`      … and ${s.more} more`);
   for (const w of d.warnings) out.push(`    ⚠ ${w}`);
   return out;
 }

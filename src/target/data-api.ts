@@ -265,7 +265,7 @@ export async function dataApiVisibility(input: { settings: DataApiSettings; db: 
   }
   if (sample?.differences.length) {
     const cols = [...new Set(sample.differences.map((d) => d.column))];
-    warnings.push(`${sample.differences.length} value(s) of the sample read through the Data API differ from the database (column ${cols.join(', ')}): the app does not get what was migrated`);
+    warnings.push(`${sample.differences.length + sample.more} value(s) of the sample read through the Data API differ from the database (column ${cols.join(', ')}): the app does not get what was migrated`);
   }
   return { url: settings.url, client: DATA_API_CLIENT, counted: target.wholeTable ? 'whole_table' : 'by_id', roles, sample, warnings };
 }
@@ -330,7 +330,7 @@ async function fetchAndCompare(db: Queryable, client: ApiClient, role: string, t
   const rows: Array<Record<string, unknown>> = [];
   for (const chunk of chunkKeys(requested)) {
     const r = await settle(client.from(t.table).select('*').in(t.pk, chunk));
-    if (r.error || !Array.isArray(r.data)) return { role, requested: requested.length, returned: rows.length, missing: [], differences: [], error: describeError(r) };
+    if (r.error || !Array.isArray(r.data)) return { role, requested: requested.length, returned: rows.length, missing: [], differences: [], more: 0, error: describeError(r) };
     rows.push(...(r.data as Array<Record<string, unknown>>));
   }
   let compared: Awaited<ReturnType<typeof compareRows>>;
@@ -338,10 +338,10 @@ async function fetchAndCompare(db: Queryable, client: ApiClient, role: string, t
     compared = await compareRows(db, t, columns, rows);
   } catch (e) {
     const error = `the Data API's rows could not be read back into ${t.schema}.${t.table}'s column types: ${(e as Error).message}`;
-    return { role, requested: requested.length, returned: rows.length, missing: [], differences: [], error };
+    return { role, requested: requested.length, returned: rows.length, missing: [], differences: [], more: 0, error };
   }
-  const { differences, matched } = compared;
-  return { role, requested: requested.length, returned: rows.length, missing: requested.filter((k) => !matched.has(k)), differences };
+  const { differences, more, matched } = compared;
+  return { role, requested: requested.length, returned: rows.length, missing: requested.filter((k) => !matched.has(k)), differences, more };
 }
 
 /**
@@ -355,7 +355,7 @@ export async function compareRows(
   t: ApiTarget,
   columns: readonly Column[],
   rows: ReadonlyArray<Record<string, unknown>>,
-): Promise<{ differences: DataApiDifference[]; matched: Set<string> }> {
+): Promise<{ differences: DataApiDifference[]; more: number; matched: Set<string> }> {
   const table = qualified(t.schema, t.table);
   const pk = quoteIdent(t.pk);
   const list = columns.map((c, i) => `to_jsonb(a.${quoteIdent(c.name)}) IS NOT DISTINCT FROM to_jsonb(s.${quoteIdent(c.name)}) AS eq${i}, s.${quoteIdent(c.name)}::text AS db${i}`).join(', ');
@@ -369,6 +369,7 @@ export async function compareRows(
   );
   const byKey = new Map(rows.map((r) => [String(r[t.pk]), r]));
   const differences: DataApiDifference[] = [];
+  let more = 0;
   const matched = new Set<string>();
   for (const row of result.rows) {
     const key = String(row.key);
@@ -377,7 +378,10 @@ export async function compareRows(
     columns.forEach((c, i) => {
       const returned = api !== undefined && Object.prototype.hasOwnProperty.call(api, c.name);
       if (row[`eq${i}`] === true && returned) return;
-      if (differences.length >= MAX_DIFFERENCES) return;
+      if (differences.length >= MAX_DIFFERENCES) {
+        more++;
+        return;
+      }
       differences.push({
         key,
         legacyKey: (row.legacy_id as string | null) ?? null,
@@ -389,7 +393,7 @@ export async function compareRows(
       });
     });
   }
-  return { differences, matched };
+  return { differences, more, matched };
 }
 
 /** Why a value of this type may come back different through JSON. */

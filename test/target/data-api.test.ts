@@ -110,7 +110,7 @@ describe('app visibility through the Data API with supabase-js (against the Post
 
     // The sample: evenly spread rows plus the longest numbers, fetched by key as service_role.
     const s = d.sample!;
-    expect(s).toMatchObject({ role: 'service_role', missing: [] });
+    expect(s).toMatchObject({ role: 'service_role', missing: [], more: 0 });
     expect(s.requested).toBeGreaterThan(50);
     expect(s.returned).toBe(s.requested);
     // uuid, enum, timestamptz (microseconds), jsonb, NULLs all read back equal; only the 20-digit amount does not.
@@ -208,6 +208,15 @@ describe('app visibility through the Data API with supabase-js (against the Post
     } finally {
       await narrow.close();
     }
+
+    // Every amount beyond a JavaScript number's digits: 40 differences listed, the rest counted, all in the warning.
+    await db.sql('target', `UPDATE port_ledger SET amount = 98765432109876543210.99 + coalesce(legacy_id, 0)`);
+    const many = (await appVisibility({ db: conn.target, plan, migrationId, dataApi: settings }))!.dataApi!;
+    const sampled = many.sample!;
+    expect(sampled.differences).toHaveLength(40);
+    expect(sampled.more).toBe(sampled.requested - 40);
+    expect(new Set(sampled.differences.map((x) => x.column))).toEqual(new Set(['amount']));
+    expect(many.warnings).toContainEqual(expect.stringMatching(new RegExp(`^${sampled.requested} value\\(s\\) of the sample read through the Data API differ`)));
   });
 });
 

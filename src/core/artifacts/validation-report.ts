@@ -76,7 +76,9 @@ export const DataApiVisibility = z.object({
       returned: z.number().int().nonnegative(),
       /** Keys asked for and not returned (reported when the role reads every row, service_role). */
       missing: z.array(z.string()),
+      /** At most 40 are listed; `more` counts the rest. */
       differences: z.array(DataApiDifference),
+      more: z.number().int().nonnegative(),
       error: z.string().optional(),
     })
     .nullable(),

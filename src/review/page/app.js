@@ -439,7 +439,7 @@ function dataApiHtml(d, v) {
   const s = d.sample;
   const sample = !s || s.error
     ? ''
-    : `<p>sample: ${s.returned} of ${s.requested} row(s) fetched by key as ${esc(s.role)}, compared with the database: ${s.differences.length ? `${s.differences.length} difference(s)` : 'all equal'}</p>
+    : `<p>sample: ${s.returned} of ${s.requested} row(s) fetched by key as ${esc(s.role)}, compared with the database: ${s.differences.length ? `${s.differences.length + (s.more || 0)} difference(s)${s.more ? ` (${s.differences.length} listed)` : ''}` : 'all equal'}</p>
     ${s.differences.length ? `<table data-testid="data-api-differences"><thead><tr><th>key</th><th>column</th><th>Data API</th><th>database</th><th>why</th></tr></thead><tbody>${s.differences
       .map((x) => `<tr><td>${esc(x.key)}${x.legacyKey ? ` <span class="muted">legacy ${esc(x.legacyKey)}</span>` : ''}</td><td>${esc(x.column)} <span class="muted">${esc(x.type)}</span></td><td>${esc(x.api ?? '(not returned)')}</td><td>${esc(x.database ?? 'NULL')}</td><td class="muted">${esc(x.note)}</td></tr>`)
       .join('')}</tbody></table>` : ''}`;
