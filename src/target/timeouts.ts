@@ -86,16 +86,17 @@ export const OPENING_ATTEMPTS = 5;
  * Runs a string that opens a transaction and sets its own limits first. The first statement
  * of it (BEGIN) still runs under the role's default: with a default of 1 ms, a busy machine
  * can let that timer fire before the SET LOCAL takes over. Nothing has been done then (the
- * string is aborted as a whole), so it is rolled back and tried again, a few times. Any other
- * error, or a cancel by a person (57014 without "statement timeout"), is not retried.
+ * string is aborted as a whole), so it is rolled back and tried again, a few times. PostgreSQL
+ * may report that very timer as "canceling statement due to user request" when the statement
+ * ended between the timer firing and the check, so any 57014 is retried; other errors are not.
  */
 export async function openingRetried<R>(db: Queryable, sql: string): Promise<R> {
   for (let attempt = 1; ; attempt++) {
     try {
       return (await db.query(sql)) as unknown as R;
     } catch (e) {
-      const err = e as { code?: string; message?: string };
-      if (err.code !== '57014' || !/statement timeout/.test(err.message ?? '') || attempt >= OPENING_ATTEMPTS) throw e;
+      const err = e as { code?: string };
+      if (err.code !== '57014' || attempt >= OPENING_ATTEMPTS) throw e;
       await db.query('ROLLBACK').catch(() => undefined);
     }
   }
