@@ -1,3 +1,4 @@
+import type { PlanFilter } from '../../src/core/artifacts/migration-plan.js';
 import type { FilterCondition } from '../../src/core/artifacts/schema-analysis.js';
 
 /**
@@ -46,6 +47,18 @@ export interface PlanProbe {
    * table, qualified), newest first; empty where ferry never ran there.
    */
   migratedPairs(): Promise<Array<{ sourceTable: string; targetTable: string }>>;
+
+  /**
+   * The source table's rows under a plan's filter (the reviewer's exclusions included), and
+   * per column asked how many of them carry each value (as text; NULL as null): the plan's
+   * estimate, recounted when a reviewer narrows the rows.
+   */
+  filteredCounts(input: {
+    schema: string;
+    table: string;
+    filters: PlanFilter[];
+    columns: string[];
+  }): Promise<{ rowCount: number; values: Record<string, Array<{ value: string | null; count: number }>> }>;
 
   /** Whether a parent row with this key exists (for overrides). */
   parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;

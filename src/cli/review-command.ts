@@ -29,7 +29,7 @@ export async function reviewCommand(
       applyOverrides: async (plan, overrides) => {
         const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'));
         try {
-          return await applyOverrides(plan, overrides, by, createPlanProbe(conn.source, conn.target));
+          return await applyOverrides(plan, overrides, by, createPlanProbe(conn.source, conn.target), new Date(), undefined, loaded.analysis);
         } finally {
           await conn.close();
         }

@@ -1,5 +1,6 @@
 import type { PlanProbe } from '../../agents/planning/probe.js';
 import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { filterWhere } from '../core/plan/filter-sql.js';
 
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
@@ -47,6 +48,18 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
         `SELECT source_table, target_table FROM ${table} WHERE status = 'completed' GROUP BY 1, 2 ORDER BY max(id) DESC`,
       );
       return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
+    },
+    async filteredCounts({ schema, table, filters, columns }) {
+      // No alias in FROM: the filter's columns are qualified by the table's own name.
+      const w = filterWhere(filters, { rowAlias: table });
+      const from = `${qualified(schema, table)} ${w.sql}`;
+      const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+      const values: Record<string, Array<{ value: string | null; count: number }>> = {};
+      for (const c of columns) {
+        const r = await source.query<{ v: string | null; n: string }>(`SELECT ${qualified(table, c)}::text AS v, count(*) AS n FROM ${from} GROUP BY 1`, w.params);
+        values[c] = r.rows.map((x) => ({ value: x.v, count: Number(x.n) }));
+      }
+      return { rowCount: Number(total.rows[0]?.n ?? 0), values };
     },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);

@@ -6,7 +6,8 @@ import type pg from 'pg';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { FerryError, PlanError } from '../core/errors.js';
-import { buildWhere, qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
+import { qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
+import { planWhere } from '../core/plan/filter-sql.js';
 import type { RunInput } from './run-types.js';
 
 /** What the checked input settles before anything is touched. */
@@ -72,7 +73,8 @@ export interface SourceQuery {
 }
 
 export function sourceQuery(plan: MigrationPlan): SourceQuery {
-  const where = buildWhere(plan.source.filters);
+  // No alias in FROM: the predicate's columns are qualified by the table's own name.
+  const where = planWhere(plan);
   const table = qualified(plan.source.schema, plan.source.table);
   return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols: plan.source.columns.map(quoteIdent).join(', ') };
 }
