@@ -69,6 +69,8 @@ export const ColumnMapping = z.object({
   confidence: z.number().min(0).max(1),
   /** needs_review: no origin could be decided for a column the target requires. */
   status: MappingStatus,
+  /** Whether the target column allows NULL, where a decision left to a person depends on it (orphans: set_null). */
+  targetNullable: z.boolean().optional(),
 });
 export type ColumnMapping = z.infer<typeof ColumnMapping>;
 
@@ -289,7 +291,9 @@ export function reviewDecisions(plan: MigrationPlan): ReviewDecision[] {
   const items: ReviewDecision[] = [];
   for (const c of plan.columns) {
     if (c.origin.kind === 'via_mapping' && (c.status === 'needs_review' || c.origin.onOrphan === 'needs_review')) {
-      items.push({ about: `${c.target}: ${c.reason}`, commands: [approveCmd(`--orphans ${shellWord(c.target)}=<set_null|fail>`)] });
+      // set_null is offered only where the target column can hold it: a suggestion is one the CLI accepts.
+      const policies = c.targetNullable === false ? 'fail' : '<set_null|fail>';
+      items.push({ about: `${c.target}: ${c.reason}`, commands: [approveCmd(`--orphans ${shellWord(c.target)}=${policies}`)] });
       continue;
     }
     if (c.status === 'needs_review') {
