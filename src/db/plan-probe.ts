@@ -1,6 +1,6 @@
 import type { PlanProbe } from '../../agents/planning/probe.js';
 import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
-import { filterWhere } from '../core/plan/filter-sql.js';
+import { filterSessionSql, filterWhere } from '../core/plan/filter-sql.js';
 
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
@@ -53,13 +53,21 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       // No alias in FROM: the filter's columns are qualified by the table's own name.
       const w = filterWhere(filters, { rowAlias: table });
       const from = `${qualified(schema, table)} ${w.sql}`;
-      const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
-      const values: Record<string, Array<{ value: string | null; count: number }>> = {};
-      for (const c of columns) {
-        const r = await source.query<{ v: string | null; n: string }>(`SELECT ${qualified(table, c)}::text AS v, count(*) AS n FROM ${from} GROUP BY 1`, w.params);
-        values[c] = r.rows.map((x) => ({ value: x.v, count: Number(x.n) }));
+      // One read-only transaction: the predicate's session settings hold for these reads only.
+      await source.query('BEGIN READ ONLY');
+      try {
+        const settings = filterSessionSql(filters);
+        if (settings) await source.query(settings);
+        const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+        const values: Record<string, Array<{ value: string | null; count: number }>> = {};
+        for (const c of columns) {
+          const r = await source.query<{ v: string | null; n: string }>(`SELECT ${qualified(table, c)}::text AS v, count(*) AS n FROM ${from} GROUP BY 1`, w.params);
+          values[c] = r.rows.map((x) => ({ value: x.v, count: Number(x.n) }));
+        }
+        return { rowCount: Number(total.rows[0]?.n ?? 0), values };
+      } finally {
+        await source.query('COMMIT').catch(() => undefined);
       }
-      return { rowCount: Number(total.rows[0]?.n ?? 0), values };
     },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);

@@ -18,13 +18,14 @@ CREATE TABLE workshop_staff (
   display_name text NOT NULL,
   trade text,
   site_code text REFERENCES site (site_code),
-  started date
+  started date,
+  last_seen timestamptz NOT NULL DEFAULT '2023-06-01 12:00:00+00'
 );
-INSERT INTO workshop_staff
+INSERT INTO workshop_staff (staff_no, display_name, trade, site_code, started)
 SELECT 100 + i, 'worker ' || i, t.trade, CASE WHEN i % 3 = 0 THEN 'S2' ELSE 'N1' END, DATE '2015-01-01' + i * 17
   FROM generate_series(1, 32) AS i
   JOIN (SELECT row_number() OVER () AS n, x AS trade FROM unnest(ARRAY[${MT_TRADES.map((t) => `'${t}'`).join(', ')}]) AS x) t ON t.n = (i - 1) % 16 + 1;
-INSERT INTO workshop_staff VALUES
+INSERT INTO workshop_staff (staff_no, display_name, trade, site_code, started) VALUES
   (201, 'Ana Lind', 'Logistics', 'N1', '2019-03-04'),
   (202, 'Bo Sten', 'logistics', 'S2', '2020-07-01'),
   (203, 'Cy Moor', 'Office', 'N1', '2018-11-30'),
@@ -33,6 +34,9 @@ INSERT INTO workshop_staff VALUES
   (206, 'Fay Quill', NULL, 'N1', '2021-01-01'),
   (207, 'Gus Yarrow', NULL, 'S2', NULL),
   (208, 'Hal *Star', 'MT*Special', 'N1', '2022-02-02');
+-- Either side of midnight UTC on new year's eve: a session in another time zone would disagree.
+UPDATE workshop_staff SET last_seen = '2023-12-31 20:00:00+00' WHERE staff_no = 203;
+UPDATE workshop_staff SET last_seen = '2024-01-01 10:00:00+00' WHERE staff_no = 202;
 `;
 
 const TARGET = `

@@ -55,6 +55,16 @@ export function planWhere(plan: Pick<MigrationPlan, 'source'>, options: Partial<
   return filterWhere(plan.source.filters, { rowAlias: options.rowAlias ?? plan.source.table, ...(options.offset === undefined ? {} : { offset: options.offset }) });
 }
 
+/**
+ * What a --where predicate's SQL assumes of the session (the column language's
+ * SESSION_SETTINGS_SQL: text read as dates and timestamps in UTC and ISO order), as SET LOCAL
+ * for the transaction that reads under the filter; null when the filter has no predicate, so
+ * plans without one read exactly as before.
+ */
+export function filterSessionSql(filters: readonly PlanFilter[]): string | null {
+  return filters.some((f) => f.op === 'where') ? "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'" : null;
+}
+
 /** One condition in words, for plans, programs and reports. */
 export function describePlanFilter(f: PlanFilter): string {
   switch (f.op) {
