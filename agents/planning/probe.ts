@@ -35,7 +35,7 @@ export interface PlanProbe {
     table: string;
     key: string;
     column: string;
-    filters: FilterCondition[];
+    filters: PlanFilter[];
     parentSchema: string;
     parentTable: string;
     parentKey: string;

@@ -1,4 +1,4 @@
-import type { EnumMapping, EnumValueMapping, MigrationPlan, PlanFilter } from '../../src/core/artifacts/migration-plan.js';
+import { isSelfReference, type EnumMapping, type EnumValueMapping, type MigrationPlan, type PlanFilter } from '../../src/core/artifacts/migration-plan.js';
 import { findTable, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { InputError } from '../../src/core/errors.js';
 import { checkExpr, parseExpression, resolveParents, type Expr } from '../../src/core/expr/index.js';
@@ -116,11 +116,37 @@ async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): P
   return `rows to move: ${before} → ${counted.rowCount}${gone.length ? `; no row left with ${gone.join('; ')}` : ''}`;
 }
 
+/**
+ * References whose orphans were left to a person, recounted under the new filter: where the
+ * filter left no orphan, nothing is left to decide (a value without a mapping at run time
+ * still fails the run, naming it). Self-references are decided on other grounds and stay.
+ */
+async function recountOrphans(plan: MigrationPlan, probe: PlanProbe, analysis: SchemaAnalysis | undefined): Promise<string[]> {
+  const notes: string[] = [];
+  for (const c of plan.columns) {
+    const o = c.origin;
+    if (o.kind !== 'via_mapping' || o.onOrphan !== 'needs_review' || isSelfReference(plan, o) || !analysis) continue;
+    const dot = o.parent.sourceTable.indexOf('.');
+    const [parentSchema, parentTable] = [o.parent.sourceTable.slice(0, dot), o.parent.sourceTable.slice(dot + 1)];
+    const parentKey = findTable(analysis.source, parentTable, parentSchema)?.primaryKey[0];
+    if (!parentKey) continue;
+    const { schema, table, key, filters } = plan.source;
+    const orphans = await probe.orphanValues({ schema, table, key, column: o.source, filters, parentSchema, parentTable, parentKey, limit: 1 });
+    if (orphans.count > 0) continue;
+    c.origin = { ...o, onOrphan: 'fail' };
+    const reason = `${c.reason.replace(/; \d+ legacy row\(s\) point at .*$/, '')}; under the filter no legacy value lacks its parent, so a value without a mapping at run time fails the run, naming it`;
+    Object.assign(c, { status: 'mapped', confidence: 0.9, reason });
+    notes.push(`${c.target}: no orphan left under the filter (no longer to review)`);
+  }
+  return notes;
+}
+
 /** Applies the reviewer's row choices to `plan` (a revision being made); returns the notes. */
 export async function applyRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
   if ((o.exclude?.length ?? 0) + (o.excludeNull?.length ?? 0) + (o.where?.length ?? 0) === 0) return [];
   const before = plan.source.rowCount;
   const notes = await addConditions(plan, o, analysis);
   notes.push(await recount(plan, before, probe));
+  notes.push(...(await recountOrphans(plan, probe, analysis)));
   return notes;
 }

@@ -1,6 +1,20 @@
 import type { PlanProbe } from '../../agents/planning/probe.js';
 import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { filterSessionSql, filterWhere } from '../core/plan/filter-sql.js';
+import type { PlanFilter } from '../core/artifacts/migration-plan.js';
+
+/** Reads under a plan's filter; with a --where predicate, in one read-only transaction holding its session settings (SET LOCAL). */
+async function underFilter<T>(source: Queryable, filters: readonly PlanFilter[], read: () => Promise<T>): Promise<T> {
+  const settings = filterSessionSql(filters);
+  if (!settings) return read();
+  await source.query('BEGIN READ ONLY');
+  try {
+    await source.query(settings);
+    return await read();
+  } finally {
+    await source.query('COMMIT').catch(() => undefined);
+  }
+}
 
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
@@ -27,16 +41,19 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       return { total: Number(total.rows[0]?.n ?? 0), rows: rows.rows };
     },
     async orphanValues({ schema, table, key, column, filters, parentSchema, parentTable, parentKey, limit }) {
-      const w = buildWhere(filters);
+      // No alias in FROM: the filter's columns are qualified by the table's own name.
+      const w = filterWhere(filters, { rowAlias: table });
       const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(column)} IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM ${qualified(parentSchema, parentTable)} p WHERE p.${quoteIdent(parentKey)} = ${qualified(schema, table)}.${quoteIdent(column)})`;
       const from = `${qualified(schema, table)} ${cond}`;
-      const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
-      const rows = await source.query<{ key: string; value: string }>(
-        `SELECT ${quoteIdent(key)}::text AS key, ${quoteIdent(column)}::text AS value FROM ${from} ORDER BY ${quoteIdent(key)} LIMIT ${Math.max(1, Math.floor(limit))}`,
-        w.params,
-      );
-      return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
+      return underFilter(source, filters, async () => {
+        const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+        const rows = await source.query<{ key: string; value: string }>(
+          `SELECT ${quoteIdent(key)}::text AS key, ${quoteIdent(column)}::text AS value FROM ${from} ORDER BY ${quoteIdent(key)} LIMIT ${Math.max(1, Math.floor(limit))}`,
+          w.params,
+        );
+        return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
+      });
     },
     async migratedPairs() {
       // Read-only: a target ferry never ran on has no control table, and that is an answer.
@@ -53,11 +70,7 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       // No alias in FROM: the filter's columns are qualified by the table's own name.
       const w = filterWhere(filters, { rowAlias: table });
       const from = `${qualified(schema, table)} ${w.sql}`;
-      // One read-only transaction: the predicate's session settings hold for these reads only.
-      await source.query('BEGIN READ ONLY');
-      try {
-        const settings = filterSessionSql(filters);
-        if (settings) await source.query(settings);
+      return underFilter(source, filters, async () => {
         const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
         const values: Record<string, Array<{ value: string | null; count: number }>> = {};
         for (const c of columns) {
@@ -65,9 +78,7 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
           values[c] = r.rows.map((x) => ({ value: x.v, count: Number(x.n) }));
         }
         return { rowCount: Number(total.rows[0]?.n ?? 0), values };
-      } finally {
-        await source.query('COMMIT').catch(() => undefined);
-      }
+      });
     },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);

@@ -100,6 +100,21 @@ describe('every resolution command a plan suggests is accepted by ferry approve'
     }
   });
 
+  it('narrowing the filter to leave the orphan rows out (as the orphan hint says) settles the orphan item', async () => {
+    const p = planned.find((x) => x.name === 'fk invoices')!;
+    const about = reviewDecisions(p.plan).map((d) => d.about);
+    expect(about.some((a) => a.startsWith('customer_id:'))).toBe(true);
+    const probe = createPlanProbe(p.conn.source, p.conn.target);
+    // Still one orphan (customer 98) under this filter: the item stays.
+    const partly = await applyOverrides(p.plan, { where: ['customer_id <> 99'] }, 't', probe, new Date(), () => true, p.analysis);
+    expect(reviewDecisions(partly).some((d) => d.about.startsWith('customer_id:'))).toBe(true);
+    const next = await applyOverrides(p.plan, { where: ['customer_id < 90'] }, 't', probe, new Date(), () => true, p.analysis);
+    expect(next.source.rowCount).toBe(8);
+    expect(reviewDecisions(next).some((d) => d.about.startsWith('customer_id:'))).toBe(false);
+    expect(next.columns.find((c) => c.target === 'customer_id')).toMatchObject({ status: 'mapped', origin: { onOrphan: 'fail' } });
+    expect(next.overrides.at(-1)!.what).toBe('customer_id: no orphan left under the filter (no longer to review)');
+  });
+
   it('each, filled in, parses and applies against the real data, and settles its item', async () => {
     const tried: string[] = [];
     for (const p of planned) {
