@@ -23,6 +23,7 @@ const UNIT_TESTS = [
   'test/unit-project.test.ts',
   'test/architecture/function-size.test.ts',
   'test/cli/commands.test.ts',
+  'test/filters/glob-and-filter-sql.test.ts',
 ];
 
 const shared = {

@@ -45,7 +45,8 @@ import { describeToPlan, openConnections, prepareProgram, targetTableOf, type Co
 import { ensureControlTables, finishControl, insertControl, planTables } from '../src/control/control-tables.js';
 import { contentHash } from '../src/core/artifacts/hash.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
-import { buildWhere, qualified, quoteIdent } from '../src/core/sql.js';
+import { qualified, quoteIdent } from '../src/core/sql.js';
+import { planWhere } from '../src/core/plan/filter-sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_GROUP_ID, TECHNICIAN_ROLES, createLegacyDatabase, createTargetDatabase } from '../src/demo/seed-case.js';
 import { validateMigration } from '../src/validation/validate.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
@@ -184,12 +185,13 @@ function literal(v: unknown): string {
   if (v === null || v === undefined) return 'NULL';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (Array.isArray(v)) return `ARRAY[${v.map(literal).join(', ')}]`;
   return pg.escapeLiteral(String(v));
 }
 
-/** The plan's filter (ferry's own buildWhere) with its parameters written as literals: COPY takes none. */
+/** The plan's filter (ferry's own planWhere) with its parameters written as literals: COPY takes none. */
 function whereLiteral(plan: MigrationPlan): string {
-  const w = buildWhere(plan.source.filters);
+  const w = planWhere(plan);
   return w.sql.replace(/\$(\d+)/g, (_, n: string) => literal(w.params[Number(n) - 1]));
 }
 

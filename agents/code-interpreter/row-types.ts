@@ -1,4 +1,5 @@
-import type { ColumnInfo, DatabaseAnalysis, EnumTypeInfo, FilterCondition, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import type { PlanFilter } from '../../src/core/artifacts/migration-plan.js';
+import type { ColumnInfo, DatabaseAnalysis, EnumTypeInfo, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import type { ProgramColumn, ResolvedPlan } from './resolve.js';
 import { NameAllocator, commentText, pascalCase, propertyKey, tsString } from './ts-text.js';
 
@@ -223,8 +224,12 @@ function sourceRowText(resolved: ResolvedPlan, sourceInterface: string): string 
 }
 
 /** A filter condition in words: `group_id = 11`. */
-export function describeFilter(f: FilterCondition): string {
+export function describeFilter(f: PlanFilter): string {
   switch (f.op) {
+    case 'exclude':
+      return `${f.column} not in (${f.values.map((v) => JSON.stringify(v)).join(', ')}) (null kept)`;
+    case 'where':
+      return `(${f.predicate.source})`;
     case 'is_null':
       return `${f.column} is null`;
     case 'is_not_null':

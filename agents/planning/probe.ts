@@ -1,3 +1,4 @@
+import type { PlanFilter } from '../../src/core/artifacts/migration-plan.js';
 import type { FilterCondition } from '../../src/core/artifacts/schema-analysis.js';
 
 /**
@@ -34,7 +35,7 @@ export interface PlanProbe {
     table: string;
     key: string;
     column: string;
-    filters: FilterCondition[];
+    filters: PlanFilter[];
     parentSchema: string;
     parentTable: string;
     parentKey: string;
@@ -52,7 +53,19 @@ export interface PlanProbe {
    * the filter, with their counts, most rows first: what an enum target built from an
    * expression must map. `sql` is compileSql's output over the row alias `src`.
    */
-  expressionValues(input: { schema: string; table: string; sql: string; filters: FilterCondition[]; limit: number }): Promise<Array<{ value: string | null; count: number }>>;
+  expressionValues(input: { schema: string; table: string; sql: string; filters: PlanFilter[]; limit: number }): Promise<Array<{ value: string | null; count: number }>>;
+
+  /**
+   * The source table's rows under a plan's filter (the reviewer's exclusions included), and
+   * per column asked how many of them carry each value (as text; NULL as null): the plan's
+   * estimate, recounted when a reviewer narrows the rows.
+   */
+  filteredCounts(input: {
+    schema: string;
+    table: string;
+    filters: PlanFilter[];
+    columns: string[];
+  }): Promise<{ rowCount: number; values: Record<string, Array<{ value: string | null; count: number }>> }>;
 
   /** Whether a parent row with this key exists (for overrides). */
   parentExists(input: { schema: string; table: string; keyColumn: string; key: string }): Promise<boolean>;

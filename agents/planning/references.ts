@@ -189,6 +189,7 @@ export async function decideViaMapping(input: {
     return {
       mapping: {
         ...base,
+        targetNullable: column.nullable,
         origin: { kind: 'via_mapping', source: ref.sourceColumn.name, parent, onOrphan: 'needs_review' },
         reason: `${how}; but ${column.name} is NOT NULL, and a self-reference is written in a second pass, which needs it nullable`,
         confidence: 0,
@@ -216,6 +217,7 @@ export async function decideViaMapping(input: {
   return {
     mapping: {
       ...base,
+      targetNullable: column.nullable,
       origin: { kind: 'via_mapping', source: ref.sourceColumn.name, parent, onOrphan: 'needs_review' },
       reason: `${how}${pass}; ${orphans.count} legacy row(s) point at a ${ref.parentSource.name} row that does not exist (${sample}${orphans.count > orphans.sample.length ? ', …' : ''}); decide: ${choices}`,
       confidence: 0.5,

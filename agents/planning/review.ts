@@ -3,12 +3,16 @@ import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js
 import { InputError, PlanError } from '../../src/core/errors.js';
 import { columnsRead } from '../../src/core/expr/index.js';
 import { expressionOverride } from './expression.js';
+import { overrideEnumValues, overrideNullValue, type MapNullOverride, type MapOverride } from './enum-overrides.js';
 import type { PlanProbe } from './probe.js';
+import { applyRowOverrides, type RowOverrides } from './row-filters.js';
 
-/** What a reviewer changes: enum values, FK choices, column origins. */
-export interface PlanOverrides {
-  /** source value → enum value, for a plan's (single or named) enum mapping. */
-  map?: Array<{ source: string; target: string; column?: string }>;
+/** What a reviewer changes: enum values, FK choices, column origins, the rows that move. */
+export interface PlanOverrides extends RowOverrides {
+  /** source value (or a glob over the flagged ones) → enum value, for a plan's (single or named) enum mapping. */
+  map?: MapOverride[];
+  /** The enum value rows with a NULL source value take. */
+  mapNull?: MapNullOverride[];
   /** FK column → parent key. */
   fk?: Array<{ column: string; value: string }>;
   /** target column → source column, const:<json or text>, default, or an expression in the column language. */
@@ -46,49 +50,10 @@ async function overrideOrigin(
   return { kind: 'copy', source: text };
 }
 
-/** One enum value set by the reviewer, grounded in the mapping's source values and enum; returns the note. */
-function overrideEnumValue(next: MigrationPlan, m: NonNullable<PlanOverrides['map']>[number], by: string): string {
-  const candidates = next.enumMappings.filter((e) => m.column === undefined || e.targetColumn === m.column);
-  const mapping = candidates.find((e) => e.values.some((v) => v.source === m.source));
-  if (!mapping) {
-    const known = next.enumMappings.flatMap((e) => e.values.map((v) => JSON.stringify(v.source)));
-    throw new InputError('OVERRIDE_UNKNOWN_VALUE', `no enum mapping has the source value ${JSON.stringify(m.source)}`, {
-      hint: `source values in this plan: ${known.slice(0, 12).join(', ')}${known.length > 12 ? ', …' : ''}`,
-    });
-  }
-  if (!mapping.enumValues.includes(m.target)) {
-    throw new InputError('OVERRIDE_UNKNOWN_ENUM_VALUE', `"${m.target}" is not a value of ${mapping.enumType}`, {
-      hint: `use one of: ${mapping.enumValues.join(', ')}`,
-    });
-  }
-  const v = mapping.values.find((x) => x.source === m.source)!;
-  const note = `${mapping.targetColumn}: ${JSON.stringify(m.source)} → ${m.target} (was ${v.target ?? 'unresolved'})`;
-  Object.assign(v, { target: m.target, rule: 'override', detail: `set by ${by}`, confidence: 1, status: 'overridden' as const });
-  return note;
-}
-
-/**
- * Applies a reviewer's changes and returns the next revision (draft). Every value is
- * grounded: an enum value must belong to the enum, a source value to the data, a parent key
- * to the parent table, a source column to the source columns.
- */
-export async function applyOverrides(
-  plan: MigrationPlan,
-  overrides: PlanOverrides,
-  by: string,
-  probe: PlanProbe,
-  now: Date = new Date(),
-  /** Whether a target column allows NULL (from the analysis the plan was made from). */
-  nullability?: (column: string) => boolean | undefined,
-  /** The analysis the plan was made from: column expressions are checked against it. */
-  analysis?: SchemaAnalysis,
-): Promise<MigrationPlan> {
-  const next: MigrationPlan = structuredClone(plan);
+/** --fk: each parent key must exist in the parent table; returns the notes. */
+async function overrideForeignKeys(next: MigrationPlan, fks: NonNullable<PlanOverrides['fk']>, by: string, probe: PlanProbe): Promise<string[]> {
   const notes: string[] = [];
-  // Columns first: an expression feeding an enum brings the distinct values --map then resolves.
-  await applyColumnOverrides(next, overrides, by, { analysis, probe }, notes);
-  for (const m of overrides.map ?? []) notes.push(overrideEnumValue(next, m, by));
-  for (const f of overrides.fk ?? []) {
+  for (const f of fks) {
     const decision = next.foreignKeys.find((d) => d.column === f.column);
     if (!decision) {
       throw new InputError('OVERRIDE_UNKNOWN_FK', `the plan has no foreign-key decision for "${f.column}"`, {
@@ -106,6 +71,32 @@ export async function applyOverrides(
     const col = next.columns.find((c) => c.target === f.column);
     if (col) Object.assign(col, { status: 'overridden', confidence: 1, reason: `required reference to ${decision.refTable}.${decision.refColumn}: set by ${by}` });
   }
+  return notes;
+}
+
+/**
+ * Applies a reviewer's changes and returns the next revision (draft). Every value is
+ * grounded: an enum value must belong to the enum, a source value to the data, a parent key
+ * to the parent table, a source column to the source columns.
+ */
+export async function applyOverrides(
+  plan: MigrationPlan,
+  overrides: PlanOverrides,
+  by: string,
+  probe: PlanProbe,
+  now: Date = new Date(),
+  /** Whether a target column allows NULL (from the analysis the plan was made from). */
+  nullability?: (column: string) => boolean | undefined,
+  /** The analysis the plan was made from: column expressions, --where and --exclude-null are checked against it. */
+  analysis?: SchemaAnalysis,
+): Promise<MigrationPlan> {
+  const next: MigrationPlan = structuredClone(plan);
+  const notes: string[] = [];
+  // Columns first: an expression feeding an enum brings the distinct values --map then resolves.
+  await applyColumnOverrides(next, overrides, by, { analysis, probe }, notes);
+  for (const m of overrides.mapNull ?? []) notes.push(overrideNullValue(next, m, by));
+  for (const m of overrides.map ?? []) notes.push(overrideEnumValues(next, m, by));
+  notes.push(...(await overrideForeignKeys(next, overrides.fk ?? [], by, probe)));
   for (const o of overrides.orphans ?? []) {
     const col = next.columns.find((x) => x.target === o.column);
     if (!col || col.origin.kind !== 'via_mapping') {
@@ -125,6 +116,8 @@ export async function applyOverrides(
     col.origin = { ...col.origin, onOrphan: o.policy };
     Object.assign(col, { status: 'overridden', confidence: 1, reason: `${col.reason.replace(/; decide: .*$/, '')}; orphans: ${o.policy}, set by ${by}` });
   }
+  // Last: the recount sees the enum values as this revision leaves them.
+  notes.push(...(await applyRowOverrides(next, overrides, probe, analysis)));
   next.revision = plan.revision + 1;
   next.status = 'draft';
   delete next.approvedAt;

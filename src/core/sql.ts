@@ -1,5 +1,13 @@
 import { escapeIdentifier } from 'pg';
-import type { FilterCondition } from './artifacts/schema-analysis.js';
+
+/**
+ * A description's filter condition (artifacts' FilterCondition), stated structurally: the
+ * artifacts import the column language, which builds on this file, so this file imports no artifact.
+ */
+export type FilterCondition =
+  | { column: string; op: '=' | '<>' | '<' | '<=' | '>' | '>='; value: string | number | boolean }
+  | { column: string; op: 'in'; value: Array<string | number> }
+  | { column: string; op: 'is_null' | 'is_not_null' };
 
 /**
  * SQL is built by small pure functions: identifiers are always quoted, values always

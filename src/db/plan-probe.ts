@@ -1,5 +1,23 @@
 import type { PlanProbe } from '../../agents/planning/probe.js';
 import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { filterSessionSql, filterWhere } from '../core/plan/filter-sql.js';
+import type { PlanFilter } from '../core/artifacts/migration-plan.js';
+
+/** The column language's session settings (SESSION_SETTINGS_SQL) for one transaction. */
+const SESSION_SETTINGS_LOCAL = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'";
+
+/** Reads under a plan's filter; with a --where predicate, in one read-only transaction holding its session settings (SET LOCAL). */
+async function underFilter<T>(source: Queryable, filters: readonly PlanFilter[], read: () => Promise<T>, alwaysPin = false): Promise<T> {
+  const settings = filterSessionSql(filters) ?? (alwaysPin ? SESSION_SETTINGS_LOCAL : null);
+  if (!settings) return read();
+  await source.query('BEGIN READ ONLY');
+  try {
+    await source.query(settings);
+    return await read();
+  } finally {
+    await source.query('COMMIT').catch(() => undefined);
+  }
+}
 
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
@@ -26,16 +44,19 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       return { total: Number(total.rows[0]?.n ?? 0), rows: rows.rows };
     },
     async orphanValues({ schema, table, key, column, filters, parentSchema, parentTable, parentKey, limit }) {
-      const w = buildWhere(filters);
+      // No alias in FROM: the filter's columns are qualified by the table's own name.
+      const w = filterWhere(filters, { rowAlias: table });
       const cond = `${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(column)} IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM ${qualified(parentSchema, parentTable)} p WHERE p.${quoteIdent(parentKey)} = ${qualified(schema, table)}.${quoteIdent(column)})`;
       const from = `${qualified(schema, table)} ${cond}`;
-      const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
-      const rows = await source.query<{ key: string; value: string }>(
-        `SELECT ${quoteIdent(key)}::text AS key, ${quoteIdent(column)}::text AS value FROM ${from} ORDER BY ${quoteIdent(key)} LIMIT ${Math.max(1, Math.floor(limit))}`,
-        w.params,
-      );
-      return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
+      return underFilter(source, filters, async () => {
+        const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+        const rows = await source.query<{ key: string; value: string }>(
+          `SELECT ${quoteIdent(key)}::text AS key, ${quoteIdent(column)}::text AS value FROM ${from} ORDER BY ${quoteIdent(key)} LIMIT ${Math.max(1, Math.floor(limit))}`,
+          w.params,
+        );
+        return { count: Number(total.rows[0]?.n ?? 0), sample: rows.rows };
+      });
     },
     async migratedPairs() {
       // Read-only: a target ferry never ran on has no control table, and that is an answer.
@@ -49,13 +70,31 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
     },
     async expressionValues({ schema, table, sql, filters, limit }) {
-      const w = buildWhere(filters);
-      const r = await source.query<{ value: string | null; n: string }>(
-        `SELECT CAST((${sql}) AS text) AS value, count(*) AS n FROM ${qualified(schema, table)} AS src ${w.sql}
-          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${Math.max(1, Math.floor(limit))}`,
-        w.params,
-      );
-      return r.rows.map((x) => ({ value: x.value, count: Number(x.n) }));
+      // The expression and the filter are over the row alias src; the expression's SQL assumes
+      // the language's session settings (UTC, ISO dates) whether or not the filter has a predicate.
+      const w = filterWhere(filters, { rowAlias: 'src' });
+      return underFilter(source, filters, async () => {
+        const r = await source.query<{ value: string | null; n: string }>(
+          `SELECT CAST((${sql}) AS text) AS value, count(*) AS n FROM ${qualified(schema, table)} AS src ${w.sql}
+            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${Math.max(1, Math.floor(limit))}`,
+          w.params,
+        );
+        return r.rows.map((x) => ({ value: x.value, count: Number(x.n) }));
+      }, true);
+    },
+    async filteredCounts({ schema, table, filters, columns }) {
+      // No alias in FROM: the filter's columns are qualified by the table's own name.
+      const w = filterWhere(filters, { rowAlias: table });
+      const from = `${qualified(schema, table)} ${w.sql}`;
+      return underFilter(source, filters, async () => {
+        const total = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, w.params);
+        const values: Record<string, Array<{ value: string | null; count: number }>> = {};
+        for (const c of columns) {
+          const r = await source.query<{ v: string | null; n: string }>(`SELECT ${qualified(table, c)}::text AS v, count(*) AS n FROM ${from} GROUP BY 1`, w.params);
+          values[c] = r.rows.map((x) => ({ value: x.v, count: Number(x.n) }));
+        }
+        return { rowCount: Number(total.rows[0]?.n ?? 0), values };
+      });
     },
     async parentExists({ schema, table, keyColumn, key }) {
       const r = await target.query(`SELECT 1 FROM ${qualified(schema, table)} WHERE ${quoteIdent(keyColumn)}::text = $1 LIMIT 1`, [key]);

@@ -3,6 +3,7 @@
  * each with its own connections, sandbox and cursor, all reading the snapshot the run exported.
  */
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { filterSessionSql } from '../core/plan/filter-sql.js';
 import { findTable, type SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { keyRanges, type KeyRange } from './batching.js';
 import { runWorker, type WorkerOut } from './pipeline.js';
@@ -38,6 +39,8 @@ async function runPartition(sh: Shared, q: SourceQuery, p: Partition): Promise<W
   try {
     await conn.source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await conn.source.query(`SET TRANSACTION SNAPSHOT '${p.snapshot.replace(/'/g, "''")}'`);
+    const settings = filterSessionSql(sh.input.plan.source.filters);
+    if (settings) await conn.source.query(settings);
     const r = rangeWhere(q.where.sql, q.where.params, q.key, p.keyType, p.range);
     await conn.source.query(`DECLARE ferry_source NO SCROLL CURSOR FOR SELECT ${q.cols} FROM ${q.table} ${r.sql} ORDER BY ${q.key}`, r.params);
     const out = await runWorker(sh, p.worker, conn.source, conn.target);

@@ -6,7 +6,8 @@ import type pg from 'pg';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { FerryError, PlanError } from '../core/errors.js';
-import { buildWhere, qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
+import { qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
+import { filterSessionSql, planWhere } from '../core/plan/filter-sql.js';
 import type { RunInput } from './run-types.js';
 
 /** What the checked input settles before anything is touched. */
@@ -72,7 +73,8 @@ export interface SourceQuery {
 }
 
 export function sourceQuery(plan: MigrationPlan): SourceQuery {
-  const where = buildWhere(plan.source.filters);
+  // No alias in FROM: the predicate's columns are qualified by the table's own name.
+  const where = planWhere(plan);
   const table = qualified(plan.source.schema, plan.source.table);
   return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols: plan.source.columns.map(quoteIdent).join(', ') };
 }
@@ -80,6 +82,8 @@ export function sourceQuery(plan: MigrationPlan): SourceQuery {
 /** Opens the run's one consistent, read-only snapshot of the source; returns its row count after checking the key. */
 export async function openSnapshot(source: pg.Client, plan: MigrationPlan, q: SourceQuery): Promise<number> {
   await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const settings = filterSessionSql(plan.source.filters);
+  if (settings) await source.query(settings);
   const count = await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${q.from}`, q.where.params);
   await assertKeyUsable(source, plan, q.from, q.where.params);
   return Number(count.rows[0]?.n ?? 0);

@@ -1,7 +1,7 @@
 import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
-import { describeFilters } from '../core/sql.js';
 import { parentKey, parentLookups } from '../core/expr/index.js';
+import { describePlanFilters } from '../core/plan/filter-sql.js';
 import { renderAppVisibility } from './app-visibility.js';
 
 /** Plain-text tables for a terminal: no colours, so logs and CI keep them readable. */
@@ -68,7 +68,7 @@ export function renderPlan(plan: MigrationPlan): string {
   const out: string[] = [];
   out.push(`Plan ${plan.id}  (revision ${plan.revision}, ${plan.status.toUpperCase()}${plan.approvedBy ? ` by ${plan.approvedBy}` : ''})`);
   out.push(`  "${plan.description}"`);
-  out.push(`  ${plan.source.schema}.${plan.source.table} [${describeFilters(plan.source.filters)}] → ${plan.target.schema}.${plan.target.table}`);
+  out.push(`  ${plan.source.schema}.${plan.source.table} [${describePlanFilters(plan.source.filters)}] → ${plan.target.schema}.${plan.target.table}`);
   out.push(`  ${plan.source.rowCount} source rows; legacy key ${plan.source.key}; strategy ${plan.strategy.type}; batch size ${plan.strategy.batchSize}`);
   if (plan.strategy.dependencies.length) out.push(`  depends on: ${plan.strategy.dependencies.join(', ')}`);
   out.push('');

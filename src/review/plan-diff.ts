@@ -1,5 +1,6 @@
 import type { ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { canonicalJson } from '../core/artifacts/hash.js';
+import { describePlanFilters } from '../core/plan/filter-sql.js';
 
 /** One decision that differs between two plan versions, in a reviewer's words. */
 export interface PlanChange {
@@ -46,6 +47,14 @@ export function diffPlans(a: MigrationPlan, b: MigrationPlan): PlanChange[] {
   }
   if (a.source.columns.join(',') !== b.source.columns.join(',')) {
     out.push({ area: 'source', subject: 'source columns', from: a.source.columns.join(', '), to: b.source.columns.join(', ') });
+  }
+  const [fa, fb] = [describePlanFilters(a.source.filters), describePlanFilters(b.source.filters)];
+  if (fa !== fb) out.push({ area: 'source', subject: 'rows that move', from: `${fa} (${a.source.rowCount} rows)`, to: `${fb} (${b.source.rowCount} rows)` });
+  for (const m of a.enumMappings) {
+    const after = b.enumMappings.find((x) => x.targetColumn === m.targetColumn);
+    for (const v of m.values) {
+      if (after && !after.values.some((x) => x.source === v.source)) out.push({ area: 'enum_value', subject: `${m.targetColumn}: ${JSON.stringify(v.source)}`, from: `${v.target ?? 'unresolved'} (${v.count} rows)`, to: '(no rows left under the filter)' });
+    }
   }
   if (a.risk.level !== b.risk.level) out.push({ area: 'risk', subject: 'risk', from: a.risk.level, to: b.risk.level });
   for (const o of b.overrides.slice(a.overrides.length)) out.push({ area: 'override', subject: o.by, from: '', to: o.what });

@@ -67,8 +67,8 @@ function prompter(input: Pick<TerminalReviewInput, 'write' | 'lines'>): { ask: (
 }
 
 /** Every open enum value and reference, asked in turn; skipped ones stay open. */
-async function askDecisions(plan: MigrationPlan, choose: Choose): Promise<Required<Pick<PlanOverrides, 'map' | 'fk'>>> {
-  const overrides: Required<Pick<PlanOverrides, 'map' | 'fk'>> = { map: [], fk: [] };
+async function askDecisions(plan: MigrationPlan, choose: Choose): Promise<Required<Pick<PlanOverrides, 'map' | 'mapNull' | 'fk'>>> {
+  const overrides: Required<Pick<PlanOverrides, 'map' | 'mapNull' | 'fk'>> = { map: [], mapNull: [], fk: [] };
   for (const m of plan.enumMappings) {
     for (const v of m.values.filter((x) => x.status === 'needs_review')) {
       const alternatives = v.alternatives.length ? ` (rules proposed: ${v.alternatives.map((a) => `${a.target} by ${a.rule}`).join(', ')})` : '';
@@ -76,7 +76,9 @@ async function askDecisions(plan: MigrationPlan, choose: Choose): Promise<Requir
         `⚠ ${m.targetColumn}: source value ${JSON.stringify(v.source)} (${v.count} rows) — ${v.detail}${alternatives}. Which ${m.enumType} value?`,
         m.enumValues.map((e) => ({ value: e, label: e })),
       );
-      if (picked !== null) overrides.map.push({ source: v.source ?? '', target: picked, column: m.targetColumn });
+      // A NULL is not a value --map can name: it has its own override.
+      if (picked !== null && v.source === null) overrides.mapNull.push({ target: picked, column: m.targetColumn });
+      else if (picked !== null) overrides.map.push({ source: v.source!, target: picked, column: m.targetColumn });
     }
   }
   for (const fk of plan.foreignKeys.filter((f) => f.status === 'needs_review' || f.value === null)) {
@@ -102,7 +104,7 @@ export async function reviewAtTerminal(input: TerminalReviewInput): Promise<Term
   }
 
   const overrides = await askDecisions(plan, choose);
-  if (overrides.map.length + overrides.fk.length > 0) {
+  if (overrides.map.length + overrides.mapNull.length + overrides.fk.length > 0) {
     const next = await input.applyOverrides(plan, overrides);
     write(`\nRevision ${next.revision}:\n${diffPlans(plan, next).map((c) => `  ${c.subject}: ${c.from} → ${c.to}`).join('\n')}\n`);
     revisions.push(next);

@@ -21,9 +21,17 @@ const OverrideBody = z
     map: z.array(z.object({ source: z.string(), target: z.string().min(1), column: z.string().optional() }).strict()).optional(),
     fk: z.array(z.object({ column: z.string().min(1), value: z.string().min(1) }).strict()).optional(),
     column: z.array(z.object({ target: z.string().min(1), origin: z.string().min(1) }).strict()).optional(),
+    /** The enum value for rows whose source value is NULL. */
+    mapNull: z.array(z.object({ target: z.string().min(1), column: z.string().optional() }).strict()).optional(),
+    /** Rows to leave out: an enum source value (or glob), a column's NULLs, a predicate in the column language. */
+    exclude: z.array(z.object({ source: z.string().min(1), column: z.string().optional() }).strict()).optional(),
+    excludeNull: z.array(z.string().min(1)).optional(),
+    where: z.array(z.string().trim().min(1).max(2000)).optional(),
   })
   .strict()
-  .refine((b) => (b.map?.length ?? 0) + (b.fk?.length ?? 0) + (b.column?.length ?? 0) > 0, { message: 'name at least one change in map, fk or column' });
+  .refine((b) => [b.map, b.fk, b.column, b.mapNull, b.exclude, b.excludeNull, b.where].some((l) => (l?.length ?? 0) > 0), {
+    message: 'name at least one change in map, mapNull, fk, column, exclude, excludeNull or where',
+  });
 const DecisionBody = z.object({ revision: z.number().int().positive(), by: Actor, note: z.string().max(2000).optional() }).strict();
 
 /** The plan routes: describe, list, read, diff, program, overrides, approve / reject. */
@@ -104,7 +112,7 @@ async function planProgram(ctx: ServiceContext, r: RouteRequest): Promise<Reply>
 async function override(ctx: ServiceContext, id: string, body: z.infer<typeof OverrideBody>): Promise<Reply> {
   const current = await ctx.latestOrStale(id, body.revision);
   if (current.status !== 'draft') throw new PlanError('PLAN_DECIDED', `revision ${current.revision} is ${current.status}; overrides make a new revision of a draft`, { hint: 'a decided plan is not changed; describe the migration again for a new plan' });
-  // Column expressions are checked against the analysis the plan was made from.
+  // Column expressions, --where and --exclude-null are checked against the analysis the plan was made from.
   const analysis = await ctx.store.getAnalysis(current.plan.analysisHash);
   const next = await ctx.withConnections((conn) =>
     applyOverrides(current.plan, toOverrides(body), body.by ?? 'api', createPlanProbe(conn.source, conn.target), new Date(), undefined, analysis),
@@ -127,5 +135,9 @@ function toOverrides(body: z.infer<typeof OverrideBody>): PlanOverrides {
     map: (body.map ?? []).map((m) => ({ source: m.source, target: m.target, ...(m.column === undefined ? {} : { column: m.column }) })),
     fk: body.fk ?? [],
     column: body.column ?? [],
+    mapNull: (body.mapNull ?? []).map((m) => ({ target: m.target, ...(m.column === undefined ? {} : { column: m.column }) })),
+    exclude: (body.exclude ?? []).map((e) => ({ source: e.source, ...(e.column === undefined ? {} : { column: e.column }) })),
+    excludeNull: body.excludeNull ?? [],
+    where: body.where ?? [],
   };
 }

@@ -1,8 +1,9 @@
 import { escapeLiteral } from 'pg';
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
 import { columnsRead, compileSql, type Typed } from '../core/expr/index.js';
+import { planWhere } from '../core/plan/filter-sql.js';
 
 /**
  * A plan compiled into SQL, for validation at scale: on the source side, one text expression
@@ -206,7 +207,8 @@ export function compilePlan(plan: MigrationPlan, sourceTypes: Map<string, Column
     columns.push(compileColumn(cc, c, o, tt));
   }
 
-  const where = buildWhere(plan.source.filters);
+  // Every source query of validation names the row `src`.
+  const where = planWhere(plan, { rowAlias: 'src' });
   const tgt = qualified(plan.target.schema, plan.target.table);
   const tpk = `t.${quoteIdent(plan.target.primaryKey)}`;
   return {

@@ -2,7 +2,8 @@ import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { planWhere } from '../core/plan/filter-sql.js';
 import { Problems } from './findings.js';
 
 /**
@@ -73,7 +74,7 @@ export async function checkRelationships(input: {
     const parentTargets = runs.rows.map((r) => r.target_table);
     // The target columns that can hold this relationship: FKs into a table the legacy parent became.
     const cols = targetTable.foreignKeys.filter((f) => f.columns.length === 1 && parentTargets.includes(`${f.refSchema}.${f.refTable}`));
-    const w = buildWhere(plan.source.filters);
+    const w = planWhere(plan);
     const legacy = await source.query<{ k: string; v: string }>(
       `SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(fk.column)}::text AS v FROM ${qualified(plan.source.schema, plan.source.table)}
         ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL`,

@@ -1,6 +1,7 @@
 import { viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
-import { buildWhere, qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
+import { planWhere } from '../core/plan/filter-sql.js';
 import { legacyText, lookupParents } from '../core/plan/references.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { compileDeriver, EXPRESSION_VALUE_PREFIX, programColumns, valueComparer } from '../core/plan/expected-row.js';
@@ -53,8 +54,8 @@ export async function walkRows(input: { plan: MigrationPlan; source: Queryable; 
   const ctx: WalkContext = { plan, target, targetTable, sourceTable, targetKey, pk, pkType, tgt: qualified(plan.target.schema, plan.target.table) };
   const batchSize = input.batchSize ?? 1000;
 
-  const where = buildWhere(plan.source.filters);
-  // Aliased src: expression columns are derived by their SQL compiler in the cursor (see EXPRESSION_VALUE_PREFIX).
+  // Aliased src: the filter and the expression columns (derived by their SQL compiler in the cursor, see EXPRESSION_VALUE_PREFIX) read the row as src.
+  const where = planWhere(plan, { rowAlias: 'src' });
   const from = `${qualified(plan.source.schema, plan.source.table)} AS src ${where.sql}`;
   const srcCount = Number((await source.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`, where.params)).rows[0]?.n ?? 0);
   const { mappingCount, migrated } = await mappingCounts(ctx);

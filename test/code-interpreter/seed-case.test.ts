@@ -6,7 +6,8 @@ import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migrat
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, targetTableOf, type Connections } from '../../src/chain.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
-import { buildWhere, qualified, quoteIdent } from '../../src/core/sql.js';
+import { qualified, quoteIdent } from '../../src/core/sql.js';
+import { planWhere } from '../../src/core/plan/filter-sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_ROLES } from '../../src/demo/seed-case.js';
 import { deriveRow } from '../../src/core/plan/expected-row.js';
 import { createSeedCase, type SeedCase } from '../setup/seed-case.js';
@@ -57,7 +58,7 @@ describe('Code Interpreter on the planned seed case', () => {
     plan = approvePlan(await review(planned.plan, conn), 'tester');
     script = await generateScript({ plan, analysis });
     transform = await loadTransform(script);
-    const where = buildWhere(plan.source.filters);
+    const where = planWhere(plan);
     const selected = await conn.source.query(
       `SELECT ${plan.source.columns.map(quoteIdent).join(', ')} FROM ${qualified(plan.source.schema, plan.source.table)} ${where.sql} ORDER BY ${quoteIdent(plan.source.key)}`,
       where.params,

@@ -13,7 +13,11 @@ import { loadPlanWithAnalysis, URL_FLAGS, withConnections, withUrls, type Loaded
 
 const FLAGS = {
   ...HELP_FLAG,
-  map: { type: 'string', multiple: true, value: '"<source value>=<enum value>"', help: 'map a flagged source value to an enum value' },
+  map: { type: 'string', multiple: true, value: '"<source value>=<enum value>"', help: 'map a flagged source value (or a glob over them: "MT-*=…") to an enum value' },
+  'map-null': { type: 'string', multiple: true, value: '[<enum column>=]<enum value>', help: 'the enum value rows with a NULL source value take' },
+  exclude: { type: 'string', multiple: true, value: '"<source value>"', help: 'leave out the rows carrying this enum source value (or a glob over them)' },
+  'exclude-null': { type: 'string', multiple: true, value: '<column>', help: 'leave out the rows where this column (or the enum column’s source) is NULL' },
+  where: { type: 'string', multiple: true, value: '"<predicate>"', help: 'move only the rows where this condition (column language) is true' },
   fk: { type: 'string', multiple: true, value: '<column>=<id>', help: 'the parent row a foreign key column takes' },
   column: { type: 'string', multiple: true, value: '<target>=<source column>|<expression>|const:<value>|default', help: "where a target column's value comes from (an expression in the column language: see README)" },
   orphans: { type: 'string', multiple: true, value: '<column>=set_null|fail', help: 'what a reference with no parent mapping becomes' },
@@ -23,6 +27,11 @@ const FLAGS = {
 } as const;
 
 function splitPair(raw: string, flag: string): [string, string] {
+  if (flag === 'map' && raw.startsWith('=') && raw.indexOf('=', 1) < 0) {
+    throw new InputError('FLAG_INVALID', `--map "${raw}" names no source value: a NULL source value is not written as an empty one`, {
+      hint: `--map-null ${raw.slice(1) || '<enum value>'} (or --map-null <enum column>=<enum value>), or --exclude-null <column> to leave those rows out`,
+    });
+  }
   const i = raw.lastIndexOf('=');
   if (i <= 0) throw new InputError('FLAG_INVALID', `--${flag} takes <left>=<right>, got "${raw}"`, { hint: `e.g. --${flag} "MT-Quality Check=manufacturing"` });
   return [raw.slice(0, i), raw.slice(i + 1)];
@@ -35,10 +44,23 @@ function splitColumn(raw: string): [string, string] {
   return [raw.slice(0, i).trim(), raw.slice(i + 1)];
 }
 
-function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
+/** `<enum value>` or `<enum column>=<enum value>`. */
+function mapNullOverride(raw: string): { target: string; column?: string } {
+  const i = raw.lastIndexOf('=');
+  if (i < 0) return { target: raw };
+  if (i === 0) throw new InputError('FLAG_INVALID', `--map-null takes [<enum column>=]<enum value>, got "${raw}"`, { hint: '--map-null contractor, or --map-null kind=contractor' });
+  return { column: raw.slice(0, i), target: raw.slice(i + 1) };
+}
+
+/** What the approve flags ask for, as the overrides applyOverrides takes (exported for the test that runs every suggested command). */
+export function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
   const pairs = (list: string[] | undefined, flag: string) => (list ?? []).map((m) => splitPair(m, flag));
   return {
     map: pairs(v.map, 'map').map(([source, target]) => ({ source, target })),
+    mapNull: (v['map-null'] ?? []).map(mapNullOverride),
+    exclude: (v.exclude ?? []).map((source) => ({ source })),
+    excludeNull: v['exclude-null'] ?? [],
+    where: v.where ?? [],
     fk: pairs(v.fk, 'fk').map(([column, value]) => ({ column, value })),
     column: (v.column ?? []).map(splitColumn).map(([target, origin]) => ({ target, origin })),
     orphans: pairs(v.orphans, 'orphans').map(([column, policy]) => ({ column, policy })),
@@ -48,7 +70,8 @@ function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
 /** The overrides applied (each checked against the data) as a new revision; the plan itself when there are none. */
 async function revise(config: FerryConfig, loaded: LoadedPlan, o: PlanOverrides, by: string, say: CommandContext['say']) {
   const { plan, analysis, paths } = loaded;
-  if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) === 0) return plan;
+  const asked = [o.map, o.mapNull, o.fk, o.column, o.orphans, o.exclude, o.excludeNull, o.where].reduce((n, l) => n + (l?.length ?? 0), 0);
+  if (asked === 0) return plan;
   const targetTable = targetTableOf(plan, analysis);
   const next = await withConnections(config, (conn) =>
     applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable, analysis),
@@ -84,13 +107,20 @@ export const approveCmd = defineCommand({
   summary: 'resolve flagged values (--map/--fk/--column) and approve',
   usage: `ferry approve <plan.json|plan id> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
                 [--column <target>=<source column>|<expression>|const:<value>|default]... [--by <name>]
-                [--orphans <column>=set_null|fail]...
+                [--orphans <column>=set_null|fail]... [--map-null [<enum column>=]<enum value>]...
+                [--exclude "<source value>"]... [--exclude-null <column>]... [--where "<predicate>"]...
 ferry approve <plan set.json> [--by <name>]`,
   flags: FLAGS,
   details: `Applies the overrides (each one checked against the data: enum values must exist, parent
 rows must exist), then approves. Refuses while anything still needs review.
 --orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
-set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
+set_null (only where the target column is nullable) or fail (the run stops, naming it).
+--map and --exclude take a source value as written, or a glob over the values: * any run of
+characters, ? one, \* \? \\ those characters themselves; --map's glob expands over the
+flagged values only and the revision lists what it matched.
+--exclude / --exclude-null / --where narrow the rows that move (the plan's filter): the run,
+the counts and validation all read the same filter. --where is a condition in the column
+language (comparisons, AND / OR / NOT, IS [NOT] NULL, its functions and casts).`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const config = withUrls(loadConfig(), v);
     const by = v.by ?? config.user;

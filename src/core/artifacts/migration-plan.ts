@@ -3,6 +3,8 @@ import { Expr } from './column-expression.js';
 import { ArtifactGenerator } from './generator.js';
 import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
+import { ColumnExpression } from '../expr/ast.js';
+import { escapeValueGlob } from '../glob.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -85,6 +87,8 @@ export const ColumnMapping = z.object({
   confidence: z.number().min(0).max(1),
   /** needs_review: no origin could be decided for a column the target requires. */
   status: MappingStatus,
+  /** Whether the target column allows NULL, where a decision left to a person depends on it (orphans: set_null). */
+  targetNullable: z.boolean().optional(),
 });
 export type ColumnMapping = z.infer<typeof ColumnMapping>;
 
@@ -184,6 +188,23 @@ export function makePlanId(input: { sourceTable: string; targetTable: string; an
   return `${planIdPart(input.sourceTable)}-to-${planIdPart(input.targetTable)}-${databasePairTag(input.analysis)}-${contentHash(input.what).slice(0, 8)}`;
 }
 
+/**
+ * Rows a reviewer leaves out or narrows to (`ferry approve --exclude / --exclude-null / --where`),
+ * on top of the description's conditions. The run's source query, the plan's counts and
+ * validation's source side all read the same list (src/core/plan/filter-sql.ts).
+ */
+export const RowFilter = z.discriminatedUnion('op', [
+  /** Rows whose column, as text, is one of these values are left out; rows where it is NULL stay. */
+  z.object({ op: z.literal('exclude'), column: z.string(), values: z.array(z.string()).min(1) }),
+  /** Only rows where the checked boolean predicate is true move (false or NULL: left out, as in SQL's WHERE). */
+  z.object({ op: z.literal('where'), predicate: ColumnExpression }),
+]);
+export type RowFilter = z.infer<typeof RowFilter>;
+
+/** One condition of a plan's filter: the description's (FilterCondition) or a reviewer's (RowFilter). */
+export const PlanFilter = z.union([FilterCondition, RowFilter]);
+export type PlanFilter = z.infer<typeof PlanFilter>;
+
 export const MigrationPlan = z.object({
   kind: z.literal('migration_plan'),
   version: z.literal(1),
@@ -202,7 +223,7 @@ export const MigrationPlan = z.object({
     /** The legacy key: what migration_mappings records per row. */
     key: z.string(),
     columns: z.array(z.string()).min(1),
-    filters: z.array(FilterCondition),
+    filters: z.array(PlanFilter),
     rowCount: z.number().int().nonnegative(),
   }),
   target: z.object({
@@ -247,38 +268,71 @@ export const MigrationPlan = z.object({
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 
-/** What still stands between this plan and a run, in words a reviewer acts on. */
-export function reviewItems(plan: MigrationPlan): string[] {
-  const items: string[] = [];
+/** Text as a POSIX shell reads it back unchanged: bare when plain, else single-quoted (placeholders stay outside). */
+export function shellWord(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * One decision a person must make before the plan can run: what it is about (quoting the
+ * value or column) and the `ferry approve` commands that resolve it. Each command is one the
+ * CLI accepts once its <placeholders> are filled (`<plan>`, `<a|b>`: one of a, b; test/planning/
+ * suggested-commands.test.ts runs every one the test suite's plans print).
+ */
+export interface ReviewDecision {
+  about: string;
+  commands: string[];
+}
+
+const approveCmd = (args: string): string => `ferry approve <plan> ${args}`;
+
+function enumDecisions(plan: MigrationPlan): ReviewDecision[] {
+  const out: ReviewDecision[] = [];
+  for (const m of plan.enumMappings) {
+    const choice = `<${m.enumValues.join('|')}>`;
+    for (const v of m.values) {
+      if (v.status !== 'needs_review') continue;
+      const about = `${m.targetColumn}: source value ${v.source === null ? 'NULL' : JSON.stringify(v.source)} (${v.count} rows) has no agreed ${m.enumType} value — ${v.detail}`;
+      // A NULL is not a value --map can name; a value spelled with * ? \ is escaped so the glob reads it back as itself.
+      const commands =
+        v.source === null
+          ? [approveCmd(`--map-null ${shellWord(m.targetColumn)}=${choice}`), approveCmd(`--exclude-null ${shellWord(m.sourceColumn)}`)]
+          : [approveCmd(`--map ${shellWord(escapeValueGlob(v.source))}=${choice}`), approveCmd(`--exclude ${shellWord(escapeValueGlob(v.source))}`)];
+      out.push({ about, commands });
+    }
+  }
+  return out;
+}
+
+/** What still stands between this plan and a run, with the commands that resolve each. */
+export function reviewDecisions(plan: MigrationPlan): ReviewDecision[] {
+  const items: ReviewDecision[] = [];
   for (const c of plan.columns) {
     if (c.origin.kind === 'via_mapping' && (c.status === 'needs_review' || c.origin.onOrphan === 'needs_review')) {
-      items.push(`${c.target}: ${c.reason}. Resolve with: ferry approve <plan> --orphans ${c.target}=<set_null|fail>`);
+      // set_null is offered only where the target column can hold it: a suggestion is one the CLI accepts.
+      const policies = c.targetNullable === false ? 'fail' : '<set_null|fail>';
+      items.push({ about: `${c.target}: ${c.reason}`, commands: [approveCmd(`--orphans ${shellWord(c.target)}=${policies}`)] });
       continue;
     }
     if (c.status === 'needs_review') {
-      items.push(
-        `${c.target}: ${c.reason}. Resolve with: ferry approve <plan> --column ${c.target}=<source column> (or =const:<value>)`,
-      );
+      items.push({
+        about: `${c.target}: ${c.reason}`,
+        commands: [approveCmd(`--column ${shellWord(c.target)}=<source column>`), approveCmd(`--column ${shellWord(c.target)}=const:<value>`)],
+      });
     }
   }
-  for (const m of plan.enumMappings) {
-    for (const v of m.values) {
-      if (v.status === 'needs_review') {
-        items.push(
-          `${m.targetColumn}: source value ${JSON.stringify(v.source)} (${v.count} rows) has no agreed ${m.enumType} value — ${v.detail}. ` +
-            `Resolve with: ferry approve <plan> --map ${JSON.stringify(`${v.source ?? ''}=<${m.enumValues.join('|')}>`)}`,
-        );
-      }
-    }
-  }
+  items.push(...enumDecisions(plan));
   for (const fk of plan.foreignKeys) {
     if (fk.status === 'needs_review' || fk.value === null) {
-      items.push(
-        `${fk.column}: no ${fk.refTable} row chosen — ${fk.reason}. Resolve with: ferry approve <plan> --fk ${fk.column}=<${fk.refColumn}>`,
-      );
+      items.push({ about: `${fk.column}: no ${fk.refTable} row chosen — ${fk.reason}`, commands: [approveCmd(`--fk ${shellWord(fk.column)}=<${fk.refColumn}>`)] });
     }
   }
   return items;
+}
+
+/** What still stands between this plan and a run, in words a reviewer acts on. */
+export function reviewItems(plan: MigrationPlan): string[] {
+  return reviewDecisions(plan).map((d) => `${d.about}. Resolve with: ${d.commands.join(' — or: ')}`);
 }
 
 export type ViaMappingOrigin = Extract<ColumnOrigin, { kind: 'via_mapping' }>;

@@ -1,4 +1,3 @@
-import type { DatabaseAnalysis, TableInfo } from '../artifacts/schema-analysis.js';
 import { quoteIdent } from '../sql.js';
 import type { Expr, ParentHop } from './ast.js';
 import { ExprError } from './errors.js';
@@ -13,6 +12,20 @@ import { ExprError } from './errors.js';
  */
 
 /** A join the person named where no foreign key is declared: `media_type` = media_type_id → public.media_type(id). */
+/**
+ * The part of a schema analysis the resolver reads, stated here (structurally) so the language
+ * does not import the artifacts: plans store expressions, so artifacts sit above the language.
+ */
+interface TableInfo {
+  schema: string;
+  name: string;
+  columns: ReadonlyArray<{ name: string; pgType: string }>;
+  foreignKeys: ReadonlyArray<{ name: string; columns: string[]; refSchema: string; refTable: string; refColumns: string[] }>;
+}
+interface DatabaseAnalysis {
+  tables: readonly TableInfo[];
+}
+
 export interface NamedJoin {
   childColumns: string[];
   schema: string;

@@ -114,8 +114,14 @@ const describeOrigin = (o) =>
     transform: () => `model-written function of ${o.sources.map((s) => `<code>${esc(s)}</code>`).join(', ')}: ${esc(o.description)} <span class="muted">· checked by type only</span>`,
   })[o.kind]?.() ?? esc(o.kind);
 
+function filterText(f) {
+  if (f.op === 'exclude') return `${f.column} not ${JSON.stringify(f.values)} (NULL kept)`;
+  if (f.op === 'where') return `(${f.predicate.source})`;
+  return `${f.column} ${f.op}${'value' in f ? ` ${JSON.stringify(f.value)}` : ''}`;
+}
+
 function filtersText(filters) {
-  return filters.length ? filters.map((f) => `${f.column} ${f.op}${'value' in f ? ` ${JSON.stringify(f.value)}` : ''}`).join(' and ') : 'all rows';
+  return filters.length ? filters.map(filterText).join(' and ') : 'all rows';
 }
 
 async function showPlan(planId) {
@@ -187,6 +193,12 @@ async function showPlan(planId) {
   $('#run')?.addEventListener('click', () => startRun(plan, false));
   $('#dry-run')?.addEventListener('click', () => startRun(plan, true));
   $('#save-decisions')?.addEventListener('click', () => saveDecisions(plan));
+  for (const b of document.querySelectorAll('button[data-bulk]')) b.addEventListener('click', () => assignSelected(plan, Number(b.dataset.bulk), b.dataset.action));
+  for (const all of document.querySelectorAll('input[data-pick-all]')) {
+    all.addEventListener('change', () => {
+      for (const c of document.querySelectorAll(`input[data-pick="${all.dataset.pickAll}"]`)) c.checked = all.checked;
+    });
+  }
   $('#diff')?.addEventListener('click', async () => {
     try {
       const d = await api('GET', `/plans/${encodeURIComponent(plan.id)}/diff?from=${$('#diff-from').value}&to=${$('#diff-to').value}`);
@@ -222,8 +234,18 @@ async function showPlan(planId) {
 const hasEditable = (plan) =>
   plan.enumMappings.some((m) => m.values.some((v) => v.status === 'needs_review')) || plan.foreignKeys.some((f) => f.status === 'needs_review' || f.value === null);
 
+/** Several flagged values at once: pick rows, then one enum value (or leave them out), saved as one revision. */
+function bulkBar(m, mi) {
+  return `<div class="row" data-testid="bulk-assign">With the selected values:
+    <select data-bulk-value="${mi}" aria-label="enum value for the selected source values"><option value="">— choose —</option>${m.enumValues.map((e) => `<option>${esc(e)}</option>`).join('')}</select>
+    <button data-bulk="${mi}" data-action="map" data-testid="assign-selected">Assign to selected</button>
+    <button data-bulk="${mi}" data-action="exclude" data-testid="exclude-selected">Leave their rows out</button>
+    <label><input type="checkbox" data-pick-all="${mi}"> select all flagged</label></div>`;
+}
+
 function enumSection(m, mi, isDraft) {
   const dist = {};
+  const bulk = isDraft && m.values.filter((v) => v.status === 'needs_review').length > 1;
   for (const v of m.values) if (v.target) dist[v.target] = (dist[v.target] || 0) + v.count;
   return `<section data-testid="enum-mapping"><h3>Enum mapping: <code>${esc(m.sourceColumn)}</code> → <code>${esc(m.targetColumn)}</code> (${esc(m.enumType)})</h3>
     <p class="muted">${esc(m.reason)}</p>
@@ -238,11 +260,13 @@ function enumSection(m, mi, isDraft) {
               ? `<b>${esc(v.target)}</b>`
               : '<span class="badge failed">needs review</span>';
         const alts = v.alternatives.length ? `<br><span class="muted">also: ${v.alternatives.map((a) => `${esc(a.target)} (${esc(a.rule)} ${a.confidence.toFixed(2)})`).join(', ')}</span>` : '';
-        return `<tr class="${flagged ? 'needs-review' : v.status}" data-source="${esc(v.source)}"><td>${flagged ? '⚠ ' : ''}${esc(v.source ?? 'NULL')}</td><td>${v.count}</td><td>${cell}</td>
+        const pick = bulk && flagged ? `<input type="checkbox" data-pick="${mi}" data-value="${vi}" data-testid="pick" aria-label="select ${esc(v.source ?? 'NULL')}"> ` : '';
+        return `<tr class="${flagged ? 'needs-review' : v.status}" data-source="${esc(v.source)}"><td>${pick}${flagged ? '⚠ ' : ''}${esc(v.source ?? 'NULL')}</td><td>${v.count}</td><td>${cell}</td>
           <td>${esc(v.rule ?? '—')}</td><td>${v.confidence.toFixed(2)}</td><td>${esc(v.detail)}${alts}</td></tr>`;
       })
       .join('')}
     </tbody></table>
+    ${bulk ? bulkBar(m, mi) : ''}
     <p class="muted">distribution: ${Object.entries(dist).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${esc(k)} ${n}`).join(', ')}</p></section>`;
 }
 
@@ -258,24 +282,51 @@ function fkSection(fk, fi, isDraft) {
     <p class="muted">candidates (${fk.candidateCount}, ${esc(fk.candidateFilter)}): ${fk.candidates.map((c) => `${esc(c.label)} ${esc(c.value)}`).join('; ') || 'none'}</p></section>`;
 }
 
-async function saveDecisions(plan) {
-  const map = [];
-  for (const sel of document.querySelectorAll('select[data-enum]')) {
-    if (!sel.value) continue;
-    const m = plan.enumMappings[Number(sel.dataset.enum)];
-    const v = m.values[Number(sel.dataset.value)];
-    map.push({ source: v.source ?? '', target: sel.value, column: m.targetColumn });
-  }
-  const fk = [];
-  for (const sel of document.querySelectorAll('select[data-fk]')) if (sel.value) fk.push({ column: plan.foreignKeys[Number(sel.dataset.fk)].column, value: sel.value });
-  if (map.length + fk.length === 0) return toast('Choose a value for a flagged row first', true);
+/** One source value set to an enum value, as the API takes it: a NULL is mapNull, never an empty value. */
+function valueChange(m, v, target, body) {
+  if (v.source === null) body.mapNull.push({ target, column: m.targetColumn });
+  else body.map.push({ source: v.source, target, column: m.targetColumn });
+}
+
+async function postOverrides(plan, body) {
   try {
-    const next = await api('POST', `/plans/${encodeURIComponent(plan.id)}/overrides`, { revision: plan.revision, by: reviewer(), map, fk });
+    const next = await api('POST', `/plans/${encodeURIComponent(plan.id)}/overrides`, { revision: plan.revision, by: reviewer(), ...body });
     toast(`Revision ${next.plan.revision} saved${next.reviewItems.length ? `; ${next.reviewItems.length} still to review` : '; nothing left to review'}`);
     await refresh();
   } catch (err) {
     fail(err);
   }
+}
+
+async function assignSelected(plan, mi, action) {
+  const m = plan.enumMappings[mi];
+  const picked = [...document.querySelectorAll(`input[data-pick="${mi}"]`)].filter((c) => c.checked).map((c) => m.values[Number(c.dataset.value)]);
+  if (picked.length === 0) return toast('Select one or more flagged values first', true);
+  const body = { map: [], mapNull: [], exclude: [], excludeNull: [] };
+  if (action === 'exclude') {
+    for (const v of picked) {
+      if (v.source === null) body.excludeNull.push(m.sourceColumn);
+      else body.exclude.push({ source: v.source, column: m.targetColumn });
+    }
+  } else {
+    const target = document.querySelector(`select[data-bulk-value="${mi}"]`).value;
+    if (!target) return toast(`Choose the ${m.enumType} value for the ${picked.length} selected value(s)`, true);
+    for (const v of picked) valueChange(m, v, target, body);
+  }
+  await postOverrides(plan, body);
+}
+
+async function saveDecisions(plan) {
+  const body = { map: [], mapNull: [] };
+  for (const sel of document.querySelectorAll('select[data-enum]')) {
+    if (!sel.value) continue;
+    const m = plan.enumMappings[Number(sel.dataset.enum)];
+    valueChange(m, m.values[Number(sel.dataset.value)], sel.value, body);
+  }
+  const fk = [];
+  for (const sel of document.querySelectorAll('select[data-fk]')) if (sel.value) fk.push({ column: plan.foreignKeys[Number(sel.dataset.fk)].column, value: sel.value });
+  if (body.map.length + body.mapNull.length + fk.length === 0) return toast('Choose a value for a flagged row first', true);
+  await postOverrides(plan, { ...body, fk });
 }
 
 const reviewer = () => localStorage.getItem('ferry-reviewer') || 'review page';

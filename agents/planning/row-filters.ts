@@ -1,0 +1,152 @@
+import { isSelfReference, type EnumMapping, type EnumValueMapping, type MigrationPlan, type PlanFilter } from '../../src/core/artifacts/migration-plan.js';
+import { findTable, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import { InputError } from '../../src/core/errors.js';
+import { checkExpr, parseExpression, resolveParents, type Expr } from '../../src/core/expr/index.js';
+import { parseValueGlob } from '../../src/core/glob.js';
+import type { PlanProbe } from './probe.js';
+
+/**
+ * Rows a reviewer leaves out or narrows to: `--exclude <source value>` (an enum source value,
+ * or a glob over them), `--exclude-null <column>`, `--where <predicate>` (the column language,
+ * type-checked against the source). Each becomes a condition of the plan's filter; then the
+ * plan's estimate is recounted under it, and enum values no row carries any more leave the
+ * mapping (and with them their review items), named in the revision's note.
+ */
+export interface RowOverrides {
+  exclude?: Array<{ source: string; column?: string }>;
+  /** A source column, or an enum's target column (its source column is meant). */
+  excludeNull?: string[];
+  where?: string[];
+}
+
+const quoted = (vs: ReadonlyArray<string | null>): string => vs.map((v) => (v === null ? 'NULL' : JSON.stringify(v))).join(', ');
+
+function sourceTable(plan: MigrationPlan, analysis: SchemaAnalysis | undefined, flag: string): TableInfo {
+  const t = analysis ? findTable(analysis.source, plan.source.table, plan.source.schema) : undefined;
+  if (!t) throw new InputError('OVERRIDE_NO_ANALYSIS', `${flag} needs the source table's columns, and the schema analysis of plan ${plan.id} is not at hand`, { hint: 'approve with the analysis next to the plan file (ferry plan writes both)' });
+  return t;
+}
+
+/** Which enum source values an --exclude names: the value as written first, else the glob over every source value. */
+function excludedValues(plan: MigrationPlan, e: { source: string; column?: string }): Array<{ mapping: EnumMapping; values: EnumValueMapping[] }> {
+  const mappings = plan.enumMappings.filter((m) => e.column === undefined || m.targetColumn === e.column || m.sourceColumn === e.column);
+  const glob = parseValueGlob(e.source);
+  const exact = mappings.some((m) => m.values.some((v) => v.source === e.source));
+  const hit = (v: EnumValueMapping) => v.source !== null && (exact ? v.source === e.source : glob.wildcard ? glob.test(v.source) : v.source === glob.literal);
+  const found = mappings.map((mapping) => ({ mapping, values: mapping.values.filter(hit) })).filter((x) => x.values.length > 0);
+  if (found.length === 0) {
+    const known = mappings.flatMap((m) => m.values.map((v) => v.source)).filter((v) => v !== null);
+    throw new InputError('OVERRIDE_UNKNOWN_VALUE', `--exclude ${JSON.stringify(e.source)} names no source value of ${mappings.length ? mappings.map((m) => m.sourceColumn).join(', ') : 'any enum mapping'}`, {
+      hint: known.length ? `source values: ${quoted(known.slice(0, 20))}${known.length > 20 ? ', …' : ''}; rows by other conditions: --where "<predicate>"` : 'this plan has no enum mapping: leave rows out with --where "<predicate>"',
+    });
+  }
+  return found;
+}
+
+function addExclusion(plan: MigrationPlan, column: string, values: string[]): void {
+  const existing = plan.source.filters.find((f): f is Extract<PlanFilter, { op: 'exclude' }> => f.op === 'exclude' && f.column === column);
+  if (existing) existing.values = [...new Set([...existing.values, ...values])];
+  else plan.source.filters.push({ op: 'exclude', column, values });
+}
+
+function excludeNullColumn(plan: MigrationPlan, name: string, analysis: SchemaAnalysis | undefined): string {
+  const mapping = plan.enumMappings.find((m) => m.targetColumn === name);
+  if (mapping) return mapping.sourceColumn;
+  const known = analysis ? sourceTable(plan, analysis, '--exclude-null').columns.map((c) => c.name) : plan.source.columns;
+  if (known.includes(name)) return name;
+  throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `--exclude-null ${name}: ${plan.source.schema}.${plan.source.table} has no column "${name}" and no enum column of the plan is called so`, {
+    hint: `source columns: ${known.join(', ')}`,
+  });
+}
+
+/** A --where predicate parsed by PostgreSQL's parser, resolved through the source's FKs and checked to be boolean. */
+async function checkedPredicate(plan: MigrationPlan, text: string, analysis: SchemaAnalysis | undefined): Promise<Expr> {
+  const table = sourceTable(plan, analysis, '--where');
+  const parsed = await parseExpression(text);
+  const resolved = resolveParents(parsed, analysis!.source, { schema: table.schema, name: table.name });
+  const typed = checkExpr(resolved.expr, { columns: Object.fromEntries(table.columns.map((c) => [c.name, c.pgType])), parentColumns: resolved.parentColumns });
+  if (typed.type !== 'boolean') {
+    throw new InputError('FILTER_NOT_BOOLEAN', `--where ${JSON.stringify(text)} is ${typed.type === 'unknown' ? 'an untyped value' : `a ${typed.type}`}, not a condition`, {
+      hint: `write a comparison, IS [NOT] NULL, or AND / OR / NOT of them, e.g. --where "status <> 'gone' AND joined_on IS NOT NULL"`,
+    });
+  }
+  return typed;
+}
+
+/** The conditions as the revision's notes; the plan's filter gains them. */
+async function addConditions(plan: MigrationPlan, o: RowOverrides, analysis: SchemaAnalysis | undefined): Promise<string[]> {
+  const notes: string[] = [];
+  for (const e of o.exclude ?? []) {
+    for (const { mapping, values } of excludedValues(plan, e)) {
+      const names = values.map((v) => v.source!);
+      addExclusion(plan, mapping.sourceColumn, names);
+      notes.push(`filter: leave out rows whose ${mapping.sourceColumn} is ${quoted(names)}${names.length > 1 || names[0] !== e.source ? ` (--exclude ${JSON.stringify(e.source)})` : ''}`);
+    }
+  }
+  for (const name of o.excludeNull ?? []) {
+    const column = excludeNullColumn(plan, name, analysis);
+    if (!plan.source.filters.some((f) => f.op === 'is_not_null' && f.column === column)) plan.source.filters.push({ column, op: 'is_not_null' });
+    notes.push(`filter: leave out rows whose ${column} is NULL`);
+  }
+  for (const text of o.where ?? []) {
+    plan.source.filters.push({ op: 'where', predicate: { source: text, expr: await checkedPredicate(plan, text, analysis) } });
+    notes.push(`filter: only rows where ${text}`);
+  }
+  return notes;
+}
+
+/** The estimate under the new filter: row count, each enum value's rows; values left with none leave the mapping. */
+async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): Promise<string> {
+  const columns = [...new Set(plan.enumMappings.map((m) => m.sourceColumn))];
+  const counted = await probe.filteredCounts({ schema: plan.source.schema, table: plan.source.table, filters: plan.source.filters, columns });
+  if (counted.rowCount === 0) {
+    throw new InputError('FILTER_LEAVES_NO_ROWS', `under this filter no row of ${plan.source.schema}.${plan.source.table} is left to move (${before} before)`, {
+      hint: 'check the values and the predicate; nothing was changed',
+    });
+  }
+  const gone: string[] = [];
+  for (const m of plan.enumMappings) {
+    const counts = new Map((counted.values[m.sourceColumn] ?? []).map((x) => [x.value, x.count]));
+    for (const v of m.values) v.count = counts.get(v.source) ?? 0;
+    const left = m.values.filter((v) => v.count === 0);
+    if (left.length) gone.push(`${m.targetColumn} ${quoted(left.map((v) => v.source))}${left.some((v) => v.status === 'needs_review') ? ' (no longer to review)' : ''}`);
+    m.values = m.values.filter((v) => v.count > 0);
+  }
+  plan.source.rowCount = counted.rowCount;
+  return `rows to move: ${before} → ${counted.rowCount}${gone.length ? `; no row left with ${gone.join('; ')}` : ''}`;
+}
+
+/**
+ * References whose orphans were left to a person, recounted under the new filter: where the
+ * filter left no orphan, nothing is left to decide (a value without a mapping at run time
+ * still fails the run, naming it). Self-references are decided on other grounds and stay.
+ */
+async function recountOrphans(plan: MigrationPlan, probe: PlanProbe, analysis: SchemaAnalysis | undefined): Promise<string[]> {
+  const notes: string[] = [];
+  for (const c of plan.columns) {
+    const o = c.origin;
+    if (o.kind !== 'via_mapping' || o.onOrphan !== 'needs_review' || isSelfReference(plan, o) || !analysis) continue;
+    const dot = o.parent.sourceTable.indexOf('.');
+    const [parentSchema, parentTable] = [o.parent.sourceTable.slice(0, dot), o.parent.sourceTable.slice(dot + 1)];
+    const parentKey = findTable(analysis.source, parentTable, parentSchema)?.primaryKey[0];
+    if (!parentKey) continue;
+    const { schema, table, key, filters } = plan.source;
+    const orphans = await probe.orphanValues({ schema, table, key, column: o.source, filters, parentSchema, parentTable, parentKey, limit: 1 });
+    if (orphans.count > 0) continue;
+    c.origin = { ...o, onOrphan: 'fail' };
+    const reason = `${c.reason.replace(/; \d+ legacy row\(s\) point at .*$/, '')}; under the filter no legacy value lacks its parent, so a value without a mapping at run time fails the run, naming it`;
+    Object.assign(c, { status: 'mapped', confidence: 0.9, reason });
+    notes.push(`${c.target}: no orphan left under the filter (no longer to review)`);
+  }
+  return notes;
+}
+
+/** Applies the reviewer's row choices to `plan` (a revision being made); returns the notes. */
+export async function applyRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
+  if ((o.exclude?.length ?? 0) + (o.excludeNull?.length ?? 0) + (o.where?.length ?? 0) === 0) return [];
+  const before = plan.source.rowCount;
+  const notes = await addConditions(plan, o, analysis);
+  notes.push(await recount(plan, before, probe));
+  notes.push(...(await recountOrphans(plan, probe, analysis)));
+  return notes;
+}
