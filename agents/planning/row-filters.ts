@@ -1,7 +1,7 @@
 import { isSelfReference, type EnumMapping, type EnumValueMapping, type MigrationPlan, type PlanFilter } from '../../src/core/artifacts/migration-plan.js';
 import { findTable, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { InputError } from '../../src/core/errors.js';
-import { checkExpr, parseExpression, resolveParents, type Expr } from '../../src/core/expr/index.js';
+import { checkExpr, compileSql, parseExpression, resolveParents, type Expr, type Typed } from '../../src/core/expr/index.js';
 import { parseValueGlob } from '../../src/core/glob.js';
 import type { PlanProbe } from './probe.js';
 
@@ -43,6 +43,18 @@ function excludedValues(plan: MigrationPlan, e: { source: string; column?: strin
   return found;
 }
 
+/** The column-language text of an enum mapping's expression origin; undefined for a plain column. */
+function expressionOf(plan: MigrationPlan, mapping: EnumMapping): string | undefined {
+  const origin = plan.columns.find((c) => c.target === mapping.targetColumn)?.origin;
+  return origin?.kind === 'expression' ? origin.text : undefined;
+}
+
+/** Rows whose derived value is none of `values` (a NULL value stays, as --exclude on a column keeps NULLs). */
+function exclusionPredicate(text: string, values: string[]): string {
+  const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  return `(${text}) IS NULL OR (${values.map((v) => `CAST((${text}) AS text) <> ${lit(v)}`).join(' AND ')})`;
+}
+
 function addExclusion(plan: MigrationPlan, column: string, values: string[]): void {
   const existing = plan.source.filters.find((f): f is Extract<PlanFilter, { op: 'exclude' }> => f.op === 'exclude' && f.column === column);
   if (existing) existing.values = [...new Set([...existing.values, ...values])];
@@ -79,6 +91,14 @@ async function addConditions(plan: MigrationPlan, o: RowOverrides, analysis: Sch
   for (const e of o.exclude ?? []) {
     for (const { mapping, values } of excludedValues(plan, e)) {
       const names = values.map((v) => v.source!);
+      const derived = expressionOf(plan, mapping);
+      if (derived) {
+        // An enum fed by an expression has no column to exclude on: the same rows as a predicate.
+        const text = exclusionPredicate(derived, names);
+        plan.source.filters.push({ op: 'where', predicate: { source: text, expr: await checkedPredicate(plan, text, analysis) } });
+        notes.push(`filter: leave out rows whose ${derived} is ${quoted(names)} (--exclude ${JSON.stringify(e.source)}): only rows where ${text}`);
+        continue;
+      }
       addExclusion(plan, mapping.sourceColumn, names);
       notes.push(`filter: leave out rows whose ${mapping.sourceColumn} is ${quoted(names)}${names.length > 1 || names[0] !== e.source ? ` (--exclude ${JSON.stringify(e.source)})` : ''}`);
     }
@@ -97,8 +117,17 @@ async function addConditions(plan: MigrationPlan, o: RowOverrides, analysis: Sch
 
 /** The estimate under the new filter: row count, each enum value's rows; values left with none leave the mapping. */
 async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): Promise<string> {
-  const columns = [...new Set(plan.enumMappings.map((m) => m.sourceColumn))];
+  // Expression-fed enums are counted by their expression (compiled to SQL), the rest by column.
+  const derived = new Map(plan.enumMappings.flatMap((m) => {
+    const o = plan.columns.find((c) => c.target === m.targetColumn)?.origin;
+    return o?.kind === 'expression' ? [[m.targetColumn, o.expr] as const] : [];
+  }));
+  const columns = [...new Set(plan.enumMappings.filter((m) => !derived.has(m.targetColumn)).map((m) => m.sourceColumn))];
   const counted = await probe.filteredCounts({ schema: plan.source.schema, table: plan.source.table, filters: plan.source.filters, columns });
+  for (const [target, expr] of derived) {
+    const sql = compileSql(expr as Typed, { rowAlias: 'src' });
+    counted.values[`expression:${target}`] = await probe.expressionValues({ schema: plan.source.schema, table: plan.source.table, sql, filters: plan.source.filters, limit: 10_000 });
+  }
   if (counted.rowCount === 0) {
     throw new InputError('FILTER_LEAVES_NO_ROWS', `under this filter no row of ${plan.source.schema}.${plan.source.table} is left to move (${before} before)`, {
       hint: 'check the values and the predicate; nothing was changed',
@@ -106,7 +135,7 @@ async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): P
   }
   const gone: string[] = [];
   for (const m of plan.enumMappings) {
-    const counts = new Map((counted.values[m.sourceColumn] ?? []).map((x) => [x.value, x.count]));
+    const counts = new Map((counted.values[derived.has(m.targetColumn) ? `expression:${m.targetColumn}` : m.sourceColumn] ?? []).map((x) => [x.value, x.count]));
     for (const v of m.values) v.count = counts.get(v.source) ?? 0;
     const left = m.values.filter((v) => v.count === 0);
     if (left.length) gone.push(`${m.targetColumn} ${quoted(left.map((v) => v.source))}${left.some((v) => v.status === 'needs_review') ? ' (no longer to review)' : ''}`);

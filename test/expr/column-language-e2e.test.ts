@@ -246,4 +246,25 @@ describe('the column language end to end: reviewer-written derivations, Docker s
     const walkedContent = walked.checks.find((c) => c.name === 'row_content')!;
     expect(walkedContent.problems.map((p) => [p.legacyKey, p.message])).toEqual([['7', 'account_rep is "Ng, Omega", expected "Ng, Ωmega"']]);
   });
+
+  it("items: --exclude and --where on a plan whose enum is fed by a parent's name: the rows left out by predicate, the values recounted by the expression", async () => {
+    const draft = await draftPlan(conn, 'wares', 'products');
+    const probe = createPlanProbe(conn.source, conn.target);
+    let plan = await applyOverrides(draft.plan, { column: [{ target: 'format', origin: 'kind.label' }] }, 'reviewer', probe, new Date(), undefined, draft.analysis);
+    // A glob over the derived values: there is no column "kind.label" to exclude on, so the rows go by predicate.
+    plan = await applyOverrides(plan, { exclude: [{ source: 'Protected*' }] }, 'reviewer', probe, new Date(), undefined, draft.analysis);
+    const where = plan.source.filters.filter((f) => f.op === 'where');
+    expect(where).toHaveLength(1);
+    expect(plan.overrides.at(-1)!.what).toContain('"Protected AAC audio file", "Protected MPEG-4 video file"');
+    const left = (await pair.sql('legacy', "SELECT count(*)::int AS n FROM wares w JOIN ware_kinds k USING (kind_id) WHERE k.label NOT LIKE 'Protected%'")).rows[0].n;
+    expect(plan.source.rowCount).toBe(left);
+    const mapping = plan.enumMappings.find((m) => m.targetColumn === 'format')!;
+    expect(mapping.values.map((v) => v.source).sort()).toEqual(['AAC audio file', 'MPEG audio file', 'Purchased AAC audio file']);
+    expect(mapping.values.reduce((n, v) => n + v.count, 0)).toBe(left);
+    // A later --where on the same plan recounts the derived values under both conditions.
+    plan = await applyOverrides(plan, { where: ['unit_price > 2'] }, 'reviewer', probe, new Date(), undefined, draft.analysis);
+    const both = (await pair.sql('legacy', "SELECT count(*)::int AS n FROM wares w JOIN ware_kinds k USING (kind_id) WHERE k.label NOT LIKE 'Protected%' AND unit_price > 2")).rows[0].n;
+    expect(plan.source.rowCount).toBe(both);
+    expect(plan.enumMappings.find((m) => m.targetColumn === 'format')!.values.reduce((n, v) => n + v.count, 0)).toBe(both);
+  });
 });
