@@ -98,6 +98,8 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     ['duplicate', '1', /answered twice/],
     ['missing', '3', /not answered/],
     ['garbage', undefined, /not JSON/],
+    ['short-body', undefined, /announces 4 rows; its body holds 3 rows/],
+    ['short-row', '1', /0 values for 1 columns/],
   ])('turns a %s reply into a protocol_error', async (mode, key, message) => {
     const driver = makeDriver();
     const bundle = await bundleProgram('forge', { __MODE__: JSON.stringify(mode) });
