@@ -47,6 +47,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { build as esbuild } from 'esbuild';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { approvePlan } from '../agents/planning/index.js';
@@ -406,6 +407,8 @@ async function chooseReference(wanted: Options['reference']): Promise<Reference>
 
 // ── ferry, in a process of its own ─────────────────────────────────────────────────────────
 
+let runner: string | null = null;
+
 interface FerryFigures extends RunFigures {
   /** Peak resident memory of the run's process as sampled from here (VmRSS every 50 ms). */
   rssSampled: number;
@@ -422,13 +425,31 @@ async function rssOf(pid: number): Promise<number | null> {
 }
 
 /**
- * Runs ferry through bench/ferry-run.ts in a child process (Node with tsx's loader, as
- * `npm run ferry` runs), its progress relayed; the figures are the child's own.
+ * bench/ferry-run.ts compiled once into one JavaScript file (esbuild, dependencies left as
+ * imports), so the child is plain Node running compiled code, as a shipped CLI is: tsx's
+ * loader compiling the sources in-process holds ~100 MiB that is not ferry's.
  */
+async function compileRunner(): Promise<string> {
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', 'ferry-run.mjs');
+  await esbuild({
+    entryPoints: [join(import.meta.dirname, 'ferry-run.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+/** Runs ferry (compiled bench/ferry-run.ts) in a child process, its progress relayed; the figures are the child's own. */
 async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   const specPath = join(work, `run-${spec.label.replace(/\W+/g, '-')}.json`);
   await writeFile(specPath, JSON.stringify(spec));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ferry-run.ts'), specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  runner ??= await compileRunner();
+  const child = spawn(process.execPath, [runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let result: RunFigures | null = null;
   let stderr = '';
   let rssSampled = 0;

@@ -13,7 +13,10 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import type { MigrationPlan } from '../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../src/core/artifacts/schema-analysis.js';
-import { openConnections, type Connections } from '../src/chain.js';
+import type { Connections } from '../src/chain.js';
+import { connect } from '../src/db/connect.js';
+import { assertSessionConnection } from '../src/target/pooler.js';
+import { DEFAULT_TRANSACTION_TIMEOUTS, useTransactionTimeouts } from '../src/target/timeouts.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
@@ -112,13 +115,33 @@ async function peakRss(): Promise<number> {
   return process.memoryUsage().rss;
 }
 
+/**
+ * The connections `ferry run` opens (chain.ts openConnections, step for step), without
+ * importing chain.ts: it loads the planning and code-generation agents (the TypeScript
+ * compiler among them), which a run does not use and whose memory is not the run's.
+ */
+async function openRunConnections(sourceUrl: string, targetUrl: string): Promise<Connections> {
+  const source = await connect(sourceUrl, 'source', 'ferry-source', {});
+  const target = await connect(targetUrl, 'target', 'ferry-target', {});
+  await assertSessionConnection(target, targetUrl, {});
+  useTransactionTimeouts(target, DEFAULT_TRANSACTION_TIMEOUTS);
+  return {
+    source,
+    target,
+    close: async () => {
+      await Promise.allSettled([source.end(), target.end()]);
+    },
+    reopen: () => openRunConnections(sourceUrl, targetUrl),
+  };
+}
+
 const pidOf = async (c: pg.Client) => Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
 const diff = (after: number | null, before: number | null) => (after === null || before === null ? null : after - before);
 
 async function runOnce(spec: RunSpec): Promise<RunFigures> {
   const plan = JSON.parse(await readFile(spec.planPath, 'utf8')) as MigrationPlan;
   const analysis = JSON.parse(await readFile(spec.analysisPath, 'utf8')) as SchemaAnalysis;
-  const conn = await openConnections(spec.sourceUrl, spec.targetUrl);
+  const conn = await openRunConnections(spec.sourceUrl, spec.targetUrl);
   const driver = new TimedDriver(new DockerDriver());
   const extra: Connections[] = [];
   let last = performance.now();

@@ -11,7 +11,7 @@ import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
 import { FerryError } from '../core/errors.js';
 import { planTables, mappedLegacyIds } from '../control/control-tables.js';
 import { SandboxCleanupError, type BatchOutcome, type InputRow, type OutputRow, type SandboxSession } from '../../sandbox/types.js';
-import { BatchSizer } from './batching.js';
+import { BATCH_TARGET_BYTES, BatchSizer } from './batching.js';
 import { digestBatch } from './checksums.js';
 import type { Digests, Shared } from './run-types.js';
 import { BatchFailure } from './write-batch.js';
@@ -35,11 +35,13 @@ type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
 /**
- * Batches sent to the sandbox and not yet checked. Two keep the program busy while the
- * orchestrator checks and writes; a third covers a slow fetch. Bounded: each is at most
- * plan.strategy.batchSize rows (BatchSizer keeps it under its byte budget).
+ * Batches sent to the sandbox and not yet checked: two keep the program busy while the
+ * orchestrator checks and writes. What is held at once is these, the one being written and
+ * the one being fetched, so each gets that share of the byte budget one batch had alone:
+ * memory stays flat however many rows, and where one full batch at a time left it.
  */
-const IN_FLIGHT = 3;
+const IN_FLIGHT = 2;
+const HELD_BATCHES = IN_FLIGHT + 2;
 
 interface Fetched {
   todo: InputRow[];
@@ -68,7 +70,7 @@ class Pipeline {
     private readonly source: pg.Client,
     private readonly target: pg.Client,
   ) {
-    this.sizer = new BatchSizer(sh.input.plan.strategy.batchSize, sh.rowBytes);
+    this.sizer = new BatchSizer(sh.input.plan.strategy.batchSize, sh.rowBytes, BATCH_TARGET_BYTES / HELD_BATCHES);
   }
 
   async run(): Promise<WorkerOut> {
