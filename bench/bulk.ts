@@ -15,33 +15,45 @@
  *    one transaction on the target; each uuid is made once and lands in both tables. Without
  *    a psql binary (PATH, /usr/lib/postgresql/<v>/bin) the same pipe runs in Node with
  *    pg-copy-streams; the output says which one ran (`--reference node|psql` forces one);
+ *  - the peer, pgloader (Debian's package; installed with apt-get when missing): the same
+ *    transform as a view on the source (MATERIALIZE VIEWS), loaded into a staging table on the
+ *    target, the rows and their mappings put in place by AFTER LOAD statements; a crashed
+ *    pgloader run is retried once on a reset target, and the output says so;
  *  - ferry: the real chain (describeToPlan, approvePlan, prepareProgram), then runMigration
- *    with the Docker driver and the default policy, `parallel: P`. Timed from the call to its
- *    return; counts checked afterwards (rows, mappings, mappings joined to rows).
+ *    with the Docker driver and the default policy, `parallel: P`, in a process of its own
+ *    (bench/ferry-run.ts) so the memory printed is ferry's, not the bench's. Timed from the
+ *    call to its return; counts checked afterwards (rows, mappings, mappings joined to rows).
  *
- * Prints seconds, rows/s, ferry ÷ reference and the sandbox's peak memory. The last line is
- * `ratio: X`: ferry ÷ reference at the largest size for the first P.
+ * The server is configured for a large load (SERVER_SETTINGS: shared_buffers 1GB,
+ * max_wal_size 8GB, checkpoint_timeout 30min; fsync on, synchronous_commit on) and listens
+ * on loopback TCP; the settings are printed. Prints seconds, rows/s, ferry ÷ reference,
+ * ferry ÷ pgloader, the orchestrator's RSS peak and the sandbox's peak memory. The last
+ * line is `ratio: X`: ferry ÷ reference at the largest size for the first P.
  *
  *   npm run bench                         # 100,000 and 1,000,000 rows, P = 1 and 2
  *   npm run bench -- --rows 100000        # one size
  *   npm run bench -- --rows 1e6 --parallel 2
+ *   npm run bench -- --rows 100000 --no-peer   # without pgloader
  *
  * Needs a Docker daemon and the sandbox image (`npm run sandbox:image`). Not a test: it
  * checks counts and fails loudly on wrong ones, otherwise it prints figures.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { build as esbuild } from 'esbuild';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { approvePlan } from '../agents/planning/index.js';
 import type { MigrationPlan } from '../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis, TableInfo } from '../src/core/artifacts/schema-analysis.js';
-import { describeToPlan, openConnections, prepareProgram, targetTableOf, type Connections } from '../src/chain.js';
+import type { TableInfo } from '../src/core/artifacts/schema-analysis.js';
+import { describeToPlan, openConnections, prepareProgram, targetTableOf } from '../src/chain.js';
 import { ensureControlTables, finishControl, insertControl, planTables } from '../src/control/control-tables.js';
 import { contentHash } from '../src/core/artifacts/hash.js';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../src/db/embedded.js';
@@ -49,16 +61,28 @@ import { qualified, quoteIdent } from '../src/core/sql.js';
 import { planWhere } from '../src/core/plan/filter-sql.js';
 import { DEMO_DESCRIPTION, TECHNICIAN_GROUP_ID, TECHNICIAN_ROLES, createLegacyDatabase, createTargetDatabase } from '../src/demo/seed-case.js';
 import { validateMigration } from '../src/validation/validate.js';
-import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
-import type { SandboxDriver, SandboxSession, SandboxStartOptions } from '../sandbox/types.js';
+import type { RunFigures, RunSpec } from './ferry-run.js';
 
 /** The least plan.strategy.batchSize the bench runs with (an upper bound: the orchestrator may adapt below it). */
 const BATCH_SIZE = 20_000;
 const DEFAULT_SIZES = [100_000, 1_000_000];
 const DEFAULT_PARALLEL = [1, 2];
-const PROGRESS_EVERY_MS = 5_000;
+/**
+ * The server as a person loading a million rows would configure it: room for the working
+ * set, checkpoints far apart. Durability stays on: fsync back on (ferry's embedded server
+ * turns it off for tests), synchronous_commit and full_page_writes at their defaults.
+ */
+const SERVER_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '1GB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  maintenance_work_mem: '256MB',
+  wal_buffers: '64MB',
+  fsync: 'on',
+};
+const SHOWN_SETTINGS = [...Object.keys(SERVER_SETTINGS), 'synchronous_commit', 'full_page_writes', 'wal_level'];
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -73,6 +97,8 @@ interface Options {
   sizes: number[];
   parallel: number[];
   reference: 'auto' | 'psql' | 'node';
+  /** Run the pgloader peer (default on; `--no-peer` leaves it out). */
+  peer: boolean;
 }
 
 function parseCount(text: string, what: string): number {
@@ -85,7 +111,7 @@ function parseCount(text: string, what: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: DEFAULT_SIZES, parallel: DEFAULT_PARALLEL, reference: 'auto' };
+  const opts: Options = { sizes: DEFAULT_SIZES, parallel: DEFAULT_PARALLEL, reference: 'auto', peer: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => {
@@ -99,8 +125,9 @@ function parseArgs(argv: string[]): Options {
       const v = value();
       if (v !== 'psql' && v !== 'node' && v !== 'auto') throw new BenchError(`--reference is psql, node or auto, not ${v}`);
       opts.reference = v;
-    } else if (flag === '--help' || flag === '-h') {
-      say('npm run bench [-- --rows N[,N…]] [--parallel P[,P…]] [--reference psql|node]');
+    } else if (flag === '--no-peer') opts.peer = false;
+    else if (flag === '--help' || flag === '-h') {
+      say('npm run bench [-- --rows N[,N…]] [--parallel P[,P…]] [--reference psql|node] [--no-peer]');
       process.exit(0);
     } else throw new BenchError(`unknown argument ${argv[i]} (try --help)`);
   }
@@ -203,6 +230,11 @@ interface ReferenceSql {
   copyIn: string;
   insertRows: string;
   insertMappings: (controlId: number) => string;
+  /** The peer's view on the source (plain names; values as the source computes them, cast on the target). */
+  viewSelect: string;
+  /** On the target, from the peer's staging table (the view's copy): the rows, cast to the target's types, and the mappings. */
+  peerInsertRows: (table: string) => string;
+  peerInsertMappings: (table: string, controlId: number) => string;
 }
 
 /**
@@ -260,14 +292,19 @@ function referenceSql(plan: MigrationPlan, target: TableInfo): ReferenceSql {
   const key = quoteIdent(plan.source.key);
   const from = `${qualified(plan.source.schema, plan.source.table)} ${whereLiteral(plan)}`;
   const names = staged.map((s) => quoteIdent(s.name)).join(', ');
+  const mappingsFrom = (controlId: number, table: string, legacy: string) =>
+    `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
+       SELECT ${controlId}, 1, ${literal(sourceTable)}, ${legacy}, ${literal(targetTable)}, ${quoteIdent(pk)}::text FROM ${table}`;
   return {
+    viewSelect: `SELECT ${key}::text AS ferry_legacy_key, ${staged.map((s) => `${s.expr} AS ${quoteIdent(s.name)}`).join(', ')} FROM ${from}`,
+    peerInsertRows: (table) =>
+      `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names}) SELECT ${staged.map((s) => `${quoteIdent(s.name)}::${s.type}`).join(', ')} FROM ${table}`,
+    peerInsertMappings: (table, controlId) => mappingsFrom(controlId, table, 'ferry_legacy_key'),
     copyOut: `COPY (SELECT ${key}::text, ${staged.map((s) => s.expr).join(', ')} FROM ${from}) TO STDOUT`,
     stagingDdl: `CREATE TEMP TABLE ferry_ref ("ferry legacy key" text, ${staged.map((s) => `${quoteIdent(s.name)} ${s.type}`).join(', ')}) ON COMMIT DROP`,
     copyIn: 'COPY ferry_ref FROM STDIN',
     insertRows: `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names}) SELECT ${names} FROM ferry_ref`,
-    insertMappings: (controlId) =>
-      `INSERT INTO ferry_control.migration_mappings (migration_id, batch_id, source_table, legacy_id, target_table, new_id)
-       SELECT ${controlId}, 1, ${literal(sourceTable)}, "ferry legacy key", ${literal(targetTable)}, ${quoteIdent(pk)}::text FROM ferry_ref`,
+    insertMappings: (controlId) => mappingsFrom(controlId, 'ferry_ref', '"ferry legacy key"'),
   };
 }
 
@@ -370,152 +407,163 @@ async function chooseReference(wanted: Options['reference']): Promise<Reference>
   return { ...nodeReference, label: `${nodeReference.label} (no psql${psql ? ' pipe: no bash' : ' found'})` };
 }
 
-// ── ferry ──────────────────────────────────────────────────────────────────────────────────
+// ── ferry, in a process of its own ─────────────────────────────────────────────────────────
 
-/** The Docker driver, with the time spent starting sessions and waiting for batches summed. */
-class TimedDriver implements SandboxDriver {
-  readonly kind: 'docker' | 'local';
-  startMs = 0;
-  transformMs = 0;
-  sessions = 0;
+let runner: string | null = null;
 
-  constructor(private readonly inner: SandboxDriver) {
-    this.kind = inner.kind;
-  }
-
-  available() {
-    return this.inner.available();
-  }
-
-  async start(options: SandboxStartOptions): Promise<SandboxSession> {
-    const t0 = performance.now();
-    const session = await this.inner.start(options);
-    this.startMs += performance.now() - t0;
-    this.sessions += 1;
-    const timed: SandboxSession = {
-      driver: session.driver,
-      transform: async (batch, rows) => {
-        const t = performance.now();
-        try {
-          return await session.transform(batch, rows);
-        } finally {
-          this.transformMs += performance.now() - t;
-        }
-      },
-      close: () => session.close(),
-      [Symbol.asyncDispose]: () => session[Symbol.asyncDispose](),
-    };
-    return timed;
-  }
+interface FerryFigures extends RunFigures {
+  /** Peak resident memory of the run's process as sampled from here (VmRSS every 50 ms). */
+  rssSampled: number;
 }
 
-interface FerryFigures {
-  ms: number;
-  peakMemoryBytes: number | null;
-  sandboxes: number;
-  startMs: number;
-  transformMs: number;
-  extraConnections: number;
-  /** This process's resident memory when the run started, and its peak while it ran (sampled every 100 ms). */
-  rssBefore: number;
-  rssPeak: number;
-  /**
-   * CPU seconds used during the run by this process (orchestrator, pg driver, GC) and by the
-   * PostgreSQL backends of the run's own source and target connections (null when /proc is
-   * not readable). The workers' extra connections are not counted.
-   */
-  cpu: { orchestrator: number; source: number | null; target: number | null };
-}
-
-/** The server pids behind the run's connections (the embedded server runs on this machine). */
-async function backendPids(conn: Connections): Promise<{ source: number; target: number }> {
-  const pid = async (c: pg.Client) => Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-  return { source: await pid(conn.source), target: await pid(conn.target) };
-}
-
-/** utime + stime of a process from /proc/<pid>/stat, in seconds; null where there is no /proc. */
-async function cpuSeconds(pid: number): Promise<number | null> {
+/** VmRSS of a process, in bytes; null once it is gone. */
+async function rssOf(pid: number): Promise<number | null> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
   }
 }
 
-/** USER_HZ: 100 on every Linux build that matters here. */
-const CLOCK_TICKS = 100;
+/**
+ * bench/ferry-run.ts compiled once into one JavaScript file (esbuild, dependencies left as
+ * imports), so the child is plain Node running compiled code, as a shipped CLI is: tsx's
+ * loader compiling the sources in-process holds ~100 MiB that is not ferry's.
+ */
+async function compileRunner(): Promise<string> {
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', 'ferry-run.mjs');
+  await esbuild({
+    entryPoints: [join(import.meta.dirname, 'ferry-run.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return outfile;
+}
 
-const diff = (after: number | null, before: number | null) => (after === null || before === null ? null : after - before);
+/** Runs ferry (compiled bench/ferry-run.ts) in a child process, its progress relayed; the figures are the child's own. */
+async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
+  const specPath = join(work, `run-${spec.label.replace(/\W+/g, '-')}.json`);
+  await writeFile(specPath, JSON.stringify(spec));
+  runner ??= await compileRunner();
+  const child = spawn(process.execPath, [runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let result: RunFigures | null = null;
+  let stderr = '';
+  let rssSampled = 0;
+  const sampler = setInterval(() => {
+    void rssOf(child.pid!).then((rss) => (rssSampled = Math.max(rssSampled, rss ?? 0)));
+  }, 50);
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('FERRY_RESULT ')) result = JSON.parse(line.slice('FERRY_RESULT '.length)) as RunFigures;
+    else say(line);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-20_000);
+    for (const line of d.toString().split('\n').filter(Boolean)) say(`    ! ${line}`);
+  });
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearInterval(sampler);
+  const figures = result as RunFigures | null;
+  if (code !== 0 || figures === null) throw new BenchError(`${spec.label}: the ferry process exited ${code}: ${stderr.trim().slice(-1500)}`);
+  if (figures.status !== 'completed') throw new BenchError(`${spec.label}: the run failed: ${figures.error}`);
+  if (figures.inserted !== spec.rows) throw new BenchError(`${spec.label}: the run reports ${fmt(figures.inserted)} rows inserted, expected ${fmt(spec.rows)}`);
+  return { ...figures, rssSampled };
+}
 
-async function runFerry(input: {
-  plan: MigrationPlan;
-  analysis: SchemaAnalysis;
-  bundle: { path: string; sha256: string };
-  conn: Connections;
-  parallel: number;
-  rows: number;
-  label: string;
-}): Promise<FerryFigures & { migrationId: number }> {
-  const driver = new TimedDriver(new DockerDriver());
-  const extra: Connections[] = [];
-  let last = performance.now();
-  const onEvent = (e: RunEvent) => {
-    if (e.type === 'batch_committed' && performance.now() - last >= PROGRESS_EVERY_MS) {
-      last = performance.now();
-      say(`    ${input.label}: ${fmt(e.inserted)} / ${fmt(input.rows)} rows, ${secs(e.elapsedMs)}`);
-    } else if (e.type === 'log' && e.stream === 'stderr') say(`    │ ${e.line}`);
-  };
-  const runInput = {
-    plan: input.plan,
-    analysis: input.analysis,
-    bundle: input.bundle,
-    source: input.conn.source,
-    target: input.conn.target,
-    driver,
-    policy: defaultPolicy,
-    onEvent,
-    parallel: input.parallel,
-    // The extra workers' connections, counted (and closed below should a run leave one open).
-    connect: async (): Promise<Connections> => {
-      const c = await input.conn.reopen();
-      extra.push(c);
-      return c;
-    },
-  };
-  const backends = await backendPids(input.conn);
-  const cpuBefore = { self: process.cpuUsage(), source: await cpuSeconds(backends.source), target: await cpuSeconds(backends.target) };
-  const rssBefore = process.memoryUsage().rss;
-  let rssPeak = rssBefore;
-  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 100);
+// ── the peer: pgloader ─────────────────────────────────────────────────────────────────────
+
+/** pgloader's URL for a database of the (TCP) server. */
+function pgloaderUrl(url: string): string {
+  return url.replace(/^postgres(ql)?:\/\//, 'pgsql://');
+}
+
+/**
+ * The pgloader load a user would write for this move: the transform as a view on the source
+ * (MATERIALIZE VIEWS: pgloader creates it, reads it, drops it), loaded into a staging table
+ * of the target, and the rows and their mappings put in place by AFTER LOAD statements, so
+ * each generated uuid goes to both.
+ */
+function pgloaderCommand(sql: ReferenceSql, sourceUrl: string, targetUrl: string, controlId: number): string {
+  const view = PEER_VIEW;
+  return `LOAD DATABASE
+  FROM ${pgloaderUrl(sourceUrl)}
+  INTO ${pgloaderUrl(targetUrl)}
+  WITH include drop, create tables, create no indexes, no foreign keys, reset no sequences
+  MATERIALIZE VIEWS ${view} AS $$ ${sql.viewSelect} $$
+  INCLUDING ONLY TABLE NAMES MATCHING '${view}' IN SCHEMA 'public'
+  AFTER LOAD DO
+    $$ ${sql.peerInsertRows(`public.${view}`)}; $$,
+    $$ ${sql.peerInsertMappings(`public.${view}`, controlId)}; $$,
+    $$ DROP TABLE public.${view}; $$;
+`;
+}
+
+const PEER_VIEW = 'ferry_peer_rows';
+
+async function pgloaderVersion(): Promise<string | null> {
   try {
-    const t0 = performance.now();
-    const result = await runMigration(runInput).finally(() => clearInterval(sampler));
-    const ms = performance.now() - t0;
-    const self = process.cpuUsage(cpuBefore.self);
-    const cpu = {
-      orchestrator: (self.user + self.system) / 1e6,
-      source: diff(await cpuSeconds(backends.source), cpuBefore.source),
-      target: diff(await cpuSeconds(backends.target), cpuBefore.target),
-    };
-    if (result.status !== 'completed') throw new BenchError(`${input.label}: the run failed: ${result.errorCode}: ${result.error}`);
-    if (result.inserted !== input.rows) throw new BenchError(`${input.label}: the run reports ${fmt(result.inserted)} rows inserted, expected ${fmt(input.rows)}`);
-    return {
-      ms,
-      migrationId: result.migrationId,
-      peakMemoryBytes: result.sandbox?.peakMemoryBytes ?? null,
-      sandboxes: driver.sessions,
-      startMs: driver.startMs,
-      transformMs: driver.transformMs,
-      extraConnections: extra.length,
-      rssBefore,
-      rssPeak,
-      cpu,
-    };
-  } finally {
-    // The orchestrator closes what it opened; this only makes sure nothing outlives the run.
-    await Promise.allSettled(extra.map((c) => c.close()));
+    return (await run('pgloader', ['--version'])).stdout.split('\n')[0]!.trim();
+  } catch {
+    return null;
+  }
+}
+
+/** pgloader from Debian's package, installed when missing (apt-get update first). */
+async function ensurePgloader(): Promise<string> {
+  const have = await pgloaderVersion();
+  if (have) return have;
+  say('pgloader is missing: apt-get update && apt-get install -y pgloader');
+  try {
+    await run('apt-get', ['update'], { maxBuffer: 64 * 1024 * 1024 });
+    await run('apt-get', ['install', '-y', 'pgloader'], { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (e) {
+    throw new BenchError(`cannot install pgloader with apt-get (run as root, or install it yourself): ${(e as Error).message.slice(0, 600)}`);
+  }
+  const now = await pgloaderVersion();
+  if (!now) throw new BenchError('apt-get installed pgloader, but `pgloader --version` still fails');
+  return now;
+}
+
+/** One pgloader run; resolves with its exit and the tail of what it printed. */
+async function pgloaderOnce(commandFile: string): Promise<{ code: number | null; signal: string | null; tail: string }> {
+  const child = spawn('pgloader', ['--no-ssl-cert-verification', commandFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-6000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
+  return { code, signal, tail: out };
+}
+
+/**
+ * The peer's run: pgloader on the same databases, timed from its start to its exit. A
+ * crashed run (non-zero exit or a signal) is retried once, on a reset target, and said so.
+ */
+async function runPeer(input: { sql: ReferenceSql; sourceUrl: string; targetUrl: string; plan: MigrationPlan; rows: number; work: string }): Promise<{ ms: number; retried: string | null; migrationId: number }> {
+  let retried: string | null = null;
+  for (let attempt = 1; ; attempt++) {
+    await resetTarget(input.targetUrl, input.plan);
+    await withClient(input.targetUrl, (c) => c.query(`DROP TABLE IF EXISTS public.${PEER_VIEW}`));
+    const controlId = await withClient(input.targetUrl, (c) => insertControl(c, input.plan, contentHash(input.plan)));
+    const file = join(input.work, `peer-${input.rows}.load`);
+    await writeFile(file, pgloaderCommand(input.sql, input.sourceUrl, input.targetUrl, controlId));
+    const t = performance.now();
+    const got = await pgloaderOnce(file);
+    const ms = performance.now() - t;
+    const crashed = got.code !== 0 || got.signal !== null;
+    if (!crashed) {
+      await withClient(input.targetUrl, (c) => finishControl(c, controlId, { status: 'completed' }));
+      return { ms, retried, migrationId: controlId };
+    }
+    const why = `pgloader ${got.signal ? `was killed by ${got.signal}` : `exited ${got.code}`} after ${secs(ms)}: ${got.tail.trim().split('\n').slice(-6).join(' ⏎ ').slice(-800)}`;
+    if (attempt > 1) throw new BenchError(`${why} (and it had crashed once before: ${retried})`);
+    retried = why;
+    say(`  pgloader crashed; retrying once on a reset target. ${why}`);
   }
 }
 
@@ -524,6 +572,7 @@ async function runFerry(input: {
 interface SizeResult {
   rows: number;
   referenceMs: number;
+  peer: { ms: number; retried: string | null } | null;
   ferry: Array<FerryFigures & { parallel: number }>;
 }
 
@@ -560,19 +609,35 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     await verify(targetUrl, plan, controlId, rows, 'reference');
     say(`  reference        ${secs(referenceMs).padStart(9)}  ${fmt((rows / referenceMs) * 1000).padStart(9)} rows/s   counts OK`);
 
+    let peer: SizeResult['peer'] = null;
+    if (opts.peer) {
+      const p = await runPeer({ sql, sourceUrl, targetUrl, plan, rows, work });
+      await verify(targetUrl, plan, p.migrationId, rows, 'pgloader');
+      peer = { ms: p.ms, retried: p.retried };
+      say(`  pgloader         ${secs(p.ms).padStart(9)}  ${fmt((rows / p.ms) * 1000).padStart(9)} rows/s   counts OK${p.retried ? '   (retried once after a crash)' : ''}`);
+    }
+
+    const planPath = join(work, `plan-${rows}.json`);
+    const analysisPath = join(work, `analysis-${rows}.json`);
+    await writeFile(planPath, JSON.stringify(plan));
+    await writeFile(analysisPath, JSON.stringify(made.analysis));
     const ferry: SizeResult['ferry'] = [];
     for (const p of opts.parallel) {
       await resetTarget(targetUrl, plan);
       const label = `ferry P=${p}`;
-      const f = await runFerry({ plan, analysis: made.analysis, bundle: program.bundle, conn, parallel: p, rows, label });
+      const f = await runFerry({ sourceUrl, targetUrl, planPath, analysisPath, bundle: program.bundle, parallel: p, rows, label }, work);
       await verify(targetUrl, plan, f.migrationId, rows, label);
       ferry.push({ ...f, parallel: p });
       say(
-        `  ${label.padEnd(15)}  ${secs(f.ms).padStart(9)}  ${fmt((rows / f.ms) * 1000).padStart(9)} rows/s   ratio ${fmt(f.ms / referenceMs, 2)}   ` +
-          `sandbox peak ${mib(f.peakMemoryBytes)}   counts OK`,
+        `  ${label.padEnd(15)}  ${secs(f.ms).padStart(9)}  ${fmt((rows / f.ms) * 1000).padStart(9)} rows/s   ratio ${fmt(f.ms / referenceMs, 2)}` +
+          `${peer ? `   ÷ pgloader ${fmt(f.ms / peer.ms, 2)}` : ''}   counts OK`,
       );
       say(
-        `    time in the sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, waiting for batches ${secs(f.transformMs)} (${fmt((100 * f.transformMs) / f.ms)}% of the run); ` +
+        `    memory: orchestrator process RSS ${mib(f.rssBefore)} at the start of the run, ${mib(f.rssPeak)} peak (kernel VmHWM; ${mib(f.rssSampled)} sampled); ` +
+          `sandbox peak ${mib(f.peakMemoryBytes)}`,
+      );
+      say(
+        `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
           `extra connections ${f.extraConnections}`,
       );
       // Validation at scale: every row through the key remap, against the migration it checks.
@@ -584,14 +649,25 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       const cpuOf = (x: number | null) => (x === null ? '?' : secs(x * 1000));
       say(
         `    CPU during the run: orchestrator process ${cpuOf(f.cpu.orchestrator)}, source backend ${cpuOf(f.cpu.source)}, target backend ${cpuOf(f.cpu.target)}` +
-          `${p > 1 ? ' (main connections only)' : ''}; orchestrator RSS ${mib(f.rssBefore)} before, ${mib(f.rssPeak)} peak`,
+          `${p > 1 ? ' (main connections only)' : ''}`,
       );
     }
-    return { rows, referenceMs, ferry };
+    return { rows, referenceMs, peer, ferry };
   } finally {
     await conn.close();
     await dropDatabases(server, [legacy, target]).catch(() => undefined);
   }
+}
+
+/** The settings the bench's server runs with, as the server reports them. */
+async function printSettings(server: EmbeddedServer): Promise<void> {
+  const got = await withClient(server.url('postgres'), (c) =>
+    c.query<{ name: string; setting: string; unit: string | null }>(
+      `SELECT name, current_setting(name) AS setting, unit FROM pg_settings WHERE name = ANY($1::text[]) ORDER BY name`,
+      [SHOWN_SETTINGS],
+    ),
+  );
+  say(`server: embedded PostgreSQL ${await withClient(server.url('postgres'), async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v)}, loopback TCP; ${got.rows.map((r) => `${r.name}=${r.setting}`).join(', ')}`);
 }
 
 /** Which code was measured: the commit, and whether the orchestrator had uncommitted changes. */
@@ -616,23 +692,34 @@ async function main(): Promise<void> {
   say(`ferry bulk benchmark — ${available.detail}; policy ${defaultPolicy.memoryBytes / 2 ** 20} MB, ${defaultPolicy.cpus} CPU; Node ${process.version}`);
   say(`sizes ${opts.sizes.map((n) => fmt(n)).join(', ')}; ferry with parallel ${opts.parallel.join(', ')}; ${await sourceState()}`);
   say(`reference: ${reference.label}`);
+  if (opts.peer) say(`peer: ${await ensurePgloader()} (Debian's package), the transform as a view on the source, the mappings by AFTER LOAD statements`);
   say('starting an embedded PostgreSQL…');
-  const server = await startEmbeddedPostgres();
+  // Loopback TCP: pgloader reaches the server the way a user's would.
+  const server = await startEmbeddedPostgres({ tcp: true, settings: SERVER_SETTINGS });
   const work = await mkdtemp(join(tmpdir(), 'ferry-bench-bulk-'));
   const results: SizeResult[] = [];
   try {
+    await printSettings(server);
     for (const rows of opts.sizes) results.push(await benchSize(server, rows, opts, reference, work));
   } finally {
     await server.stop().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
-  say('\nsummary (ferry ÷ reference, sandbox peak memory):');
+  say('\nsummary (ferry ÷ reference, ferry ÷ pgloader, orchestrator RSS peak, sandbox peak):');
   for (const r of results) {
-    say(`  ${fmt(r.rows).padStart(9)} rows: ${r.ferry.map((f) => `P=${f.parallel} ${fmt(f.ms / r.referenceMs, 2)}× (${mib(f.peakMemoryBytes)})`).join(', ')}`);
+    const each = r.ferry.map(
+      (f) => `P=${f.parallel} ${fmt(f.ms / r.referenceMs, 2)}×${r.peer ? ` / ${fmt(f.ms / r.peer.ms, 2)}×` : ''} (${mib(f.rssPeak)}, ${mib(f.peakMemoryBytes)})`,
+    );
+    say(`  ${fmt(r.rows).padStart(9)} rows: ${each.join(', ')}${r.peer?.retried ? '; pgloader was retried once after a crash' : ''}`);
   }
   const largest = results.reduce((a, b) => (b.rows >= a.rows ? b : a));
   const first = largest.ferry[0]!;
-  say(`goal: ≤ 1.5 at 1,000,000 rows with P=1; sandbox peak ≤ 256 MiB. ratio below: ${fmt(largest.rows)} rows, P=${first.parallel}`);
+  say(
+    `goals at 1,000,000 rows with P=1: ratio ≤ 1.2, ferry ÷ pgloader ≤ 0.6, orchestrator RSS ≤ 200 MiB, sandbox ≤ 128 MiB. ` +
+      `below: ${fmt(largest.rows)} rows, P=${first.parallel}; load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}`,
+  );
+  say(`orchestrator RSS peak: ${mib(first.rssPeak)}; sandbox peak: ${mib(first.peakMemoryBytes)}`);
+  if (largest.peer) say(`ferry ÷ pgloader: ${(first.ms / largest.peer.ms).toFixed(2)}`);
   say(`ratio: ${(first.ms / largest.referenceMs).toFixed(2)}`);
 }
 

@@ -13,11 +13,13 @@ import { SandboxError } from '../src/core/errors.js';
 import { LogCollector } from './logs.js';
 import { checkPolicy } from './policy-check.js';
 import type { SandboxPolicy } from './policy.js';
-import { LineSplitter, encodeFrame, excerpt, interpretProgramLine, type Expectation } from './protocol.js';
+import { encodeFrame, encodeRows, excerpt, interpretProgramFrame, programFrameOf, programReader, type Expectation, type ProgramLine, type Unit } from './protocol.js';
 import { createRunDir, type RunDir, type RunDirAccess } from './run-dir.js';
 import { listenOnSocket, type Hello } from './stream-socket.js';
 import { SandboxCleanupError, type BatchOutcome, type InputRow, type SandboxSession, type SandboxStartOptions } from './types.js';
 
+/** Batches a session holds in flight at once (sent, not yet answered): enough that neither side waits, few enough to bound memory. */
+export const MAX_IN_FLIGHT = 4;
 /** Time a program gets to exit after "done" before it is stopped. */
 const EXIT_AFTER_DONE_MS = 10_000;
 /** Exit codes of the harness itself (sandbox/harness/harness.ts). */
@@ -81,6 +83,15 @@ function outcomeOf(f: Failure): BatchOutcome {
     : { status: 'error', reason: f.reason, message: f.message, key: f.key };
 }
 
+/** A batch sent and not yet answered; `settled` once its caller has an outcome (a reply may still be owed). */
+interface Pending {
+  batch: number;
+  keys: readonly string[];
+  rows: number;
+  settled: boolean;
+  resolve: (outcome: BatchOutcome) => void;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -122,7 +133,11 @@ class StreamSession implements SandboxSession {
   private readonly t0 = performance.now();
   private handle: ProgramHandle | null = null;
   private socket: Socket | null = null;
-  private expect: Expectation = { phase: 'ready' };
+  private phase: 'ready' | 'stream' | 'finished' = 'ready';
+  /** Batches sent and not yet answered, oldest first (replies come in the order sent). */
+  private readonly pending: Pending[] = [];
+  /** "end" was sent. */
+  private ended = false;
   private failure: Failure | null = null;
   private readyAt: number | null = null;
   private doneSeen = false;
@@ -130,16 +145,14 @@ class StreamSession implements SandboxSession {
   private terminating: Promise<void> | null = null;
   private exit: ProgramExit | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private inFlight = false;
   private closing: Promise<SandboxRun> | null = null;
   private cleaned: Promise<void> | null = null;
   private batches = 0;
   private rowsIn = 0;
   private rowsOut = 0;
   private outputBytes = 0;
-  /** Wakes whoever waits for the next protocol event (ready, a reply, done, a failure, the exit). */
+  /** Wakes whoever waits for the next protocol event (ready, done, a failure, the exit). */
   private waiter: (() => void) | null = null;
-  private reply: BatchOutcome | null = null;
 
   constructor(
     private readonly setup: SessionSetup,
@@ -192,7 +205,7 @@ class StreamSession implements SandboxSession {
       return;
     }
     this.socket = socket;
-    const splitter = new LineSplitter(this.policy.maxFrameBytes);
+    const reader = programReader(this.policy.maxFrameBytes);
     const take = (chunk: Buffer) => {
       if (this.failure && this.failure.reason !== 'error') return;
       this.outputBytes += chunk.length;
@@ -200,11 +213,9 @@ class StreamSession implements SandboxSession {
         this.fail({ reason: 'output_limit', message: `the program sent more than ${this.policy.maxOutputBytes} bytes on the row stream; it was stopped` });
         return;
       }
-      const { lines, overflow } = splitter.push(chunk);
-      for (const line of lines) this.onLine(line);
-      if (overflow !== null) {
-        this.fail({ reason: 'protocol_error', message: `frame of at least ${overflow} bytes is over the limit of ${this.policy.maxFrameBytes} bytes` });
-      }
+      const { units, violation } = reader.push(chunk);
+      for (const unit of units) this.onUnit(unit);
+      if (violation !== null) this.fail({ reason: 'protocol_error', message: violation.message, ...(violation.key === undefined ? {} : { key: violation.key }) });
     };
     // The checked "ready" first, then whatever followed it, then the stream as it comes.
     take(Buffer.concat([first, Buffer.from('\n'), rest]));
@@ -216,25 +227,25 @@ class StreamSession implements SandboxSession {
     socket.on('close', () => this.wake());
   }
 
-  private onLine(line: Buffer): void {
+  private expectation(): Expectation {
+    return this.phase === 'stream' ? { phase: 'stream', pending: this.pending, ended: this.ended } : { phase: this.phase };
+  }
+
+  private onUnit(unit: Unit<ProgramLine>): void {
     if (this.failure && this.failure.reason !== 'error') return;
-    const verdict = interpretProgramLine(this.expect, line, this.policy.maxFrameBytes);
+    const parsed = programFrameOf(unit);
+    const verdict = parsed.ok ? interpretProgramFrame(this.expectation(), parsed.frame) : { kind: 'violation' as const, violation: parsed.violation };
     switch (verdict.kind) {
       case 'ready':
         this.readyAt = performance.now();
-        this.expect = { phase: 'idle' };
+        this.phase = 'stream';
         break;
       case 'done':
         this.doneSeen = true;
-        this.expect = { phase: 'finished' };
+        this.phase = 'finished';
         break;
       case 'reply':
-        this.reply = verdict.outcome;
-        this.expect = { phase: 'idle' };
-        if (verdict.outcome.status === 'error') {
-          const { reason, message } = verdict.outcome;
-          this.fail(verdict.outcome.key === undefined ? { reason, message } : { reason, message, key: verdict.outcome.key });
-        }
+        this.onReply(this.pending.shift()!, verdict.outcome);
         break;
       case 'violation':
         this.fail({ reason: 'protocol_error', message: verdict.violation.message, ...(verdict.violation.key === undefined ? {} : { key: verdict.violation.key }) });
@@ -243,9 +254,33 @@ class StreamSession implements SandboxSession {
     this.wake();
   }
 
+  /** A reply to the oldest pending batch: its caller's outcome, unless a failure already answered it. */
+  private onReply(p: Pending, outcome: BatchOutcome): void {
+    if (!p.settled) {
+      p.settled = true;
+      if (outcome.status === 'ok') {
+        this.batches += 1;
+        this.rowsIn += p.rows;
+        this.rowsOut += outcome.rows.length;
+      }
+      p.resolve(outcome);
+    }
+    if (outcome.status === 'error') {
+      const { reason, message } = outcome;
+      this.fail(outcome.key === undefined ? { reason, message } : { reason, message, key: outcome.key });
+    }
+  }
+
   /** Records the first failure; anything but a program error frame also stops the program. */
   private fail(f: Failure): void {
     if (!this.failure) this.failure = f;
+    // Every batch still waiting gets the run's failure. After a program error the program
+    // still answers them (it is healthy): their replies are read, in order, and dropped.
+    for (const p of this.pending) {
+      if (p.settled) continue;
+      p.settled = true;
+      p.resolve(outcomeOf(this.failure));
+    }
     if (f.reason !== 'error') void this.terminate();
     this.wake();
   }
@@ -305,6 +340,7 @@ class StreamSession implements SandboxSession {
     return { reason: 'error', message: `${known ?? 'the program failed'} (${how})${summary ? `: ${summary}` : ''}` };
   }
 
+  /** Writes, then waits while the socket's buffer is over its mark (backpressure). */
   private async send(text: string): Promise<void> {
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
@@ -321,40 +357,29 @@ class StreamSession implements SandboxSession {
 
   async transform(batch: number, rows: InputRow[]): Promise<BatchOutcome> {
     if (this.closing) throw new SandboxError('SANDBOX_SESSION_CLOSED', 'transform() after close()');
-    if (this.inFlight) throw new SandboxError('SANDBOX_CONCURRENT_BATCH', 'transform() called while another batch is pending');
     if (this.failure) return outcomeOf(this.failure);
+    if (this.pending.filter((p) => !p.settled).length >= MAX_IN_FLIGHT) {
+      throw new SandboxError('SANDBOX_CONCURRENT_BATCH', `transform() called with ${MAX_IN_FLIGHT} batches already in flight`);
+    }
     const keys = rows.map((r) => r.k);
     const unique = new Set(keys);
     if (unique.size !== keys.length) {
       const dup = keys.find((k, i) => keys.indexOf(k) !== i);
       throw new SandboxError('SANDBOX_DUPLICATE_INPUT_KEY', `batch ${batch} holds key ${JSON.stringify(dup)} more than once`);
     }
-    let frame: string;
+    let frame: { head: string; body: string };
     try {
-      frame = encodeFrame({ v: 1, t: 'batch', b: batch, rows });
+      frame = encodeRows(batch, rows);
     } catch (e) {
-      throw new SandboxError('SANDBOX_UNENCODABLE_ROW', `batch ${batch} cannot be encoded as JSON`, { cause: e });
+      throw new SandboxError('SANDBOX_UNENCODABLE_ROW', `batch ${batch} cannot be encoded for the row stream: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
-    this.inFlight = true;
-    try {
-      this.reply = null;
-      this.expect = { phase: 'batch', batch, keys };
-      await this.send(frame);
-      while (this.reply === null && this.failure === null && this.exit === null) await this.next();
-      const reply = this.reply as BatchOutcome | null;
-      await this.handle?.sampleMemory();
-      if (reply?.status === 'ok') {
-        this.batches += 1;
-        this.rowsIn += rows.length;
-        this.rowsOut += reply.rows.length;
-        return reply;
-      }
-      if (this.failure) return outcomeOf(this.failure);
-      // Exited cleanly mid-batch: onExit has recorded the failure, but guard the type.
-      return { status: 'error', reason: 'protocol_error', message: `the program ended without answering batch ${batch}` };
-    } finally {
-      this.inFlight = false;
-    }
+    const answered = new Promise<BatchOutcome>((resolve) => this.pending.push({ batch, keys, rows: rows.length, settled: false, resolve }));
+    // Head and body written in one turn, so batches sent by concurrent calls never interleave.
+    this.socket?.write(frame.head);
+    await this.send(frame.body);
+    const outcome = await answered;
+    await this.handle?.sampleMemory();
+    return outcome;
   }
 
   close(): Promise<SandboxRun> {
@@ -382,7 +407,7 @@ class StreamSession implements SandboxSession {
   private async endProgram(handle: ProgramHandle): Promise<void> {
     const healthy = this.exit === null && (this.failure === null || this.failure.reason === 'error');
     if (healthy && this.socket) {
-      this.expect = { phase: 'done' };
+      this.ended = true;
       await this.send(encodeFrame({ v: 1, t: 'end' }));
       while (!this.doneSeen && this.exit === null && (this.failure === null || this.failure.reason === 'error')) await this.next();
       if (this.exit === null) {

@@ -51,7 +51,9 @@ export interface SandboxSession extends AsyncDisposable {
   /**
    * Sends one batch and waits for its answer. Every output row must answer to exactly one
    * input row of this batch (by key); anything else is a protocol_error naming the key.
-   * After an error outcome the session is finished: further calls return the same error.
+   * Up to MAX_IN_FLIGHT (session.ts) calls may be pending at once: the batches are answered
+   * in the order they were sent. After an error outcome the session is finished: pending
+   * and further calls return the same error.
    */
   transform(batch: number, rows: InputRow[]): Promise<BatchOutcome>;
   /**

@@ -3,9 +3,10 @@
  * Node 18 (`node /sandbox/bundle.cjs`), so it uses node built-ins only.
  *
  * It connects to the unix socket the orchestrator serves, says ready with the run's secret
- * (FERRY_STREAM_TOKEN, from the environment, never argv), and answers each
- * batch frame with one batch frame (or one error frame naming the row whose transform
- * threw). Rows travel on the socket only; the program's console.log goes to stdout, which
+ * (FERRY_STREAM_TOKEN, from the environment, never argv), and answers each rows frame
+ * with one rows frame (or one error frame naming the row whose transform threw), in the
+ * order they came: the orchestrator keeps several batches in flight, so the next one is
+ * already waiting in the socket when this one is answered. Rows travel on the socket only; the program's console.log goes to stdout, which
  * the orchestrator reads as log, so a log line can never become a row.
  *
  * Reading and writing both respect backpressure: the socket is read through its async
@@ -15,7 +16,19 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { LineSplitter, encodeFrame, parseOrchestratorFrame } from '../protocol.js';
+import {
+  FrameReader,
+  columnsOf,
+  decodeRows,
+  encodeFrame,
+  isInheritedName,
+  parseOrchestratorLine,
+  rowsBodyBytes,
+  rowsHead,
+  type RowsHead,
+  wireRow,
+  type WireRow,
+} from '../protocol.js';
 import type { TransformFn } from './contract.js';
 
 const DEFAULT_SOCKET = '/run/ferry/stream.sock';
@@ -47,33 +60,69 @@ function describeThrown(e: unknown): string {
   return text.length > MAX_MESSAGE_CHARS ? `${text.slice(0, MAX_MESSAGE_CHARS)}…` : text;
 }
 
-type RowResult = { ok: true; json: string } | { ok: false; key: string; message: string };
-
-/** One row: transform, then serialise here so a BigInt or a cycle fails this row, not the batch frame. */
-function transformRow(transform: TransformFn, key: string, row: Record<string, unknown>): RowResult {
+/** One row through the transform; a throw or a non-object fails this row, named by its key. */
+function transformRow(transform: TransformFn, row: WireRow): { ok: true; out: WireRow } | { ok: false; key: string; message: string } {
   try {
-    const out: unknown = transform(row);
+    const out: unknown = transform(row.r);
     if (typeof out !== 'object' || out === null || Array.isArray(out)) {
-      return { ok: false, key, message: `transform returned ${out === null ? 'null' : Array.isArray(out) ? 'an array' : typeof out}, not an object` };
+      return { ok: false, key: row.k, message: `transform returned ${out === null ? 'null' : Array.isArray(out) ? 'an array' : typeof out}, not an object` };
     }
     if (typeof (out as { then?: unknown }).then === 'function') {
-      return { ok: false, key, message: 'transform returned a Promise; it must be synchronous' };
+      return { ok: false, key: row.k, message: 'transform returned a Promise; it must be synchronous' };
     }
-    return { ok: true, json: JSON.stringify({ k: key, r: out }) };
+    return { ok: true, out: { k: row.k, r: out as Record<string, unknown> } };
   } catch (e) {
-    return { ok: false, key, message: describeThrown(e) };
+    return { ok: false, key: row.k, message: describeThrown(e) };
   }
 }
 
-/** Writes a batch reply in pieces so a large batch never needs one giant string. */
-async function writeBatch(socket: Socket, batch: number, rows: string[]): Promise<void> {
-  await write(socket, `{"v":1,"t":"batch","b":${batch},"rows":[`);
-  const CHUNK = 256;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const piece = rows.slice(i, i + CHUNK).join(',');
-    await write(socket, i === 0 ? piece : `,${piece}`);
+type BatchResult = { ok: true; head: string; body: string } | { ok: false; key: string; message: string };
+
+/**
+ * A batch: every row transformed, then every row encoded over the columns the program set
+ * (so a BigInt or a cycle fails its row, named, not the frame).
+ */
+function transformBatch(transform: TransformFn, batch: number, rows: readonly WireRow[]): BatchResult {
+  const outs: WireRow[] = new Array<WireRow>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const result = transformRow(transform, rows[i]!);
+    if (!result.ok) return result;
+    outs[i] = result.out;
   }
-  await write(socket, ']}\n');
+  const cols = columnsOf(outs);
+  const risky = cols.map(isInheritedName);
+  const wire = outs.map((out) => wireRow(out, cols, risky));
+  let body: string;
+  try {
+    body = JSON.stringify(wire);
+  } catch {
+    // Which row: the first one that does not serialise on its own.
+    for (let i = 0; i < wire.length; i++) {
+      try {
+        JSON.stringify(wire[i]);
+      } catch (e) {
+        return { ok: false, key: outs[i]!.k, message: `the row cannot be sent back: ${describeThrown(e)}` };
+      }
+    }
+    return { ok: false, key: outs[0]?.k ?? '', message: 'the batch cannot be sent back' };
+  }
+  return { ok: true, head: rowsHead(batch, outs.length, cols, body), body };
+}
+
+/** One rows frame from the orchestrator, answered with one rows frame or one error frame. */
+async function answer(socket: Socket, transform: TransformFn, head: RowsHead, body: Buffer): Promise<void> {
+  const decoded = decodeRows(head, body.toString('utf8'));
+  if (!decoded.ok) throw new Error(decoded.violation.message);
+  const result = transformBatch(transform, head.b, decoded.frame);
+  if (!result.ok) {
+    process.stdout.write(`ferry harness: batch ${head.b}: row ${result.key} failed: ${result.message}\n`);
+    await write(socket, encodeFrame({ v: 1, t: 'error', b: head.b, k: result.key, message: result.message }));
+    return;
+  }
+  await write(socket, result.head);
+  await write(socket, result.body);
+  // One log line per batch, on stdout (the log), so a person sees the program work.
+  process.stdout.write(`ferry harness: batch ${head.b}: ${head.n} rows transformed\n`);
 }
 
 async function openStream(path: string): Promise<Socket> {
@@ -105,39 +154,19 @@ export async function runHarness(transform: TransformFn): Promise<void> {
 
   try {
     await write(socket, encodeFrame({ v: 1, t: 'ready', token }));
-    const splitter = new LineSplitter(MAX_INPUT_FRAME_BYTES);
+    const reader = new FrameReader(MAX_INPUT_FRAME_BYTES, parseOrchestratorLine, rowsBodyBytes);
     for await (const chunk of socket as AsyncIterable<Buffer>) {
-      const { lines, overflow } = splitter.push(chunk);
-      if (overflow !== null) throw new Error(`input frame over ${MAX_INPUT_FRAME_BYTES} bytes`);
-      for (const line of lines) {
-        const parsed = parseOrchestratorFrame(line.toString('utf8'));
-        if (!parsed.ok) throw new Error(parsed.violation.message);
-        const frame = parsed.frame;
-        if (frame.t === 'end') {
+      const { units, violation } = reader.push(chunk);
+      for (const unit of units) {
+        if (unit.line.t === 'end') {
           await write(socket, encodeFrame({ v: 1, t: 'done' }));
           await new Promise<void>((resolve) => socket.end(resolve));
           // Exit explicitly: a program that left a timer or handle open must not hold the run.
           process.exit(0);
         }
-        const out: string[] = [];
-        let failed: { key: string; message: string } | null = null;
-        for (const row of frame.rows) {
-          const result = transformRow(transform, row.k, row.r);
-          if (!result.ok) {
-            failed = result;
-            break;
-          }
-          out.push(result.json);
-        }
-        if (failed) {
-          process.stdout.write(`ferry harness: batch ${frame.b}: row ${failed.key} failed: ${failed.message}\n`);
-          await write(socket, encodeFrame({ v: 1, t: 'error', b: frame.b, k: failed.key, message: failed.message }));
-        } else {
-          await writeBatch(socket, frame.b, out);
-          // One log line per batch, on stdout (the log), so a person sees the program work.
-          process.stdout.write(`ferry harness: batch ${frame.b}: ${frame.rows.length} rows transformed\n`);
-        }
+        await answer(socket, transform, unit.line, unit.body ?? Buffer.alloc(0));
       }
+      if (violation) throw new Error(violation.message);
     }
     throw new Error('the orchestrator closed the row stream before "end"');
   } catch (e) {

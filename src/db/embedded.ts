@@ -58,6 +58,11 @@ export interface EmbeddedOptions {
    * host port to fail to reach.
    */
   tcp?: boolean;
+  /**
+   * Server settings (`-c name=value`) applied after ferry's own, so they win: the bulk
+   * bench runs a server configured for a large load, with fsync back on.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /** The data and socket directories made private to the server's user, then initdb run in them. */
@@ -125,6 +130,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
       'fsync=off',
       '-c',
       'max_connections=200',
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: keep,
     onError: keep,

@@ -1,16 +1,17 @@
 /**
  * One key range, from the cursor `ferry_source` on `source`, through one sandbox, into
- * `target`. Three stages overlap: the next batch is fetched while this one is in the
- * sandbox, and this one is checked while the previous one commits. One write at a time per
- * connection; a failure anywhere stops the worker after its write in flight settles.
+ * `target`. The stages overlap: the next batch is fetched while IN_FLIGHT batches are in
+ * the sandbox (so it always has the next one waiting in its socket), and the oldest is
+ * checked while the one before it commits. One write at a time per connection, in batch
+ * order; a failure anywhere stops the worker after its write in flight settles.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
 import { FerryError } from '../core/errors.js';
 import { planTables, mappedLegacyIds } from '../control/control-tables.js';
-import { SandboxCleanupError, type InputRow, type OutputRow, type SandboxSession } from '../../sandbox/types.js';
-import { BatchSizer } from './batching.js';
+import { SandboxCleanupError, type BatchOutcome, type InputRow, type OutputRow, type SandboxSession } from '../../sandbox/types.js';
+import { BATCH_TARGET_BYTES, BatchSizer } from './batching.js';
 import { digestBatch } from './checksums.js';
 import type { Digests, Shared } from './run-types.js';
 import { BatchFailure } from './write-batch.js';
@@ -33,6 +34,15 @@ export class WorkerError extends Error {
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
+/**
+ * Batches sent to the sandbox and not yet checked: two keep the program busy while the
+ * orchestrator checks and writes. What is held at once is these, the one being written and
+ * the one being fetched, so each gets that share of the byte budget one batch had alone:
+ * memory stays flat however many rows, and where one full batch at a time left it.
+ */
+const IN_FLIGHT = 2;
+const HELD_BATCHES = IN_FLIGHT + 2;
+
 interface Fetched {
   todo: InputRow[];
   /** Keys of the batch that already have a mapping (looked up only when some can). */
@@ -51,6 +61,8 @@ class Pipeline {
   private next: Promise<Settled<Fetched | null>> = Promise.resolve({ ok: true, value: null });
   /** The write in flight (stage 3); it settles to the error it failed with, or null. */
   private writing: Promise<unknown> | null = null;
+  /** Batches in the sandbox (stage 2), oldest first. */
+  private readonly inFlight: Array<{ batchNo: number; batch: Fetched; outcome: Promise<Settled<BatchOutcome>> }> = [];
 
   constructor(
     private readonly sh: Shared,
@@ -58,7 +70,7 @@ class Pipeline {
     private readonly source: pg.Client,
     private readonly target: pg.Client,
   ) {
-    this.sizer = new BatchSizer(sh.input.plan.strategy.batchSize, sh.rowBytes);
+    this.sizer = new BatchSizer(sh.input.plan.strategy.batchSize, sh.rowBytes, BATCH_TARGET_BYTES / HELD_BATCHES);
   }
 
   async run(): Promise<WorkerOut> {
@@ -68,8 +80,10 @@ class Pipeline {
         const got = await this.next;
         if (!got.ok) throw got.error;
         if (!got.value || this.sh.stop) break;
-        if (!(await this.pass(got.value))) break;
+        await this.send(got.value);
+        if (this.inFlight.length >= IN_FLIGHT && !(await this.finishOldest())) break;
       }
+      while (this.inFlight.length > 0 && !this.sh.stop) if (!(await this.finishOldest())) break;
       return await this.drain();
     } catch (e) {
       throw await this.abort(e);
@@ -93,15 +107,24 @@ class Pipeline {
     }
   }
 
-  /** One batch through stage 2 (sandbox and checks) while the next is fetched; hands it to stage 3. False: stop. */
-  private async pass(batch: Fetched): Promise<boolean> {
+  /** A batch into the sandbox (stage 2), not waited for; the next fetch starts. */
+  private async send(batch: Fetched): Promise<void> {
     const { sh } = this;
     // A mapping lookup (resuming) shares `target` with the write: it must not land inside it.
     if (sh.lookupMapped) await this.written();
     this.next = settle(this.fetchBatch());
     const batchNo = ++sh.batchNo;
     const session = await this.sandbox();
-    const outcome = await session.transform(batchNo, batch.todo);
+    this.inFlight.push({ batchNo, batch, outcome: settle(session.transform(batchNo, batch.todo)) });
+  }
+
+  /** The oldest batch's answer, checked, handed to stage 3 once the write before it committed. False: stop. */
+  private async finishOldest(): Promise<boolean> {
+    const { sh } = this;
+    const { batchNo, batch, outcome: answered } = this.inFlight.shift()!;
+    const settled = await answered;
+    if (!settled.ok) throw settled.error;
+    const outcome = settled.value;
     if (outcome.status === 'error') {
       throw new BatchFailure(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
     }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
+import { encodeRows, programFrameOf, programReader, type ProgramFrame } from '../../sandbox/protocol.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,27 +184,45 @@ describe('Code Interpreter on the seed case', () => {
     exited.catch(() => undefined);
     try {
       const [socket] = (await Promise.race([once(server, 'connection'), exited])) as [Socket];
-      const lines = createInterface({ input: socket })[Symbol.asyncIterator]();
+      // Frames as the orchestrator reads them: JSON control lines, rows frames decoded.
+      const reader = programReader(1024 * 1024);
+      const frames: ProgramFrame[] = [];
+      let arrived: () => void = () => undefined;
+      socket.on('data', (chunk: Buffer) => {
+        const { units, violation } = reader.push(chunk);
+        if (violation) throw new Error(violation.message);
+        for (const unit of units) {
+          const parsed = programFrameOf(unit);
+          if (!parsed.ok) throw new Error(parsed.violation.message);
+          frames.push(parsed.frame);
+        }
+        arrived();
+      });
       const next = async (): Promise<Record<string, unknown>> => {
-        const line = await Promise.race([lines.next(), exited]);
-        if (line.done) throw new Error(`the stream closed early: ${stderr}`);
-        return JSON.parse(line.value) as Record<string, unknown>;
+        while (frames.length === 0) await Promise.race([new Promise<void>((resolve) => (arrived = resolve)), exited]);
+        const frame = frames.shift()!;
+        // Rows come without a prototype; compared as plain objects.
+        return JSON.parse(JSON.stringify(frame)) as Record<string, unknown>;
+      };
+      const sendRows = (b: number, rows: { k: string; r: Record<string, unknown> }[]) => {
+        const f = encodeRows(b, rows);
+        socket.write(f.head + f.body);
       };
       const send = (frame: unknown) => socket.write(`${JSON.stringify(frame)}\n`);
 
       // The harness proves it is the run's program with the secret from its environment.
       expect(await next()).toEqual({ v: 1, t: 'ready', token });
-      send({ v: 1, t: 'batch', b: 1, rows: [{ k: '7', r: { id: 7, name: 'DT-IDB', abbrev: 'DT' } }, { k: '8', r: { id: 8, name: 'Supervisor', abbrev: null } }] });
+      sendRows(1, [{ k: '7', r: { id: 7, name: 'DT-IDB', abbrev: 'DT' } }, { k: '8', r: { id: 8, name: 'Supervisor', abbrev: null } }]);
       expect(await next()).toEqual({
         v: 1,
-        t: 'batch',
+        t: 'rows',
         b: 1,
         rows: [
           { k: '7', r: { technician_id: TECHNICIAN_ID, role_type: 'designing', role_name: 'DT-IDB', abbreviation: 'DT', legacy_role_id: 7 } },
           { k: '8', r: { technician_id: TECHNICIAN_ID, role_type: 'master', role_name: 'Supervisor', abbreviation: null, legacy_role_id: 8 } },
         ],
       });
-      send({ v: 1, t: 'batch', b: 2, rows: [{ k: '9', r: { id: 9, name: 'Janitor', abbrev: null } }] });
+      sendRows(2, [{ k: '9', r: { id: 9, name: 'Janitor', abbrev: null } }]);
       const error = await next();
       expect(error).toMatchObject({ t: 'error', b: 2, k: '9' });
       expect(String(error.message)).toContain('"Janitor"');

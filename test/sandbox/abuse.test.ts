@@ -155,7 +155,7 @@ function commonCases(makeDriver: () => SandboxDriver, leftovers: (run: SandboxRu
     // The batch itself was answered properly; what came after "done" is what fails the run.
     expect(a.outcome.status).toBe('ok');
     expect(a.run.exitReason).toBe('protocol_error');
-    expect(a.run.message).toMatch(/unexpected "batch" frame after "done" \(key "smuggled"\)/);
+    expect(a.run.message).toMatch(/unexpected "rows" frame after "done" \(key "smuggled"\)/);
     expect(await leftovers(a.run)).toEqual([]);
     await nextSessionWorks(driver);
   });

@@ -79,6 +79,45 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     expect(await options.leftovers(id)).toEqual([]);
   });
 
+  it('answers several batches in flight, in the order sent, each checked against its own keys', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('upper'), 'in-flight');
+    const batch = (b: number, n: number) => Array.from({ length: n }, (_, i) => ({ k: `b${b}-${i}`, r: { id: b * 1000 + i, name: `role ${b}/${i} ü 😀` } }));
+    // MAX_IN_FLIGHT (4) at once; a fifth while they are pending is a caller bug.
+    const pending = [1, 2, 3, 4].map((b) => session.transform(b, batch(b, 300 * b)));
+    await expect(session.transform(5, batch(5, 1))).rejects.toMatchObject({ code: 'SANDBOX_CONCURRENT_BATCH' });
+    const outcomes = await Promise.all(pending);
+    outcomes.forEach((o, i) => {
+      const b = i + 1;
+      expect(o.status).toBe('ok');
+      if (o.status !== 'ok') return;
+      expect(o.rows.map((r) => r.k)).toEqual(batch(b, 300 * b).map((r) => r.k));
+      expect(o.rows[7]!.r).toEqual({ id: b * 1000 + 7, name: `ROLE ${b}/7 Ü 😀` });
+    });
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'ok', batches: 4, rowsIn: 3000, rowsOut: 3000 });
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
+  it('gives every batch in flight the error of the first one that failed, and ends cleanly', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('throws'), 'in-flight-throws');
+    const [first, second, third] = await Promise.all([
+      session.transform(1, [{ k: 'a', r: { id: 1, name: 'fine' } }]),
+      session.transform(2, [{ k: 'b', r: { id: 2, name: 'good' } }, { k: 'c', r: { id: 3, name: 'bad' } }]),
+      session.transform(3, [{ k: 'd', r: { id: 4, name: 'later' } }]),
+    ]);
+    expect(first).toMatchObject({ status: 'ok', rows: [{ k: 'a', r: { name: 'FINE' } }] });
+    expectError(second!, 'error', 'c');
+    // Batch 3 was answered by the program too, but the run had already failed at batch 2.
+    expect(third).toEqual(second);
+    const run = await session.close();
+    // The program stayed healthy: it answered batch 3 and "end" with "done" (no protocol error after the error).
+    expect(run).toMatchObject({ exitReason: 'error', exitCode: 0, batches: 1, rowsOut: 1 });
+    expect(run.message).toMatch(/key "c"/);
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
   it('reports a row whose transform threw as an error naming its key', async () => {
     const driver = makeDriver();
     const { session, id } = await startWith(driver, await bundleProgram('throws'), 'throws');
@@ -98,6 +137,8 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     ['duplicate', '1', /answered twice/],
     ['missing', '3', /not answered/],
     ['garbage', undefined, /not JSON/],
+    ['short-body', undefined, /announces 4 rows; its body holds 3 rows/],
+    ['short-row', '1', /0 values for 1 columns/],
   ])('turns a %s reply into a protocol_error', async (mode, key, message) => {
     const driver = makeDriver();
     const bundle = await bundleProgram('forge', { __MODE__: JSON.stringify(mode) });
