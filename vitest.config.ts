@@ -23,6 +23,8 @@ const UNIT_TESTS = [
   'test/unit-project.test.ts',
   'test/architecture/function-size.test.ts',
   'test/cli/commands.test.ts',
+  'test/cli/registry.test.ts',
+  'test/cli/dist-state.test.ts',
 ];
 
 const shared = {

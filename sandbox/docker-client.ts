@@ -4,7 +4,8 @@
  * swapped) without them.
  */
 import { Writable } from 'node:stream';
-import Dockerode from 'dockerode';
+import { createRequire } from 'node:module';
+import type Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
 
@@ -106,8 +107,13 @@ function asString(v: unknown): string | null {
 }
 
 /** A DockerClient over dockerode; options as dockerode takes them (default: DOCKER_HOST or /var/run/docker.sock). */
+const require = createRequire(import.meta.url);
+
 export function createDockerClient(options?: Dockerode.DockerOptions): DockerClient {
-  return new DockerodeClient(new Dockerode(options));
+  // Required here, not imported at the top: dockerode and its dependencies take a good part of
+  // a second to load, which commands that never reach Docker (ferry --help, show) must not pay.
+  const DockerodeClass = require('dockerode') as typeof Dockerode;
+  return new DockerodeClient(new DockerodeClass(options));
 }
 
 /** Methods as own properties, so a client can be spread into a variant (`{ ...real, initBinary }`). */

@@ -1,4 +1,4 @@
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier } from './pg-escape.js';
 import type { FilterCondition } from './artifacts/schema-analysis.js';
 
 /**
