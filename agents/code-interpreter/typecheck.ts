@@ -64,6 +64,12 @@ const GLOBALS_TEXT = `declare var console: {
 };
 `;
 
+/**
+ * What the check depends on besides the program and row types: its files and options. Part of
+ * the key a pass is cached under (typecheck-cache.ts); bump `setup` when \`options\` change.
+ */
+export const TYPECHECK_SETUP = JSON.stringify({ setup: 1, lib: LIB, contract: CONTRACT_TEXT, globals: GLOBALS_TEXT });
+
 export interface TypecheckResult {
   ok: boolean;
   diagnostics: Diagnostic[];
