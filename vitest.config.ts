@@ -24,6 +24,8 @@ const UNIT_TESTS = [
   'test/architecture/function-size.test.ts',
   'test/cli/commands.test.ts',
   'test/filters/glob-and-filter-sql.test.ts',
+  'test/cli/registry.test.ts',
+  'test/cli/dist-state.test.ts',
 ];
 
 const shared = {

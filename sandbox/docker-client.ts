@@ -4,7 +4,8 @@
  * swapped) without them.
  */
 import { Writable } from 'node:stream';
-import Dockerode from 'dockerode';
+import { createRequire, Module } from 'node:module';
+import type Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
 
@@ -106,8 +107,39 @@ function asString(v: unknown): string | null {
 }
 
 /** A DockerClient over dockerode; options as dockerode takes them (default: DOCKER_HOST or /var/run/docker.sock). */
+const require = createRequire(import.meta.url);
+
+/**
+ * dockerode requires its BuildKit session module (gRPC and a protobuf loader, about half a
+ * second of CPU) at load, yet calls it only from buildImage with BuildKit, which ferry never
+ * uses (the sandbox image is built with the classic builder). A stand-in takes its place in
+ * the require cache and loads the real module on the first call, so nothing is lost if it
+ * is ever called. If dockerode's layout changes, the real module simply loads as before.
+ */
+function deferDockerodeSession(): void {
+  let path: string;
+  try {
+    path = require.resolve('dockerode/lib/session.js');
+  } catch {
+    return;
+  }
+  if (require.cache[path]) return;
+  const stand = new Module(path);
+  stand.filename = path;
+  stand.loaded = true;
+  stand.exports = (...args: unknown[]): unknown => {
+    delete require.cache[path];
+    return (require(path) as (...a: unknown[]) => unknown)(...args);
+  };
+  require.cache[path] = stand;
+}
+
 export function createDockerClient(options?: Dockerode.DockerOptions): DockerClient {
-  return new DockerodeClient(new Dockerode(options));
+  // Required here, not imported at the top: dockerode and its dependencies take a good part of
+  // a second to load, which commands that never reach Docker (ferry --help, show) must not pay.
+  deferDockerodeSession();
+  const DockerodeClass = require('dockerode') as typeof Dockerode;
+  return new DockerodeClient(new DockerodeClass(options));
 }
 
 /** Methods as own properties, so a client can be spread into a variant (`{ ...real, initBinary }`). */

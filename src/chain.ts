@@ -109,6 +109,7 @@ export async function prepareProgram(input: {
     analysis: input.analysis,
     ...(input.transforms ? { transforms: input.transforms.bodies, transformsGenerator: input.transforms.generator } : {}),
     ...(input.nodeMajor !== undefined ? { nodeMajor: input.nodeMajor } : {}),
+    typecheckCacheDir: input.dir,
   });
   await mkdir(input.dir, { recursive: true });
   const programPath = join(input.dir, 'program.ts');

@@ -1,12 +1,12 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import type * as esbuild from 'esbuild';
 import { sha256 } from '../../src/core/artifacts/hash.js';
 import { CodegenError } from '../../src/core/errors.js';
+import { PACKAGE_ROOT } from '../../src/core/package-root.js';
 
 /** The repository root: the bundle's working directory, so module paths in it are repo-relative. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = `${PACKAGE_ROOT}/`;
 export const HARNESS_PATH = join(REPO_ROOT, 'sandbox', 'harness', 'harness.ts');
 /** The file name of a bundle inside the directory the caller gives. */
 export const BUNDLE_FILE = 'bundle.cjs';
@@ -121,8 +121,10 @@ function describeMessages(messages: readonly esbuild.Message[]): string {
 export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
   const target = bundleTarget(input.nodeMajor);
   let result: esbuild.BuildResult<{ write: false }>;
+  // Imported here: only a run or an approval bundles, and esbuild's load is not free.
+  const { build } = await import('esbuild');
   try {
-    result = await esbuild.build({
+    result = await build({
       stdin: { contents: input.entry ?? harnessEntry(), resolveDir: REPO_ROOT, sourcefile: ENTRY_FILE, loader: 'ts' },
       absWorkingDir: REPO_ROOT,
       bundle: true,

@@ -7,7 +7,8 @@ import { bundleProgram, parentsEntry, writeBundle, type BundleInfo, type ParentV
 import { GENERATOR_VERSION, generateProgram } from './generate-program.js';
 import { resolvePlan } from './resolve.js';
 import { generateRowTypes } from './row-types.js';
-import { formatDiagnostics, typecheckProgram } from './typecheck.js';
+import { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typecheck.js';
+import { recordTypecheckPassed, typecheckKey, typecheckPassedBefore } from './typecheck-cache.js';
 
 export { GENERATOR_VERSION } from './generate-program.js';
 export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, parentsEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult, type ParentValues } from './bundle.js';
@@ -33,6 +34,11 @@ export interface GenerateScriptInput {
   transformsGenerator?: GeneratedScript['generator'];
   /** The Node major of the sandbox that will run the bundle (FERRY_SANDBOX_NODE); default 18. Recorded in the artifact. */
   nodeMajor?: number;
+  /**
+   * Where a passed type-check of this exact program is remembered (the plan's bundle dir): a
+   * second generation of the same text (ferry run after ferry approve) skips the check.
+   */
+  typecheckCacheDir?: string;
 }
 
 /** The first line of every bundle: which plan's program it is. */
@@ -59,6 +65,15 @@ function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string
  * bundleScript() later rebuilds the same bytes into the run directory and checks them
  * against this hash. Nothing is written to disk here.
  */
+async function checkOrCached(program: string, rowTypes: string, cacheDir: string | undefined): Promise<TypecheckResult> {
+  if (cacheDir === undefined) return typecheckProgram({ program, rowTypes });
+  const key = typecheckKey(program, rowTypes);
+  if (await typecheckPassedBefore(cacheDir, key)) return { ok: true, diagnostics: [] };
+  const result = typecheckProgram({ program, rowTypes });
+  if (result.ok) await recordTypecheckPassed(cacheDir, key);
+  return result;
+}
+
 export async function generateScript(input: GenerateScriptInput): Promise<GeneratedScript> {
   const plan = parseInput(MigrationPlan, input.plan, 'migration plan');
   const analysis = parseInput(SchemaAnalysis, input.analysis, 'schema analysis');
@@ -67,7 +82,7 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
   const transforms = new Map(Object.entries(input.transforms ?? {}));
   const program = input.programOverride ?? generateProgram(resolved, rowTypes, transforms);
 
-  const typecheck = typecheckProgram({ program, rowTypes: rowTypes.text });
+  const typecheck = await checkOrCached(program, rowTypes.text, input.typecheckCacheDir);
   if (!typecheck.ok) {
     const origin = input.programOverride === undefined ? 'The generated program' : 'The given program';
     throw new CodegenError(

@@ -1,8 +1,9 @@
-import ts from 'typescript';
+import type TS from 'typescript';
 import type { EnumTypeInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { CodegenError } from '../../src/core/errors.js';
 import type { ProgramColumn } from './resolve.js';
 import { jsonTypeOf } from './row-types.js';
+import { typescript } from './typescript.js';
 import { commentText, pascalCase, tsString, type NameAllocator } from './ts-text.js';
 
 type TransformColumn = Extract<ProgramColumn, { kind: 'transform' }>;
@@ -29,8 +30,9 @@ export function transformSignature(column: TransformColumn, enumName: string | u
  */
 export function checkFunctionBody(target: string, body: string): void {
   const text = `function f(row) {\n${body}\n}`;
+  const ts = typescript();
   const file = ts.createSourceFile('body.ts', text, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
-  const diagnostics = (file as unknown as { parseDiagnostics?: ts.Diagnostic[] }).parseDiagnostics ?? [];
+  const diagnostics = (file as unknown as { parseDiagnostics?: TS.Diagnostic[] }).parseDiagnostics ?? [];
   const only = file.statements[0];
   if (diagnostics.length > 0 || file.statements.length !== 1 || !only || !ts.isFunctionDeclaration(only) || only.end !== text.length) {
     throw new CodegenError('TRANSFORM_INVALID', `the function written for ${target} is not a single function body${diagnostics[0] ? `: ${ts.flattenDiagnosticMessageText(diagnostics[0].messageText, ' ')}` : ''}`, {

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
-import ts from 'typescript';
+import type TS from 'typescript';
 import type { Diagnostic } from '../../src/core/artifacts/generated-script.js';
+import { typescript } from './typescript.js';
 
 /**
  * Type-checks a transform program against its row types, in memory, with the installed
@@ -17,7 +18,8 @@ const GLOBALS = `${ROOT}/sandbox-globals.d.ts`;
 
 const LIB = 'lib.es2022.d.ts';
 
-const OPTIONS: ts.CompilerOptions = {
+/** The compiler options (a function: TypeScript is loaded on first use, see ./typescript.ts). */
+const options = (ts: typeof TS): TS.CompilerOptions => ({
   target: ts.ScriptTarget.ES2022,
   module: ts.ModuleKind.ESNext,
   // Extensionless './row-types' and './program', as esbuild resolves them when bundling.
@@ -34,7 +36,7 @@ const OPTIONS: ts.CompilerOptions = {
   // The lib files are TypeScript's own; checking them on every call costs time and finds nothing.
   skipLibCheck: true,
   noEmit: true,
-};
+});
 
 /**
  * The harness calls `transform(row)` and sends back what it returns, so the program must
@@ -62,25 +64,34 @@ const GLOBALS_TEXT = `declare var console: {
 };
 `;
 
+/**
+ * What the check depends on besides the program and row types: its files and options. Part of
+ * the key a pass is cached under (typecheck-cache.ts); bump `setup` when \`options\` change.
+ */
+export const TYPECHECK_SETUP = JSON.stringify({ setup: 1, lib: LIB, contract: CONTRACT_TEXT, globals: GLOBALS_TEXT });
+
 export interface TypecheckResult {
   ok: boolean;
   diagnostics: Diagnostic[];
 }
 
-const libDir = dirname(ts.getDefaultLibFilePath(OPTIONS));
+let libDirOnce: string | undefined;
+const libDirectory = (): string => (libDirOnce ??= dirname(typescript().getDefaultLibFilePath(options(typescript()))));
 
 /**
  * Parsed lib files, shared by every check: parsing and binding lib.es2022 and its references
  * is most of a cold check's cost, and a SourceFile is immutable once bound.
  */
-const libFiles = new Map<string, ts.SourceFile>();
-let previous: ts.Program | undefined;
+const libFiles = new Map<string, TS.SourceFile>();
+let previous: TS.Program | undefined;
 
-function cacheKey(fileName: string, version: ts.ScriptTarget | ts.CreateSourceFileOptions): string {
+function cacheKey(fileName: string, version: TS.ScriptTarget | TS.CreateSourceFileOptions): string {
   return typeof version === 'object' ? `${fileName}|${version.languageVersion}|${version.impliedNodeFormat ?? ''}` : `${fileName}|${version}`;
 }
 
-function createHost(files: ReadonlyMap<string, string>): ts.CompilerHost {
+function createHost(files: ReadonlyMap<string, string>): TS.CompilerHost {
+  const ts = typescript();
+  const libDir = libDirectory();
   const isLib = (fileName: string) => fileName.startsWith(`${libDir}/`);
   return {
     getSourceFile(fileName, version) {
@@ -112,12 +123,13 @@ function createHost(files: ReadonlyMap<string, string>): ts.CompilerHost {
 }
 
 function displayName(fileName: string): string {
+  const libDir = libDirectory();
   if (fileName.startsWith(`${ROOT}/`)) return fileName.slice(ROOT.length + 1);
   if (fileName.startsWith(`${libDir}/`)) return fileName.slice(libDir.length + 1);
   return fileName;
 }
 
-function toDiagnostic(d: ts.Diagnostic): Diagnostic {
+function toDiagnostic(d: TS.Diagnostic): Diagnostic {
   let line: number | null = null;
   let column: number | null = null;
   if (d.file && d.start !== undefined) {
@@ -130,7 +142,7 @@ function toDiagnostic(d: ts.Diagnostic): Diagnostic {
     line,
     column,
     code: d.code,
-    message: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+    message: typescript().flattenDiagnosticMessageText(d.messageText, '\n'),
   };
 }
 
@@ -142,9 +154,10 @@ export function typecheckProgram(input: { program: string; rowTypes: string }): 
     [CONTRACT, CONTRACT_TEXT],
     [GLOBALS, GLOBALS_TEXT],
   ]);
+  const ts = typescript();
   const program = ts.createProgram({
     rootNames: [PROGRAM, ROW_TYPES, CONTRACT, GLOBALS],
-    options: OPTIONS,
+    options: options(ts),
     host: createHost(files),
     ...(previous ? { oldProgram: previous } : {}),
   });

@@ -1,6 +1,6 @@
 import { InputError } from '../core/errors.js';
 import { commandHelp, parseCommandArgs, type Command, type CommandContext, type FlagSpecs } from './args.js';
-import { COMMANDS } from './commands/index.js';
+import { COMMAND_LIST } from './commands/registry.js';
 
 const ENVIRONMENT = `Environment
   SOURCE_DATABASE_URL      the legacy database (read in one read-only snapshot)
@@ -14,7 +14,7 @@ const ENVIRONMENT = `Environment
   FERRY_STATE_URL          where the run store (schema ferry) lives (default: the target)
   FERRY_API_TOKEN          the bearer token of ferry serve (default: generated at first start)`;
 
-export function topHelp(commands: ReadonlyArray<Command<FlagSpecs>> = COMMANDS): string {
+export function topHelp(commands: ReadonlyArray<{ name: string; summary: string }> = COMMAND_LIST): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
   return [
     'ferry — move a table from a legacy PostgreSQL into a new PostgreSQL/Supabase schema, safely.',
@@ -30,10 +30,11 @@ export function topHelp(commands: ReadonlyArray<Command<FlagSpecs>> = COMMANDS):
   ].join('\n');
 }
 
-export function findCommand(name: string): Command<FlagSpecs> {
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new InputError('COMMAND_UNKNOWN', `unknown command "${name}"`, { hint: `ferry --help lists the commands: ${COMMANDS.map((c) => c.name).join(', ')}` });
-  return command;
+/** The command's module, imported now (see commands/registry.ts). */
+export async function findCommand(name: string): Promise<Command<FlagSpecs>> {
+  const entry = COMMAND_LIST.find((c) => c.name === name);
+  if (!entry) throw new InputError('COMMAND_UNKNOWN', `unknown command "${name}"`, { hint: `ferry --help lists the commands: ${COMMAND_LIST.map((c) => c.name).join(', ')}` });
+  return entry.load();
 }
 
 /**
@@ -49,7 +50,7 @@ export async function dispatch(argv: string[], ctx: CommandContext): Promise<num
   if (first.startsWith('-')) {
     throw new InputError('CLI_UNKNOWN_FLAG', `flags follow the command: ferry <command> ${first} …`, { hint: 'ferry --help lists the commands; ferry <command> --help their flags' });
   }
-  const command = findCommand(first);
+  const command = await findCommand(first);
   const args = parseCommandArgs(command, rest);
   if ((args.values as Record<string, unknown>).help === true) {
     ctx.say(commandHelp(command));

@@ -1,4 +1,4 @@
-import { escapeIdentifier } from 'pg';
+import { escapeIdentifier } from './pg-escape.js';
 
 /**
  * A description's filter condition (artifacts' FilterCondition), stated structurally: the

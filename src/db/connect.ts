@@ -1,16 +1,25 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { DatabaseError } from '../core/errors.js';
 import { tlsHint, withLibpqTls, type TlsOptions } from './tls.js';
 
 /** Type OIDs whose text form ferry keeps as it is: no Date objects, no timezone drift. */
 const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
 
-const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (KEEP_AS_TEXT.includes(oid)) return (v: string) => v;
-    return pg.types.getTypeParser(oid, format);
-  },
-};
+/**
+ * pg, imported at the first connection: its load reaches Node's fetch stack (a few hundred
+ * ms), which commands that never connect (`ferry show`, `--help`) must not pay.
+ */
+let pgModule: Promise<typeof pg> | undefined;
+const loadPg = (): Promise<typeof pg> => (pgModule ??= import('pg').then((m) => m.default));
+
+function typeParsers(pgTypes: typeof pg.types) {
+  return {
+    getTypeParser(oid: number, format?: 'text' | 'binary') {
+      if (KEEP_AS_TEXT.includes(oid)) return (v: string) => v;
+      return pgTypes.getTypeParser(oid, format);
+    },
+  };
+}
 
 /**
  * A connected client. Errors say which database (by role, never by password) could not be
@@ -18,10 +27,11 @@ const types = {
  */
 export async function connect(url: string, role: 'source' | 'target' | 'state', applicationName = 'ferry', tls: TlsOptions = {}): Promise<pg.Client> {
   const variable = role === 'source' ? 'SOURCE_DATABASE_URL' : role === 'state' ? 'FERRY_STATE_URL' : 'TARGET_DATABASE_URL';
+  const { Client, types } = await loadPg();
   let client: pg.Client | undefined;
   try {
     // sslmode as libpq reads it (src/db/tls.ts); pg reads a sslrootcert file while parsing.
-    client = new pg.Client({ connectionString: withLibpqTls(url, tls), application_name: applicationName, types });
+    client = new Client({ connectionString: withLibpqTls(url, tls), application_name: applicationName, types: typeParsers(types) });
     await client.connect();
   } catch (cause) {
     await client?.end().catch(() => undefined);

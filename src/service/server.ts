@@ -2,8 +2,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FerryError, InputError } from '../core/errors.js';
+import { packagePath } from '../core/package-root.js';
 import type { RunStore } from '../store/run-store.js';
 import { ServiceContext, type ServiceOptions } from './context.js';
 import { errorBody, errorStatus, send } from './http.js';
@@ -50,7 +50,7 @@ export async function resolveToken(store: RunStore, configured: string | undefin
 
 // ---- static review page ---------------------------------------------------------------
 
-const PAGE_DIR = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'review', 'page');
+const PAGE_DIR = packagePath('src', 'review', 'page');
 const STATIC: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },

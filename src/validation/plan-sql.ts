@@ -1,4 +1,4 @@
-import { escapeLiteral } from 'pg';
+import { escapeLiteral } from '../core/pg-escape.js';
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';

@@ -10,6 +10,7 @@ import { defineCommand, HELP_FLAG, type CommandContext, type FlagValues } from '
 import { transformHashes, transformsFor } from '../plan-command.js';
 import { approvePlanSet, isPlanSetFile } from '../plan-set-command.js';
 import { loadPlanWithAnalysis, URL_FLAGS, withConnections, withUrls, type LoadedPlan } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 const FLAGS = {
   ...HELP_FLAG,
@@ -104,7 +105,7 @@ async function writeProgram(config: FerryConfig, loaded: LoadedPlan, approved: L
 
 export const approveCmd = defineCommand({
   name: 'approve',
-  summary: 'resolve flagged values (--map/--fk/--column) and approve',
+  summary: SUMMARIES.approve,
   usage: `ferry approve <plan.json|plan id> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
                 [--column <target>=<source column>|<expression>|const:<value>|default]... [--by <name>]
                 [--orphans <column>=set_null|fail]... [--map-null [<enum column>=]<enum value>]...

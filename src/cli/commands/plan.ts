@@ -10,6 +10,7 @@ import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPat
 import { namesSeveralTables, planSetCommand } from '../plan-set-command.js';
 import { URL_FLAGS, withConnections, withUrls } from '../shared.js';
 import type { FerryConfig } from '../../config.js';
+import { SUMMARIES } from './registry.js';
 
 const USAGE = `ferry plan "<description>" [--out <plan.json>] [--source <url>] [--target <url>]
            [--llm claude|off] [--replay <plan.model.json>] [--annotate]`;
@@ -35,7 +36,7 @@ async function savePlanned(config: FerryConfig, made: PlanCommandResult, outFlag
 
 export const planCmd = defineCommand({
   name: 'plan',
-  summary: 'analyse both databases and write a reviewable plan',
+  summary: SUMMARIES.plan,
   usage: USAGE,
   flags: {
     ...HELP_FLAG,

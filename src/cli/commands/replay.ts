@@ -1,10 +1,11 @@
 import { replayCommand } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG } from '../args.js';
 import { runIdArg, URL_FLAGS, WEAK_SANDBOX_FLAG, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const replayCmd = defineCommand({
   name: 'replay',
-  summary: "run a recorded run's bundle and plan again, dry, and compare",
+  summary: SUMMARIES.replay,
   usage: 'ferry replay <run> [--allow-weak-sandbox] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,

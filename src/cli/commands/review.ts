@@ -1,10 +1,11 @@
 import { defineCommand, HELP_FLAG } from '../args.js';
 import { reviewCommand } from '../review-command.js';
 import { loadPlanWithAnalysis, URL_FLAGS, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const reviewCmd = defineCommand({
   name: 'review',
-  summary: 'resolve flagged values and approve, question by question',
+  summary: SUMMARIES.review,
   usage: 'ferry review <plan.json|plan id> [--by <name>] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,

@@ -2,10 +2,11 @@ import { rollbackMigration } from '../../orchestrator/rollback.js';
 import { withStore } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG, positiveInteger } from '../args.js';
 import { migrationIdArg, URL_FLAGS, withConnections, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const rollbackCmd = defineCommand({
   name: 'rollback',
-  summary: 'delete exactly the rows a run inserted, with their mappings',
+  summary: SUMMARIES.rollback,
   usage: 'ferry rollback <migration-id> [--batch <n>] [--cascade] [--trust-control] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,

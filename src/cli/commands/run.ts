@@ -18,6 +18,9 @@ import { defineCommand, HELP_FLAG, optionalPositiveInteger, type CommandContext 
 import { approvedTransforms } from '../plan-command.js';
 import { isPlanSetFile, runPlanSet } from '../plan-set-command.js';
 import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, withUrls, type LoadedPlan } from '../shared.js';
+import { RunPhases } from '../run-phases.js';
+import { createLogger } from '../../logger.js';
+import { SUMMARIES } from './registry.js';
 
 type Say = CommandContext['say'];
 interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
@@ -50,18 +53,21 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
   return approved;
 }
 
-async function runOne(config: FerryConfig, conn: Connections, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say): Promise<RunOutcome> {
+async function runOne(config: FerryConfig, conn: Connections, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases): Promise<RunOutcome> {
+  phases.mark('connect');
   assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
   const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
   const transforms = await withStore(config, (store) => approvedTransforms({ planPath: loaded.paths.plan, plan, store, say }));
   const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, ...(transforms ? { transforms } : {}) });
   say(`   program: ${program.programPath}`);
   say(sandboxChoiceLine(choice));
+  phases.mark('prepareProgram');
+  const print = runEventPrinter(say);
   // The approval is the store's, recorded once by ferry approve; executeRun checks this plan is it.
   return withStore(config, (store) =>
     executeRun({
       store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
-      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: runEventPrinter(say), say,
+      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: (e) => { phases.onEvent(e); print(e); }, say,
     }),
   );
 }
@@ -92,7 +98,7 @@ function reportOutcome(recorded: RunOutcome, say: Say): number {
 
 export const runCmd = defineCommand({
   name: 'run',
-  summary: 'generate, type-check and run the program in the sandbox, then validate',
+  summary: SUMMARIES.run,
   usage: 'ferry run <plan.json|plan set.json|plan id> [--dry-run] [--parallel <n>] [--approve [--by <name>]] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,
@@ -120,6 +126,7 @@ run (--dry-run and --parallel apply to each), and stops at the first failure. A 
 set goes through every plan and writes nothing; a child whose parent would still write rows
 is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
   async run({ values: v, positionals }, { say, loadConfig }) {
+    const phases = new RunPhases();
     const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
     const config = withUrls(loadConfig(), v);
     const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
@@ -128,7 +135,11 @@ is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, ex
     const plan = await approvedPlan(config, loaded, o, say);
     // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
     await withStore(config, (store) => store.approvedHash(plan));
-    const recorded = await withConnections(config, (conn) => runOne(config, conn, loaded, plan, o, say));
+    phases.mark('loadPlan');
+    const recorded = await withConnections(config, (conn) => runOne(config, conn, loaded, plan, o, say, phases));
+    // Validation and the run's record, after the stream: the rest of executeRun.
+    phases.mark('validate');
+    createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
     return reportOutcome(recorded, say);
   },
 });

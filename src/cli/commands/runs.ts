@@ -2,10 +2,11 @@ import { describeStatus, listControls } from '../../control/control-tables.js';
 import { listRecordedRuns, showRun, withStore } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger } from '../args.js';
 import { runIdArg, URL_FLAGS, withConnections, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const runsCmd = defineCommand({
   name: 'runs',
-  summary: 'list recorded runs; "runs show <run>": a run\'s timeline, logs, checksums and report',
+  summary: SUMMARIES.runs,
   usage: `ferry runs [--limit <n>]
 ferry runs show <run>`,
   flags: {

@@ -3,6 +3,7 @@ import { defaultPolicy } from '../../../sandbox/policy.js';
 import { sandboxNodeSetting } from '../../config.js';
 import { InputError } from '../../core/errors.js';
 import { defineCommand, HELP_FLAG } from '../args.js';
+import { SUMMARIES } from './registry.js';
 
 const USAGE = `ferry sandbox build-image [--node <version>]
                             build ferry-sandbox:node<major> offline, Node from the npm registry
@@ -13,7 +14,7 @@ ferry sandbox gc [--all]    remove those whose orchestrator is gone (--all: ever
 
 export const sandboxCmd = defineCommand({
   name: 'sandbox',
-  summary: 'build the offline sandbox image, print the policy, list/remove leftovers (build-image|policy|ps|gc)',
+  summary: SUMMARIES.sandbox,
   usage: USAGE,
   flags: {
     ...HELP_FLAG,

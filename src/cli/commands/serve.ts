@@ -1,10 +1,11 @@
 import { serveCommand } from '../../service/serve.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger } from '../args.js';
 import { URL_FLAGS, WEAK_SANDBOX_FLAG, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const serveCmd = defineCommand({
   name: 'serve',
-  summary: 'the HTTP API (/api) and the review page (/)',
+  summary: SUMMARIES.serve,
   usage: 'ferry serve [--port <n>] [--demo] [--allow-weak-sandbox] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,

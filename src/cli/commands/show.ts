@@ -2,10 +2,11 @@ import { renderPlan } from '../../present/render.js';
 import { defineCommand, HELP_FLAG } from '../args.js';
 import { isPlanSetFile, showPlanSet } from '../plan-set-command.js';
 import { loadPlanWithAnalysis } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const showCmd = defineCommand({
   name: 'show',
-  summary: 'print a plan: columns, enum mapping, FK decision, risk, review items',
+  summary: SUMMARIES.show,
   usage: 'ferry show <plan.json|plan set.json|plan id> [--json]',
   flags: {
     ...HELP_FLAG,

@@ -8,10 +8,11 @@ import { parseAsUser } from '../../target/app-visibility.js';
 import { validateMigration } from '../../validation/validate.js';
 import { defineCommand, HELP_FLAG } from '../args.js';
 import { migrationIdArg, URL_FLAGS, withConnections, withUrls } from '../shared.js';
+import { SUMMARIES } from './registry.js';
 
 export const validateCmd = defineCommand({
   name: 'validate',
-  summary: 're-check a run: counts, mappings, every row, distribution, FKs',
+  summary: SUMMARIES.validate,
   usage: 'ferry validate <migration-id> [--json] [--as-user <uuid>] [--source <url>] [--target <url>]',
   flags: {
     ...HELP_FLAG,

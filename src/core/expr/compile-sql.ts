@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { escapeLiteral } from '../pg-escape.js';
 import type { CastTarget, Expr, ParentHop, ScalarType } from './ast.js';
 import type { Typed } from './check.js';
 import { ExprError } from './errors.js';
@@ -20,7 +20,7 @@ import { quoteIdent, qualified } from '../sql.js';
 
 export const SESSION_SETTINGS_SQL = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'";
 
-const lit = (s: string): string => pg.escapeLiteral(s);
+const lit = (s: string): string => escapeLiteral(s);
 const WS = '[ \t\n\r\u000b\f]*';
 /** The ISO forms text must have to be read as a date or timestamptz (runtime.ts holds the same). */
 export const DATE_PATTERN = `^${WS}[0-9]{4}-[0-9]{2}-[0-9]{2}${WS}$`;

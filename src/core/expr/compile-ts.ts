@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { packagePath } from '../package-root.js';
 import type { CastTarget, Expr, ScalarType } from './ast.js';
 import type { Typed } from './check.js';
 import { ExprError } from './errors.js';
@@ -20,7 +21,7 @@ const RUNTIME_EXPORT = 'export const pg = api;';
  * and none of the runtime's helper names can clash with the program's own.
  */
 export function runtimeSource(): string {
-  const text = readFileSync(new URL('./runtime.ts', import.meta.url), 'utf8');
+  const text = readFileSync(packagePath('src', 'core', 'expr', 'runtime.ts'), 'utf8');
   const at = text.indexOf(RUNTIME_BODY_MARKER);
   const end = text.lastIndexOf(RUNTIME_EXPORT);
   if (at < 0 || end < at || text.slice(end + RUNTIME_EXPORT.length).trim() !== '') {

@@ -1,4 +1,5 @@
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
+import type { APIError } from '@anthropic-ai/sdk';
 import { ModelError } from './errors.js';
 import type { ContentBlock, ModelClient, ModelRequest, ModelResponse } from './types.js';
 
@@ -18,6 +19,9 @@ export interface AnthropicClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
+
+/** The SDK module, imported on first call: it is a thousand files that commands without a model must not load. */
+type Sdk = typeof import('@anthropic-ai/sdk');
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -44,27 +48,31 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
  */
 export class AnthropicModelClient implements ModelClient {
   readonly model: string;
-  private readonly sdk: Anthropic;
+  private sdk: Promise<{ mod: Sdk; client: Anthropic }> | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
   constructor(private readonly options: AnthropicClientOptions) {
     this.model = options.model;
-    this.sdk = new Anthropic({
-      apiKey: options.apiKey,
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: 0,
-      timeout: options.timeoutMs,
-    });
     this.sleep = options.sleep ?? realSleep;
     this.random = options.random ?? Math.random;
   }
 
+  private client(): Promise<{ mod: Sdk; client: Anthropic }> {
+    const { apiKey, baseURL, timeoutMs } = this.options;
+    this.sdk ??= import('@anthropic-ai/sdk').then((mod) => ({
+      mod,
+      client: new mod.default({ apiKey, ...(baseURL ? { baseURL } : {}), maxRetries: 0, timeout: timeoutMs }),
+    }));
+    return this.sdk;
+  }
+
   async createMessage(request: ModelRequest): Promise<ModelResponse> {
+    const { mod, client } = await this.client();
     const attempts: string[] = [];
     for (let attempt = 0; ; attempt++) {
       try {
-        const message = await this.sdk.messages.create({
+        const message = await client.messages.create({
           model: this.model,
           max_tokens: request.maxTokens,
           system: request.system,
@@ -85,7 +93,7 @@ export class AnthropicModelClient implements ModelClient {
           model: message.model,
         };
       } catch (e) {
-        const failure = classify(e, this.options.timeoutMs);
+        const failure = classify(mod, e, this.options.timeoutMs);
         attempts.push(failure.summary);
         if (!failure.retryable || attempt >= this.options.maxRetries) {
           throw new ModelError(failure.code, failure.category, `${failure.summary}${attempts.length > 1 ? ` (after ${attempts.length} attempts: ${attempts.join('; ')})` : ''}`, {
@@ -116,7 +124,7 @@ interface Failure {
   status?: number;
 }
 
-function classify(e: unknown, timeoutMs: number): Failure {
+function classify({ APIConnectionError, APIConnectionTimeoutError, APIError }: Sdk, e: unknown, timeoutMs: number): Failure {
   if (e instanceof APIConnectionTimeoutError) {
     return { code: 'MODEL_TIMEOUT', category: 'third_party', summary: `the model API did not answer within ${timeoutMs} ms`, hint: 'raise FERRY_MODEL_TIMEOUT_MS or try again later', retryable: true, retryAfterMs: null };
   }

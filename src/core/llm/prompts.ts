@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { sha256 } from '../artifacts/hash.js';
 import { FerryError } from '../errors.js';
+import { packagePath } from '../package-root.js';
 
 /** prompts/ at the repository root: one versioned template per agent (`planning.v1.md`). */
-const PROMPTS_DIR = fileURLToPath(new URL('../../../prompts/', import.meta.url));
+const PROMPTS_DIR = packagePath('prompts');
 
 export interface PromptTemplate {
   /** `planning.v1` */

@@ -1,0 +1,51 @@
+/**
+ * `npm run bench:seed`: the case study end to end as a person runs it: `ferry run` of an
+ * approved plan (31 rows, the Docker sandbox, the image already built), median of 5 spawns,
+ * each rolled back after (`ferry rollback`, not timed) so every run moves the same rows. One
+ * run before the five warms the image's page cache and the run store; it is not counted.
+ * Prints wall and CPU time of the ferry process and the phases `ferry run` logs (FERRY_LOG_LEVEL=info,
+ * src/cli/run-phases.ts). Uses dist/ (built first when stale). Prints figures; asserts nothing.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { distIsFresh } from '../bin/dist-state.mjs';
+import { BIN, expectOk, median, say, startCase, type FerryResult } from './case-env.js';
+
+const RUNS = 5;
+const root = join(BIN, '..', '..');
+if (!distIsFresh(root)) {
+  say('dist/ is missing or older than the sources: npm run build');
+  execFileSync(process.execPath, [join(root, 'bin', 'build.mjs')], { stdio: 'inherit' });
+}
+
+/** The `phasesMs` of the run's "ferry run phases" log line. */
+function phasesOf(r: FerryResult): Record<string, number> {
+  for (const line of r.stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string; phasesMs?: Record<string, number> };
+    if (entry.msg === 'ferry run phases' && entry.phasesMs) return entry.phasesMs;
+  }
+  throw new Error(`ferry run logged no phases:\n${r.stderr}`);
+}
+
+const c = await startCase();
+try {
+  const plan = await c.plan();
+  expectOk(await c.ferry(['approve', plan]), 'ferry approve');
+  const runs: FerryResult[] = [];
+  for (let i = 0; i <= RUNS; i++) {
+    const r = expectOk(await c.ferry(['run', plan], { FERRY_LOG_LEVEL: 'info' }), 'ferry run');
+    if (!/31 inserted/.test(r.stdout)) throw new Error(`expected 31 rows inserted:\n${r.stdout}`);
+    const id = /migration (\d+) completed/.exec(r.stdout)?.[1];
+    expectOk(await c.ferry(['rollback', id ?? '']), 'ferry rollback');
+    if (i > 0) runs.push(r);
+  }
+  const phases = runs.map(phasesOf);
+  const ms = (n: number) => `${Math.round(n)} ms`;
+  say(`ferry run of the case study (31 rows, Docker, warm image), median of ${RUNS}:`);
+  say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
+  say('  phases (median each; they need not add up to the median total):');
+  for (const name of Object.keys(phases[0]!)) say(`    ${name.padEnd(20)} ${ms(median(phases.map((p) => p[name] ?? 0)))}`);
+} finally {
+  await c.close();
+}
