@@ -17,11 +17,11 @@ export type Outcome =
     }
   | { kind: 'refused'; message: string };
 
-export type Reader = (input: { text: string; analysis: SchemaAnalysis; source: pg.Client; now: Date }) => Promise<Outcome>;
+export type Reader = (input: { text: string; analysis: SchemaAnalysis; source: pg.Client; now: Date }) => Promise<Outcome & { spans?: string[] }>;
 export type Verdict = 'correct' | 'flagged' | 'refused' | 'wrong';
 
 const literal = (v: string | number | boolean): string => (typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : String(v));
-const sortValues = (vs: Array<string | number>) => [...vs].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+const sortValues = (vs: Array<string | number>) => [...vs].sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
 
 /** Conditions as one normalized predicate: several `<>` on one column become NOT IN, one-item IN becomes `=`. */
 export function normalizePredicate(filters: FilterCondition[]): string {
@@ -90,7 +90,8 @@ export interface EvalResult {
 }
 
 /** Reads every description of the corpus against its schema pair (databases given by URL). */
-export async function evaluate(urls: Record<CorpusSchema, { source: string; target: string }>, read: Reader, now = EVAL_NOW): Promise<EvalResult> {
+export async function evaluate(urls: Record<CorpusSchema, { source: string; target: string }>, read: Reader, options: { now?: Date; show?: string } = {}): Promise<EvalResult> {
+  const now = options.now ?? EVAL_NOW;
   const counts: Record<Verdict, number> = { correct: 0, flagged: 0, refused: 0, wrong: 0 };
   const misses: string[] = [];
   for (const pair of SCHEMA_PAIRS) {
@@ -100,13 +101,14 @@ export async function evaluate(urls: Record<CorpusSchema, { source: string; targ
     try {
       const analysis = await analyzeSchemas({ source, target });
       for (const c of CORPUS.filter((x) => x.schema === pair.name)) {
-        let got: Outcome;
+        let got: Outcome & { spans?: string[] };
         try {
           got = await read({ text: c.text, analysis, source, now });
         } catch (e) {
           got = { kind: 'refused', message: e instanceof Error ? e.message : String(e) };
         }
         const { verdict, why } = judge(c, got);
+        if (options.show !== undefined && c.text.includes(options.show)) misses.push(`show [${c.schema}] ${JSON.stringify(c.text)}:\n    ${(got.kind === 'reading' ? got.spans ?? [] : [got.message]).join('\n    ')}`);
         counts[verdict]++;
         if (verdict !== 'correct') misses.push(`${verdict.padEnd(7)} [${c.schema}] ${JSON.stringify(c.text)}: ${why}`);
       }
