@@ -3,7 +3,8 @@ import { InputError, NotFoundError } from '../../../src/core/errors.js';
 import { closestNames } from '../../schema-analysis/names.js';
 import { singular } from '../words.js';
 import { claim, isFree, normName, quote, tableName, type ReadState } from './state.js';
-import { FILLER, MOVE_VERBS, type Token } from './tokens.js';
+import { FILLER, MOVE_VERBS, NEGATIONS, type Token } from './tokens.js';
+import { EXAMPLE_DESCRIPTION } from '../intent.js';
 
 type Role = 'source' | 'target';
 interface Mention {
@@ -65,10 +66,10 @@ function findMentions(state: ReadState): Mention[] {
   const { tokens, analysis } = state;
   const mentions: Mention[] = [];
   for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i]!.kind !== 'word' || NAME_FILLER.has(tokens[i]!.lower)) continue;
+    if (tokens[i]!.kind !== 'word' || NAME_FILLER.has(tokens[i]!.lower) || state.claimed[i]) continue;
     for (let n = Math.min(3, tokens.length - i); n >= 1; n--) {
       const words = tokens.slice(i, i + n);
-      if (words.some((t) => t.kind !== 'word')) continue;
+      if (words.some((t) => t.kind !== 'word') || state.claimed.slice(i, i + n).some(Boolean)) continue;
       const names = words.map((t) => t.lower);
       const sources = tablesNamed(analysis.source, names);
       const targets = tablesNamed(analysis.target, names);
@@ -96,6 +97,13 @@ function notFound(state: ReadState, from: number, to: number, role: Role, why: s
   const words = quote(state, from, to);
   const db = role === 'source' ? state.analysis.source : state.analysis.target;
   const closest = closestNames(words, db.tables.map(tableName));
+  if (why.startsWith('follows "') && !/[_\d.]/.test(words) && MOVE_VERBS.has(why.slice(9, -1).toLowerCase())) {
+    // A plain word after the verb ("move the stuff over") may not be meant as a table at all.
+    throw new InputError('DESCRIPTION_NOT_UNDERSTOOD', `read "${words}" as the source table because it ${why}, but the source database has no table "${words}"; closest: ${closest.join(', ')}`, {
+      hint: `name the tables, e.g. "${EXAMPLE_DESCRIPTION}" (or set ANTHROPIC_API_KEY to let Claude read free-form descriptions)`,
+      details: { role, words, suggestions: closest },
+    });
+  }
   throw new NotFoundError('TABLE_NOT_FOUND', `read "${words}" as the ${role} table because it ${why}, but the ${role} database has no table "${words}"; closest: ${closest.join(', ')}`, {
     hint: `name a ${role} table that exists, e.g. "${role === 'source' ? 'from' : 'into'} ${closest[0] ?? 'my_table'}"`,
     details: { role, words, suggestions: closest },
@@ -106,6 +114,14 @@ function notFound(state: ReadState, from: number, to: number, role: Role, why: s
 function checkStrongMarkers(state: ReadState, mentions: Mention[]): void {
   const { tokens } = state;
   tokens.forEach((t, i) => {
+    // "employees, then suppliers": what follows "then" in a list of tables is a table.
+    if (t.lower === 'then' && mentions.some((m) => m.to <= i)) {
+      let j = i + 1;
+      while (tokens[j]?.kind === 'word' && NAME_FILLER.has(tokens[j]!.lower)) j++;
+      const next = tokens[j];
+      const known = next && (FILLER.has(next.lower) || NEGATIONS.has(next.lower) || /^(map|keep|skip|set|lowercase|uppercase|rename|validate|run|approve|only)$/.test(next.lower));
+      if (next?.kind === 'word' && !known && !mentions.some((m) => m.from <= j && j < m.to)) notFound(state, j, j + 1, 'source', 'follows "then" in a list of tables');
+    }
     if (!STRONG.has(t.lower)) return;
     let j = i + 1;
     while (tokens[j]?.kind === 'word' && NAME_FILLER.has(tokens[j]!.lower)) j++;
@@ -201,8 +217,29 @@ function noSource(state: ReadState, leading: Array<{ m: Mention; table: TableInf
   });
 }
 
+/**
+ * "(support reps: employee became staff_members)": which legacy table a target table was made
+ * from, said to resolve references; not a table this description moves.
+ */
+function readParentPairs(state: ReadState): void {
+  const { tokens } = state;
+  tokens.forEach((t, i) => {
+    if (!/^(became|becomes)$/.test(t.lower) || tokens[i - 1]?.kind !== 'word' || tokens[i + 1]?.kind !== 'word') return;
+    const src = tablesNamed(state.analysis.source, [tokens[i - 1]!.lower]);
+    const tgt = tablesNamed(state.analysis.target, [tokens[i + 1]!.lower]);
+    if (src.length !== 1 || tgt.length !== 1) return;
+    let from = i - 1;
+    if (tokens[from - 1]?.text === ':') {
+      from -= 2;
+      while (from > 0 && tokens[from - 1]!.kind === 'word' && tokens[from - 1]!.text !== '(' && i - from < 5 && !/^(into|from|to)$/.test(tokens[from - 1]!.lower)) from--;
+    }
+    claim(state, from, i + 2, { kind: 'parent_pair', source: tableName(src[0]!), target: tableName(tgt[0]!) }, 'names which legacy table a referenced target table was made from');
+  });
+}
+
 /** Reads the table pairs: claims their words, fills state.items in the order written. */
 export function readTables(state: ReadState): void {
+  readParentPairs(state);
   const mentions = findMentions(state);
   checkStrongMarkers(state, mentions);
   const { drafts, leading } = pairUp(state, mentions);

@@ -40,7 +40,7 @@ export const FILLER = new Set([
   // articles, pronouns, plain prepositions and conjunctions
   'the', 'a', 'an', 'all', 'of', 'for', 'in', 'on', 'to', 'into', 'from', 'and', 'then', 'also',
   'rows', 'row', 'records', 'record', 'entries', 'data', 'table', 'tables', 'database', 'db', 'ones', 'one', 'those', 'that', 'which', 'who', 'are', 'is', 'be', 'were', 'their', 'its', 'only', 'just', 'anything', 'any', 'ones',
-  'old', 'new', 'legacy', 'existing', 'current', 'source', 'target', 'select',
+  'every', 'each', 'old', 'new', 'legacy', 'existing', 'current', 'source', 'target', 'select',
   // German
   'migriere', 'migrieren', 'übertrage', 'übertragen', 'kopiere', 'verschiebe', 'bitte', 'die', 'der', 'das', 'den', 'dem', 'des', 'alle', 'von', 'nach', 'in', 'für', 'und', 'dann', 'nur', 'tabelle', 'einträge', 'zeilen',
   // Spanish

@@ -82,7 +82,7 @@ export function negationBefore(state: ReadState, i: number): { start: number; ne
   let negated = false;
   while (j >= 0 && !state.claimed[j]) {
     const w = state.tokens[j]!.lower;
-    if (NEGATIONS.has(w) && !['but', 'pero', 'other', 'no'].includes(w)) {
+    if (NEGATIONS.has(w) && !['but', 'pero', 'other'].includes(w) && !(w === 'no' && /^(with|has|have)$/.test(state.tokens[j - 1]?.lower ?? ''))) {
       negated = true;
       start = j;
     } else if (w === 'no' && ['pero', 'but'].includes(state.tokens[j - 1]?.lower ?? '')) {

@@ -17,6 +17,7 @@ const FLAGS = {
   fk: { type: 'string', multiple: true, value: '<column>=<id>', help: 'the parent row a foreign key column takes' },
   column: { type: 'string', multiple: true, value: '<target>=<source column>|const:<value>|default', help: "where a target column's value comes from" },
   orphans: { type: 'string', multiple: true, value: '<column>=set_null|fail', help: 'what a reference with no parent mapping becomes' },
+  ack: { type: 'string', multiple: true, value: '<n>', help: "go ahead without the description's words #n (an unread span or a derivation)" },
   by: { type: 'string', value: '<name>', help: 'who approves (default the user name)' },
   llm: { type: 'string', value: 'claude|off', help: 'whether a model may write the functions of transform columns' },
   ...URL_FLAGS,
@@ -35,13 +36,17 @@ function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
     fk: pairs(v.fk, 'fk').map(([column, value]) => ({ column, value })),
     column: pairs(v.column, 'column').map(([target, origin]) => ({ target, origin })),
     orphans: pairs(v.orphans, 'orphans').map(([column, policy]) => ({ column, policy })),
+    ack: (v.ack ?? []).map((n) => {
+      if (!/^[1-9]\d*$/.test(n)) throw new InputError('FLAG_INVALID', `--ack takes the number of the description's words, got "${n}"`, { hint: 'the plan lists them as "(#3)"; e.g. --ack 3' });
+      return Number(n);
+    }),
   };
 }
 
 /** The overrides applied (each checked against the data) as a new revision; the plan itself when there are none. */
 async function revise(config: FerryConfig, loaded: LoadedPlan, o: PlanOverrides, by: string, say: CommandContext['say']) {
   const { plan, analysis, paths } = loaded;
-  if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) === 0) return plan;
+  if ((o.map?.length ?? 0) + (o.fk?.length ?? 0) + (o.column?.length ?? 0) + (o.orphans?.length ?? 0) + (o.ack?.length ?? 0) === 0) return plan;
   const targetTable = targetTableOf(plan, analysis);
   const next = await withConnections(config, (conn) =>
     applyOverrides(plan, o, by, createPlanProbe(conn.source, conn.target), new Date(), (c) => targetTable.columns.find((x) => x.name === c)?.nullable),
@@ -77,13 +82,15 @@ export const approveCmd = defineCommand({
   summary: 'resolve flagged values (--map/--fk/--column) and approve',
   usage: `ferry approve <plan.json|plan id> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
                 [--column <target>=<source column>|const:<value>|default]... [--by <name>]
-                [--orphans <column>=set_null|fail]...
+                [--orphans <column>=set_null|fail]... [--ack <n>]...
 ferry approve <plan set.json> [--by <name>]`,
   flags: FLAGS,
   details: `Applies the overrides (each one checked against the data: enum values must exist, parent
 rows must exist), then approves. Refuses while anything still needs review.
 --orphans: what a reference with no parent mapping (an orphan in the legacy data) becomes:
-set_null (only where the target column is nullable) or fail (the run stops, naming it).`,
+set_null (only where the target column is nullable) or fail (the run stops, naming it).
+--ack <n>: go ahead without the description's words #n (words the rules did not read, or a
+derivation you do not want); the acknowledgement is recorded in the plan's overrides.`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const config = withUrls(loadConfig(), v);
     const by = v.by ?? config.user;

@@ -15,6 +15,8 @@ export const SpanBinding = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('derivation'), item: z.number().int().nonnegative(), column: z.string(), expression: z.string() }),
   /** A source value mapped to an enum value, as `ferry approve --map` would. */
   z.object({ kind: z.literal('value_override'), item: z.number().int().nonnegative(), source: z.string(), target: z.string() }),
+  /** "employee became staff_members": which legacy table a referenced target table was made from (for references, not moved here). */
+  z.object({ kind: z.literal('parent_pair'), source: z.string(), target: z.string() }),
   /** The order the tables are to be moved in ("employees, then customers"). */
   z.object({ kind: z.literal('order'), tables: z.array(z.string()).min(2) }),
   /** Words that carry no choice: verbs of moving, articles, politeness, punctuation. */
@@ -73,6 +75,8 @@ export function describeSpan(span: ReadingSpan): string {
       return `${QUOTE(span.text)} → ${b.column} = ${b.expression}`;
     case 'value_override':
       return `${QUOTE(span.text)} → value ${JSON.stringify(b.source)} mapped to ${b.target}`;
+    case 'parent_pair':
+      return `${QUOTE(span.text)} → ${b.source} became ${b.target} (how references resolve; not moved by this plan)`;
     case 'order':
       return `${QUOTE(span.text)} → order ${b.tables.join(' → ')}`;
     case 'filler':

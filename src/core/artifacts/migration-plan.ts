@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ArtifactGenerator } from './generator.js';
 import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
+import { DescriptionReading, readingReviewSpans } from './description-reading.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -226,6 +227,14 @@ export const MigrationPlan = z.object({
     .optional(),
   /** Source columns no origin reads, each with why: what stays behind. */
   notCarried: z.array(z.object({ column: z.string(), why: z.string() })).optional(),
+  /**
+   * How the description was read, word by word (absent in plans made before it existed, and
+   * in plans the model read). `item`: which table pair of the reading this plan is;
+   * `acknowledged`: span numbers (1-based) a person acknowledged with ferry approve --ack.
+   */
+  reading: z
+    .object({ artifact: DescriptionReading, hash: z.string(), item: z.number().int().nonnegative(), acknowledged: z.array(z.number().int().positive()) })
+    .optional(),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 
@@ -253,10 +262,39 @@ export function reviewItems(plan: MigrationPlan): string[] {
       }
     }
   }
+  items.push(...readingItems(plan));
   for (const fk of plan.foreignKeys) {
     if (fk.status === 'needs_review' || fk.value === null) {
       items.push(
         `${fk.column}: no ${fk.refTable} row chosen — ${fk.reason}. Resolve with: ferry approve <plan> --fk ${fk.column}=<${fk.refColumn}>`,
+      );
+    }
+  }
+  return items;
+}
+
+/**
+ * The description's words the plan does not act on yet: unread words (quoted, with why) and
+ * derivations waiting for --column. A derivation is resolved once its column is overridden.
+ */
+export function readingItems(plan: MigrationPlan): string[] {
+  const r = plan.reading;
+  if (!r) return [];
+  const items: string[] = [];
+  for (const { index, span } of readingReviewSpans(r.artifact)) {
+    const n = index + 1;
+    const b = span.binding;
+    if (r.acknowledged.includes(n) || ('item' in b && b.item !== r.item)) continue;
+    if (b.kind === 'derivation') {
+      if (plan.columns.some((c) => c.target === b.column && c.status === 'overridden')) continue;
+      items.push(
+        `${b.column}: the description says "${span.text}" (words #${n}), read as ${b.column} = ${b.expression}. ` +
+          `Accept with: ferry approve <plan> --column ${b.column}=${JSON.stringify(b.expression)} (or --ack ${n} to keep the planned origin)`,
+      );
+    } else if (b.kind === 'unread') {
+      items.push(
+        `the description's words "${span.text}" (#${n}) were not read: ${b.why}; the plan does not act on them. ` +
+          `Resolve with: ferry plan again with them rephrased, or ferry approve <plan> --ack ${n} to go ahead without them`,
       );
     }
   }
