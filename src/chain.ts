@@ -2,7 +2,8 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
-import { buildPlan, linkParents, orderByDependencies, parseIntent, parseMultiIntent } from '../agents/planning/index.js';
+import { buildPlan, linkParents } from '../agents/planning/index.js';
+import { attachReading, readForPlanning } from './plan-reading.js';
 import { bundleScript, generateScript } from '../agents/code-interpreter/index.js';
 import type { GeneratedScript } from './core/artifacts/generated-script.js';
 import type { MigrationPlan } from './core/artifacts/migration-plan.js';
@@ -75,14 +76,21 @@ export async function describeToPlan(input: { description: string; conn: Connect
   say('🔍 Schema Analysis: reading both catalogs…');
   const full = await analyzeSchemas({ source, target });
   say(`   source ${full.source.database}: ${full.source.tables.length} tables · target ${full.target.database}: ${full.target.tables.length} tables, ${full.target.enums.length} enum type(s)`);
-  const intent = parseIntent(input.description, full);
+  const { reading, intents } = await readForPlanning(input.description, full, source);
+  if (intents.length > 1) {
+    throw new PlanError('DESCRIPTION_NAMES_SEVERAL_TABLES', `the description names ${intents.length} tables (${intents.map((i) => i.source.name).join(', ')}): that is a plan set`, {
+      hint: 'plan it with ferry plan (which writes one plan per table), or name one table',
+    });
+  }
+  const intent = intents[0]!;
   const analysis = await focusSource(full, source, { schema: intent.source.schema, table: intent.source.name, filters: intent.filters });
   const src = intent.source;
   say(`   ${src.name}: ${src.rowCount} rows, ${analysis.focus?.rowCount ?? 0} under the filter; classified ${src.classification.kind} (${src.classification.reasons.slice(0, 2).join('; ')})`);
   say(`   ${intent.target.name}: ${intent.target.rowCount} rows, ${intent.target.columns.length} columns, FKs → ${intent.target.foreignKeys.map((f) => f.refTable).join(', ') || 'none'}`);
   say('🧭 Planning: mapping columns, enum values and references…');
-  const plan = await buildPlan({ description: input.description, intent, analysis, probe: createPlanProbe(source, target), onProgress: (l) => say(`   ${l}`) });
-  return { analysis, plan };
+  const probe = createPlanProbe(source, target);
+  const built = await buildPlan({ description: input.description, intent, analysis, probe, onProgress: (l) => say(`   ${l}`) });
+  return { analysis, plan: await attachReading(built, reading, 0, probe) };
 }
 
 export interface PreparedProgram {
@@ -144,17 +152,18 @@ export async function describeToPlans(input: { description: string; conn: Connec
   const { source, target } = input.conn;
   say('🔍 Schema Analysis: reading both catalogs…');
   const full = await analyzeSchemas({ source, target });
-  const intents = parseMultiIntent(input.description, full);
-  if (!intents) return null;
-  const ordered = orderByDependencies(intents);
+  const { reading, intents: ordered } = await readForPlanning(input.description, full, source);
+  if (ordered.length < 2) return null;
   say(`🧭 Planning ${ordered.length} tables, parents first: ${ordered.map((i) => `${i.source.name} → ${i.target.name}`).join(', then ')}`);
   const planned: PlannedTable[] = [];
   for (const intent of ordered) {
     const analysis = await focusSource(full, source, { schema: intent.source.schema, table: intent.source.name, filters: intent.filters });
     // The set says which legacy table becomes which target table: references resolve through it, not names.
     const planSet = ordered.filter((o) => o !== intent).map((o) => ({ source: o.source, target: o.target }));
-    const plan = await buildPlan({ description: input.description, intent, analysis, planSet, probe: createPlanProbe(source, target), onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
-    planned.push({ analysis, plan });
+    const probe = createPlanProbe(source, target);
+    const built = await buildPlan({ description: input.description, intent, analysis, planSet, probe, onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
+    const item = reading.tables.findIndex((t) => t.source === `${intent.source.schema}.${intent.source.name}`);
+    planned.push({ analysis, plan: await attachReading(built, reading, item, probe) });
   }
   const linked = linkParents(planned.map((p) => p.plan));
   return planned.map((p, i) => ({ analysis: p.analysis, plan: linked[i]! }));

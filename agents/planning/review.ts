@@ -19,6 +19,27 @@ export interface PlanOverrides extends RowOverrides {
   column?: Array<{ target: string; origin: string }>;
   /** via_mapping column → what to do with a legacy value that has no parent mapping. */
   orphans?: Array<{ column: string; policy: string }>;
+  /** Numbers of the description's spans (review items) a person acknowledges: the plan goes ahead without them. */
+  ack?: number[];
+}
+
+/** Acknowledges description spans by number; each must be one of the plan's reading review items. */
+function acknowledge(next: MigrationPlan, ns: number[]): string[] {
+  const r = next.reading;
+  const notes: string[] = [];
+  for (const n of ns) {
+    const span = r?.artifact.spans[n - 1];
+    const b = span?.binding;
+    if (!r || !span || !b || (b.kind !== 'unread' && b.kind !== 'derivation') || ('item' in b && b.item !== r.item)) {
+      const open = r ? r.artifact.spans.flatMap((s, i) => (s.binding.kind === 'unread' || s.binding.kind === 'derivation' ? [`${i + 1} ("${s.text}")`] : [])) : [];
+      throw new InputError('OVERRIDE_UNKNOWN_ACK', `--ack ${n} names no unread words or derivation of this plan's description`, {
+        hint: open.length ? `words to acknowledge: ${open.join(', ')}` : 'this plan has no description words to acknowledge',
+      });
+    }
+    if (!r.acknowledged.includes(n)) r.acknowledged.push(n);
+    notes.push(`description words #${n} "${span.text}" acknowledged: the plan does not act on them`);
+  }
+  return notes;
 }
 
 /** A bare name is a source column (a copy, as before the column language); anything else is an expression. */
@@ -116,6 +137,7 @@ export async function applyOverrides(
     col.origin = { ...col.origin, onOrphan: o.policy };
     Object.assign(col, { status: 'overridden', confidence: 1, reason: `${col.reason.replace(/; decide: .*$/, '')}; orphans: ${o.policy}, set by ${by}` });
   }
+  notes.push(...acknowledge(next, overrides.ack ?? []));
   // Last: the recount sees the enum values as this revision leaves them.
   notes.push(...(await applyRowOverrides(next, overrides, probe, analysis)));
   next.revision = plan.revision + 1;

@@ -1,4 +1,5 @@
 import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { describeSpan } from '../core/artifacts/description-reading.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { parentKey, parentLookups } from '../core/expr/index.js';
 import { describePlanFilters } from '../core/plan/filter-sql.js';
@@ -64,11 +65,22 @@ function renderParentTables(plan: MigrationPlan): string[] {
   ];
 }
 
+/** The description as read, span by span (numbered as --ack takes them); filler words are left out. */
+export function renderReading(reading: NonNullable<MigrationPlan['reading']>): string[] {
+  const out = [`  Read word by word (${reading.artifact.reader}, reading ${reading.hash.slice(0, 12)}…):`];
+  reading.artifact.spans.forEach((s, i) => {
+    if (s.binding.kind === 'filler') return;
+    const ack = reading.acknowledged.includes(i + 1) ? ' (acknowledged)' : '';
+    out.push(`    #${i + 1} ${s.binding.kind === 'unread' ? '⚠ ' : ''}${describeSpan(s)}${ack}`);
+  });
+  return out;
+}
+
 export function renderPlan(plan: MigrationPlan): string {
   const out: string[] = [];
   out.push(`Plan ${plan.id}  (revision ${plan.revision}, ${plan.status.toUpperCase()}${plan.approvedBy ? ` by ${plan.approvedBy}` : ''})`);
   out.push(`  "${plan.description}"`);
-  out.push(`  ${plan.source.schema}.${plan.source.table} [${describePlanFilters(plan.source.filters)}] → ${plan.target.schema}.${plan.target.table}`);
+  out.push(`  ${plan.source.schema}.${plan.source.table} [${describePlanFilters(plan.source.filters)}] → ${plan.target.schema}.${plan.target.table}`, ...(plan.reading ? renderReading(plan.reading) : []));
   out.push(`  ${plan.source.rowCount} source rows; legacy key ${plan.source.key}; strategy ${plan.strategy.type}; batch size ${plan.strategy.batchSize}`);
   if (plan.strategy.dependencies.length) out.push(`  depends on: ${plan.strategy.dependencies.join(', ')}`);
   out.push('');

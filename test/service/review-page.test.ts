@@ -68,6 +68,10 @@ describeWithBrowser(`the review page in a real headless Chromium${browserChoice.
     await page.fill('#describe-text', DEMO_DESCRIPTION);
     await page.click('#describe-form button');
     await page.locator('[data-testid=plan-summary]').waitFor();
+    // The description as read: each span highlighted by what it became (issue 15).
+    expect(await page.locator('[data-testid=reading] mark.reading-filter').allTextContents()).toEqual(['of group 11']);
+    expect(await page.locator('[data-testid=reading] mark.reading-source_table').allTextContents()).toContain('dispatch_role');
+    expect(await page.locator('[data-testid=reading] mark.reading-unread').count()).toBe(0);
     const banner = page.locator('[data-testid=review-banner]');
     await expect.poll(() => banner.textContent(), { timeout: 30_000 }).toContain('1 decision(s)');
     expect(await banner.textContent()).toContain('Night Floater');

@@ -22,6 +22,7 @@ const FLAGS = {
   fk: { type: 'string', multiple: true, value: '<column>=<id>', help: 'the parent row a foreign key column takes' },
   column: { type: 'string', multiple: true, value: '<target>=<source column>|<expression>|const:<value>|default', help: "where a target column's value comes from (an expression in the column language: see README)" },
   orphans: { type: 'string', multiple: true, value: '<column>=set_null|fail', help: 'what a reference with no parent mapping becomes' },
+  ack: { type: 'string', multiple: true, value: '<n>', help: "go ahead without the description's words #n (an unread span or a derivation)" },
   by: { type: 'string', value: '<name>', help: 'who approves (default the user name)' },
   llm: { type: 'string', value: 'claude|off', help: 'whether a model may write the functions of transform columns' },
   ...URL_FLAGS,
@@ -65,13 +66,17 @@ export function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
     fk: pairs(v.fk, 'fk').map(([column, value]) => ({ column, value })),
     column: (v.column ?? []).map(splitColumn).map(([target, origin]) => ({ target, origin })),
     orphans: pairs(v.orphans, 'orphans').map(([column, policy]) => ({ column, policy })),
+    ack: (v.ack ?? []).map((n) => {
+      if (!/^[1-9]\d*$/.test(n)) throw new InputError('FLAG_INVALID', `--ack takes the number of the description's words, got "${n}"`, { hint: 'the plan lists them as "(#3)"; e.g. --ack 3' });
+      return Number(n);
+    }),
   };
 }
 
 /** The overrides applied (each checked against the data) as a new revision; the plan itself when there are none. */
 async function revise(config: FerryConfig, loaded: LoadedPlan, o: PlanOverrides, by: string, say: CommandContext['say']) {
   const { plan, analysis, paths } = loaded;
-  const asked = [o.map, o.mapNull, o.fk, o.column, o.orphans, o.exclude, o.excludeNull, o.where].reduce((n, l) => n + (l?.length ?? 0), 0);
+  const asked = [o.map, o.mapNull, o.fk, o.column, o.orphans, o.exclude, o.excludeNull, o.where, o.ack].reduce((n, l) => n + (l?.length ?? 0), 0);
   if (asked === 0) return plan;
   const targetTable = targetTableOf(plan, analysis);
   const next = await withConnections(config, (conn) =>
@@ -109,7 +114,7 @@ export const approveCmd = defineCommand({
   usage: `ferry approve <plan.json|plan id> [--map "<source value>=<enum value>"]... [--fk <column>=<id>]...
                 [--column <target>=<source column>|<expression>|const:<value>|default]... [--by <name>]
                 [--orphans <column>=set_null|fail]... [--map-null [<enum column>=]<enum value>]...
-                [--exclude "<source value>"]... [--exclude-null <column>]... [--where "<predicate>"]...
+                [--exclude "<source value>"]... [--exclude-null <column>]... [--where "<predicate>"]... [--ack <n>]...
 ferry approve <plan set.json> [--by <name>]`,
   flags: FLAGS,
   details: `Applies the overrides (each one checked against the data: enum values must exist, parent
@@ -121,7 +126,9 @@ characters, ? one, \* \? \\ those characters themselves; --map's glob expands ov
 flagged values only and the revision lists what it matched.
 --exclude / --exclude-null / --where narrow the rows that move (the plan's filter): the run,
 the counts and validation all read the same filter. --where is a condition in the column
-language (comparisons, AND / OR / NOT, IS [NOT] NULL, its functions and casts).`,
+language (comparisons, AND / OR / NOT, IS [NOT] NULL, its functions and casts).
+--ack <n>: go ahead without the description's words #n (words the rules did not read, or a
+derivation you do not want); the acknowledgement is recorded in the plan's overrides.`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const config = withUrls(loadConfig(), v);
     const by = v.by ?? config.user;

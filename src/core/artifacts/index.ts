@@ -5,3 +5,4 @@ export * from './migration-plan.js';
 export * from './generated-script.js';
 export * from './sandbox-run.js';
 export * from './validation-report.js';
+export * from './description-reading.js';

@@ -5,6 +5,7 @@ import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
 import { ColumnExpression } from '../expr/ast.js';
 import { escapeValueGlob } from '../glob.js';
+import { DescriptionReading, readingReviewSpans } from './description-reading.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -265,6 +266,14 @@ export const MigrationPlan = z.object({
     .optional(),
   /** Source columns no origin reads, each with why: what stays behind. */
   notCarried: z.array(z.object({ column: z.string(), why: z.string() })).optional(),
+  /**
+   * How the description was read, word by word (absent in plans made before it existed, and
+   * in plans the model read). `item`: which table pair of the reading this plan is;
+   * `acknowledged`: span numbers (1-based) a person acknowledged with ferry approve --ack.
+   */
+  reading: z
+    .object({ artifact: DescriptionReading, hash: z.string(), item: z.number().int().nonnegative(), acknowledged: z.array(z.number().int().positive()) })
+    .optional(),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
 
@@ -322,6 +331,7 @@ export function reviewDecisions(plan: MigrationPlan): ReviewDecision[] {
     }
   }
   items.push(...enumDecisions(plan));
+  items.push(...readingDecisions(plan));
   for (const fk of plan.foreignKeys) {
     if (fk.status === 'needs_review' || fk.value === null) {
       items.push({ about: `${fk.column}: no ${fk.refTable} row chosen — ${fk.reason}`, commands: [approveCmd(`--fk ${shellWord(fk.column)}=<${fk.refColumn}>`)] });
@@ -333,6 +343,39 @@ export function reviewDecisions(plan: MigrationPlan): ReviewDecision[] {
 /** What still stands between this plan and a run, in words a reviewer acts on. */
 export function reviewItems(plan: MigrationPlan): string[] {
   return reviewDecisions(plan).map((d) => `${d.about}. Resolve with: ${d.commands.join(' — or: ')}`);
+}
+
+/**
+ * The description's words the plan does not act on yet: unread words (quoted, with why) and
+ * derivations waiting for --column. A derivation is resolved once its column is overridden.
+ */
+export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
+  const r = plan.reading;
+  if (!r) return [];
+  const items: ReviewDecision[] = [];
+  for (const { index, span } of readingReviewSpans(r.artifact)) {
+    const n = index + 1;
+    const b = span.binding;
+    if (r.acknowledged.includes(n) || ('item' in b && b.item !== r.item)) continue;
+    if (b.kind === 'derivation') {
+      if (plan.columns.some((c) => c.target === b.column && c.status === 'overridden')) continue;
+      items.push({
+        about: `${b.column}: the description says "${span.text}" (words #${n}), read as ${b.column} = ${b.expression}`,
+        commands: [approveCmd(`--column ${shellWord(`${b.column}=${b.expression}`)}`), approveCmd(`--ack ${n}`) + ' (to keep the planned origin)'],
+      });
+    } else if (b.kind === 'unread') {
+      items.push({
+        about: `the description's words "${span.text}" (#${n}) were not read: ${b.why}; the plan does not act on them`,
+        commands: [`ferry plan again with them rephrased`, approveCmd(`--ack ${n}`) + ' (to go ahead without them)'],
+      });
+    }
+  }
+  return items;
+}
+
+/** The reading's items as text (see reviewItems). */
+export function readingItems(plan: MigrationPlan): string[] {
+  return readingDecisions(plan).map((d) => `${d.about}. Resolve with: ${d.commands.join(' — or: ')}`);
 }
 
 export type ViaMappingOrigin = Extract<ColumnOrigin, { kind: 'via_mapping' }>;

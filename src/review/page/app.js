@@ -124,6 +124,24 @@ function filtersText(filters) {
   return filters.length ? filters.map(filterText).join(' and ') : 'all rows';
 }
 
+/** The description with each span highlighted by what it became (issue 15); unread words numbered as --ack takes them. */
+function readingHtml(plan) {
+  const r = plan.reading;
+  if (!r) return esc(plan.description);
+  const text = r.artifact.description;
+  let at = 0;
+  let html = '';
+  r.artifact.spans.forEach((s, i) => {
+    html += esc(text.slice(at, s.start));
+    const b = s.binding;
+    const acked = r.acknowledged.includes(i + 1);
+    const title = b.kind === 'unread' ? `#${i + 1} not read: ${b.why}${acked ? ' (acknowledged)' : ''}` : `${b.kind.replace('_', ' ')}: ${b.table ?? b.shown ?? (b.expression ? `${b.column} = ${b.expression}` : b.source ? `${b.source} → ${b.target}` : '')} (${s.evidence})`;
+    html += b.kind === 'filler' ? esc(s.text) : `<mark class="reading-${esc(b.kind)}${acked ? ' acked' : ''}" title="${esc(title)}">${esc(s.text)}${b.kind === 'unread' ? `<sup>#${i + 1}</sup>` : ''}</mark>`;
+    at = s.end;
+  });
+  return html + esc(text.slice(at));
+}
+
 async function showPlan(planId) {
   const data = await api('GET', `/plans/${encodeURIComponent(planId)}`);
   const { plan, reviewItems, versions } = data;
@@ -133,7 +151,7 @@ async function showPlan(planId) {
     <section data-testid="plan-summary">
       <div class="row"><h3 class="flush">${esc(plan.source.schema)}.${esc(plan.source.table)} → ${esc(plan.target.schema)}.${esc(plan.target.table)}</h3>
         ${badge(plan.status)} <span class="muted">revision ${plan.revision}${plan.approvedBy ? ` · approved by ${esc(plan.approvedBy)}` : ''}</span></div>
-      <p>“${esc(plan.description)}”</p>
+      <p data-testid="reading">“${readingHtml(plan)}”</p>
       <p class="muted">${plan.source.rowCount} source rows where ${esc(filtersText(plan.source.filters))} · legacy key <code>${esc(plan.source.key)}</code> · batches of ${plan.strategy.batchSize} · plan sha256 <code>${esc(data.planHash.slice(0, 12))}…</code></p>
     </section>
     <section class="review-banner ${reviewItems.length ? '' : 'clear'}" data-testid="review-banner">

@@ -1,0 +1,63 @@
+/** The description cut into tokens with their offsets, and the word lists the reader shares. */
+
+export type TokenKind = 'word' | 'number' | 'string' | 'op' | 'punct';
+export interface Token {
+  text: string;
+  /** Lower case; for a quoted string, its contents (case kept in `value`). */
+  lower: string;
+  /** A quoted string's contents; a word's or number's text. */
+  value: string;
+  start: number;
+  end: number;
+  kind: TokenKind;
+}
+
+const TOKEN = /'(?:[^']|'')*'|"[^"]*"|\d+(?:\.\d+)?(?![\p{L}_])|[\p{L}_][\p{L}\p{N}_$]*(?:[.-][\p{L}\p{N}_$]+)*|->|=>|→|<>|!=|<=|>=|\|\||[=<>]|[(),;.?!:]|\S/gu;
+
+export function tokenize(text: string): Token[] {
+  const out: Token[] = [];
+  for (const m of text.matchAll(TOKEN)) {
+    const raw = m[0];
+    const start = m.index;
+    let kind: TokenKind;
+    let value = raw;
+    if (raw.startsWith("'") || raw.startsWith('"')) {
+      kind = 'string';
+      value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw.slice(1, -1);
+    } else if (/^\d/.test(raw)) kind = 'number';
+    else if (/^[\p{L}_]/u.test(raw)) kind = 'word';
+    else if (/^[(),;.?!:]$/.test(raw)) kind = 'punct';
+    else kind = 'op';
+    out.push({ text: raw, lower: kind === 'string' ? value.toLowerCase() : raw.toLowerCase(), value, start, end: start + raw.length, kind });
+  }
+  return out;
+}
+
+/** Words that carry no choice on their own. Negations, quantities and instructions are never here. */
+export const FILLER = new Set([
+  // moving, asking, politeness
+  'migrate', 'move', 'copy', 'transfer', 'load', 'bring', 'port', 'please', 'could', 'can', 'would', 'you', 'i', 'we', 'want', 'like', 'need', 'let', 's', 'us',
+  // articles, pronouns, plain prepositions and conjunctions
+  'the', 'a', 'an', 'all', 'of', 'for', 'in', 'on', 'to', 'into', 'from', 'and', 'then', 'also',
+  'rows', 'row', 'records', 'record', 'entries', 'data', 'table', 'tables', 'database', 'db', 'ones', 'one', 'those', 'that', 'which', 'who', 'are', 'is', 'be', 'were', 'their', 'its', 'only', 'just', 'anything', 'any', 'ones',
+  'every', 'each', 'old', 'new', 'legacy', 'existing', 'current', 'source', 'target', 'select',
+  // German
+  'migriere', 'migrieren', 'übertrage', 'übertragen', 'kopiere', 'verschiebe', 'bitte', 'die', 'der', 'das', 'den', 'dem', 'des', 'alle', 'von', 'nach', 'in', 'für', 'und', 'dann', 'nur', 'tabelle', 'einträge', 'zeilen',
+  // Spanish
+  'migra', 'migrar', 'mueve', 'mover', 'copia', 'copiar', 'transfiere', 'por', 'favor', 'el', 'la', 'los', 'las', 'del', 'de', 'a', 'al', 'en', 'y', 'luego', 'todos', 'todas', 'solo', 'sólo', 'tabla', 'filas', 'registros',
+]);
+
+/** Words (in their languages) that turn what follows into an exclusion. */
+export const NEGATIONS = new Set(['except', 'excluding', 'exclude', 'not', 'without', 'skipping', 'skip', 'other', 'but', 'no', 'außer', 'ausser', 'ohne', 'nicht', 'kein', 'keine', 'excepto', 'salvo', 'sin', 'menos', 'pero']);
+
+/** Column words in other languages, to the English word the schemas use. */
+export const FOREIGN_WORDS: Record<string, string> = {
+  gruppe: 'group', gruppen: 'group', grupo: 'group', grupos: 'group',
+  aktiv: 'active', aktive: 'active', aktiven: 'active', activo: 'active', activos: 'active', activa: 'active', activas: 'active',
+  oder: 'or', o: 'or', u: 'or', und: 'and', y: 'and', e: 'and',
+};
+
+export const english = (w: string): string => FOREIGN_WORDS[w] ?? w;
+
+/** Verbs that start a description: the word after them (and fillers) is what is moved. */
+export const MOVE_VERBS = new Set(['migrate', 'move', 'copy', 'transfer', 'load', 'bring', 'port', 'migriere', 'übertrage', 'kopiere', 'verschiebe', 'migra', 'mueve', 'copia', 'transfiere', 'migrar', 'mover']);
