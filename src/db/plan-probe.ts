@@ -19,6 +19,22 @@ async function underFilter<T>(source: Queryable, filters: readonly PlanFilter[],
   }
 }
 
+/** The distinct values of a column-language expression under a plan's filter (PlanProbe.expressionValues). */
+async function expressionValues(source: Queryable, input: Parameters<PlanProbe['expressionValues']>[0]): Promise<Array<{ value: string | null; count: number }>> {
+  const { schema, table, sql, filters, limit } = input;
+  // The expression and the filter are over the row alias src; the expression's SQL assumes
+  // the language's session settings (UTC, ISO dates) whether or not the filter has a predicate.
+  const w = filterWhere(filters, { rowAlias: 'src' });
+  return underFilter(source, filters, async () => {
+    const r = await source.query<{ value: string | null; n: string }>(
+      `SELECT CAST((${sql}) AS text) AS value, count(*) AS n FROM ${qualified(schema, table)} AS src ${w.sql}
+        GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${Math.max(1, Math.floor(limit))}`,
+      w.params,
+    );
+    return r.rows.map((x) => ({ value: x.value, count: Number(x.n) }));
+  }, true);
+}
+
 /** The planner's probe over real connections: read-only queries, parameters only. */
 export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe {
   return {
@@ -69,19 +85,7 @@ export function createPlanProbe(source: Queryable, target: Queryable): PlanProbe
       );
       return r.rows.map((x) => ({ sourceTable: x.source_table, targetTable: x.target_table }));
     },
-    async expressionValues({ schema, table, sql, filters, limit }) {
-      // The expression and the filter are over the row alias src; the expression's SQL assumes
-      // the language's session settings (UTC, ISO dates) whether or not the filter has a predicate.
-      const w = filterWhere(filters, { rowAlias: 'src' });
-      return underFilter(source, filters, async () => {
-        const r = await source.query<{ value: string | null; n: string }>(
-          `SELECT CAST((${sql}) AS text) AS value, count(*) AS n FROM ${qualified(schema, table)} AS src ${w.sql}
-            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${Math.max(1, Math.floor(limit))}`,
-          w.params,
-        );
-        return r.rows.map((x) => ({ value: x.value, count: Number(x.n) }));
-      }, true);
-    },
+    expressionValues: (input) => expressionValues(source, input),
     async filteredCounts({ schema, table, filters, columns }) {
       // No alias in FROM: the filter's columns are qualified by the table's own name.
       const w = filterWhere(filters, { rowAlias: table });

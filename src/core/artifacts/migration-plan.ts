@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { Expr } from './column-expression.js';
+import { ColumnExpression, Expr } from './column-expression.js';
 import { ArtifactGenerator } from './generator.js';
 import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
-import { ColumnExpression } from '../expr/ast.js';
 import { escapeValueGlob } from '../glob.js';
 import { DescriptionReading, readingReviewSpans } from './description-reading.js';
 
