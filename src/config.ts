@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
 import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/image.js';
 import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
-import { dataApiSettings, type DataApiSettings } from './target/data-api.js';
+import { dataApiSettings, type DataApiSettings } from './target/data-api-settings.js';
 
 /**
  * Everything ferry reads from the environment, read once here at the edge and passed down.

@@ -1,7 +1,8 @@
 import { reviewItems, type ColumnOrigin, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { describeSpan } from '../core/artifacts/description-reading.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
-import { parentKey, parentLookups } from '../core/expr/index.js';
+import { parentKey } from '../core/expr/compile-ts.js';
+import { parentLookups } from '../core/expr/walk.js';
 import { describePlanFilters } from '../core/plan/filter-sql.js';
 import { renderAppVisibility } from './app-visibility.js';
 

@@ -1,4 +1,3 @@
-import { loadModule, parseSync } from 'libpg-query';
 import { COMPARISON_OPS, FUNCTIONS, type CastTarget, type Expr, type FunctionName } from './ast.js';
 import { ExprError } from './errors.js';
 
@@ -11,10 +10,18 @@ import { ExprError } from './errors.js';
 
 const PREFIX = 'SELECT ';
 let loaded: Promise<void> | null = null;
+let pgQuery: typeof import('libpg-query') | null = null;
 
-/** Loads the wasm parser once; `parseExpression` calls it, callers of `parseExpressionSync` must first. */
+/**
+ * Loads the wasm parser once (imported here, not at start: commands that parse no expression,
+ * such as --help and show, never load it); `parseExpression` calls it, callers of
+ * `parseExpressionSync` must await it first.
+ */
 export function loadExprParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= import('libpg-query').then(async (m) => {
+    await m.loadModule();
+    pgQuery = m;
+  });
   return loaded;
 }
 
@@ -100,13 +107,13 @@ function charAtOf(source: string): CharAt {
 }
 
 export function parseExpressionSync(text: string): Expr {
-  if (loaded === null) throw new Error('call loadExprParser() (or parseExpression) before parseExpressionSync');
+  if (pgQuery === null) throw new Error('await loadExprParser() (or parseExpression) before parseExpressionSync');
   if (text.trim() === '') throw new ExprError('EXPR_SYNTAX', 'the expression is empty', { hint: 'write a column name or an expression such as lower(email)' });
   const source = PREFIX + text;
   const charAt = charAtOf(source);
   let tree: Node;
   try {
-    tree = obj(parseSync(source));
+    tree = obj(pgQuery.parseSync(source));
   } catch (e) {
     const cursor = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
     throw new ExprError('EXPR_SYNTAX', `PostgreSQL cannot parse ${JSON.stringify(text)}: ${(e as Error).message}`, {
