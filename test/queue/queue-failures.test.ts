@@ -131,7 +131,7 @@ describe('ferry workers that die, and data that cannot be written', () => {
     const run = await runFerry(env, ['run', planPath, '--queue', '--partitions', '4']);
     expect(run.code, run.stdout + run.stderr).toBe(1);
     expect(run.stdout).toContain(`legacy key ${bad}`);
-    expect(run.stdout).toContain("❌ queued run failed: BATCH_WRITE_FAILED");
+    expect(run.stdout).toContain('❌ queued run failed: BATCH_WRITE_FAILED');
     const part = (await db.sql('target', `SELECT state, attempts, error_key FROM ferry_queue.partitions WHERE queue_run_id = 2 AND error_key IS NOT NULL`)).rows;
     expect(part).toEqual([{ state: 'failed', attempts: 1, error_key: String(bad) }]);
     // Nothing of the refused batch: the row is not there, and every row there has its mapping.
