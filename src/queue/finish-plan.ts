@@ -12,7 +12,7 @@ import type { RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { PARTITION_QUEUE } from './boss.js';
 import { sendPlanJobs } from './enqueue.js';
-import { toPlan, type QueueDb } from './queue-db.js';
+import { toPlan, type PlanRow, type QueueDb } from './queue-db.js';
 
 interface FinishContext {
   store: RunStore;
@@ -32,6 +32,20 @@ export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, p
   );
   if (!won.rows[0]) return;
   const plan = toPlan(won.rows[0]);
+  try {
+    await validatePlan(ctx, plan);
+  } catch (e) {
+    // Validation that could not run decides nothing: the plan and the run fail, saying why, instead of waiting forever.
+    const message = `validation of ${plan.targetTable} could not run: ${(e as Error).message}; its rows are written — run ferry validate on its migrations`;
+    await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx]);
+    await ctx.store.finishRun(plan.storeRunId, { status: 'failed', errorCode: 'VALIDATION_NOT_RUN', error: message, outcome: { queued: true, queueRunId } });
+    await failQueuedRun(ctx, queueRunId, null, 'VALIDATION_NOT_RUN', message);
+  }
+}
+
+/** The table validated once, the plan's run recorded; then the children its success frees, or the run failed. */
+async function validatePlan(ctx: FinishContext, plan: PlanRow): Promise<void> {
+  const { queueRunId, idx: planIdx } = plan;
   const parts = await ctx.queue.partitions(queueRunId, planIdx);
   const migrationIds = parts.flatMap((p) => p.migrationIds).sort((a, b) => a - b);
   const inserted = parts.reduce((n, p) => n + p.rowsInserted, 0);
