@@ -110,7 +110,7 @@ async function plansFor(conn: Connections, store: RunStore, c: Case, dir: string
   return out;
 }
 
-async function runCase(urls: { source: string; target: string }, c: Case, workers: number, dir: string): Promise<number> {
+async function runCase(urls: { source: string; target: string }, c: Case, plans: QueuedPlan[], workers: number, dir: string): Promise<number> {
   for (const p of c.pairs) await sql(urls.target, `TRUNCATE ${p.target} CASCADE`);
   await sql(urls.target, `TRUNCATE ferry_control.migration_mappings; DELETE FROM ferry_control.migration_control`).catch(() => undefined);
   const env = { ...process.env, SOURCE_DATABASE_URL: urls.source, TARGET_DATABASE_URL: urls.target, FERRY_HOME: dir, FERRY_USER: 'bench' };
@@ -121,7 +121,6 @@ async function runCase(urls: { source: string; target: string }, c: Case, worker
   const boss = await openBoss(urls.target, settings, (e) => console.error(e));
   const children = startWorkers(workers, env);
   try {
-    const plans = await plansFor(conn, store, c, dir);
     // Every worker registered (tsx compiled, Docker checked) before the clock starts.
     for (;;) {
       const r = await queue.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ferry_queue.workers WHERE state = 'running' AND pid = ANY($1::int[])`, [children.map((ch) => ch.pid)]);
@@ -166,11 +165,21 @@ async function main(): Promise<void> {
       }
     }
     console.log(`bench:workers on ${availableParallelism()} core(s), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; one embedded PostgreSQL holds source, target and queue`);
+    const store = await RunStore.open(urls.target);
+    const conn = await openConnections(urls.source, urls.target);
+    // Planned and approved once per case: the runs of a case queue the same approved plans.
+    const planned = new Map<Case, QueuedPlan[]>();
+    try {
+      for (const c of [single, set]) planned.set(c, await plansFor(conn, store, c, dir));
+    } finally {
+      await conn.close();
+      await store.close();
+    }
     for (const c of [single, set]) {
       const ceiling = await copyCeiling(urls.source, urls.target, c.pairs[0]!);
       console.log(`\n${c.label}\n  target's own ingest (raw COPY, no sandbox, no mappings): ${Math.round(ceiling).toLocaleString('en-US')} rows/s`);
       for (const w of WORKERS) {
-        const rate = await runCase(urls, c, w, dir);
+        const rate = await runCase(urls, c, planned.get(c)!, w, dir);
         console.log(`  ${w} worker(s): ${Math.round(rate).toLocaleString('en-US')} rows/s (${((100 * rate) / ceiling).toFixed(0)}% of the ceiling), load average ${loadavg()[0]!.toFixed(2)}`);
       }
     }
