@@ -54,7 +54,8 @@ async function runPartition(sh: Shared, q: SourceQuery, p: Partition): Promise<W
   }
 }
 
-function sourceKeyType(plan: MigrationPlan, analysis: SchemaAnalysis): string {
+/** The source key column's type as the analysis has it (text when unknown), for range casts. */
+export function sourceKeyType(plan: MigrationPlan, analysis: SchemaAnalysis): string {
   return findTable(analysis.source, plan.source.table, plan.source.schema)?.columns.find((c) => c.name === plan.source.key)?.pgType ?? 'text';
 }
 

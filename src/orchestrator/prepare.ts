@@ -3,7 +3,7 @@
  * released), dead runs marked, the source snapshot opened and its legacy key checked.
  */
 import type pg from 'pg';
-import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { FerryError, PlanError } from '../core/errors.js';
 import { qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
@@ -31,7 +31,21 @@ export function checkRunInput(input: RunInput): RunShape {
   if (parallel > 1 && !input.connect) throw new PlanError('PARALLEL_NEEDS_CONNECT', 'a parallel run opens connections per worker: pass connect');
   const dryRun = input.dryRun === true;
   if (input.onlyKeys && !dryRun) throw new PlanError('REPLAY_NEEDS_DRY_RUN', 'a run restricted to recorded keys must be a dry run');
+  if (input.partition && (parallel > 1 || input.onlyKeys)) throw new PlanError('PARTITION_ALONE', 'a key-range partition runs alone: no parallel, no replayed keys');
+  if (input.partition) assertNoSelfReference(plan);
   return { dryRun, parallel, targetTable };
+}
+
+/**
+ * A self-reference is set in a second pass over every row of the table once all are written;
+ * a queued partition sees only its range, at its own time, so such a plan is not split.
+ */
+export function assertNoSelfReference(plan: MigrationPlan): void {
+  const self = viaMappingColumns(plan).filter((r) => isSelfReference(plan, r.origin));
+  if (self.length === 0) return;
+  throw new PlanError('QUEUE_SELF_REFERENCE', `${plan.target.table}.${self.map((r) => r.column.target).join(', ')} refers to ${plan.target.table} itself: its second pass needs every row of the table written first, which key-range partitions on separate workers cannot give`, {
+    hint: 'run this plan without --queue (ferry run, optionally --parallel N)',
+  });
 }
 
 /** One writer per target table at a time, across processes: a session-level advisory lock. */
@@ -41,6 +55,39 @@ export async function lockTable(target: pg.Client, targetKey: string): Promise<v
     throw new FerryError('MIGRATION_ALREADY_RUNNING', 'user', `another ferry run is writing ${targetKey} right now`, {
       hint: 'wait for it to finish (ferry runs list), then run again: rows it migrated are skipped',
     });
+  }
+}
+
+/**
+ * A partition of a queued run: the table's lock shared (the run's other ranges hold it too, a
+ * whole-table run cannot take it), the range's exclusively. Released by unlockPartition.
+ */
+export async function lockPartition(target: pg.Client, targetKey: string, label: string): Promise<void> {
+  const r = await target.query<{ table: boolean }>(`SELECT pg_try_advisory_lock_shared(hashtext($1)) AS table`, [`ferry:${targetKey}`]);
+  if (!r.rows[0]?.table) {
+    throw new FerryError('MIGRATION_ALREADY_RUNNING', 'user', `a ferry run of the whole table is writing ${targetKey} right now; partition ${label} waits for it`, {
+      hint: 'the queue retries the partition later; or wait for that run (ferry runs list)',
+    });
+  }
+  const part = await target.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS ok`, [`ferry:${targetKey}:partition:${label}`]);
+  if (part.rows[0]?.ok) return;
+  await target.query(`SELECT pg_advisory_unlock_shared(hashtext($1))`, [`ferry:${targetKey}`]);
+  throw new FerryError('PARTITION_ALREADY_RUNNING', 'user', `partition ${label} of ${targetKey} is being written by another worker right now`, {
+    hint: 'an attempt thought dead still runs; the queue retries this one after it',
+  });
+}
+
+/** Releases both locks of lockPartition; returns what went wrong, or null (as unlockTable). */
+export async function unlockPartition(target: pg.Client, targetKey: string, label: string): Promise<string | null> {
+  try {
+    const r = await target.query<{ part: boolean; table: boolean }>(
+      `SELECT pg_advisory_unlock(hashtext($1)) AS part, pg_advisory_unlock_shared(hashtext($2)) AS table`,
+      [`ferry:${targetKey}:partition:${label}`, `ferry:${targetKey}`],
+    );
+    if (r.rows[0]?.part && r.rows[0].table) return null;
+    return `the advisory locks of partition ${label} of ${targetKey} were not held by this connection when it ended`;
+  } catch (e) {
+    return `the advisory locks of partition ${label} of ${targetKey} could not be released (${(e as Error).message}); PostgreSQL releases them when the connection closes`;
   }
 }
 
@@ -103,6 +150,21 @@ export async function abandonDeadRuns(db: pg.Client, targetKey: string): Promise
   return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
 }
 
+/** Marks failed (RUN_ABANDONED) those of `ids` still `running`: a partition's earlier attempts, dead. Call with the range's lock held. */
+export async function abandonRunsById(db: pg.Client, ids: readonly number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<{ id: string }>(
+    `UPDATE ferry_control.migration_control
+        SET status = 'failed', error_code = 'RUN_ABANDONED', finished_at = now(),
+            error = 'its worker stopped without finishing (last heartbeat ' || to_char(heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC, '
+                    || batches_committed || ' batch(es) committed); the queue retried the partition after its committed batches'
+      WHERE id = ANY($1::bigint[]) AND status = 'running'
+      RETURNING id`,
+    [ids],
+  );
+  return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
+}
+
 /**
  * The legacy key names a row in mappings, so it must be unique and present. Read from the
  * source's catalog as it is now, not from the plan's analysis: a key that was the primary key
@@ -144,6 +206,16 @@ async function assertKeyUsable(db: pg.Client, plan: MigrationPlan, from: string,
       { hint: `deduplicate the source, or plan with a unique key column` },
     );
   }
+}
+
+/** Mappings of the table whose legacy key falls in `where` (a condition on `legacy_key`, the key cast back to its type). */
+export async function countMappedWhere(db: pg.Client, sourceTable: string, targetTable: string, keyType: string, where: SqlFragment): Promise<number> {
+  const cond = where.sql.replace(/^WHERE /, '');
+  const r = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM (SELECT legacy_id::${keyType} AS legacy_key FROM ferry_control.migration_mappings WHERE source_table = $${where.params.length + 1} AND target_table = $${where.params.length + 2}) m${cond ? ` WHERE ${cond}` : ''}`,
+    [...where.params, sourceTable, targetTable],
+  );
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 export async function countMapped(db: pg.Client, sourceTable: string, targetTable: string): Promise<number> {

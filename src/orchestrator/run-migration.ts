@@ -6,16 +6,30 @@ import { assertParentsMigrated } from '../core/plan/references.js';
 import { createLogger, type Logger } from '../logger.js';
 import { sampleRowBytes } from './batching.js';
 import { checksums } from './checksums.js';
-import { runPartitions, type WorkerOutcome } from './partitions.js';
+import { rangeWhere, runPartitions, type WorkerOutcome } from './partitions.js';
 import { WorkerError } from './pipeline.js';
-import { abandonDeadRuns, checkRunInput, countMapped, lockTable, openSnapshot, sourceQuery, unlockTable, type RunShape, type SourceQuery } from './prepare.js';
+import {
+  abandonDeadRuns,
+  abandonRunsById,
+  checkRunInput,
+  countMapped,
+  countMappedWhere,
+  lockPartition,
+  lockTable,
+  openSnapshot,
+  sourceQuery,
+  unlockPartition,
+  unlockTable,
+  type RunShape,
+  type SourceQuery,
+} from './prepare.js';
 import { Progress } from './progress.js';
 import { makeRowChecker } from './row-check.js';
 import { REPLAY_ROW_LIMIT, type Digests, type RunChecksums, type RunCounts, type RunInput, type RunResult, type Shared } from './run-types.js';
 import { resolveSelfReferences } from './self-references.js';
 import { BatchFailure, isConnectionLoss, makeBatchWriter } from './write-batch.js';
 
-export { REPLAY_ROW_LIMIT, type RunChecksums, type RunCounts, type RunEvent, type RunInput, type RunResult, type WorkerConnections } from './run-types.js';
+export { REPLAY_ROW_LIMIT, type RunChecksums, type RunCounts, type RunEvent, type RunInput, type RunPartition, type RunResult, type WorkerConnections } from './run-types.js';
 
 /** One run as it goes: what it has learnt so far, for its result whether it completes or fails. */
 interface RunState extends RunShape {
@@ -47,14 +61,16 @@ export async function runMigration(input: RunInput): Promise<RunResult> {
   const st = newRunState(input, checkRunInput(input));
   await ensureControlTables(input.target);
   await assertParentsMigrated(input.target, input.plan);
-  await lockTable(input.target, st.targetKey);
+  const part = input.partition;
+  if (part) await lockPartition(input.target, st.targetKey, part.label);
+  else await lockTable(input.target, st.targetKey);
   let result: RunResult;
   try {
     result = await migrate(st);
   } catch (e) {
     result = await failWith(st, e);
   } finally {
-    const problem = await unlockTable(input.target, st.targetKey);
+    const problem = part ? await unlockPartition(input.target, st.targetKey, part.label) : await unlockTable(input.target, st.targetKey);
     if (problem) warn(st, 'LOCK_RELEASE_FAILED', problem);
   }
   return { ...result, warnings: [...st.warnings] };
@@ -73,16 +89,38 @@ function warn(st: RunState, code: string, message: string, err?: unknown): void 
 
 /** The stages in order: prepare, the partitions' pipelines, finish. */
 async function migrate(st: RunState): Promise<RunResult> {
-  const q = sourceQuery(st.input.plan);
+  const q = partitionQuery(sourceQuery(st.input.plan), st.input);
   const sh = await prepare(st, q);
-  const outcomes = await runPartitions(sh, q, st.parallel);
+  const onAbort = () => (sh.stop = true);
+  if (st.input.signal?.aborted) onAbort();
+  st.input.signal?.addEventListener('abort', onAbort);
+  const outcomes = await runPartitions(sh, q, st.parallel).finally(() => st.input.signal?.removeEventListener('abort', onAbort));
   collectOutcomes(st, outcomes);
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw sh.firstError ?? (failure.reason instanceof WorkerError ? failure.reason.cause : failure.reason);
+  if (st.input.signal?.aborted) {
+    return await fail(st, 'RUN_STOPPED', `stopped on request after ${sh.batches} batch(es) (${sh.inserted} rows) committed; run again to resume after them`);
+  }
   for (const s of st.sandboxes) {
     if (s.exitReason !== 'ok') return await fail(st, `SANDBOX_${s.exitReason.toUpperCase()}`, s.message ?? `the sandbox ended with ${s.exitReason}`);
   }
   return finish(st, q, sh);
+}
+
+/** A partition reads only its key range: its count, its cursor, its sample. */
+function partitionQuery(q: SourceQuery, input: RunInput): SourceQuery {
+  const p = input.partition;
+  if (!p) return q;
+  const where = rangeWhere(q.where.sql, q.where.params, q.key, p.keyType, p.range);
+  return { ...q, where, from: `${q.table} ${where.sql}` };
+}
+
+/** Rows of this run's rows already mapped: the table's, or the partition's range's. */
+async function mappedSoFar(input: RunInput): Promise<number> {
+  const { sourceTable, targetTable } = planTables(input.plan);
+  const p = input.partition;
+  if (!p) return countMapped(input.target, sourceTable, targetTable);
+  return countMappedWhere(input.target, sourceTable, targetTable, p.keyType, rangeWhere('', [], 'legacy_key', p.keyType, p.range));
 }
 
 /**
@@ -95,10 +133,11 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   // Any other `running` run of this table holds no lock (we have it), so its process is
   // gone: killed, or cut off from the database. Its committed batches stay; this run
   // goes on after them.
-  st.resumedFrom = await abandonDeadRuns(target, st.targetKey);
+  // A partition marks only its own earlier attempts: the table's other running rows are live ranges.
+  st.resumedFrom = input.partition ? await abandonRunsById(target, input.partition.abandon) : await abandonDeadRuns(target, st.targetKey);
   if (!dryRun) st.migrationId = await insertControl(target, plan, contentHash(plan));
   st.sourceRows = await openSnapshot(source, plan, q);
-  const alreadyMapped = await countMapped(target, planTables(plan).sourceTable, st.targetKey);
+  const alreadyMapped = await mappedSoFar(input);
   const emit = input.onEvent ?? (() => {});
   if (st.resumedFrom.length > 0) emit({ type: 'resumed', abandoned: st.resumedFrom, alreadyMapped });
   const toMigrate = input.onlyKeys ? input.onlyKeys.size : Math.max(0, st.sourceRows - alreadyMapped);
@@ -106,7 +145,8 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   st.shared = {
     input,
     migrationId: st.migrationId,
-    lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined,
+    // A partition looks up always: a retry's range may hold rows an earlier attempt committed.
+    lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined || input.partition !== undefined,
     digests: toMigrate <= REPLAY_ROW_LIMIT,
     rowBytes: await sampleRowBytes(source, q.cols, q.from, q.key, q.where.params),
     check: makeRowChecker(plan, input.analysis, st.targetTable),

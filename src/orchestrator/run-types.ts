@@ -6,6 +6,7 @@ import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { OutputRow, SandboxDriver } from '../../sandbox/types.js';
 import type { Logger } from '../logger.js';
+import type { KeyRange } from './batching.js';
 import type { BatchWriter } from './write-batch.js';
 import type { Progress } from './progress.js';
 import type { SelfReferenceResolved } from './self-references.js';
@@ -77,8 +78,33 @@ export interface RunInput {
    */
   parallel?: number;
   connect?: () => Promise<WorkerConnections>;
+  /** One key range of a queued run (src/queue); see RunPartition. */
+  partition?: RunPartition;
+  /**
+   * Aborted: every worker stops after its batch in flight and the run ends failed RUN_STOPPED
+   * (committed batches stay; a later run resumes after them). `ferry worker` on SIGTERM.
+   */
+  signal?: AbortSignal;
   /** Where what goes wrong without failing the run is logged (default: pino, warn level, stderr). */
   logger?: Logger;
+}
+
+/**
+ * One key range of a queued run, run on its own (by a `ferry worker`, at its own time): only
+ * the rows lo < key ≤ hi, read in this run's own snapshot. The table's lock is taken shared
+ * (the other ranges of the queued run write beside it; a whole-table run is kept out) and
+ * the range's own lock exclusively (a retry cannot write beside an attempt that still lives).
+ * Earlier dead attempts of the range are the queue's to mark (it knows them): the table's
+ * other `running` rows belong to ranges running now and are not touched.
+ */
+export interface RunPartition {
+  range: KeyRange;
+  /** The source key's type, for the range's casts. */
+  keyType: string;
+  /** Names the range in its lock and messages, e.g. `3/12`. */
+  label: string;
+  /** migration_control rows of earlier attempts of this range: still `running`, they died; marked failed RUN_ABANDONED once the range's lock is held. */
+  abandon: readonly number[];
 }
 
 /**

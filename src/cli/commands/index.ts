@@ -10,6 +10,7 @@ import { sandboxCmd } from './sandbox.js';
 import { serveCmd } from './serve.js';
 import { showCmd } from './show.js';
 import { validateCmd } from './validate.js';
+import { workerCmd } from './worker.js';
 
 /** Every `ferry` command, in the order `ferry --help` lists them. */
-export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [planCmd, showCmd, approveCmd, reviewCmd, runCmd, validateCmd, rollbackCmd, runsCmd, replayCmd, serveCmd, sandboxCmd];
+export const COMMANDS: ReadonlyArray<Command<FlagSpecs>> = [planCmd, showCmd, approveCmd, reviewCmd, runCmd, validateCmd, rollbackCmd, runsCmd, replayCmd, serveCmd, sandboxCmd, workerCmd];

@@ -18,6 +18,7 @@ export const SUMMARIES = {
   replay: "run a recorded run's bundle and plan again, dry, and compare",
   serve: 'the HTTP API (/api) and the review page (/)',
   sandbox: 'build the offline sandbox image, print the policy, list/remove leftovers (build-image|policy|ps|gc)',
+  worker: 'claim and run the key ranges queued by ferry run --queue',
 } as const;
 
 export type CommandName = keyof typeof SUMMARIES;
@@ -34,6 +35,7 @@ const LOADERS: Record<CommandName, () => Promise<Command<FlagSpecs>>> = {
   replay: async () => (await import('./replay.js')).replayCmd as Command<FlagSpecs>,
   serve: async () => (await import('./serve.js')).serveCmd as Command<FlagSpecs>,
   sandbox: async () => (await import('./sandbox.js')).sandboxCmd as Command<FlagSpecs>,
+  worker: async () => (await import('./worker.js')).workerCmd as Command<FlagSpecs>,
 };
 
 export interface CommandEntry {

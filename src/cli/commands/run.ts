@@ -5,7 +5,7 @@ import { chooseDriver } from '../../../sandbox/index.js';
 import { prepareProgram, type Connections } from '../../chain.js';
 import type { FerryConfig } from '../../config.js';
 import { reviewItems } from '../../core/artifacts/migration-plan.js';
-import { PlanError } from '../../core/errors.js';
+import { InputError, PlanError } from '../../core/errors.js';
 import { assertNoDrift } from '../../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT } from '../../orchestrator/run-migration.js';
 import { renderReport } from '../../present/render.js';
@@ -17,6 +17,8 @@ import { parseAsUser } from '../../target/app-visibility.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger, type CommandContext } from '../args.js';
 import { approvedTransforms } from '../plan-command.js';
 import { isPlanSetFile, runPlanSet } from '../plan-set-command.js';
+import { runQueued } from '../queue-run.js';
+import { queueSettings } from '../../queue/settings.js';
 import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, withUrls, type LoadedPlan } from '../shared.js';
 import { RunPhases } from '../run-phases.js';
 import { createLogger } from '../../logger.js';
@@ -96,14 +98,32 @@ function reportOutcome(recorded: RunOutcome, say: Say): number {
   return report?.status === 'failed' ? 1 : 0;
 }
 
+/** --queue: the flags it does not take are refused, not ignored. */
+function queued(v: Record<string, unknown>, positionals: string[], say: Say, loadConfig: CommandContext['loadConfig']): Promise<number> {
+  for (const flag of ['dry-run', 'parallel', 'approve', 'as-user', 'allow-weak-sandbox']) {
+    if (v[flag] !== undefined) {
+      throw new InputError('CLI_FLAG_INVALID', `--queue does not take --${flag}`, {
+        hint: flag === 'approve' ? 'approve first (ferry approve <plan>), then queue it' : flag === 'parallel' ? 'use --partitions <n>: key ranges as jobs for workers' : 'run without --queue for that',
+      });
+    }
+  }
+  const partitions = optionalPositiveInteger('--partitions', v.partitions as string | undefined, 4, { max: 64, hint: 'e.g. --partitions 12: twelve key ranges, twelve jobs' });
+  const config = withUrls(loadConfig(), v as { source?: string; target?: string });
+  return runQueued(config, { ref: positionals[0] ?? '', partitions, detach: v.detach === true, settings: queueSettings(process.env) }, say);
+}
+
 export const runCmd = defineCommand({
   name: 'run',
   summary: SUMMARIES.run,
-  usage: 'ferry run <plan.json|plan set.json|plan id> [--dry-run] [--parallel <n>] [--approve [--by <name>]] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]',
+  usage: `ferry run <plan.json|plan set.json|plan id> [--dry-run] [--parallel <n>] [--approve [--by <name>]] [--allow-weak-sandbox] [--as-user <uuid>] [--source <url>] [--target <url>]
+ferry run <plan.json|plan set.json|plan id> --queue [--partitions <n>] [--detach]`,
   flags: {
     ...HELP_FLAG,
     'dry-run': { type: 'boolean', help: 'do everything but roll back each batch; print the checksum of the rows it would write' },
     parallel: { type: 'string', value: '<n>', help: 'key ranges run side by side, each in its own sandbox (1 to 32, default 1)' },
+    queue: { type: 'boolean', help: 'queue each plan\'s key ranges as jobs for ferry worker processes (any host), and follow the run' },
+    partitions: { type: 'string', value: '<n>', help: 'with --queue: key ranges (jobs) per plan (1 to 64, default 4)' },
+    detach: { type: 'boolean', help: 'with --queue: return once the jobs are queued, with the run ids' },
     approve: { type: 'boolean', help: 'approve the plan first (still refuses anything needing review)' },
     by: { type: 'string', value: '<name>', help: 'who approves, with --approve (default the user name)' },
     'as-user': { type: 'string', value: '<uuid>', help: "the user id authenticated reads as in the report's app-visibility section" },
@@ -124,8 +144,16 @@ A plan that resolves references through a parent migration refuses to run until 
 has been migrated. Given a plan set, runs its plans in order, each recorded like a single
 run (--dry-run and --parallel apply to each), and stops at the first failure. A dry run of a
 set goes through every plan and writes nothing; a child whose parent would still write rows
-is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.`,
+is not dry-run (its parent's mappings do not exist yet): PARENT_ONLY_DRY_RUN, exit code 1.
+--queue: each plan's key ranges (--partitions, default 4) become jobs on the job queue in the
+run store's database; \`ferry worker\` processes on any hosts claim and run them, a child plan's
+ranges only once its parent completed. Follows the run (progress, rows/s, ETA over every range),
+validates each table once at the end, exits with the run's result; --detach returns at once.`,
   async run({ values: v, positionals }, { say, loadConfig }) {
+    if (v.queue === true) return queued(v, positionals, say, loadConfig);
+    if (v.partitions !== undefined || v.detach === true) {
+      throw new InputError('CLI_FLAG_INVALID', '--partitions and --detach go with --queue', { hint: 'ferry run <plan> --queue --partitions 8 [--detach]; without --queue, --parallel <n> splits the run in this process' });
+    }
     const phases = new RunPhases();
     const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
     const config = withUrls(loadConfig(), v);

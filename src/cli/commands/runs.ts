@@ -1,5 +1,6 @@
 import { describeStatus, listControls } from '../../control/control-tables.js';
-import { listRecordedRuns, showRun, withStore } from '../../service/commands.js';
+import { queueSection } from '../../queue/show.js';
+import { listRecordedRuns, showRun, stateUrl, withStore } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger } from '../args.js';
 import { runIdArg, URL_FLAGS, withConnections, withUrls } from '../shared.js';
 import { SUMMARIES } from './registry.js';
@@ -15,12 +16,18 @@ ferry runs show <run>`,
     ...URL_FLAGS,
   },
   details: `Lists runs recorded in the target's migration_control; "show" prints one run of the run
-store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report.`,
+store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report;
+for a run queued for ferry worker processes, also its key ranges (state, rows, attempts, worker) and
+the workers that held them (host, pid, last heartbeat).`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const limit = optionalPositiveInteger('--limit', v.limit, 20);
     if (positionals[0] === 'show') {
       const id = runIdArg(positionals[1]);
-      return withStore(withUrls(loadConfig(), v), (store) => showRun(store, id, say));
+      const config = withUrls(loadConfig(), v);
+      const code = await withStore(config, (store) => showRun(store, id, say));
+      // A queued run's partitions and workers, when it was one.
+      for (const line of await queueSection(stateUrl(config), id)) say(line);
+      return code;
     }
     const config = withUrls(loadConfig(), v);
     await withConnections(config, async (conn) => {

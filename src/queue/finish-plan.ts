@@ -1,0 +1,126 @@
+/**
+ * What happens when a plan's last range completes: exactly one worker wins the plan (a
+ * conditional UPDATE, so two ranges finishing together cannot both), validates the table once,
+ * records the plan's run in the run store, and sends the jobs of the children now free to run.
+ * Or, when a range fails for good, the queued run fails: its other jobs are cancelled.
+ */
+import type PgBoss from 'pg-boss';
+import type { Connections } from '../chain.js';
+import { targetTableOf } from '../chain.js';
+import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { RunStore } from '../store/run-store.js';
+import { validateMigration } from '../validation/validate.js';
+import { PARTITION_QUEUE } from './boss.js';
+import { sendPlanJobs } from './enqueue.js';
+import { toPlan, type PlanRow, type QueueDb } from './queue-db.js';
+
+interface FinishContext {
+  store: RunStore;
+  queue: QueueDb;
+  boss: PgBoss;
+  connect: () => Promise<Connections>;
+  say: (line: string) => void;
+}
+
+export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, planIdx: number): Promise<void> {
+  const won = await ctx.queue.db.query(
+    `UPDATE ferry_queue.plans p SET state = 'validating'
+      WHERE queue_run_id = $1 AND idx = $2 AND state = 'queued'
+        AND NOT EXISTS (SELECT 1 FROM ferry_queue.partitions x WHERE x.queue_run_id = p.queue_run_id AND x.plan_idx = p.idx AND x.state <> 'completed')
+      RETURNING *`,
+    [queueRunId, planIdx],
+  );
+  if (!won.rows[0]) return;
+  const plan = toPlan(won.rows[0]);
+  try {
+    await validatePlan(ctx, plan);
+  } catch (e) {
+    // Validation that could not run decides nothing: the plan and the run fail, saying why, instead of waiting forever.
+    const message = `validation of ${plan.targetTable} could not run: ${(e as Error).message}; its rows are written — run ferry validate on its migrations`;
+    await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx]);
+    await ctx.store.finishRun(plan.storeRunId, { status: 'failed', errorCode: 'VALIDATION_NOT_RUN', error: message, outcome: { queued: true, queueRunId } });
+    await failQueuedRun(ctx, queueRunId, null, 'VALIDATION_NOT_RUN', message);
+  }
+}
+
+/** The table validated once, the plan's run recorded; then the children its success frees, or the run failed. */
+async function validatePlan(ctx: FinishContext, plan: PlanRow): Promise<void> {
+  const { queueRunId, idx: planIdx } = plan;
+  const parts = await ctx.queue.partitions(queueRunId, planIdx);
+  const migrationIds = parts.flatMap((p) => p.migrationIds).sort((a, b) => a - b);
+  const inserted = parts.reduce((n, p) => n + p.rowsInserted, 0);
+  const body = MigrationPlan.parse((await ctx.store.getArtifact(plan.planHash))?.body);
+  const analysis = await ctx.store.getAnalysis(plan.analysisHash);
+  ctx.say(`🔬 ${plan.targetTable}: every range completed (${inserted} rows inserted); validating the whole table once…`);
+  const conn = await ctx.connect();
+  let passed: boolean;
+  try {
+    // Validation reads the whole table, whatever migration id it is given; the last one names the plan's control row.
+    const report = await validateMigration({ migrationId: migrationIds[migrationIds.length - 1]!, source: conn.source, target: conn.target, targetTable: targetTableOf(body, analysis) });
+    passed = report.status === 'passed';
+    const reportHash = await ctx.store.putArtifact('validation_report', report);
+    await ctx.store.finishRun(plan.storeRunId, {
+      status: 'completed',
+      migrationId: migrationIds[0] ?? null,
+      reportHash,
+      outcome: { queued: true, queueRunId, partitions: parts.length, migrationIds, inserted, skipped: parts.reduce((n, p) => n + p.rowsSkipped, 0), attempts: parts.map((p) => p.attempts) },
+    });
+    await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'completed', report_status = $3 WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx, report.status]);
+  } finally {
+    await conn.close();
+  }
+  if (!passed) {
+    await failQueuedRun(ctx, queueRunId, null, 'VALIDATION_FAILED', `validation of ${plan.targetTable} failed (ferry runs show ${plan.storeRunId}); its children were not started`);
+    return;
+  }
+  await startFreedChildren(ctx, queueRunId);
+}
+
+/** Sends the jobs of every waiting plan whose parents have all completed; completes the queued run when nothing is left. */
+async function startFreedChildren(ctx: FinishContext, queueRunId: number): Promise<void> {
+  const plans = await ctx.queue.plans(queueRunId);
+  const done = new Set(plans.filter((p) => p.state === 'completed').map((p) => p.idx));
+  for (const p of plans) {
+    if (p.state === 'waiting' && p.parents.every((i) => done.has(i))) {
+      const sent = await sendPlanJobs(ctx.queue, ctx.boss, queueRunId, p.idx);
+      if (sent) ctx.say(`▶ ${p.targetTable}: its parents completed; ${sent} range(s) queued`);
+    }
+  }
+  if (plans.every((p) => p.state === 'completed')) {
+    await ctx.queue.db.query(`UPDATE ferry_queue.runs SET status = 'completed', finished_at = now() WHERE id = $1 AND status = 'running'`, [queueRunId]);
+  }
+}
+
+/**
+ * The queued run fails: its run and every plan not completed recorded failed (the run store's
+ * runs too, with the reason), its waiting and queued ranges cancelled (their jobs too). Ranges
+ * running now end on their own: they find the run failed when they finish.
+ */
+export async function failQueuedRun(ctx: FinishContext, queueRunId: number, planIdx: number | null, code: string, message: string): Promise<void> {
+  const r = await ctx.queue.db.query(`UPDATE ferry_queue.runs SET status = 'failed', error_code = $2, error = $3, finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id`, [
+    queueRunId,
+    code,
+    message,
+  ]);
+  const cancelled = await ctx.queue.db.query<{ job_id: string | null }>(
+    `UPDATE ferry_queue.partitions SET state = 'cancelled', note = $2, updated_at = now() WHERE queue_run_id = $1 AND state IN ('waiting', 'queued') RETURNING job_id`,
+    [queueRunId, `not run: ${code}`],
+  );
+  const jobs = cancelled.rows.flatMap((x) => (x.job_id ? [x.job_id] : []));
+  if (jobs.length) await ctx.boss.cancel(PARTITION_QUEUE, jobs);
+  const failedPlans = await ctx.queue.db.query(
+    // A plan being validated by another worker is left to it: its ranges all completed.
+    `UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND state IN ('waiting', 'queued') RETURNING *`,
+    [queueRunId],
+  );
+  for (const p of failedPlans.rows.map(toPlan)) {
+    const own = p.idx === planIdx;
+    await ctx.store.finishRun(p.storeRunId, {
+      status: 'failed',
+      errorCode: own ? code : 'QUEUED_RUN_FAILED',
+      error: own ? message : `not completed: the queued run ${queueRunId} failed (${code}: ${message})`,
+      outcome: { queued: true, queueRunId },
+    });
+  }
+  if (r.rows[0]) ctx.say(`✖ queued run ${queueRunId} failed: ${code}: ${message}`);
+}
