@@ -210,7 +210,8 @@ function rowTypesHeader(resolved: ResolvedPlan): string {
     ' *',
     ' * Values are typed as they travel as JSON: integer and float as number; bigint, numeric,',
     ' * dates, times and bytea as string (no precision or timezone lost on the way); source',
-    ' * json/jsonb as its exact JSON text (string), target json as unknown (text or a value); arrays as unknown[]; enums as the union of their values.',
+    ' * json/jsonb as its exact JSON text (string), target json as unknown (that text, or a value',
+    ' * ferry serializes); arrays as unknown[]; enums as the union of their values.',
     ' */',
   ].join('\n');
 
