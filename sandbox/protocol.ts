@@ -156,7 +156,7 @@ export function rowsHead(batch: number, n: number, cols: readonly string[], body
 /**
  * A whole batch as a rows frame: the head, and a body that is one JSON array of rows (see
  * wireRow). Values are JSON's (the program's contract is JSON-typed rows): numeric and int8
- * as text, dates as ISO text, json as objects, NULL apart from '', any Unicode (JSON escapes a
+ * as text, dates as ISO text, json/jsonb as their exact text, NULL apart from '', any Unicode (JSON escapes a
  * lone surrogate). A BigInt or a cycle throws, as JSON does.
  */
 export function encodeRows(batch: number, rows: readonly WireRow[]): { head: string; body: string } {

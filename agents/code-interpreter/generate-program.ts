@@ -274,9 +274,9 @@ function conversion(source: ColumnInfo, target: ColumnInfo, parts: ProgramParts)
   switch (target.category) {
     case 'string':
     case 'other':
-      if (isText) return same;
+      // json travels as its text (src/db/connect.ts): the text is the value, as PostgreSQL's json::text.
+      if (isText || from === 'json') return same;
       if (isNumber || from === 'boolean') return { apply: (v) => `String(${v})`, helpers: [] };
-      if (from === 'json') return { apply: (v) => `JSON.stringify(${v})`, helpers: [] };
       return null;
     case 'integer': {
       const type = target.pgType.startsWith('smallint') ? 'smallint' : 'integer';

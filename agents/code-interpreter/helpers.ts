@@ -140,10 +140,11 @@ function toEnumValue<T extends string>(allowed: readonly T[], value: string, wha
   },
   parseJson: {
     needs: [],
-    text: `/** Text read as JSON, as PostgreSQL's text-to-json cast does. */
-function parseJson(value: string, what: string): unknown {
+    text: `/** Text checked as JSON, as PostgreSQL's text-to-json cast does; the text itself goes on, so no number is rounded. */
+function parseJson(value: string, what: string): string {
   try {
-    return JSON.parse(value) as unknown;
+    JSON.parse(value);
+    return value;
   } catch {
     throw new Error(\`\${what}: the text is not valid JSON\`);
   }

@@ -51,8 +51,13 @@ const RESERVED = [
 
 const LINE_WIDTH = 100;
 
-/** The TypeScript type of a column's value as it travels as JSON (without `| null`). */
-export function jsonTypeOf(column: ColumnInfo, enumName: string | undefined): string {
+/**
+ * The TypeScript type of a column's value as it travels as JSON (without `| null`). A source
+ * json/jsonb value arrives as its exact JSON text (string; JSON.parse it to read it, at the
+ * cost of number precision); a target json value may be that text, passed on untouched, or a
+ * value ferry serializes with JSON.stringify.
+ */
+export function jsonTypeOf(column: ColumnInfo, enumName: string | undefined, side: 'source' | 'target' = 'target'): string {
   switch (column.category) {
     case 'integer':
     case 'float':
@@ -62,7 +67,7 @@ export function jsonTypeOf(column: ColumnInfo, enumName: string | undefined): st
     case 'enum':
       return enumName ?? 'string';
     case 'json':
-      return 'unknown';
+      return side === 'source' ? 'string' : 'unknown';
     case 'array':
       return 'unknown[]';
     case 'bigint':
@@ -162,7 +167,7 @@ export function generateRowTypes(resolved: ResolvedPlan): RowTypes {
     const lines = [`/** ${commentText(`${db.database}: ${table.schema}.${table.name}, every column.`)} */`, `export interface ${name} {`];
     for (const column of table.columns) {
       lines.push(`  /** ${describeColumn(column, table)} */`);
-      lines.push(`  ${propertyKey(column.name)}: ${withNull(jsonTypeOf(column, enumOf(side, column)), column.nullable)};`);
+      lines.push(`  ${propertyKey(column.name)}: ${withNull(jsonTypeOf(column, enumOf(side, column), side), column.nullable)};`);
     }
     lines.push('}');
     return lines.join('\n');
@@ -204,8 +209,9 @@ function rowTypesHeader(resolved: ResolvedPlan): string {
     ` *   target: ${commentText(`${analysis.target.database} (PostgreSQL ${analysis.target.serverVersion}) ${targetTable.schema}.${targetTable.name}`)}`,
     ' *',
     ' * Values are typed as they travel as JSON: integer and float as number; bigint, numeric,',
-    ' * dates, times and bytea as string (no precision or timezone lost on the way); json as',
-    ' * unknown; arrays as unknown[]; enums as the union of their values.',
+    ' * dates, times and bytea as string (no precision or timezone lost on the way); source',
+    ' * json/jsonb as its exact JSON text (string), target json as unknown (that text, or a value',
+    ' * ferry serializes); arrays as unknown[]; enums as the union of their values.',
     ' */',
   ].join('\n');
 

@@ -4,6 +4,13 @@ import { tlsHint, withLibpqTls, type TlsOptions } from './tls.js';
 
 /** Type OIDs whose text form ferry keeps as it is: no Date objects, no timezone drift. */
 const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
+/**
+ * json (114) and jsonb (3802) on the source: their text, never JSON.parse's object, so 1.10,
+ * integers beyond 2^53, -0 and json's own key order, duplicate keys and whitespace cross the
+ * sandbox and reach COPY exactly. Only the source: ferry's own jsonb (plans, sandbox reports
+ * in the run store and control tables) is read as objects on the other connections.
+ */
+const JSON_TYPES = [114, 3802];
 
 /**
  * pg, imported at the first connection: its load reaches Node's fetch stack (a few hundred
@@ -12,10 +19,10 @@ const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
 let pgModule: Promise<typeof pg> | undefined;
 const loadPg = (): Promise<typeof pg> => (pgModule ??= import('pg').then((m) => m.default));
 
-function typeParsers(pgTypes: typeof pg.types) {
+function typeParsers(pgTypes: typeof pg.types, jsonAsText: boolean) {
   return {
     getTypeParser(oid: number, format?: 'text' | 'binary') {
-      if (KEEP_AS_TEXT.includes(oid)) return (v: string) => v;
+      if (KEEP_AS_TEXT.includes(oid) || (jsonAsText && JSON_TYPES.includes(oid))) return (v: string) => v;
       return pgTypes.getTypeParser(oid, format);
     },
   };
@@ -31,7 +38,7 @@ export async function connect(url: string, role: 'source' | 'target' | 'state', 
   let client: pg.Client | undefined;
   try {
     // sslmode as libpq reads it (src/db/tls.ts); pg reads a sslrootcert file while parsing.
-    client = new Client({ connectionString: withLibpqTls(url, tls), application_name: applicationName, types: typeParsers(types) });
+    client = new Client({ connectionString: withLibpqTls(url, tls), application_name: applicationName, types: typeParsers(types, role === 'source') });
     await client.connect();
   } catch (cause) {
     await client?.end().catch(() => undefined);

@@ -102,11 +102,14 @@ async function mappingCounts(ctx: WalkContext): Promise<{ mappingCount: number; 
   return { mappingCount, migrated };
 }
 
+const isJson = (ctx: WalkContext, column: string) => ctx.targetTable.columns.find((x) => x.name === column)?.category === 'json';
+
 /** The mappings of a chunk's legacy keys and their target rows (found_pk null where none), by legacy key. */
 async function mappedTargetRows(ctx: WalkContext, checked: CheckedColumn[], keys: string[]): Promise<Map<string, SourceRow>> {
   const { target, sourceTable, targetKey, pk, pkType, tgt } = ctx;
   const selectCols = [
-    ...checked.map((c) => `t.${quoteIdent(c.target)} AS ${quoteIdent(`c_${c.target}`)}`),
+    // json/jsonb as text, as the source reads it: JSON.parse would round its numbers before the comparison.
+    ...checked.map((c) => `t.${quoteIdent(c.target)}${isJson(ctx, c.target) ? '::text' : ''} AS ${quoteIdent(`c_${c.target}`)}`),
     ...viaMappingColumns(ctx.plan).map((r) => `t.${quoteIdent(r.column.target)}::text AS ${quoteIdent(`r_${r.column.target}`)}`),
   ].join(', ');
   const rows = await target.query<SourceRow>(

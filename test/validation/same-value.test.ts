@@ -65,6 +65,24 @@ const CASES: Case[] = [
   { type: 'jsonb', category: 'json', a: { b: 1, a: [1, 'x'] }, b: '{"a": [1, "x"], "b": 1}', same: true },
   { type: 'jsonb', category: 'json', a: { a: '02134' }, b: { a: '2134' }, same: false },
   { type: 'jsonb', category: 'json', a: { a: '1' }, b: { a: 1 }, same: false },
+  // jsonb as its text (how json travels): numbers as exact decimals, the last duplicate key, decoded strings.
+  { type: 'jsonb', category: 'json', a: '{"fee": 1.10}', b: '{"fee":1.1}', same: true },
+  { type: 'jsonb', category: 'json', a: '{"fee": 1.10}', b: '{"fee": 1.11}', same: false },
+  { type: 'jsonb', category: 'json', a: '{"id": 12345678901234567890}', b: '{"id": 12345678901234567891}', same: false },
+  { type: 'jsonb', category: 'json', a: '[1e-7, -0, 2.5E+2]', b: '[0.0000001, 0, 250]', same: true },
+  { type: 'jsonb', category: 'json', a: '{"k": 1, "k": [ "x" ]}', b: '{"k":["x"]}', same: true },
+  { type: 'jsonb', category: 'json', a: '{"k": 1, "k": [ "x" ]}', b: '{"k":1}', same: false },
+  { type: 'jsonb', category: 'json', a: '{"gr\\u00fc\\u00dfe": "\\u00e9"}', b: '{"grüße": "é"}', same: true },
+  { type: 'jsonb', category: 'json', a: '{"b": {"y": [1, 2]}, "a": null}', b: '{"a": null, "b": {"y": [2, 1]}}', same: false },
+];
+
+/** json (not jsonb) keeps its text: two texts are the same value only when they are the same text. */
+const JSON_TEXT_CASES = [
+  { a: '{"a": 1.10}', b: '{"a": 1.10}', same: true },
+  { a: '{"a": 1.10}', b: '{"a": 1.1}', same: false },
+  { a: '{"a":1, "a":2}', b: '{"a":2}', same: false },
+  { a: '{"z":1,"a":2}', b: '{"a":2,"z":1}', same: false },
+  { a: '{"a": 1}', b: '{"a":  1}', same: false },
 ];
 
 /** A value as a SQL parameter: the text COPY would write for it. */
@@ -90,6 +108,13 @@ describe('sameValue compares by the target column type', () => {
     // jsonb compares by value; every other type by the text of what it stores.
     const stored = category === 'json' ? `$1::${type} = $2::${type}` : `$1::${type}::text = $2::${type}::text`;
     const r = await client.query<{ same: boolean }>(`SELECT ${stored} AS same`, [param(a), param(b)]);
+    expect(r.rows[0]!.same, 'PostgreSQL agrees').toBe(same);
+  });
+
+  it.each(JSON_TEXT_CASES)('json: $a vs $b → same=$same, as json::text keeps them', async ({ a, b, same }) => {
+    expect(sameValue(col('json', 'json'), a, b)).toBe(same);
+    expect(sameValue(col('json', 'json'), b, a)).toBe(same);
+    const r = await client.query<{ same: boolean }>('SELECT $1::json::text = $2::json::text AS same', [a, b]);
     expect(r.rows[0]!.same, 'PostgreSQL agrees').toBe(same);
   });
 

@@ -1,6 +1,6 @@
-import { canonicalJson } from '../artifacts/hash.js';
 import type { ColumnMapping, MigrationPlan } from '../artifacts/migration-plan.js';
 import type { ColumnInfo, TableInfo, TypeCategory } from '../artifacts/schema-analysis.js';
+import { jsonbCanonical } from '../json-value.js';
 
 /**
  * The plan, evaluated directly: what each program column must hold for a source row. The
@@ -260,8 +260,12 @@ export function valueComparer(col: Pick<ColumnInfo, 'category' | 'pgType'>): Val
         return `${t.date} ${t.timeMicros}`;
       });
     }
-    case 'json':
-      return by(jsonCanonical);
+    case 'json': {
+      const value = by(jsonCanonical);
+      // json keeps its text byte for byte, so two texts must be the same text; jsonb compares by value.
+      if (col.pgType !== 'json') return value;
+      return (expected, actual) => (typeof expected === 'string' && typeof actual === 'string' ? expected === actual : value(expected, actual));
+    }
     case 'bytea':
       return by((v) => (typeof v === 'string' && /^\\x[0-9a-fA-F]*$/.test(v) ? v.toLowerCase() : undefined));
     default:
@@ -399,15 +403,12 @@ function dateTimeOf(v: unknown): DateTime | undefined {
 }
 
 /**
- * A json value by structure: object keys in sorted order (jsonb does not keep their order),
- * so two texts of the same document compare equal. A string is the JSON text COPY would
- * hand to the column; one that does not parse stays a string.
+ * A json value as jsonb compares it (src/core/json-value.ts): keys sorted, numbers as exact
+ * decimals. A string is the JSON text COPY would hand to the column (json travels as its
+ * text); any other value is what JSON.stringify would write. Text that does not parse is
+ * undefined, and compares by its exact text.
  */
 function jsonCanonical(v: unknown): string | undefined {
-  if (typeof v !== 'string') return canonicalJson(v);
-  try {
-    return canonicalJson(JSON.parse(v));
-  } catch {
-    return undefined;
-  }
+  const text = typeof v === 'string' ? v : (JSON.stringify(v) as string | undefined);
+  return text === undefined ? undefined : jsonbCanonical(text);
 }
