@@ -57,7 +57,7 @@ describe('plan ids and the paths made from them', () => {
       'plan',
       '--llm',
       'off',
-      'Move every row of ../../../../tmp/x into staff_members',
+      'Move every row of "../../../../tmp/x" into staff_members',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -61,11 +61,30 @@ function markerBefore(state: ReadState, i: number): { role: Role | null; marker:
   return { role: null, marker: null };
 }
 
+/**
+ * A double-quoted name is an identifier, as in SQL: it names a table spelled exactly so, whatever
+ * characters it holds ("../x", "Order Lines"), where the word reader would cut it apart.
+ */
+function quotedTableMention(state: ReadState, i: number): Mention | null {
+  const tok = state.tokens[i]!;
+  if (tok.kind !== 'string' || !tok.text.startsWith('"') || state.claimed[i]) return null;
+  const sources = state.analysis.source.tables.filter((t) => t.name === tok.value);
+  const targets = state.analysis.target.tables.filter((t) => t.name === tok.value);
+  if (!sources.length && !targets.length) return null;
+  const { role, marker } = markerBefore(state, i);
+  return { from: i, to: i + 1, role, why: marker ? `follows "${marker}"` : 'names the table', sources, targets };
+}
+
 /** Noun phrases naming tables, longest first, with the role their marker gives. */
 function findMentions(state: ReadState): Mention[] {
   const { tokens, analysis } = state;
   const mentions: Mention[] = [];
   for (let i = 0; i < tokens.length; i++) {
+    const quoted = quotedTableMention(state, i);
+    if (quoted) {
+      mentions.push(quoted);
+      continue;
+    }
     if (tokens[i]!.kind !== 'word' || NAME_FILLER.has(tokens[i]!.lower) || state.claimed[i]) continue;
     for (let n = Math.min(3, tokens.length - i); n >= 1; n--) {
       const words = tokens.slice(i, i + n);

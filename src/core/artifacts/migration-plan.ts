@@ -344,6 +344,11 @@ export function reviewItems(plan: MigrationPlan): string[] {
   return reviewDecisions(plan).map((d) => `${d.about}. Resolve with: ${d.commands.join(' — or: ')}`);
 }
 
+/** Text as one shell word, in double quotes where that needs no escape (how a person writes an expression), else as shellWord. */
+function shellText(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) || /["$`\\!]/.test(text) ? shellWord(text) : `"${text}"`;
+}
+
 /**
  * The description's words the plan does not act on yet: unread words (quoted, with why) and
  * derivations waiting for --column. A derivation is resolved once its column is overridden.
@@ -360,7 +365,7 @@ export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
       if (plan.columns.some((c) => c.target === b.column && c.status === 'overridden')) continue;
       items.push({
         about: `${b.column}: the description says "${span.text}" (words #${n}), read as ${b.column} = ${b.expression}`,
-        commands: [approveCmd(`--column ${shellWord(`${b.column}=${b.expression}`)}`), approveCmd(`--ack ${n}`) + ' (to keep the planned origin)'],
+        commands: [approveCmd(`--column ${shellWord(b.column)}=${shellText(b.expression)}`), approveCmd(`--ack ${n}`) + ' (to keep the planned origin)'],
       });
     } else if (b.kind === 'unread') {
       items.push({

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { sha256 } from '../artifacts/hash.js';
 import { FerryError } from '../errors.js';
 import { packagePath } from '../package-root.js';
@@ -18,7 +19,7 @@ export interface PromptTemplate {
 export async function loadPrompt(id: string, dir: string = PROMPTS_DIR): Promise<PromptTemplate> {
   let text: string;
   try {
-    text = await readFile(`${dir}${id}.md`, 'utf8');
+    text = await readFile(join(dir, `${id}.md`), 'utf8');
   } catch (cause) {
     throw new FerryError('PROMPT_MISSING', 'system', `the prompt template ${id}.md is missing from ${dir}`, { cause });
   }
