@@ -58,12 +58,13 @@ describe('ferry plan with --llm and --replay', () => {
   it('without a key plans with the rules, and a description they cannot read says what and how', async () => {
     const r = await ferry({}, 'plan', "move group 11's roles over");
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: could not tell which source table/);
+    // The words it read, and why, rather than "could not tell which source table" (issue 15).
+    expect(r.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: read "group" as the source table because it follows "move", but the source database has no table "group"; closest: dispatch_group/);
     expect(r.stderr).toMatch(/from dispatch_role into technician_roles/);
-    // With commas the rules read a list of tables, and name the item they could not read.
+    // With instructions after commas, the words read as the table are still named.
     const listed = await ferry({}, 'plan', FREE_FORM);
     expect(listed.code).toBe(2);
-    expect(listed.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: "group 11's roles over" is not a table name/);
+    expect(listed.stderr).toMatch(/DESCRIPTION_NOT_UNDERSTOOD: read "group" as the source table because it follows "move"/);
     const asked = await ferry({}, 'plan', '--llm', 'claude', FREE_FORM);
     expect(asked.code).toBe(2);
     expect(asked.stderr).toMatch(/MODEL_NOT_CONFIGURED/);
