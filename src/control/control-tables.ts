@@ -101,6 +101,29 @@ CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON ferry_control.migration
 ${LOCK_DOWN}
 `;
 
+/**
+ * Whether CONTROL_DDL would change nothing, read from the catalogs without a lock: both tables
+ * and indexes in ferry_control, none left in public, RLS on, and no privilege on the schema, its
+ * tables or its sequences for PUBLIC, anon or authenticated (a grant added since is taken back by
+ * the DDL path). A column added to CONTROL_DDL later must be checked here too.
+ */
+const CONTROL_READY = `
+SELECT to_regclass('public.migration_control') IS NULL
+   AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.migration_control')), false)
+   AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.migration_mappings')), false)
+   AND to_regclass('ferry_control.migration_mappings_run_idx') IS NOT NULL
+   AND to_regclass('ferry_control.migration_mappings_new_idx') IS NOT NULL
+   AND NOT EXISTS (
+     SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) a
+      WHERE n.nspname = 'ferry_control'
+        AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles WHERE rolname IN ('anon', 'authenticated')))
+     UNION ALL
+     SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+            aclexplode(coalesce(c.relacl, acldefault((CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char", c.relowner))) a
+      WHERE n.nspname = 'ferry_control' AND c.relkind IN ('r', 'p', 'S')
+        AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles WHERE rolname IN ('anon', 'authenticated')))
+   ) AS ready`;
+
 /** Advisory lock keys: one for DDL, one per target table while a run writes it. */
 const DDL_LOCK = 0x66657272; // "ferr"
 
@@ -109,6 +132,11 @@ const DDL_LOCK = 0x66657272; // "ferr"
  * One simple-protocol query: all its statements commit together or not at all.
  */
 export async function ensureControlTables(db: Queryable): Promise<void> {
+  // Already in place: no DDL at all. ALTER TABLE … ENABLE ROW LEVEL SECURITY takes an ACCESS
+  // EXCLUSIVE lock even when RLS is on, and CREATE INDEX IF NOT EXISTS a SHARE lock: run while
+  // another process writes batches (a ferry worker starting a range next to one writing), it
+  // queued behind that writer's lock on migration_control and deadlocked with its next one.
+  if ((await db.query<{ ready: boolean }>(CONTROL_READY)).rows[0]?.ready === true) return;
   // CREATE ... IF NOT EXISTS still races with itself; the lock makes it idempotent for real.
   await db.query('SELECT pg_advisory_lock($1)', [DDL_LOCK]);
   try {

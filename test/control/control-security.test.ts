@@ -7,7 +7,7 @@ import { approvePlan } from '../../agents/planning/index.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { describeToPlan, openConnections, type Connections } from '../../src/chain.js';
-import { insertControl } from '../../src/control/control-tables.js';
+import { ensureControlTables, insertControl } from '../../src/control/control-tables.js';
 import { contentHash } from '../../src/core/artifacts/hash.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { executeRunForTest } from '../setup/execute.js';
@@ -106,6 +106,31 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
       expect(await asRole(role, `DELETE FROM ferry_control.migration_mappings`)).toBe('42501');
       // The app's own table is still theirs: only ferry's bookkeeping was closed.
       expect(await asRole(role, 'SELECT count(*) FROM deliveries')).toBe('ok');
+    }
+  });
+
+  it('starting next to a run that writes takes no lock on the bookkeeping once it is in place; a grant added since is still taken back', async () => {
+    // A writer mid-batch: its transaction holds a lock on migration_control (as a batch's control update does).
+    const writer = new pg.Client({ connectionString: pair.target.url });
+    const starter = new pg.Client({ connectionString: pair.target.url });
+    await writer.connect();
+    await starter.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE ferry_control.migration_control SET heartbeat_at = now() WHERE id = ${migrationId}`);
+      // ENABLE ROW LEVEL SECURITY (ACCESS EXCLUSIVE) would wait here and, behind the writer's next lock, deadlock.
+      await starter.query(`SET lock_timeout = '2s'`);
+      await expect(ensureControlTables(starter)).resolves.toBeUndefined();
+      await writer.query('COMMIT');
+      // Not in place any more (a grant to anon): the DDL runs again and takes it back.
+      await pair.sql('target', 'GRANT USAGE ON SCHEMA ferry_control TO anon; GRANT SELECT ON ferry_control.migration_mappings TO anon');
+      await ensureControlTables(starter);
+      const privs = await pair.sql('target', `SELECT has_schema_privilege('anon', 'ferry_control', 'USAGE') AS usage, has_table_privilege('anon', 'ferry_control.migration_mappings', 'SELECT') AS sel`);
+      expect(privs.rows[0]).toEqual({ usage: false, sel: false });
+    } finally {
+      await writer.query('ROLLBACK').catch(() => undefined);
+      await writer.end();
+      await starter.end();
     }
   });
 
