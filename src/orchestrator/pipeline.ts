@@ -62,6 +62,7 @@ class Pipeline {
   /** The write in flight (stage 3); it settles to the error it failed with, or null. */
   private writing: Promise<unknown> | null = null;
   /** Batches in the sandbox (stage 2), oldest first. */
+  private targetTurn: Promise<unknown> = Promise.resolve();
   private readonly inFlight: Array<{ batchNo: number; batch: Fetched; outcome: Promise<Settled<BatchOutcome>> }> = [];
 
   constructor(
@@ -100,7 +101,7 @@ class Pipeline {
       if (fetched.rows.length === 0) return null;
       const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
       this.sizer.observe(keyed);
-      const mapped = this.sh.lookupMapped ? await mappedLegacyIds(this.target, sourceTable, targetTable, keyed.map((r) => r.k)) : new Set<string>();
+      const mapped = this.sh.lookupMapped ? await this.onTarget(() => mappedLegacyIds(this.target, sourceTable, targetTable, keyed.map((r) => r.k))) : new Set<string>();
       const todo = onlyKeys ? keyed.filter((r) => onlyKeys.has(r.k)) : mapped.size ? keyed.filter((r) => !mapped.has(r.k)) : keyed;
       this.sh.skipped += keyed.length - todo.length;
       if (todo.length > 0) return { todo, mapped };
@@ -135,11 +136,23 @@ class Pipeline {
     // One write at a time on this connection: the previous batch commits before this one begins.
     await this.written();
     if (sh.stop) return false;
-    this.writing = this.write(batchNo, rows, toWrite, sent).then(
+    this.writing = this.onTarget(() => this.write(batchNo, rows, toWrite, sent)).then(
       () => null,
       (e: unknown) => e ?? new Error('batch write failed'),
     );
     return true;
+  }
+
+  /**
+   * Everything this worker does on `target`, one after another. The next batch's fetch runs
+   * while a write is in flight; its mapping lookup (resuming) must never land inside that
+   * write's transaction, or after a failed COPY before its ROLLBACK, where it failed with
+   * "current transaction is aborted" and hid the batch's own error (the row it names).
+   */
+  private onTarget<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.targetTurn.then(work, work);
+    this.targetTurn = run.catch(() => undefined);
+    return run;
   }
 
   /** The worker's sandbox, started with its first batch. */
