@@ -221,6 +221,26 @@ function resolveOrigin(ctx: ResolveContext, target: ColumnInfo, mapping: ColumnM
   }
 }
 
+/**
+ * The plan's enumMappings entry for an enum target fed by `fedBy` (a source column or an
+ * expression), each source value listed once and each with a target, and the target's enum
+ * type from the analysis; what is missing goes to problems.
+ */
+function enumTarget(ctx: ResolveContext, target: ColumnInfo, fedBy: string): { enumMapping?: EnumMapping; enumType?: EnumTypeInfo } {
+  const { plan, analysis, problems } = ctx;
+  const enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
+  if (!enumMapping) problems.push(`target column ${JSON.stringify(target.name)} maps the values of ${fedBy} but the plan has no enumMappings entry for it`);
+  const seen = new Set<string | null>();
+  for (const v of enumMapping?.values ?? []) {
+    if (seen.has(v.source)) problems.push(`enum mapping for ${JSON.stringify(target.name)} lists source value ${JSON.stringify(v.source)} twice`);
+    seen.add(v.source);
+    if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for the value ${JSON.stringify(v.source)} of ${fedBy}`);
+  }
+  const enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
+  if (target.category === 'enum' && !enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
+  return { ...(enumMapping ? { enumMapping } : {}), ...(enumType ? { enumType } : {}) };
+}
+
 /** An enum-mapped column: its source, its enumMappings entry (keyed on the same source, each value once, each with a target) and the target's enum type. */
 function resolveEnumMap(
   ctx: ResolveContext,
@@ -228,28 +248,13 @@ function resolveEnumMap(
   mapping: ColumnMapping,
   origin: Extract<ColumnMapping['origin'], { kind: 'enum_map' }>,
 ): ProgramColumn | undefined {
-  const { plan, analysis, problems } = ctx;
+  const { problems } = ctx;
   const source = ctx.selectedSource(target.name, origin.source);
-  const enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
-  if (!enumMapping) {
-    problems.push(`target column ${JSON.stringify(target.name)} is an enum mapping but the plan has no enumMappings entry for it`);
-  } else if (enumMapping.sourceColumn !== origin.source) {
+  const { enumMapping, enumType } = enumTarget(ctx, target, `source column ${JSON.stringify(origin.source)}`);
+  if (enumMapping && enumMapping.sourceColumn !== origin.source) {
     problems.push(
       `target column ${JSON.stringify(target.name)} maps source column ${JSON.stringify(origin.source)} but its enum mapping is keyed on ${JSON.stringify(enumMapping.sourceColumn)}`,
     );
-  }
-  let enumType: EnumTypeInfo | undefined;
-  if (target.category === 'enum') {
-    enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
-    if (!enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
-  }
-  if (enumMapping) {
-    const seen = new Set<string | null>();
-    for (const v of enumMapping.values) {
-      if (seen.has(v.source)) problems.push(`enum mapping for ${JSON.stringify(target.name)} lists source value ${JSON.stringify(v.source)} twice`);
-      seen.add(v.source);
-      if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for source value ${JSON.stringify(v.source)}`);
-    }
   }
   if (source && enumMapping && (target.category !== 'enum' || enumType)) {
     return { kind: 'enum_map', target, mapping, source, enumMapping, enumType };
@@ -264,19 +269,8 @@ function resolveExpression(
   mapping: ColumnMapping,
   origin: Extract<ColumnMapping['origin'], { kind: 'expression' }>,
 ): ProgramColumn | undefined {
-  const { plan, analysis, problems } = ctx;
   const sources = columnsRead(origin.expr).map((s) => ctx.selectedSource(target.name, s));
-  let enumMapping: EnumMapping | undefined;
-  let enumType: EnumTypeInfo | undefined;
-  if (origin.enumMapped) {
-    enumMapping = plan.enumMappings.find((m) => m.targetColumn === target.name);
-    if (!enumMapping) problems.push(`target column ${JSON.stringify(target.name)} maps the values of ${origin.text} but the plan has no enumMappings entry for it`);
-    for (const v of enumMapping?.values ?? []) {
-      if (v.target === null) problems.push(`enum mapping for ${JSON.stringify(target.name)} has no target for the value ${JSON.stringify(v.source)} of ${origin.text}`);
-    }
-    enumType = target.enumType === undefined ? undefined : findEnum(analysis.target, target.enumType);
-    if (target.category === 'enum' && !enumType) problems.push(`enum type ${target.enumType ?? '(unnamed)'} of target column ${JSON.stringify(target.name)} is not in the analysis`);
-  }
+  const { enumMapping, enumType } = origin.enumMapped ? enumTarget(ctx, target, origin.text) : {};
   if (sources.some((s) => s === undefined)) return undefined;
   return { kind: 'expression', target, mapping, origin, enumMapping, enumType };
 }
