@@ -44,6 +44,7 @@ $move$;`;
 const LOCK_DOWN = `
 ALTER TABLE ferry_control.migration_control ENABLE ROW LEVEL SECURITY;
 ALTER TABLE ferry_control.migration_mappings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE ferry_control.target_identity ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON SCHEMA ferry_control FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA ferry_control FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA ferry_control FROM PUBLIC;
@@ -98,6 +99,11 @@ CREATE TABLE IF NOT EXISTS ferry_control.migration_mappings (
 );
 CREATE INDEX IF NOT EXISTS migration_mappings_run_idx ON ferry_control.migration_mappings (migration_id, batch_id);
 CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON ferry_control.migration_mappings (target_table, new_id);
+CREATE TABLE IF NOT EXISTS ferry_control.target_identity (
+  id uuid NOT NULL DEFAULT gen_random_uuid(),
+  one boolean PRIMARY KEY DEFAULT true CHECK (one)
+);
+INSERT INTO ferry_control.target_identity DEFAULT VALUES ON CONFLICT DO NOTHING;
 ${LOCK_DOWN}
 `;
 
@@ -111,6 +117,7 @@ const CONTROL_READY = `
 SELECT to_regclass('public.migration_control') IS NULL
    AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.migration_control')), false)
    AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.migration_mappings')), false)
+   AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.target_identity')), false)
    AND to_regclass('ferry_control.migration_mappings_run_idx') IS NOT NULL
    AND to_regclass('ferry_control.migration_mappings_new_idx') IS NOT NULL
    AND NOT EXISTS (
@@ -123,6 +130,24 @@ SELECT to_regclass('public.migration_control') IS NULL
       WHERE n.nspname = 'ferry_control' AND c.relkind IN ('r', 'p', 'S')
         AND (a.grantee = 0 OR a.grantee IN (SELECT oid FROM pg_roles WHERE rolname IN ('anon', 'authenticated')))
    ) AS ready`;
+
+/**
+ * This target database's identity: a uuid made once, when ferry first writes here. The run
+ * store records it with each run, so one store serving several targets (staging and
+ * production, both starting at migration 1) never mistakes one target's migration for
+ * another's when it vouches for a rollback.
+ */
+export async function targetIdentity(db: Queryable): Promise<string> {
+  // Made here too when missing: a deleted row becomes a new identity, and runs recorded under
+  // the old one are then refused as unrecorded (CONTROL_UNRECORDED), never trusted.
+  const r = await db.query<{ id: string }>(
+    `WITH made AS (INSERT INTO ferry_control.target_identity DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING id)
+     SELECT id::text AS id FROM made UNION ALL SELECT id::text FROM ferry_control.target_identity LIMIT 1`,
+  );
+  const id = r.rows[0]?.id;
+  if (!id) throw new DatabaseError('CONTROL_NO_IDENTITY', 'ferry_control.target_identity has no row and none could be made', { hint: 'check that the role ferry connects as owns ferry_control' });
+  return id;
+}
 
 /** Advisory lock keys: one for DDL, one per target table while a run writes it. */
 const DDL_LOCK = 0x66657272; // "ferr"

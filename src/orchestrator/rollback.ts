@@ -1,6 +1,6 @@
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { contentHash } from '../core/artifacts/hash.js';
-import { getControl, planTables, type ControlRow } from '../control/control-tables.js';
+import { getControl, planTables, targetIdentity, type ControlRow } from '../control/control-tables.js';
 import type { RunStore } from '../store/run-store.js';
 import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { FerryError, NotFoundError } from '../core/errors.js';
@@ -47,7 +47,7 @@ export async function rollbackMigration(input: RollbackInput): Promise<RollbackR
   const control = await getControl(target, migrationId);
   if (!control) throw new NotFoundError('MIGRATION_NOT_FOUND', `there is no migration ${migrationId}`, { hint: 'list runs with: ferry runs' });
   if (control.status === 'rolled_back') return { migrationId, status: 'already_rolled_back', rowsDeleted: 0, mappingsDeleted: 0 };
-  const plan = await trustedPlan(control, input.store, input.trustControl === true);
+  const plan = await trustedPlan(control, input.store, input.trustControl === true, input.store ? await targetIdentity(target) : undefined);
   const cascaded = await rollBackDependants(input, plan);
   const lockKey = `ferry:${plan.target.schema}.${plan.target.table}`;
   const lock = await target.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [lockKey]);
@@ -152,9 +152,9 @@ async function deleteRunRows(target: Queryable, plan: MigrationPlan, migrationId
  * person trusts its control row; without a store (a library caller that keeps none) the
  * control row is all there is.
  */
-export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'migrationRecord'> | undefined, trustControl = false): Promise<MigrationPlan> {
+export async function trustedPlan(control: ControlRow, store: Pick<RunStore, 'migrationRecord'> | undefined, trustControl = false, targetId?: string): Promise<MigrationPlan> {
   const claimed = MigrationPlan.parse(control.plan);
-  const recorded = store ? await store.migrationRecord(control.id) : null;
+  const recorded = store ? await store.migrationRecord(control.id, targetId) : null;
   if (!recorded) {
     if (store && !trustControl) {
       throw new FerryError(

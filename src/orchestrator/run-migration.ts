@@ -1,6 +1,6 @@
 import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
 import { contentHash } from '../core/artifacts/hash.js';
-import { ensureControlTables, finishControl, insertControl, planTables } from '../control/control-tables.js';
+import { ensureControlTables, finishControl, insertControl, planTables, targetIdentity } from '../control/control-tables.js';
 import { FerryError } from '../core/errors.js';
 import { assertParentsMigrated } from '../core/plan/references.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -136,12 +136,13 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   // A partition marks only its own earlier attempts: the table's other running rows are live ranges.
   st.resumedFrom = input.partition ? await abandonRunsById(target, input.partition.abandon) : await abandonDeadRuns(target, st.targetKey);
   if (!dryRun) st.migrationId = await insertControl(target, plan, contentHash(plan));
+  const targetId = dryRun ? undefined : await targetIdentity(target);
   st.sourceRows = await openSnapshot(source, plan, q);
   const alreadyMapped = await mappedSoFar(input);
   const emit = input.onEvent ?? (() => {});
   if (st.resumedFrom.length > 0) emit({ type: 'resumed', abandoned: st.resumedFrom, alreadyMapped });
   const toMigrate = input.onlyKeys ? input.onlyKeys.size : Math.max(0, st.sourceRows - alreadyMapped);
-  emit({ type: 'started', migrationId: st.migrationId, sourceRows: st.sourceRows, alreadyMapped, toMigrate, batchSize: plan.strategy.batchSize, parallel: st.parallel });
+  emit({ type: 'started', migrationId: st.migrationId, ...(targetId ? { targetId } : {}), sourceRows: st.sourceRows, alreadyMapped, toMigrate, batchSize: plan.strategy.batchSize, parallel: st.parallel });
   st.shared = {
     input,
     migrationId: st.migrationId,

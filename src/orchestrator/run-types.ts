@@ -15,6 +15,8 @@ export type RunEvent =
   | {
       type: 'started';
       migrationId: number;
+      /** The target's identity (ferry_control.target_identity): the run store vouches for a rollback of this migration on this target only. */
+      targetId?: string;
       sourceRows: number;
       alreadyMapped: number;
       toMigrate: number;

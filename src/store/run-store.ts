@@ -508,17 +508,26 @@ export class RunStore {
   }
 
   /**
-   * The recorded run that wrote migration `migrationId` of the target (its migration id is
-   * kept when the run ends, and in its first event while it runs), with the plan it ran as
-   * the store keeps it. Null when no recorded run wrote it.
+   * The recorded run that wrote migration `migrationId` of the target `targetId` (its
+   * migration id is kept when the run ends, and in its first event while it runs), with the
+   * plan it ran as the store keeps it. Null when no recorded run wrote it. Migration ids are
+   * per target, so one store serving several targets holds a migration 1 for each: only a
+   * run whose first event names this target counts. Runs recorded before targets were
+   * named (no targetId in their event) still count, after any run that names this target.
    */
-  async migrationRecord(migrationId: number): Promise<{ runId: number; planHash: string; plan: MigrationPlan } | null> {
+  async migrationRecord(migrationId: number, targetId?: string): Promise<{ runId: number; planHash: string; plan: MigrationPlan } | null> {
     const r = await this.db.query<{ id: string; plan_hash: string; body: unknown }>(
-      `SELECT r.id, r.plan_hash, a.body FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
-        WHERE r.mode = 'run' AND (r.migration_id = $1 OR EXISTS (
-          SELECT 1 FROM ferry.run_events e WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::text))
-        ORDER BY r.id LIMIT 1`,
-      [migrationId],
+      `SELECT r.id, r.plan_hash, a.body
+         FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
+         LEFT JOIN LATERAL (
+           SELECT e.event FROM ferry.run_events e WHERE e.run_id = r.id AND e.event->>'type' = 'started' ORDER BY e.seq LIMIT 1
+         ) s ON true
+        WHERE r.mode = 'run'
+          AND (r.migration_id = $1 OR s.event->>'migrationId' = $1::text)
+          AND ($2::text IS NULL OR s.event->>'targetId' IS NULL OR s.event->>'targetId' = $2::text)
+        ORDER BY (s.event->>'targetId' IS NOT DISTINCT FROM $2::text) DESC, r.id
+        LIMIT 1`,
+      [migrationId, targetId ?? null],
     );
     const row = r.rows[0];
     return row ? { runId: Number(row.id), planHash: row.plan_hash, plan: MigrationPlan.parse(row.body) } : null;

@@ -91,6 +91,7 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
     expect(rls.rows).toEqual([
       { relname: 'migration_control', relrowsecurity: true },
       { relname: 'migration_mappings', relrowsecurity: true },
+      { relname: 'target_identity', relrowsecurity: true },
     ]);
     for (const role of ['anon', 'authenticated'] as const) {
       const privs = await pair.sql(
@@ -189,10 +190,13 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
       pair.target.url,
       `ALTER TABLE ferry_control.migration_control SET SCHEMA public;
        ALTER TABLE ferry_control.migration_mappings SET SCHEMA public;
+       DROP TABLE ferry_control.target_identity;
        DROP SCHEMA ferry_control;
        GRANT ALL ON public.migration_control, public.migration_mappings TO anon, authenticated;`,
     );
     expect(await asRole('anon', 'SELECT new_id FROM public.migration_mappings')).toBe('ok');
+    // …and recorded its runs without naming the target (no targetId in the first event).
+    await pair.sql('target', `UPDATE ferry.run_events SET event = event - 'targetId' WHERE event->>'type' = 'started'`);
 
     const r = await rollbackMigration({ migrationId, target: conn.target, store });
     expect(r).toMatchObject({ status: 'rolled_back', rowsDeleted: 4, mappingsDeleted: 4 });
