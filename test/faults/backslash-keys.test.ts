@@ -1,17 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { describe, expect, it } from 'vitest';
 import { prepareProgram } from '../../src/chain.js';
 import { ensureControlTables, insertControl } from '../../src/control/control-tables.js';
 import { rollbackMigration } from '../../src/orchestrator/rollback.js';
 import { BatchFailure, makeBatchWriter } from '../../src/orchestrator/write-batch.js';
-import type { SandboxDriver } from '../../sandbox/types.js';
-import { dockerDriverForTests } from '../setup/docker.js';
-import type { DatabasePair } from '../setup/seed-case.js';
-import { completed, createFaultCase, expectValidates, plannedTable, runOnce, withConnections } from './fault-case.js';
+import { completed, expectValidates, runOnce, useFaultTable, withConnections } from './fault-case.js';
 
 /**
  * The target's key is the legacy text key, copied. A key with a backslash (`adm\in`) must be
@@ -36,28 +29,12 @@ INSERT INTO members VALUES ('admin', 'was here before ferry'), ('N', 'also here 
 `;
 
 describe('a backslash in a copied text key is recorded as itself, and rollback removes exactly that row', () => {
-  let driver: SandboxDriver;
-  let pair: DatabasePair;
-  let work: string;
-  let plan: MigrationPlan;
-  let analysis: SchemaAnalysis;
+  const ft = useFaultTable({ prefix: 'faultbs_', legacy: LEGACY, target: TARGET, table: { source: 'logins', target: 'members', filter: { column: 'realm', value: 1 }, description: 'move the logins of realm 1 into members', batchSize: 4 } });
 
-  beforeAll(async () => {
-    driver = await dockerDriverForTests();
-    pair = await createFaultCase({ prefix: 'faultbs_', legacy: LEGACY, target: TARGET });
-    work = await mkdtemp(join(tmpdir(), 'ferry-faults-bs-'));
-    const made = await plannedTable(pair, { source: 'logins', target: 'members', filter: { column: 'realm', value: 1 }, description: 'move the logins of realm 1 into members', batchSize: 4 });
-    plan = made.plan;
-    analysis = made.analysis;
-  });
-  afterAll(async () => {
-    await pair?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
-
-  const members = async () => (await pair.sql('target', 'SELECT handle, shown_as FROM members ORDER BY handle')).rows;
+  const members = async () => (await ft.pair.sql('target', 'SELECT handle, shown_as FROM members ORDER BY handle')).rows;
 
   it('run: mappings hold the real keys; validate; rollback deletes the migrated rows and keeps the unrelated ones', async () => {
+    const { driver, pair, work, plan, analysis } = ft;
     expect(plan.columns.find((c) => c.target === 'handle')?.origin).toEqual({ kind: 'copy', source: 'handle' });
     const before = await members();
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'p1') });
@@ -76,6 +53,7 @@ describe('a backslash in a copied text key is recorded as itself, and rollback r
   });
 
   it('a NUL in a value fails its batch with a typed error naming the legacy key and the column; nothing is written', async () => {
+    const { pair, plan } = ft;
     await withConnections(pair, async (conn) => {
       await ensureControlTables(conn.target);
       const id = await insertControl(conn.target, plan, 'test');

@@ -1,5 +1,8 @@
 import Dockerode from 'dockerode';
-import { expect } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { approvePlan, buildPlan } from '../../agents/planning/index.js';
 import { analyzeSchemas, focusSource } from '../../agents/schema-analysis/index.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
@@ -11,6 +14,7 @@ import { runMigration, type RunEvent, type RunResult } from '../../src/orchestra
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import type { BatchOutcome, InputRow, SandboxDriver, SandboxSession, SandboxStartOptions } from '../../sandbox/types.js';
+import { dockerDriverForTests } from '../setup/docker.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
@@ -92,6 +96,36 @@ export async function plannedTable(
     });
     return { plan: approvePlan({ ...p, strategy: { ...p.strategy, batchSize: opts.batchSize } }, 'faults'), analysis: focused };
   });
+}
+
+/** One planned table of a fault case, ready once the describe block's beforeAll has run. */
+export interface FaultTable {
+  driver: SandboxDriver;
+  pair: DatabasePair;
+  /** A scratch directory for programs, removed afterwards. */
+  work: string;
+  plan: MigrationPlan;
+  analysis: SchemaAnalysis;
+}
+
+/**
+ * The set-up most single-table fault cases share, as beforeAll/afterAll of the calling describe
+ * block: Docker driver, the two databases from `legacy`/`target`, a work directory, and the
+ * source planned into the target (plannedTable). Read the fields inside tests, not at collection.
+ */
+export function useFaultTable(opts: { prefix: string; legacy: string; target: string; table: Parameters<typeof plannedTable>[1] }): FaultTable {
+  const t = {} as FaultTable;
+  beforeAll(async () => {
+    t.driver = await dockerDriverForTests();
+    t.pair = await createFaultCase({ prefix: opts.prefix, legacy: opts.legacy, target: opts.target });
+    t.work = await mkdtemp(join(tmpdir(), `ferry-${opts.prefix}`));
+    Object.assign(t, await plannedTable(t.pair, opts.table));
+  });
+  afterAll(async () => {
+    await t.pair?.drop();
+    if (t.work) await rm(t.work, { recursive: true, force: true });
+  });
+  return t;
 }
 
 /** mulberry32: a small seeded PRNG, so a failing random batch can be replayed with FERRY_FAULT_SEED. */

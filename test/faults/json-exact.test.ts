@@ -1,15 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { describe, expect, it } from 'vitest';
 import { prepareProgram, targetTableOf } from '../../src/chain.js';
 import { validateMigration } from '../../src/validation/validate.js';
-import type { SandboxDriver } from '../../sandbox/types.js';
-import { dockerDriverForTests } from '../setup/docker.js';
-import type { DatabasePair } from '../setup/seed-case.js';
-import { completed, createFaultCase, plannedTable, runOnce, withConnections } from './fault-case.js';
+import { completed, runOnce, useFaultTable, withConnections } from './fault-case.js';
 
 /**
  * json and jsonb values arrive as they left: json byte for byte (key order, duplicate keys,
@@ -39,26 +32,10 @@ CREATE TABLE postings (ref uuid PRIMARY KEY DEFAULT gen_random_uuid(), entry_no 
 `;
 
 describe('json and jsonb values arrive exactly', () => {
-  let driver: SandboxDriver;
-  let pair: DatabasePair;
-  let work: string;
-  let plan: MigrationPlan;
-  let analysis: SchemaAnalysis;
-
-  beforeAll(async () => {
-    driver = await dockerDriverForTests();
-    pair = await createFaultCase({ prefix: 'faultjson_', legacy: LEGACY, target: TARGET });
-    work = await mkdtemp(join(tmpdir(), 'ferry-faults-json-'));
-    const made = await plannedTable(pair, { source: 'ledger_entries', target: 'postings', filter: { column: 'book', value: 2 }, description: 'move the ledger entries of book 2 into postings', batchSize: 3 });
-    plan = made.plan;
-    analysis = made.analysis;
-  });
-  afterAll(async () => {
-    await pair?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const ft = useFaultTable({ prefix: 'faultjson_', legacy: LEGACY, target: TARGET, table: { source: 'ledger_entries', target: 'postings', filter: { column: 'book', value: 2 }, description: 'move the ledger entries of book 2 into postings', batchSize: 3 } });
 
   it('a run copies json byte-equal and jsonb value-equal, and validates', async () => {
+    const { driver, pair, work, plan, analysis } = ft;
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'honest') });
     const r = completed(await runOnce(pair, { plan, analysis, program }, driver));
     const source = (await pair.sql('legacy', 'SELECT entry_no, payload::text AS payload, raw_doc::text AS raw_doc FROM ledger_entries WHERE book = 2 ORDER BY entry_no')).rows;
@@ -83,6 +60,7 @@ describe('json and jsonb values arrive exactly', () => {
   });
 
   it('a jsonb value changed in the target after the run fails the row walk', async () => {
+    const { pair, plan, analysis } = ft;
     const ids = (await pair.sql('target', `SELECT entry_no FROM postings WHERE payload = '{"fee": 1.10}'::jsonb`)).rows;
     expect(ids).toHaveLength(1);
     const migrationId = Number((await pair.sql('target', 'SELECT max(id) AS id FROM ferry_control.migration_control')).rows[0]!.id);
@@ -97,6 +75,7 @@ describe('json and jsonb values arrive exactly', () => {
   });
 
   it('a json value whose duplicate key is dropped in the target fails the row walk (json keeps its text)', async () => {
+    const { pair, plan, analysis } = ft;
     const ids = (await pair.sql('target', `SELECT entry_no FROM postings WHERE raw_doc::text = '{"ключ":1,"ключ":"двойной"}'`)).rows;
     expect(ids).toHaveLength(1);
     const migrationId = Number((await pair.sql('target', 'SELECT max(id) AS id FROM ferry_control.migration_control')).rows[0]!.id);

@@ -1,16 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bundleScript, generateScript } from '../../agents/code-interpreter/index.js';
-import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { prepareProgram, targetTableOf } from '../../src/chain.js';
 import { validateMigration } from '../../src/validation/validate.js';
-import type { SandboxDriver } from '../../sandbox/types.js';
-import { dockerDriverForTests } from '../setup/docker.js';
-import type { DatabasePair } from '../setup/seed-case.js';
-import { completed, createFaultCase, failed, plannedTable, runOnce, withConnections } from './fault-case.js';
+import { completed, failed, runOnce, useFaultTable, withConnections } from './fault-case.js';
 
 /**
  * Text that looks like a number is still text. A wrong program that turns the postcode
@@ -30,29 +23,13 @@ CREATE TABLE outlets (ref uuid PRIMARY KEY DEFAULT gen_random_uuid(), depot_no i
 `;
 
 describe('text that looks like a number is compared as text', () => {
-  let driver: SandboxDriver;
-  let pair: DatabasePair;
-  let work: string;
-  let plan: MigrationPlan;
-  let analysis: SchemaAnalysis;
+  const ft = useFaultTable({ prefix: 'faultnum_', legacy: LEGACY, target: TARGET, table: { source: 'depots', target: 'outlets', filter: { column: 'region', value: 3 }, description: 'move the depots of region 3 into outlets', batchSize: 20 } });
 
-  beforeAll(async () => {
-    driver = await dockerDriverForTests();
-    pair = await createFaultCase({ prefix: 'faultnum_', legacy: LEGACY, target: TARGET });
-    work = await mkdtemp(join(tmpdir(), 'ferry-faults-num-'));
-    const made = await plannedTable(pair, { source: 'depots', target: 'outlets', filter: { column: 'region', value: 3 }, description: 'move the depots of region 3 into outlets', batchSize: 20 });
-    plan = made.plan;
-    analysis = made.analysis;
-  });
-  afterAll(async () => {
-    await pair?.drop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
-
-  const outlets = async () => Number((await pair.sql('target', 'SELECT count(*) AS n FROM outlets')).rows[0]!.n);
+  const outlets = async () => Number((await ft.pair.sql('target', 'SELECT count(*) AS n FROM outlets')).rows[0]!.n);
 
   /** The generated program with one row's value rewritten the way a careless transform would. */
   async function wrongProgram(name: string, rewrite: string) {
+    const { work, plan, analysis } = ft;
     const base = await generateScript({ plan, analysis });
     const forged = base.program.replace(
       /export function transform\(row: SourceRow\): ProgramOutput \{/,
@@ -68,6 +45,7 @@ describe('text that looks like a number is compared as text', () => {
     ['a postcode with its leading zero dropped', 'zip', 'zip: String(Number(row.zip))', '"2134"'],
     ['a phone number with its + dropped', 'phone', "phone: row.phone === null ? null : row.phone.replace('+', '')", '"4930123456"'],
   ])('%s: the batch is refused, naming the key and column; nothing of it is written', async (label, column, rewrite, shown) => {
+    const { driver, pair, plan, analysis } = ft;
     const program = await wrongProgram(column, rewrite);
     const r = failed(await runOnce(pair, { plan, analysis, program }, driver));
     expect(r.errorCode, label).toBe('ROW_MISMATCH');
@@ -81,6 +59,7 @@ describe('text that looks like a number is compared as text', () => {
   });
 
   it('a run of the honest program completes; a zip changed to its number form afterwards fails the row walk', async () => {
+    const { driver, pair, work, plan, analysis } = ft;
     const program = await prepareProgram({ plan, analysis, dir: join(work, 'honest') });
     const r = completed(await runOnce(pair, { plan, analysis, program }, driver));
     expect((await pair.sql('target', 'SELECT zip, phone FROM outlets WHERE depot_no = 41')).rows).toEqual([{ zip: '02134', phone: '+4930123456' }]);
