@@ -69,7 +69,7 @@ export function jsonTypeOf(column: ColumnInfo, enumName: string | undefined, sid
     case 'json':
       return side === 'source' ? 'string' : 'unknown';
     case 'array':
-      return 'unknown[]';
+      return side === 'source' ? 'string' : 'unknown';
     case 'bigint':
     case 'numeric':
     case 'timestamp':
@@ -211,7 +211,8 @@ function rowTypesHeader(resolved: ResolvedPlan): string {
     ' * Values are typed as they travel as JSON: integer and float as number; bigint, numeric,',
     ' * dates, times and bytea as string (no precision or timezone lost on the way); source',
     ' * json/jsonb as its exact JSON text (string), target json as unknown (that text, or a value',
-    ' * ferry serializes); arrays as unknown[]; enums as the union of their values.',
+    ' * ferry serializes); source arrays as their PostgreSQL text (\'{1,NULL,"a b"}\'), target arrays',
+    ' * as unknown (that text, or a JS array ferry writes as an array literal); enums as the union of their values.',
     ' */',
   ].join('\n');
 

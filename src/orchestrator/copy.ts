@@ -52,6 +52,7 @@ export function copyValue(v: unknown, index = 0): string {
   if (typeof v === 'string') s = v;
   else if (typeof v === 'boolean') s = v ? 't' : 'f';
   else if (typeof v === 'number' || typeof v === 'bigint') s = String(v);
+  else if (Array.isArray(v)) s = arrayLiteral(v);
   else s = JSON.stringify(v);
   if (!SPECIAL.test(s)) return s;
   const nul = s.indexOf('\0');
@@ -59,6 +60,22 @@ export function copyValue(v: unknown, index = 0): string {
   const lone = LONE_SURROGATE.exec(s);
   if (lone) throw new CopyValueError('lone_surrogate', index, lone.index);
   return s.replace(/[\\\n\r\t]/g, (c) => ESCAPES[c]!);
+}
+
+/**
+ * A JS array as PostgreSQL's array input reads it ('{1,NULL,"a \\"b\\""}'): a program may
+ * return one for an array column (source arrays arrive as that text already). Every element
+ * is quoted but NULL and numbers, so no element's text is read as syntax; objects are JSON.
+ */
+export function arrayLiteral(items: readonly unknown[]): string {
+  const element = (x: unknown): string => {
+    if (x === null || x === undefined) return 'NULL';
+    if (Array.isArray(x)) return arrayLiteral(x);
+    if (typeof x === 'number' || typeof x === 'bigint') return String(x);
+    const text = typeof x === 'string' ? x : typeof x === 'boolean' ? (x ? 't' : 'f') : JSON.stringify(x);
+    return `"${text.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  };
+  return `{${items.map(element).join(',')}}`;
 }
 
 export function copyLine(values: readonly unknown[]): string {

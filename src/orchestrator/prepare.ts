@@ -119,11 +119,21 @@ export interface SourceQuery {
   cols: string;
 }
 
-export function sourceQuery(plan: MigrationPlan): SourceQuery {
+export function sourceQuery(plan: MigrationPlan, sourceTable?: TableInfo): SourceQuery {
   // No alias in FROM: the predicate's columns are qualified by the table's own name.
   const where = planWhere(plan);
   const table = qualified(plan.source.schema, plan.source.table);
-  return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols: plan.source.columns.map(quoteIdent).join(', ') };
+  return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols: plan.source.columns.map((c) => sourceColumn(c, sourceTable)).join(', ') };
+}
+
+/**
+ * An array column is read as its PostgreSQL text ('{1.10,NULL}'), which the program receives
+ * and COPY writes back unchanged: pg's parse of it would make JS values of jsonb[] elements
+ * (1.10 → 1.1) and Dates of timestamp[] (zone drift), and no parse is needed to copy it.
+ */
+function sourceColumn(name: string, sourceTable: TableInfo | undefined): string {
+  const info = sourceTable?.columns.find((c) => c.name === name);
+  return info?.category === 'array' ? `${quoteIdent(name)}::text AS ${quoteIdent(name)}` : quoteIdent(name);
 }
 
 /** Opens the run's one consistent, read-only snapshot of the source; returns its row count after checking the key. */

@@ -1,5 +1,6 @@
 import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
 import { contentHash } from '../core/artifacts/hash.js';
+import { findTable } from '../core/artifacts/schema-analysis.js';
 import { ensureControlTables, finishControl, insertControl, planTables, targetIdentity } from '../control/control-tables.js';
 import { FerryError } from '../core/errors.js';
 import { assertParentsMigrated } from '../core/plan/references.js';
@@ -89,7 +90,8 @@ function warn(st: RunState, code: string, message: string, err?: unknown): void 
 
 /** The stages in order: prepare, the partitions' pipelines, finish. */
 async function migrate(st: RunState): Promise<RunResult> {
-  const q = partitionQuery(sourceQuery(st.input.plan), st.input);
+  const { plan, analysis } = st.input;
+  const q = partitionQuery(sourceQuery(plan, findTable(analysis.source, plan.source.table, plan.source.schema)), st.input);
   const sh = await prepare(st, q);
   const onAbort = () => (sh.stop = true);
   if (st.input.signal?.aborted) onAbort();
