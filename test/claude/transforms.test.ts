@@ -68,6 +68,9 @@ describe('a column the vocabulary cannot express: a model-written function, type
       origin: { kind: 'transform', sources: ['first_name', 'last_name'], description: 'first_name, one space, then last_name' },
       status: 'mapped',
     });
+    // Prose the column language cannot parse stays a function, and the plan says what that costs.
+    expect(draft.columns.find((c) => c.target === 'full_name')!.reason).toMatch(/checked by type and nullability only, not re-derived by validation/);
+    expect(draft.risk.reasons.join('\n')).toMatch(/full_name: a function of first_name, last_name .*checked by type and nullability only/);
     expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email', 'manager_id']));
     // "keep who reports to whom": the model says a reference; the rules say how (through the run's own mappings).
     expect(draft.columns.find((c) => c.target === 'reports_to')).toMatchObject({ origin: { kind: 'via_mapping', source: 'manager_id' }, status: 'mapped' });
