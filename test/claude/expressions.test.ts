@@ -60,6 +60,8 @@ CREATE TABLE people (
   email text,
   city text
 );
+CREATE TYPE site_kind AS ENUM ('capital', 'coast', 'north');
+CREATE TABLE postings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), emp_ref integer, site site_kind);
 `;
 
 const DESCRIPTION = "move the personnel into people: full name from first and last, joined on the day they started, mail lower-cased, and their office's city";
@@ -230,5 +232,42 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
       expect(column(next, 'left_on')).toMatchObject({ status: 'overridden', origin: { kind: 'expression', text: i === 0 ? mine : 'left_at::date' } });
       expect(reviewItems(next)).toEqual([]);
     }
+  });
+
+  it('an enum column fed by the model’s expression maps that expression’s distinct values: the rules decide, the model’s values are suggestions or agreement', async () => {
+    const postings = toolUse(INTENT_TOOL, { source: { table: 'personnel' }, target: { table: 'postings' }, filters: [], rationale: 'every row of personnel into postings' });
+    const columns = toolUse(COLUMNS_TOOL, {
+      columns: [
+        { target: 'site', origin: { kind: 'expression', text: 'offices.city_name' }, why: "the office's city decides the site" },
+        { target: 'emp_ref', origin: { kind: 'copy', source: 'emp_no' }, why: 'the old number' },
+      ],
+      enumMappings: [
+        {
+          targetColumn: 'site',
+          sourceColumn: 'offices.city_name',
+          values: [
+            { source: 'Berlin', target: 'capital' },
+            { source: 'Madrid', target: 'capital' },
+          ],
+        },
+      ],
+      foreignKeys: [],
+    });
+    const { plan: p } = await plan([postings, columns]);
+    // The rules' guess (an enum map of a text column mapping no row by rule) gives way to the checked expression.
+    expect(column(p, 'site').reason).toMatch(/the rules had enum map of \w+: \w+ maps 0\/4 rows by rule/);
+    expect(column(p, 'site')).toMatchObject({ status: 'mapped', origin: { kind: 'expression', text: 'offices.city_name', enumMapped: true } });
+    const mapping = p.enumMappings.find((m) => m.targetColumn === 'site')!;
+    expect(mapping.sourceColumn).toBe('offices.city_name');
+    // The values and counts are the expression's on the source (through the parent), not the model's list.
+    expect(Object.fromEntries(mapping.values.map((v) => [String(v.source), v.count]))).toEqual({ Berlin: 2, Madrid: 1, null: 1 });
+    // No rule maps a city to these sites: each value the model named carries its suggestion and still needs a person.
+    const berlin = mapping.values.find((v) => v.source === 'Berlin')!;
+    expect(berlin).toMatchObject({ status: 'needs_review', target: null });
+    expect(berlin.alternatives).toEqual(expect.arrayContaining([expect.objectContaining({ target: 'capital', rule: 'claude' })]));
+    const items = reviewItems(p).join('\n');
+    expect(items).toContain('site: source value "Berlin" (2 rows)');
+    expect(items).toContain('site: source value NULL (1 rows)');
+    expect(p.source.columns).toContain('office_code');
   });
 });

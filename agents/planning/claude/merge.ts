@@ -90,6 +90,17 @@ function modelOrigin(pc: PlanProposal['columns'][number], source: TableInfo, inf
   return { origin: o };
 }
 
+/**
+ * The rules' enum map that maps no row by rule is a guess at the column, not evidence: the
+ * model's checked expression feeds the enum instead, and its values are decided by the
+ * same rules (what they cannot decide still needs a person).
+ */
+function feedsUnmappedEnum(next: MigrationPlan, col: ColumnMapping, origin: ColumnOrigin): boolean {
+  if (col.origin.kind !== 'enum_map' || origin.kind !== 'expression' || !origin.enumMapped) return false;
+  const m = next.enumMappings.find((e) => e.targetColumn === col.target);
+  return m !== undefined && !m.values.some((v) => v.status !== 'needs_review');
+}
+
 const acceptCmd = (target: string, text: string) => `ferry approve <plan> --column ${target}=${shellText(text)}`;
 
 interface MergeContext {
@@ -125,7 +136,8 @@ function mergeColumn(ctx: MergeContext, pc: PlanProposal['columns'][number], sou
     col.reason += `; ${who} agrees${said ? ` (${said})` : ''}`;
     return;
   }
-  if (PLAIN.has(col.origin.kind) && PLAIN_FROM_MODEL.has(origin.kind) && col.status !== 'overridden') {
+  const replaces = (PLAIN.has(col.origin.kind) && PLAIN_FROM_MODEL.has(origin.kind)) || feedsUnmappedEnum(ctx.next, col, origin);
+  if (replaces && col.status !== 'overridden') {
     notes.push(`${col.target}: ${describe(origin)} as the description asks (the rules had ${describe(col.origin)})${said ? `; ${said}` : typeOnly}`);
     Object.assign(col, {
       origin,
@@ -136,10 +148,10 @@ function mergeColumn(ctx: MergeContext, pc: PlanProposal['columns'][number], sou
     if (origin.kind === 'expression') ctx.placed.push({ target: col.target, origin: origin as ExpressionOriginValue });
     return;
   }
-  // Two expressions: either one is a command the CLI accepts (both were checked against this column).
+  // The model's expression (and the rules', if one) is a command the CLI accepts: both were checked against this column.
   const accept =
-    col.origin.kind === 'expression' && origin.kind === 'expression'
-      ? `: ${acceptCmd(col.target, origin.text)} — or: ${acceptCmd(col.target, col.origin.text)}`
+    origin.kind === 'expression'
+      ? `: ${acceptCmd(col.target, origin.text)}${col.origin.kind === 'expression' ? ` — or: ${acceptCmd(col.target, col.origin.text)}` : ''}`
       : '';
   col.reason = `${who} says ${describe(origin)} (${pc.why}${said ? `; ${said}` : typeOnly}); the rules say ${describe(col.origin)} (${col.reason}) — a person decides${accept}`;
   col.status = 'needs_review';
