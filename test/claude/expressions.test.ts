@@ -269,5 +269,8 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
     expect(items).toContain('site: source value "Berlin" (2 rows)');
     expect(items).toContain('site: source value NULL (1 rows)');
     expect(p.source.columns).toContain('office_code');
+    // The column the rules' enum map read is no longer sent to the program, and the plan shows it staying behind.
+    expect(p.source.columns).not.toContain('first_nm');
+    expect(p.notCarried).toContainEqual({ column: 'first_nm', why: "no longer read: Claude (claude-sonnet-5-5)'s origins replaced the rules' that read it" });
   });
 });

@@ -183,8 +183,11 @@ export async function mergeProposal(input: {
 
   // What the program reads: the legacy key and every source column an origin names or an expression reads.
   const reads = (o: ColumnOrigin): string[] => (o.kind === 'expression' ? columnsRead(o.expr) : 'source' in o ? [o.source] : 'sources' in o ? o.sources : []);
+  const before = next.source.columns;
   next.source.columns = [...new Set([next.source.key, ...next.columns.flatMap((c) => reads(c.origin))])];
-  if (next.notCarried) next.notCarried = next.notCarried.filter((n) => !next.source.columns.includes(n.column));
+  // What stays behind is shown: columns an origin of the model's now reads leave the list, columns only a replaced rule read join it.
+  const dropped = before.filter((c) => !next.source.columns.includes(c)).map((column) => ({ column, why: `no longer read: ${who}'s origins replaced the rules' that read it` }));
+  if (next.notCarried) next.notCarried = [...next.notCarried.filter((n) => !next.source.columns.includes(n.column)), ...dropped];
   const open = reviewItems(next).length;
   const reasons = next.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
   if (disagreements) reasons.unshift(`${who} and the rules disagree on ${disagreements} enum value(s): a person decides each`);
