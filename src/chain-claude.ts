@@ -69,7 +69,7 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
     full = await annotateAnalysis({ analysis: full, client, prompt: await loadPrompt(SCHEMA_ANALYSIS_PROMPT) });
   }
   say(`🤖 Planning with ${client.model}${'replay' in input.model ? ' (replayed from the transcript, no network)' : ''}: reading the description…`);
-  const { proposal, analysis, intent } = await proposePlan({
+  const { proposal, analysis, intent, grounding } = await proposePlan({
     description: input.description,
     analysis: full,
     client,
@@ -79,15 +79,16 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
   say(`   ${proposal.rationale}`);
   say(`   ${intent.source.name}: ${analysis.focus?.rowCount ?? 0} rows under the filter → ${intent.target.name}`);
   say('🧭 Planning: the rules check the proposal (enum values, references, types)…');
+  const probe = createPlanProbe(source, target);
   const base = await buildPlan({
     description: input.description,
     intent: { source: intent.source, target: intent.target, filters: intent.filters, evidence: [`read by ${client.model}: ${proposal.rationale}`] },
     analysis,
-    probe: createPlanProbe(source, target),
+    probe,
     onProgress: (l) => say(`   ${l}`),
     ...(input.now ? { now: input.now } : {}),
   });
-  const merged = mergeProposal(base, proposal, analysis, client.model);
+  const merged = await mergeProposal({ plan: base, proposal, grounding, analysis, model: client.model, probe });
 
   const usage = transcript.exchanges.reduce(
     (u, x) => ({ inputTokens: u.inputTokens + x.response.usage.inputTokens, outputTokens: u.outputTokens + x.response.usage.outputTokens, requests: u.requests + 1 }),

@@ -1,6 +1,6 @@
 import type { ColumnOrigin, EnumMapping, MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
-import { findEnum, findTable, type SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
-import { columnsRead, compileSql, expressionOrigin, type Typed } from '../../src/core/expr/index.js';
+import { findEnum, findTable, type ColumnInfo, type SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
+import { columnsRead, compileSql, expressionOrigin, type ExpressionOriginValue, type Typed } from '../../src/core/expr/index.js';
 import { InputError } from '../../src/core/errors.js';
 import { decideValue, type EnumRuleContext } from './enum-rules.js';
 import type { PlanProbe } from './probe.js';
@@ -28,13 +28,37 @@ export async function expressionOverride(
   const targetTable = findTable(analysis.target, next.target.table, next.target.schema);
   const column = targetTable?.columns.find((c) => c.name === target);
   if (!column) throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `the analysed target table ${next.target.schema}.${next.target.table} has no column "${target}"`);
-  const origin = await expressionOrigin(text, { source: analysis.source, table: { schema: next.source.schema, name: next.source.table }, target: column });
+  const origin = await checkedExpression(text, column, analysis, { schema: next.source.schema, name: next.source.table });
+  return placeExpression(origin, target, next, analysis, probe);
+}
+
+/**
+ * One check for every writer of an expression (a reviewer's --column, a model's proposal):
+ * parsed by PostgreSQL's parser, inside the language, parents through the source's FKs,
+ * typed against the source row and held to the target column. Refusals are ExprErrors.
+ */
+export async function checkedExpression(text: string, column: ColumnInfo, analysis: SchemaAnalysis, source: { schema: string; name: string }): Promise<ExpressionOriginValue> {
+  return expressionOrigin(text, { source: analysis.source, table: source, target: column });
+}
+
+/**
+ * A checked expression put into the plan for `target`: the source columns it reads added to
+ * what the program is sent, and for an enum target the enum mapping of its distinct values
+ * (any other target drops a stale mapping, which would still ask for review).
+ */
+export async function placeExpression(
+  origin: ExpressionOriginValue,
+  target: string,
+  next: MigrationPlan,
+  analysis: SchemaAnalysis,
+  probe: PlanProbe,
+): Promise<ExpressionOriginValue> {
   for (const c of columnsRead(origin.expr)) if (!next.source.columns.includes(c)) next.source.columns.push(c);
   if (origin.enumMapped) {
-    const mapping = await enumMappingOf(origin.expr as Typed, text, target, column.enumType ?? '', next, analysis, probe);
+    const column = findTable(analysis.target, next.target.table, next.target.schema)?.columns.find((c) => c.name === target);
+    const mapping = await enumMappingOf(origin.expr as Typed, origin.text, target, column?.enumType ?? '', next, analysis, probe);
     next.enumMappings = [...next.enumMappings.filter((m) => m.targetColumn !== target), mapping];
   } else {
-    // The column no longer maps source values: a stale enum mapping would still ask for review.
     next.enumMappings = next.enumMappings.filter((m) => m.targetColumn !== target);
   }
   return origin;

@@ -33,7 +33,8 @@ export function describeOrigin(o: ColumnOrigin): string {
     case 'via_mapping':
       return `${o.source} → ${o.parent.targetTable} via mappings (orphans: ${o.onOrphan})`;
     case 'transform':
-      return `model-written function of ${o.sources.join(', ')}: ${o.description} (checked by type only)`;
+      // "checked by type only" first: the origin column of `ferry show` is cut at 60 characters.
+      return `function, checked by type only, of ${o.sources.join(', ')}: ${o.description}`;
     case 'expression':
       return `= ${o.text}`;
     case 'default':

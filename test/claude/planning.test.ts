@@ -59,7 +59,7 @@ describe('planning with Claude on the seed case (local Messages API, real SDK)',
     const prompt = await loadPrompt('planning.v1');
     expect(p.generator).toEqual({
       kind: 'claude',
-      version: 'claude-planner-1',
+      version: 'claude-planner-2',
       model: 'claude-sonnet-5-5',
       promptHash: prompt.sha256,
       usage: { inputTokens: 2400, outputTokens: 600, requests: 2 },

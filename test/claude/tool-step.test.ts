@@ -60,4 +60,20 @@ describe('the one tool-repair loop (toolStep), through the real SDK against a lo
     expect((err as Error).message).toMatch(/fire_kiln answer is code that does not type-check, after 3 answers/);
     expect(fake!.requests).toHaveLength(3);
   });
+
+  it('settles an answer whose only problems a person can decide, but only once the repair turns are spent', async () => {
+    const bad = { kiln: 'east', recipe: 'celadon' };
+    const { run } = await step([toolUse(TOOL, bad), toolUse(TOOL, bad), toolUse(TOOL, { kiln: 'east', recipe: 'tenmoku' })], async (f) => ({
+      ok: false,
+      code: 'MODEL_EXPRESSION_INVALID',
+      offenders: [`recipe ${f.recipe} is not in the book`],
+      settle: { ok: true, glaze: `review: ${f.recipe}` } as { ok: true },
+    }));
+    const result = await run;
+    // Every answer before the last went back to the model; the last one is settled, not thrown.
+    expect(fake!.requests).toHaveLength(3);
+    expect(JSON.stringify(fake!.requests[1]!.body.messages.at(-1))).toContain('recipe celadon is not in the book');
+    expect(result.value).toEqual({ kiln: 'east', recipe: 'tenmoku' });
+    expect((result.grounded as unknown as { glaze: string }).glaze).toBe('review: tenmoku');
+  });
 });

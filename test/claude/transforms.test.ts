@@ -7,6 +7,7 @@ import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js
 import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { renderPlan } from '../../src/present/render.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../../src/chain-claude.js';
@@ -68,6 +69,11 @@ describe('a column the vocabulary cannot express: a model-written function, type
       origin: { kind: 'transform', sources: ['first_name', 'last_name'], description: 'first_name, one space, then last_name' },
       status: 'mapped',
     });
+    // Prose the column language cannot parse stays a function, and the plan says what that costs.
+    expect(draft.columns.find((c) => c.target === 'full_name')!.reason).toMatch(/checked by type and nullability only, not re-derived by validation/);
+    expect(draft.risk.reasons.join('\n')).toMatch(/full_name: a function of first_name, last_name .*checked by type and nullability only/);
+    // `ferry show` cuts the origin column, never the words that say what validation cannot check.
+    expect(renderPlan(draft)).toMatch(/ full_name +text +function, checked by type only, of first_name, last_name/);
     expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email', 'manager_id']));
     // "keep who reports to whom": the model says a reference; the rules say how (through the run's own mappings).
     expect(draft.columns.find((c) => c.target === 'reports_to')).toMatchObject({ origin: { kind: 'via_mapping', source: 'manager_id' }, status: 'mapped' });

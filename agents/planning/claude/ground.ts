@@ -1,7 +1,10 @@
 import type { ColumnInfo, FilterCondition, SchemaAnalysis, TableInfo } from '../../../src/core/artifacts/schema-analysis.js';
+import { ExprError, type ExpressionOriginValue } from '../../../src/core/expr/index.js';
+import type { CheckFailure } from '../../../src/core/llm/tool-step.js';
 import { checkValue } from '../../../src/core/plan/expected-row.js';
 import { conversion } from '../columns.js';
-import type { ColumnsProposal, IntentProposal, ProposalFilter } from './proposal.js';
+import { checkedExpression } from '../expression.js';
+import type { ColumnsProposal, IntentProposal, ProposalFilter, ProposalOrigin } from './proposal.js';
 
 /**
  * Holds a model's proposal to the analysis: every table, column and enum value it names must
@@ -10,7 +13,26 @@ import type { ColumnsProposal, IntentProposal, ProposalFilter } from './proposal
  * turn) or a person can fix it in one pass.
  */
 export type GroundedIntent = { ok: true; source: TableInfo; target: TableInfo; filters: FilterCondition[] } | { ok: false; offenders: string[] };
-export type GroundedColumns = { ok: true } | { ok: false; offenders: string[] };
+
+/** A model's expression ferry refused: what it wrote and the refusal, word for word. */
+export interface ExpressionRefusal {
+  target: string;
+  text: string;
+  code: string;
+  refusal: string;
+}
+
+/** What grounding made of the model's expressions; the merge uses these, never the model's text alone. */
+export interface ColumnsGrounding {
+  /** Each proposed expression as ferry parsed, resolved and type-checked it, by target column. */
+  expressions: Map<string, ExpressionOriginValue>;
+  /** Proposed transforms the language can say (the description parses and checks as an expression): used instead. */
+  fromTransforms: Map<string, ExpressionOriginValue>;
+  /** Expressions still refused when the repair turns ran out: each becomes a review item. */
+  refused: ExpressionRefusal[];
+}
+
+export type GroundedColumns = ({ ok: true } & ColumnsGrounding) | (CheckFailure & { settle?: { ok: true } & ColumnsGrounding });
 
 const list = (names: readonly string[], n = 40) => names.slice(0, n).join(', ') + (names.length > n ? ', …' : '');
 
@@ -85,7 +107,13 @@ export function groundIntent(p: IntentProposal, analysis: SchemaAnalysis): Groun
   return offenders.length ? { ok: false, offenders } : { ok: true, source, target, filters };
 }
 
-export function groundColumns(p: ColumnsProposal, source: TableInfo, target: TableInfo, analysis: SchemaAnalysis): GroundedColumns {
+/**
+ * The columns step: names, conversions and constants as above; each expression parsed and
+ * checked by ferry (the model sends only its text). A refused expression goes back to the
+ * model like any offender; if it is the only kind left when the repair turns run out, the
+ * answer is settled with it as a review item (`settle`), never dropped.
+ */
+export async function groundColumns(p: ColumnsProposal, source: TableInfo, target: TableInfo, analysis: SchemaAnalysis): Promise<GroundedColumns> {
   const offenders: string[] = [];
   const srcCol = (name: string, where: string): ColumnInfo | undefined => {
     const c = source.columns.find((x) => x.name === name);
@@ -125,7 +153,9 @@ export function groundColumns(p: ColumnsProposal, source: TableInfo, target: Tab
 
   for (const m of p.enumMappings) {
     const t = tgtCol(m.targetColumn, 'enumMappings');
-    srcCol(m.sourceColumn, `enumMappings.${m.targetColumn}`);
+    // An enum fed by an expression maps that expression's values: its text stands for the column.
+    const fed = p.columns.some((c) => c.target === m.targetColumn && c.origin.kind === 'expression' && c.origin.text === m.sourceColumn);
+    if (!fed) srcCol(m.sourceColumn, `enumMappings.${m.targetColumn}`);
     if (!t) continue;
     const values = enumValuesOf(t);
     if (!values) {
@@ -137,5 +167,58 @@ export function groundColumns(p: ColumnsProposal, source: TableInfo, target: Tab
   }
   for (const f of p.foreignKeys) tgtCol(f.column, 'foreignKeys');
 
-  return offenders.length ? { ok: false, offenders } : { ok: true };
+  const grounding = await groundExpressions(p, source, target, analysis);
+  const refusals = grounding.refused.map((r) => `columns.${r.target}: the expression ${JSON.stringify(r.text)} is refused (${r.code}): ${r.refusal}`);
+  if (offenders.length) return { ok: false, offenders: [...offenders, ...refusals] };
+  if (refusals.length) return { ok: false, offenders: refusals, code: 'MODEL_EXPRESSION_INVALID', settle: { ok: true, ...grounding } };
+  return { ok: true, ...grounding };
+}
+
+type Refused = { code: string; refusal: string };
+
+async function tryExpression(text: string, column: ColumnInfo, analysis: SchemaAnalysis, source: TableInfo): Promise<ExpressionOriginValue | Refused> {
+  try {
+    return await checkedExpression(text, column, analysis, { schema: source.schema, name: source.name });
+  } catch (e) {
+    if (!(e instanceof ExprError)) throw e;
+    return { code: e.code, refusal: e.hint ? `${e.message}; ${e.hint}` : e.message };
+  }
+}
+
+/** Each expression the model wrote, checked; each transform it described, tried as an expression. */
+async function groundExpressions(p: ColumnsProposal, source: TableInfo, target: TableInfo, analysis: SchemaAnalysis): Promise<ColumnsGrounding> {
+  const grounding: ColumnsGrounding = { expressions: new Map(), fromTransforms: new Map(), refused: [] };
+  for (const c of p.columns) {
+    const column = target.columns.find((x) => x.name === c.target);
+    if (!column) continue; // named among the offenders already
+    const o = c.origin;
+    if (o.kind === 'expression') {
+      const checked = await tryExpression(o.text, column, analysis, source);
+      if ('refusal' in checked) grounding.refused.push({ target: c.target, text: o.text, ...checked });
+      else grounding.expressions.set(c.target, checked);
+    } else if (o.kind === 'transform') {
+      const said = await transformAsExpression(o, column, analysis, source);
+      if (said) grounding.fromTransforms.set(c.target, said);
+    }
+  }
+  return grounding;
+}
+
+/**
+ * A transform the language can say: its description (or a `code span` in it) parses, checks
+ * against the target column and reads only the sources the transform names. Prose stays prose.
+ */
+async function transformAsExpression(
+  o: Extract<ProposalOrigin, { kind: 'transform' }>,
+  column: ColumnInfo,
+  analysis: SchemaAnalysis,
+  source: TableInfo,
+): Promise<ExpressionOriginValue | undefined> {
+  const candidates = new Set([o.description.trim(), ...[...o.description.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.trim())]);
+  for (const text of candidates) {
+    if (text === '') continue;
+    const checked = await tryExpression(text, column, analysis, source);
+    if (!('refusal' in checked) && checked.reads.every((r) => o.sources.includes(r))) return checked;
+  }
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALLOWED_SUMMARY } from '../../../src/core/expr/index.js';
 import { toolInputSchema } from '../../../src/core/llm/tool-step.js';
 
 /**
@@ -24,10 +25,18 @@ export const ProposalOrigin = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('generated_uuid') }),
   z.object({ kind: z.literal('foreign_key') }),
   z.object({ kind: z.literal('default') }),
+  /** Only the text: ferry parses it with PostgreSQL's parser and builds and checks the tree itself. */
+  z.object({
+    kind: z.literal('expression'),
+    text: z
+      .string()
+      .min(1)
+      .describe(`a PostgreSQL expression over the source row, e.g. first_name || ' ' || last_name, lower(mail), hired_at::date, parent_table.name. Allowed: ${ALLOWED_SUMMARY}`),
+  }),
   z.object({
     kind: z.literal('transform'),
     sources: z.array(z.string()).min(1).describe('the source columns the value is computed from'),
-    description: z.string().min(1).describe('what the function computes, precisely, e.g. first_name, a space, then last_name'),
+    description: z.string().min(1).describe('what the function computes, precisely; only for what an expression cannot say (it is checked by type only)'),
   }),
 ]);
 export type ProposalOrigin = z.infer<typeof ProposalOrigin>;

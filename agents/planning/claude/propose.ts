@@ -3,7 +3,7 @@ import type { PromptTemplate } from '../../../src/core/llm/prompts.js';
 import { toolStep } from '../../../src/core/llm/tool-step.js';
 import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse } from '../../../src/core/llm/types.js';
 import { focusMessage, planningUserMessage } from './context.js';
-import { groundColumns, groundIntent } from './ground.js';
+import { groundColumns, groundIntent, type ColumnsGrounding } from './ground.js';
 import { COLUMNS_TOOL, ColumnsProposal, INTENT_TOOL, IntentProposal, TOOLS, type PlanProposal } from './proposal.js';
 
 export { MAX_REPAIRS } from '../../../src/core/llm/tool-step.js';
@@ -15,6 +15,8 @@ export interface ProposeResult {
   /** The analysis focused on the chosen rows (what the rules then plan with). */
   analysis: SchemaAnalysis;
   intent: Extract<ReturnType<typeof groundIntent>, { ok: true }>;
+  /** The model's expressions as ferry checked them (and refused, once the repairs ran out). */
+  grounding: ColumnsGrounding;
   responses: ModelResponse[];
 }
 
@@ -39,5 +41,6 @@ export async function proposePlan(input: {
   const focused = await input.focus(intent);
   messages.push(answerToolUses(step1.content, step1.use, focusMessage(focused), false));
   const step2 = await toolStep({ ...step, tool: COLUMNS_TOOL, schema: ColumnsProposal, check: (v: ColumnsProposal) => groundColumns(v, intent.source, intent.target, focused) });
-  return { proposal: { ...step1.value, ...step2.value }, analysis: focused, intent, responses };
+  const { expressions, fromTransforms, refused } = step2.grounded;
+  return { proposal: { ...step1.value, ...step2.value }, analysis: focused, intent, grounding: { expressions, fromTransforms, refused }, responses };
 }

@@ -345,7 +345,7 @@ export function reviewItems(plan: MigrationPlan): string[] {
 }
 
 /** Text as one shell word, in double quotes where that needs no escape (how a person writes an expression), else as shellWord. */
-function shellText(text: string): string {
+export function shellText(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) || /["$`\\!]/.test(text) ? shellWord(text) : `"${text}"`;
 }
 

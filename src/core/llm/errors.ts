@@ -16,6 +16,7 @@ import { FerryError, type ErrorCategory, type FerryErrorOptions } from '../error
  * | MODEL_OUTPUT_INVALID   | third_party | the answer still fails the schema after the repair turns    |
  * | MODEL_NOT_GROUNDED     | third_party | the answer names tables/columns/values the analysis lacks   |
  * | MODEL_CODE_INVALID     | third_party | written functions still do not type-check after the repairs |
+ * | MODEL_EXPRESSION_INVALID | third_party | column expressions refused after the repairs (planning settles them as review items) |
  * | MODEL_REPLAY_MISS      | user        | a replayed transcript has no answer for this request        |
  * | MODEL_TRANSCRIPT_INVALID | user      | a transcript file is not a transcript                        |
  */

@@ -6,10 +6,14 @@ import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse
 /** Repair turns after the first answer: each feeds the problems back to the model. */
 export const MAX_REPAIRS = 2;
 
-/** Why an answer was sent back: the schema, names the schemas lack, or code that does not compile. */
-export type RepairCode = 'MODEL_OUTPUT_INVALID' | 'MODEL_NOT_GROUNDED' | 'MODEL_CODE_INVALID';
+/** Why an answer was sent back: the schema, names the schemas lack, code that does not compile, or an expression ferry refuses. */
+export type RepairCode = 'MODEL_OUTPUT_INVALID' | 'MODEL_NOT_GROUNDED' | 'MODEL_CODE_INVALID' | 'MODEL_EXPRESSION_INVALID';
 
-export type CheckFailure = { ok: false; offenders: string[]; code?: RepairCode };
+/**
+ * `settle`: what to accept instead of failing once the repair turns are spent, when the
+ * problems are ones a person can decide (the value carries them as review items).
+ */
+export type CheckFailure = { ok: false; offenders: string[]; code?: RepairCode; settle?: { ok: true } };
 export type CheckResult<G> = ({ ok: true } & G) | CheckFailure;
 /** Judges a schema-valid answer; a failure (MODEL_NOT_GROUNDED unless it says) is sent back. */
 export type Check<T> = (value: T, response: ModelResponse) => { ok: true } | CheckFailure | Promise<{ ok: true } | CheckFailure>;
@@ -35,12 +39,14 @@ const FAILED: Record<RepairCode, string> = {
   MODEL_OUTPUT_INVALID: 'does not match the tool schema',
   MODEL_NOT_GROUNDED: 'names what the analysed schemas do not contain',
   MODEL_CODE_INVALID: 'is code that does not type-check',
+  MODEL_EXPRESSION_INVALID: 'has column expressions ferry refuses',
 };
 
 const FEEDBACK: Record<RepairCode, string> = {
   MODEL_OUTPUT_INVALID: "Rejected: the input does not match the tool's input schema.",
   MODEL_NOT_GROUNDED: 'Rejected: the answer names what the schemas do not contain. Use only names from the schemas.',
   MODEL_CODE_INVALID: 'Rejected: the code does not type-check against the row types.',
+  MODEL_EXPRESSION_INVALID: 'Rejected: an expression is outside the column language or does not type-check against its target column. Fix each as its refusal says, or give that column another origin.',
 };
 
 /** The problems of one answer, or the accepted value. */
@@ -48,7 +54,7 @@ async function judge<T, C extends Check<T>>(
   input: { tool: string; schema: z.ZodType<T>; check: C },
   response: ModelResponse,
   use: ToolUseBlock | undefined,
-): Promise<{ ok: true; value: T; grounded: Accepted<C> } | { ok: false; code: RepairCode; problems: string[] }> {
+): Promise<{ ok: true; value: T; grounded: Accepted<C> } | { ok: false; code: RepairCode; problems: string[]; settle?: { value: T; grounded: Accepted<C> } }> {
   if (!use) return { ok: false, code: 'MODEL_OUTPUT_INVALID', problems: [`the answer has no ${input.tool} call (stop reason ${response.stopReason ?? 'none'})`] };
   const parsed = input.schema.safeParse(use.input);
   if (!parsed.success) {
@@ -59,14 +65,15 @@ async function judge<T, C extends Check<T>>(
   const checked = await input.check(parsed.data, response);
   if (checked.ok) return { ok: true, value: parsed.data, grounded: checked as Accepted<C> };
   const failed = checked as CheckFailure;
-  return { ok: false, code: failed.code ?? 'MODEL_NOT_GROUNDED', problems: failed.offenders };
+  const settle = failed.settle ? { value: parsed.data, grounded: failed.settle as Accepted<C> } : undefined;
+  return { ok: false, code: failed.code ?? 'MODEL_NOT_GROUNDED', problems: failed.offenders, ...(settle ? { settle } : {}) };
 }
 
 /**
  * One tool call, repaired: an answer that fails the schema or the check (names the analysis
  * does not contain, code that does not compile) goes back to the model as a tool error listing
  * every problem, at most MAX_REPAIRS times; then the last problems are thrown with the failure's
- * code. The accepted call is left open in `messages`: the caller answers it. The one repair loop
+ * code, unless the check offered to settle them (problems a person decides, carried as review items). The accepted call is left open in `messages`: the caller answers it. The one repair loop
  * of every Claude step (planning, annotation, transform functions).
  */
 export async function toolStep<T, C extends Check<T>>(input: {
@@ -92,6 +99,7 @@ export async function toolStep<T, C extends Check<T>>(input: {
     const verdict = await judge(input, response, use);
     if (verdict.ok) return { value: verdict.value, grounded: verdict.grounded, use: use!, content: response.content };
     const { code, problems } = verdict;
+    if (turn >= MAX_REPAIRS && verdict.settle) return { ...verdict.settle, use: use!, content: response.content };
     if (turn >= MAX_REPAIRS) {
       throw new ModelError(code, 'third_party', `the model's ${tool} answer ${FAILED[code]}, after ${turn + 1} answers:\n  - ${problems.join('\n  - ')}`, {
         hint: input.hint,
