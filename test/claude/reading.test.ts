@@ -139,6 +139,7 @@ describe("Claude reads the description into a DescriptionReading, compared span 
     const err = await plan(V2, [wrong(), wrong(), wrong()]).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'MODEL_NOT_GROUNDED', details: { step: INTENT_TOOL, answers: 3 } });
     expect((err as Error).message).toContain('source table "dispatch_roles_v2" does not exist');
+    expect((err as Error).message).toMatch(/"dispatch_roles_v2" read as the source table "dispatch_roles_v2", which does not exist in \S+ \(closest: dispatch_role/);
   });
 
   it('a filter that does not parse or names a missing column goes back naming the words', async () => {

@@ -173,9 +173,20 @@ function gaps(description: string, covered: ReadonlyArray<[number, number]>, mod
   return out;
 }
 
+/** The words the model read as a table that does not exist, as the person wrote them, with the closest real names. */
+function unknownTableWords(p: IntentProposal, analysis: SchemaAnalysis): string[] {
+  return p.spans.flatMap(({ text, reads_as: b }) => {
+    if (b.kind !== 'source_table' && b.kind !== 'target_table') return [];
+    const db = b.kind === 'source_table' ? analysis.source : analysis.target;
+    if (table(db.tables, { table: b.table })) return [];
+    const closest = closestTables(db, b.table);
+    return [`${q(text)} read as the ${b.kind === 'source_table' ? 'source' : 'target'} table "${b.table}", which does not exist in ${db.database}${closest.length ? ` (closest: ${closest.join(', ')})` : ''}`];
+  });
+}
+
 export async function groundReading(p: IntentProposal, input: { description: string; analysis: SchemaAnalysis; model: string; now: Date }): Promise<GroundedReading> {
   const tables = groundTables(p, input.analysis);
-  if (!tables.ok) return tables;
+  if (!tables.ok) return { ok: false, offenders: [...tables.offenders, ...unknownTableWords(p, input.analysis)] };
   const { description, analysis } = input;
   const ctx: Ctx = { description, analysis, source: tables.source, target: tables.target, offenders: [] };
   const spans: ReadingSpan[] = [];
