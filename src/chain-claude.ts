@@ -4,7 +4,11 @@ import { CLAUDE_PLANNER_VERSION, mergeProposal, PLANNING_PROMPT, proposePlan } f
 import { CODE_INTERPRETER_PROMPT, writeTransforms } from '../agents/code-interpreter/claude/write-transforms.js';
 import { ANNOTATE_TOOL, annotateAnalysis, SCHEMA_ANALYSIS_PROMPT } from '../agents/schema-analysis/claude/annotate.js';
 import type { GeneratedScript } from './core/artifacts/generated-script.js';
-import { MigrationPlan } from './core/artifacts/migration-plan.js';
+import { MigrationPlan, reviewItems } from './core/artifacts/migration-plan.js';
+import { readingHash, type DescriptionReading } from './core/artifacts/description-reading.js';
+import { compareReadings } from './core/artifacts/reading-comparison.js';
+import { FerryError } from './core/errors.js';
+import { attachReading, readForPlanning } from './plan-reading.js';
 import type { SchemaAnalysis } from './core/artifacts/schema-analysis.js';
 import type { Connections, Say } from './chain.js';
 import { createPlanProbe } from './db/plan-probe.js';
@@ -68,12 +72,15 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
     say(`🤖 Schema Analysis: ${client.model} classifies tables and explains columns (advice; the catalog facts stay)…`);
     full = await annotateAnalysis({ analysis: full, client, prompt: await loadPrompt(SCHEMA_ANALYSIS_PROMPT) });
   }
+  const now = input.now?.() ?? new Date();
+  const rules = await rulesReading(input.description, full, source, now);
   say(`🤖 Planning with ${client.model}${'replay' in input.model ? ' (replayed from the transcript, no network)' : ''}: reading the description…`);
   const { proposal, analysis, intent, grounding } = await proposePlan({
     description: input.description,
     analysis: full,
     client,
     prompt,
+    now,
     focus: (chosen) => focusSource(full, source, { schema: chosen.source.schema, table: chosen.source.name, filters: chosen.filters }),
   });
   say(`   ${proposal.rationale}`);
@@ -88,7 +95,9 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
     onProgress: (l) => say(`   ${l}`),
     ...(input.now ? { now: input.now } : {}),
   });
-  const merged = await mergeProposal({ plan: base, proposal, grounding, analysis, model: client.model, probe });
+  const merged = withComparison(await attachReading(await mergeProposal({ plan: base, proposal, grounding, analysis, model: client.model, probe }), intent.reading, 0, probe), rules);
+  const disputed = merged.reading?.comparison?.disagreements.length ?? 0;
+  say(disputed ? `   the rules read ${disputed} part(s) of the description differently: each is a decision in review` : '   the rules read the description the same way');
 
   const usage = transcript.exchanges.reduce(
     (u, x) => ({ inputTokens: u.inputTokens + x.response.usage.inputTokens, outputTokens: u.outputTokens + x.response.usage.outputTokens, requests: u.requests + 1 }),
@@ -134,6 +143,28 @@ export async function writeProgramTransforms(input: {
   say(`🤖 Code Interpreter: ${client.model} writes the function(s) the plan describes: ${input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target).join(', ')}`);
   const { script, transforms } = await writeTransforms({ plan: input.plan, analysis: input.analysis, client, prompt });
   return { bodies: transforms, generator: script.generator, transcript };
+}
+
+/** The rules' reading of the same words, to compare with the model's; their refusal is kept as such. */
+async function rulesReading(description: string, analysis: SchemaAnalysis, source: Connections['source'], now: Date): Promise<DescriptionReading | { refused: string }> {
+  try {
+    return (await readForPlanning(description, analysis, source, now)).reading;
+  } catch (e) {
+    if (e instanceof FerryError) return { refused: `${e.code}: ${e.message}` };
+    throw e;
+  }
+}
+
+/** The plan with the comparison of its (model's) reading against the rules': each disagreement a review item. */
+function withComparison(plan: MigrationPlan, rules: DescriptionReading | { refused: string }): MigrationPlan {
+  if (!plan.reading) return plan;
+  const disagreements = compareReadings(plan.reading.artifact, rules);
+  const comparison = { rules: 'refused' in rules ? rules : { artifact: rules, hash: readingHash(rules) }, disagreements };
+  const open = reviewItems({ ...plan, reading: { ...plan.reading, comparison } }).length;
+  const reasons = plan.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
+  if (disagreements.length) reasons.unshift(`the model and the rules read ${disagreements.length} part(s) of the description differently: a person decides each`);
+  if (open) reasons.unshift(`${open} decision(s) need a person before this plan can run`);
+  return MigrationPlan.parse({ ...plan, reading: { ...plan.reading, comparison }, risk: { level: open > 0 ? 'high' : plan.risk.level, reasons } });
 }
 
 /** The tool the first recorded request offered: tells a replay which steps the run took. */

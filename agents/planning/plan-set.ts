@@ -1,40 +1,7 @@
-import type { DatabaseAnalysis, SchemaAnalysis, TableInfo } from '../../src/core/artifacts/schema-analysis.js';
+import type { TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
-import { NotFoundError, PlanError } from '../../src/core/errors.js';
+import { PlanError } from '../../src/core/errors.js';
 import type { MigrationIntent } from './intent.js';
-import { closestTables } from './intent.js';
-import { sameSubject } from './references.js';
-
-/**
- * Descriptions that name several tables — "move employees, then customers, then invoices",
- * "migrate staff, customers and invoices", "move employees into staff, then customers" —
- * give one intent per table, each target found by name (employees → employees, employee →
- * employees). Returns null for a single-table description ("… from X into Y").
- */
-export function parseMultiIntent(description: string, analysis: SchemaAnalysis): MigrationIntent[] | null {
-  const items = tableListItems(description);
-  if (!items) return null;
-  const seen = new Set<string>();
-  return items.map((item) => {
-    const m = /^"?([A-Za-z_][\w$.]*)"?(?:\s+(?:into|to)\s+"?([A-Za-z_][\w$.]*)"?)?$/i.exec(item);
-    if (!m) {
-      throw new PlanError('DESCRIPTION_NOT_UNDERSTOOD', `"${item}" is not a table name`, {
-        hint: 'name the tables in order, e.g. "move employees, then customers, then invoices" (or "employees into staff, then …")',
-      });
-    }
-    const source = findBySubject(analysis.source, m[1]!, 'source');
-    const target = findBySubject(analysis.target, m[2] ?? source.name, 'target');
-    const key = `${source.schema}.${source.name}`;
-    if (seen.has(key)) throw new PlanError('DESCRIPTION_NOT_UNDERSTOOD', `the description names ${source.name} twice`);
-    seen.add(key);
-    return {
-      source,
-      target,
-      filters: [],
-      evidence: [`source table "${key}" from "${item}"`, `target table "${target.schema}.${target.name}" ${m[2] ? `from "into ${m[2]}"` : `by name (${source.name} → ${target.name})`}`],
-    };
-  });
-}
 
 /** The items of a description that lists tables, or null for a single-table description. */
 export function tableListItems(description: string): string[] | null {
@@ -46,21 +13,6 @@ export function tableListItems(description: string): string[] | null {
     .map((x) => x.trim().replace(/^the\s+/i, ''))
     .filter((x) => x.length > 0);
   return items.length < 2 ? null : items;
-}
-
-function findBySubject(db: DatabaseAnalysis, raw: string, role: 'source' | 'target'): TableInfo {
-  const dot = raw.indexOf('.');
-  const schema = dot > 0 ? raw.slice(0, dot) : undefined;
-  const name = dot > 0 ? raw.slice(dot + 1) : raw;
-  const inSchema = db.tables.filter((t) => schema === undefined || t.schema === schema);
-  const exact = inSchema.filter((t) => t.name.toLowerCase() === name.toLowerCase());
-  const hits = exact.length ? exact : inSchema.filter((t) => sameSubject(t.name, name));
-  if (hits.length === 1) return hits[0]!;
-  const suggestions = hits.length > 1 ? hits.map((t) => `${t.schema}.${t.name}`) : closestTables(db, name);
-  throw new NotFoundError('TABLE_NOT_FOUND', `the ${role} database has ${hits.length > 1 ? 'several tables' : 'no table'} matching "${raw}"${suggestions.length ? `; ${hits.length > 1 ? 'say which' : 'closest'}: ${suggestions.join(', ')}` : ''}`, {
-    hint: hits.length > 1 ? 'qualify it with its schema (schema.table)' : `name a ${role} table that exists`,
-    details: { role, name: raw, suggestions },
-  });
 }
 
 /**

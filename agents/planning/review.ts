@@ -28,10 +28,17 @@ function acknowledge(next: MigrationPlan, ns: number[]): string[] {
   const r = next.reading;
   const notes: string[] = [];
   for (const n of ns) {
+    const disagreement = r?.comparison?.disagreements[n - 1 - r.artifact.spans.length];
+    if (r && disagreement) {
+      if (!r.acknowledged.includes(n)) r.acknowledged.push(n);
+      notes.push(`description words #${n} "${disagreement.text}" acknowledged: the plan keeps the model's reading (${disagreement.model}) over the rules' (${disagreement.rules})`);
+      continue;
+    }
     const span = r?.artifact.spans[n - 1];
     const b = span?.binding;
     if (!r || !span || !b || (b.kind !== 'unread' && b.kind !== 'derivation') || ('item' in b && b.item !== r.item)) {
-      const open = r ? r.artifact.spans.flatMap((s, i) => (s.binding.kind === 'unread' || s.binding.kind === 'derivation' ? [`${i + 1} ("${s.text}")`] : [])) : [];
+      const spans = r ? r.artifact.spans.flatMap((s, i) => (s.binding.kind === 'unread' || s.binding.kind === 'derivation' ? [`${i + 1} ("${s.text}")`] : [])) : [];
+      const open = [...spans, ...(r?.comparison?.disagreements ?? []).map((d, k) => `${r!.artifact.spans.length + k + 1} ("${d.text}", read differently)`)];
       throw new InputError('OVERRIDE_UNKNOWN_ACK', `--ack ${n} names no unread words or derivation of this plan's description`, {
         hint: open.length ? `words to acknowledge: ${open.join(', ')}` : 'this plan has no description words to acknowledge',
       });

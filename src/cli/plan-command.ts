@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { needsTransforms } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { GeneratedScript } from '../core/artifacts/generated-script.js';
 import { contentHash, sha256 } from '../core/artifacts/hash.js';
-import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { shellWord, type MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { describeToPlan, type Connections, type Say } from '../chain.js';
 import { describeToPlanWithClaude, writeProgramTransforms } from '../chain-claude.js';
-import { InputError, PlanError } from '../core/errors.js';
+import { FerryError, InputError, PlanError } from '../core/errors.js';
+import { renderPlan } from '../present/render.js';
 import { AnthropicModelClient } from '../core/llm/anthropic-client.js';
 import { TokenBudget } from '../core/llm/budget.js';
 import type { ModelConfig } from '../core/llm/config.js';
@@ -70,7 +71,31 @@ export async function planCommand(input: {
     throw new ModelError('MODEL_NOT_CONFIGURED', 'user', '--llm claude needs ANTHROPIC_API_KEY', { hint: 'export ANTHROPIC_API_KEY=…, or plan with --llm off' });
   }
   const client = new AnthropicModelClient({ apiKey, baseURL: input.model.baseURL, model: input.model.model, timeoutMs: input.model.timeoutMs, maxRetries: input.model.maxRetries });
-  return describeToPlanWithClaude({ description, conn, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, annotate: input.annotate === true, say });
+  try {
+    return await describeToPlanWithClaude({ description, conn, model: { client, budget: new TokenBudget(input.model.tokenBudget) }, annotate: input.annotate === true, say });
+  } catch (e) {
+    if (e instanceof ModelError) await sayRulesInstead(e, description, conn, say);
+    throw e;
+  }
+}
+
+/**
+ * When the model fails, what the rules read instead: their reading and plan, marked as such
+ * and not saved (the person asked for the model), with the command that keeps it. Then the
+ * model's error still ends the command.
+ */
+async function sayRulesInstead(failure: ModelError, description: string, conn: Connections, say: Say): Promise<void> {
+  say('');
+  say(`⚠ The model failed (${failure.code}); what the rules read instead, without a model (not saved):`);
+  try {
+    const { plan } = await describeToPlan({ description, conn });
+    say(renderPlan(plan));
+    say('');
+    say(`To keep the rules' plan: ferry plan --llm off ${shellWord(description)}`);
+  } catch (e) {
+    if (!(e instanceof FerryError)) throw e;
+    say(`  the rules give no plan for it either: ${e.code}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+  }
 }
 
 /** One line for the terminal: who planned, with what, at what cost. */

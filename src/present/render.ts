@@ -67,6 +67,22 @@ function renderParentTables(plan: MigrationPlan): string[] {
   ];
 }
 
+/** The rules' reading beside the model's: agreement, or each disagreement numbered after the spans. */
+function renderComparison(reading: NonNullable<MigrationPlan['reading']>): string[] {
+  const c = reading.comparison;
+  if (!c) return [];
+  const rules = 'refused' in c.rules ? `the rules could not read it (${c.rules.refused})` : `the rules' reading ${c.rules.hash.slice(0, 12)}…`;
+  if (c.disagreements.length === 0) return [`  Compared with ${rules}: they agree on every span.`];
+  const n0 = reading.artifact.spans.length;
+  return [
+    `  Compared with ${rules}: ${c.disagreements.length} disagreement(s), each a decision (--ack <n> keeps the model's reading):`,
+    ...c.disagreements.map((d, k) => {
+      const ack = reading.acknowledged.includes(n0 + k + 1) ? ' (acknowledged)' : '';
+      return `    #${n0 + k + 1} ⚠ "${d.text}": the model read ${d.model}; the rules read ${d.rules}${ack}`;
+    }),
+  ];
+}
+
 /** The description as read, span by span (numbered as --ack takes them); filler words are left out. */
 export function renderReading(reading: NonNullable<MigrationPlan['reading']>): string[] {
   const out = [`  Read word by word (${reading.artifact.reader}, reading ${reading.hash.slice(0, 12)}…):`];
@@ -75,7 +91,7 @@ export function renderReading(reading: NonNullable<MigrationPlan['reading']>): s
     const ack = reading.acknowledged.includes(i + 1) ? ' (acknowledged)' : '';
     out.push(`    #${i + 1} ${s.binding.kind === 'unread' ? '⚠ ' : ''}${describeSpan(s)}${ack}`);
   });
-  return out;
+  return [...out, ...renderComparison(reading)];
 }
 
 export function renderPlan(plan: MigrationPlan): string {

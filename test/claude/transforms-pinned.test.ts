@@ -8,7 +8,9 @@ import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transform
 import { sha256 } from '../../src/core/artifacts/hash.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { fixture, startFakeAnthropic, toolUse, type FakeAnthropic } from './fake-anthropic.js';
+import { readingAcks } from './reading-acks.js';
 
 const DESCRIPTION = 'bring the employees across; full name is first + last; keep who reports to whom';
 
@@ -49,7 +51,9 @@ describe('model-written functions are part of what a person approves', () => {
     expect(planned.code).toBe(0);
     await fake.close();
     fake = await startFakeAnthropic([toolUse(WRITE_TOOL, fixture('employees-functions.json'))]);
-    const approved = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['approve', planPath]);
+    // The model's reading of the words is acknowledged, as a reviewer would (issue 15).
+    const acks = readingAcks(JSON.parse(await readFile(planPath, 'utf8')) as MigrationPlan).flatMap((n) => ['--ack', String(n)]);
+    const approved = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['approve', planPath, ...acks]);
     expect(approved.stderr).toBe('');
     expect(approved.code).toBe(0);
     await fake.close();

@@ -2,7 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { approvePlan } from '../../agents/planning/index.js';
+import { applyOverrides, approvePlan } from '../../agents/planning/index.js';
+import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import { readingAcks } from './reading-acks.js';
+import { createPlanProbe } from '../../src/db/plan-probe.js';
 import { COLUMNS_TOOL, INTENT_TOOL } from '../../agents/planning/claude/index.js';
 import { WRITE_TOOL } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { generateScript } from '../../agents/code-interpreter/index.js';
@@ -78,7 +81,8 @@ describe('a column the vocabulary cannot express: a model-written function, type
     // "keep who reports to whom": the model says a reference; the rules say how (through the run's own mappings).
     expect(draft.columns.find((c) => c.target === 'reports_to')).toMatchObject({ origin: { kind: 'via_mapping', source: 'manager_id' }, status: 'mapped' });
     expect(draft.columns.find((c) => c.target === 'reports_to')!.reason).toMatch(/agrees/);
-    const plan = approvePlan(draft, 'reviewer');
+    // The model's reading of the words is acknowledged first, as a reviewer would (issue 15).
+    const plan = approvePlan(await applyOverrides(draft, { ack: readingAcks(draft) }, 'reviewer', createPlanProbe(conn.source, conn.target)), 'reviewer');
 
     // Without the function the generator refuses by name; it never writes a guess.
     await expect(generateScript({ plan, analysis })).rejects.toMatchObject({ code: 'TRANSFORM_NOT_WRITTEN' });
@@ -136,7 +140,8 @@ describe('a column the vocabulary cannot express: a model-written function, type
     await fake.close();
 
     fake = await startFakeAnthropic([toolUse(WRITE_TOOL, fixture('employees-functions.json'))]);
-    const approved = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['approve', planPath]);
+    const acks = readingAcks(JSON.parse(await readFile(planPath, 'utf8')) as MigrationPlan).flatMap((n) => ['--ack', String(n)]);
+    const approved = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['approve', planPath, ...acks]);
     expect(approved.stderr).toBe('');
     expect(approved.code).toBe(0);
     const programPath = /the program that will run: (\S+)/.exec(approved.stdout)?.[1];

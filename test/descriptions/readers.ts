@@ -1,4 +1,3 @@
-import { parseIntent, parseMultiIntent } from '../../agents/planning/index.js';
 import { describeSpan } from '../../src/core/artifacts/description-reading.js';
 import type { TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import type { Reader } from './evaluate.js';
@@ -6,19 +5,6 @@ import { readDescription } from '../../agents/planning/reading/index.js';
 import { createReadingProbe } from '../../src/db/reading-probe.js';
 
 const name = (t: TableInfo) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
-
-/** The rules reader as it was before issue 15 (parseIntent / parseMultiIntent): the untuned baseline. */
-export const baselineReader: Reader = async ({ text, analysis }) => {
-  const intents = parseMultiIntent(text, analysis) ?? [parseIntent(text, analysis)];
-  return {
-    kind: 'reading',
-    tables: intents.map((i) => [name(i.source), name(i.target)] as [string, string]),
-    filters: intents.flatMap((i) => i.filters),
-    derive: {},
-    map: {},
-    flagged: [],
-  };
-};
 
 /** The rules reader of issue 15 (agents/planning/reading): the reading's intents and what it flagged. */
 export const rulesReader: Reader = async ({ text, analysis, source, now }) => {

@@ -46,7 +46,7 @@ export function planningUserMessage(description: string, analysis: SchemaAnalysi
     escapeData(JSON.stringify(data, null, 1)),
     DATA_CLOSE,
     '',
-    'Call choose_rows.',
+    'Call read_description.',
   ].join('\n');
 }
 

@@ -12,7 +12,7 @@ import type { ColumnsProposal, IntentProposal, ProposalFilter, ProposalOrigin } 
  * column. Everything wrong is named at once, with what does exist, so the model (in a repair
  * turn) or a person can fix it in one pass.
  */
-export type GroundedIntent = { ok: true; source: TableInfo; target: TableInfo; filters: FilterCondition[] } | { ok: false; offenders: string[] };
+export type GroundedTables = { ok: true; source: TableInfo; target: TableInfo } | { ok: false; offenders: string[] };
 
 /** A model's expression ferry refused: what it wrote and the refusal, word for word. */
 export interface ExpressionRefusal {
@@ -36,7 +36,7 @@ export type GroundedColumns = ({ ok: true } & ColumnsGrounding) | (CheckFailure 
 
 const list = (names: readonly string[], n = 40) => names.slice(0, n).join(', ') + (names.length > n ? ', …' : '');
 
-function table(tables: readonly TableInfo[], ref: { schema?: string | undefined; table: string }): TableInfo | undefined {
+export function table(tables: readonly TableInfo[], ref: { schema?: string | undefined; table: string }): TableInfo | undefined {
   let schema = ref.schema;
   let name = ref.table;
   const dot = name.indexOf('.');
@@ -47,7 +47,7 @@ function table(tables: readonly TableInfo[], ref: { schema?: string | undefined;
   return tables.find((t) => t.name === name && (schema === undefined || t.schema === schema));
 }
 
-function toFilter(f: ProposalFilter, source: TableInfo, offenders: string[]): FilterCondition | null {
+export function toFilter(f: ProposalFilter, source: TableInfo, offenders: string[]): FilterCondition | null {
   const col = source.columns.find((c) => c.name === f.column);
   if (!col) {
     offenders.push(`filter column "${f.column}" does not exist in ${source.name} (columns: ${list(source.columns.map((c) => c.name))})`);
@@ -96,15 +96,14 @@ function fitsColumn(col: ColumnInfo, v: string | number | boolean): boolean {
   }
 }
 
-export function groundIntent(p: IntentProposal, analysis: SchemaAnalysis): GroundedIntent {
+/** The proposal's source and target tables, which must exist (the spans are grounded in reading.ts). */
+export function groundTables(p: Pick<IntentProposal, 'source' | 'target'>, analysis: SchemaAnalysis): GroundedTables {
   const offenders: string[] = [];
   const source = table(analysis.source.tables, p.source);
   const target = table(analysis.target.tables, p.target);
   if (!source) offenders.push(`source table "${p.source.table}" does not exist in ${analysis.source.database} (tables: ${list(analysis.source.tables.map((t) => t.name))})`);
   if (!target) offenders.push(`target table "${p.target.table}" does not exist in ${analysis.target.database} (tables: ${list(analysis.target.tables.map((t) => t.name))})`);
-  if (!source || !target) return { ok: false, offenders };
-  const filters = p.filters.map((f) => toFilter(f, source, offenders)).filter((f): f is FilterCondition => f !== null);
-  return offenders.length ? { ok: false, offenders } : { ok: true, source, target, filters };
+  return source && target ? { ok: true, source, target } : { ok: false, offenders };
 }
 
 /**

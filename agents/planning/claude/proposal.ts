@@ -41,11 +41,38 @@ export const ProposalOrigin = z.discriminatedUnion('kind', [
 ]);
 export type ProposalOrigin = z.infer<typeof ProposalOrigin>;
 
-/** Step 1: which rows of which table go where. */
+/**
+ * What a span of the description became, as the model reads it: the same kinds as the rules'
+ * DescriptionReading (src/core/artifacts/description-reading.ts). Predicates and derivations
+ * are column-language text (PostgreSQL syntax), parsed and type-checked when grounded.
+ */
+export const ProposalBinding = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('source_table'), table: z.string().describe('the source table these words name') }),
+  z.object({ kind: z.literal('target_table'), table: z.string().describe('the target table these words name') }),
+  z.object({
+    kind: z.literal('filter'),
+    predicate: z.string().min(1).describe("a condition on source columns in PostgreSQL syntax: group_id = 11, group_id <> 12 (an exclusion), (group_id = 11 OR group_id = 12), ended_at IS NULL, created_at >= '2024-01-01', is_active = true"),
+  }),
+  z.object({
+    kind: z.literal('derivation'),
+    column: z.string().describe('a target column'),
+    expression: z.string().min(1).describe("its value in PostgreSQL syntax over source columns: first_name || ' ' || last_name, lower(email), id, true"),
+  }),
+  z.object({ kind: z.literal('value_override'), source: z.string().describe('a source value'), target: z.string().describe('the enum value it becomes') }),
+  z.object({ kind: z.literal('order'), tables: z.array(z.string()).min(2).describe('source tables in the order written') }),
+  z.object({ kind: z.literal('filler'), why: z.string().optional() }).describe('words that carry no choice: verbs of moving, articles, politeness'),
+  z.object({ kind: z.literal('unread'), why: z.string().describe('what the words seem to ask, and why it cannot be expressed') }),
+]);
+export type ProposalBinding = z.infer<typeof ProposalBinding>;
+
+/** Step 1: the description read span by span; source, target and filter follow from it. */
 export const IntentProposal = z.object({
   source: z.object({ schema: z.string().optional(), table: z.string() }),
   target: z.object({ schema: z.string().optional(), table: z.string() }),
-  filters: z.array(ProposalFilter),
+  spans: z
+    .array(z.object({ text: z.string().min(1).describe('words copied exactly from the description, in order'), reads_as: ProposalBinding }))
+    .min(1)
+    .describe('the description cut into spans, in order, every word in one span'),
   rationale: z.string().describe('how the description was read, in one or two sentences'),
 });
 export type IntentProposal = z.infer<typeof IntentProposal>;
@@ -66,13 +93,13 @@ export type ColumnsProposal = z.infer<typeof ColumnsProposal>;
 
 export type PlanProposal = IntentProposal & ColumnsProposal;
 
-export const INTENT_TOOL = 'choose_rows';
+export const INTENT_TOOL = 'read_description';
 export const COLUMNS_TOOL = 'map_columns';
 
 export const TOOLS = [
   {
     name: INTENT_TOOL,
-    description: 'Step 1: the source table, the filter on its rows, and the target table.',
+    description: 'Step 1: the description read span by span (each span bound to what it becomes, or unread), with the source and the target table.',
     input_schema: toolInputSchema(IntentProposal),
   },
   {

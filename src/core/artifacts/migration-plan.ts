@@ -5,6 +5,7 @@ import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
 import { escapeValueGlob } from '../glob.js';
 import { DescriptionReading, readingReviewSpans } from './description-reading.js';
+import { ReadingComparison } from './reading-comparison.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -266,12 +267,19 @@ export const MigrationPlan = z.object({
   /** Source columns no origin reads, each with why: what stays behind. */
   notCarried: z.array(z.object({ column: z.string(), why: z.string() })).optional(),
   /**
-   * How the description was read, word by word (absent in plans made before it existed, and
-   * in plans the model read). `item`: which table pair of the reading this plan is;
-   * `acknowledged`: span numbers (1-based) a person acknowledged with ferry approve --ack.
+   * How the description was read, word by word (absent in plans made before it existed).
+   * `item`: which table pair of the reading this plan is; `acknowledged`: numbers (1-based) a
+   * person acknowledged with ferry approve --ack: spans, then the comparison's disagreements.
+   * `comparison`: when the model read it, the rules' reading and where the two differ.
    */
   reading: z
-    .object({ artifact: DescriptionReading, hash: z.string(), item: z.number().int().nonnegative(), acknowledged: z.array(z.number().int().positive()) })
+    .object({
+      artifact: DescriptionReading,
+      hash: z.string(),
+      item: z.number().int().nonnegative(),
+      acknowledged: z.array(z.number().int().positive()),
+      comparison: ReadingComparison.optional(),
+    })
     .optional(),
 });
 export type MigrationPlan = z.infer<typeof MigrationPlan>;
@@ -357,10 +365,13 @@ export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
   const r = plan.reading;
   if (!r) return [];
   const items: ReviewDecision[] = [];
+  const disputed = r.comparison?.disagreements ?? [];
   for (const { index, span } of readingReviewSpans(r.artifact)) {
     const n = index + 1;
     const b = span.binding;
     if (r.acknowledged.includes(n) || ('item' in b && b.item !== r.item)) continue;
+    // Unread words inside a disagreement are asked about once, there, with both readings.
+    if (b.kind === 'unread' && disputed.some((d) => d.start <= span.start && span.end <= d.end)) continue;
     if (b.kind === 'derivation') {
       if (plan.columns.some((c) => c.target === b.column && c.status === 'overridden')) continue;
       items.push({
@@ -374,7 +385,20 @@ export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
       });
     }
   }
+  disputed.forEach((d, k) => {
+    const n = disagreementNumber(plan, k);
+    if (r.acknowledged.includes(n)) return;
+    items.push({
+      about: `the model and the rules read the description's words "${d.text}" (#${n}) differently: the model read ${d.model}; the rules read ${d.rules}; the plan follows the model's reading`,
+      commands: [`ferry plan again with them rephrased`, approveCmd(`--ack ${n}`) + " (to go ahead with the model's reading)"],
+    });
+  });
   return items;
+}
+
+/** The --ack number of the comparison's k-th disagreement: after the reading's spans. */
+export function disagreementNumber(plan: MigrationPlan, k: number): number {
+  return (plan.reading?.artifact.spans.length ?? 0) + k + 1;
 }
 
 /** The reading's items as text (see reviewItems). */

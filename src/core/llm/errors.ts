@@ -13,7 +13,9 @@ import { FerryError, type ErrorCategory, type FerryErrorOptions } from '../error
  * | MODEL_UNREACHABLE      | third_party | the connection failed                                       |
  * | MODEL_API_ERROR        | third_party | any other API error (400, 404, …): the API's message is kept |
  * | MODEL_BUDGET_EXCEEDED  | user        | the per-plan token budget is spent                          |
- * | MODEL_OUTPUT_INVALID   | third_party | the answer still fails the schema after the repair turns    |
+ * | MODEL_OUTPUT_INVALID   | third_party | the answer still fails the schema after the repair turns (or is empty) |
+ * | MODEL_REFUSED          | third_party | the model declined (stop_reason "refusal"); its words are kept |
+ * | MODEL_MAX_TOKENS       | third_party | cut off at max_tokens, and again with the larger limit       |
  * | MODEL_NOT_GROUNDED     | third_party | the answer names tables/columns/values the analysis lacks   |
  * | MODEL_CODE_INVALID     | third_party | written functions still do not type-check after the repairs |
  * | MODEL_EXPRESSION_INVALID | third_party | column expressions refused after the repairs (planning settles them as review items) |

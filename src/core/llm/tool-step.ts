@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ModelError } from './errors.js';
 import type { PromptTemplate } from './prompts.js';
-import { answerToolUses, type ModelClient, type ModelMessage, type ModelResponse, type ModelTool, type ModelUsage, type ToolUseBlock } from './types.js';
+import { answerToolUses, type ModelClient, type ModelMessage, type ModelRequest, type ModelResponse, type ModelTool, type ModelUsage, type ToolUseBlock } from './types.js';
 
 /** Repair turns after the first answer: each feeds the problems back to the model. */
 export const MAX_REPAIRS = 2;
@@ -49,6 +49,47 @@ const FEEDBACK: Record<RepairCode, string> = {
   MODEL_EXPRESSION_INVALID: 'Rejected: an expression is outside the column language or does not type-check against its target column. Fix each as its refusal says, or give that column another origin.',
 };
 
+/** The one retry after an answer cut off at max_tokens asks for this many times the limit (capped). */
+export const MAX_TOKENS_GROWTH = 2;
+/** The largest output the retry asks for: what current models allow. */
+export const MAX_TOKENS_CEILING = 64_000;
+
+/**
+ * One answer that can go back into the conversation. A refusal is said as such (MODEL_REFUSED)
+ * and an empty answer is refused too: the API rejects an empty assistant turn, so neither is
+ * ever appended. An answer cut off at max_tokens is discarded and the same request asked once
+ * more with a larger limit; cut off again, it fails (MODEL_MAX_TOKENS).
+ */
+async function answered(client: ModelClient, request: ModelRequest, input: { tool: string; responses: ModelResponse[]; hint: string }): Promise<ModelResponse> {
+  let response = await client.createMessage(request);
+  input.responses.push(response);
+  if (response.stopReason === 'max_tokens') {
+    const larger = Math.max(request.maxTokens, Math.min(request.maxTokens * MAX_TOKENS_GROWTH, MAX_TOKENS_CEILING));
+    response = await client.createMessage({ ...request, maxTokens: larger });
+    input.responses.push(response);
+    if (response.stopReason === 'max_tokens') {
+      throw new ModelError('MODEL_MAX_TOKENS', 'third_party', `the model's ${input.tool} answer was cut off at max_tokens twice (${request.maxTokens} tokens, then ${larger})`, {
+        hint: `shorten the description, or ${input.hint}`,
+        details: { step: input.tool, maxTokens: [request.maxTokens, larger] },
+      });
+    }
+  }
+  const said = response.content.flatMap((b) => (b.type === 'text' ? [b.text.trim()] : [])).filter((t) => t.length > 0).join(' ');
+  if (response.stopReason === 'refusal') {
+    throw new ModelError('MODEL_REFUSED', 'third_party', `the model declined to answer the ${input.tool} step (stop_reason "refusal")${said ? `: ${JSON.stringify(said.slice(0, 300))}` : ''}`, {
+      hint: `rephrase the description, or ${input.hint}`,
+      details: { step: input.tool, ...(said ? { text: said } : {}) },
+    });
+  }
+  if (response.content.length === 0) {
+    throw new ModelError('MODEL_OUTPUT_INVALID', 'third_party', `the model's ${input.tool} answer was empty (stop_reason ${JSON.stringify(response.stopReason)})`, {
+      hint: input.hint,
+      details: { step: input.tool, problems: ['empty answer'], answers: input.responses.length },
+    });
+  }
+  return response;
+}
+
 /** The problems of one answer, or the accepted value. */
 async function judge<T, C extends Check<T>>(
   input: { tool: string; schema: z.ZodType<T>; check: C },
@@ -59,7 +100,6 @@ async function judge<T, C extends Check<T>>(
   const parsed = input.schema.safeParse(use.input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(the whole input)'}: ${i.message}`);
-    if (response.stopReason === 'max_tokens') problems.unshift('the answer was cut off at max_tokens; keep it shorter');
     return { ok: false, code: 'MODEL_OUTPUT_INVALID', problems };
   }
   const checked = await input.check(parsed.data, response);
@@ -92,8 +132,7 @@ export async function toolStep<T, C extends Check<T>>(input: {
   for (let turn = 0; ; turn++) {
     // Not a forced tool_choice: current models refuse it (400). The prompt and the step's text
     // name the tool, and an answer without the call gets a repair turn like any other.
-    const response = await client.createMessage({ system: prompt.text, messages, tools: input.tools, toolChoice: { type: 'auto' }, maxTokens: input.maxTokens });
-    input.responses.push(response);
+    const response = await answered(client, { system: prompt.text, messages, tools: input.tools, toolChoice: { type: 'auto' }, maxTokens: input.maxTokens }, input);
     messages.push({ role: 'assistant', content: response.content });
     const use = response.content.find((b): b is ToolUseBlock => b.type === 'tool_use' && b.name === tool);
     const verdict = await judge(input, response, use);

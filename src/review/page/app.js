@@ -131,12 +131,17 @@ function readingHtml(plan) {
   const text = r.artifact.description;
   let at = 0;
   let html = '';
+  // Where the model and the rules read words differently (numbered after the spans, as --ack takes them).
+  const disputes = (r.comparison?.disagreements ?? []).map((d, k) => ({ ...d, n: r.artifact.spans.length + k + 1 }));
   r.artifact.spans.forEach((s, i) => {
     html += esc(text.slice(at, s.start));
     const b = s.binding;
-    const acked = r.acknowledged.includes(i + 1);
-    const title = b.kind === 'unread' ? `#${i + 1} not read: ${b.why}${acked ? ' (acknowledged)' : ''}` : `${b.kind.replace('_', ' ')}: ${b.table ?? b.shown ?? (b.expression ? `${b.column} = ${b.expression}` : b.source ? `${b.source} → ${b.target}` : '')} (${s.evidence})`;
-    html += b.kind === 'filler' ? esc(s.text) : `<mark class="reading-${esc(b.kind)}${acked ? ' acked' : ''}" title="${esc(title)}">${esc(s.text)}${b.kind === 'unread' ? `<sup>#${i + 1}</sup>` : ''}</mark>`;
+    const d = disputes.find((x) => x.start <= s.start && s.end <= x.end);
+    const acked = r.acknowledged.includes(i + 1) || (d && r.acknowledged.includes(d.n));
+    let title = b.kind === 'unread' ? `#${i + 1} not read: ${b.why}${acked ? ' (acknowledged)' : ''}` : `${b.kind.replace('_', ' ')}: ${b.table ?? b.shown ?? (b.expression ? `${b.column} = ${b.expression}` : b.source ? `${b.source} → ${b.target}` : '')} (${s.evidence})`;
+    if (d) title = `#${d.n} read differently: the model read ${d.model}; the rules read ${d.rules}${acked ? ' (acknowledged)' : ''}`;
+    const sup = d ? (s.end === d.end || text.slice(s.end, d.end).trim() === '' ? `<sup>#${d.n}</sup>` : '') : b.kind === 'unread' ? `<sup>#${i + 1}</sup>` : '';
+    html += b.kind === 'filler' && !d ? esc(s.text) : `<mark class="reading-${esc(d ? 'disputed' : b.kind)}${acked ? ' acked' : ''}" title="${esc(title)}">${esc(s.text)}${sup}</mark>`;
     at = s.end;
   });
   return html + esc(text.slice(at));
