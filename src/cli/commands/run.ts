@@ -22,7 +22,7 @@ import { isPlanSetFile, runPlanSet } from '../plan-set-command.js';
 import { queueSettings } from '../../queue/settings.js';
 import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, withUrls, type LoadedPlan } from '../shared.js';
 import { RunPhases } from '../run-phases.js';
-import { createLogger } from '../../logger.js';
+import { createLogger, logsInfo } from '../../logger.js';
 import { SUMMARIES } from './registry.js';
 
 type Say = CommandContext['say'];
@@ -56,10 +56,12 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
   return approved;
 }
 
-async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases): Promise<RunOutcome> {
+type DriverChoice = Awaited<ReturnType<typeof chooseDriver>>;
+
+async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases, driver: Promise<DriverChoice>): Promise<RunOutcome> {
   phases.mark('connect');
   assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-  const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
+  const choice = await driver;
   const transforms = await approvedTransforms({ planPath: loaded.paths.plan, plan, store, say });
   const program = await prepareProgram({
     plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, pins: storeBundlePins(store), ...(transforms ? { transforms } : {}),
@@ -168,13 +170,19 @@ validates each table once at the end, exits with the run's result; --detach retu
     // One run store connection for the whole run. Before any work: the store holds an approval
     // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
     const recorded = await withStore(config, async (store) => {
-      await store.approvedHash(plan);
+      const approved = store.approvedHash(plan);
+      // The sandbox is looked for while the databases answer: dockerode's load (CPU, after this
+      // tick, once the query is on the wire) and Docker's API overlap the round trips.
+      const driver = new Promise<void>((next) => setImmediate(next)).then(() => chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode }));
+      driver.catch(() => undefined); // awaited in runOne, after the checks that come first
+      await approved;
       phases.mark('loadPlan');
-      return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases));
+      return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, driver));
     });
     // Validation and the run's record, after the stream: the rest of executeRun.
     phases.mark('validate');
-    createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
+    // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
+    if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
     return reportOutcome(recorded, say);
   },
 });
