@@ -110,34 +110,56 @@ function asString(v: unknown): string | null {
 const require = createRequire(import.meta.url);
 
 /**
- * dockerode requires its BuildKit session module (gRPC and a protobuf loader, about half a
- * second of CPU) at load, yet calls it only from buildImage with BuildKit, which ferry never
- * uses (the sandbox image is built with the classic builder). A stand-in takes its place in
- * the require cache and loads the real module on the first call, so nothing is lost if it
- * is ever called. If dockerode's layout changes, the real module simply loads as before.
+ * dockerode requires, at load, modules it calls only for features ferry never uses: its BuildKit
+ * session (gRPC and a protobuf loader, about half a second of CPU; ferry builds the sandbox
+ * image with the classic builder), docker-modem's SSH transport (ssh2 and its crypto; ferry
+ * talks to a local socket or TCP DOCKER_HOST) and tar-fs (only buildImage's context; ferry
+ * hands it a tar stream it made). Together they were most of dockerode's load time, paid by
+ * every `ferry run`. A stand-in takes each one's place in the require cache and loads the
+ * real module on first use (a call, a `new`, or reading a property), so nothing is lost if it
+ * is ever used. If a package's layout changes, its real module simply loads as before.
  */
-function deferDockerodeSession(): void {
-  let path: string;
-  try {
-    path = require.resolve('dockerode/lib/session.js');
-  } catch {
-    return;
+function deferDockerodeExtras(): void {
+  const fromDockerode = (request: string) => createRequire(require.resolve('dockerode')).resolve(request);
+  const fromModem = (request: string) => createRequire(fromDockerode('docker-modem')).resolve(request);
+  for (const locate of [() => fromDockerode('dockerode/lib/session.js'), () => fromModem('./ssh.js'), () => fromDockerode('tar-fs')]) {
+    let path: string;
+    try {
+      path = locate();
+    } catch {
+      continue;
+    }
+    if (!require.cache[path]) require.cache[path] = standIn(path);
   }
-  if (require.cache[path]) return;
+}
+
+/** A module whose exports load the real module at `path` on first use and forward to it. */
+function standIn(path: string): Module {
+  let real: unknown;
+  const load = (): object => {
+    if (real === undefined) {
+      delete require.cache[path];
+      real = require(path) as unknown;
+    }
+    return real as object;
+  };
   const stand = new Module(path);
   stand.filename = path;
   stand.loaded = true;
-  stand.exports = (...args: unknown[]): unknown => {
-    delete require.cache[path];
-    return (require(path) as (...a: unknown[]) => unknown)(...args);
-  };
-  require.cache[path] = stand;
+  // A function target, so a stand-in can be called and constructed as well as read.
+  stand.exports = new Proxy(function deferred() {}, {
+    apply: (_t, self, args) => Reflect.apply(load() as (...a: unknown[]) => unknown, self, args),
+    construct: (_t, args) => Reflect.construct(load() as new (...a: unknown[]) => object, args),
+    get: (_t, key) => Reflect.get(load(), key),
+    has: (_t, key) => Reflect.has(load(), key),
+  });
+  return stand;
 }
 
 export function createDockerClient(options?: Dockerode.DockerOptions): DockerClient {
   // Required here, not imported at the top: dockerode and its dependencies take a good part of
   // a second to load, which commands that never reach Docker (ferry --help, show) must not pay.
-  deferDockerodeSession();
+  deferDockerodeExtras();
   const DockerodeClass = require('dockerode') as typeof Dockerode;
   return new DockerodeClient(new DockerodeClass(options));
 }

@@ -1,10 +1,10 @@
-import { writeFile, mkdir } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { analyzeSchemas, focusSource } from '../agents/schema-analysis/index.js';
 import { buildPlan, linkParents } from '../agents/planning/index.js';
 import { attachReading, readForPlanning } from './plan-reading.js';
-import { bundleScript, generateScript } from '../agents/code-interpreter/index.js';
+import { generateBundled, type BundlePins } from '../agents/code-interpreter/index.js';
 import type { GeneratedScript } from './core/artifacts/generated-script.js';
 import type { MigrationPlan } from './core/artifacts/migration-plan.js';
 import { findTable, type SchemaAnalysis, type TableInfo } from './core/artifacts/schema-analysis.js';
@@ -45,14 +45,15 @@ export async function openConnections(sourceUrl: string, targetUrl: string, opti
   // A transaction pooler named by the URL is refused before either database is opened.
   assertNotTransactionPoolerUrl(targetUrl);
   const tls = options.tls ?? {};
-  const source = await connect(sourceUrl, 'source', 'ferry-source', tls);
-  let target: pg.Client;
-  try {
-    target = await connect(targetUrl, 'target', 'ferry-target', tls);
-  } catch (e) {
-    await source.end().catch(() => undefined);
-    throw e;
+  // Both at once: each is a round trip or more to its server, and neither waits on the other.
+  const [opened, openedTarget] = await Promise.allSettled([connect(sourceUrl, 'source', 'ferry-source', tls), connect(targetUrl, 'target', 'ferry-target', tls)]);
+  if (opened.status === 'rejected' || openedTarget.status === 'rejected') {
+    await Promise.allSettled([opened, openedTarget].flatMap((o) => (o.status === 'fulfilled' ? [o.value.end()] : [])));
+    // The source's failure first, as when they were opened one after the other.
+    throw opened.status === 'rejected' ? opened.reason : (openedTarget as PromiseRejectedResult).reason;
   }
+  const source = opened.value;
+  const target = openedTarget.value;
   try {
     await assertSessionConnection(target, targetUrl, tls);
   } catch (e) {
@@ -109,24 +110,33 @@ export async function prepareProgram(input: {
   transforms?: { bodies: Record<string, string>; generator: GeneratedScript['generator'] };
   /** The Node major of the sandbox that runs it (config.sandboxNode.major); default 18. */
   nodeMajor?: number;
+  /** Where bundles built before are pinned (the run store: src/store/bundle-pins.ts); without it every call bundles. */
+  pins?: BundlePins;
 }): Promise<PreparedProgram> {
   const say = input.say ?? (() => {});
   say('🧩 Code Interpreter: generating the transform program…');
-  const script = await generateScript({
+  const { script, bundle } = await generateBundled({
     plan: input.plan,
     analysis: input.analysis,
     ...(input.transforms ? { transforms: input.transforms.bodies, transformsGenerator: input.transforms.generator } : {}),
     ...(input.nodeMajor !== undefined ? { nodeMajor: input.nodeMajor } : {}),
     typecheckCacheDir: input.dir,
+    outDir: input.dir,
+    ...(input.pins ? { pins: input.pins } : {}),
+    notice: (line) => say(`   ⚠️  ${line}`),
   });
-  await mkdir(input.dir, { recursive: true });
   const programPath = join(input.dir, 'program.ts');
-  await writeFile(programPath, script.program);
-  await writeFile(join(input.dir, 'row-types.ts'), script.rowTypes);
+  await Promise.all([writeIfChanged(programPath, script.program), writeIfChanged(join(input.dir, 'row-types.ts'), script.rowTypes)]);
   say(`   ${script.program.split('\n').length} lines, type-checked against row types from the analysed schemas: ${script.typecheck.ok ? 'OK' : 'FAILED'}`);
-  const bundle = await bundleScript(script, input.dir);
-  say(`   bundled into one file: ${bundle.bytes} bytes, sha256 ${bundle.sha256.slice(0, 12)}…`);
-  return { script, bundle, programPath };
+  const how = bundle.source === 'reused' ? 'the bundle built before, its sha256 as pinned' : 'bundled into one file';
+  say(`   ${how}: ${bundle.bytes} bytes, sha256 ${bundle.sha256.slice(0, 12)}…`);
+  return { script, bundle: { path: bundle.path, sha256: bundle.sha256, bytes: bundle.bytes }, programPath };
+}
+
+/** program.ts and row-types.ts are for a person to read; a run of the same program leaves them as they are. */
+async function writeIfChanged(path: string, text: string): Promise<void> {
+  const now = await readFile(path, 'utf8').catch(() => null);
+  if (now !== text) await writeFile(path, text);
 }
 
 export function targetTableOf(plan: MigrationPlan, analysis: SchemaAnalysis): TableInfo {

@@ -17,6 +17,11 @@ export function createLogger(level: string = 'warn', destination: number = 2): L
   return pino({ level, base: { app: 'ferry' } }, pino.destination({ fd: destination, sync: true }));
 }
 
+/** Whether a logger at `level` writes info lines (pino's levels; an unknown name is left to pino: true). */
+export function logsInfo(level: string): boolean {
+  return !['warn', 'error', 'fatal', 'silent'].includes(level);
+}
+
 let silent: Logger | undefined;
 const silentInstance = (): Logger => (silent ??= loadPino().pino({ level: 'silent' }));
 

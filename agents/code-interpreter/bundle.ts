@@ -43,6 +43,8 @@ export interface BundleResult {
   bytes: number;
   /** The esbuild target it was built for ("node20"). */
   target: string;
+  /** The files on disk esbuild read (harness, runtime), repo-relative: what a cached bundle must be checked against. */
+  inputs: string[];
 }
 
 export interface BundleInfo {
@@ -120,7 +122,7 @@ function describeMessages(messages: readonly esbuild.Message[]): string {
  */
 export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
   const target = bundleTarget(input.nodeMajor);
-  let result: esbuild.BuildResult<{ write: false }>;
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   // Imported here: only a run or an approval bundles, and esbuild's load is not free.
   const { build } = await import('esbuild');
   try {
@@ -136,6 +138,7 @@ export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
       legalComments: 'none',
       charset: 'utf8',
       sourcemap: false,
+      metafile: true,
       logLevel: 'silent',
       plugins: [programFiles(input)],
       ...(input.banner !== undefined ? { banner: { js: input.banner } } : {}),
@@ -148,12 +151,18 @@ export async function bundleProgram(input: BundleInput): Promise<BundleResult> {
   if (!out || result.outputFiles.length !== 1) {
     throw new CodegenError('BUNDLE_FAILED', `esbuild produced ${result.outputFiles.length} files; expected exactly one`);
   }
-  return { code: out.text, contents: out.contents, sha256: sha256(out.contents), bytes: out.contents.byteLength, target };
+  // The program and entry are served from memory (namespaced or the stdin entry): only real files are inputs.
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes(':') && p !== ENTRY_FILE).sort();
+  return { code: out.text, contents: out.contents, sha256: sha256(out.contents), bytes: out.contents.byteLength, target, inputs };
 }
 
 /** Bundles and writes `bundle.cjs` into `outDir` (created if missing), atomically. */
 export async function writeBundle(input: BundleInput, outDir: string): Promise<BundleInfo> {
-  const bundle = await bundleProgram(input);
+  return writeBundleBytes(await bundleProgram(input), outDir);
+}
+
+/** Writes a bundle already built (its exact hashed bytes) as `bundle.cjs` into `outDir`, atomically. */
+export async function writeBundleBytes(bundle: Pick<BundleResult, 'contents' | 'sha256' | 'bytes'>, outDir: string): Promise<BundleInfo> {
   await mkdir(outDir, { recursive: true });
   const path = resolve(outDir, BUNDLE_FILE);
   // Write then rename: a reader (or a container mounting the directory) never sees half a file.

@@ -3,7 +3,8 @@ import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
 import { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { CodegenError, InputError } from '../../src/core/errors.js';
-import { bundleProgram, parentsEntry, writeBundle, type BundleInfo, type ParentValues } from './bundle.js';
+import { bundleProgram, parentsEntry, writeBundle, type BundleInfo, type BundleInput, type ParentValues } from './bundle.js';
+import { cachedBundle, type BundlePins, type CachedBundle } from './bundle-cache.js';
 import { GENERATOR_VERSION, generateProgram } from './generate-program.js';
 import { resolvePlan } from './resolve.js';
 import { generateRowTypes } from './row-types.js';
@@ -11,6 +12,7 @@ import { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typ
 import { recordTypecheckPassed, typecheckKey, typecheckPassedBefore } from './typecheck-cache.js';
 
 export { GENERATOR_VERSION } from './generate-program.js';
+export { bundleKey, type BundlePins, type CachedBundle } from './bundle-cache.js';
 export { BUNDLE_FILE, HARNESS_PATH, bundleProgram, harnessEntry, parentsEntry, writeBundle, type BundleInfo, type BundleInput, type BundleResult, type ParentValues } from './bundle.js';
 export { formatDiagnostics, typecheckProgram, type TypecheckResult } from './typecheck.js';
 export { resolvePlan } from './resolve.js';
@@ -53,18 +55,6 @@ function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string
   return parsed.data;
 }
 
-/**
- * The Code Interpreter: an approved plan and the analysis it was made from → a type-checked
- * transform program, its row types, and the hash of its sandbox bundle.
- *
- * Refuses (PlanError) a plan that is not approved, still has open review items, or does not
- * match the analysis. A program that does not type-check throws CodegenError
- * PROGRAM_TYPECHECK_FAILED listing every diagnostic; this happens before any container.
- *
- * The bundle is built here, in memory, only to hash it: bundling is deterministic, so
- * bundleScript() later rebuilds the same bytes into the run directory and checks them
- * against this hash. Nothing is written to disk here.
- */
 async function checkOrCached(program: string, rowTypes: string, cacheDir: string | undefined): Promise<TypecheckResult> {
   if (cacheDir === undefined) return typecheckProgram({ program, rowTypes });
   const key = typecheckKey(program, rowTypes);
@@ -74,7 +64,8 @@ async function checkOrCached(program: string, rowTypes: string, cacheDir: string
   return result;
 }
 
-export async function generateScript(input: GenerateScriptInput): Promise<GeneratedScript> {
+/** The program generated (or given) and type-checked, and what its bundle is built from; nothing bundled yet. */
+async function checkedProgram(input: GenerateScriptInput) {
   const plan = parseInput(MigrationPlan, input.plan, 'migration plan');
   const analysis = parseInput(SchemaAnalysis, input.analysis, 'schema analysis');
   const resolved = resolvePlan(plan, analysis);
@@ -98,13 +89,17 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
       },
     );
   }
-
-  const bundle = await bundleProgram({
+  const bundleInput: BundleInput = {
     program,
     rowTypes: rowTypes.text,
     banner: bannerFor(resolved.planHash),
     ...(input.nodeMajor !== undefined ? { nodeMajor: input.nodeMajor } : {}),
-  });
+  };
+  return { planHash: resolved.planHash, program, rowTypes: rowTypes.text, transforms, typecheck, bundleInput };
+}
+
+function scriptArtifact(input: GenerateScriptInput, checked: Awaited<ReturnType<typeof checkedProgram>>, bundle: { sha256: string; bytes: number; target: string }): GeneratedScript {
+  const { transforms } = checked;
   const generator =
     input.programOverride === undefined
       ? transforms.size > 0 && input.transformsGenerator
@@ -116,14 +111,46 @@ export async function generateScript(input: GenerateScriptInput): Promise<Genera
     kind: 'generated_script',
     version: 1,
     createdAt: new Date().toISOString(),
-    planHash: resolved.planHash,
+    planHash: checked.planHash,
     generator,
-    program,
-    rowTypes: rowTypes.text,
-    typecheck,
+    program: checked.program,
+    rowTypes: checked.rowTypes,
+    typecheck: checked.typecheck,
     bundle: { sha256: bundle.sha256, bytes: bundle.bytes, target: bundle.target },
     ...(input.programOverride === undefined && transforms.size > 0 ? { transforms: Object.fromEntries(transforms) } : {}),
   });
+}
+
+/**
+ * The Code Interpreter: an approved plan and the analysis it was made from → a type-checked
+ * transform program, its row types, and the hash of its sandbox bundle.
+ *
+ * Refuses (PlanError) a plan that is not approved, still has open review items, or does not
+ * match the analysis. A program that does not type-check throws CodegenError
+ * PROGRAM_TYPECHECK_FAILED listing every diagnostic; this happens before any container.
+ *
+ * The bundle is built here, in memory, only to hash it: bundling is deterministic, so
+ * bundleScript() later rebuilds the same bytes into the run directory and checks them
+ * against this hash. Nothing is written to disk here. (A run uses generateBundled: one build.)
+ */
+export async function generateScript(input: GenerateScriptInput): Promise<GeneratedScript> {
+  const checked = await checkedProgram(input);
+  const bundle = await bundleProgram(checked.bundleInput);
+  return scriptArtifact(input, checked, bundle);
+}
+
+/**
+ * generateScript and bundleScript in one, bundling once: the script and its `bundle.cjs` in
+ * `outDir`. With `pins` (the run store), a bundle already built for exactly this program is
+ * reused when its bytes hash to the pinned sha256 (see bundle-cache.ts); otherwise it is built
+ * and pinned. `notice` hears when bytes on disk were refused.
+ */
+export async function generateBundled(
+  input: GenerateScriptInput & { outDir: string; pins?: BundlePins; notice?: (line: string) => void },
+): Promise<{ script: GeneratedScript; bundle: CachedBundle }> {
+  const checked = await checkedProgram(input);
+  const bundle = await cachedBundle(checked.bundleInput, input.outDir, input.pins, input.notice);
+  return { script: scriptArtifact(input, checked, bundle), bundle };
 }
 
 /**

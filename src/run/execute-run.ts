@@ -129,7 +129,8 @@ export async function runWithEvents(
   bundle: { path: string; sha256: string },
   mode: { dryRun: boolean; onlyKeys?: ReadonlySet<string> },
 ): Promise<{ result: RunResult; warnings: string[] }> {
-  const logger = input.logger ?? createLogger();
+  // Made on the first warning (as runMigration does): pino's load is not paid by a run with none.
+  let logger = input.logger;
   let seq = 0;
   const lost: Array<{ seq: number; type: string; message: string }> = [];
   // Events are written in order on the store's own connection; the run waits for the last.
@@ -143,7 +144,7 @@ export async function runWithEvents(
     driver: input.driver,
     policy: input.policy,
     dryRun: mode.dryRun,
-    logger,
+    ...(logger ? { logger } : {}),
     ...(mode.onlyKeys ? { onlyKeys: mode.onlyKeys } : {}),
     ...(input.parallel && input.parallel > 1 ? { parallel: input.parallel, connect: input.conn.reopen } : {}),
     onEvent: (e) => {
@@ -153,7 +154,7 @@ export async function runWithEvents(
         .then(() => input.store.appendEvent(runId, n, e as unknown as Record<string, unknown>))
         .catch((err: unknown) => {
           lost.push({ seq: n, type: e.type, message: (err as Error).message });
-          logger.warn({ err, runId, seq: n, eventType: e.type }, 'run event not recorded in the run store');
+          (logger ??= createLogger()).warn({ err, runId, seq: n, eventType: e.type }, 'run event not recorded in the run store');
         });
       input.onEvent?.(e, runId, n);
     },

@@ -95,6 +95,14 @@ CREATE TABLE IF NOT EXISTS ferry.run_events (
 );
 `;
 
+/** The schema's comment once STORE_DDL (exactly this text) has run: the next open skips it. */
+const STORE_MARKER = `ferry run store ${sha256(STORE_DDL)}`;
+
+/** Sets the marker; a user that does not own the schema (made by someone else) simply runs the DDL on every open, as before. */
+function markStoreSql(): string {
+  return `DO $$ BEGIN EXECUTE format('COMMENT ON SCHEMA ferry IS %L', '${STORE_MARKER}'); EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`;
+}
+
 /** Taken around the DDL: CREATE ... IF NOT EXISTS races with itself. */
 const STORE_DDL_LOCK = 0x66727374; // "frst"
 
@@ -250,11 +258,17 @@ export class RunStore {
       throw e;
     }
     try {
-      await db.query('SELECT pg_advisory_lock($1)', [STORE_DDL_LOCK]);
-      try {
-        await db.query(STORE_DDL);
-      } finally {
-        await db.query('SELECT pg_advisory_unlock($1)', [STORE_DDL_LOCK]);
+      // The DDL once per version of it: its ALTERs take ACCESS EXCLUSIVE locks and every open
+      // paid three round trips. The schema's comment names the DDL that made it (storeMarker).
+      const marked = await db.query<{ c: string | null }>(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = 'ferry'`);
+      if (marked.rows[0]?.c !== STORE_MARKER) {
+        await db.query('SELECT pg_advisory_lock($1)', [STORE_DDL_LOCK]);
+        try {
+          await db.query(STORE_DDL);
+          await db.query(markStoreSql());
+        } finally {
+          await db.query('SELECT pg_advisory_unlock($1)', [STORE_DDL_LOCK]);
+        }
       }
     } catch (cause) {
       await db.end().catch(() => undefined);

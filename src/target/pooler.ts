@@ -117,13 +117,22 @@ async function selectInTransaction<R>(client: pg.Client, select: string, end: 'C
   return results[2]!.rows[0] as R;
 }
 
+/** URLs (with their TLS settings) this process has seen keep a session. */
+const keepsSession = new Set<string>();
+
 /**
  * The target connection keeps a session, by its URL and by what it does, or
  * TARGET_TRANSACTION_POOLER. Runs before anything is written (openConnections calls it).
  */
 export async function assertSessionConnection(client: pg.Client, url: string, tls: TlsOptions = {}, check: PoolerCheck = TARGET_CHECK): Promise<void> {
   assertNotTransactionPoolerUrl(url, check);
+  // What answers at a URL keeps sessions or not; once seen to keep them, this process does not
+  // probe it again (ferry run opened the same target for its run store and its rows: a
+  // connection and three round trips each time). A refusal is never remembered.
+  const seen = JSON.stringify([url, tls.sslRootCert ?? null]);
+  if (keepsSession.has(seen)) return;
   const probe = await probeSession(client, url, tls);
+  if (probe.keeps) keepsSession.add(seen);
   if (!probe.keeps) {
     throw new TransactionPoolerError(
       `${check.name} connection (${redactUrl(url)}) does not keep a session: ${probe.observed}. That is a transaction-mode pooler; ferry needs a session (advisory locks, per-transaction settings) and writes nothing through it`,

@@ -6,6 +6,8 @@ import { FerryError, InputError } from '../../core/errors.js';
 import { createPlanProbe } from '../../db/plan-probe.js';
 import { hasStore, withStore } from '../../service/commands.js';
 import { saveJson } from '../../store/file-store.js';
+import { storeBundlePins } from '../../store/bundle-pins.js';
+import type { BundlePins } from '../../../agents/code-interpreter/index.js';
 import { defineCommand, HELP_FLAG, type CommandContext, type FlagValues } from '../args.js';
 import { transformHashes, transformsFor } from '../plan-command.js';
 import { approvePlanSet, isPlanSetFile } from '../plan-set-command.js';
@@ -100,12 +102,18 @@ async function writeProgram(config: FerryConfig, loaded: LoadedPlan, approved: L
     }
     throw e;
   });
-  // The approval pins each function's sha256: ferry run takes exactly these, never new ones.
-  if (transforms && hasStore(config)) await withStore(config, (store) => store.pinTransforms(approved, transformHashes(transforms.bodies)));
-  if (transforms !== null) {
-    const program = await prepareProgram({ plan: approved, analysis, dir: paths.bundleDir, ...(transforms ? { transforms } : {}) });
-    say(`   the program that will run: ${program.programPath}`);
-  }
+  if (transforms === null) return;
+  const prepare = (pins?: BundlePins) =>
+    prepareProgram({ plan: approved, analysis, dir: paths.bundleDir, nodeMajor: config.sandboxNode.major, ...(transforms ? { transforms } : {}), ...(pins ? { pins } : {}) });
+  // The approval pins each function's sha256 (ferry run takes exactly these, never new ones),
+  // and the bundle built now, so ferry run of this program reuses it (bundle-cache.ts).
+  const program = hasStore(config)
+    ? await withStore(config, async (store) => {
+        if (transforms) await store.pinTransforms(approved, transformHashes(transforms.bodies));
+        return prepare(storeBundlePins(store));
+      })
+    : await prepare();
+  say(`   the program that will run: ${program.programPath}`);
 }
 
 export const approveCmd = defineCommand({

@@ -13,15 +13,16 @@ import { runEventPrinter, sandboxChoiceLine, warningLine } from '../../present/r
 import { executeRun, type RunOutcome } from '../../run/execute-run.js';
 import { withStore } from '../../service/commands.js';
 import { saveJson } from '../../store/file-store.js';
+import { storeBundlePins } from '../../store/bundle-pins.js';
+import type { RunStore } from '../../store/run-store.js';
 import { parseAsUser } from '../../target/app-visibility.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger, type CommandContext } from '../args.js';
 import { approvedTransforms } from '../plan-command.js';
 import { isPlanSetFile, runPlanSet } from '../plan-set-command.js';
-import { runQueued } from '../queue-run.js';
 import { queueSettings } from '../../queue/settings.js';
 import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, withUrls, type LoadedPlan } from '../shared.js';
 import { RunPhases } from '../run-phases.js';
-import { createLogger } from '../../logger.js';
+import { createLogger, logsInfo } from '../../logger.js';
 import { SUMMARIES } from './registry.js';
 
 type Say = CommandContext['say'];
@@ -55,23 +56,25 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
   return approved;
 }
 
-async function runOne(config: FerryConfig, conn: Connections, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases): Promise<RunOutcome> {
+type DriverChoice = Awaited<ReturnType<typeof chooseDriver>>;
+
+async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases, driver: Promise<DriverChoice>): Promise<RunOutcome> {
   phases.mark('connect');
   assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-  const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
-  const transforms = await withStore(config, (store) => approvedTransforms({ planPath: loaded.paths.plan, plan, store, say }));
-  const program = await prepareProgram({ plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, ...(transforms ? { transforms } : {}) });
+  const choice = await driver;
+  const transforms = await approvedTransforms({ planPath: loaded.paths.plan, plan, store, say });
+  const program = await prepareProgram({
+    plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, pins: storeBundlePins(store), ...(transforms ? { transforms } : {}),
+  });
   say(`   program: ${program.programPath}`);
   say(sandboxChoiceLine(choice));
   phases.mark('prepareProgram');
   const print = runEventPrinter(say);
   // The approval is the store's, recorded once by ferry approve; executeRun checks this plan is it.
-  return withStore(config, (store) =>
-    executeRun({
-      store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
-      startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: (e) => { phases.onEvent(e); print(e); }, say,
-    }),
-  );
+  return executeRun({
+    store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
+    startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: (e) => { phases.onEvent(e); print(e); }, say,
+  });
 }
 
 /** What the run did, for the person; the exit code. */
@@ -109,7 +112,10 @@ function queued(v: Record<string, unknown>, positionals: string[], say: Say, loa
   }
   const partitions = optionalPositiveInteger('--partitions', v.partitions as string | undefined, 4, { max: 64, hint: 'e.g. --partitions 12: twelve key ranges, twelve jobs' });
   const config = withUrls(loadConfig(), v as { source?: string; target?: string });
-  return runQueued(config, { ref: positionals[0] ?? '', partitions, detach: v.detach === true, settings: queueSettings(process.env) }, say);
+  // Loaded only for --queue: pg-boss is a good part of a plain run's start otherwise.
+  return import('../queue-run.js').then(({ runQueued }) =>
+    runQueued(config, { ref: positionals[0] ?? '', partitions, detach: v.detach === true, settings: queueSettings(process.env) }, say),
+  );
 }
 
 export const runCmd = defineCommand({
@@ -161,13 +167,22 @@ validates each table once at the end, exits with the run's result; --detach retu
     if (await isPlanSetFile(o.ref)) return runSet(config, o, say);
     const loaded = await loadPlanWithAnalysis(o.ref, config);
     const plan = await approvedPlan(config, loaded, o, say);
-    // Before any work: the store holds an approval for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
-    await withStore(config, (store) => store.approvedHash(plan));
-    phases.mark('loadPlan');
-    const recorded = await withConnections(config, (conn) => runOne(config, conn, loaded, plan, o, say, phases));
+    // One run store connection for the whole run. Before any work: the store holds an approval
+    // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+    const recorded = await withStore(config, async (store) => {
+      const approved = store.approvedHash(plan);
+      // The sandbox is looked for while the databases answer: dockerode's load (CPU, after this
+      // tick, once the query is on the wire) and Docker's API overlap the round trips.
+      const driver = new Promise<void>((next) => setImmediate(next)).then(() => chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode }));
+      driver.catch(() => undefined); // awaited in runOne, after the checks that come first
+      await approved;
+      phases.mark('loadPlan');
+      return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, driver));
+    });
     // Validation and the run's record, after the stream: the rest of executeRun.
     phases.mark('validate');
-    createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
+    // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
+    if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
     return reportOutcome(recorded, say);
   },
 });
