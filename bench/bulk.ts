@@ -451,7 +451,9 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   const specPath = join(work, `run-${spec.label.replace(/\W+/g, '-')}.json`);
   await writeFile(specPath, JSON.stringify(spec));
   runner ??= await compileRunner();
-  const child = spawn(process.execPath, [runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // FERRY_BENCH_NODE_OPTIONS: flags for ferry's own process only (e.g. --cpu-prof --cpu-prof-dir=…), for profiling.
+  const nodeFlags = (process.env.FERRY_BENCH_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let result: RunFigures | null = null;
   let stderr = '';
   let rssSampled = 0;
@@ -635,6 +637,10 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       say(
         `    memory: orchestrator process RSS ${mib(f.rssBefore)} at the start of the run, ${mib(f.rssPeak)} peak (kernel VmHWM; ${mib(f.rssSampled)} sampled); ` +
           `sandbox peak ${mib(f.peakMemoryBytes)}`,
+      );
+      say(
+        `    heap: V8 heap used ${mib(f.memory.heapUsed)} peak (heap total ${mib(f.memory.heapTotal)}), external ${mib(f.memory.external)}, array buffers ${mib(f.memory.arrayBuffers)}; ` +
+          `${fmt(f.batches)} batches (${fmt(rows / Math.max(1, f.batches))} rows each); target connection busy ${secs(f.targetBusyMs)} (${fmt((100 * f.targetBusyMs) / f.ms)}% of the run)`,
       );
       say(
         `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
