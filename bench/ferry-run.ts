@@ -31,6 +31,8 @@ export interface RunSpec {
   parallel: number;
   rows: number;
   label: string;
+  /** The sandbox's whole-session limit (the default policy's otherwise). */
+  sandboxTimeoutMs?: number;
 }
 
 export interface RunFigures {
@@ -221,7 +223,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       source: conn.source,
       target: conn.target,
       driver,
-      policy: defaultPolicy,
+      policy: spec.sandboxTimeoutMs === undefined ? defaultPolicy : { ...defaultPolicy, timeoutMs: spec.sandboxTimeoutMs },
       onEvent,
       parallel: spec.parallel,
       connect: async (): Promise<Connections> => {
