@@ -20,7 +20,8 @@
  *    target, the rows and their mappings put in place by AFTER LOAD statements; a crashed
  *    pgloader run is retried once on a reset target, and the output says so;
  *  - ferry: the real chain (describeToPlan, approvePlan, prepareProgram), then runMigration
- *    with the Docker driver and the default policy, `parallel: P`, in a process of its own
+ *    with the Docker driver and the default policy (but a 30-minute session limit, printed:
+ *    the default 5 minutes ends a 1M-row run on a loaded machine), `parallel: P`, in a process of its own
  *    (bench/ferry-run.ts) so the memory printed is ferry's, not the bench's. Timed from the
  *    call to its return; counts checked afterwards (rows, mappings, mappings joined to rows).
  *
@@ -69,6 +70,12 @@ import type { RunFigures, RunSpec } from './ferry-run.js';
 const BATCH_SIZE = 20_000;
 const DEFAULT_SIZES = [100_000, 1_000_000];
 const DEFAULT_PARALLEL = [1, 2];
+/**
+ * The sandbox's whole-session limit for ferry's runs here. The default policy's 5 minutes is
+ * for one plan's program, not for a million rows on a loaded machine: a 1M run at load average
+ * 20–38 on 2 CPUs was cut at 975k rows by SANDBOX_TIMEOUT. Everything else stays the default.
+ */
+const BENCH_SANDBOX_TIMEOUT_MS = 30 * 60_000;
 /**
  * The server as a person loading a million rows would configure it: room for the working
  * set, checkpoints far apart. Durability stays on: fsync back on (ferry's embedded server
@@ -451,7 +458,9 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   const specPath = join(work, `run-${spec.label.replace(/\W+/g, '-')}.json`);
   await writeFile(specPath, JSON.stringify(spec));
   runner ??= await compileRunner();
-  const child = spawn(process.execPath, [runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // FERRY_BENCH_NODE_OPTIONS: flags for ferry's own process only (e.g. --cpu-prof --cpu-prof-dir=…), for profiling.
+  const nodeFlags = (process.env.FERRY_BENCH_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, runner, specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   let result: RunFigures | null = null;
   let stderr = '';
   let rssSampled = 0;
@@ -625,7 +634,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     for (const p of opts.parallel) {
       await resetTarget(targetUrl, plan);
       const label = `ferry P=${p}`;
-      const f = await runFerry({ sourceUrl, targetUrl, planPath, analysisPath, bundle: program.bundle, parallel: p, rows, label }, work);
+      const f = await runFerry({ sourceUrl, targetUrl, planPath, analysisPath, bundle: program.bundle, parallel: p, rows, label, sandboxTimeoutMs: BENCH_SANDBOX_TIMEOUT_MS }, work);
       await verify(targetUrl, plan, f.migrationId, rows, label);
       ferry.push({ ...f, parallel: p });
       say(
@@ -635,6 +644,10 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       say(
         `    memory: orchestrator process RSS ${mib(f.rssBefore)} at the start of the run, ${mib(f.rssPeak)} peak (kernel VmHWM; ${mib(f.rssSampled)} sampled); ` +
           `sandbox peak ${mib(f.peakMemoryBytes)}`,
+      );
+      say(
+        `    heap: V8 heap used ${mib(f.memory.heapUsed)} peak (heap total ${mib(f.memory.heapTotal)}), external ${mib(f.memory.external)}, array buffers ${mib(f.memory.arrayBuffers)}; ` +
+          `${fmt(f.batches)} batches (${fmt(rows / Math.max(1, f.batches))} rows each); target connection busy ${secs(f.targetBusyMs)} (${fmt((100 * f.targetBusyMs) / f.ms)}% of the run)`,
       );
       say(
         `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
@@ -689,7 +702,7 @@ async function main(): Promise<void> {
   const available = await docker.available();
   if (!available.ok) throw new BenchError(`Docker is needed for this benchmark: ${available.reason}`);
   const reference = await chooseReference(opts.reference);
-  say(`ferry bulk benchmark — ${available.detail}; policy ${defaultPolicy.memoryBytes / 2 ** 20} MB, ${defaultPolicy.cpus} CPU; Node ${process.version}`);
+  say(`ferry bulk benchmark — ${available.detail}; policy ${defaultPolicy.memoryBytes / 2 ** 20} MB, ${defaultPolicy.cpus} CPU, session limit ${BENCH_SANDBOX_TIMEOUT_MS / 60_000} min (default ${defaultPolicy.timeoutMs / 60_000}); Node ${process.version}`);
   say(`sizes ${opts.sizes.map((n) => fmt(n)).join(', ')}; ferry with parallel ${opts.parallel.join(', ')}; ${await sourceState()}`);
   say(`reference: ${reference.label}`);
   if (opts.peer) say(`peer: ${await ensurePgloader()} (Debian's package), the transform as a view on the source, the mappings by AFTER LOAD statements`);

@@ -31,6 +31,8 @@ export interface RunSpec {
   parallel: number;
   rows: number;
   label: string;
+  /** The sandbox's whole-session limit (the default policy's otherwise). */
+  sandboxTimeoutMs?: number;
 }
 
 export interface RunFigures {
@@ -49,6 +51,62 @@ export interface RunFigures {
   rssBefore: number;
   rssPeak: number;
   cpu: { orchestrator: number; source: number | null; target: number | null };
+  /** Batches committed. */
+  batches: number;
+  /** Wall time during which a query (or COPY) was outstanding on the main target connection. */
+  targetBusyMs: number;
+  /** Peaks of process.memoryUsage() sampled every 100 ms: V8 heap used, external memory (Buffers), array buffers. */
+  memory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+}
+
+/** Wall time some query was outstanding on `client` (queries overlap only when queued, so count the union). */
+function timeBusy(client: pg.Client): { ms: () => number } {
+  let busy = 0;
+  let pending = 0;
+  let since = 0;
+  const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const done = () => {
+    if (--pending === 0) busy += performance.now() - since;
+  };
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    if (pending++ === 0) since = performance.now();
+    const r = original(...args);
+    if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(done, done);
+    // A COPY stream (pg-copy-streams) is returned as is: busy until it finishes or fails.
+    else if (r && typeof (r as NodeJS.EventEmitter).once === 'function') {
+      let settled = false;
+      const end = () => {
+        if (!settled) {
+          settled = true;
+          done();
+        }
+      };
+      (r as NodeJS.EventEmitter).once('finish', end);
+      (r as NodeJS.EventEmitter).once('error', end);
+    } else done();
+    return r;
+  };
+  return { ms: () => busy };
+}
+
+/** Peaks of process.memoryUsage(), sampled until stopped. */
+function sampleMemory(): { stop: () => RunFigures['memory'] } {
+  const peak = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+  const take = () => {
+    const m = process.memoryUsage();
+    peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+    peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+    peak.external = Math.max(peak.external, m.external);
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+  };
+  const timer = setInterval(take, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+  };
 }
 
 const PROGRESS_EVERY_MS = 5_000;
@@ -155,6 +213,8 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
     const backends = { source: await pidOf(conn.source), target: await pidOf(conn.target) };
     const cpuBefore = { self: process.cpuUsage(), source: await cpuSeconds(backends.source), target: await cpuSeconds(backends.target) };
     const rssBefore = process.memoryUsage().rss;
+    const targetBusy = timeBusy(conn.target);
+    const memory = sampleMemory();
     const t0 = performance.now();
     const result = await runMigration({
       plan,
@@ -163,7 +223,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       source: conn.source,
       target: conn.target,
       driver,
-      policy: defaultPolicy,
+      policy: spec.sandboxTimeoutMs === undefined ? defaultPolicy : { ...defaultPolicy, timeoutMs: spec.sandboxTimeoutMs },
       onEvent,
       parallel: spec.parallel,
       connect: async (): Promise<Connections> => {
@@ -173,6 +233,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       },
     });
     const ms = performance.now() - t0;
+    const memoryPeaks = memory.stop();
     const self = process.cpuUsage(cpuBefore.self);
     return {
       ms,
@@ -187,6 +248,9 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       extraConnections: extra.length,
       rssBefore,
       rssPeak: await peakRss(),
+      batches: result.batches,
+      targetBusyMs: targetBusy.ms(),
+      memory: memoryPeaks,
       cpu: {
         orchestrator: (self.user + self.system) / 1e6,
         source: diff(await cpuSeconds(backends.source), cpuBefore.source),

@@ -20,6 +20,7 @@
  * Several rows frames may be in flight; replies come in the order the batches were sent.
  */
 import { isUtf8 } from 'node:buffer';
+import { newDataRow } from '../src/core/data-row.js';
 import type { BatchOutcome, OutputRow } from './types.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -167,7 +168,7 @@ export function encodeRows(batch: number, rows: readonly WireRow[]): { head: str
 }
 
 /**
- * The rows of a rows frame's body. Each row is an object without a prototype: a column named
+ * The rows of a rows frame's body. Each row inherits nothing (newDataRow): a column named
  * __proto__ or constructor is data, and a column the row leaves out reads as undefined.
  */
 export function decodeRows(head: RowsHead, body: string): ParseResult<WireRow[]> {
@@ -191,12 +192,12 @@ export function decodeRows(head: RowsHead, body: string): ParseResult<WireRow[]>
       if (row.length !== cols.length + 1) {
         return { ok: false, violation: { message: `row for key ${JSON.stringify(k)} has ${row.length - 1} values for ${cols.length} columns`, key: k } };
       }
-      const r = Object.create(null) as Record<string, unknown>;
+      const r = newDataRow();
       for (let c = 0; c < cols.length; c++) r[cols[c]!] = row[c + 1];
       rows[i] = { k, r };
     } else if (isPlainObject(row) && typeof row.k === 'string') {
       if (!isPlainObject(row.r)) return { ok: false, violation: { message: `row for key ${JSON.stringify(row.k)} is not an object`, key: row.k } };
-      rows[i] = { k: row.k, r: Object.assign(Object.create(null) as Record<string, unknown>, row.r) };
+      rows[i] = { k: row.k, r: Object.assign(newDataRow(), row.r) };
     } else {
       return { ok: false, violation: { message: `rows frame of batch ${head.b}: row ${i} is neither [key, …values] nor {"k","r"}` } };
     }

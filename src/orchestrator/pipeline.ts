@@ -14,7 +14,7 @@ import { SandboxCleanupError, type BatchOutcome, type InputRow, type OutputRow, 
 import { BATCH_TARGET_BYTES, BatchSizer } from './batching.js';
 import { digestBatch } from './checksums.js';
 import type { Digests, Shared } from './run-types.js';
-import { BatchFailure } from './write-batch.js';
+import { BatchFailure, type PreparedBatch } from './write-batch.js';
 
 export interface WorkerOut {
   digests: Digests;
@@ -133,10 +133,12 @@ class Pipeline {
     const rows = sh.check(sent, outcome.rows);
     if (sh.digests) digestBatch(this.digests, batch.todo, rows);
     const toWrite = sh.input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
+    // Its COPY text is built while the previous batch still writes (a bad value fails it here, before anything is sent).
+    const prepared = toWrite.length > 0 ? sh.writer.prepare(batchNo, toWrite) : null;
     // One write at a time on this connection: the previous batch commits before this one begins.
     await this.written();
     if (sh.stop) return false;
-    this.writing = this.onTarget(() => this.write(batchNo, rows, toWrite, sent)).then(
+    this.writing = this.onTarget(() => this.write(batchNo, rows, prepared, sent)).then(
       () => null,
       (e: unknown) => e ?? new Error('batch write failed'),
     );
@@ -172,10 +174,10 @@ class Pipeline {
   }
 
   /** Stage 3: the batch, its mappings and the control update in one transaction. */
-  private async write(batchNo: number, rows: OutputRow[], toWrite: OutputRow[], sent: ReadonlyMap<string, Record<string, unknown>>): Promise<void> {
+  private async write(batchNo: number, rows: OutputRow[], prepared: PreparedBatch | null, sent: ReadonlyMap<string, Record<string, unknown>>): Promise<void> {
     const { sh } = this;
     // The count is what the database says it inserted, never what the program claims.
-    const n = toWrite.length > 0 ? await sh.writer.write(this.target, batchNo, toWrite, sent) : 0;
+    const n = prepared ? await sh.writer.write(this.target, batchNo, prepared.rows, sent, prepared) : 0;
     sh.inserted += n;
     sh.batches += 1;
     const p = sh.progress.add(rows.length);

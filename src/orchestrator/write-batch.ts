@@ -34,10 +34,32 @@ const MAPPING_COLUMNS = ['migration_id', 'batch_id', 'source_table', 'target_tab
 
 export interface BatchWriter {
   /**
-   * One transaction: the batch's rows (COPY), their mappings (COPY) and the control counters.
-   * All or nothing. Returns the rows the database says it inserted.
+   * What a batch's write needs that does not touch the database: minted keys and, where no
+   * parent has to be looked up in the write's own transaction, the COPY lines. Built while
+   * the batch before it still writes, so the target never waits on the orchestrator's CPU.
+   * Throws BatchFailure for a value COPY cannot carry, before anything is sent.
    */
-  write(db: pg.Client, batchNo: number, rows: OutputRow[], sent: ReadonlyMap<string, Record<string, unknown>>): Promise<number>;
+  prepare(batchNo: number, rows: readonly OutputRow[]): PreparedBatch;
+  /**
+   * One transaction: the batch's rows (COPY), their mappings (COPY) and the control counters.
+   * All or nothing. Returns the rows the database says it inserted. `prepared`: from
+   * prepare() for the same rows (made here when left out).
+   */
+  write(db: pg.Client, batchNo: number, rows: readonly OutputRow[], sent: ReadonlyMap<string, Record<string, unknown>>, prepared?: PreparedBatch): Promise<number>;
+}
+
+/** A batch ready to write (see BatchWriter.prepare). */
+export interface PreparedBatch {
+  readonly batchNo: number;
+  readonly rows: readonly OutputRow[];
+  /** Each row's key as written (minted or the program's), the mapping's new_id. */
+  readonly newIds: unknown[];
+  /** The target's COPY lines, or null when they need parents' new ids read in the write's transaction. */
+  readonly lines: string[] | null;
+  /** Without lines: each row's values in column order, the references still to append. */
+  readonly values: unknown[][] | null;
+  /** The mapping COPY lines, or null when the control row is made in the write's transaction (dry run). */
+  readonly mappingLines: string[] | null;
 }
 
 export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun: boolean): BatchWriter {
@@ -49,47 +71,48 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
   const table = qualified(plan.target.schema, plan.target.table);
   const { sourceTable, targetTable } = planTables(plan);
   const planHash = contentHash(plan);
+  const mappingNames = MAPPING_COLUMNS.map((c) => `migration_mappings.${c}`);
+  const mappingLinesOf = (runId: number, batchNo: number, rows: readonly OutputRow[], newIds: unknown[]) => {
+    const mappingLine = copyLinesAfter([runId, batchNo, sourceTable, targetTable]);
+    return asCopyLines(rows, mappingNames, (r, i) => mappingLine(r.k, newIds[i]));
+  };
+  /** A row's values in `names` order, without the references (appended once resolved). */
+  const valuesOf = (row: OutputRow, newIds: unknown[]): unknown[] => {
+    const values: unknown[] = [];
+    if (mintsKey) {
+      const id = randomUUID();
+      newIds.push(id);
+      values.push(id);
+    } else {
+      newIds.push(row.r[plan.target.primaryKey]);
+    }
+    for (const c of cols) values.push(row.r[c]);
+    return values;
+  };
+
+  const prepare = (batchNo: number, rows: readonly OutputRow[]): PreparedBatch => {
+    // The key as written: the mapping's new_id is the same value through the same escaping.
+    const newIds: unknown[] = [];
+    const lines = refs.length === 0 ? asCopyLines(rows, names, (r) => copyLine(valuesOf(r, newIds))) : null;
+    const values = lines === null ? rows.map((r) => valuesOf(r, newIds)) : null;
+    return { batchNo, rows, newIds, lines, values, mappingLines: dryRun ? null : mappingLinesOf(migrationId, batchNo, rows, newIds) };
+  };
 
   return {
-    async write(db, batchNo, rows, sent) {
-      // The key as written: the mapping's new_id is the same value through the same escaping.
-      const newIds: unknown[] = [];
-      const tuples: unknown[][] = rows.map((row) => {
-        const values: unknown[] = [];
-        if (mintsKey) {
-          const id = randomUUID();
-          newIds.push(id);
-          values.push(id);
-        } else {
-          newIds.push(row.r[plan.target.primaryKey]);
-        }
-        for (const c of cols) values.push(row.r[c]);
-        return values;
-      });
+    prepare,
+    async write(db, batchNo, rows, sent, given) {
+      const p = given ?? prepare(batchNo, rows);
       await beginWrite(db);
       let lines: string[] = [];
       try {
         // A dry run's mappings need a control row to point at; it goes with the rollback.
         const runId = dryRun ? await insertControl(db, plan, planHash) : migrationId;
-        // Parents' new ids, read in the transaction that writes the rows naming them.
-        const refValues = await resolveBatchReferences(db, plan, rows, sent);
-        tuples.forEach((t, i) => t.push(...refValues[i]!));
-        const built = asCopyLines(rows, names, (_r, i) => copyLine(tuples[i]!));
-        const mappingLine = copyLinesAfter([runId, batchNo, sourceTable, targetTable]);
-        const mappingLines = asCopyLines(
-          rows,
-          MAPPING_COLUMNS.map((c) => `migration_mappings.${c}`),
-          (r, i) => mappingLine(r.k, newIds[i]),
-        );
-        lines = built;
+        lines = p.lines ?? (await linesWithReferences(db, plan, p, names, sent));
         const inserted = await copyIn(db, table, names, lines);
-        await copyIn(db, 'ferry_control.migration_mappings', MAPPING_COLUMNS, mappingLines);
-        await db.query(
-          `UPDATE ferry_control.migration_control SET rows_inserted = rows_inserted + $2, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = $1`,
-          [runId, inserted],
-        );
-        // A dry run proves the batch would commit (constraints, types), then takes it back.
-        await db.query(dryRun ? 'ROLLBACK' : 'COMMIT');
+        await copyIn(db, 'ferry_control.migration_mappings', MAPPING_COLUMNS, p.mappingLines ?? mappingLinesOf(runId, batchNo, rows, p.newIds));
+        // The counters and the commit in one round trip (a dry run proves the batch would
+        // commit, then takes it back). Both numbers are integers the database gave us.
+        await db.query(`${controlUpdateSql(runId, inserted)}; ${dryRun ? 'ROLLBACK' : 'COMMIT'}`);
         return inserted;
       } catch (e) {
         await db.query('ROLLBACK').catch(() => undefined);
@@ -105,6 +128,28 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
       }
     },
   };
+}
+
+/** The control row's counters after a batch: inlined (a simple query can end with COMMIT), so only integers. */
+export function controlUpdateSql(runId: number, inserted: number): string {
+  if (!Number.isSafeInteger(runId) || !Number.isSafeInteger(inserted)) throw new BatchFailure('CONTROL_COUNTER_INVALID', `the control row's counters must be integers, got run ${runId} and ${inserted} rows`);
+  return `UPDATE ferry_control.migration_control SET rows_inserted = rows_inserted + ${inserted}, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = ${runId}`;
+}
+
+/**
+ * The COPY lines of a batch whose rows name parents: their new ids read in the write's own
+ * transaction (so a parent cannot go between the read and the write), after each row's values.
+ */
+async function linesWithReferences(
+  db: pg.Client,
+  plan: MigrationPlan,
+  p: PreparedBatch,
+  names: readonly string[],
+  sent: ReadonlyMap<string, Record<string, unknown>>,
+): Promise<string[]> {
+  const refValues = await resolveBatchReferences(db, plan, p.rows, sent);
+  const values = p.values!;
+  return asCopyLines(p.rows, names, (_r, i) => copyLine([...values[i]!, ...refValues[i]!]));
 }
 
 /**
@@ -174,7 +219,7 @@ async function findFailingRow(db: pg.Client, table: string, names: string[], lin
 async function resolveBatchReferences(
   db: pg.Client,
   plan: MigrationPlan,
-  rows: OutputRow[],
+  rows: readonly OutputRow[],
   sent: ReadonlyMap<string, Record<string, unknown>>,
 ): Promise<unknown[][]> {
   const out: unknown[][] = rows.map(() => []);

@@ -3,6 +3,9 @@ import { describeStatus, STALE_AFTER_MS } from '../../src/control/control-tables
 import { BatchSizer, BATCH_TARGET_BYTES } from '../../src/orchestrator/batching.js';
 import { copyErrorLine, copyLine, copyValue } from '../../src/orchestrator/copy.js';
 import { formatProgress, Progress } from '../../src/orchestrator/progress.js';
+import { BatchFailure, controlUpdateSql } from '../../src/orchestrator/write-batch.js';
+import { isDataRow, newDataRow } from '../../src/core/data-row.js';
+import { valueComparer } from '../../src/core/plan/expected-row.js';
 
 describe('the bulk path, part by part', () => {
   it('writes COPY text format: NULL as \\N, escapes only what COPY reads specially', () => {
@@ -57,4 +60,45 @@ describe('the bulk path, part by part', () => {
     expect(describeStatus({ status: 'running', heartbeatAt: new Date(now - STALE_AFTER_MS - 30_000) }, now)).toMatch(/^running\? no heartbeat for 90 s \(stale/);
     expect(describeStatus({ status: 'failed', heartbeatAt: new Date(0) }, now)).toBe('failed');
   });
+
+  it('puts the control counters and the commit in one string, only ever with integers in it', () => {
+    expect(controlUpdateSql(42, 7_692)).toBe(
+      'UPDATE ferry_control.migration_control SET rows_inserted = rows_inserted + 7692, batches_committed = batches_committed + 1, heartbeat_at = now() WHERE id = 42',
+    );
+    for (const [id, n] of [[1.5, 3], [1, Number.NaN], [2, 2 ** 60]] as const) {
+      expect(() => controlUpdateSql(id, n)).toThrow(BatchFailure);
+    }
+  });
+
+  it('makes data rows that inherit nothing: a column named __proto__ or constructor is data', () => {
+    const a = newDataRow();
+    a['__proto__'] = 'shelf 3';
+    a['constructor'] = 'x';
+    expect(Object.keys(a)).toEqual(['__proto__', 'constructor']);
+    expect(a['__proto__']).toBe('shelf 3');
+    expect(JSON.parse(JSON.stringify(a))).toEqual({ ['__proto__']: 'shelf 3', constructor: 'x' });
+    const b = newDataRow();
+    expect('toString' in b || 'hasOwnProperty' in b || 'constructor' in b).toBe(false);
+    expect(isDataRow(b) && !isDataRow({})).toBe(true);
+  });
+
+  it('compares a value the program returned unchanged without parsing it, and changed ones by their type as before', () => {
+    const uuid = valueComparer({ category: 'uuid', pgType: 'uuid' });
+    expect(uuid('0f8fad5b-d9cb-469f-a165-70867728950e', '0f8fad5b-d9cb-469f-a165-70867728950e')).toBe(true);
+    expect(uuid('0F8FAD5B-D9CB-469F-A165-70867728950E', '0f8fad5b-d9cb-469f-a165-70867728950e')).toBe(true);
+    expect(uuid('0f8fad5b-d9cb-469f-a165-70867728950e', '1f8fad5b-d9cb-469f-a165-70867728950e')).toBe(false);
+    const text = valueComparer({ category: 'string', pgType: 'text' });
+    expect(text('02134', '02134')).toBe(true);
+    expect(text('02134', '2134')).toBe(false);
+    const float = valueComparer({ category: 'float', pgType: 'double precision' });
+    expect(float(Number.NaN, Number.NaN)).toBe(true);
+    expect(float(0.1, 0.1)).toBe(true);
+    const int = valueComparer({ category: 'integer', pgType: 'integer' });
+    expect(int(7, '7')).toBe(true);
+    expect(int(7, 8)).toBe(false);
+    // Null is not a value: the same null still goes through the null rule (both null: equal).
+    expect(int(null, null)).toBe(true);
+    expect(int(null, 0)).toBe(false);
+  });
 });
+

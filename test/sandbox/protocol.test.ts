@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isDataRow } from '../../src/core/data-row.js';
 import {
   MAX_HELLO_BYTES,
   checkBatchReply,
@@ -90,7 +91,10 @@ describe('rows frames', () => {
       expect(Object.keys(first).sort()).toEqual(Object.keys(JSON.parse(JSON.stringify(tricky)) as object).sort());
       // A column a row leaves out is absent, not null: the other rows' columns do not leak in.
       expect(Object.keys(frame.rows[1]!.r)).toEqual(['empty']);
-      expect(Object.getPrototypeOf(frame.rows[2]!.r)).toBeNull();
+      // Nothing inherited: the row's prototype is empty and has none of its own (newDataRow).
+      const proto = Object.getPrototypeOf(frame.rows[2]!.r) as object | null;
+      expect(proto === null || (Object.getPrototypeOf(proto) === null && Reflect.ownKeys(proto).length === 0)).toBe(true);
+      expect(isDataRow(frame.rows[2]!.r)).toBe(true);
       expect(Object.keys(frame.rows[2]!.r)).toEqual(['__proto__', 'constructor']);
       expect(frame.rows[2]!.r['__proto__']).toBe('a column, not a prototype');
       // A row without those columns does not read Object.prototype's members as data.
