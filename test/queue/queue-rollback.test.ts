@@ -2,11 +2,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import { PlanSet } from '../../src/core/artifacts/migration-plan.js';
 import { silentLogger } from '../../src/logger.js';
 import { sha256Hex, startService, type RunningService } from '../../src/service/server.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
+import { chromiumForTests } from '../setup/chromium.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
@@ -179,6 +181,23 @@ describe('a queued plan set with a self-referencing table: every range reported,
       expect(Number.isNaN(Date.parse(w.heartbeatAt))).toBe(false);
       expect(['alive', 'stale']).toContain(w.liveness);
     }
+    // The review page: the run's ranges, what they inserted, the workers.
+    const choice = chromiumForTests();
+    if (choice.skip === null) {
+      const browser = await chromium.launch({ executablePath: choice.path!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${service.url}/#token=${token}`);
+        await expect.poll(() => page.url()).not.toContain(token);
+        await page.goto(`${service.url}/#/runs/${staffRun}`);
+        await page.locator('[data-testid=queue-partition]').nth(2).waitFor();
+        expect(await page.locator('[data-testid=queue-partition]').count()).toBe(3);
+        expect(await page.locator('[data-testid=queue-tally]').textContent()).toContain(`${PICKERS.toLocaleString('en-US')} inserted by this run over 3 range(s)`);
+        expect(await page.locator('[data-testid=queue-worker]').count()).toBe(detail.queue.workers.length);
+      } finally {
+        await browser.close();
+      }
+    } else console.log(`[queue] review page not checked: ${choice.skip}`);
     const messages = await stream;
     const snapshots = messages.filter((m) => m.event === 'queue').map((m) => m.data as { partitions: Array<{ state: string; rowsDone: number }> });
     expect(messages[messages.length - 1]!.event).toBe('end');
