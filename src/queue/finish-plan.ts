@@ -9,7 +9,6 @@ import type { Connections } from '../chain.js';
 import { targetTableOf } from '../chain.js';
 import { isSelfReference, MigrationPlan, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
-import { FerryError } from '../core/errors.js';
 import { lockTable, openSnapshot, sourceQuery, unlockTable } from '../orchestrator/prepare.js';
 import { resolveSelfReferences } from '../orchestrator/self-references.js';
 import type { RunStore } from '../store/run-store.js';
@@ -42,7 +41,7 @@ export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, p
     await completePlan(ctx, plan, stage);
   } catch (e) {
     // A stage that could not run decides nothing: the plan and the run fail, saying why, instead of waiting forever.
-    const code = stage.now === 'validation' ? 'VALIDATION_NOT_RUN' : e instanceof FerryError ? e.code : 'SELF_REFERENCES_NOT_RESOLVED';
+    const code = stage.now === 'validation' ? 'VALIDATION_NOT_RUN' : ((e as { code?: unknown }).code as string | undefined) ?? 'SELF_REFERENCES_NOT_RESOLVED';
     const key = (e as { key?: string }).key;
     const message = `${stage.now} of ${plan.targetTable} could not run${key ? ` (at legacy key ${key})` : ''}: ${(e as Error).message}; its rows are written — ${stage.now === 'validation' ? 'run ferry validate on its migrations' : 'fix the cause, then roll the run back (ferry rollback <queued run> --queue) or run the plan again without --queue to finish it'}`;
     await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx]);

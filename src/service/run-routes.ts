@@ -226,13 +226,14 @@ async function followStore(ctx: ServiceContext, req: IncomingMessage, runId: num
   let closed = false;
   req.on('close', () => (closed = true));
   // A queued run's ranges run in ferry worker processes: their state is followed from ferry_queue, sent when it changes.
-  const state = await ctx.stateConnection();
+  // Without the state database the stream still follows the run store; only the queue view is missing.
+  const state = await ctx.stateConnection().catch((err: unknown) => (ctx.logger.warn({ err, runId }, 'queue view unavailable: the run store database did not answer'), null));
   let sent = '';
   try {
     for (;;) {
       const run = await ctx.store.getRun(runId);
       for (const e of await ctx.store.events(runId, lastSeq())) write({ kind: 'event', seq: e.seq, event: e.event });
-      const view = await ctx.queueViewOn(state, runId);
+      const view = state ? await ctx.queueViewOn(state, runId) : null;
       const text = view ? JSON.stringify(view, (k, v: unknown) => (k === 'heartbeatAgeSeconds' ? undefined : v)) : '';
       if (view && text !== sent) {
         sent = text;
@@ -243,6 +244,6 @@ async function followStore(ctx: ServiceContext, req: IncomingMessage, runId: num
       await new Promise((r) => setTimeout(r, STORE_POLL_MS));
     }
   } finally {
-    await state.end().catch(() => undefined);
+    await state?.end().catch(() => undefined);
   }
 }
