@@ -7,11 +7,13 @@ import { assertNoDrift } from '../orchestrator/drift.js';
 import { renderReport } from '../present/render.js';
 import { openBoss } from '../queue/boss.js';
 import { enqueueRun, type QueuedPlan } from '../queue/enqueue.js';
-import { followRun } from '../queue/follow.js';
+import { followRun, type FollowOutcome } from '../queue/follow.js';
 import { QueueDb } from '../queue/queue-db.js';
 import type { QueueSettings } from '../queue/settings.js';
 import { stateUrl, withStore } from '../service/commands.js';
 import type { RunStore } from '../store/run-store.js';
+import { tallyLines, tallyRanges } from '../queue/tally.js';
+import type { Queryable } from '../core/sql.js';
 import { approvedTransforms } from './plan-command.js';
 import { isPlanSetFile, loadPlanSet } from './plan-set-command.js';
 import { loadPlanWithAnalysis, withConnections } from './shared.js';
@@ -52,7 +54,7 @@ export async function runQueued(config: FerryConfig, o: QueueRunOptions, say: Sa
           return 0;
         }
         const end = await followRun({ queue, boss, queueRunId: e.queueRunId, settings: o.settings, say });
-        return await reportQueued(store, end.plans.map((p) => p.storeRunId), end, say);
+        return await reportQueued(store, conn.target, { ...end, queueRunId: e.queueRunId }, say);
       } finally {
         await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         await queue.close();
@@ -66,19 +68,28 @@ async function loadOne(ref: string, config: FerryConfig) {
   return { plan: l.plan, analysis: l.analysis, path: l.paths.plan, dir: l.paths.bundleDir };
 }
 
-/** Each plan's run as recorded, its validation report; 0 only when everything completed and passed. */
-async function reportQueued(store: RunStore, runIds: number[], end: { status: string; errorCode: string | null; error: string | null }, say: Say): Promise<number> {
+/**
+ * Each plan's run as recorded, what every range of it inserted (counted from the target's
+ * mappings, over every attempt, also when the run failed), its validation report, and the
+ * queued run's total; 0 only when everything completed and passed.
+ */
+async function reportQueued(store: RunStore, target: Queryable, end: FollowOutcome & { queueRunId: number }, say: Say): Promise<number> {
   let ok = end.status === 'completed';
-  for (const id of runIds) {
-    const run = await store.getRun(id);
-    const outcome = (run.outcome ?? {}) as { inserted?: number; partitions?: number; migrationIds?: number[] };
-    say(`${run.status === 'completed' ? '✅' : '❌'} run ${id}: plan ${run.planId} ${run.status}${run.errorCode ? ` (${run.errorCode}: ${run.error})` : ''}${outcome.inserted === undefined ? '' : ` — ${outcome.inserted} inserted in ${outcome.partitions} range(s), migrations ${outcome.migrationIds?.join(', ')}`}`);
+  let total = 0;
+  for (const plan of end.plans) {
+    const run = await store.getRun(plan.storeRunId);
+    const tally = await tallyRanges(target, end.partitions.filter((p) => p.planIdx === plan.idx));
+    total += tally.inserted;
+    say(`${run.status === 'completed' ? '✅' : '❌'} run ${run.id}: plan ${run.planId} (${plan.targetTable}) ${run.status}${run.errorCode ? ` (${run.errorCode}: ${run.error})` : ''}`);
+    for (const line of tallyLines(tally)) say(line);
     if (run.reportHash) {
       const report = ValidationReport.parse((await store.getArtifact(run.reportHash))?.body);
       say(renderReport(report));
       if (report.status !== 'passed') ok = false;
     }
   }
+  const failed = end.status !== 'completed' && total > 0 ? `; they stay until rolled back: ferry rollback ${end.queueRunId} --queue` : '';
+  say(`📦 queued run ${end.queueRunId}: ${total.toLocaleString('en-US')} row(s) inserted over ${end.plans.length} plan(s)${failed}`);
   if (end.status !== 'completed') say(`❌ queued run failed: ${end.errorCode}: ${end.error}`);
   return ok ? 0 : 1;
 }

@@ -3,7 +3,7 @@
  * released), dead runs marked, the source snapshot opened and its legacy key checked.
  */
 import type pg from 'pg';
-import { isSelfReference, viaMappingColumns, type MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { FerryError, PlanError } from '../core/errors.js';
 import { qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
@@ -32,20 +32,7 @@ export function checkRunInput(input: RunInput): RunShape {
   const dryRun = input.dryRun === true;
   if (input.onlyKeys && !dryRun) throw new PlanError('REPLAY_NEEDS_DRY_RUN', 'a run restricted to recorded keys must be a dry run');
   if (input.partition && (parallel > 1 || input.onlyKeys)) throw new PlanError('PARTITION_ALONE', 'a key-range partition runs alone: no parallel, no replayed keys');
-  if (input.partition) assertNoSelfReference(plan);
   return { dryRun, parallel, targetTable };
-}
-
-/**
- * A self-reference is set in a second pass over every row of the table once all are written;
- * a queued partition sees only its range, at its own time, so such a plan is not split.
- */
-export function assertNoSelfReference(plan: MigrationPlan): void {
-  const self = viaMappingColumns(plan).filter((r) => isSelfReference(plan, r.origin));
-  if (self.length === 0) return;
-  throw new PlanError('QUEUE_SELF_REFERENCE', `${plan.target.table}.${self.map((r) => r.column.target).join(', ')} refers to ${plan.target.table} itself: its second pass needs every row of the table written first, which key-range partitions on separate workers cannot give`, {
-    hint: 'run this plan without --queue (ferry run, optionally --parallel N)',
-  });
 }
 
 /** One writer per target table at a time, across processes: a session-level advisory lock. */

@@ -178,8 +178,9 @@ function collectOutcomes(st: RunState, outcomes: WorkerOutcome[]): void {
 /** The second pass over self-references, the snapshot closed, the control row completed. */
 async function finish(st: RunState, q: SourceQuery, sh: Shared): Promise<RunResult> {
   const { input, dryRun } = st;
-  // A dry run's rows are gone again, so there is nothing for a second pass to point at.
-  if (!dryRun) {
+  // A dry run's rows are gone again, so there is nothing for a second pass to point at; a
+  // queued range's pass waits for every range (RunPartition).
+  if (!dryRun && !input.partition) {
     for (const e of await resolveSelfReferences(input.source, input.target, input.plan, st.targetTable, st.migrationId, q.from, q.where.params)) sh.emit(e);
   }
   await input.source.query('COMMIT');

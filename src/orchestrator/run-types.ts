@@ -107,6 +107,8 @@ export interface RunPartition {
   label: string;
   /** migration_control rows of earlier attempts of this range: still `running`, they died; marked failed RUN_ABANDONED once the range's lock is held. */
   abandon: readonly number[];
+  // No second pass over self-references here: a range's rows may point at rows of ranges not
+  // written yet. The queue runs that pass once, over the whole table, after every range (src/queue/finish-plan.ts).
 }
 
 /**

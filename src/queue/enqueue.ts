@@ -16,7 +16,7 @@ import { assertParentsMigrated, parentMigrations } from '../core/plan/references
 import { planTables } from '../control/control-tables.js';
 import { keyRanges, type KeyRange } from '../orchestrator/batching.js';
 import { sourceKeyType } from '../orchestrator/partitions.js';
-import { assertNoSelfReference, openSnapshot, sourceQuery } from '../orchestrator/prepare.js';
+import { openSnapshot, sourceQuery } from '../orchestrator/prepare.js';
 import type { RunStore } from '../store/run-store.js';
 import { PARTITION_QUEUE, type PartitionJob } from './boss.js';
 import type { QueueDb } from './queue-db.js';
@@ -55,7 +55,7 @@ export function parentsInSet(plans: readonly MigrationPlan[], i: number): number
 }
 
 /**
- * Checks every plan before anything is queued (approved as stored, no self-reference, parents
+ * Checks every plan before anything is queued (approved as stored, parents
  * outside the set migrated, a usable key), records the runs, and sends the jobs of the plans
  * that wait for no other plan of the set.
  */
@@ -64,7 +64,6 @@ export async function enqueueRun(input: EnqueueInput): Promise<Enqueued> {
   const shaped: Enqueued['plans'] = [];
   for (const [i, p] of input.plans.entries()) {
     await input.store.approvedHash(p.plan);
-    assertNoSelfReference(p.plan);
     const parents = parentsInSet(all, i);
     if (parents.length === 0) await assertParentsMigrated(input.target, p.plan);
     shaped.push({ plan: p.plan, storeRunId: 0, ranges: await rangesOf(input.source, p.plan, input.partitions), parents });

@@ -7,12 +7,16 @@
 import type PgBoss from 'pg-boss';
 import type { Connections } from '../chain.js';
 import { targetTableOf } from '../chain.js';
-import { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { isSelfReference, MigrationPlan, viaMappingColumns } from '../core/artifacts/migration-plan.js';
+import type { TableInfo } from '../core/artifacts/schema-analysis.js';
+import { lockTable, openSnapshot, sourceQuery, unlockTable } from '../orchestrator/prepare.js';
+import { resolveSelfReferences } from '../orchestrator/self-references.js';
 import type { RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';
 import { PARTITION_QUEUE } from './boss.js';
 import { sendPlanJobs } from './enqueue.js';
 import { toPlan, type PlanRow, type QueueDb } from './queue-db.js';
+import { tallyRanges } from './tally.js';
 
 interface FinishContext {
   store: RunStore;
@@ -32,38 +36,52 @@ export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, p
   );
   if (!won.rows[0]) return;
   const plan = toPlan(won.rows[0]);
+  const stage = { now: 'validation' };
   try {
-    await validatePlan(ctx, plan);
+    await completePlan(ctx, plan, stage);
   } catch (e) {
-    // Validation that could not run decides nothing: the plan and the run fail, saying why, instead of waiting forever.
-    const message = `validation of ${plan.targetTable} could not run: ${(e as Error).message}; its rows are written — run ferry validate on its migrations`;
+    // A stage that could not run decides nothing: the plan and the run fail, saying why, instead of waiting forever.
+    const code = stage.now === 'validation' ? 'VALIDATION_NOT_RUN' : ((e as { code?: unknown }).code as string | undefined) ?? 'SELF_REFERENCES_NOT_RESOLVED';
+    const key = (e as { key?: string }).key;
+    const message = `${stage.now} of ${plan.targetTable} could not run${key ? ` (at legacy key ${key})` : ''}: ${(e as Error).message}; its rows are written — ${stage.now === 'validation' ? 'run ferry validate on its migrations' : 'fix the cause, then roll the run back (ferry rollback <queued run> --queue) or run the plan again without --queue to finish it'}`;
     await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx]);
-    await ctx.store.finishRun(plan.storeRunId, { status: 'failed', errorCode: 'VALIDATION_NOT_RUN', error: message, outcome: { queued: true, queueRunId } });
-    await failQueuedRun(ctx, queueRunId, null, 'VALIDATION_NOT_RUN', message);
+    await ctx.store.finishRun(plan.storeRunId, { status: 'failed', errorCode: code, error: message, outcome: { queued: true, queueRunId } });
+    await failQueuedRun(ctx, queueRunId, null, code, message);
   }
 }
 
-/** The table validated once, the plan's run recorded; then the children its success frees, or the run failed. */
-async function validatePlan(ctx: FinishContext, plan: PlanRow): Promise<void> {
+/**
+ * Every range committed: self-references set in one second pass over the whole table (a range
+ * alone cannot: its rows' parents may sit in ranges written later, elsewhere), the table
+ * validated once, the plan's run recorded with what every range inserted; then the children
+ * its success frees, or the run failed.
+ */
+async function completePlan(ctx: FinishContext, plan: PlanRow, stage: { now: string }): Promise<void> {
   const { queueRunId, idx: planIdx } = plan;
   const parts = await ctx.queue.partitions(queueRunId, planIdx);
-  const migrationIds = parts.flatMap((p) => p.migrationIds).sort((a, b) => a - b);
-  const inserted = parts.reduce((n, p) => n + p.rowsInserted, 0);
   const body = MigrationPlan.parse((await ctx.store.getArtifact(plan.planHash))?.body);
   const analysis = await ctx.store.getAnalysis(plan.analysisHash);
-  ctx.say(`🔬 ${plan.targetTable}: every range completed (${inserted} rows inserted); validating the whole table once…`);
   const conn = await ctx.connect();
   let passed: boolean;
   try {
-    // Validation reads the whole table, whatever migration id it is given; the last one names the plan's control row.
-    const report = await validateMigration({ migrationId: migrationIds[migrationIds.length - 1]!, source: conn.source, target: conn.target, targetTable: targetTableOf(body, analysis) });
+    const tally = await tallyRanges(conn.target, parts);
+    const migrationIds = tally.migrationIds;
+    const targetTable = targetTableOf(body, analysis);
+    if (viaMappingColumns(body).some((r) => isSelfReference(body, r.origin))) {
+      stage.now = 'the second pass over self-references';
+      await selfReferencesOnce(ctx, plan, { plan: body, targetTable, migrationId: migrationIds[migrationIds.length - 1]!, conn });
+      stage.now = 'validation';
+    }
+    ctx.say(`🔬 ${plan.targetTable}: every range completed (${tally.inserted} rows inserted); validating the whole table once…`);
+    // Validation reads the whole table, whatever migration id it is given; the last one names the plan's control row, all of them "this run".
+    const report = await validateMigration({ migrationId: migrationIds[migrationIds.length - 1]!, runMigrationIds: migrationIds, source: conn.source, target: conn.target, targetTable });
     passed = report.status === 'passed';
     const reportHash = await ctx.store.putArtifact('validation_report', report);
     await ctx.store.finishRun(plan.storeRunId, {
       status: 'completed',
       migrationId: migrationIds[0] ?? null,
       reportHash,
-      outcome: { queued: true, queueRunId, partitions: parts.length, migrationIds, inserted, skipped: parts.reduce((n, p) => n + p.rowsSkipped, 0), attempts: parts.map((p) => p.attempts) },
+      outcome: { queued: true, queueRunId, partitions: parts.length, migrationIds, inserted: tally.inserted, skipped: tally.skipped, resumed: tally.resumed, attempts: parts.map((p) => p.attempts), ranges: tally.ranges },
     });
     await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'completed', report_status = $3 WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx, report.status]);
   } finally {
@@ -74,6 +92,35 @@ async function validatePlan(ctx: FinishContext, plan: PlanRow): Promise<void> {
     return;
   }
   await startFreedChildren(ctx, queueRunId);
+}
+
+/**
+ * The single run's second pass (self-references.ts), once, over every row of the table in one
+ * snapshot of the source, under the table's exclusive lock: every range has released its
+ * shared one, and no whole-table run can start meanwhile.
+ */
+async function selfReferencesOnce(ctx: FinishContext, plan: PlanRow, p: { plan: MigrationPlan; targetTable: TableInfo; migrationId: number; conn: Connections }): Promise<void> {
+  const { source, target } = p.conn;
+  const q = sourceQuery(p.plan);
+  await lockTable(target, plan.targetTable);
+  try {
+    await openSnapshot(source, p.plan, q);
+    let events;
+    try {
+      events = await resolveSelfReferences(source, target, p.plan, p.targetTable, p.migrationId, q.from, q.where.params);
+    } finally {
+      await source.query('ROLLBACK').catch(() => undefined);
+    }
+    for (const e of events) {
+      // Partition -1: the plan's own step, after its ranges.
+      const r = await ctx.queue.db.query<{ id: string }>('INSERT INTO ferry_queue.events (queue_run_id, plan_idx, partition_idx, attempt, event) VALUES ($1, $2, -1, 0, $3) RETURNING id', [plan.queueRunId, plan.idx, JSON.stringify(e)]);
+      await ctx.store.appendEvent(plan.storeRunId, Number(r.rows[0]!.id), { ...e });
+      ctx.say(`🔗 ${plan.targetTable}.${e.column}: second pass over every range set ${e.updated} reference(s)${e.orphans ? `; ${e.orphans} orphan(s) left NULL` : ''}`);
+    }
+  } finally {
+    const problem = await unlockTable(target, plan.targetTable);
+    if (problem) ctx.say(`⚠ ${problem}`);
+  }
 }
 
 /** Sends the jobs of every waiting plan whose parents have all completed; completes the queued run when nothing is left. */

@@ -73,6 +73,8 @@ function eventLine(e: Record<string, unknown>, partitionIdx: number): string | n
       return `⚠ ${part}: worker ${String(e.worker_id)} lost (no heartbeat for ${String(e.heartbeatAgeSeconds)} s); back to the queue`;
     case 'finished':
       return `   ${part} ${String(e.status)}`;
+    case 'self_reference_resolved':
+      return `🔗 ${String(e.column)}: second pass over every range set ${String(e.updated)} reference(s)${Number(e.orphans) ? `; ${String(e.orphans)} orphan(s) left NULL` : ''}`;
     default:
       return null;
   }

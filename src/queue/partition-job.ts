@@ -134,7 +134,7 @@ async function runRange(ctx: WorkerContext, plan: PlanRow, part: PartitionRow, l
       signal: ctx.signal,
       partition: { range: part.range, keyType: plan.keyType, label, abandon: part.migrationIds },
       onEvent: (e) => {
-        pending = pending.then(() => onRunEvent(ctx, job, part.attempts, e)).catch((err: unknown) => ctx.logger.warn({ err, job }, 'queue event not recorded'));
+        pending = pending.then(() => onRunEvent(ctx, job, part.attempts, e, plan.storeRunId)).catch((err: unknown) => ctx.logger.warn({ err, job }, 'queue event not recorded'));
       },
     });
     await pending;
@@ -146,9 +146,9 @@ async function runRange(ctx: WorkerContext, plan: PlanRow, part: PartitionRow, l
 }
 
 /** The event in ferry_queue.events; the partition's migration id and row counts kept current from it. */
-async function onRunEvent(ctx: WorkerContext, job: PartitionJob, attempt: number, e: RunEvent): Promise<void> {
+async function onRunEvent(ctx: WorkerContext, job: PartitionJob, attempt: number, e: RunEvent, storeRunId: number): Promise<void> {
   if (e.type === 'log') return;
-  await recordEvent(ctx, job, attempt, e as unknown as Record<string, unknown>);
+  const id = await recordEvent(ctx, job, attempt, e as unknown as Record<string, unknown>);
   const key = [job.queueRunId, job.planIdx, job.partitionIdx];
   if (e.type === 'started' && e.migrationId > 0) {
     await ctx.queue.db.query(
@@ -160,16 +160,21 @@ async function onRunEvent(ctx: WorkerContext, job: PartitionJob, attempt: number
   } else if (e.type === 'batch_committed') {
     await ctx.queue.db.query(`UPDATE ferry_queue.partitions SET rows_done = rows_done + $4, updated_at = now() WHERE queue_run_id = $1 AND plan_idx = $2 AND idx = $3`, [...key, e.rows]);
   }
+  // A range's start in the plan's run too (seq: the queue's event id, unique however many workers write): the run store then
+  // knows every migration of the run and vouches for each range's control row (rollback), and its timeline shows each range.
+  if (e.type === 'started' || e.type === 'resumed') await ctx.store.appendEvent(storeRunId, id, { ...e, range: `${job.partitionIdx + 1}` });
 }
 
-export async function recordEvent(ctx: Pick<WorkerContext, 'queue'>, job: PartitionJob, attempt: number, event: Record<string, unknown>): Promise<void> {
-  await ctx.queue.db.query('INSERT INTO ferry_queue.events (queue_run_id, plan_idx, partition_idx, attempt, event) VALUES ($1, $2, $3, $4, $5)', [
+/** The event in ferry_queue.events; returns its id (increasing over the whole queue). */
+export async function recordEvent(ctx: Pick<WorkerContext, 'queue'>, job: PartitionJob, attempt: number, event: Record<string, unknown>): Promise<number> {
+  const r = await ctx.queue.db.query<{ id: string }>('INSERT INTO ferry_queue.events (queue_run_id, plan_idx, partition_idx, attempt, event) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
     job.queueRunId,
     job.planIdx,
     job.partitionIdx,
     attempt,
     JSON.stringify(event),
   ]);
+  return Number(r.rows[0]!.id);
 }
 
 /** A failure: back to the queue while attempts remain and it is not the data's, else the queued run fails naming it. */

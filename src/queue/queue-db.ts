@@ -11,7 +11,7 @@
  */
 import type pg from 'pg';
 import { connect } from '../db/connect.js';
-import { DatabaseError } from '../core/errors.js';
+import { DatabaseError, NotFoundError } from '../core/errors.js';
 import type { KeyRange } from '../orchestrator/batching.js';
 
 export const QUEUE_DDL = `
@@ -84,6 +84,14 @@ CREATE TABLE IF NOT EXISTS ferry_queue.events (
   at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS events_run ON ferry_queue.events (queue_run_id, id);
+CREATE TABLE IF NOT EXISTS ferry_queue.rollbacks (
+  queue_run_id bigint PRIMARY KEY REFERENCES ferry_queue.runs(id),
+  rolled_back_by text NOT NULL,
+  migration_ids bigint[] NOT NULL,
+  rows_deleted bigint NOT NULL,
+  mappings_deleted bigint NOT NULL,
+  at timestamptz NOT NULL DEFAULT now()
+);
 `;
 
 const DDL_LOCK = 'ferry:queue-ddl';
@@ -124,6 +132,14 @@ export interface PartitionRow {
   error: string | null;
   errorKey: string | null;
   note: string | null;
+}
+
+export interface RollbackRecord {
+  by: string;
+  at: string;
+  migrationIds: number[];
+  rowsDeleted: number;
+  mappingsDeleted: number;
 }
 
 export interface WorkerRow {
@@ -219,6 +235,20 @@ export class QueueDb {
     return new QueueDb(db);
   }
 
+  /**
+   * Reads over a connection someone else opened and closes (the service's, `ferry runs show`'s),
+   * to a database whose ferry_queue schema already exists: no DDL.
+   */
+  static over(db: pg.Client): QueueDb {
+    return new QueueDb(db);
+  }
+
+  /** Whether the database holds ferry's queue tables at all (a run store that never queued a run has none). */
+  static async present(db: pg.Client): Promise<boolean> {
+    const r = await db.query<{ present: boolean }>(`SELECT to_regclass('ferry_queue.plans') IS NOT NULL AS present`);
+    return r.rows[0]?.present === true;
+  }
+
   async close(): Promise<void> {
     await this.db.end().catch(() => undefined);
   }
@@ -244,8 +274,25 @@ export class QueueDb {
   async run(queueRunId: number): Promise<{ status: string; errorCode: string | null; error: string | null }> {
     const r = await this.db.query<{ status: string; error_code: string | null; error: string | null }>('SELECT status, error_code, error FROM ferry_queue.runs WHERE id = $1', [queueRunId]);
     const row = r.rows[0];
-    if (!row) throw new DatabaseError('QUEUE_RUN_NOT_FOUND', `there is no queued run ${queueRunId} in ferry_queue.runs`);
+    if (!row) throw new NotFoundError('QUEUE_RUN_NOT_FOUND', `there is no queued run ${queueRunId} in ferry_queue.runs`, { hint: 'the queued run ids are the ones ferry run --queue printed ("queued run N"); ferry runs show <run> names a run\'s queued run' });
     return { status: row.status, errorCode: row.error_code, error: row.error };
+  }
+
+  /** The whole-run rollback recorded for this queued run, if any. */
+  async rollbackOf(queueRunId: number): Promise<RollbackRecord | null> {
+    // Queue tables made before whole-run rollbacks existed have no such table until the first rollback opens them.
+    const has = await this.db.query<{ ok: boolean }>(`SELECT to_regclass('ferry_queue.rollbacks') IS NOT NULL AS ok`);
+    if (!has.rows[0]?.ok) return null;
+    const r = await this.db.query('SELECT * FROM ferry_queue.rollbacks WHERE queue_run_id = $1', [queueRunId]);
+    const x = r.rows[0] as Record<string, unknown> | undefined;
+    if (!x) return null;
+    return {
+      by: String(x.rolled_back_by),
+      at: new Date(x.at as string).toISOString(),
+      migrationIds: (x.migration_ids as Array<string | number>).map(num),
+      rowsDeleted: num(x.rows_deleted),
+      mappingsDeleted: num(x.mappings_deleted),
+    };
   }
 
   /** The workers that held partitions of this run, or every worker seen in the last day. */

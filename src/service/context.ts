@@ -1,4 +1,8 @@
+import type pg from 'pg';
 import { openConnections, type ConnectionOptions, type Connections } from '../chain.js';
+import type { Queryable } from '../core/sql.js';
+import { connect } from '../db/connect.js';
+import { queueViewOf, type QueueView } from '../queue/show.js';
 import type { GeneratedScript } from '../core/artifacts/generated-script.js';
 import { PlanError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
@@ -27,6 +31,10 @@ export interface ServiceOptions {
   connection?: ConnectionOptions;
   /** SUPABASE_URL and keys (config.dataApi): a run's app-visibility section also reads through the Data API. */
   dataApi?: DataApiSettings | undefined;
+  /** The run store's database, where ferry_queue lives (FERRY_STATE_URL); default targetUrl. */
+  stateUrl?: string;
+  /** FERRY_QUEUE_LEASE_MS as read at the edge: a worker silent longer is shown stale (default 60000). */
+  queueLeaseMs?: number;
 }
 
 /**
@@ -53,6 +61,38 @@ export class ServiceContext {
   /** Both databases with the service's connection options: the one way the service opens them. */
   openConnections(): Promise<Connections> {
     return openConnections(this.opts.sourceUrl, this.opts.targetUrl, this.opts.connection ?? {});
+  }
+
+  /**
+   * A queued run's workers, ranges and tally for a run of the store (null when it was not
+   * queued): the state database on a connection of its own, the target read for the tally.
+   */
+  async queueView(runId: number, target?: Queryable): Promise<QueueView | null> {
+    const state = await this.stateConnection();
+    try {
+      return await this.queueViewOn(state, runId, target);
+    } finally {
+      await state.end().catch(() => undefined);
+    }
+  }
+
+  /** The same, over a state connection the caller holds (a stream polls it every second). */
+  async queueViewOn(state: pg.Client, runId: number, target?: Queryable): Promise<QueueView | null> {
+    const leaseMs = this.opts.queueLeaseMs ?? 60_000;
+    if (target) return queueViewOf(state, runId, target, leaseMs);
+    const stateIsTarget = (this.opts.stateUrl ?? this.opts.targetUrl) === this.opts.targetUrl;
+    if (stateIsTarget) return queueViewOf(state, runId, state, leaseMs);
+    const own = await connect(this.opts.targetUrl, 'target', 'ferry-serve-queue', this.opts.connection?.tls ?? {});
+    try {
+      return await queueViewOf(state, runId, own, leaseMs);
+    } finally {
+      await own.end().catch(() => undefined);
+    }
+  }
+
+  stateConnection(): Promise<pg.Client> {
+    const url = this.opts.stateUrl ?? this.opts.targetUrl;
+    return connect(url, url === this.opts.targetUrl ? 'target' : 'state', 'ferry-serve-queue', this.opts.connection?.tls ?? {});
   }
 
   async withConnections<T>(fn: (conn: Connections) => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 import type { RunRow } from '../store/run-store.js';
 
-export type LiveMessage = { kind: 'event'; seq: number; event: unknown } | { kind: 'end'; run: RunRow };
+/** `queue`: a queued run's ranges and workers as they are now (never published by the hub; read from ferry_queue). */
+export type LiveMessage = { kind: 'event'; seq: number; event: unknown } | { kind: 'queue'; view: unknown } | { kind: 'end'; run: RunRow };
 
 /** Runs executing in this process, and who is listening to them. */
 export class RunHub {

@@ -6,6 +6,8 @@ import type { Connections } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
+import { QueueDb } from '../queue/queue-db.js';
+import { rollbackQueuedRun } from '../queue/rollback-run.js';
 import { executeRun } from '../run/execute-run.js';
 import type { PlanVersionRow, RunRow } from '../store/run-store.js';
 import { homePath } from '../store/file-store.js';
@@ -18,7 +20,14 @@ import { noBody, withBody, type Reply, type Route } from './routes.js';
 
 const StartRunBody = z.object({ planId: z.string().min(1), revision: z.number().int().positive(), dryRun: z.boolean().optional(), by: Actor }).strict();
 const ReplayBody = z.object({ by: Actor }).strict();
-const RollbackBody = z.object({ batch: z.number().int().positive().optional() }).strict();
+const RollbackBody = z
+  .object({
+    batch: z.number().int().positive().optional(),
+    /** A queued run's plan run: roll back every plan of its queued run (children first), not only this one. */
+    wholeQueuedRun: z.boolean().optional(),
+    by: Actor,
+  })
+  .strict();
 
 /** How often a stream of a run executing in another process re-reads the run store. */
 const STORE_POLL_MS = 1000;
@@ -34,7 +43,7 @@ export function runRoutes(ctx: ServiceContext): Route[] {
     noBody('GET', '/api/runs/:id', (r) => runDetail(ctx, runIdParam(r.params.id))),
     noBody('GET', '/api/runs/:id/events', (r) => streamEvents(ctx, r.req, r.res, runIdParam(r.params.id))),
     withBody('POST', '/api/runs/:id/replay', ReplayBody, (r, body) => replay(ctx, runIdParam(r.params.id), body.by ?? 'api')),
-    withBody('POST', '/api/runs/:id/rollback', RollbackBody, (r, body) => rollback(ctx, runIdParam(r.params.id), body.batch)),
+    withBody('POST', '/api/runs/:id/rollback', RollbackBody, (r, body) => rollback(ctx, runIdParam(r.params.id), body)),
   ];
 }
 
@@ -44,7 +53,9 @@ async function runDetail(ctx: ServiceContext, runId: number): Promise<Reply> {
     run.reportHash ? ctx.store.getArtifact(run.reportHash) : null,
     run.sandboxHash ? ctx.store.getArtifact(run.sandboxHash) : null,
   ]);
-  return { status: 200, body: { run, report: report?.body ?? null, sandbox: sandbox?.body ?? null, live: ctx.hub.isLive(runId) } };
+  // A queued run's ranges and workers (null for a run this service or the CLI ran in one process).
+  const queue = await ctx.queueView(runId);
+  return { status: 200, body: { run, report: report?.body ?? null, sandbox: sandbox?.body ?? null, live: ctx.hub.isLive(runId), queue } };
 }
 
 type TrackedWork = (conn: Connections, onCreated: (run: RunRow) => void) => Promise<{ run: RunRow; created?: boolean }>;
@@ -149,12 +160,28 @@ async function replay(ctx: ServiceContext, runId: number, by: string): Promise<R
   return { status: 202, body: started };
 }
 
-async function rollback(ctx: ServiceContext, runId: number, batch: number | undefined): Promise<Reply> {
+async function rollback(ctx: ServiceContext, runId: number, body: z.infer<typeof RollbackBody>): Promise<Reply> {
   const run = await ctx.store.getRun(runId);
+  const state = await ctx.stateConnection();
+  try {
+    // A queued run's plan wrote through one migration per range and attempt: all of them go, never only the first.
+    const queued = (await QueueDb.present(state)) ? await QueueDb.over(state).planOfStoreRun(runId) : null;
+    if (queued) {
+      if (body.batch !== undefined) throw new HttpError(409, 'ROLLBACK_BATCH_QUEUED', `run ${runId} is part of queued run ${queued.queueRunId}: its ranges are rolled back together, not by batch`);
+      const result = await ctx.withConnections((conn) =>
+        rollbackQueuedRun({ queue: QueueDb.over(state), queueRunId: queued.queueRunId, target: conn.target, store: ctx.store, by: body.by ?? 'api', ...(body.wholeQueuedRun ? {} : { planIdx: queued.idx }) }),
+      );
+      return { status: 200, body: { result: { ...result, migrationId: run.migrationId } } };
+    }
+  } finally {
+    await state.end().catch(() => undefined);
+  }
+  if (body.wholeQueuedRun) throw new HttpError(409, 'RUN_NOT_QUEUED', `run ${runId} was not queued; roll it back without wholeQueuedRun`);
   if (run.mode !== 'run' || run.migrationId === null) {
     throw new HttpError(409, 'RUN_NOT_ROLLBACKABLE', `run ${runId} is a ${run.mode} and wrote nothing to roll back`);
   }
   const migrationId = run.migrationId;
+  const batch = body.batch;
   const result = await ctx.withConnections((conn) => rollbackMigration({ migrationId, target: conn.target, store: ctx.store, ...(batch === undefined ? {} : { batch }) }));
   return { status: 200, body: { result } };
 }
@@ -177,6 +204,9 @@ async function streamEvents(ctx: ServiceContext, req: IncomingMessage, res: Serv
       if (m.seq <= lastSeq) return;
       lastSeq = m.seq;
       res.write(`id: ${m.seq}\nevent: run\ndata: ${sseJson(m.event)}\n\n`);
+    } else if (m.kind === 'queue') {
+      // No id: a snapshot, not a step of the timeline; a reconnect gets the current one anyway.
+      res.write(`event: queue\ndata: ${sseJson(m.view)}\n\n`);
     } else {
       res.write(`event: end\ndata: ${sseJson(m.run)}\n\n`);
       res.end();
@@ -195,11 +225,25 @@ async function streamEvents(ctx: ServiceContext, req: IncomingMessage, res: Serv
 async function followStore(ctx: ServiceContext, req: IncomingMessage, runId: number, lastSeq: () => number, write: (m: LiveMessage) => void): Promise<void> {
   let closed = false;
   req.on('close', () => (closed = true));
-  for (;;) {
-    const run = await ctx.store.getRun(runId);
-    for (const e of await ctx.store.events(runId, lastSeq())) write({ kind: 'event', seq: e.seq, event: e.event });
-    if (run.status !== 'running') return write({ kind: 'end', run });
-    if (closed) return;
-    await new Promise((r) => setTimeout(r, STORE_POLL_MS));
+  // A queued run's ranges run in ferry worker processes: their state is followed from ferry_queue, sent when it changes.
+  // Without the state database the stream still follows the run store; only the queue view is missing.
+  const state = await ctx.stateConnection().catch((err: unknown) => (ctx.logger.warn({ err, runId }, 'queue view unavailable: the run store database did not answer'), null));
+  let sent = '';
+  try {
+    for (;;) {
+      const run = await ctx.store.getRun(runId);
+      for (const e of await ctx.store.events(runId, lastSeq())) write({ kind: 'event', seq: e.seq, event: e.event });
+      const view = state ? await ctx.queueViewOn(state, runId) : null;
+      const text = view ? JSON.stringify(view, (k, v: unknown) => (k === 'heartbeatAgeSeconds' ? undefined : v)) : '';
+      if (view && text !== sent) {
+        sent = text;
+        write({ kind: 'queue', view });
+      }
+      if (run.status !== 'running') return write({ kind: 'end', run });
+      if (closed) return;
+      await new Promise((r) => setTimeout(r, STORE_POLL_MS));
+    }
+  } finally {
+    await state?.end().catch(() => undefined);
   }
 }

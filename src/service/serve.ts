@@ -6,6 +6,7 @@ import { createLegacyDatabase, createTargetDatabase, DEMO_DESCRIPTION } from '..
 import { createLogger } from '../logger.js';
 import { sandboxChoiceLine } from '../present/run-events.js';
 import { RunStore } from '../store/run-store.js';
+import { queueSettings } from '../queue/settings.js';
 import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';
 import { chooseDriver } from '../../sandbox/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -78,7 +79,7 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
     const service = await startService(
       {
         store, sourceUrl, targetUrl, tokenSha256: token.sha256, logger: createLogger(level), home: join(config.home, options.demo ? 'demo-serve' : 'serve'),
-        driver: choice.driver, policy: defaultPolicy, connection, dataApi: config.dataApi,
+        driver: choice.driver, policy: defaultPolicy, connection, dataApi: config.dataApi, stateUrl, queueLeaseMs: queueSettings(process.env).leaseMs,
       },
       { port: options.port },
     );

@@ -38,6 +38,8 @@ export async function appVisibility(input: {
   db: Queryable;
   plan: MigrationPlan;
   migrationId: number;
+  /** Every migration of the run (a queued run's ranges); default migrationId alone. */
+  migrationIds?: readonly number[];
   asUser?: string | null;
   /** Also read through the Data API with supabase-js (SUPABASE_URL and keys). */
   dataApi?: DataApiSettings | undefined;
@@ -60,8 +62,8 @@ export async function appVisibility(input: {
   const ids = (
     await db.query<{ id: string }>(
       `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
-        WHERE m.migration_id = $1 AND m.target_table = $2 ORDER BY m.id`,
-      [input.migrationId, planTables(plan).targetTable],
+        WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 ORDER BY m.id`,
+      [input.migrationIds?.length ? [...input.migrationIds] : [input.migrationId], planTables(plan).targetTable],
     )
   ).rows.map((r) => r.id);
   const policies = (

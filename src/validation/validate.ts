@@ -42,6 +42,11 @@ export async function validateMigration(input: {
   asUser?: string | null;
   /** SUPABASE_URL and keys: the app-visibility section also reads through the Data API. */
   dataApi?: DataApiSettings | undefined;
+  /**
+   * The migrations that make up "this run" (default: migrationId alone). A queued run writes
+   * one table through several: one per key range and attempt, all of which it inserted.
+   */
+  runMigrationIds?: readonly number[];
 }): Promise<ValidationReport> {
   const { source, target, targetTable } = input;
   const control = await getControl(target, input.migrationId);
@@ -68,7 +73,8 @@ export async function validateMigration(input: {
     const compared = await compareRows({ plan, source, target, targetTable, method: input.method ?? 'range_checksum', batchSize: input.batchSize });
     const { findings } = compared;
     const q1 = async (sql: string, params: unknown[]) => Number((await target.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
-    const insertedByRun = await q1('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1', [control.id]);
+    const runIds = input.runMigrationIds?.length ? [...input.runMigrationIds] : [control.id];
+    const insertedByRun = await q1('SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = ANY($1::bigint[])', [runIds]);
     const targetTotal = await q1(`SELECT count(*) AS n FROM ${tgt}`, []);
     const { distributions, enumProblems } = await enumDistributions({ plan, source, target, mapped: { sourceTable, targetKey, pkType }, findings, compiled: compared.compiled });
     const checks = rowChecks(plan, compared, distributions, enumProblems);
@@ -77,7 +83,7 @@ export async function validateMigration(input: {
     await source.query('COMMIT');
     await target.query('COMMIT');
     // Information about what the app will read (Supabase's roles); never changes the status.
-    const visibility = await appVisibility({ db: target, plan, migrationId: control.id, asUser: input.asUser ?? null, dataApi: input.dataApi });
+    const visibility = await appVisibility({ db: target, plan, migrationId: control.id, migrationIds: runIds, asUser: input.asUser ?? null, dataApi: input.dataApi });
     const refs = viaMappingColumns(plan);
     return ValidationReport.parse({
       kind: 'validation_report',

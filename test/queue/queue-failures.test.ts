@@ -112,6 +112,10 @@ describe('ferry workers that die, and data that cannot be written', () => {
     const dead = (await db.sql('target', `SELECT status, error_code, rows_inserted FROM ferry_control.migration_control WHERE id = $1`, [part.ids[0]])).rows[0]!;
     expect(dead).toMatchObject({ status: 'failed', error_code: 'RUN_ABANDONED' });
     expect(dead.rows_inserted).toBeGreaterThanOrEqual(800);
+    // The report counts every range over every attempt, the killed one's committed batches too (its worker never reported them).
+    const killedRows = Number((await db.sql('target', 'SELECT count(*) AS n FROM ferry_control.migration_mappings WHERE migration_id = $1', [part.ids[0]])).rows[0]!.n);
+    expect(run.output()).toContain(`   ${n.toLocaleString('en-US')} inserted by this run over 6 range(s) (${killedRows.toLocaleString('en-US')} of them resumed from attempts that did not finish), 0 migrated before it`);
+    expect(run.output()).toContain(`inserted by this run ${n} ·`);
     const lost = (await db.sql('target', `SELECT state FROM ferry_queue.workers WHERE id = $1`, [victim.worker_id])).rows[0]!;
     expect(lost.state).toBe('lost');
 

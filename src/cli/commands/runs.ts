@@ -1,4 +1,5 @@
 import { describeStatus, listControls } from '../../control/control-tables.js';
+import { queueSettings } from '../../queue/settings.js';
 import { queueSection } from '../../queue/show.js';
 import { listRecordedRuns, showRun, stateUrl, withStore } from '../../service/commands.js';
 import { defineCommand, HELP_FLAG, optionalPositiveInteger } from '../args.js';
@@ -17,16 +18,17 @@ ferry runs show <run>`,
   },
   details: `Lists runs recorded in the target's migration_control; "show" prints one run of the run
 store: its timeline and logs, what it ran (plan, bundle, image), checksums, validation report;
-for a run queued for ferry worker processes, also its key ranges (state, rows, attempts, worker) and
-the workers that held them (host, pid, last heartbeat).`,
+for a run queued for ferry worker processes, also its key ranges (state, rows, attempts, worker, last
+error), what each range inserted (from the target's mappings, over every attempt) and the workers
+that held them (host, pid, last heartbeat, alive or stale).`,
   async run({ values: v, positionals }, { say, loadConfig }) {
     const limit = optionalPositiveInteger('--limit', v.limit, 20);
     if (positionals[0] === 'show') {
       const id = runIdArg(positionals[1]);
       const config = withUrls(loadConfig(), v);
       const code = await withStore(config, (store) => showRun(store, id, say));
-      // A queued run's partitions and workers, when it was one.
-      for (const line of await queueSection(stateUrl(config), id)) say(line);
+      // A queued run's partitions, workers and what each range inserted, when it was one.
+      for (const line of await queueSection(stateUrl(config), id, config.targetUrl ?? null, queueSettings(process.env).leaseMs)) say(line);
       return code;
     }
     const config = withUrls(loadConfig(), v);

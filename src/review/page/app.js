@@ -413,7 +413,7 @@ function eventLine(e) {
 }
 
 async function showRun(id) {
-  const { run, report, sandbox } = await api('GET', `/runs/${id}`);
+  const { run, report, sandbox, queue } = await api('GET', `/runs/${id}`);
   const main = $('#main');
   const title = run.mode === 'replay' ? `Replay of run ${run.replayOf}` : run.mode === 'dry_run' ? 'Dry run' : `Run${run.migrationId ? ` (migration ${run.migrationId})` : ''}`;
   main.innerHTML = `
@@ -429,8 +429,10 @@ async function showRun(id) {
       <section><h3>Timeline</h3><ol class="timeline" id="timeline" data-testid="timeline"></ol></section>
       <section><h3>Logs</h3><pre class="logs" id="logs" data-testid="logs"></pre></section>
     </div>
+    <section id="queue" data-testid="queue" hidden></section>
     <section id="report" data-testid="report"></section>`;
-  renderRunFacts(run, sandbox);
+  renderQueue(queue);
+  renderRunFacts(run, sandbox, queue);
   renderReport(report);
   $('#replay').addEventListener('click', async () => {
     try {
@@ -441,7 +443,7 @@ async function showRun(id) {
     }
   });
   $('#rollback')?.addEventListener('click', async () => {
-    if (!confirm(`Delete exactly the rows run ${run.id} inserted?`)) return;
+    if (!confirm(`Delete exactly the rows run ${run.id} inserted${$('#queue').hidden ? '' : ', in every key range'}?`)) return;
     try {
       const r = await api('POST', `/runs/${run.id}/rollback`, {});
       toast(r.result.status === 'already_rolled_back' ? 'already rolled back' : `rolled back: ${r.result.rowsDeleted} rows and ${r.result.mappingsDeleted} mappings deleted`);
@@ -452,9 +454,9 @@ async function showRun(id) {
   follow(run.id);
 }
 
-function renderRunFacts(run, sandbox) {
-  // Only a real run that wrote rows (its migration id is known once it started) can be rolled back.
-  $('#rollback').hidden = !(run.mode === 'run' && run.migrationId);
+function renderRunFacts(run, sandbox, queue) {
+  // Only a real run that wrote rows (its migration id is known once it started) can be rolled back; a queued one once no range runs.
+  $('#rollback').hidden = !(run.mode === 'run' && (queue ? run.status !== 'running' : run.migrationId));
   const o = run.outcome || {};
   const facts = [];
   if (o.summary) facts.push(`<p data-testid="replay-verdict">${badge(o.verdict)} ${esc(o.summary)}</p>`);
@@ -469,6 +471,34 @@ function renderRunFacts(run, sandbox) {
   if (run.rowsChecksum) facts.push(`<p class="muted">rows checksum <code>${esc(run.rowsChecksum.slice(0, 16))}…</code> · bundle <code>${esc((run.bundleSha256 || '').slice(0, 12))}…</code> · image <code>${esc((run.imageId || '—').slice(0, 19))}</code></p>`);
   if (sandbox) facts.push(`<p class="muted">sandbox ${esc(sandbox.driver)}: exit ${esc(sandbox.exitReason)}, ${sandbox.durationMs} ms, peak memory ${sandbox.peakMemoryBytes === null ? 'unknown' : `${(sandbox.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`}</p>`);
   $('#run-facts').innerHTML = facts.join('');
+}
+
+/**
+ * A queued run's key ranges and the ferry worker processes that held them, as ferry runs show
+ * prints them; replaced by each \`queue\` event of the run's stream while it runs.
+ */
+function renderQueue(q) {
+  const el = $('#queue');
+  if (!q) return;
+  el.hidden = false;
+  const n = (x) => Number(x).toLocaleString('en-US');
+  const range = (lo, hi) => `${lo === null ? '−∞' : esc(lo)} < key ≤ ${hi === null ? '+∞' : esc(hi)}`;
+  const tally = q.tally ? new Map(q.tally.ranges.map((r) => [r.idx, r])) : new Map();
+  const part = (p) => {
+    const t = tally.get(p.idx);
+    const err = p.errorCode ? `${esc(p.errorCode)}${p.errorKey ? ` at key ${esc(p.errorKey)}` : ''}: ${esc(p.error)}` : esc(p.note || '');
+    return `<tr data-testid="queue-partition"><td>${p.idx + 1}/${p.count}</td><td>${range(p.range.lo, p.range.hi)}</td><td>${badge(p.state)}</td><td>${n(p.rowsDone)}${p.toMigrate === null ? '' : ` / ${n(p.toMigrate)}`}</td><td>${t ? `${n(t.inserted)}${t.resumed ? ` (${n(t.resumed)} resumed)` : ''}` : '—'}</td><td>${p.attempts}</td><td class="muted">${esc(p.workerId || '')}</td><td class="muted">${err}</td></tr>`;
+  };
+  const worker = (w) =>
+    `<tr data-testid="queue-worker"><td>${esc(w.id)}</td><td>${esc(w.host)}</td><td>${w.pid}</td><td>${esc(new Date(w.heartbeatAt).toISOString())}</td><td>${badge(w.liveness)}</td><td class="muted">${esc(w.state !== 'running' && w.detail ? w.detail : '')}</td></tr>`;
+  const totals = q.tally ? `<p data-testid="queue-tally">${n(q.tally.inserted)} inserted by this run over ${q.tally.ranges.length} range(s) (${n(q.tally.resumed)} resumed from attempts that did not finish), ${n(q.tally.skipped)} migrated before it</p>` : '';
+  const rolled = q.rolledBack ? `<p>↩ rolled back as a whole by ${esc(q.rolledBack.by)}: ${n(q.rolledBack.rowsDeleted)} rows deleted</p>` : '';
+  el.innerHTML = `<h3>Queued run ${q.queueRunId} ${badge(q.status)}</h3>
+    <p class="muted">${esc(q.plan.targetTable)}: ${esc(q.plan.state)}${q.plans.length > 1 ? ` · plan ${q.plan.idx + 1} of ${q.plans.length}: ${q.plans.map((p) => `${esc(p.targetTable)} ${esc(p.state)}`).join(', ')}` : ''}${q.errorCode ? ` · ${esc(q.errorCode)}: ${esc(q.error)}` : ''}</p>
+    ${totals}${rolled}
+    <table><thead><tr><th>range</th><th>keys</th><th>state</th><th>rows</th><th>inserted</th><th>attempts</th><th>worker</th><th>last error</th></tr></thead><tbody>${q.partitions.map(part).join('')}</tbody></table>
+    <h4>Workers</h4>
+    <table><thead><tr><th>worker</th><th>host</th><th>pid</th><th>last heartbeat</th><th>state</th><th></th></tr></thead><tbody>${q.workers.map(worker).join('') || '<tr><td class="muted" colspan="6">none has claimed a range yet</td></tr>'}</tbody></table>`;
 }
 
 function renderReport(report) {
@@ -559,6 +589,7 @@ async function follow(runId) {
         buf = buf.slice(i + 2);
         const { type, data } = parseEventBlock(block);
         if (type === 'run') onRunEvent(data);
+        if (type === 'queue') renderQueue(data);
         if (type === 'end') await onRunEnd(runId);
       }
     }
@@ -582,10 +613,11 @@ function onRunEvent(e) {
 }
 
 async function onRunEnd(runId) {
-  const { run, report, sandbox } = await api('GET', `/runs/${runId}`);
+  const { run, report, sandbox, queue } = await api('GET', `/runs/${runId}`);
   $('#run-status').innerHTML = badge(run.status);
   $('#replay').disabled = !(run.status === 'completed' && run.rowsChecksum);
-  renderRunFacts(run, sandbox);
+  renderQueue(queue);
+  renderRunFacts(run, sandbox, queue);
   renderReport(report);
   loadLists().catch(fail);
 }
