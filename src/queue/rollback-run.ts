@@ -19,7 +19,7 @@
  */
 import type pg from 'pg';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import { getControl, planTables } from '../control/control-tables.js';
+import { getControl, planTables, targetIdentity } from '../control/control-tables.js';
 import { FerryError } from '../core/errors.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { columnType, findDependants, trustedPlan } from '../orchestrator/rollback.js';
@@ -123,6 +123,7 @@ async function checkPlan(input: QueuedRollbackInput, row: PlanRow, parts: Partit
   const ids = [...new Set(parts.flatMap((p) => p.migrationIds))].sort((a, b) => a - b);
   let plan: MigrationPlan | null = null;
   const live: number[] = [];
+  const targetId = input.store ? await targetIdentity(input.target) : undefined;
   for (const id of ids) {
     const control = await getControl(input.target, id);
     if (!control) {
@@ -131,7 +132,7 @@ async function checkPlan(input: QueuedRollbackInput, row: PlanRow, parts: Partit
       });
     }
     if (control.status === 'rolled_back') continue;
-    const recorded = await trustedPlan(control, input.store, input.trustControl === true);
+    const recorded = await trustedPlan(control, input.store, input.trustControl === true, targetId);
     if (control.planHash !== row.planHash) {
       throw new FerryError('CONTROL_TAMPERED', 'user', `migration ${id}'s plan hash ${control.planHash} is not the plan queued run ${input.queueRunId} ran for ${row.targetTable} (${row.planHash}); nothing was rolled back`, {
         hint: 'someone changed ferry_control.migration_control or ferry_queue.partitions; find out who could write them',
