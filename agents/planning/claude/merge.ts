@@ -1,6 +1,7 @@
 import { MigrationPlan, reviewItems, type ColumnMapping, type ColumnOrigin } from '../../../src/core/artifacts/migration-plan.js';
 import { findTable, type SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../../src/core/errors.js';
+import { columnsRead } from '../../../src/core/expr/index.js';
 import { conversion } from '../columns.js';
 import type { PlanProposal, ProposalOrigin } from './proposal.js';
 
@@ -38,6 +39,8 @@ function describe(o: ColumnOrigin | ProposalOrigin): string {
       return 'the database default';
     case 'transform':
       return `a function of ${o.sources.join(', ')} (${o.description})`;
+    case 'expression':
+      return `the expression ${o.text}`;
     default:
       return o.kind;
   }
@@ -71,7 +74,9 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
       col.reason += `; ${who} agrees`;
       continue;
     }
-    if (PLAIN.has(col.origin.kind) && PLAIN_FROM_MODEL.has(origin.kind) && col.status !== 'overridden') {
+    // A rule's proposed expression (full_name ← first_name || ' ' || last_name) is evidence of the same weight as a name match.
+    const replaceable = PLAIN.has(col.origin.kind) || col.origin.kind === 'expression';
+    if (replaceable && PLAIN_FROM_MODEL.has(origin.kind) && col.status !== 'overridden') {
       notes.push(`${col.target}: ${describe(origin)} as the description asks (the rules had ${describe(col.origin)})`);
       Object.assign(col, {
         origin,
@@ -91,7 +96,7 @@ export function mergeProposal(plan: MigrationPlan, proposal: PlanProposal, analy
 
   // What the program reads: the legacy key and every source column an origin names.
   next.source.columns = [
-    ...new Set([next.source.key, ...next.columns.flatMap((c) => ('source' in c.origin ? [c.origin.source] : 'sources' in c.origin ? c.origin.sources : []))]),
+    ...new Set([next.source.key, ...next.columns.flatMap((c) => (c.origin.kind === 'expression' ? columnsRead(c.origin.expr) : 'source' in c.origin ? [c.origin.source] : 'sources' in c.origin ? c.origin.sources : []))]),
   ];
   const open = reviewItems(next).length;
   const reasons = next.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
