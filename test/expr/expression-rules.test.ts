@@ -218,6 +218,27 @@ describe('rules that propose expressions: a whole name from its parts, an enum f
     ]);
   });
 
+  it("--exclude over the parent's labels leaves rows out by predicate; --include takes one value back (the predicate rebuilt), then the rest (the predicate gone)", async () => {
+    const { plan: drafted, analysis } = await draftPlan(conn, 'tracks', 'recordings');
+    const apply = (plan: MigrationPlan, o: Parameters<typeof applyOverrides>[1]) => applyOverrides(plan, o, 'tester', createPlanProbe(conn.source, conn.target), new Date(), undefined, analysis);
+    const count = async (where: string) => Number((await pair.sql('legacy', `SELECT count(*) AS n FROM tracks t JOIN media_kind k ON k.kind_no = t.media_kind_no WHERE ${where}`)).rows[0].n);
+    const wheres = (plan: MigrationPlan) => plan.source.filters.flatMap((f) => (f.op === 'where' ? [f.predicate.source] : []));
+    const r2 = await apply(drafted, { exclude: [{ source: '*video*' }] });
+    expect(wheres(r2)).toEqual(["(media_kind.label) IS NULL OR (CAST((media_kind.label) AS text) <> 'Protected MPEG-4 video file' AND CAST((media_kind.label) AS text) <> 'Purchased video file')"]);
+    expect(r2.source.rowCount).toBe(await count("k.label NOT LIKE '%video%'"));
+    const r3 = await apply(r2, { include: [{ source: 'Purchased*' }] });
+    expect(wheres(r3)).toEqual(["(media_kind.label) IS NULL OR (CAST((media_kind.label) AS text) <> 'Protected MPEG-4 video file')"]);
+    expect(r3.source.rowCount).toBe(await count("k.label <> 'Protected MPEG-4 video file'"));
+    expect(r3.enumMappings[0]!.values.find((v) => v.source === 'Purchased video file')).toMatchObject({ count: await count("k.label = 'Purchased video file'"), status: 'needs_review' });
+    expect(r3.overrides.at(-2)!.what).toBe('filter: rows whose media_kind.label is "Purchased video file" move again (--include "Purchased*")');
+    const r4 = await apply(r3, { include: [{ source: 'Protected MPEG-4 video file' }] });
+    expect(r4.source.filters).toEqual([]);
+    expect(r4.source.rowCount).toBe(23);
+    // An --unwhere does not name an exclusion's predicate: it is taken back with --include.
+    const refused = await apply(r2, { unwhere: ['*'] }).then(() => null, (e: { code: string; hint?: string }) => e);
+    expect(refused).toMatchObject({ code: 'OVERRIDE_UNKNOWN_FILTER', hint: expect.stringContaining('--include') });
+  });
+
   it("does not fire where an own column maps the enum as well as the parent's label: loans.medium stays", async () => {
     const { plan } = await draftPlan(conn, 'loans', 'loan_items');
     const c = column(plan, 'format');
