@@ -329,11 +329,25 @@ async function recountOrphans(plan: MigrationPlan, probe: PlanProbe, analysis: S
 
 /** Applies the reviewer's row choices to `plan` (a revision being made); returns the notes. */
 export async function applyRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
-  const asked = [o.exclude, o.excludeNull, o.where, o.unwhere, o.include, o.includeNull].reduce((n, l) => n + (l?.length ?? 0), 0);
+  const asked = [o.exclude, o.excludeNull, o.where].reduce((n, l) => n + (l?.length ?? 0), 0);
   if (asked === 0) return [];
   const before = plan.source.rowCount;
-  const notes = [...(await removeConditions(plan, o, analysis)), ...(await addConditions(plan, o, analysis))];
+  const notes = await addConditions(plan, o, analysis);
   notes.push(await recount(plan, before, probe));
   notes.push(...(await recountOrphans(plan, probe, analysis)));
+  return notes;
+}
+
+/**
+ * Takes back the reviewer's conditions this revision names (--unwhere, --include, --include-null)
+ * and recounts: applied before the value decisions, so the values that come back can be mapped
+ * (`--include-null trade --map-null office`) in the same revision.
+ */
+export async function takeBackRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
+  const asked = [o.unwhere, o.include, o.includeNull].reduce((n, l) => n + (l?.length ?? 0), 0);
+  if (asked === 0) return [];
+  const before = plan.source.rowCount;
+  const notes = await removeConditions(plan, o, analysis);
+  notes.push(await recount(plan, before, probe));
   return notes;
 }

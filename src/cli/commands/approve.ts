@@ -135,9 +135,10 @@ flagged values only and the revision lists what it matched.
 the counts and validation all read the same filter. --where is a condition in the column
 language (comparisons, AND / OR / NOT, IS [NOT] NULL, its functions and casts).
 --unwhere / --include / --include-null take back what an earlier revision's --where /
---exclude / --exclude-null left out (applied before this revision's own conditions, so
---unwhere "<old>" --where "<new>" replaces a predicate); the rows are recounted, and enum
-values that come back are decided again by the rules (what they cannot decide needs review).
+--exclude / --exclude-null left out (applied before this revision's --map / --map-null and
+its own conditions, so --unwhere "<old>" --where "<new>" replaces a predicate); the rows are
+recounted, and enum values that come back are decided again by the rules (what they cannot
+decide needs review).
 --ack <n>: go ahead without the description's words #n (words the rules did not read, or a
 derivation you do not want); the acknowledgement is recorded in the plan's overrides.`,
   async run({ values: v, positionals }, { say, loadConfig }) {
