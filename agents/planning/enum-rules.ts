@@ -86,8 +86,8 @@ function wordMatches(value: string, ctx: Pick<EnumRuleContext, 'enumValues' | 'n
   return hits;
 }
 
-/** The single enum value a value's own words name, or null when none or several. */
-function unambiguousByWords(value: string, ctx: Pick<EnumRuleContext, 'enumValues' | 'noise'>): string | null {
+/** The single enum value a value's own words name (exactly, or every word of it by stem), or null when none or several. */
+export function unambiguousByWords(value: string, ctx: Pick<EnumRuleContext, 'enumValues' | 'noise'>): string | null {
   const strong = wordMatches(value, ctx).filter((h) => h.rule === 'exact' || h.rule === 'word');
   const targets = new Set(strong.map((h) => h.target));
   return targets.size === 1 ? [...targets][0]! : null;

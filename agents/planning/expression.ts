@@ -1,4 +1,4 @@
-import type { ColumnOrigin, EnumMapping, MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import type { ColumnOrigin, EnumMapping, MigrationPlan, PlanFilter } from '../../src/core/artifacts/migration-plan.js';
 import { findEnum, findTable, type ColumnInfo, type SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { columnsRead, compileSql, expressionOrigin, type ExpressionOriginValue, type Typed } from '../../src/core/expr/index.js';
 import { InputError } from '../../src/core/errors.js';
@@ -56,7 +56,7 @@ export async function placeExpression(
   for (const c of columnsRead(origin.expr)) if (!next.source.columns.includes(c)) next.source.columns.push(c);
   if (origin.enumMapped) {
     const column = findTable(analysis.target, next.target.table, next.target.schema)?.columns.find((c) => c.name === target);
-    const mapping = await enumMappingOf(origin.expr as Typed, origin.text, target, column?.enumType ?? '', next, analysis, probe);
+    const mapping = await expressionEnumMapping({ expr: origin.expr as Typed, text: origin.text, target, enumType: column?.enumType ?? '' }, next.source, analysis, probe);
     next.enumMappings = [...next.enumMappings.filter((m) => m.targetColumn !== target), mapping];
   } else {
     next.enumMappings = next.enumMappings.filter((m) => m.targetColumn !== target);
@@ -64,22 +64,24 @@ export async function placeExpression(
   return origin;
 }
 
+/** Words that say nothing about a value here: the enum type's and the target column's own, unless an enum value is spelled with them. */
+export function enumNoise(en: { name: string; values: readonly string[] }, target: string): Set<string> {
+  return new Set<string>([...tokens(en.name), ...tokens(target)].map(singular).filter((w) => !en.values.some((v) => tokens(v).includes(w))));
+}
+
 /** The expression's distinct values on the source (under the plan's filter), each decided by the enum rules. */
-async function enumMappingOf(
-  expr: Typed,
-  text: string,
-  target: string,
-  enumType: string,
-  next: MigrationPlan,
+export async function expressionEnumMapping(
+  e: { expr: Typed; text: string; target: string; enumType: string },
+  from: { schema: string; table: string; filters: PlanFilter[] },
   analysis: SchemaAnalysis,
   probe: PlanProbe,
 ): Promise<EnumMapping> {
+  const { expr, text, target, enumType } = e;
   const en = findEnum(analysis.target, enumType);
   if (!en) throw new InputError('OVERRIDE_UNKNOWN_COLUMN', `enum type ${enumType} of ${target} is not in the analysis`);
   const sql = compileSql(expr, { rowAlias: 'src' });
-  const values = await probe.expressionValues({ schema: next.source.schema, table: next.source.table, sql, filters: next.source.filters, limit: 10_000 });
-  const noise = new Set<string>([...tokens(en.name), ...tokens(target)].map(singular).filter((w) => !en.values.some((v) => tokens(v).includes(w))));
-  const ctx: EnumRuleContext = { enumValues: en.values, noise, learned: new Map() };
+  const values = await probe.expressionValues({ schema: from.schema, table: from.table, sql, filters: from.filters, limit: 10_000 });
+  const ctx: EnumRuleContext = { enumValues: en.values, noise: enumNoise(en, target), learned: new Map() };
   const decided = values.map((v) => decideValue(v.value, v.count, ctx));
   const total = decided.reduce((n, v) => n + v.count, 0);
   const mapped = decided.filter((v) => v.status === 'mapped').reduce((n, v) => n + v.count, 0);

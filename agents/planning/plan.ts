@@ -19,7 +19,7 @@ import {
 } from '../../src/core/artifacts/schema-analysis.js';
 import { PlanError } from '../../src/core/errors.js';
 import { columnsRead } from '../../src/core/expr/index.js';
-import { proposeDateFromTimestamp } from './expression-rules.js';
+import { proposeDateFromTimestamp, proposeEnumFromParent, proposeWholeName } from './expression-rules.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
@@ -152,7 +152,9 @@ async function planColumn(ctx: PlanContext, col: ColumnInfo): Promise<void> {
   if (isLegacyKeyColumn(col.name) && planLegacyKey(ctx, col)) return;
   if (planByName(ctx, col)) return;
   // No column of its name: an expression where the evidence is plain, else what is left.
-  const derived = await proposeDateFromTimestamp(col, ctx.source, ctx.usedSource, ctx.input.analysis);
+  const derived =
+    (await proposeDateFromTimestamp(col, ctx.source, ctx.usedSource, ctx.input.analysis)) ??
+    (await proposeWholeName({ col, source: ctx.source, used: ctx.usedSource, analysis: ctx.input.analysis, subjects: ctx.subjects }));
   if (derived) {
     if (derived.origin.kind === 'expression') for (const c of columnsRead(derived.origin.expr)) ctx.usedSource.add(c);
     ctx.columns.push({ ...baseOf(col), ...derived });
@@ -238,6 +240,14 @@ function planNullableReference(ctx: PlanContext, col: ColumnInfo, fk: ForeignKey
 async function planEnum(ctx: PlanContext, col: ColumnInfo, enumType: string): Promise<boolean> {
   const { analysis, probe, intent } = ctx.input;
   const mapping = await decideEnum(col.name, enumType, analysis, ctx.source, focusProfiles(analysis), ctx.enumNoise, probe, intent);
+  // A parent's label (kind.label through a legacy FK) that the enum's values match better than any own column.
+  const parent = await proposeEnumFromParent({ col, enumType, source: ctx.source, analysis, probe, filters: intent.filters, own: mapping });
+  if (parent) {
+    ctx.enumMappings.push(parent.mapping);
+    ctx.columns.push({ ...baseOf(col), ...parent.column });
+    ctx.transformations.push(`map_${parent.mapping.sourceColumn.replace(/[^A-Za-z0-9_]+/g, '_')}_to_${col.name}_enum`);
+    return true;
+  }
   if (!mapping) return false;
   // The source column stays available: role_name can copy the same name the enum reads.
   ctx.enumMappings.push(mapping);

@@ -5,7 +5,7 @@ import { columnsRead } from '../../src/core/expr/index.js';
 import { expressionOverride } from './expression.js';
 import { overrideEnumValues, overrideNullValue, type MapNullOverride, type MapOverride } from './enum-overrides.js';
 import type { PlanProbe } from './probe.js';
-import { applyRowOverrides, type RowOverrides } from './row-filters.js';
+import { applyRowOverrides, takeBackRowOverrides, type RowOverrides } from './row-filters.js';
 
 /** What a reviewer changes: enum values, FK choices, column origins, the rows that move. */
 export interface PlanOverrides extends RowOverrides {
@@ -122,6 +122,8 @@ export async function applyOverrides(
   const notes: string[] = [];
   // Columns first: an expression feeding an enum brings the distinct values --map then resolves.
   await applyColumnOverrides(next, overrides, by, { analysis, probe }, notes);
+  // Conditions taken back next: values that come back are there for this revision's --map / --map-null.
+  notes.push(...(await takeBackRowOverrides(next, overrides, probe, analysis)));
   for (const m of overrides.mapNull ?? []) notes.push(overrideNullValue(next, m, by));
   for (const m of overrides.map ?? []) notes.push(overrideEnumValues(next, m, by));
   notes.push(...(await overrideForeignKeys(next, overrides.fk ?? [], by, probe)));

@@ -3,6 +3,9 @@ import { findTable, type SchemaAnalysis, type TableInfo } from '../../src/core/a
 import { InputError } from '../../src/core/errors.js';
 import { checkExpr, compileSql, parseExpression, resolveParents, type Expr, type Typed } from '../../src/core/expr/index.js';
 import { parseValueGlob } from '../../src/core/glob.js';
+import { describePlanFilter } from '../../src/core/plan/filter-sql.js';
+import { decideValue, type EnumRuleContext } from './enum-rules.js';
+import { enumNoise } from './expression.js';
 import type { PlanProbe } from './probe.js';
 
 /**
@@ -17,6 +20,12 @@ export interface RowOverrides {
   /** A source column, or an enum's target column (its source column is meant). */
   excludeNull?: string[];
   where?: string[];
+  /** A --where taken back, named by its predicate (spacing and case of keywords aside), or `*` for every one. */
+  unwhere?: string[];
+  /** An --exclude taken back: an excluded source value, or a glob over the excluded ones. */
+  include?: Array<{ source: string; column?: string }>;
+  /** An --exclude-null taken back: the column (or enum column) named as --exclude-null took it. */
+  includeNull?: string[];
 }
 
 const quoted = (vs: ReadonlyArray<string | null>): string => vs.map((v) => (v === null ? 'NULL' : JSON.stringify(v))).join(', ');
@@ -53,6 +62,35 @@ function expressionOf(plan: MigrationPlan, mapping: EnumMapping): string | undef
 function exclusionPredicate(text: string, values: string[]): string {
   const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
   return `(${text}) IS NULL OR (${values.map((v) => `CAST((${text}) AS text) <> ${lit(v)}`).join(' AND ')})`;
+}
+
+/** The values an exclusionPredicate over `text` leaves out; null when `predicate` is not one (a reviewer's own --where). */
+function excludedByPredicate(predicate: string, text: string): string[] | null {
+  const head = `(${text}) IS NULL OR (`;
+  const term = `CAST((${text}) AS text) <> '`;
+  if (!predicate.startsWith(head)) return null;
+  const values: string[] = [];
+  let i = head.length;
+  for (;;) {
+    if (!predicate.startsWith(term, i)) return null;
+    i += term.length;
+    let v = '';
+    for (;;) {
+      const q = predicate.indexOf("'", i);
+      if (q < 0) return null;
+      v += predicate.slice(i, q);
+      if (predicate[q + 1] === "'") {
+        v += "'";
+        i = q + 2;
+        continue;
+      }
+      i = q + 1;
+      break;
+    }
+    values.push(v);
+    if (predicate.startsWith(' AND ', i)) i += ' AND '.length;
+    else return predicate.slice(i) === ')' ? values : null;
+  }
 }
 
 function addExclusion(plan: MigrationPlan, column: string, values: string[]): void {
@@ -115,6 +153,122 @@ async function addConditions(plan: MigrationPlan, o: RowOverrides, analysis: Sch
   return notes;
 }
 
+/** The expression-fed enum mapping whose --exclude made this predicate, and the values it leaves out; null for a reviewer's own --where. */
+function exclusionOf(plan: MigrationPlan, f: Extract<PlanFilter, { op: 'where' }>): { mapping: EnumMapping; text: string; values: string[] } | null {
+  for (const mapping of plan.enumMappings) {
+    const text = expressionOf(plan, mapping);
+    const values = text === undefined ? null : excludedByPredicate(f.predicate.source, text);
+    if (text !== undefined && values) return { mapping, text, values };
+  }
+  return null;
+}
+
+const isWhere = (f: PlanFilter): f is Extract<PlanFilter, { op: 'where' }> => f.op === 'where';
+const sqlOf = (expr: Expr): string => compileSql(expr as Typed, { rowAlias: 'src' });
+
+/** --unwhere: a reviewer's --where taken back, named as written or by the same checked tree; `*` takes back every one. */
+async function removeWhere(plan: MigrationPlan, text: string, analysis: SchemaAnalysis | undefined): Promise<string> {
+  const own = plan.source.filters.filter(isWhere).filter((f) => !exclusionOf(plan, f));
+  let hit = own;
+  if (text.trim() !== '*') {
+    // The same predicate written with other spacing or keyword case compiles to the same SQL; text that does not check is compared as written.
+    const wanted = await checkedPredicate(plan, text, analysis).then(sqlOf, () => null);
+    hit = own.filter((f) => f.predicate.source.trim() === text.trim() || (wanted !== null && sqlOf(f.predicate.expr) === wanted));
+  }
+  if (hit.length === 0) {
+    throw new InputError('OVERRIDE_UNKNOWN_FILTER', `--unwhere ${JSON.stringify(text)} names no --where condition of plan ${plan.id}`, {
+      hint: own.length
+        ? `its --where conditions: ${own.map((f) => `--unwhere ${JSON.stringify(f.predicate.source)}`).join(', ')} (or --unwhere "*" for all)`
+        : 'it has none; --exclude and --exclude-null are taken back with --include and --include-null, and the description\'s conditions by planning again',
+    });
+  }
+  plan.source.filters = plan.source.filters.filter((f) => !hit.includes(f as Extract<PlanFilter, { op: 'where' }>));
+  return `filter: no longer only rows where ${hit.map((f) => f.predicate.source).join('; nor only where ')} (--unwhere ${JSON.stringify(text)})`;
+}
+
+/** Which excluded values an --include names: the value as written when one is excluded so, else the glob over them. */
+function includeMatcher(e: { source: string }, excluded: string[]): (v: string) => boolean {
+  if (excluded.includes(e.source)) return (v) => v === e.source;
+  const glob = parseValueGlob(e.source);
+  return glob.wildcard ? (v) => glob.test(v) : (v) => v === glob.literal;
+}
+
+/** --include: values an --exclude left out move again (the exclusion narrowed, or gone when none is left). */
+async function includeValues(plan: MigrationPlan, e: { source: string; column?: string }, analysis: SchemaAnalysis | undefined): Promise<string[]> {
+  const named = (target: string | undefined, column: string) => e.column === undefined || e.column === target || e.column === column;
+  const columnWise = plan.source.filters.filter((f): f is Extract<PlanFilter, { op: 'exclude' }> => f.op === 'exclude' && named(plan.enumMappings.find((m) => m.sourceColumn === f.column)?.targetColumn, f.column));
+  const derived = plan.source.filters.filter(isWhere).flatMap((f) => {
+    const x = exclusionOf(plan, f);
+    return x && named(x.mapping.targetColumn, x.text) ? [{ f, ...x }] : [];
+  });
+  const excluded = [...columnWise.flatMap((f) => f.values), ...derived.flatMap((d) => d.values)];
+  const matches = includeMatcher(e, excluded);
+  const notes: string[] = [];
+  for (const f of columnWise) {
+    const back = f.values.filter(matches);
+    if (back.length === 0) continue;
+    f.values = f.values.filter((v) => !matches(v));
+    notes.push(`filter: rows whose ${f.column} is ${quoted(back)} move again (--include ${JSON.stringify(e.source)})`);
+  }
+  for (const d of derived) {
+    const back = d.values.filter(matches);
+    if (back.length === 0) continue;
+    const rest = d.values.filter((v) => !matches(v));
+    const text = exclusionPredicate(d.text, rest);
+    if (rest.length > 0) d.f.predicate = { source: text, expr: await checkedPredicate(plan, text, analysis) };
+    notes.push(`filter: rows whose ${d.text} is ${quoted(back)} move again (--include ${JSON.stringify(e.source)})`);
+  }
+  if (notes.length === 0) {
+    throw new InputError('OVERRIDE_UNKNOWN_VALUE', `--include ${JSON.stringify(e.source)} names no value the plan's filter leaves out`, {
+      hint: excluded.length ? `excluded values: ${quoted(excluded)}` : 'nothing is excluded by --exclude; --where conditions are taken back with --unwhere',
+    });
+  }
+  // An exclusion with no value left, and an expression's with none left, are gone.
+  plan.source.filters = plan.source.filters.filter((f) => !(f.op === 'exclude' && f.values.length === 0) && !(isWhere(f) && derived.some((d) => d.f === f && d.values.every(matches))));
+  return notes;
+}
+
+/** --include-null: the rows an --exclude-null left out move again; a condition the description made stays (plan again to change it). */
+function includeNull(plan: MigrationPlan, name: string, analysis: SchemaAnalysis | undefined): string {
+  const column = excludeNullColumn(plan, name, analysis);
+  const at = plan.source.filters.findIndex((f) => f.op === 'is_not_null' && f.column === column);
+  if (at < 0) {
+    throw new InputError('OVERRIDE_UNKNOWN_FILTER', `--include-null ${name}: plan ${plan.id} does not leave out rows whose ${column} is NULL`, {
+      hint: `its filter: ${plan.source.filters.map(describePlanFilter).join(' AND ') || 'none'}`,
+    });
+  }
+  if (analysis?.focus?.filters.some((f) => f.op === 'is_not_null' && f.column === column)) {
+    throw new InputError('OVERRIDE_FILTER_FROM_DESCRIPTION', `--include-null ${name}: "${column} IS NOT NULL" is a condition of the plan's description, not a reviewer's --exclude-null`, {
+      hint: 'plan again with words that do not ask for it',
+    });
+  }
+  plan.source.filters.splice(at, 1);
+  return `filter: rows whose ${column} is NULL move again (--include-null ${name})`;
+}
+
+/** Conditions taken back, before any is added: `--unwhere old --where new` replaces a predicate in one revision. */
+async function removeConditions(plan: MigrationPlan, o: RowOverrides, analysis: SchemaAnalysis | undefined): Promise<string[]> {
+  const notes: string[] = [];
+  for (const text of o.unwhere ?? []) notes.push(await removeWhere(plan, text, analysis));
+  for (const e of o.include ?? []) notes.push(...(await includeValues(plan, e, analysis)));
+  for (const name of o.includeNull ?? []) notes.push(includeNull(plan, name, analysis));
+  return notes;
+}
+
+/**
+ * Values back under a wider filter (an exclusion or predicate taken back): each decided again by
+ * the enum rules as at planning, what they cannot decide left to review. A reviewer's earlier
+ * --map of such a value is not assumed to hold: the revision names them.
+ */
+function restoreValues(m: EnumMapping, counts: ReadonlyMap<string | null, number>): string | null {
+  const known = new Set(m.values.map((v) => v.source));
+  const ctx: EnumRuleContext = { enumValues: m.enumValues, noise: enumNoise({ name: m.enumType, values: m.enumValues }, m.targetColumn), learned: new Map() };
+  const back = [...counts].filter(([v, n]) => n > 0 && !known.has(v)).map(([v, n]) => decideValue(v, n, ctx));
+  if (back.length === 0) return null;
+  m.values.push(...back);
+  return `${m.targetColumn} ${back.map((v) => `${quoted([v.source])} back (${v.count} rows) → ${v.target ?? 'needs review'}`).join(', ')}`;
+}
+
 /** The estimate under the new filter: row count, each enum value's rows; values left with none leave the mapping. */
 async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): Promise<string> {
   // Expression-fed enums are counted by their expression (compiled to SQL), the rest by column.
@@ -134,15 +288,18 @@ async function recount(plan: MigrationPlan, before: number, probe: PlanProbe): P
     });
   }
   const gone: string[] = [];
+  const back: string[] = [];
   for (const m of plan.enumMappings) {
     const counts = new Map((counted.values[derived.has(m.targetColumn) ? `expression:${m.targetColumn}` : m.sourceColumn] ?? []).map((x) => [x.value, x.count]));
     for (const v of m.values) v.count = counts.get(v.source) ?? 0;
+    const restored = restoreValues(m, counts);
+    if (restored) back.push(restored);
     const left = m.values.filter((v) => v.count === 0);
     if (left.length) gone.push(`${m.targetColumn} ${quoted(left.map((v) => v.source))}${left.some((v) => v.status === 'needs_review') ? ' (no longer to review)' : ''}`);
     m.values = m.values.filter((v) => v.count > 0);
   }
   plan.source.rowCount = counted.rowCount;
-  return `rows to move: ${before} → ${counted.rowCount}${gone.length ? `; no row left with ${gone.join('; ')}` : ''}`;
+  return `rows to move: ${before} → ${counted.rowCount}${gone.length ? `; no row left with ${gone.join('; ')}` : ''}${back.length ? `; values back under the filter, decided by rule: ${back.join('; ')}` : ''}`;
 }
 
 /**
@@ -172,10 +329,25 @@ async function recountOrphans(plan: MigrationPlan, probe: PlanProbe, analysis: S
 
 /** Applies the reviewer's row choices to `plan` (a revision being made); returns the notes. */
 export async function applyRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
-  if ((o.exclude?.length ?? 0) + (o.excludeNull?.length ?? 0) + (o.where?.length ?? 0) === 0) return [];
+  const asked = [o.exclude, o.excludeNull, o.where].reduce((n, l) => n + (l?.length ?? 0), 0);
+  if (asked === 0) return [];
   const before = plan.source.rowCount;
   const notes = await addConditions(plan, o, analysis);
   notes.push(await recount(plan, before, probe));
   notes.push(...(await recountOrphans(plan, probe, analysis)));
+  return notes;
+}
+
+/**
+ * Takes back the reviewer's conditions this revision names (--unwhere, --include, --include-null)
+ * and recounts: applied before the value decisions, so the values that come back can be mapped
+ * (`--include-null trade --map-null office`) in the same revision.
+ */
+export async function takeBackRowOverrides(plan: MigrationPlan, o: RowOverrides, probe: PlanProbe, analysis?: SchemaAnalysis): Promise<string[]> {
+  const asked = [o.unwhere, o.include, o.includeNull].reduce((n, l) => n + (l?.length ?? 0), 0);
+  if (asked === 0) return [];
+  const before = plan.source.rowCount;
+  const notes = await removeConditions(plan, o, analysis);
+  notes.push(await recount(plan, before, probe));
   return notes;
 }

@@ -27,10 +27,14 @@ const OverrideBody = z
     exclude: z.array(z.object({ source: z.string().min(1), column: z.string().optional() }).strict()).optional(),
     excludeNull: z.array(z.string().min(1)).optional(),
     where: z.array(z.string().trim().min(1).max(2000)).optional(),
+    /** Conditions taken back: a --where by its predicate (or "*"), an --exclude by its value (or glob), an --exclude-null by column. */
+    unwhere: z.array(z.string().trim().min(1).max(2000)).optional(),
+    include: z.array(z.object({ source: z.string().min(1), column: z.string().optional() }).strict()).optional(),
+    includeNull: z.array(z.string().min(1)).optional(),
   })
   .strict()
-  .refine((b) => [b.map, b.fk, b.column, b.mapNull, b.exclude, b.excludeNull, b.where].some((l) => (l?.length ?? 0) > 0), {
-    message: 'name at least one change in map, mapNull, fk, column, exclude, excludeNull or where',
+  .refine((b) => [b.map, b.fk, b.column, b.mapNull, b.exclude, b.excludeNull, b.where, b.unwhere, b.include, b.includeNull].some((l) => (l?.length ?? 0) > 0), {
+    message: 'name at least one change in map, mapNull, fk, column, exclude, excludeNull, where, unwhere, include or includeNull',
   });
 const DecisionBody = z.object({ revision: z.number().int().positive(), by: Actor, note: z.string().max(2000).optional() }).strict();
 
@@ -139,5 +143,8 @@ function toOverrides(body: z.infer<typeof OverrideBody>): PlanOverrides {
     exclude: (body.exclude ?? []).map((e) => ({ source: e.source, ...(e.column === undefined ? {} : { column: e.column }) })),
     excludeNull: body.excludeNull ?? [],
     where: body.where ?? [],
+    unwhere: body.unwhere ?? [],
+    include: (body.include ?? []).map((e) => ({ source: e.source, ...(e.column === undefined ? {} : { column: e.column }) })),
+    includeNull: body.includeNull ?? [],
   };
 }

@@ -21,6 +21,9 @@ const FLAGS = {
   exclude: { type: 'string', multiple: true, value: '"<source value>"', help: 'leave out the rows carrying this enum source value (or a glob over them)' },
   'exclude-null': { type: 'string', multiple: true, value: '<column>', help: 'leave out the rows where this column (or the enum column’s source) is NULL' },
   where: { type: 'string', multiple: true, value: '"<predicate>"', help: 'move only the rows where this condition (column language) is true' },
+  unwhere: { type: 'string', multiple: true, value: '"<predicate>"|"*"', help: 'take back a --where of an earlier revision (as written; "*": every one)' },
+  include: { type: 'string', multiple: true, value: '"<source value>"', help: 'take back an --exclude: rows carrying this excluded value (or a glob over them) move again' },
+  'include-null': { type: 'string', multiple: true, value: '<column>', help: 'take back an --exclude-null: rows where this column is NULL move again' },
   fk: { type: 'string', multiple: true, value: '<column>=<id>', help: 'the parent row a foreign key column takes' },
   column: { type: 'string', multiple: true, value: '<target>=<source column>|<expression>|const:<value>|default', help: "where a target column's value comes from (an expression in the column language: see README)" },
   orphans: { type: 'string', multiple: true, value: '<column>=set_null|fail', help: 'what a reference with no parent mapping becomes' },
@@ -65,6 +68,9 @@ export function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
     exclude: (v.exclude ?? []).map((source) => ({ source })),
     excludeNull: v['exclude-null'] ?? [],
     where: v.where ?? [],
+    unwhere: v.unwhere ?? [],
+    include: (v.include ?? []).map((source) => ({ source })),
+    includeNull: v['include-null'] ?? [],
     fk: pairs(v.fk, 'fk').map(([column, value]) => ({ column, value })),
     column: (v.column ?? []).map(splitColumn).map(([target, origin]) => ({ target, origin })),
     orphans: pairs(v.orphans, 'orphans').map(([column, policy]) => ({ column, policy })),
@@ -78,7 +84,7 @@ export function overridesFrom(v: FlagValues<typeof FLAGS>): PlanOverrides {
 /** The overrides applied (each checked against the data) as a new revision; the plan itself when there are none. */
 async function revise(config: FerryConfig, loaded: LoadedPlan, o: PlanOverrides, by: string, say: CommandContext['say']) {
   const { plan, analysis, paths } = loaded;
-  const asked = [o.map, o.mapNull, o.fk, o.column, o.orphans, o.exclude, o.excludeNull, o.where, o.ack].reduce((n, l) => n + (l?.length ?? 0), 0);
+  const asked = [o.map, o.mapNull, o.fk, o.column, o.orphans, o.exclude, o.excludeNull, o.where, o.unwhere, o.include, o.includeNull, o.ack].reduce((n, l) => n + (l?.length ?? 0), 0);
   if (asked === 0) return plan;
   const targetTable = targetTableOf(plan, analysis);
   const next = await withConnections(config, (conn) =>
@@ -123,6 +129,7 @@ export const approveCmd = defineCommand({
                 [--column <target>=<source column>|<expression>|const:<value>|default]... [--by <name>]
                 [--orphans <column>=set_null|fail]... [--map-null [<enum column>=]<enum value>]...
                 [--exclude "<source value>"]... [--exclude-null <column>]... [--where "<predicate>"]... [--ack <n>]...
+                [--unwhere "<predicate>"|"*"]... [--include "<source value>"]... [--include-null <column>]...
 ferry approve <plan set.json> [--by <name>]`,
   flags: FLAGS,
   details: `Applies the overrides (each one checked against the data: enum values must exist, parent
@@ -135,6 +142,11 @@ flagged values only and the revision lists what it matched.
 --exclude / --exclude-null / --where narrow the rows that move (the plan's filter): the run,
 the counts and validation all read the same filter. --where is a condition in the column
 language (comparisons, AND / OR / NOT, IS [NOT] NULL, its functions and casts).
+--unwhere / --include / --include-null take back what an earlier revision's --where /
+--exclude / --exclude-null left out (applied before this revision's --map / --map-null and
+its own conditions, so --unwhere "<old>" --where "<new>" replaces a predicate); the rows are
+recounted, and enum values that come back are decided again by the rules (what they cannot
+decide needs review).
 --ack <n>: go ahead without the description's words #n (words the rules did not read, or a
 derivation you do not want); the acknowledgement is recorded in the plan's overrides.`,
   async run({ values: v, positionals }, { say, loadConfig }) {

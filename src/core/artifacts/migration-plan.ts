@@ -331,9 +331,11 @@ export function reviewDecisions(plan: MigrationPlan): ReviewDecision[] {
       continue;
     }
     if (c.status === 'needs_review') {
+      // A rule's proposal (an expression left for review) comes first, as the command that accepts it.
+      const proposal = c.origin.kind === 'expression' ? [approveCmd(`--column ${shellWord(c.target)}=${shellText(c.origin.text)}`)] : [];
       items.push({
         about: `${c.target}: ${c.reason}`,
-        commands: [approveCmd(`--column ${shellWord(c.target)}=<source column>`), approveCmd(`--column ${shellWord(c.target)}=const:<value>`)],
+        commands: [...proposal, approveCmd(`--column ${shellWord(c.target)}=<source column>`), approveCmd(`--column ${shellWord(c.target)}=const:<value>`)],
       });
     }
   }

@@ -186,6 +186,7 @@ async function showPlan(planId) {
       <table><thead><tr><th>source column</th><th>why it stays behind</th></tr></thead><tbody>${plan.notCarried
         .map((c) => `<tr><td><code>${esc(c.column)}</code></td><td>${esc(c.why)}</td></tr>`)
         .join('')}</tbody></table></section>` : ''}
+    ${isDraft ? rowsSection(plan) : ''}
     ${isDraft && hasEditable(plan) ? `<section><div class="row"><button class="primary" id="save-decisions" data-testid="save-decisions">Save decisions (new revision)</button><span class="muted">each decision is checked against the data</span></div></section>` : ''}
     <div class="grid2">
       <section><h3>Risk ${badge(plan.risk.level)}</h3><ul>${plan.risk.reasons.map((r) => `<li>${esc(r)}</li>`).join('') || '<li class="muted">nothing flagged</li>'}</ul></section>
@@ -216,6 +217,11 @@ async function showPlan(planId) {
   $('#run')?.addEventListener('click', () => startRun(plan, false));
   $('#dry-run')?.addEventListener('click', () => startRun(plan, true));
   $('#save-decisions')?.addEventListener('click', () => saveDecisions(plan));
+  $('#where-form')?.addEventListener('submit', (e) => {
+    e.preventDefault();
+    narrow(plan);
+  });
+  for (const b of document.querySelectorAll('button[data-take-back]')) b.addEventListener('click', () => postOverrides(plan, takeBackBodies(plan)[Number(b.dataset.takeBack)].body));
   for (const b of document.querySelectorAll('button[data-bulk]')) b.addEventListener('click', () => assignSelected(plan, Number(b.dataset.bulk), b.dataset.action));
   for (const all of document.querySelectorAll('input[data-pick-all]')) {
     all.addEventListener('change', () => {
@@ -252,6 +258,49 @@ async function showPlan(planId) {
     .catch((err) => {
       $('#program').textContent = `${err.code}: ${err.message}`;
     });
+}
+
+/** The reviewer's conditions on the rows, each with the overrides body that takes it back (--unwhere, --include, --include-null). */
+function takeBackBodies(plan) {
+  return plan.source.filters.flatMap((f) => {
+    if (f.op === 'where') return [{ text: `only rows where ${f.predicate.source}`, body: { unwhere: [f.predicate.source] } }];
+    if (f.op === 'exclude') return f.values.map((v) => ({ text: `rows whose ${f.column} is ${JSON.stringify(v)} left out`, body: { include: [{ source: v }] } }));
+    if (f.op === 'is_not_null') return [{ text: `rows whose ${f.column} is NULL left out`, body: { includeNull: [f.column] } }];
+    return [];
+  });
+}
+
+/**
+ * Rows that move: the conditions a reviewer can take back, and a predicate box (--where). The
+ * server checks the predicate with the CLI's parser and type checker; a refusal is shown here,
+ * next to the box, and nothing is saved.
+ */
+function rowsSection(plan) {
+  const own = takeBackBodies(plan);
+  return `<section data-testid="rows-filter"><h3>Rows that move</h3>
+    <ul>${own.map((c, i) => `<li>${esc(c.text)} <button data-take-back="${i}" data-testid="take-back">Take back</button></li>`).join('') || '<li class="muted">no condition of a reviewer</li>'}</ul>
+    <form id="where-form" class="row"><label for="where-text">only rows where</label>
+      <input id="where-text" data-testid="where-input" size="60" autocomplete="off" placeholder="status <> 'gone' AND parent.closed = false" aria-describedby="where-error">
+      <button data-testid="where-add">Narrow (new revision)</button></form>
+    <p class="inline-error" id="where-error" data-testid="where-error" role="alert" hidden></p></section>`;
+}
+
+async function narrow(plan) {
+  const text = $('#where-text').value.trim();
+  const out = $('#where-error');
+  if (!text) {
+    out.textContent = 'Write a condition first, e.g. site.closed = false';
+    out.hidden = false;
+    return;
+  }
+  try {
+    await api('POST', `/plans/${encodeURIComponent(plan.id)}/overrides`, { revision: plan.revision, by: reviewer(), where: [text] });
+    toast('Rows narrowed: a new revision');
+    await refresh();
+  } catch (err) {
+    out.textContent = `${err.code}: ${err.message}${err.hint ? ` — ${err.hint}` : ''}`;
+    out.hidden = false;
+  }
 }
 
 const hasEditable = (plan) =>
