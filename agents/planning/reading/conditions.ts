@@ -1,6 +1,6 @@
 import type { ColumnInfo, FilterCondition, TableInfo } from '../../../src/core/artifacts/schema-analysis.js';
 import { claim, columnAfter, columnBefore, isFree, itemAt, quote, wordAt, type ReadState } from './state.js';
-import { english } from './tokens.js';
+import { english, FILLER } from './tokens.js';
 import { isDateLike, isNumeric, negationAfter, negationBefore, isTexty } from './values.js';
 
 const tableAt = (state: ReadState, i: number): TableInfo => state.items[itemAt(state, i)]!.source;
@@ -57,7 +57,13 @@ export function readNullTests(state: ReadState): void {
     const hit = columnAfter(state, tableAt(state, i), j);
     if (!hit) continue;
     const [end, col] = hit;
-    filter(state, i, end, [{ column: col.name, op: isNull ? 'is_null' : 'is_not_null' }], `${col.name} IS ${isNull ? '' : 'NOT '}NULL`, `"${quote(state, j, end)}" names ${col.name}`);
+    // "with tier gold or staff": values follow the column word, so this is no null test (left unread).
+    const next = state.tokens[end];
+    if (next && isFree(state, end) && (next.kind === 'number' || next.kind === 'string' || (next.kind === 'word' && !FILLER.has(next.lower)))) continue;
+    // "los que no tienen email", "who don't have an email": the negation turns the test around.
+    const from = /^(no|not|don't|doesn't|nicht)$/.test(wordAt(state, i - 1) ?? '') ? i - 1 : i;
+    if (from < i) isNull = !isNull;
+    filter(state, from, end, [{ column: col.name, op: isNull ? 'is_null' : 'is_not_null' }], `${col.name} IS ${isNull ? '' : 'NOT '}NULL`, `"${quote(state, j, end)}" names ${col.name}`);
     i = end - 1;
   }
 }
@@ -154,7 +160,7 @@ const SINCE = new Set(['since', 'after', 'seit', 'ab', 'desde', 'nach', 'despué
 const AFTER = new Set(['after', 'nach', 'después']);
 const BEFORE = new Set(['before', 'vor', 'antes']);
 /** "antes de marzo", "después de 2020": the Spanish "de" between the word and its date. */
-const dateAfterWord = (state: ReadState, i: number) => dateAt(state, i + 1) ?? (state.tokens[i + 1]?.lower === 'de' && isFree(state, i + 1) ? dateAt(state, i + 2) : undefined);
+const dateAfterWord = (state: ReadState, i: number) => dateAt(state, i + 1) ?? (/^(de|del)$/.test(state.tokens[i + 1]?.lower ?? '') && isFree(state, i + 1) ? dateAt(state, i + 2) : undefined);
 
 /** "since 2024", "before March 2023", "after 2020", "in the last 90 days": literals resolved now, shown. */
 export function readDates(state: ReadState): void {
