@@ -48,6 +48,18 @@ describe('plan sets decided by the reading', () => {
     expect(await tablesOf('music', 'Migra customers e invoices')).toEqual(['customer → customers', 'invoice → invoices']);
   });
 
+  it('records the words that made the set as order spans of the reading', async () => {
+    const orderWords = async (schema: CorpusSchema, description: string) => {
+      const made = await describeToPlanOrSet({ description, conn: conns[schema] });
+      if (made.kind !== 'set') return null;
+      return made.planned[0]!.plan.reading!.artifact.spans.filter((s) => s.binding.kind === 'order').map((s) => s.text);
+    };
+    expect(await orderWords('library', 'Migriere erst branch nach libraries, dann member nach patrons')).toEqual(['erst', 'dann']);
+    expect(await orderWords('library', 'Migra primero branch a libraries y luego member a patrons')).toEqual(['primero', 'luego']);
+    expect(await orderWords('music', 'Migra customers e invoices')).toEqual(['e']);
+    expect(await orderWords('music', 'Move customers and invoices')).toEqual(['and']);
+  });
+
   it('never splits a single move whose filter, instruction or derivation holds "and", "y", "und" or a comma', async () => {
     const made = await describeToPlanOrSet({ description: 'Migra member a patrons, branches 1 y 2', conn: conns.library });
     expect(made.kind).toBe('plan');

@@ -73,11 +73,26 @@ function toSpan(state: ReadState, s: DraftSpan): ReadingSpan {
 /** Words that say "first" only when a table follows them (after fillers): "erst site …", "primero migra site …". */
 const LEADING_ORDER = new Set(['first', 'erst', 'zuerst', 'primero', 'entonces']);
 
+const LIST_JOINERS = new Set(['and', 'und', 'y', 'e', '&', ',']);
+const tableSpanAt = (state: ReadState, i: number) => state.spans.find((s) => s.from <= i && i < s.to && (s.binding.kind === 'source_table' || s.binding.kind === 'target_table'));
+
+/** "customers and invoices", "customers e invoices": a joiner right between the table names of two different pairs. */
+function joinsTwoPairs(state: ReadState, i: number): boolean {
+  const before = tableSpanAt(state, i - 1)?.binding;
+  const after = tableSpanAt(state, i + 1)?.binding;
+  return before !== undefined && after !== undefined && 'item' in before && 'item' in after && before.item !== after.item;
+}
+
 /** "employees, then customers", "erst X, dann Y", "primero X y luego Y": the order words bind the order of the pairs. */
 function readOrder(state: ReadState): void {
   if (state.items.length < 2) return;
   state.tokens.forEach((t, i) => {
-    if (!isFree(state, i) || !ORDER_WORDS.has(t.lower)) return;
+    if (!isFree(state, i)) return;
+    if (LIST_JOINERS.has(t.lower) && joinsTwoPairs(state, i)) {
+      claim(state, i, i + 1, { kind: 'order', tables: state.items.map((it) => tableName(it.source)) }, 'joins two tables named in a list: each is a move');
+      return;
+    }
+    if (!ORDER_WORDS.has(t.lower)) return;
     if (LEADING_ORDER.has(t.lower)) {
       let j = i + 1;
       while (isFree(state, j) && FILLER.has(state.tokens[j]!.lower)) j++;
