@@ -31,7 +31,7 @@ export { levenshtein } from '../schema-analysis/names.js';
 /** Singular-ish form for matching table names to words: "roles" → "role". */
 export function singular(word: string): string {
   if (word.endsWith('ies') && word.length > 4) return `${word.slice(0, -3)}y`;
-  if (word.endsWith('ses') || word.endsWith('xes')) return word.slice(0, -2);
+  if (/(ses|xes|ches|shes)$/.test(word)) return word.slice(0, -2);
   if (word.endsWith('s') && !word.endsWith('ss') && word.length > 3) return word.slice(0, -1);
   return word;
 }

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { approvePlan, tableListItems } from '../../agents/planning/index.js';
+import { approvePlan } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { MigrationPlan, PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
-import { describeToPlans, type Connections, type Say } from '../chain.js';
+import type { Connections, PlannedTable, Say } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
@@ -23,10 +23,6 @@ import type { DataApiSettings } from '../target/data-api.js';
  * the order they must run.
  */
 
-export function namesSeveralTables(description: string): boolean {
-  return tableListItems(description) !== null;
-}
-
 /** A plan set file, told apart from a plan by its kind. */
 export async function isPlanSetFile(path: string): Promise<boolean> {
   try {
@@ -37,10 +33,9 @@ export async function isPlanSetFile(path: string): Promise<boolean> {
   }
 }
 
-export async function planSetCommand(input: { description: string; conn: Connections; plansDir: string; out?: string; say: Say }): Promise<string | null> {
-  const { say } = input;
-  const planned = await describeToPlans({ description: input.description, conn: input.conn, say });
-  if (!planned) return null;
+/** Writes the plans of a description the reading found several moves in, and the plan set listing them. */
+export async function savePlanSet(input: { description: string; planned: PlannedTable[]; plansDir: string; out?: string; say: Say }): Promise<string> {
+  const { say, planned } = input;
   const setPath = input.out ? resolve(input.out) : homePath(input.plansDir, `${planned.map((p) => planIdPart(p.plan.target.table)).join('-')}.planset.json`);
   const entries: PlanSet['plans'] = [];
   for (const { plan, analysis } of planned) {

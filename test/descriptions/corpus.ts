@@ -1,3 +1,4 @@
+import { LANGUAGE_CORPUS } from './corpus-languages.js';
 import type { CorpusSchema } from './schemas.js';
 
 /**
@@ -341,4 +342,4 @@ const CLINIC: Array<[string, Expected]> = [
 
 const tag = (schema: CorpusSchema, list: Array<[string, Expected]>): CorpusCase[] => list.map(([text, expected]) => ({ schema, text, expected }));
 
-export const CORPUS: CorpusCase[] = [...tag('case', CASE), ...tag('music', MUSIC), ...tag('clinic', CLINIC)];
+export const CORPUS: CorpusCase[] = [...tag('case', CASE), ...tag('music', MUSIC), ...tag('clinic', CLINIC), ...LANGUAGE_CORPUS];

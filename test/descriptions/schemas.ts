@@ -2,11 +2,11 @@ import pg from 'pg';
 import { createLegacyDatabase, createTargetDatabase } from '../../src/demo/seed-case.js';
 
 /**
- * The corpus's three database pairs. The case study is the demo's own; the music store and
- * the clinic are ours: other names, new names differing from old, parents and children,
- * dirty values (blank strings, mixed case, NULLs).
+ * The corpus's database pairs. The case study is the demo's own; the music store, the clinic
+ * and the library are ours: other names, new names differing from old (member → patrons,
+ * loan → borrowings), parents and children, dirty values (blank strings, mixed case, NULLs).
  */
-export type CorpusSchema = 'case' | 'music' | 'clinic';
+export type CorpusSchema = 'case' | 'music' | 'clinic' | 'library';
 
 export interface SchemaPair {
   name: CorpusSchema;
@@ -126,8 +126,45 @@ CREATE TABLE visits (
 );
 `;
 
+// A lending library whose tables were renamed on the way (branch → libraries, member →
+// patrons, loan → borrowings); German and Spanish data, as its descriptions are.
+const LIBRARY_SOURCE = `
+CREATE TABLE branch (branch_id integer PRIMARY KEY, branch_name varchar(80) NOT NULL, city varchar(60));
+CREATE TABLE member (
+  member_id integer PRIMARY KEY, fname varchar(40), lname varchar(40) NOT NULL, email varchar(120),
+  branch_id integer REFERENCES branch(branch_id), tier varchar(12), active boolean NOT NULL DEFAULT true, joined_on date NOT NULL
+);
+CREATE TABLE loan (
+  loan_id bigint PRIMARY KEY, member_id integer NOT NULL REFERENCES member(member_id), book_title varchar(200) NOT NULL,
+  loaned_at timestamp NOT NULL, returned boolean NOT NULL DEFAULT false, fee numeric(8,2)
+);
+INSERT INTO branch VALUES (1, 'Central', 'Sevilla'), (2, 'Hafen', 'Hamburg'), (3, 'Norte', NULL);
+INSERT INTO member VALUES
+  (1, 'Lucía', 'Fernández', 'LUCIA@mail.es', 1, 'gold', true, '2018-04-02'),
+  (2, NULL, 'Schulz', ' schulz@web.de', 2, 'BASIC', true, '2024-09-10'),
+  (3, 'Pablo', 'Ruiz', '', 1, '', false, '2021-01-20'),
+  (4, 'Greta', 'Vogel', NULL, 3, 'staff', true, '2026-05-01');
+INSERT INTO loan VALUES
+  (1, 1, 'Don Quijote', '2025-02-01 10:00', true, 0), (2, 2, 'Der Zauberberg', '2026-06-01 16:00', false, 1.50),
+  (3, 4, 'Rayuela', '2023-12-24 09:30', false, NULL);
+`;
+
+const LIBRARY_TARGET = `
+CREATE TABLE libraries (id serial PRIMARY KEY, name text NOT NULL, city text);
+CREATE TYPE patron_tier AS ENUM ('basic', 'gold', 'staff');
+CREATE TABLE patrons (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(), first_name text, last_name text NOT NULL, email text,
+  library_id integer REFERENCES libraries(id), tier patron_tier, member_since date NOT NULL, legacy_member_id integer
+);
+CREATE TABLE borrowings (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(), patron_id uuid NOT NULL REFERENCES patrons(id), title text NOT NULL,
+  borrowed_at timestamptz NOT NULL, is_returned boolean NOT NULL DEFAULT false, fee_cents integer
+);
+`;
+
 export const SCHEMA_PAIRS: SchemaPair[] = [
   { name: 'case', createSource: createLegacyDatabase, createTarget: createTargetDatabase },
   { name: 'music', createSource: (u) => exec(u, MUSIC_SOURCE), createTarget: (u) => exec(u, MUSIC_TARGET) },
   { name: 'clinic', createSource: (u) => exec(u, CLINIC_SOURCE), createTarget: (u) => exec(u, CLINIC_TARGET) },
+  { name: 'library', createSource: (u) => exec(u, LIBRARY_SOURCE), createTarget: (u) => exec(u, LIBRARY_TARGET) },
 ];

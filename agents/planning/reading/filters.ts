@@ -3,7 +3,7 @@ import { NotFoundError } from '../../../src/core/errors.js';
 import { closestNames } from '../../schema-analysis/names.js';
 import { claim, columnAfter, columnFor, isFree, itemAt, quote, type ReadState } from './state.js';
 import { english } from './tokens.js';
-import { conditionsFor, isNumeric, negationBefore, resolveValue, showConditions, valueList, valueToken, type ReadValue } from './values.js';
+import { conditionsFor, isNumeric, negationAfter, negationBefore, resolveValue, showConditions, valueList, valueToken, type ReadValue } from './values.js';
 
 function addFilter(state: ReadState, from: number, to: number, conditions: FilterCondition[], shown: string, evidence: string): void {
   claim(state, from, to, { kind: 'filter', item: itemAt(state, from), conditions, shown }, evidence);
@@ -26,22 +26,32 @@ export async function readValuePhrases(state: ReadState): Promise<void> {
     const hit = columnAfter(state, table, i);
     if (hit) {
       const [end, col] = hit;
-      let at = end;
-      let other = false;
-      if (state.tokens[at]?.lower === 'other' && state.tokens[at + 1]?.lower === 'than') {
-        other = true;
-        at += 2;
-      }
+      const [at, other] = exceptAfterColumn(state, end);
       const list = valueList(state, at);
       if (list.tokens.length > 0) {
         const { start, negated } = negationBefore(state, i);
-        await addValues(state, { table, col, from: start, to: list.end, list: list.tokens, firstAt: at, negated: negated || other });
-        i = list.end - 1;
+        const after = negationAfter(state, list.end);
+        if (negated && (other || after >= 0)) {
+          i = list.end - 1; // "not all groups but 10": a double negation, left unread for a person
+          continue;
+        }
+        const to = after >= 0 ? after : list.end;
+        await addValues(state, { table, col, from: start, to, list: list.tokens, firstAt: at, negated: negated || other || after >= 0 });
+        i = to - 1;
         continue;
       }
     }
     await labelBeforeColumn(state, i);
   }
+}
+
+/** "groups other than 10", "all branches but 3", "Gruppen außer 10": a negation between the column word and its values; [values' index, negated]. */
+function exceptAfterColumn(state: ReadState, at: number): [number, boolean] {
+  const w = (k: number) => (isFree(state, at + k) ? state.tokens[at + k]!.lower : undefined);
+  if (w(0) === 'other' && w(1) === 'than') return [at + 2, true];
+  if (w(0) === 'except' && w(1) === 'for') return [at + 2, true];
+  if (w(0) !== undefined && /^(but|except|außer|ausser|excepto|salvo|menos)$/.test(w(0)!) && valueToken(state.tokens[at + 1])) return [at + 1, true];
+  return [at, false];
 }
 
 /** "the Logistics group", "the 'North Clinic' site": the label before the column word. */

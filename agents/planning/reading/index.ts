@@ -9,7 +9,7 @@ import { readInstructions } from './instructions.js';
 import type { ReadingProbe } from './probe.js';
 import { claim, isFree, qualified, tableName, type DraftSpan, type ReadState } from './state.js';
 import { readSubjectWords, readTables } from './tables.js';
-import { FILLER, NEGATIONS, tokenize } from './tokens.js';
+import { FILLER, NEGATIONS, ORDER_WORDS, tokenize } from './tokens.js';
 
 export type { ReadingProbe } from './probe.js';
 
@@ -70,11 +70,36 @@ function toSpan(state: ReadState, s: DraftSpan): ReadingSpan {
   return { start, end, text: state.text.slice(start, end), binding: s.binding, evidence: s.evidence };
 }
 
-/** "employees, then customers": each "then" binds the order of the pairs around it. */
+/** Words that say "first" only when a table follows them (after fillers): "erst site …", "primero migra site …". */
+const LEADING_ORDER = new Set(['first', 'erst', 'zuerst', 'primero', 'entonces']);
+
+const LIST_JOINERS = new Set(['and', 'und', 'y', 'e', '&', ',']);
+const tableSpanAt = (state: ReadState, i: number) => state.spans.find((s) => s.from <= i && i < s.to && (s.binding.kind === 'source_table' || s.binding.kind === 'target_table'));
+
+/** "customers and invoices", "customers e invoices": a joiner right between the table names of two different pairs. */
+function joinsTwoPairs(state: ReadState, i: number): boolean {
+  const before = tableSpanAt(state, i - 1)?.binding;
+  const after = tableSpanAt(state, i + 1)?.binding;
+  return before !== undefined && after !== undefined && 'item' in before && 'item' in after && before.item !== after.item;
+}
+
+/** "employees, then customers", "erst X, dann Y", "primero X y luego Y": the order words bind the order of the pairs. */
 function readOrder(state: ReadState): void {
   if (state.items.length < 2) return;
   state.tokens.forEach((t, i) => {
-    if (isFree(state, i) && /^(then|dann|luego|después)$/.test(t.lower)) claim(state, i, i + 1, { kind: 'order', tables: state.items.map((it) => tableName(it.source)) }, 'the order written');
+    if (!isFree(state, i)) return;
+    if (LIST_JOINERS.has(t.lower) && joinsTwoPairs(state, i)) {
+      claim(state, i, i + 1, { kind: 'order', tables: state.items.map((it) => tableName(it.source)) }, 'joins two tables named in a list: each is a move');
+      return;
+    }
+    if (!ORDER_WORDS.has(t.lower)) return;
+    if (LEADING_ORDER.has(t.lower)) {
+      let j = i + 1;
+      while (isFree(state, j) && FILLER.has(state.tokens[j]!.lower)) j++;
+      const next = state.spans.find((s) => s.from === j);
+      if (!next || next.binding.kind !== 'source_table') return;
+    }
+    claim(state, i, i + 1, { kind: 'order', tables: state.items.map((it) => tableName(it.source)) }, 'the order written');
   });
 }
 
@@ -104,9 +129,9 @@ function readFillerAndUnread(state: ReadState): void {
 
 function whyUnread(words: string[]): string {
   if (words.some((w) => NEGATIONS.has(w) && w !== 'but')) return 'a negation the rules could not bind to a column: nothing is excluded for it';
-  if (words.some((w) => /^(19|20)\d\d$/.test(w) || /^(since|before|after|last|seit|vor|desde|antes)$/.test(w))) return 'a time the rules could not bind to a date column';
+  if (words.some((w) => /^(19|20)\d\d$/.test(w) || /^(since|before|after|last|seit|vor|ab|letzten|desde|antes|después|últimos|últimas)$/.test(w))) return 'a time the rules could not bind to a date column';
   if (words.some((w) => /^\d/.test(w))) return 'a number or list the rules could not bind to a column';
-  if (words.some((w) => /^(map|keep|lower|upper|lowercased|uppercased|order|ordered|sorted|rename|convert|set|first|only)/.test(w))) return 'an instruction the rules could not turn into an override';
+  if (words.some((w) => /^(map|keep|lower|upper|lowercased|uppercased|order|ordered|sorted|rename|convert|set|first|only|mape|abbild|behalte|klein|groß|minúscul|mayúscul|mantener|mantén|nur|solo)/.test(w))) return 'an instruction the rules could not turn into an override';
   return 'words the rules could not read';
 }
 

@@ -58,14 +58,19 @@ function sourceList(state: ReadState, source: TableInfo, at: number): { columns:
   return undefined;
 }
 
-/** "email lowercased", "lowercase the email", "uppercased names": lower()/upper() of a column kept in both tables. */
+const LOWER = /^(lowercased|lowercase|kleingeschrieben|kleinschreiben|minúsculas|minusculas)$/;
+const UPPER = /^(uppercased|uppercase|großgeschrieben|großschreiben|mayúsculas|mayusculas)$/;
+
+/** "email lowercased", "lowercase the email", "email kleingeschrieben", "email en minúsculas": lower()/upper() of a column kept in both tables. */
 async function readCaseChange(state: ReadState, i: number): Promise<void> {
   const w = wordAt(state, i)!;
-  const fn = /^lower/.test(w) ? 'lower' : 'upper';
+  const fn = LOWER.test(w) ? 'lower' : 'upper';
   const item = state.items[itemAt(state, i)]!;
-  const after = /^(lowercase|uppercase)$/.test(w);
+  // A verb ("lowercase the email") names its column after it; German puts it before ("email kleinschreiben").
+  const after = /^(lowercase|uppercase)$/.test(w) || (/^(kleinschreiben|großschreiben)$/.test(w) && columnFor(item.source, [wordAt(state, i + 1) === 'the' ? wordAt(state, i + 2) ?? '' : wordAt(state, i + 1) ?? '']) !== undefined);
   let at = after ? i + 1 : i - 1;
   if (after && wordAt(state, at) === 'the') at++;
+  if (!after && /^(en|in|a)$/.test(wordAt(state, at) ?? '')) at--; // "email en minúsculas"
   const word = wordAt(state, at);
   const col = word && columnFor(item.source, [word]);
   const target = word && targetColumn(item.target!, [word]);
@@ -93,19 +98,58 @@ async function readWrittenDerivation(state: ReadState, i: number): Promise<void>
   derive(state, from, end, target.name, expression, 'written in the column language');
 }
 
-/** "map Supervisor to remote", "map 'Remote Technician' to remote": a value override, as --map gives. */
-function readValueMap(state: ReadState, i: number): void {
-  let to = i + 1;
-  while (to < state.tokens.length && isFree(state, to) && state.tokens[to]!.lower !== 'to' && to - i <= 5) to++;
-  if (state.tokens[to]?.lower !== 'to' || to === i + 1) return;
-  const enumValue = state.tokens[to + 1];
-  if (!enumValue || !isFree(state, to + 1) || (enumValue.kind !== 'word' && enumValue.kind !== 'string')) return;
+/** Whether token k is free and a value of an enum some column of item i's target table has. */
+function enumValueAt(state: ReadState, i: number, k: number): boolean {
+  const t = state.tokens[k];
+  if (!t || !isFree(state, k) || (t.kind !== 'word' && t.kind !== 'string')) return false;
   const item = state.items[itemAt(state, i)]!;
   const enums = state.analysis.target.enums.filter((e) => item.target!.columns.some((c) => c.enumType === `${e.schema}.${e.name}`));
-  if (!enums.some((e) => e.values.includes(enumValue.value))) return;
-  const source = to === i + 2 && state.tokens[i + 1]!.kind === 'string' ? state.tokens[i + 1]!.value : quote(state, i + 1, to);
-  const from = /^(but|,)$/.test(state.tokens[i - 1]?.lower ?? '') && isFree(state, i - 1) ? i - 1 : i;
-  claim(state, from, to + 2, { kind: 'value_override', item: itemAt(state, i), source, target: enumValue.value }, `"${enumValue.value}" is a value of ${item.target!.name}'s enum`);
+  return enums.some((e) => e.values.includes(t.value));
+}
+
+function mapOverride(state: ReadState, p: { from: number; to: number; sourceFrom: number; sourceTo: number; enumAt: number }): void {
+  const item = state.items[itemAt(state, p.sourceFrom)]!;
+  const single = p.sourceTo === p.sourceFrom + 1 && state.tokens[p.sourceFrom]!.kind === 'string';
+  const source = single ? state.tokens[p.sourceFrom]!.value : quote(state, p.sourceFrom, p.sourceTo);
+  const value = state.tokens[p.enumAt]!.value;
+  claim(state, p.from, p.to, { kind: 'value_override', item: itemAt(state, p.sourceFrom), source, target: value }, `"${value}" is a value of ${item.target!.name}'s enum`);
+}
+
+const MAP_VERBS = /^(map|mapea|mapear|mapee|mappe|mappen|bilde)$/;
+/** The word between a mapped value and its enum value, per verb: "map X to Y", "mapear X a Y", "bilde X auf Y ab". */
+const MAP_TO = /^(to|a|auf|zu|en|como|as)$/;
+
+/** "map Supervisor to remote", "mapear Supervisor a remote", "bilde Supervisor auf remote ab": a value override, as --map gives. */
+function readValueMap(state: ReadState, i: number): void {
+  let to = i + 1;
+  while (to < state.tokens.length && isFree(state, to) && !MAP_TO.test(state.tokens[to]!.lower) && to - i <= 5) to++;
+  if (!MAP_TO.test(state.tokens[to]?.lower ?? '') || to === i + 1 || !enumValueAt(state, i, to + 1)) return;
+  let end = to + 2;
+  if (state.tokens[i]!.lower === 'bilde' && isFree(state, end) && state.tokens[end]!.lower === 'ab') end++;
+  const from = /^(but|,|und|y|and|aber|pero)$/.test(state.tokens[i - 1]?.lower ?? '') && isFree(state, i - 1) ? i - 1 : i;
+  mapOverride(state, { from, to: end, sourceFrom: i + 1, sourceTo: to, enumAt: to + 1 });
+}
+
+/**
+ * "Supervisor als master", "Supervisor como master", "Supervisor auf remote abbilden", "Supervisor as remote":
+ * the mapped words run back to the comma (or "und"/"y") before them; the word after must be an enum value.
+ */
+function readInfixMap(state: ReadState, i: number): void {
+  const w = state.tokens[i]!.lower;
+  if (!enumValueAt(state, i, i + 1)) return;
+  let end = i + 2;
+  if (w === 'auf') {
+    if (!/^(abbilden|abgebildet|mappen)$/.test(state.tokens[end]?.lower ?? '') || !isFree(state, end)) return;
+    end++;
+  }
+  let from = i;
+  while (from > 0 && isFree(state, from - 1) && (state.tokens[from - 1]!.kind === 'word' || state.tokens[from - 1]!.kind === 'string') && !/^(und|y|and|e|aber|pero|but)$/.test(state.tokens[from - 1]!.lower) && i - from < 5) from--;
+  const stop = state.tokens[from - 1];
+  if (from === i || (stop && stop.text !== ',' && stop.text !== ';' && !/^(und|y|and|e|aber|pero|but)$/.test(stop.lower))) return;
+  // "tier BASIC as basic": a leading column word says whose value it is; the value is what follows it.
+  const item = state.items[itemAt(state, i)]!;
+  const columnWord = i - from > 1 && state.tokens[from]!.kind === 'word' && columnFor(item.source, [state.tokens[from]!.lower]) !== undefined;
+  mapOverride(state, { from: stop && stop.text !== ',' && isFree(state, from - 1) ? from - 1 : from, to: end, sourceFrom: columnWord ? from + 1 : from, sourceTo: i, enumAt: i + 1 });
 }
 
 /** Instructions become the overrides a reviewer gives: value maps and column derivations. */
@@ -113,9 +157,10 @@ export async function readInstructions(state: ReadState): Promise<void> {
   for (let i = 0; i < state.tokens.length; i++) {
     if (!isFree(state, i)) continue;
     const w = state.tokens[i]!.lower;
-    if (w === 'map') readValueMap(state, i);
+    if (MAP_VERBS.test(w)) readValueMap(state, i);
+    else if (/^(als|como|auf|as)$/.test(w)) readInfixMap(state, i);
     else if (w === 'from') await readFromDerivations(state, i);
-    else if (/^(lowercased|uppercased|lowercase|uppercase)$/.test(w)) await readCaseChange(state, i);
+    else if (LOWER.test(w) || UPPER.test(w)) await readCaseChange(state, i);
     else if (state.tokens[i + 1]?.text === '=') await readWrittenDerivation(state, i);
   }
 }

@@ -17,10 +17,17 @@ interface Mention {
   targets: TableInfo[];
 }
 
-const SOURCE_MARKERS = new Set(['from', 'von', 'de', 'desde']);
-const TARGET_MARKERS = new Set(['into', 'to', 'nach', 'a', 'in', 'zu']);
+const SOURCE_MARKERS = new Set(['from', 'von', 'aus', 'de', 'desde']);
+const TARGET_MARKERS = new Set(['into', 'to', 'nach', 'a', 'in', 'zu', 'hacia', 'en']);
 const ARROWS = new Set(['->', '→', '=>']);
-const NAME_FILLER = new Set(['the', 'table', 'legacy', 'old', 'new', 'existing', 'die', 'der', 'den', 'el', 'la', 'los', 'las', 'tabelle', 'tabla']);
+/** Words between a marker and the table it marks: "aus der alten Tabelle x", "a la tabla nueva y". */
+const NAME_FILLER = new Set([
+  'the', 'table', 'legacy', 'old', 'new', 'existing',
+  'die', 'der', 'den', 'dem', 'tabelle', 'alte', 'alten', 'alter', 'neue', 'neuen', 'neuer', 'bestehende', 'bestehenden',
+  'el', 'la', 'los', 'las', 'tabla', 'antigua', 'antiguo', 'vieja', 'viejo', 'nueva', 'nuevo',
+]);
+/** Markers that also start a value phrase ("in group 11", "a site 2"): a name after them with a value after it is a column word. */
+const WEAK = new Set(['a', 'in', 'zu', 'en', 'to']);
 /** Strong markers: a name after them that is no table is refused, naming it (weak "to" may be "to migrate"). */
 const STRONG = new Set(['from', 'into', 'nach', 'von', '->', '→', '=>']);
 
@@ -94,8 +101,9 @@ function findMentions(state: ReadState): Mention[] {
       const targets = tablesNamed(analysis.target, names);
       if (!sources.length && !targets.length) continue;
       const { role, marker } = markerBefore(state, i);
-      // "of customer 1", "the Jazz genre": a column word with its value, not a table.
-      if (!marker && (valueFollows(tokens, i + n) || (i > 1 && valueFollows(tokens, i - 1) && tokens[i - 1]!.kind !== 'number' && !FILLER.has(tokens[i - 1]!.lower)))) continue;
+      // "of customer 1", "the Jazz genre", "the ones in genre 3": a column word with its value, not a table.
+      const exceptValue = /^(but|except|außer|ausser|excepto|salvo|menos)$/.test(tokens[i + n]?.lower ?? '') && tokens[i + n + 1]?.kind === 'number';
+      if ((!marker || (WEAK.has(marker) && tokens[i + n]?.kind === 'number')) && (valueFollows(tokens, i + n) || exceptValue || (i > 1 && valueFollows(tokens, i - 1) && tokens[i - 1]!.kind !== 'number' && !FILLER.has(tokens[i - 1]!.lower)))) continue;
       // "invoice date" is a column, "without a doctor" a null test: not table mentions.
       if (!marker && tokens[i + n]?.kind === 'word' && isColumnName(state, `${names.join('_')}_${tokens[i + n]!.lower}`)) continue;
       if (/^(with|without|has|have|having|missing|no)$/.test(wordBefore(tokens, i))) continue;

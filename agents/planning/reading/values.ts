@@ -2,7 +2,7 @@ import type { FilterCondition, TableInfo, ColumnInfo } from '../../../src/core/a
 import { NotFoundError } from '../../../src/core/errors.js';
 import { findTable } from '../../../src/core/artifacts/schema-analysis.js';
 import { quote, skipFiller, type ReadState } from './state.js';
-import { english, NEGATIONS, type Token } from './tokens.js';
+import { english, NEGATION_PHRASES, NEGATIONS, TRAILING_NEGATIONS, type Token } from './tokens.js';
 
 export type Scalar = string | number | boolean;
 export interface ReadValue {
@@ -73,7 +73,27 @@ export async function resolveValue(state: ReadState, table: TableInfo, col: Colu
   return { value: isNumeric(col) && /^-?\d+(\.\d+)?$/.test(key) ? Number(key) : key, shown: `${key} ("${rows[0]!.label}" in ${parent.name}.${label})` };
 }
 
-const GLUE = new Set(['but', 'aber', 'pero', 'for', 'in', 'of', 'the', 'anything', 'all', 'any', 'those', 'ones', 'el', 'la', 'los', 'las', 'die', 'der', 'den', 'de', 'del', 'a', 'an', 'from', 'than', 'that', 'are', 'is', 'who', 'which']);
+const GLUE = new Set([
+  'but', 'aber', 'pero', 'for', 'in', 'of', 'at', 'the', 'anything', 'all', 'any', 'those', 'ones', 'el', 'la', 'los', 'las', 'lo', 'die', 'der', 'den', 'dem', 'des', 'de', 'del',
+  'a', 'an', 'from', 'than', 'that', 'are', 'is', 'who', 'which', 'aus', 'im', 'in', 'en', 'que', 'están', 'sind',
+]);
+
+/** The start of a several-word negation ending at token j ("bis auf", "leave out"), or -1. */
+function negationPhraseEndingAt(state: ReadState, j: number): number {
+  for (const phrase of NEGATION_PHRASES) {
+    const from = j - phrase.length + 1;
+    if (from < 0) continue;
+    if (phrase.every((w, k) => !state.claimed[from + k] && state.tokens[from + k]!.lower === w)) return from;
+  }
+  return -1;
+}
+
+/** A negation written after the words it excludes ("returned ones excluded"): the index after it, or -1. */
+export function negationAfter(state: ReadState, end: number): number {
+  let j = end;
+  while (!state.claimed[j] && /^(ones|one|those|rows|are|is|sind|werden|son|están|quedan)$/.test(state.tokens[j]?.lower ?? '')) j++;
+  return !state.claimed[j] && TRAILING_NEGATIONS.has(state.tokens[j]?.lower ?? '') ? j + 1 : -1;
+}
 
 /** Negation words before token i (with glue words between): where the phrase starts and whether it negates. */
 export function negationBefore(state: ReadState, i: number): { start: number; negated: boolean } {
@@ -82,6 +102,13 @@ export function negationBefore(state: ReadState, i: number): { start: number; ne
   let negated = false;
   while (j >= 0 && !state.claimed[j]) {
     const w = state.tokens[j]!.lower;
+    const phrase = negationPhraseEndingAt(state, j);
+    if (phrase >= 0) {
+      negated = true;
+      start = phrase;
+      j = phrase - 1;
+      continue;
+    }
     if (NEGATIONS.has(w) && !['but', 'pero', 'other'].includes(w) && !(w === 'no' && /^(with|has|have)$/.test(state.tokens[j - 1]?.lower ?? ''))) {
       negated = true;
       start = j;

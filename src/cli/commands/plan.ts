@@ -7,7 +7,8 @@ import { hasStore, withStore } from '../../service/commands.js';
 import { planFilePath, planPaths, saveJson } from '../../store/file-store.js';
 import { defineCommand, HELP_FLAG, type CommandContext } from '../args.js';
 import { descriptionForReplay, llmMode, modelSummary, planCommand, transcriptPath, type PlanCommandResult } from '../plan-command.js';
-import { namesSeveralTables, planSetCommand } from '../plan-set-command.js';
+import { savePlanSet } from '../plan-set-command.js';
+import { describeToPlanOrSet } from '../../chain.js';
 import { URL_FLAGS, withConnections, withUrls } from '../shared.js';
 import type { FerryConfig } from '../../config.js';
 import { SUMMARIES } from './registry.js';
@@ -64,7 +65,8 @@ The description names tables with "from <table>" and "into <table>"; filters as
 "of group 11" or "where group_id = 11".
 
 Several tables at once: "move employees, then customers, then invoices" (or "employees,
-customers and invoices"; "employees into staff" names another target). One plan per table,
+customers and invoices", "erst X, dann Y", "primero X y luego Y"; "employees into staff" names
+another target): the reading decides, so "groups 11 and 12" stays one plan. One plan per table,
 ordered parents first over the FK graph (a cycle is refused), and a plan set file listing
 them; approve and run the plan set like a plan. A reference to a migrated parent is resolved
 through that parent's migration_mappings.`,
@@ -74,11 +76,14 @@ through that parent's migration_mappings.`,
     const config = withUrls(loadConfig(), v);
     const model = loadModelConfig();
     const claude = v.replay !== undefined || llmMode(v.llm, model) === 'claude';
-    // With Claude the words are the model's to read (commas included); the rules' plan-set reading is for --llm off.
-    if (!claude && namesSeveralTables(description)) {
-      // "move employees, then customers, then invoices": one plan per table and a plan set.
-      const set = await withConnections(config, (conn) => planSetCommand({ description, conn, plansDir: join(config.home, 'plans'), ...(v.out ? { out: v.out } : {}), say }));
-      if (set) return 0;
+    if (!claude) {
+      // The rules read the description once; their reading decides one plan or a plan set ("employees, then customers").
+      await withConnections(config, async (conn) => {
+        const made = await describeToPlanOrSet({ description, conn, say });
+        if (made.kind === 'set') await savePlanSet({ description, planned: made.planned, plansDir: join(config.home, 'plans'), ...(v.out ? { out: v.out } : {}), say });
+        else await savePlanned(config, { analysis: made.analysis, plan: made.plan, transcript: null }, v.out, say);
+      });
+      return 0;
     }
     await withConnections(config, async (conn) => {
       const made = await planCommand({ description, conn, llm: v.llm, replay: v.replay === undefined ? undefined : resolve(v.replay), model, annotate: v.annotate === true, say });

@@ -50,6 +50,15 @@ export const DescriptionReading = z.object({
 });
 export type DescriptionReading = z.infer<typeof DescriptionReading>;
 
+/**
+ * Whether a reading names several moves (a plan set): the table pairs it bound, in the order
+ * its order spans ("then", "dann", "luego") or the FK graph gave them. A filter's "and" or a
+ * derivation's "first and last name" binds no second pair, so a single move is never split.
+ */
+export function namesSeveralMoves(reading: DescriptionReading): boolean {
+  return reading.tables.length > 1;
+}
+
 export function readingHash(reading: DescriptionReading): string {
   return contentHash(reading);
 }
