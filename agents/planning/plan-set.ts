@@ -3,18 +3,6 @@ import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { PlanError } from '../../src/core/errors.js';
 import type { MigrationIntent } from './intent.js';
 
-/** The items of a description that lists tables, or null for a single-table description. */
-export function tableListItems(description: string): string[] | null {
-  const text = description.trim().replace(/[.!]+$/, '');
-  if (/\bfrom\s+\S+/i.test(text)) return null;
-  const body = text.replace(/^(?:please\s+)?(?:move|migrate|copy|transfer)\s+(?:the\s+)?(?:tables?\s+)?/i, '').replace(/\s+tables?$/i, '');
-  const items = body
-    .split(/\s*,\s*(?:and\s+|then\s+)?|\s+(?:and\s+)?then\s+|\s+and\s+/i)
-    .map((x) => x.trim().replace(/^the\s+/i, ''))
-    .filter((x) => x.length > 0);
-  return items.length < 2 ? null : items;
-}
-
 /**
  * Parents before children: topological over the FK graph of the named tables (target FKs
  * and source FKs alike; self-references are resolved inside their own run and do not count).
