@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { createDockerClient } from '../../sandbox/docker-client.js';
 import { DockerDriver, appliedOptions, containerSpecFor } from '../../sandbox/docker-driver.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
@@ -66,6 +67,21 @@ describe('warm spec (no Docker needed)', () => {
       'its network is not disabled',
       'its environment holds a stream token',
     ]);
+  });
+});
+
+describe('FERRY_SANDBOX_POOL and FERRY_SANDBOX_POOL_IDLE_MS in the config', () => {
+  it('default to one warm container and ten minutes; take whole numbers in range', () => {
+    expect(loadConfig({}, '/srv').sandboxPool).toEqual({ size: 1, idleTimeoutMs: 600_000 });
+    expect(loadConfig({ FERRY_SANDBOX_POOL: '4', FERRY_SANDBOX_POOL_IDLE_MS: '90000' }, '/srv').sandboxPool).toEqual({ size: 4, idleTimeoutMs: 90_000 });
+    expect(loadConfig({ FERRY_SANDBOX_POOL: '0' }, '/srv').sandboxPool.size).toBe(0);
+  });
+
+  it('refuse anything else, saying what was wrong and what to write', () => {
+    for (const bad of ['-1', '2.5', 'four', '33']) {
+      expect(() => loadConfig({ FERRY_SANDBOX_POOL: bad }, '/srv')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: `FERRY_SANDBOX_POOL must be a whole number from 0 to 32, not ${JSON.stringify(bad)}`, hint: expect.stringContaining('FERRY_SANDBOX_POOL=4') }));
+    }
+    expect(() => loadConfig({ FERRY_SANDBOX_POOL_IDLE_MS: '10' }, '/srv')).toThrow(/FERRY_SANDBOX_POOL_IDLE_MS must be a whole number from 1000/);
   });
 });
 
