@@ -136,9 +136,25 @@ export class SandboxPool implements SandboxDriver {
     return warm !== undefined && warm.claim() ? warm : null;
   }
 
+  /**
+   * A ready container for this policy; when none is ready but some are being made with it
+   * (a CLI run asks while its own are still starting), the first of those: a second,
+   * cold start beside one already half done would only be slower.
+   */
+  private async claim(key: string): Promise<WarmContainer | null> {
+    if (this.closed) return null;
+    let warm = this.take(key);
+    const ours = key === warmKey(appliedOptions({ runId: 'pool', bundle: { path: '', sha256: '' }, policy: this.policy }).policy);
+    while (warm === null && ours && this.starting.size > 0 && !this.closed) {
+      await Promise.race([...this.starting]);
+      warm = this.take(key);
+    }
+    return warm;
+  }
+
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
     const run = appliedOptions(options);
-    const warm = this.closed ? null : this.take(warmKey(run.policy));
+    const warm = await this.claim(warmKey(run.policy));
     try {
       if (warm) {
         const problems = await warm.verify().catch((e: unknown) => [`it cannot be inspected: ${(e as Error)?.message ?? String(e)}`]);
