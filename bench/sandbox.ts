@@ -15,6 +15,8 @@
  * `ferry run`'s own wall time, where the container starts while the plan loads (a pool of
  * one started at the beginning of the run), is `npm run bench:seed`.
  *
+ * `npm run bench:sandbox -- --first-frame` prints section 1 only.
+ *
  * Needs a Docker daemon and the sandbox image (`npm run sandbox:image`). Not a test: it
  * asserts nothing, it prints figures.
  */
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
       await pool.close();
     }
 
+    if (process.argv.includes('--first-frame')) return;
     say(`\n2. throughput: ${fmt(ROWS)} small rows in batches of ${fmt(BATCH)}`);
     const dRows = await throughput(docker, b);
     const lRows = await throughput(local, b);
