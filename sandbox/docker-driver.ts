@@ -46,8 +46,13 @@ export function containerSpecFor(
 
 /** The run's options as the Docker driver applies them: not root, ferry cannot hand the socket to the policy's uid, so the container runs as ferry's user. */
 export function appliedOptions(options: SandboxStartOptions): SandboxStartOptions {
-  const user = programUser(options.policy);
-  return { ...options, policy: { ...options.policy, user: `${user.uid}:${user.gid}` } };
+  return { ...options, policy: appliedPolicy(options.policy) };
+}
+
+/** The policy as the Docker driver applies it (the program's uid:gid; see programUser). */
+export function appliedPolicy(policy: SandboxPolicy): SandboxPolicy {
+  const user = programUser(policy);
+  return { ...policy, user: `${user.uid}:${user.gid}` };
 }
 
 /** Labels of one run: the caller's, then ferry's own (which the caller cannot override). */
@@ -320,7 +325,8 @@ export class DockerDriver implements SandboxDriver {
     }
   }
 
-  private async image(policy: SandboxPolicy): Promise<ResolvedImage> {
+  /** The image a run with this policy gets: policy.image, else node:<major>-alpine or the offline build. */
+  async image(policy: SandboxPolicy): Promise<ResolvedImage> {
     if (policy.image === null) return resolveImage(this.docker, this.node);
     let info;
     try {

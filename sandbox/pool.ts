@@ -7,7 +7,7 @@
  * daemon's view of it must be the run's policy, or it is removed and the run starts cold.
  */
 import { randomUUID } from 'node:crypto';
-import { appliedOptions, type DockerDriver } from './docker-driver.js';
+import { appliedOptions, appliedPolicy, type DockerDriver } from './docker-driver.js';
 import { defaultPolicy, type SandboxPolicy } from './policy.js';
 import { runDirAccess } from './run-dir.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
@@ -95,11 +95,12 @@ export class SandboxPool implements SandboxDriver {
   private async makeOne(): Promise<void> {
     try {
       await this.driver.reapOnce();
-      const { run, image } = await this.driver.prepare({ runId: 'pool', bundle: { path: '', sha256: '' }, policy: this.policy });
+      const policy = appliedPolicy(this.policy);
+      const image = await this.driver.image(policy);
       const warm = await WarmContainer.create(this.driver.client, {
-        policy: run.policy,
+        policy,
         image,
-        access: runDirAccess(run.policy, false),
+        access: runDirAccess(policy, false),
         slot: randomUUID(),
         labels: this.options.labels ?? {},
         idleTimeoutMs: this.idleTimeoutMs,
@@ -128,8 +129,16 @@ export class SandboxPool implements SandboxDriver {
     await warm.dispose().catch((e: unknown) => this.logger.warn({ err: e, container: warm.id }, 'could not remove a warm sandbox container'));
   }
 
-  /** The first ready container made for this run's policy, taken out of the pool. */
+  /**
+   * The first ready container made for this run's policy, taken out of the pool. One close to
+   * its idle exit is not handed out (its waiter could end under the run): it is replaced.
+   */
   private take(key: string): WarmContainer | null {
+    const freshAfter = Date.now() - (this.idleTimeoutMs - Math.min(30_000, this.idleTimeoutMs / 4));
+    for (const old of this.ready.filter((w) => w.createdAt < freshAfter)) {
+      this.ready.splice(this.ready.indexOf(old), 1);
+      void this.discard(old);
+    }
     const at = this.ready.findIndex((w) => w.key === key);
     if (at === -1) return null;
     const [warm] = this.ready.splice(at, 1);
@@ -144,7 +153,7 @@ export class SandboxPool implements SandboxDriver {
   private async claim(key: string): Promise<WarmContainer | null> {
     if (this.closed) return null;
     let warm = this.take(key);
-    const ours = key === warmKey(appliedOptions({ runId: 'pool', bundle: { path: '', sha256: '' }, policy: this.policy }).policy);
+    const ours = key === warmKey(appliedPolicy(this.policy));
     while (warm === null && ours && this.starting.size > 0 && !this.closed) {
       await Promise.race([...this.starting]);
       warm = this.take(key);

@@ -115,6 +115,8 @@ export interface WarmOptions {
 /** One warm container and its directory; handed to exactly one run, removed with it. */
 export class WarmContainer {
   readonly key: string;
+  /** When its waiter started counting its idle timeout (about: just before the container's start). */
+  readonly createdAt = Date.now();
   private early: Array<{ stream: 'stdout' | 'stderr'; chunk: Buffer }> = [];
   private earlyBytes = 0;
   private sink: ((stream: 'stdout' | 'stderr', chunk: Buffer) => void) | null = null;

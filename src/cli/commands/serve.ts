@@ -21,7 +21,7 @@ when set, else a token generated at first start and printed once. --demo serves 
 demo databases with the case study's plan waiting for review. Default port 7340.
 --pool <n>: n sandbox containers are started ahead with the policy and wait for a run, so a
 run's program starts at once; each serves one run and is removed after, and the pool refills
-(a --parallel n run takes n). Each idle one holds its Node process's memory.`,
+(a run in n key ranges takes n). Each idle one holds its Node process's memory.`,
   async run({ values: v }, { say, loadConfig }) {
     const port = optionalPositiveInteger('--port', v.port, 7340, { min: 0, max: 65535, hint: 'e.g. --port 7340 (or 0 for any free port)' });
     const config = withUrls(loadConfig(), v);
