@@ -160,7 +160,8 @@ validates each table once at the end, exits with the run's result; --detach retu
     const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
     // The sandbox chosen and its containers (one per --parallel range) started now, while the
     // plan loads, the connections open and the program is prepared: off the critical path.
-    const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: createLogger(config.logLevel) });
+    // FERRY_SANDBOX_POOL=0 turns warm containers off here too (each range then starts cold).
+    const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: createLogger(config.logLevel) });
     try {
       if (await isPlanSetFile(o.ref)) return await runSet(config, o, say, early);
       const loaded = await loadPlanWithAnalysis(o.ref, config);
