@@ -3,12 +3,19 @@
  * a reference measured in the same run (so the ratios hold on any machine; the absolute
  * numbers are this machine's):
  *
- *  1. startup: container create → start → the program's first frame ("ready"), median of 20,
- *     against the local driver (a child node) doing the same;
+ *  1. first frame: from the run asking for a sandbox (driver.start) to the program's first
+ *     frame ("ready"), median of 20: a cold container (create → start → ready), a warm one
+ *     from the pool (sandbox/pool.ts: claim → policy check → bundle and secret in → ready;
+ *     the pool refilled between runs, as `ferry serve` keeps it), and the local driver (a child node);
  *  2. throughput: 1M small rows through the row stream, against the local driver and against
  *     the same transform in-process (with and without the JSON round trip);
  *  3. the 31-row case study through runMigration on an embedded PostgreSQL: Docker driver
- *     against the local driver, median of 5 each (rolled back between runs).
+ *     cold, Docker from a warm pool, and the local driver, median of 5 each (rolled back between runs).
+ *
+ * `ferry run`'s own wall time, where the container starts while the plan loads (a pool of
+ * one started at the beginning of the run), is `npm run bench:seed`.
+ *
+ * `npm run bench:sandbox -- --first-frame` prints section 1 only.
  *
  * Needs a Docker daemon and the sandbox image (`npm run sandbox:image`). Not a test: it
  * asserts nothing, it prints figures.
@@ -28,6 +35,8 @@ import { rollbackMigration } from '../src/orchestrator/rollback.js';
 import { runMigration } from '../src/orchestrator/run-migration.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { LocalDriver } from '../sandbox/local-driver.js';
+import { SandboxPool } from '../sandbox/pool.js';
+import { createLogger } from '../src/logger.js';
 import { defaultPolicy } from '../sandbox/policy.js';
 import type { InputRow, SandboxDriver } from '../sandbox/types.js';
 
@@ -74,16 +83,26 @@ function batchRows(b: number): InputRow[] {
 let runCounter = 0;
 const runId = (what: string) => `bench-${what}-${process.pid}-${++runCounter}`;
 
-async function startupMedian(driver: SandboxDriver, b: { path: string; sha256: string }): Promise<number> {
+/** Median time from driver.start() to its return (the program's "ready" frame has arrived); `between` runs before each, untimed. */
+async function firstFrameMedian(driver: SandboxDriver, b: { path: string; sha256: string }, between: () => Promise<void> = async () => undefined): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < STARTUP_RUNS; i++) {
+    await between();
+    const t0 = performance.now();
     const session = await driver.start({ runId: runId('startup'), bundle: b, policy: defaultPolicy });
+    times.push(performance.now() - t0);
     const run = await session.close();
     if (run.exitReason !== 'ok' || run.startupMs === null) throw new Error(`startup run ended ${run.exitReason}: ${run.message ?? ''}`);
-    times.push(run.startupMs);
   }
   return median(times);
 }
+
+/** The pool is full again and its new container has had a moment to settle, as between a service's runs. */
+const refilled = (pool: SandboxPool) => async (): Promise<void> => {
+  pool.fill();
+  await pool.settled();
+  await new Promise((r) => setTimeout(r, 300));
+};
 
 async function throughput(driver: SandboxDriver, b: { path: string; sha256: string }): Promise<{ streamMs: number; totalMs: number }> {
   const t0 = performance.now();
@@ -112,7 +131,7 @@ function inProcess(json: boolean): number {
   return performance.now() - t0;
 }
 
-async function seedCase(docker: SandboxDriver, local: SandboxDriver): Promise<{ docker: number; local: number }> {
+async function seedCase(docker: SandboxDriver, pool: SandboxPool, local: SandboxDriver): Promise<{ docker: number; warm: number; local: number }> {
   say('  starting an embedded PostgreSQL with the case-study databases…');
   const server = await startEmbeddedPostgres();
   const work = await mkdtemp(join(tmpdir(), 'ferry-bench-case-'));
@@ -137,12 +156,14 @@ async function seedCase(docker: SandboxDriver, local: SandboxDriver): Promise<{ 
       // One of each first, unmeasured: the first run creates the control tables and warms caches.
       await once(docker);
       await once(local);
-      const times = { docker: [] as number[], local: [] as number[] };
+      const times = { docker: [] as number[], warm: [] as number[], local: [] as number[] };
       for (let i = 0; i < CASE_RUNS; i++) {
         times.docker.push(await once(docker));
+        await refilled(pool)();
+        times.warm.push(await once(pool));
         times.local.push(await once(local));
       }
-      return { docker: median(times.docker), local: median(times.local) };
+      return { docker: median(times.docker), warm: median(times.warm), local: median(times.local) };
     } finally {
       await conn.close();
     }
@@ -162,11 +183,19 @@ async function main(): Promise<void> {
     const b = await bundle(dir);
     say(`ferry sandbox benchmark — ${available.detail}; policy: ${defaultPolicy.memoryBytes / 2 ** 20} MB, ${defaultPolicy.cpus} CPU; Node ${process.version} here`);
 
-    say(`\n1. startup: create → start → first frame, median of ${STARTUP_RUNS}`);
-    const dStart = await startupMedian(docker, b);
-    const lStart = await startupMedian(local, b);
-    say(`   docker ${fmt(dStart)} ms   local (child node) ${fmt(lStart)} ms   ratio ${fmt(dStart / lStart, 1)}×`);
+    say(`\n1. first frame: the run asks for a sandbox → the program's "ready" arrives, median of ${STARTUP_RUNS}`);
+    const pool = new SandboxPool(docker, { size: 1, policy: defaultPolicy, logger: createLogger('warn') });
+    try {
+      const dStart = await firstFrameMedian(docker, b);
+      const wStart = await firstFrameMedian(pool, b, refilled(pool));
+      const lStart = await firstFrameMedian(local, b);
+      say(`   cold docker ${fmt(dStart)} ms   warm docker (pool) ${fmt(wStart)} ms (goal ≤ 150 ms)   local (child node) ${fmt(lStart)} ms`);
+      say(`   warm ÷ cold ${fmt(wStart / dStart, 2)}; served warm ${pool.stats().warm} of ${STARTUP_RUNS}`);
+    } finally {
+      await pool.close();
+    }
 
+    if (process.argv.includes('--first-frame')) return;
     say(`\n2. throughput: ${fmt(ROWS)} small rows in batches of ${fmt(BATCH)}`);
     const dRows = await throughput(docker, b);
     const lRows = await throughput(local, b);
@@ -179,8 +208,13 @@ async function main(): Promise<void> {
     say(`   docker vs local ${fmt(dRows.streamMs / lRows.streamMs, 2)}×; docker vs in-process with JSON ${fmt(dRows.streamMs / json, 1)}×`);
 
     say(`\n3. the 31-row case through runMigration, median of ${CASE_RUNS}`);
-    const c = await seedCase(docker, local);
-    say(`   docker ${fmt(c.docker)} ms   local ${fmt(c.local)} ms   sandbox overhead ${fmt(c.docker - c.local)} ms (${fmt(c.docker / c.local, 2)}×)`);
+    const casePool = new SandboxPool(docker, { size: 1, policy: defaultPolicy, logger: createLogger('warn') });
+    try {
+      const c = await seedCase(docker, casePool, local);
+      say(`   cold docker ${fmt(c.docker)} ms   warm docker ${fmt(c.warm)} ms   local ${fmt(c.local)} ms   sandbox overhead cold ${fmt(c.docker - c.local)} ms, warm ${fmt(c.warm - c.local)} ms`);
+    } finally {
+      await casePool.close();
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

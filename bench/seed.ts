@@ -5,6 +5,8 @@
  * run before the five warms the image's page cache and the run store; it is not counted.
  * Prints wall and CPU time of the ferry process and the phases `ferry run` logs (FERRY_LOG_LEVEL=info,
  * src/cli/run-phases.ts). Uses dist/ (built first when stale). Prints figures; asserts nothing.
+ * `-- --cold`: the same with FERRY_SANDBOX_POOL=0 (no container started early: the reference
+ * for the overlap of the container's start with the run's other start-up work).
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,6 +14,7 @@ import { distIsFresh } from '../bin/dist-state.mjs';
 import { BIN, expectOk, median, say, startCase, type FerryResult } from './case-env.js';
 
 const RUNS = 5;
+const COLD = process.argv.includes('--cold');
 const root = join(BIN, '..', '..');
 if (!distIsFresh(root)) {
   say('dist/ is missing or older than the sources: npm run build');
@@ -34,7 +37,7 @@ try {
   expectOk(await c.ferry(['approve', plan]), 'ferry approve');
   const runs: FerryResult[] = [];
   for (let i = 0; i <= RUNS; i++) {
-    const r = expectOk(await c.ferry(['run', plan], { FERRY_LOG_LEVEL: 'info' }), 'ferry run');
+    const r = expectOk(await c.ferry(['run', plan], { FERRY_LOG_LEVEL: 'info', ...(COLD ? { FERRY_SANDBOX_POOL: '0' } : {}) }), 'ferry run');
     if (!/31 inserted/.test(r.stdout)) throw new Error(`expected 31 rows inserted:\n${r.stdout}`);
     const id = /migration (\d+) completed/.exec(r.stdout)?.[1];
     expectOk(await c.ferry(['rollback', id ?? '']), 'ferry rollback');
@@ -42,7 +45,7 @@ try {
   }
   const phases = runs.map(phasesOf);
   const ms = (n: number) => `${Math.round(n)} ms`;
-  say(`ferry run of the case study (31 rows, Docker, warm image), median of ${RUNS}:`);
+  say(`ferry run of the case study (31 rows, Docker, warm image${COLD ? ', no container started early (--cold)' : ', its container started at the beginning'}), median of ${RUNS}:`);
   say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
   say('  phases (median each; they need not add up to the median total):');
   for (const name of Object.keys(phases[0]!)) say(`    ${name.padEnd(20)} ${ms(median(phases.map((p) => p[name] ?? 0)))}`);

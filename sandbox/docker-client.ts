@@ -36,6 +36,18 @@ export interface ContainerState {
   oomKilled: boolean;
 }
 
+/** What a container was created with, as the daemon reports it (the pool checks it before handing one out). */
+export interface ContainerConfig {
+  running: boolean;
+  /** The image id (sha256:…) the container runs. */
+  imageId: string;
+  user: string;
+  env: string[];
+  cmd: string[];
+  networkDisabled: boolean;
+  hostConfig: Record<string, unknown>;
+}
+
 export interface ImageInfo {
   id: string;
   labels: Record<string, string>;
@@ -66,6 +78,7 @@ export interface DockerClient {
   killContainer(id: string): Promise<void>;
   waitContainer(id: string): Promise<{ statusCode: number }>;
   inspectContainer(id: string): Promise<ContainerState>;
+  inspectConfig(id: string): Promise<ContainerConfig>;
   removeContainer(id: string): Promise<void>;
   /** Peak memory from `docker stats` (cgroup v1 only reports max_usage); null when unknown. */
   statsPeakMemory(id: string): Promise<number | null>;
@@ -270,6 +283,19 @@ class DockerodeClient implements DockerClient {
       running: info.State.Running,
       exitCode: info.State.Running ? null : info.State.ExitCode,
       oomKilled: info.State.OOMKilled,
+    };
+  };
+
+  readonly inspectConfig = async (id: string): Promise<ContainerConfig> => {
+    const info = await this.container(id).inspect();
+    return {
+      running: info.State.Running,
+      imageId: info.Image,
+      user: info.Config.User,
+      env: info.Config.Env ?? [],
+      cmd: info.Config.Cmd ?? [],
+      networkDisabled: (info.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true,
+      hostConfig: info.HostConfig as unknown as Record<string, unknown>,
     };
   };
 

@@ -4,14 +4,16 @@
  * over a unix socket in a per-run directory bind-mounted read-only at /run/ferry; the
  * container's stdout/stderr are its log.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type ContainerSpec, type ContainerSummary, type DockerClient } from './docker-client.js';
 import { DEFAULT_SANDBOX_NODE, imageNodeVersion, resolveImage, type ResolvedImage, type SandboxNode } from './image.js';
 import { LABEL, ownerLabels, ownerState, type OwnerState } from './owner.js';
 import { dockerFields, type DockerHostConfig, type SandboxPolicy } from './policy.js';
-import { programUser, runDirAccess } from './run-dir.js';
-import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle } from './session.js';
+import { POOL_DIR_PREFIX, programUser, runDirAccess } from './run-dir.js';
+import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle, type SessionSetup } from './session.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
 const MEMORY_POLL_MS = 200;
@@ -42,9 +44,26 @@ export function containerSpecFor(
   };
 }
 
+/** The run's options as the Docker driver applies them: not root, ferry cannot hand the socket to the policy's uid, so the container runs as ferry's user. */
+export function appliedOptions(options: SandboxStartOptions): SandboxStartOptions {
+  return { ...options, policy: appliedPolicy(options.policy) };
+}
+
+/** The policy as the Docker driver applies it (the program's uid:gid; see programUser). */
+export function appliedPolicy(policy: SandboxPolicy): SandboxPolicy {
+  const user = programUser(policy);
+  return { ...policy, user: `${user.uid}:${user.gid}` };
+}
+
 /** Labels of one run: the caller's, then ferry's own (which the caller cannot override). */
 export function runLabels(runId: string, extra: Record<string, string> = {}): Record<string, string> {
   return { ...extra, ...ownerLabels(), [LABEL.run]: runId, [LABEL.managed]: 'true' };
+}
+
+/** A warm container's directory (label ferry.pool.dir), removed with it; only ever one ferry made (ferry-pool-* in the temp dir). */
+async function removePoolDir(dir: string | undefined): Promise<void> {
+  if (dir === undefined || dirname(dir) !== tmpdir() || !basename(dir).startsWith(POOL_DIR_PREFIX)) return;
+  await rm(dir, { recursive: true, force: true });
 }
 
 /** The daemon's answer when `Init: true` names a binary it cannot find. */
@@ -146,6 +165,98 @@ class MemoryWatch {
   }
 }
 
+/** How a container already started is followed: its wait, its log stream's end, its removal. */
+export interface StartedContainer {
+  id: string;
+  /** The status code Docker's wait gave, null when the daemon lost the container. */
+  waited: Promise<number | null>;
+  logsEnded: Promise<void>;
+  remove(): Promise<void>;
+}
+
+/** The session's handle on a started container: memory, exit, stop and removal (cold and warm alike). */
+export function containerHandle(docker: DockerClient, policy: SandboxPolicy, c: StartedContainer): ProgramHandle {
+  const memory = new MemoryWatch(docker, c.id);
+  memory.start();
+  const exited = (async (): Promise<ProgramExit> => {
+    let statusCode = await c.waited;
+    memory.stop();
+    await memory.sample();
+    let oomKilled = false;
+    try {
+      const state = await docker.inspectContainer(c.id);
+      oomKilled = state.oomKilled;
+      // The OOM killer acts at the limit; the last poll may have come before the climb.
+      if (oomKilled) memory.atLeast(policy.memoryBytes);
+      statusCode = state.exitCode ?? statusCode;
+    } catch {
+      // Gone: keep what wait said.
+    }
+    await Promise.race([c.logsEnded, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
+    return { exitCode: statusCode, signal: null, oomKilled };
+  })();
+  return {
+    containerId: c.id,
+    exited,
+    async terminate() {
+      // Docker sends the StopSignal (SIGTERM) to pid 1 (the init, which forwards it), then SIGKILL.
+      await docker.stopContainer(c.id, Math.max(1, Math.ceil(policy.killGraceMs / 1000)));
+    },
+    peakMemoryBytes: () => memory.value,
+    sampleMemory: () => memory.sample(),
+    async cleanup() {
+      memory.stop();
+      await c.remove();
+    },
+  };
+}
+
+/** Docker's wait as a status code, null when the container was lost (removed under us). */
+export function waitFor(docker: DockerClient, id: string): Promise<number | null> {
+  return docker.waitContainer(id).then(
+    (r) => r.statusCode,
+    () => null,
+  );
+}
+
+/**
+ * Creates a container from its spec, attaches its output, starts it. On any failure the
+ * container is removed; init-binary trouble is SANDBOX_INIT_MISSING, the rest `failure`.
+ */
+export async function createAndStart(
+  docker: DockerClient,
+  spec: ContainerSpec,
+  onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
+  failure: { create: string; init: boolean },
+): Promise<StartedContainer> {
+  let id: string;
+  try {
+    id = await docker.createContainer(spec);
+  } catch (e) {
+    throw dockerFailure('SANDBOX_CONTAINER_CREATE_FAILED', `cannot create ${failure.create} from ${spec.Image}`, e);
+  }
+  let removed: Promise<void> | null = null;
+  const remove = (): Promise<void> => {
+    removed ??= docker.removeContainer(id);
+    return removed;
+  };
+  try {
+    const { ended } = await docker.attachOutput(id, onOutput);
+    try {
+      await docker.startContainer(id);
+    } catch (e) {
+      const text = e instanceof Error ? e.message : String(e);
+      if (failure.init && INIT_MISSING.test(text)) throw initMissing('docker-init', e);
+      throw e;
+    }
+    return { id, waited: waitFor(docker, id), logsEnded: ended, remove };
+  } catch (e) {
+    await remove().catch(() => undefined);
+    if (e instanceof SandboxError) throw e;
+    throw dockerFailure('SANDBOX_CONTAINER_START_FAILED', `cannot start the sandbox container ${id.slice(0, 12)}`, e);
+  }
+}
+
 async function launchContainer(
   docker: DockerClient,
   image: string,
@@ -156,73 +267,12 @@ async function launchContainer(
   const base = containerSpecFor(options.policy, image, { bundle: runDir.bundlePath, socketDir: runDir.socketDir }, labels);
   // The run's secret goes in the container's environment (not its command line, not the record).
   const spec: ContainerSpec = { ...base, Env: [...base.Env, `FERRY_STREAM_TOKEN=${token}`] };
-  let id: string;
-  try {
-    id = await docker.createContainer(spec);
-  } catch (e) {
-    throw dockerFailure('SANDBOX_CONTAINER_CREATE_FAILED', `cannot create the sandbox container from ${image}`, e);
-  }
-  let removed: Promise<void> | null = null;
-  const remove = (): Promise<void> => {
-    removed ??= docker.removeContainer(id);
-    return removed;
-  };
-  const memory = new MemoryWatch(docker, id);
-  try {
-    const { ended: logsEnded } = await docker.attachOutput(id, (stream, chunk) => logs.write(stream, chunk));
-    try {
-      await docker.startContainer(id);
-    } catch (e) {
-      const text = e instanceof Error ? e.message : String(e);
-      if (options.policy.init && INIT_MISSING.test(text)) throw initMissing('docker-init', e);
-      throw e;
-    }
-    memory.start();
-
-    const exited = (async (): Promise<ProgramExit> => {
-      let statusCode: number | null = null;
-      try {
-        statusCode = (await docker.waitContainer(id)).statusCode;
-      } catch {
-        // The daemon lost the container (removed under us); inspect below says what it can.
-      }
-      memory.stop();
-      await memory.sample();
-      let oomKilled = false;
-      try {
-        const state = await docker.inspectContainer(id);
-        oomKilled = state.oomKilled;
-        // The OOM killer acts at the limit; the last poll may have come before the climb.
-        if (oomKilled) memory.atLeast(options.policy.memoryBytes);
-        statusCode = state.exitCode ?? statusCode;
-      } catch {
-        // Gone: keep what wait said.
-      }
-      await Promise.race([logsEnded, new Promise((r) => setTimeout(r, LOG_DRAIN_MS).unref())]);
-      return { exitCode: statusCode, signal: null, oomKilled };
-    })();
-
-    return {
-      containerId: id,
-      exited,
-      async terminate() {
-        // Docker sends the StopSignal (SIGTERM) to pid 1 (the init, which forwards it), then SIGKILL.
-        await docker.stopContainer(id, Math.max(1, Math.ceil(options.policy.killGraceMs / 1000)));
-      },
-      peakMemoryBytes: () => memory.value,
-      sampleMemory: () => memory.sample(),
-      async cleanup() {
-        memory.stop();
-        await remove();
-      },
-    };
-  } catch (e) {
-    memory.stop();
-    await remove().catch(() => undefined);
-    if (e instanceof SandboxError) throw e;
-    throw dockerFailure('SANDBOX_CONTAINER_START_FAILED', `cannot start the sandbox container ${id.slice(0, 12)}`, e);
-  }
+  const started = await createAndStart(docker, spec, (stream, chunk) => logs.write(stream, chunk), { create: 'the sandbox container', init: options.policy.init });
+  return containerHandle(docker, options.policy, started);
 }
+
+/** What a run on a container prepared elsewhere (the pool's) brings to its session. */
+export type PreparedLaunch = Pick<SessionSetup, 'launch' | 'prepareRunDir' | 'appliedPolicy'>;
 
 export interface DockerDriverOptions {
   docker?: DockerClient;
@@ -275,7 +325,8 @@ export class DockerDriver implements SandboxDriver {
     }
   }
 
-  private async image(policy: SandboxPolicy): Promise<ResolvedImage> {
+  /** The image a run with this policy gets: policy.image, else node:<major>-alpine or the offline build. */
+  async image(policy: SandboxPolicy): Promise<ResolvedImage> {
     if (policy.image === null) return resolveImage(this.docker, this.node);
     let info;
     try {
@@ -291,30 +342,58 @@ export class DockerDriver implements SandboxDriver {
     return { image: policy.image, imageId: info.id, nodeVersion: imageNodeVersion(info) };
   }
 
-  async start(options: SandboxStartOptions): Promise<SandboxSession> {
-    if (this.reapOnStart) {
-      // Once per driver: a reaping failure must not stop the run (`ferry sandbox gc` can retry).
-      this.reaped ??= this.reapOrphans().then(
-        () => undefined,
-        () => undefined,
-      );
-      await this.reaped;
-    }
-    const { image, imageId, nodeVersion } = await this.image(options.policy);
-    // Not root, ferry cannot hand the socket to the policy's uid: the container runs as ferry's user.
-    const user = programUser(options.policy);
-    const run: SandboxStartOptions = { ...options, policy: { ...options.policy, user: `${user.uid}:${user.gid}` } };
+  /** The daemon this driver talks to (the pool creates its warm containers through it). */
+  get client(): DockerClient {
+    return this.docker;
+  }
+
+  /** Once per driver, before its first container: the containers of orchestrators that are gone are removed. */
+  reapOnce(): Promise<void> {
+    if (!this.reapOnStart) return Promise.resolve();
+    // A reaping failure must not stop the run (`ferry sandbox gc` can retry).
+    this.reaped ??= this.reapOrphans().then(
+      () => undefined,
+      () => undefined,
+    );
+    return this.reaped;
+  }
+
+  /** The run's options as the driver applies them (the program's uid), the image, and the applied policy for the record. */
+  async prepare(options: SandboxStartOptions): Promise<{ run: SandboxStartOptions; image: ResolvedImage; applied: Record<string, unknown> }> {
+    const image = await this.image(options.policy);
+    const run = appliedOptions(options);
     const { Ferry, ...docker } = dockerFields(run.policy);
-    const applied: Record<string, unknown> = { Image: image, ...docker, Ferry };
+    return { run, image, applied: { Image: image.image, ...docker, Ferry } };
+  }
+
+  async start(options: SandboxStartOptions): Promise<SandboxSession> {
+    await this.reapOnce();
+    const { run, image, applied } = await this.prepare(options);
     return startSession({
       driver: 'docker',
       options: run,
-      image,
-      imageId,
-      nodeVersion,
+      image: image.image,
+      imageId: image.imageId,
+      nodeVersion: image.nodeVersion,
       appliedPolicy: applied,
       access: runDirAccess(run.policy, false),
-      launch: (ctx) => launchContainer(this.docker, image, run, ctx),
+      launch: (ctx) => launchContainer(this.docker, image.image, run, ctx),
+    });
+  }
+
+  /**
+   * A session on a container prepared ahead (sandbox/pool.ts) from `image`: the same checks,
+   * record and stream as start(), with the container's launch and run directory from `own`.
+   */
+  startOn(run: SandboxStartOptions, image: ResolvedImage, own: PreparedLaunch): Promise<SandboxSession> {
+    return startSession({
+      driver: 'docker',
+      options: run,
+      image: image.image,
+      imageId: image.imageId,
+      nodeVersion: image.nodeVersion,
+      access: runDirAccess(run.policy, false),
+      ...own,
     });
   }
 
@@ -340,6 +419,7 @@ export class DockerDriver implements SandboxDriver {
     for (const c of victims) {
       try {
         await this.docker.removeContainer(c.id);
+        await removePoolDir(c.labels[LABEL.poolDir]);
         removed.push(c);
       } catch {
         // Removed by someone else meanwhile, or the daemon refused: the next gc tries again.

@@ -5,6 +5,8 @@ import { SandboxError } from '../src/core/errors.js';
 import { DockerDriver } from './docker-driver.js';
 import { buildOfflineImage, type SandboxNode } from './image.js';
 import { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';
+import type { SandboxPolicy } from './policy.js';
+import { SandboxPool, type PoolLogger } from './pool.js';
 import type { Availability, SandboxDriver } from './types.js';
 
 export type { Availability, BatchOutcome, InputRow, OutputRow, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
@@ -70,4 +72,46 @@ export async function chooseDriver(options: ChooseDriverOptions = {}): Promise<D
   }
   if (available.ok) return { driver: docker, weaker: false, detail: available.detail };
   return weak(available.reason);
+}
+
+export { DEFAULT_POOL_IDLE_MS, SandboxPool, type PoolLogger, type PoolOptions, type PoolStats } from './pool.js';
+
+export interface EarlyStartOptions extends ChooseDriverOptions {
+  /** Warm containers to start now (a run's --parallel); 0: none. */
+  pool: number;
+  policy: SandboxPolicy;
+  idleTimeoutMs?: number;
+  logger: PoolLogger;
+}
+
+/** The sandbox chosen, and its containers started, while the caller does its other start-up work. */
+export interface EarlySandbox {
+  /** The choice (rejects as chooseDriver would); with Docker, its driver is the pool. */
+  choice(): Promise<DriverChoice>;
+  /** Removes the warm containers no run took. */
+  close(): Promise<void>;
+}
+
+/**
+ * A single run's pool: the driver chosen and `pool` containers started at once, so their
+ * start overlaps the plan's loading, the connections and the program's preparation (a CLI
+ * run has no long-lived pool). A failure to choose is kept for choice(), not thrown here.
+ */
+export function startEarly(options: EarlyStartOptions): EarlySandbox {
+  let pool: SandboxPool | null = null;
+  const chosen = chooseDriver(options).then((c): DriverChoice => {
+    if (!(c.driver instanceof DockerDriver) || options.pool <= 0) return c;
+    pool = new SandboxPool(c.driver, { size: options.pool, policy: options.policy, logger: options.logger, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
+    pool.fill();
+    return { ...c, driver: pool };
+  });
+  // Told when the caller asks for the choice; never an unhandled rejection meanwhile.
+  chosen.catch(() => undefined);
+  return {
+    choice: () => chosen,
+    close: async () => {
+      await chosen.catch(() => undefined);
+      await (pool as SandboxPool | null)?.close();
+    },
+  };
 }

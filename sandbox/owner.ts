@@ -20,6 +20,9 @@ export const LABEL = {
   ownerHost: 'ferry.owner.host',
   ownerPid: 'ferry.owner.pid',
   ownerStart: 'ferry.owner.start',
+  /** A warm container of a pool (sandbox/pool.ts): its slot, and the host directory made for it. */
+  pool: 'ferry.pool',
+  poolDir: 'ferry.pool.dir',
 } as const;
 
 function readBootId(): string {

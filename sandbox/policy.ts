@@ -70,6 +70,8 @@ export const defaultPolicy: SandboxPolicy = {
 /** Where things are inside the container; the only paths the program is given. */
 export const SANDBOX_PATHS = {
   bundle: '/sandbox/bundle.cjs',
+  /** The bundle's directory: a warm container (sandbox/warm.ts) mounts it whole and waits for the bundle to appear. */
+  programDir: '/sandbox',
   streamDir: '/run/ferry',
   stream: '/run/ferry/stream.sock',
   node: '/usr/local/bin/node',

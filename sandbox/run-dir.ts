@@ -11,7 +11,7 @@
  * user (the container's User is overridden, see programUser), and everything stays ferry's.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxError } from '../src/core/errors.js';
@@ -72,7 +72,8 @@ export function runDirAccess(policy: SandboxPolicy, viaHostPath: boolean): RunDi
   return { program: own ? null : program, viaHostPath };
 }
 
-export async function createRunDir(bundle: { path: string; sha256: string }, access: RunDirAccess = { program: null, viaHostPath: false }): Promise<RunDir> {
+/** The bundle's bytes, refused unless they hash to what the run record will name. */
+export async function readVerifiedBundle(bundle: { path: string; sha256: string }): Promise<Buffer> {
   let content: Buffer;
   try {
     content = await readFile(bundle.path);
@@ -86,6 +87,11 @@ export async function createRunDir(bundle: { path: string; sha256: string }, acc
       hint: 'rebuild the bundle or pass the hash of the file as it is now',
     });
   }
+  return content;
+}
+
+export async function createRunDir(bundle: { path: string; sha256: string }, access: RunDirAccess = { program: null, viaHostPath: false }): Promise<RunDir> {
+  await readVerifiedBundle(bundle);
   const root = await mkdtemp(join(tmpdir(), 'ferry-run-'));
   const remove = () => rm(root, { recursive: true, force: true });
   const { program } = access;
@@ -109,4 +115,57 @@ export async function createRunDir(bundle: { path: string; sha256: string }, acc
     await remove();
     throw new SandboxError('SANDBOX_RUN_DIR_FAILED', `cannot prepare the run directory ${root}`, { cause: e });
   }
+}
+
+/** Warm containers' directories (sandbox/warm.ts): `ferry-pool-*` in the temp directory, so a reaper can tell them. */
+export const POOL_DIR_PREFIX = 'ferry-pool-';
+/** Inside a warm directory: the program's directory (mounted at /sandbox) and the token file in the stream directory. */
+export const WARM_PROGRAM_DIR = 'program';
+export const TOKEN_NAME = 'token';
+
+/** A warm container's directory before any run: both mounted directories empty, each the program's alone. */
+export interface WarmDir {
+  root: string;
+  programDir: string;
+  socketDir: string;
+  remove(): Promise<void>;
+}
+
+/**
+ * The directory of a container started before its run: `program/` (mounted read-only at
+ * /sandbox) and `stream/` (read-only at /run/ferry), both 0700 and the program's uid, as a
+ * run directory's socket directory is. They stay empty until a run claims the container.
+ */
+export async function createWarmDir(access: RunDirAccess): Promise<WarmDir> {
+  const root = await mkdtemp(join(tmpdir(), POOL_DIR_PREFIX));
+  const remove = () => rm(root, { recursive: true, force: true });
+  try {
+    await chmod(root, 0o700);
+    const programDir = join(root, WARM_PROGRAM_DIR);
+    const socketDir = join(root, 'stream');
+    for (const dir of [programDir, socketDir]) {
+      await mkdir(dir, { mode: 0o700 });
+      await chmod(dir, 0o700);
+      if (access.program) await chown(dir, access.program.uid, access.program.gid);
+    }
+    return { root, programDir, socketDir, remove };
+  } catch (e) {
+    await remove();
+    throw new SandboxError('SANDBOX_RUN_DIR_FAILED', `cannot prepare the warm container directory ${root}`, { cause: e });
+  }
+}
+
+/**
+ * Puts a file in a mounted directory all at once: written beside it (in the warm directory's
+ * root, which no container sees), its mode and owner set, then renamed in. The waiting
+ * program never sees a half-written bundle or token.
+ */
+export async function placeFile(dir: WarmDir, into: string, name: string, content: Buffer | string, mode: number, owner: ProgramIdentity | null): Promise<string> {
+  const staged = join(dir.root, `${name}.staged`);
+  await writeFile(staged, content, { mode });
+  await chmod(staged, mode);
+  if (owner) await chown(staged, owner.uid, owner.gid);
+  const target = join(into, name);
+  await rename(staged, target);
+  return target;
 }

@@ -52,6 +52,8 @@ export interface ProgramHandle {
   sampleMemory(): Promise<void>;
   /** Removes what the run left (the container); safe to call more than once. */
   cleanup(): Promise<void>;
+  /** The program said ready with the run's secret (a warm container's token file is removed here). */
+  onReady?(): Promise<void>;
 }
 
 export interface LaunchContext {
@@ -73,6 +75,8 @@ export interface SessionSetup {
   /** Who may reach the run directory (runDirAccess). */
   access: RunDirAccess;
   launch(ctx: LaunchContext): Promise<ProgramHandle>;
+  /** The run directory, when the driver brings its own (a warm container's, sandbox/warm.ts); else a fresh one. */
+  prepareRunDir?: () => Promise<RunDir>;
 }
 
 type Failure = { reason: Exclude<ExitReason, 'ok'>; message: string; key?: string };
@@ -99,7 +103,7 @@ function delay(ms: number): Promise<void> {
 /** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
 export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
   checkPolicy(setup.options.policy);
-  const runDir = await createRunDir(setup.options.bundle, setup.access);
+  const runDir = setup.prepareRunDir ? await setup.prepareRunDir() : await createRunDir(setup.options.bundle, setup.access);
   const token = randomBytes(32).toString('hex');
   // Refusals before the session (and its log) exist are kept and told once it does.
   const early: string[] = [];
@@ -191,7 +195,10 @@ class StreamSession implements SandboxSession {
     void this.handle.exited.then((exit) => this.onExit(exit));
     void this.connection.then((hello) => this.onConnection(hello));
     while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
-    if (this.readyAt !== null) await this.handle.sampleMemory();
+    if (this.readyAt !== null) {
+      await this.handle.onReady?.();
+      await this.handle.sampleMemory();
+    }
   }
 
   /** A connection the socket refused: in the run's log, where the person and the record see it. */

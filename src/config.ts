@@ -19,6 +19,8 @@ import { dataApiSettings, type DataApiSettings } from './target/data-api-setting
  * | FERRY_STATEMENT_TIMEOUT_MS | statement_timeout of each write transaction       | 900000   |
  * | FERRY_LOCK_TIMEOUT_MS | lock_timeout of each write transaction                 | 30000    |
  * | FERRY_IDLE_IN_TRANSACTION_TIMEOUT_MS | idle_in_transaction_session_timeout, same | 300000 |
+ * | FERRY_SANDBOX_POOL    | warm sandbox containers `ferry serve` keeps ready (sandbox/pool.ts; `--pool`) | 1 |
+ * | FERRY_SANDBOX_POOL_IDLE_MS | a warm container nobody claims exits after this long | 600000 |
  * | PGSSLROOTCERT         | CA file for sslmode=require/verify-ca/verify-full URLs without sslrootcert (as libpq) | — |
  * | SUPABASE_URL          | the Data API to read the app-visibility section through (supabase-js) | — |
  * | SUPABASE_ANON_KEY     | reads as anon; the apikey beside SUPABASE_ACCESS_TOKEN   | —        |
@@ -37,6 +39,8 @@ export interface FerryConfig {
   logLevel: string;
   /** Who approves: FERRY_USER, else the login name. */
   user: string;
+  /** Warm containers: how many `ferry serve` keeps ready (FERRY_SANDBOX_POOL), and how long one waits unclaimed. */
+  sandboxPool: { size: number; idleTimeoutMs: number };
   /** Set LOCAL in each write transaction on the target (src/target/timeouts.ts). */
   timeouts: TransactionTimeouts;
   /** PGSSLROOTCERT: the CA file for URLs whose sslmode verifies and that name no sslrootcert. */
@@ -59,6 +63,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     sandboxNode: sandboxNodeSetting(env.FERRY_SANDBOX_NODE, 'FERRY_SANDBOX_NODE'),
     logLevel: env.FERRY_LOG_LEVEL ?? 'warn',
     user: env.FERRY_USER ?? env.USER ?? env.LOGNAME ?? 'unknown',
+    sandboxPool: {
+      size: countSetting(env.FERRY_SANDBOX_POOL, 'FERRY_SANDBOX_POOL', 1, { min: 0, max: 32, hint: 'e.g. FERRY_SANDBOX_POOL=4 (0: every run starts its container cold)' }),
+      idleTimeoutMs: countSetting(env.FERRY_SANDBOX_POOL_IDLE_MS, 'FERRY_SANDBOX_POOL_IDLE_MS', 600_000, { min: 1_000, max: 2 ** 31 - 1, hint: 'e.g. FERRY_SANDBOX_POOL_IDLE_MS=600000 (ten minutes)' }),
+    },
     timeouts: parseTimeouts(env),
     sslRootCert: env.PGSSLROOTCERT || undefined,
     dataApi: dataApiSettings({
@@ -88,6 +96,16 @@ export function sandboxNodeSetting(value: string | undefined, source: string): S
     });
   }
   return node;
+}
+
+/** A whole number setting (or `--flag`, named by `source`): unset or empty is the default. */
+export function countSetting(value: string | undefined, source: string, fallback: number, range: { min: number; max: number; hint: string }): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < range.min || n > range.max) {
+    throw new InputError('CONFIG_INVALID', `${source} must be a whole number from ${range.min} to ${range.max}, not ${JSON.stringify(value)}`, { hint: range.hint });
+  }
+  return n;
 }
 
 export function requireUrl(config: FerryConfig, role: 'source' | 'target'): string {

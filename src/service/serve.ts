@@ -8,7 +8,7 @@ import { sandboxChoiceLine } from '../present/run-events.js';
 import { RunStore } from '../store/run-store.js';
 import { queueSettings } from '../queue/settings.js';
 import { checkApiToken, resolveToken, startService, type RunningService } from './server.js';
-import { chooseDriver } from '../../sandbox/index.js';
+import { chooseDriver, DockerDriver, SandboxPool, type DriverChoice } from '../../sandbox/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import { releaseFromExitHook } from '../exit-hook.js';
 
@@ -19,6 +19,8 @@ export interface ServeOptions {
   /** FERRY_API_TOKEN, read at the edge. */
   token: string | undefined;
   allowWeakSandbox: boolean;
+  /** Warm sandbox containers kept ready (--pool; default FERRY_SANDBOX_POOL, config.sandboxPool.size); 0: every run starts cold. */
+  pool?: number;
 }
 
 export interface Served {
@@ -57,6 +59,7 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
   // The connections the CLI would open for this configuration (TLS, write limits): one path for both.
   const connection = connectionOptions(config);
   let store: RunStore | null = null;
+  let pool: SandboxPool | null = null;
   try {
     // The demo's embedded store lives in its target: no FERRY_STATE_URL, no TLS.
     store = await RunStore.open(stateUrl, options.demo ? {} : storeOptions(config));
@@ -74,31 +77,44 @@ export async function serve(config: FerryConfig, options: ServeOptions, say: Say
     }
     const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: options.demo || options.allowWeakSandbox, buildImageIfMissing: options.demo, node: config.sandboxNode });
     say(sandboxChoiceLine(choice));
-    const token = await resolveToken(store, options.token);
     const level = ['debug', 'trace'].includes(config.logLevel) ? config.logLevel : 'info';
+    pool = warmPool(choice, options.pool ?? config.sandboxPool.size, config, createLogger(level), say);
+    const token = await resolveToken(store, options.token);
     const service = await startService(
       {
         store, sourceUrl, targetUrl, tokenSha256: token.sha256, logger: createLogger(level), home: join(config.home, options.demo ? 'demo-serve' : 'serve'),
-        driver: choice.driver, policy: defaultPolicy, connection, dataApi: config.dataApi, stateUrl, queueLeaseMs: queueSettings(process.env).leaseMs,
+        driver: pool ?? choice.driver, policy: defaultPolicy, connection, dataApi: config.dataApi, stateUrl, queueLeaseMs: queueSettings(process.env).leaseMs,
       },
       { port: options.port },
     );
     const openStore = store;
     const openEmbedded = embedded;
+    const openPool = pool;
     return {
       service,
       generatedToken: token.generated,
       stop: async () => {
         await service.close();
+        await openPool?.close();
         await openStore.close();
         await openEmbedded?.stop().catch(() => undefined);
       },
     };
   } catch (e) {
+    await (pool as SandboxPool | null)?.close();
     await store?.close();
     await embedded?.stop().catch(() => undefined);
     throw e;
   }
+}
+
+/** With Docker, `size` containers started now and kept ready for runs; null with the local sandbox or a pool of 0. */
+function warmPool(choice: DriverChoice, size: number, config: FerryConfig, logger: ReturnType<typeof createLogger>, say: Say): SandboxPool | null {
+  if (!(choice.driver instanceof DockerDriver) || size <= 0) return null;
+  const pool = new SandboxPool(choice.driver, { size, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger });
+  pool.fill();
+  say(`🔥 sandbox pool: ${size} warm container(s) kept ready, each for one run (--pool, FERRY_SANDBOX_POOL)`);
+  return pool;
 }
 
 /** `ferry serve`: prints where to go (and a generated token, once), runs until a signal. */

@@ -1,7 +1,7 @@
 import { approvePlan } from '../../../agents/planning/index.js';
 import { analyzeSchemas } from '../../../agents/schema-analysis/index.js';
 import { defaultPolicy } from '../../../sandbox/policy.js';
-import { chooseDriver } from '../../../sandbox/index.js';
+import { startEarly, type EarlySandbox } from '../../../sandbox/index.js';
 import { prepareProgram, type Connections } from '../../chain.js';
 import type { FerryConfig } from '../../config.js';
 import { reviewItems } from '../../core/artifacts/migration-plan.js';
@@ -28,9 +28,9 @@ import { SUMMARIES } from './registry.js';
 type Say = CommandContext['say'];
 interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
 
-async function runSet(config: FerryConfig, o: RunOptions, say: Say): Promise<number> {
+async function runSet(config: FerryConfig, o: RunOptions, say: Say, early: EarlySandbox): Promise<number> {
   return withConnections(config, async (conn) => {
-    const choice = await chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode });
+    const choice = await early.choice();
     say(sandboxChoiceLine(choice));
     const onEvent = runEventPrinter(say);
     return withStore(config, (store) =>
@@ -56,12 +56,10 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
   return approved;
 }
 
-type DriverChoice = Awaited<ReturnType<typeof chooseDriver>>;
-
-async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases, driver: Promise<DriverChoice>): Promise<RunOutcome> {
+async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases, early: EarlySandbox): Promise<RunOutcome> {
   phases.mark('connect');
   assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
-  const choice = await driver;
+  const choice = await early.choice();
   const transforms = await approvedTransforms({ planPath: loaded.paths.plan, plan, store, say });
   const program = await prepareProgram({
     plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, pins: storeBundlePins(store), ...(transforms ? { transforms } : {}),
@@ -164,25 +162,28 @@ validates each table once at the end, exits with the run's result; --detach retu
     const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
     const config = withUrls(loadConfig(), v);
     const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
-    if (await isPlanSetFile(o.ref)) return runSet(config, o, say);
-    const loaded = await loadPlanWithAnalysis(o.ref, config);
-    const plan = await approvedPlan(config, loaded, o, say);
-    // One run store connection for the whole run. Before any work: the store holds an approval
-    // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
-    const recorded = await withStore(config, async (store) => {
-      const approved = store.approvedHash(plan);
-      // The sandbox is looked for while the databases answer: dockerode's load (CPU, after this
-      // tick, once the query is on the wire) and Docker's API overlap the round trips.
-      const driver = new Promise<void>((next) => setImmediate(next)).then(() => chooseDriver({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode }));
-      driver.catch(() => undefined); // awaited in runOne, after the checks that come first
-      await approved;
-      phases.mark('loadPlan');
-      return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, driver));
-    });
-    // Validation and the run's record, after the stream: the rest of executeRun.
-    phases.mark('validate');
-    // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
-    if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
-    return reportOutcome(recorded, say);
+    // The sandbox chosen and its containers (one per --parallel range) started now, while the
+    // plan loads, the connections open and the program is prepared: off the critical path.
+    // FERRY_SANDBOX_POOL=0 turns warm containers off here too (each range then starts cold).
+    const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: createLogger(config.logLevel) });
+    try {
+      if (await isPlanSetFile(o.ref)) return await runSet(config, o, say, early);
+      const loaded = await loadPlanWithAnalysis(o.ref, config);
+      const plan = await approvedPlan(config, loaded, o, say);
+      // One run store connection for the whole run. Before any work: the store holds an approval
+      // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+      const recorded = await withStore(config, async (store) => {
+        await store.approvedHash(plan);
+        phases.mark('loadPlan');
+        return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, early));
+      });
+      // Validation and the run's record, after the stream: the rest of executeRun.
+      phases.mark('validate');
+      // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
+      if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
+      return reportOutcome(recorded, say);
+    } finally {
+      await early.close();
+    }
   },
 });
