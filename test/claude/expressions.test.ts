@@ -7,7 +7,7 @@ import { applyOverrides, approvePlan } from '../../agents/planning/index.js';
 import { COLUMNS_TOOL, INTENT_TOOL, MAX_REPAIRS } from '../../agents/planning/claude/index.js';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { approveCmd, overridesFrom } from '../../src/cli/commands/approve.js';
-import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
+import { readingItems, reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { openConnections, prepareProgram, targetTableOf, type Connections } from '../../src/chain.js';
 import { describeToPlanWithClaude } from '../../src/chain-claude.js';
 import { createPlanProbe } from '../../src/db/plan-probe.js';
@@ -21,6 +21,7 @@ import { dockerDriverForTests } from '../setup/docker.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 import { startFakeAnthropic, toolUse, type FakeAnthropic, type Reply } from './fake-anthropic.js';
+import { readingAcks } from './reading-acks.js';
 
 /**
  * Claude proposing column expressions (issue 14) on a schema unlike the case study: legacy
@@ -67,7 +68,20 @@ CREATE TABLE postings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), emp_ref in
 const DESCRIPTION = "move the personnel into people: full name from first and last, joined on the day they started, mail lower-cased, and their office's city";
 const FULL_NAME = "trim(first_nm) || ' ' || trim(last_nm)";
 
-const intent = () => toolUse(INTENT_TOOL, { source: { table: 'personnel' }, target: { table: 'people' }, filters: [], rationale: 'every row of personnel into people' });
+type Span = { text: string; reads_as: Record<string, unknown> };
+/** The model's reading of DESCRIPTION (step 1, read_description): every word in a span, in order. */
+const SPANS: Span[] = [
+  { text: 'move the', reads_as: { kind: 'filler' } },
+  { text: 'personnel', reads_as: { kind: 'source_table', table: 'personnel' } },
+  { text: 'into', reads_as: { kind: 'filler' } },
+  { text: 'people', reads_as: { kind: 'target_table', table: 'people' } },
+  { text: 'full name from first and last', reads_as: { kind: 'derivation', column: 'full_name', expression: FULL_NAME } },
+  { text: 'joined on the day they started', reads_as: { kind: 'derivation', column: 'joined_on', expression: 'started_at::date' } },
+  { text: 'mail lower-cased', reads_as: { kind: 'derivation', column: 'email', expression: 'lower(trim(mail))' } },
+  { text: "and their office's city", reads_as: { kind: 'derivation', column: 'city', expression: 'offices.city_name' } },
+];
+const intent = (spans: Span[] = SPANS, target = 'people') =>
+  toolUse(INTENT_TOOL, { source: { table: 'personnel' }, target: { table: target }, spans, rationale: `every row of personnel into ${target}, its columns as the words say` });
 
 type Origin = Record<string, unknown>;
 const answer = (over: Record<string, Origin | null> = {}) => {
@@ -149,11 +163,16 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
     expect(draft.columns.some((c) => c.origin.kind === 'transform')).toBe(false);
     expect(draft.source.columns).toEqual(expect.arrayContaining(['emp_no', 'first_nm', 'last_nm', 'started_at', 'left_at', 'mail', 'office_code']));
     expect((draft.notCarried ?? []).map((n) => n.column)).not.toContain('first_nm');
-    expect(reviewItems(draft)).toEqual([]);
+    // What is left to decide is the reading's alone (issue 15): no column needs review, and a
+    // derivation the column already carries as that expression is not asked about a second time.
+    expect(reviewItems(draft)).toEqual(readingItems(draft));
+    expect(readingItems(draft).filter((i) => /the description says/.test(i))).toEqual([]);
     expect(renderPlan(draft)).toContain(`  full_name = ${FULL_NAME}\n      reads first_nm, last_nm\n`);
     expect(renderPlan(draft)).toContain('  city = offices.city_name\n      reads offices.city_name through office_code → public.offices\n');
 
-    const approved = approvePlan(draft, 'reviewer');
+    const acked = await applyOverrides(draft, { ack: readingAcks(draft) }, 'reviewer', createPlanProbe(conn.source, conn.target), new Date(), undefined, analysis);
+    expect(reviewItems(acked)).toEqual([]);
+    const approved = approvePlan(acked, 'reviewer');
     const work = await mkdtemp(join(tmpdir(), 'ferry-claude-expr-'));
     const store = await RunStore.open(pair.target.url);
     try {
@@ -192,7 +211,7 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
     expect(feedback).toMatch(/^Rejected: an expression is outside the column language/);
     expect(column(p, 'full_name')).toMatchObject({ status: 'mapped', origin: { kind: 'expression', text: FULL_NAME } });
     expect(fake!.requests).toHaveLength(3);
-    expect(reviewItems(p)).toEqual([]);
+    expect(reviewItems(p)).toEqual(readingItems(p));
   });
 
   it(`after ${MAX_REPAIRS} repairs a still-refused expression becomes a review item quoting it and the refusal; the rest of the answer stands`, async () => {
@@ -210,9 +229,13 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
     expect(p.risk.reasons.join('\n')).toMatch(/full_name: .*expression first_nm \+ 1 was still refused after 2 repair turns/);
     expect(column(p, 'joined_on')).toMatchObject({ status: 'mapped', origin: { kind: 'expression', text: 'started_at::date' } });
     expect(() => approvePlan(p, 'reviewer')).toThrow(/decision\(s\) a person must make/);
-    // A person settles it with an expression of their own.
+    // The reading's full_name derivation is not what the plan carries (the column is refused): it still waits for a person.
+    expect(readingItems(p).filter((i) => i.startsWith('full_name: the description says'))).toHaveLength(1);
+    expect(readingItems(p).filter((i) => i.startsWith('joined_on: the description says'))).toEqual([]);
+    // A person settles it with an expression of their own; that settles the derivation too.
     const fixed = await applyOverrides(p, { column: [{ target: 'full_name', origin: FULL_NAME }] }, 'reviewer', createPlanProbe(conn.source, conn.target), new Date(), undefined, analysis);
-    expect(reviewItems(fixed)).toEqual([]);
+    expect(reviewItems(fixed)).toEqual(readingItems(fixed));
+    expect(readingItems(fixed).filter((i) => i.startsWith('full_name:'))).toEqual([]);
   });
 
   it('a model expression that disagrees with the rules’ expression goes to review with both, each a command ferry approve accepts', async () => {
@@ -230,12 +253,19 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
       const { values } = parseCommandArgs(approveCmd, words.slice(2));
       const next = await applyOverrides(p, overridesFrom(values), 'reviewer', probe, new Date(), undefined, analysis);
       expect(column(next, 'left_on')).toMatchObject({ status: 'overridden', origin: { kind: 'expression', text: i === 0 ? mine : 'left_at::date' } });
-      expect(reviewItems(next)).toEqual([]);
+      expect(reviewItems(next)).toEqual(readingItems(next));
     }
   });
 
   it('an enum column fed by the model’s expression maps that expression’s distinct values: the rules decide, the model’s values are suggestions or agreement', async () => {
-    const postings = toolUse(INTENT_TOOL, { source: { table: 'personnel' }, target: { table: 'postings' }, filters: [], rationale: 'every row of personnel into postings' });
+    const postings = intent(
+      [
+        { text: 'personnel', reads_as: { kind: 'source_table', table: 'personnel' } },
+        { text: 'into people', reads_as: { kind: 'unread', why: 'the people are posted: each person becomes a posting' } },
+        { text: "their office's city", reads_as: { kind: 'unread', why: "the office's city decides the site, by a value map" } },
+      ],
+      'postings',
+    );
     const columns = toolUse(COLUMNS_TOOL, {
       columns: [
         { target: 'site', origin: { kind: 'expression', text: 'offices.city_name' }, why: "the office's city decides the site" },

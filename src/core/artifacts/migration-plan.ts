@@ -5,7 +5,7 @@ import { contentHash } from './hash.js';
 import { FilterCondition, type SchemaAnalysis } from './schema-analysis.js';
 import { escapeValueGlob } from '../glob.js';
 import { DescriptionReading, readingReviewSpans } from './description-reading.js';
-import { ReadingComparison } from './reading-comparison.js';
+import { exprKey, ReadingComparison } from './reading-comparison.js';
 
 const JsonScalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -359,9 +359,13 @@ export function shellText(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) || /["$`\\!]/.test(text) ? shellWord(text) : `"${text}"`;
 }
 
+/** The column is already the derivation's expression, taken without review: one decision (the column's), not two. */
+const carries = (c: ColumnMapping, expression: string) => c.status === 'mapped' && c.origin.kind === 'expression' && exprKey(c.origin.text) === exprKey(expression);
+
 /**
  * The description's words the plan does not act on yet: unread words (quoted, with why) and
- * derivations waiting for --column. A derivation is resolved once its column is overridden.
+ * derivations waiting for --column. A derivation is resolved once its column is overridden, or
+ * when the column already is that expression (mapped without review).
  */
 export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
   const r = plan.reading;
@@ -375,7 +379,7 @@ export function readingDecisions(plan: MigrationPlan): ReviewDecision[] {
     // Unread words inside a disagreement are asked about once, there, with both readings.
     if (b.kind === 'unread' && disputed.some((d) => d.start <= span.start && span.end <= d.end)) continue;
     if (b.kind === 'derivation') {
-      if (plan.columns.some((c) => c.target === b.column && c.status === 'overridden')) continue;
+      if (plan.columns.some((c) => c.target === b.column && (c.status === 'overridden' || carries(c, b.expression)))) continue;
       items.push({
         about: `${b.column}: the description says "${span.text}" (words #${n}), read as ${b.column} = ${b.expression}`,
         commands: [approveCmd(`--column ${shellWord(b.column)}=${shellText(b.expression)}`), approveCmd(`--ack ${n}`) + ' (to keep the planned origin)'],

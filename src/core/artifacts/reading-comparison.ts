@@ -38,7 +38,7 @@ function conditionKey(c: FilterCondition): string {
 }
 
 /** Column-language text compared without its spacing or keyword case (string literals kept as written). */
-const exprKey = (text: string) =>
+export const exprKey = (text: string) =>
   text
     .split(/('(?:[^']|'')*')/)
     .map((part, i) => (i % 2 ? part : part.replace(/\s+/g, '').toLowerCase()))
