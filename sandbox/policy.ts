@@ -19,7 +19,12 @@ export interface SandboxPolicy {
   pidsLimit: number;
   /** Open file descriptors per process (RLIMIT_NOFILE, soft = hard). */
   nofileLimit: number;
-  /** Whole session, from the start of the program; then SIGTERM, then SIGKILL after killGraceMs. */
+  /**
+   * How long the program may keep ferry waiting: to say ready, to answer a batch (from the
+   * batch, or the previous reply while others are outstanding), to exit once told to end.
+   * Time ferry spends on its own side (writing a slow target) does not count, so a long run
+   * is not cut for its length. Then SIGTERM, then SIGKILL after killGraceMs.
+   */
   timeoutMs: number;
   /** Time between SIGTERM and SIGKILL when the program is stopped. */
   killGraceMs: number;

@@ -190,11 +190,11 @@ class StreamSession implements SandboxSession {
 
   async begin(): Promise<void> {
     this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs, token: this.token });
-    this.timer = setTimeout(() => this.onTimeout(), this.policy.timeoutMs);
-    this.timer.unref();
+    this.arm();
     void this.handle.exited.then((exit) => this.onExit(exit));
     void this.connection.then((hello) => this.onConnection(hello));
     while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
+    if (!this.owesWork()) this.disarm();
     if (this.readyAt !== null) {
       await this.handle.onReady?.();
       await this.handle.sampleMemory();
@@ -265,6 +265,10 @@ class StreamSession implements SandboxSession {
   private onReply(p: Pending, outcome: BatchOutcome): void {
     if (!p.settled) {
       p.settled = true;
+      if (this.exit === null) {
+        if (this.owesWork()) this.arm();
+        else this.disarm();
+      }
       if (outcome.status === 'ok') {
         this.batches += 1;
         this.rowsIn += p.rows;
@@ -309,10 +313,32 @@ class StreamSession implements SandboxSession {
     return this.terminating;
   }
 
+  /**
+   * The timeout runs only while the program owes ferry something: its "ready", the reply to a
+   * batch (restarted by each reply while others are outstanding), or its exit once told to
+   * end. While ferry itself is busy (writing the previous batch into a slow target) the
+   * program owes nothing and no time counts: a long run is never cut for being long, only a
+   * program that stops answering.
+   */
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.onTimeout(), this.policy.timeoutMs);
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private owesWork(): boolean {
+    return this.readyAt === null || this.ended || this.pending.some((p) => !p.settled);
+  }
+
   private onTimeout(): void {
     if (this.exit) return;
     this.timedOut = true;
-    this.fail({ reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` });
+    this.fail({ reason: 'timeout', message: `the program kept ferry waiting and did not finish within ${this.policy.timeoutMs} ms` });
   }
 
   private onExit(exit: ProgramExit): void {
@@ -330,7 +356,7 @@ class StreamSession implements SandboxSession {
   private classifyExit(exit: ProgramExit): { reason: 'ok'; message: string } | Failure {
     const code = exit.exitCode;
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${code}`;
-    if (this.timedOut) return { reason: 'timeout', message: `the program did not finish within ${this.policy.timeoutMs} ms` };
+    if (this.timedOut) return { reason: 'timeout', message: `the program kept ferry waiting and did not finish within ${this.policy.timeoutMs} ms` };
     const peak = this.handle?.peakMemoryBytes() ?? null;
     const heapOom = this.logs.contains(/JavaScript heap out of memory|Reached heap limit/);
     const atLimit = peak !== null && peak >= this.policy.memoryBytes * 0.95;
@@ -380,6 +406,7 @@ class StreamSession implements SandboxSession {
     } catch (e) {
       throw new SandboxError('SANDBOX_UNENCODABLE_ROW', `batch ${batch} cannot be encoded for the row stream: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     }
+    if (!this.owesWork() && this.exit === null) this.arm();
     const answered = new Promise<BatchOutcome>((resolve) => this.pending.push({ batch, keys, rows: rows.length, settled: false, resolve }));
     // Head and body written in one turn, so batches sent by concurrent calls never interleave.
     this.socket?.write(frame.head);
@@ -415,6 +442,7 @@ class StreamSession implements SandboxSession {
     const healthy = this.exit === null && (this.failure === null || this.failure.reason === 'error');
     if (healthy && this.socket) {
       this.ended = true;
+      this.arm();
       await this.send(encodeFrame({ v: 1, t: 'end' }));
       while (!this.doneSeen && this.exit === null && (this.failure === null || this.failure.reason === 'error')) await this.next();
       if (this.exit === null) {

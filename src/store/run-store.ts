@@ -526,7 +526,8 @@ export class RunStore {
    * migration id is kept when the run ends, and in its first event while it runs), with the
    * plan it ran as the store keeps it. Null when no recorded run wrote it. Migration ids are
    * per target, so one store serving several targets holds a migration 1 for each: only a
-   * run whose first event names this target counts. Runs recorded before targets were
+   * run whose started event for this migration (a queued run has one per range) names this
+   * target counts. Runs recorded before targets were
    * named (no targetId in their event) still count, after any run that names this target.
    */
   async migrationRecord(migrationId: number, targetId?: string): Promise<{ runId: number; planHash: string; plan: MigrationPlan } | null> {
@@ -534,10 +535,12 @@ export class RunStore {
       `SELECT r.id, r.plan_hash, a.body
          FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
          LEFT JOIN LATERAL (
-           SELECT e.event FROM ferry.run_events e WHERE e.run_id = r.id AND e.event->>'type' = 'started' ORDER BY e.seq LIMIT 1
+           SELECT e.event FROM ferry.run_events e
+            WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::text
+            ORDER BY e.seq LIMIT 1
          ) s ON true
         WHERE r.mode = 'run'
-          AND (r.migration_id = $1 OR s.event->>'migrationId' = $1::text)
+          AND (r.migration_id = $1 OR s.event IS NOT NULL)
           AND ($2::text IS NULL OR s.event->>'targetId' IS NULL OR s.event->>'targetId' = $2::text)
         ORDER BY (s.event->>'targetId' IS NOT DISTINCT FROM $2::text) DESC, r.id
         LIMIT 1`,

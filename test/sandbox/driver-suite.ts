@@ -162,6 +162,19 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     expect(await options.leftovers(id)).toEqual([]);
   });
 
+  it('counts the timeout only while the program owes an answer: a run longer than it, waiting on ferry between batches, completes', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('upper'), 'patient', { timeoutMs: 1_500 });
+    // ferry busy on its own side (a slow target) for longer than the timeout, twice.
+    for (const b of [1, 2, 3]) {
+      expect(await session.transform(b, [{ k: `k${b}`, r: { id: b, name: `crew ${b}` } }])).toEqual({ status: 'ok', rows: [{ k: `k${b}`, r: { id: b, name: `CREW ${b}` } }] });
+      if (b < 3) await new Promise((r) => setTimeout(r, 2_200));
+    }
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'ok', batches: 3 });
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
   it('reports a program that runs out of memory as oom', async () => {
     const driver = makeDriver();
     const memory = 96 * 1024 * 1024;
