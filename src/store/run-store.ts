@@ -536,11 +536,11 @@ export class RunStore {
          FROM ferry.runs r JOIN ferry.artifacts a ON a.hash = r.plan_hash
          LEFT JOIN LATERAL (
            SELECT e.event FROM ferry.run_events e
-            WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::text
+            WHERE e.run_id = r.id AND e.event->>'type' = 'started' AND e.event->>'migrationId' = $1::bigint::text
             ORDER BY e.seq LIMIT 1
          ) s ON true
         WHERE r.mode = 'run'
-          AND (r.migration_id = $1 OR s.event IS NOT NULL)
+          AND (r.migration_id = $1::bigint OR s.event IS NOT NULL)
           AND ($2::text IS NULL OR s.event->>'targetId' IS NULL OR s.event->>'targetId' = $2::text)
         ORDER BY (s.event->>'targetId' IS NOT DISTINCT FROM $2::text) DESC, r.id
         LIMIT 1`,
