@@ -26,6 +26,7 @@ const UNIT_TESTS = [
   'test/filters/glob-and-filter-sql.test.ts',
   'test/cli/registry.test.ts',
   'test/cli/dist-state.test.ts',
+  'test/descriptions/tokens.test.ts',
 ];
 
 const shared = {

@@ -12,7 +12,7 @@ export interface Token {
   kind: TokenKind;
 }
 
-const TOKEN = /'(?:[^']|'')*'|"[^"]*"|\d+(?:\.\d+)?(?![\p{L}_])|[\p{L}_][\p{L}\p{N}_$]*(?:[.-][\p{L}\p{N}_$]+)*(?:'t(?!\p{L}))?|->|=>|→|<>|!=|<=|>=|\|\||[=<>]|[(),;.?!:]|\S/gu;
+const TOKEN = /'(?:[^']|'')*'|"[^"]*"|\d+(?:\.\d+)?(?![\p{L}_])|[\p{L}_][\p{L}\p{N}_$]*(?:[.-][\p{L}\p{N}_$]+)*(?:['’][ts](?!\p{L}))?|->|=>|→|<>|!=|<=|>=|\|\||[=<>]|[(),;.?!:]|\S/gu;
 
 export function tokenize(text: string): Token[] {
   const out: Token[] = [];
@@ -21,14 +21,18 @@ export function tokenize(text: string): Token[] {
     const start = m.index;
     let kind: TokenKind;
     let value = raw;
-    if (raw.startsWith("'") || raw.startsWith('"')) {
+    if (raw.length >= 2 && (raw.startsWith("'") || raw.startsWith('"'))) {
       kind = 'string';
       value = raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw.slice(1, -1);
     } else if (/^\d/.test(raw)) kind = 'number';
-    else if (/^[\p{L}_]/u.test(raw)) kind = 'word';
+    else if (/^[\p{L}_]/u.test(raw)) {
+      kind = 'word';
+      // A possessive is its word ("the office's city" names office); "don't" stays whole.
+      if (/['’]s$/u.test(raw)) value = raw.slice(0, -2);
+    }
     else if (/^[(),;.?!:]$/.test(raw)) kind = 'punct';
     else kind = 'op';
-    out.push({ text: raw, lower: kind === 'string' ? value.toLowerCase() : raw.toLowerCase(), value, start, end: start + raw.length, kind });
+    out.push({ text: raw, lower: kind === 'string' || kind === 'word' ? value.toLowerCase() : raw.toLowerCase(), value, start, end: start + raw.length, kind });
   }
   return out;
 }
