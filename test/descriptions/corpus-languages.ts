@@ -1,4 +1,5 @@
-import type { CorpusCase, Expected, ExpectedReading, ExpectedRefusal } from './corpus.js';
+import type { CorpusCase, Expected } from './corpus.js';
+import { APP, CUS, DOC, EMP, INV, many, one, PAT, refuse, ROLES, tag, TRK } from './expect.js';
 import type { CorpusSchema } from './schemas.js';
 
 /**
@@ -11,16 +12,6 @@ import type { CorpusSchema } from './schemas.js';
  * Same conventions as corpus.ts (normalized predicates, dates against EVAL_NOW = 2026-06-15).
  */
 
-const one = (source: string, target: string, filter = '', extra: { derive?: Record<string, string>; map?: Record<string, string> } = {}): ExpectedReading => ({
-  kind: 'reading',
-  tables: [[source, target]],
-  filter,
-  ...extra,
-});
-const many = (...tables: Array<[string, string]>): ExpectedReading => ({ kind: 'reading', tables, filter: '' });
-const refuse = (why: string, ...says: string[]): ExpectedRefusal => ({ kind: 'refuse', why, says });
-
-const ROLES = (filter = '', extra = {}) => one('dispatch_role', 'technician_roles', filter, extra);
 const USERS = (filter = '') => one('dispatch_user', 'profiles', filter);
 const USERS_THEN_ROLES = many(['dispatch_user', 'profiles'], ['dispatch_role', 'technician_roles']);
 
@@ -62,10 +53,6 @@ const CASE: Array<[string, Expected]> = [
   ['Move the roles in groups 11 & 12 from dispatch_role into technician_roles', ROLES('group_id IN (11, 12)')],
 ];
 
-const EMP = (filter = '', extra = {}) => one('employee', 'staff_members', filter, extra);
-const CUS = (filter = '') => one('customer', 'customers', filter);
-const TRK = (filter = '', extra = {}) => one('track', 'tracks', filter, extra);
-const INV = (filter = '') => one('invoice', 'invoices', filter);
 const EMP_THEN_CUS = many(['employee', 'staff_members'], ['customer', 'customers']);
 const CUS_AND_INV = many(['customer', 'customers'], ['invoice', 'invoices']);
 
@@ -107,9 +94,6 @@ const MUSIC: Array<[string, Expected]> = [
   ['Move tracks excluding genres 1 and 3', TRK('genre_id NOT IN (1, 3)')],
 ];
 
-const PAT = (filter = '', extra = {}) => one('patient', 'patients', filter, extra);
-const APP = (filter = '') => one('appointment', 'visits', filter);
-const DOC = (filter = '', extra = {}) => one('doctor', 'physicians', filter, extra);
 const SITES_THEN_DOCTORS = many(['site', 'locations'], ['doctor', 'physicians']);
 
 const CLINIC: Array<[string, Expected]> = [
@@ -247,7 +231,6 @@ const HELD_OUT: Array<[CorpusSchema, string, Expected]> = [
   ['clinic', 'Migra patient a patients, nacidos antes del 2000', PAT("birth_date < '2000-01-01'")],
 ];
 
-const tag = (schema: CorpusSchema, list: Array<[string, Expected]>): CorpusCase[] => list.map(([text, expected]) => ({ schema, text, expected }));
 
 export const LANGUAGE_CORPUS: CorpusCase[] = [
   ...tag('case', CASE),

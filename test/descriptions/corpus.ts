@@ -1,4 +1,5 @@
 import { LANGUAGE_CORPUS } from './corpus-languages.js';
+import { APP, CUS, DOC, EMP, INV, many, one, PAT, refuse, ROLES, tag, TRK } from './expect.js';
 import type { CorpusSchema } from './schemas.js';
 
 /**
@@ -34,16 +35,6 @@ export interface CorpusCase {
   expected: Expected;
 }
 
-const one = (source: string, target: string, filter = '', extra: { derive?: Record<string, string>; map?: Record<string, string> } = {}): ExpectedReading => ({
-  kind: 'reading',
-  tables: [[source, target]],
-  filter,
-  ...extra,
-});
-const many = (...tables: Array<[string, string]>): ExpectedReading => ({ kind: 'reading', tables, filter: '' });
-const refuse = (why: string, ...says: string[]): ExpectedRefusal => ({ kind: 'refuse', why, says });
-
-const ROLES = (filter = '', extra = {}) => one('dispatch_role', 'technician_roles', filter, extra);
 const G11 = 'group_id = 11';
 
 const CASE: Array<[string, Expected]> = [
@@ -130,10 +121,6 @@ const CASE: Array<[string, Expected]> = [
   ['Migrate the open dispatch jobs into technician_roles', refuse('"open" is a status value, not read', 'open')],
 ];
 
-const EMP = (filter = '', extra = {}) => one('employee', 'staff_members', filter, extra);
-const CUS = (filter = '', extra = {}) => one('customer', 'customers', filter, extra);
-const TRK = (filter = '', extra = {}) => one('track', 'tracks', filter, extra);
-const INV = (filter = '', extra = {}) => one('invoice', 'invoices', filter, extra);
 const FULL = { full_name: "first_name || ' ' || last_name" };
 
 const MUSIC: Array<[string, Expected]> = [
@@ -251,9 +238,6 @@ const MUSIC: Array<[string, Expected]> = [
   ['Move the employees into staff_members, the manager from reports_to', refuse('a derivation through a reference the rules do not read', 'manager')],
 ];
 
-const PAT = (filter = '', extra = {}) => one('patient', 'patients', filter, extra);
-const APP = (filter = '', extra = {}) => one('appointment', 'visits', filter, extra);
-const DOC = (filter = '', extra = {}) => one('doctor', 'physicians', filter, extra);
 
 const CLINIC: Array<[string, Expected]> = [
   ['Move the patients', PAT()],
@@ -340,6 +324,5 @@ const CLINIC: Array<[string, Expected]> = [
   ['Move the appointments of 2024 into visits', refuse('"of 2024" is not read as a date range', '2024')],
 ];
 
-const tag = (schema: CorpusSchema, list: Array<[string, Expected]>): CorpusCase[] => list.map(([text, expected]) => ({ schema, text, expected }));
 
 export const CORPUS: CorpusCase[] = [...tag('case', CASE), ...tag('music', MUSIC), ...tag('clinic', CLINIC), ...LANGUAGE_CORPUS];
