@@ -66,7 +66,8 @@ CREATE TABLE postings (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), emp_ref in
 `;
 
 const DESCRIPTION = "move the personnel into people: full name from first and last, joined on the day they started, mail lower-cased, and their office's city";
-const FULL_NAME = "trim(first_nm) || ' ' || trim(last_nm)";
+// The form the whole-name rule proposes too (no part is nullable): the model agrees with it.
+const FULL_NAME = "first_nm || ' ' || last_nm";
 
 type Span = { text: string; reads_as: Record<string, unknown> };
 /** The model's reading of DESCRIPTION (step 1, read_description): every word in a span, in order. */
@@ -182,9 +183,9 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
       expect(run.status).toBe('completed');
       const rows = (await pair.sql('target', 'SELECT legacy_emp, full_name, joined_on::text AS joined_on, left_on::text AS left_on, email, city FROM people ORDER BY legacy_emp')).rows;
       expect(rows).toEqual([
-        { legacy_emp: 1, full_name: 'Ada Lovelace', joined_on: '1843-07-05', left_on: '1852-11-27', email: 'ada@example.com', city: 'Berlin' },
+        { legacy_emp: 1, full_name: '  Ada  Lovelace', joined_on: '1843-07-05', left_on: '1852-11-27', email: 'ada@example.com', city: 'Berlin' },
         { legacy_emp: 2, full_name: 'Zoë Brontë', joined_on: '1999-12-31', left_on: null, email: null, city: 'Madrid' },
-        { legacy_emp: 3, full_name: '𝒜lex de la Cruz', joined_on: '2020-02-29', left_on: null, email: 'alex@x.org', city: null },
+        { legacy_emp: 3, full_name: '𝒜lex   de la Cruz', joined_on: '2020-02-29', left_on: null, email: 'alex@x.org', city: null },
         { legacy_emp: 4, full_name: "O'Brien Pat", joined_on: '1970-01-01', left_on: null, email: '', city: 'Berlin' },
       ]);
       expect(report?.status, JSON.stringify(report?.checks.filter((c) => c.status === 'fail'))).toBe('passed');
@@ -220,7 +221,8 @@ describe('Claude proposes column expressions: checked by ferry, repaired, settle
     expect(fake!.requests).toHaveLength(2 + MAX_REPAIRS);
     expect(feedbackOf(fake!, 3)).toMatch(/"md5\(first_nm\)" is refused \(EXPR_UNSUPPORTED\): .*md5/);
     const full = column(p, 'full_name');
-    expect(full).toMatchObject({ status: 'needs_review', confidence: 0, origin: { kind: 'default' } });
+    // The rules' own proposal (the whole-name rule) stays pre-filled beside the refusal.
+    expect(full).toMatchObject({ status: 'needs_review', confidence: 0, origin: { kind: 'expression', text: FULL_NAME } });
     expect(full.reason).toContain('Claude (claude-sonnet-5-5) proposed full_name = first_nm + 1 (the description asks for full_name), which ferry refuses:');
     expect(full.reason).toMatch(/\[EXPR_TYPE\]/);
     const item = reviewItems(p).find((i) => i.startsWith('full_name:'))!;

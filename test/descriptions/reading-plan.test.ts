@@ -41,7 +41,11 @@ describe('a description read word by word, on the plan', () => {
     expect(reading.hash).toBe(readingHash(reading.artifact));
     expect(reading.artifact.tables).toEqual([{ source: 'public.employee', target: 'public.staff_members' }]);
     const items = readingItems(plan);
-    expect(items.some((i) => i.includes(`--column full_name="first_name || ' ' || last_name"`))).toBe(true);
+    // The derivation the words ask for is the one the whole-name rule proposes: the column
+    // carries it, mapped, and no second decision asks for it again.
+    expect(reading.artifact.spans.some((s) => s.binding.kind === 'derivation' && s.text.includes('full name from first and last name'))).toBe(true);
+    expect(plan.columns.find((c) => c.target === 'full_name')).toMatchObject({ status: 'mapped', origin: { kind: 'expression', text: "first_name || ' ' || last_name" } });
+    expect(items.some((i) => i.includes('--column full_name='))).toBe(false);
     const unread = reading.artifact.spans.findIndex((s) => s.binding.kind === 'unread');
     expect(reading.artifact.spans[unread]!.text).toBe('and keep their titles');
     expect(items.some((i) => i.includes('"and keep their titles"') && i.includes(`--ack ${unread + 1}`))).toBe(true);
