@@ -40,7 +40,7 @@ describe('model-written functions are part of what a person approves', () => {
     target = await createTestDatabase('pin_target');
     await sql(legacy.url, `CREATE TABLE employees (id serial PRIMARY KEY, first_name varchar(50) NOT NULL, last_name varchar(50) NOT NULL, email text, manager_id integer REFERENCES employees(id));
       INSERT INTO employees (first_name, last_name, email, manager_id) VALUES ('Zoë', 'd''Arc', NULL, NULL), (E'Tab\\tbed', '  Spaced ', 'x@example.org', 1)`);
-    await sql(target.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
+    await sql(target.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), badge_line text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
     home = await mkdtemp(join(tmpdir(), 'ferry-pin-'));
     env = cliEnv({ sourceUrl: legacy.url, targetUrl: target.url }, home, 'reviewer-olu', { FERRY_SANDBOX: 'local' });
     planPath = join(home, 'staff.json');
@@ -78,25 +78,25 @@ describe('model-written functions are part of what a person approves', () => {
     const pins = (await sql(target.url, `SELECT transform_hashes FROM ferry.plan_versions WHERE plan_id = '${plan.id}' AND revision = ${plan.revision} AND status = 'approved'`)).rows[0]
       ?.transform_hashes as Record<string, string>;
     const bodies = (JSON.parse(approvedFunctions) as { bodies: Record<string, string> }).bodies;
-    expect(Object.keys(bodies)).toEqual(['full_name']);
-    expect(pins).toEqual({ full_name: sha256(bodies.full_name!) });
+    expect(Object.keys(bodies)).toEqual(['badge_line']);
+    expect(pins).toEqual({ badge_line: sha256(bodies.badge_line!) });
   });
 
   it('refuses an edited function body (TRANSFORMS_TAMPERED) and writes nothing', async () => {
     const kept = JSON.parse(approvedFunctions) as { bodies: Record<string, string> };
-    kept.bodies.full_name = "return 'owned';";
+    kept.bodies.badge_line = "return 'owned';";
     await writeFile(transformsPath, JSON.stringify(kept, null, 2));
     const r = await runFerry(env, ['run', planPath, '--allow-weak-sandbox']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('TRANSFORMS_TAMPERED');
-    expect(r.stderr).toContain('full_name');
-    expect(r.stderr).toContain(sha256(kept.bodies.full_name));
+    expect(r.stderr).toContain('badge_line');
+    expect(r.stderr).toContain(sha256(kept.bodies.badge_line));
     expect(await targetRows()).toBe(0);
   });
 
   it('never asks a model when the functions file is missing: refuses with the command that fixes it', async () => {
     await unlink(transformsPath);
-    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, { functions: [{ target: 'full_name', body: "return 'from a model at run time';" }] })]);
+    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, { functions: [{ target: 'badge_line', body: "return 'from a model at run time';" }] })]);
     const r = await runFerry({ ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL }, ['run', planPath, '--allow-weak-sandbox']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('TRANSFORMS_MISSING');
@@ -106,7 +106,7 @@ describe('model-written functions are part of what a person approves', () => {
   });
 
   it('at approve, a kept functions file it cannot read is an error, never a new paid model call', async () => {
-    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, { functions: [{ target: 'full_name', body: "return 'bought anew';" }] })]);
+    fake = await startFakeAnthropic([toolUse(WRITE_TOOL, { functions: [{ target: 'badge_line', body: "return 'bought anew';" }] })]);
     const withModel = { ...env, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.baseURL };
     const cut = approvedFunctions.slice(0, Math.floor(approvedFunctions.length / 2));
     await writeFile(transformsPath, cut);
@@ -116,7 +116,7 @@ describe('model-written functions are part of what a person approves', () => {
     expect(truncated.stderr).toContain(`${transformsPath} is not JSON`);
     expect(await readFile(transformsPath, 'utf8')).toBe(cut);
 
-    await writeFile(transformsPath, JSON.stringify({ kind: 'plan_transforms', bodies: { full_name: 7 } }));
+    await writeFile(transformsPath, JSON.stringify({ kind: 'plan_transforms', bodies: { badge_line: 7 } }));
     const foreign = await runFerry(withModel, ['approve', planPath]);
     expect(foreign.stderr).toContain('TRANSFORMS_UNREADABLE');
     expect(foreign.stderr).toContain('is not a functions file ferry wrote');
@@ -139,7 +139,7 @@ describe('model-written functions are part of what a person approves', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('as approved: sha256 pinned per function');
-    const rows = await sql(target.url, 'SELECT full_name FROM employees ORDER BY legacy_employee_id');
-    expect(rows.rows.map((x) => x.full_name)).toEqual(["Zoë d'Arc", 'Tab\tbed Spaced']);
+    const rows = await sql(target.url, 'SELECT badge_line FROM employees ORDER BY legacy_employee_id');
+    expect(rows.rows.map((x) => x.badge_line)).toEqual(["Zoë d'Arc", 'Tab\tbed Spaced']);
   });
 });

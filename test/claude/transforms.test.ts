@@ -47,7 +47,7 @@ describe('a column the vocabulary cannot express: a model-written function, type
     target = await createTestDatabase('emp_target');
     await sql(legacy.url, `CREATE TABLE employees (id serial PRIMARY KEY, first_name varchar(50) NOT NULL, last_name varchar(50) NOT NULL, email text, manager_id integer REFERENCES employees(id));
       INSERT INTO employees (first_name, last_name, email, manager_id) VALUES ('Ada', 'Lovelace', 'ada@example.com', NULL), ('Grace ', 'Hopper', NULL, 1), ('Alan', 'Turing', 'alan@example.com', 2)`);
-    await sql(target.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
+    await sql(target.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), badge_line text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
     conn = await openConnections(legacy.url, target.url);
   });
   afterAll(async () => {
@@ -68,15 +68,15 @@ describe('a column the vocabulary cannot express: a model-written function, type
   it('plans, has the function written (repaired from the compiler’s diagnostics), runs it in Docker, and says what validation could not re-derive', async () => {
     const planner = await client([toolUse(INTENT_TOOL, fixture('employees-intent.json')), toolUse(COLUMNS_TOOL, fixture('employees-columns.json'))]);
     const { plan: draft, analysis } = await describeToPlanWithClaude({ description: DESCRIPTION, conn, model: { client: planner, budget: new TokenBudget(50_000) } });
-    expect(draft.columns.find((c) => c.target === 'full_name')).toMatchObject({
+    expect(draft.columns.find((c) => c.target === 'badge_line')).toMatchObject({
       origin: { kind: 'transform', sources: ['first_name', 'last_name'], description: 'first_name, one space, then last_name' },
       status: 'mapped',
     });
     // Prose the column language cannot parse stays a function, and the plan says what that costs.
-    expect(draft.columns.find((c) => c.target === 'full_name')!.reason).toMatch(/checked by type and nullability only, not re-derived by validation/);
-    expect(draft.risk.reasons.join('\n')).toMatch(/full_name: a function of first_name, last_name .*checked by type and nullability only/);
+    expect(draft.columns.find((c) => c.target === 'badge_line')!.reason).toMatch(/checked by type and nullability only, not re-derived by validation/);
+    expect(draft.risk.reasons.join('\n')).toMatch(/badge_line: a function of first_name, last_name .*checked by type and nullability only/);
     // `ferry show` cuts the origin column, never the words that say what validation cannot check.
-    expect(renderPlan(draft)).toMatch(/ full_name +text +function, checked by type only, of first_name, last_name/);
+    expect(renderPlan(draft)).toMatch(/ badge_line +text +function, checked by type only, of first_name, last_name/);
     expect(draft.source.columns).toEqual(expect.arrayContaining(['id', 'first_name', 'last_name', 'email', 'manager_id']));
     // "keep who reports to whom": the model says a reference; the rules say how (through the run's own mappings).
     expect(draft.columns.find((c) => c.target === 'reports_to')).toMatchObject({ origin: { kind: 'via_mapping', source: 'manager_id' }, status: 'mapped' });
@@ -97,7 +97,7 @@ describe('a column the vocabulary cannot express: a model-written function, type
     const feedback = fake!.requests.slice(1).map((r) => JSON.stringify(r.body.messages.at(-1)));
     expect(feedback[0]).toMatch(/TS2339 Property 'middle_name' does not exist/);
     expect(feedback[1]).toMatch(/not a single function body/);
-    expect(written.bodies).toEqual({ full_name: 'return `${row.first_name.trim()} ${row.last_name.trim()}`;' });
+    expect(written.bodies).toEqual({ badge_line: 'return `${row.first_name.trim()} ${row.last_name.trim()}`;' });
     const prompt = await loadPrompt('code-interpreter.v1');
     expect(written.generator).toMatchObject({ kind: 'claude', model: 'claude-sonnet-5-5', promptHash: prompt.sha256, usage: { requests: 3 } });
     expect(written.transcript.exchanges).toHaveLength(3);
@@ -105,21 +105,21 @@ describe('a column the vocabulary cannot express: a model-written function, type
     const dir = await mkdtemp(join(tmpdir(), 'ferry-transform-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const program = await prepareProgram({ plan, analysis, dir, transforms: written });
-    expect(program.script.program).toMatch(/function fullNameFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
+    expect(program.script.program).toMatch(/function badgeLineFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
     expect(program.script.transforms).toEqual(written.bodies);
 
     const store = await RunStore.open(target.url);
     onTestFinished(() => store.close());
     const { run, report } = await executeRunForTest(store, { plan, analysis, program, conn, driver: await dockerDriverForTests(), policy: defaultPolicy });
     expect(run.status).toBe('completed');
-    const rows = await sql(target.url, 'SELECT s.full_name, s.legacy_employee_id, m.full_name AS manager FROM employees s LEFT JOIN employees m ON m.id = s.reports_to ORDER BY s.legacy_employee_id');
+    const rows = await sql(target.url, 'SELECT s.badge_line, s.legacy_employee_id, m.badge_line AS manager FROM employees s LEFT JOIN employees m ON m.id = s.reports_to ORDER BY s.legacy_employee_id');
     expect(rows.rows).toEqual([
-      { full_name: 'Ada Lovelace', legacy_employee_id: 1, manager: null },
-      { full_name: 'Grace Hopper', legacy_employee_id: 2, manager: 'Ada Lovelace' },
-      { full_name: 'Alan Turing', legacy_employee_id: 3, manager: 'Grace Hopper' },
+      { badge_line: 'Ada Lovelace', legacy_employee_id: 1, manager: null },
+      { badge_line: 'Grace Hopper', legacy_employee_id: 2, manager: 'Ada Lovelace' },
+      { badge_line: 'Alan Turing', legacy_employee_id: 3, manager: 'Grace Hopper' },
     ]);
     expect(report?.status).toBe('passed');
-    expect(report?.checks.find((c) => c.name === 'row_content')?.summary).toMatch(/full_name written by a model's function: checked by type and nullability only, not re-derived/);
+    expect(report?.checks.find((c) => c.name === 'row_content')?.summary).toMatch(/badge_line written by a model's function: checked by type and nullability only, not re-derived/);
   });
 
   it('at the terminal: approve has the function written and shows the program; run uses that same function without a model', async () => {
@@ -129,7 +129,7 @@ describe('a column the vocabulary cannot express: a model-written function, type
       await fresh.drop();
       await rm(home, { recursive: true, force: true });
     });
-    await sql(fresh.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), full_name text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
+    await sql(fresh.url, `CREATE TABLE employees (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), badge_line text NOT NULL, email text, reports_to uuid REFERENCES employees(id), legacy_employee_id integer)`);
     const env = cliEnv({ sourceUrl: legacy.url, targetUrl: fresh.url }, home, 'reviewer');
     const planPath = join(home, 'employees.json');
 
@@ -146,7 +146,7 @@ describe('a column the vocabulary cannot express: a model-written function, type
     expect(approved.code).toBe(0);
     const programPath = /the program that will run: (\S+)/.exec(approved.stdout)?.[1];
     const program = await readFile(programPath!, 'utf8');
-    expect(program).toMatch(/function fullNameFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
+    expect(program).toMatch(/function badgeLineFrom\(row: Pick<SourceRow, 'first_name' \| 'last_name'>\): string \{/);
     expect(program).toContain('return `${row.first_name.trim()} ${row.last_name.trim()}`;');
     expect(fake.requests).toHaveLength(1);
     await fake.close();
@@ -157,8 +157,8 @@ describe('a column the vocabulary cannot express: a model-written function, type
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/model-written functions from/);
-    const rows = await sql(fresh.url, 'SELECT full_name FROM employees ORDER BY legacy_employee_id');
-    expect(rows.rows.map((r) => r.full_name)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Alan Turing']);
+    const rows = await sql(fresh.url, 'SELECT badge_line FROM employees ORDER BY legacy_employee_id');
+    expect(rows.rows.map((r) => r.badge_line)).toEqual(['Ada Lovelace', 'Grace Hopper', 'Alan Turing']);
   });
 });
 
