@@ -369,21 +369,12 @@ export class DockerDriver implements SandboxDriver {
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
     await this.reapOnce();
     const { run, image, applied } = await this.prepare(options);
-    return startSession({
-      driver: 'docker',
-      options: run,
-      image: image.image,
-      imageId: image.imageId,
-      nodeVersion: image.nodeVersion,
-      appliedPolicy: applied,
-      access: runDirAccess(run.policy, false),
-      launch: (ctx) => launchContainer(this.docker, image.image, run, ctx),
-    });
+    return this.startOn(run, image, { appliedPolicy: applied, launch: (ctx) => launchContainer(this.docker, image.image, run, ctx) });
   }
 
   /**
-   * A session on a container prepared ahead (sandbox/pool.ts) from `image`: the same checks,
-   * record and stream as start(), with the container's launch and run directory from `own`.
+   * A session on `image` with the launch (and, for a container prepared ahead by sandbox/pool.ts,
+   * its run directory) from `own`: the checks, record and stream every Docker run goes through.
    */
   startOn(run: SandboxStartOptions, image: ResolvedImage, own: PreparedLaunch): Promise<SandboxSession> {
     return startSession({
