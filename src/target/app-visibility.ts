@@ -58,14 +58,6 @@ export async function appVisibility(input: {
       [table, plan.target.primaryKey],
     )
   ).rows[0]!;
-  // The run's rows that still exist, by their keys: the roles cannot read ferry_control (revoked), so the keys go in as a parameter.
-  const ids = (
-    await db.query<{ id: string }>(
-      `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
-        WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 ORDER BY m.id`,
-      [input.migrationIds?.length ? [...input.migrationIds] : [input.migrationId], planTables(plan).targetTable],
-    )
-  ).rows.map((r) => r.id);
   const policies = (
     await db.query<Policy>(
       `SELECT policyname AS name, cmd AS command, permissive, roles::text[] AS roles, qual AS using
@@ -73,22 +65,76 @@ export async function appVisibility(input: {
       [plan.target.schema, plan.target.table],
     )
   ).rows;
-
-  const out: RoleVisibility[] = [];
-  for (const role of roles) out.push(await roleVisibility({ db, plan, role, asUser, table, meta, ids, policies }));
-  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, input.migrationId, ids) }) : undefined;
+  const runIds = input.migrationIds?.length ? [...input.migrationIds] : [input.migrationId];
+  const { migrated, out } = await countEachRole({ db, plan, roles, asUser, table, meta, policies, runIds });
+  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, input.migrationId, await runKeys(db, plan, table, meta, runIds)) }) : undefined;
   return {
     via: 'postgres',
     table: `${plan.target.schema}.${plan.target.table}`,
-    migratedRows: ids.length,
+    migratedRows: migrated,
     rlsEnabled: meta.rls,
     rlsForced: meta.forced,
     asUser,
     roles: out,
-    warnings: visibilityWarnings(out, ids.length, meta.rls),
+    warnings: visibilityWarnings(out, migrated, meta.rls),
     ...(dataApi ? { dataApi } : {}),
   };
 }
+
+/** The run's rows that still exist, by their keys, in mapping order (the Data API reads them by key). */
+async function runKeys(db: Queryable, plan: MigrationPlan, table: string, meta: TableMeta, runIds: number[]): Promise<string[]> {
+  const r = await db.query<{ id: string }>(
+    `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
+      WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 ORDER BY m.id`,
+    [runIds, planTables(plan).targetTable],
+  );
+  return r.rows.map((row) => row.id);
+}
+
+/**
+ * Each role's count of the run's rows, in one transaction (one snapshot for all roles): the
+ * run's keys go into a temporary table on the server, granted to the roles (they cannot read
+ * ferry_control), and each role counts inside a savepoint that is rolled back, taking its SET
+ * LOCAL ROLE and claims with it. A million keys stay on the server instead of crossing to
+ * ferry and back three times as an array parameter. When the run's rows are the whole table,
+ * each role counts the table as it is.
+ */
+async function countEachRole(input: {
+  db: Queryable;
+  plan: MigrationPlan;
+  roles: readonly string[];
+  asUser: string | null;
+  table: string;
+  meta: TableMeta;
+  policies: Policy[];
+  runIds: number[];
+}): Promise<{ migrated: number; out: RoleVisibility[] }> {
+  const { db, plan, table, meta } = input;
+  const pk = quoteIdent(plan.target.primaryKey);
+  await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  try {
+    const made = await db.query(
+      `CREATE TEMP TABLE ${RUN_KEYS} ON COMMIT DROP AS
+         SELECT t.${pk} AS k FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${pk} = m.new_id::${meta.pk_type}
+          WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2`,
+      [input.runIds, planTables(plan).targetTable],
+    );
+    const migrated = made.rowCount ?? 0;
+    const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n ?? 0);
+    const whole = total === migrated;
+    if (!whole) await db.query(`ANALYZE ${RUN_KEYS}`);
+    await db.query(`GRANT SELECT ON ${RUN_KEYS} TO ${input.roles.map(quoteIdent).join(', ')}`);
+    const rows = whole ? table : `${table} WHERE ${pk} IN (SELECT k FROM ${RUN_KEYS})`;
+    const out: RoleVisibility[] = [];
+    for (const role of input.roles) out.push(await roleVisibility({ ...input, role, rows }));
+    return { migrated, out };
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/** The run's keys while the roles are counted; gone with the transaction. */
+const RUN_KEYS = 'pg_temp.ferry_app_visibility_keys';
 
 /** What the Data API readings need; the table is counted unfiltered when all its rows are this run's. */
 async function apiTarget(db: Queryable, plan: MigrationPlan, migrationId: number, ids: string[]) {
@@ -133,7 +179,8 @@ async function roleVisibility(input: {
   asUser: string | null;
   table: string;
   meta: TableMeta;
-  ids: string[];
+  /** What to count: the table, or its rows whose key is one of the run's. */
+  rows: string;
   policies: Policy[];
 }): Promise<RoleVisibility> {
   const { db, plan, role, meta } = input;
@@ -151,7 +198,7 @@ async function roleVisibility(input: {
   const applying = input.policies
     .filter((p) => (p.command === 'SELECT' || p.command === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')))
     .map((p) => ({ name: p.name, command: p.command, permissive: p.permissive === 'PERMISSIVE', using: p.using }));
-  const counted = await countAs(db, role, claimsFor(role, input.asUser), input.table, plan.target.primaryKey, meta.pk_type, input.ids);
+  const counted = await countAs(db, role, claimsFor(role, input.asUser), input.rows);
   return {
     role,
     readable: counted.readable,
@@ -163,16 +210,9 @@ async function roleVisibility(input: {
   };
 }
 
-async function countAs(
-  db: Queryable,
-  role: string,
-  claims: Record<string, string>,
-  table: string,
-  pk: string,
-  pkType: string,
-  ids: string[],
-): Promise<{ readable: number | null; error?: string }> {
-  await db.query('BEGIN');
+/** Inside the caller's transaction: a savepoint, the role as PostgREST sets it, the count, and back. */
+async function countAs(db: Queryable, role: string, claims: Record<string, string>, rows: string): Promise<{ readable: number | null; error?: string }> {
+  await db.query('SAVEPOINT ferry_count_as');
   try {
     // As PostgREST does it: the claims as transaction settings (read by auth.uid(), auth.jwt()), then the role.
     await db.query(
@@ -180,7 +220,7 @@ async function countAs(
       [JSON.stringify(claims), role, claims.sub ?? ''],
     );
     await db.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
-    const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${quoteIdent(pk)} = ANY($1::${pkType}[])`, [ids]);
+    const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${rows}`);
     return { readable: Number(r.rows[0]?.n ?? 0) };
   } catch (e) {
     const err = e as { code?: string; message: string };
@@ -188,7 +228,8 @@ async function countAs(
     if (err.code === '42501') return { readable: null, error: err.message };
     throw e;
   } finally {
-    await db.query('ROLLBACK').catch(() => undefined);
+    // Undoes SET LOCAL ROLE and the claims (and a failed statement's abort) for the next role.
+    await db.query('ROLLBACK TO SAVEPOINT ferry_count_as');
   }
 }
 

@@ -100,6 +100,16 @@ describe("app visibility: what Supabase's roles can read of a run's rows (real P
     expect(after.rows[0]!.c ?? '').toBe('');
     expect(Number((await db.sql('target', 'SELECT count(*) AS n FROM logbook')).rows[0].n)).toBe(6);
 
+    // Rows the run did not write (here two added by hand, one cleared) are not counted: only the run's keys are.
+    await db.sql('target', `INSERT INTO logbook (vessel, cleared, note) VALUES ('Not ferry''s', true, NULL), ('Nor this', false, NULL)`);
+    const mixed = await appVisibility({ db: conn.target, plan: planned.plan, migrationId });
+    expect(mixed!.migratedRows).toBe(6);
+    expect(Object.fromEntries(mixed!.roles.map((r) => [r.role, r.readable]))).toEqual({ anon: null, authenticated: 3, service_role: 6 });
+    // The keys lived in a temporary table of the counting transaction: gone, and the connection is out of it.
+    const left = await conn.target.query<{ n: string; tx: string }>(`SELECT count(*) AS n, (SELECT CASE WHEN txid_current_if_assigned() IS NULL THEN 'none' ELSE 'open' END) AS tx FROM pg_class WHERE relname = 'ferry_app_visibility_keys'`);
+    expect(left.rows[0]).toEqual({ n: '0', tx: 'none' });
+    await db.sql('target', `DELETE FROM logbook WHERE legacy_id IS NULL`);
+
     // A target whose schema grants Supabase's roles nothing is plain PostgreSQL: no section.
     await db.sql('target', 'REVOKE USAGE ON SCHEMA public FROM anon, authenticated, service_role');
     expect(await appVisibility({ db: conn.target, plan: planned.plan, migrationId })).toBeUndefined();
