@@ -52,11 +52,14 @@ async function legacyForeignKeys(source: Queryable, schema: string, table: strin
   return r.rows.map((x) => ({ column: x.col, refSchema: x.ref_schema, refTable: x.ref_table }));
 }
 
+/** Inside the caller's transaction on the source (its snapshot; a cursor reads the rows). */
 export async function checkRelationships(input: {
   plan: MigrationPlan;
   source: Queryable;
   target: Queryable;
   targetTable: TableInfo;
+  /** Source rows per round trip (default 10,000). */
+  chunkRows?: number;
 }): Promise<{ results: RelationshipResult[]; problems: Problems }> {
   const { plan, source, target, targetTable } = input;
   const problems = new Problems();
@@ -74,58 +77,116 @@ export async function checkRelationships(input: {
     const parentTargets = runs.rows.map((r) => r.target_table);
     // The target columns that can hold this relationship: FKs into a table the legacy parent became.
     const cols = targetTable.foreignKeys.filter((f) => f.columns.length === 1 && parentTargets.includes(`${f.refSchema}.${f.refTable}`));
-    const w = planWhere(plan);
-    const legacy = await source.query<{ k: string; v: string }>(
-      `SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(fk.column)}::text AS v FROM ${qualified(plan.source.schema, plan.source.table)}
-        ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL`,
-      w.params,
-    );
     if (cols.length === 0) {
-      results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable: parentTargets[0] ?? null, targetColumns: [], withLegacyValue: legacy.rows.length, carried: 0, orphans: 0 });
+      const w = planWhere(plan);
+      const n = await source.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${qualified(plan.source.schema, plan.source.table)} ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL`,
+        w.params,
+      );
+      results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable: parentTargets[0] ?? null, targetColumns: [], withLegacyValue: Number(n.rows[0]?.n ?? 0), carried: 0, orphans: 0 });
       // Nothing in the target can hold it: said in the summary, not failed; the schema decided, not the plan.
       continue;
     }
     const parentTargetTable = `${cols[0]!.refSchema}.${cols[0]!.refTable}`;
-    const pk = plan.target.primaryKey;
-    const refs = cols.map((c) => c.columns[0]!);
-    // Each migrated row's references, mapped back to the legacy parent ids they stand for.
-    const back = await target.query<{ k: string; parents: Array<string | null>; nulls: boolean[] }>(
-      `SELECT cm.legacy_id AS k,
-              ARRAY[${refs.map((_, i) => `p${i}.legacy_id`).join(', ')}]::text[] AS parents,
-              ARRAY[${refs.map((r) => `t.${quoteIdent(r)} IS NULL`).join(', ')}]::boolean[] AS nulls
-         FROM ${qualified(plan.target.schema, plan.target.table)} t
-         JOIN ferry_control.migration_mappings cm ON cm.source_table = $1 AND cm.target_table = $2 AND cm.new_id = t.${quoteIdent(pk)}::text
-         ${refs.map((r, i) => `LEFT JOIN ferry_control.migration_mappings p${i} ON p${i}.source_table = $3 AND p${i}.target_table = $4 AND p${i}.new_id = t.${quoteIdent(r)}::text`).join('\n')}`,
-      [sourceTable, targetKey, parentSourceTable, parentTargetTable],
-    );
-    const migrated = new Map(back.rows.map((r) => [r.k, r]));
-    const values = [...new Set(legacy.rows.map((r) => r.v))];
-    const mapped = await target.query<{ legacy_id: string }>(
-      `SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND legacy_id = ANY($3::text[])`,
-      [parentSourceTable, parentTargetTable, values],
-    );
-    const hasParent = new Set(mapped.rows.map((r) => r.legacy_id));
-    let withLegacyValue = 0;
-    let carried = 0;
-    let orphans = 0;
-    for (const { k, v } of legacy.rows) {
-      const row = migrated.get(k);
-      if (!row) continue; // a source row without its target row: the mapping checks name it
-      withLegacyValue += 1;
-      if (row.parents.includes(v)) {
-        carried += 1;
-        continue;
-      }
-      if (!hasParent.has(v)) {
-        orphans += 1;
-        continue;
-      }
-      const held = refs.map((r, i) => `${r} = ${row.nulls[i] ? 'NULL' : `the ${parentTargetTable} row of legacy ${row.parents[i] ?? '(unmapped id)'}`}`).join(', ');
-      problems.add(k, `${fk.column} = ${v} points at legacy ${parentSourceTable} ${v}, migrated to ${parentTargetTable}; but ${held}: the relationship was dropped`);
-    }
-    results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable, targetColumns: refs, withLegacyValue, carried, orphans });
+    const pkType = targetTable.columns.find((c) => c.name === plan.target.primaryKey)!.pgType;
+    const counted = await followReferences({ plan, source, target, fk, pkType, chunkRows: input.chunkRows ?? CHUNK, refs: cols.map((c) => c.columns[0]!), pair: [sourceTable, targetKey, parentSourceTable, parentTargetTable], problems });
+    results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable, targetColumns: counted.refs, withLegacyValue: counted.withLegacyValue, carried: counted.carried, orphans: counted.orphans });
   }
   return { results, problems };
+}
+
+/** Source rows read per round trip: memory stays bounded however many rows the run moved. */
+const CHUNK = 10_000;
+
+/**
+ * One legacy FK followed for every source row with a value, a chunk at a time (a cursor in
+ * the caller's source snapshot, in key order): per row, whether it was migrated, the new id
+ * its legacy parent was migrated to (looked up by legacy id, the mappings' unique key), and
+ * what the target row's reference columns hold. Carried when one of them holds that id. The
+ * next chunk is read from the source while the target looks up this one.
+ */
+async function followReferences(input: {
+  plan: MigrationPlan;
+  source: Queryable;
+  target: Queryable;
+  fk: LegacyFk;
+  /** The target key's type: mappings' new ids are cast to it to find the row by its key. */
+  pkType: string;
+  chunkRows: number;
+  refs: string[];
+  /** The child's and the parent's mapping pairs: source table, target table, twice. */
+  pair: [string, string, string, string];
+  problems: Problems;
+}): Promise<{ refs: string[]; withLegacyValue: number; carried: number; orphans: number }> {
+  const { plan, source, fk, refs } = input;
+  const w = planWhere(plan);
+  const cursor = `ferry_relationships_${fk.column.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}`;
+  await source.query(
+    `DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR
+       SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(fk.column)}::text AS v FROM ${qualified(plan.source.schema, plan.source.table)}
+        ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL ORDER BY ${quoteIdent(plan.source.key)}`,
+    w.params,
+  );
+  const fetch = () => source.query<{ k: string; v: string }>(`FETCH ${input.chunkRows} FROM ${quoteIdent(cursor)}`).then((r) => r.rows);
+  const tally = { refs, withLegacyValue: 0, carried: 0, orphans: 0 };
+  try {
+    let chunk = await fetch();
+    while (chunk.length) {
+      const [next, looked] = await Promise.all([chunk.length === input.chunkRows ? fetch() : Promise.resolve([]), lookUp(input, chunk)]);
+      await tallyChunk(input, looked, tally);
+      chunk = next;
+    }
+  } finally {
+    await source.query(`CLOSE ${quoteIdent(cursor)}`).catch(() => undefined);
+  }
+  return tally;
+}
+
+type Looked = { k: string; v: string; migrated: boolean; parent_new: string | null; held: Array<string | null> };
+
+/** A chunk's rows looked up on the target, in the chunk's order. */
+async function lookUp(input: { plan: MigrationPlan; target: Queryable; pkType: string; refs: string[]; pair: [string, string, string, string] }, chunk: Array<{ k: string; v: string }>): Promise<Looked[]> {
+  const { plan, refs } = input;
+  const pk = quoteIdent(plan.target.primaryKey);
+  const r = await input.target.query<Looked>(
+    `SELECT x.k, x.v, cm.legacy_id IS NOT NULL AND t.${pk} IS NOT NULL AS migrated, pm.new_id AS parent_new,
+            ARRAY[${refs.map((c) => `t.${quoteIdent(c)}::text`).join(', ')}]::text[] AS held
+       FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS x(k, v, n)
+       LEFT JOIN ferry_control.migration_mappings cm ON cm.source_table = $1 AND cm.target_table = $2 AND cm.legacy_id = x.k
+       LEFT JOIN ${qualified(plan.target.schema, plan.target.table)} t ON t.${pk} = cm.new_id::${input.pkType}
+       LEFT JOIN ferry_control.migration_mappings pm ON pm.source_table = $3 AND pm.target_table = $4 AND pm.legacy_id = x.v
+      ORDER BY x.n`,
+    [...input.pair, chunk.map((c) => c.k), chunk.map((c) => c.v)],
+  );
+  return r.rows;
+}
+
+async function tallyChunk(
+  input: { target: Queryable; fk: LegacyFk; refs: string[]; pair: [string, string, string, string]; problems: Problems },
+  looked: Looked[],
+  tally: { withLegacyValue: number; carried: number; orphans: number },
+): Promise<void> {
+  const dropped: Looked[] = [];
+  for (const row of looked) {
+    if (!row.migrated) continue; // a source row without its target row: the mapping checks name it
+    tally.withLegacyValue += 1;
+    if (row.parent_new === null) tally.orphans += 1;
+    else if (row.held.includes(row.parent_new)) tally.carried += 1;
+    else dropped.push(row);
+  }
+  if (dropped.length === 0) return;
+  // What the references hold instead, as legacy parent ids: looked up only for the rows that failed.
+  const [, , parentSourceTable, parentTargetTable] = input.pair;
+  const held = [...new Set(dropped.flatMap((r) => r.held.filter((h): h is string => h !== null)))];
+  const back = await input.target.query<{ legacy_id: string; new_id: string }>(
+    'SELECT legacy_id, new_id FROM ferry_control.migration_mappings WHERE source_table = $1 AND target_table = $2 AND new_id = ANY($3::text[])',
+    [parentSourceTable, parentTargetTable, held],
+  );
+  const legacyOf = new Map(back.rows.map((b) => [b.new_id, b.legacy_id]));
+  for (const row of dropped) {
+    const now = input.refs.map((r, i) => `${r} = ${row.held[i] === null ? 'NULL' : `the ${parentTargetTable} row of legacy ${legacyOf.get(row.held[i]!) ?? '(unmapped id)'}`}`).join(', ');
+    input.problems.add(row.k, `${input.fk.column} = ${row.v} points at legacy ${parentSourceTable} ${row.v}, migrated to ${parentTargetTable}; but ${now}: the relationship was dropped`);
+  }
 }
 
 /** The check's summary line, in words. */

@@ -7,7 +7,8 @@ import type { PlanOverrides } from '../../agents/planning/review.js';
 import { reviewItems, type MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { renderPlan } from '../../src/present/render.js';
-import { describeToPlan, describeToPlans, openConnections, prepareProgram, type Connections } from '../../src/chain.js';
+import { describeToPlan, describeToPlans, openConnections, prepareProgram, targetTableOf, type Connections } from '../../src/chain.js';
+import { checkRelationships } from '../../src/validation/relationships.js';
 
 import { RunStore } from '../../src/store/run-store.js';
 import { executeRunForTest, executeRunSetForTest } from '../setup/execute.js';
@@ -205,6 +206,23 @@ describe('relationships across renamed tables, on real PostgreSQL and Docker', (
       expect(rel.problems[0]!.message).toContain('support_rep = NULL');
       // The other checks pass: each row is what that plan derives. Only the relationship count catches it.
       expect(report!.checks.filter((c) => c.status === 'fail').map((c) => c.name)).toEqual(['relationships']);
+
+      // Read two rows at a time (every chunk boundary crossed), with one reference pointing at the wrong
+      // parent instead of NULL: the same counts, and that row's message names the parent it points at.
+      const [wrongKey, ownRep] = SUPPORT_REPS.find(([, p]) => p !== null)!;
+      const otherRep = SUPPORT_REPS.map(([, p]) => p).find((p) => p !== null && p !== ownRep)!;
+      await db.sql('target', `UPDATE customers c SET support_rep = m.new_id::uuid FROM ferry_control.migration_mappings m, ferry_control.migration_mappings cm
+        WHERE m.source_table = 'public.employee' AND m.legacy_id = '${otherRep}' AND cm.source_table = 'public.customer' AND cm.legacy_id = '${wrongKey}' AND c.id = cm.new_id::uuid`);
+      await conn.source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const again = await checkRelationships({ plan: wrong, source: conn.source, target: conn.target, targetTable: targetTableOf(wrong, analysis), chunkRows: 2 });
+        expect(again.results).toEqual([expect.objectContaining({ sourceColumn: 'support_rep_id', withLegacyValue: 7, carried: 0, orphans: 0 })]);
+        expect(again.problems.list.map((p) => p.legacyKey)).toEqual(dropped.sort((a, b) => Number(a) - Number(b)));
+        const moved = again.problems.list.find((p) => p.legacyKey === String(wrongKey))!;
+        expect(moved.message).toContain(`support_rep = the public.staff_members row of legacy ${otherRep}: the relationship was dropped`);
+      } finally {
+        await conn.source.query('ROLLBACK');
+      }
     });
   });
 
