@@ -19,6 +19,8 @@ import { toPlan, type PlanRow, type QueueDb } from './queue-db.js';
 import { tallyRanges } from './tally.js';
 
 interface FinishContext {
+  /** The worker finishing the plan: it holds the plan while it validates (a lost worker's plan is released: supervise.ts). */
+  workerId: string;
   store: RunStore;
   queue: QueueDb;
   boss: PgBoss;
@@ -28,11 +30,11 @@ interface FinishContext {
 
 export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, planIdx: number): Promise<void> {
   const won = await ctx.queue.db.query(
-    `UPDATE ferry_queue.plans p SET state = 'validating'
+    `UPDATE ferry_queue.plans p SET state = 'validating', worker_id = $3
       WHERE queue_run_id = $1 AND idx = $2 AND state = 'queued'
         AND NOT EXISTS (SELECT 1 FROM ferry_queue.partitions x WHERE x.queue_run_id = p.queue_run_id AND x.plan_idx = p.idx AND x.state <> 'completed')
       RETURNING *`,
-    [queueRunId, planIdx],
+    [queueRunId, planIdx, ctx.workerId],
   );
   if (!won.rows[0]) return;
   const plan = toPlan(won.rows[0]);
@@ -44,9 +46,46 @@ export async function finishPlanIfDone(ctx: FinishContext, queueRunId: number, p
     const code = stage.now === 'validation' ? 'VALIDATION_NOT_RUN' : ((e as { code?: unknown }).code as string | undefined) ?? 'SELF_REFERENCES_NOT_RESOLVED';
     const key = (e as { key?: string }).key;
     const message = `${stage.now} of ${plan.targetTable} could not run${key ? ` (at legacy key ${key})` : ''}: ${(e as Error).message}; its rows are written — ${stage.now === 'validation' ? 'run ferry validate on its migrations' : 'fix the cause, then roll the run back (ferry rollback <queued run> --queue) or run the plan again without --queue to finish it'}`;
-    await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'failed' WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx]);
+    if (!(await settlePlan(ctx, queueRunId, planIdx, 'failed'))) return;
     await ctx.store.finishRun(plan.storeRunId, { status: 'failed', errorCode: code, error: message, outcome: { queued: true, queueRunId } });
     await failQueuedRun(ctx, queueRunId, null, code, message);
+  }
+}
+
+/**
+ * The plan's end, written only while this worker still holds it: a worker declared lost while
+ * it validated (its heartbeat starved past the lease) may come back to find the plan handed to
+ * another, which finishes it (the same validation, the same record); this one then stops.
+ */
+async function settlePlan(ctx: FinishContext, queueRunId: number, planIdx: number, state: 'completed' | 'failed', reportStatus?: string): Promise<boolean> {
+  const r = await ctx.queue.db.query(
+    `UPDATE ferry_queue.plans SET state = $3, report_status = coalesce($5, report_status)
+      WHERE queue_run_id = $1 AND idx = $2 AND state = 'validating' AND worker_id = $4`,
+    [queueRunId, planIdx, state, ctx.workerId, reportStatus ?? null],
+  );
+  if (r.rowCount === 1) return true;
+  ctx.say(`⚠ plan ${planIdx + 1} of queued run ${queueRunId} was handed to another worker while this one (${ctx.workerId}) finished it: left to that worker`);
+  return false;
+}
+
+/**
+ * Plans whose ranges have all completed but that nobody is finishing (the worker validating one
+ * was lost, and the sweep put it back): finished here, one at a time. Safe to call from every
+ * worker at once: finishPlanIfDone's conditional UPDATE lets one win each plan.
+ */
+export async function finishAbandonedPlans(ctx: FinishContext): Promise<void> {
+  const r = await ctx.queue.db.query<{ queue_run_id: string; idx: number }>(
+    `SELECT p.queue_run_id, p.idx FROM ferry_queue.plans p JOIN ferry_queue.runs r ON r.id = p.queue_run_id
+      WHERE p.state = 'queued' AND r.status = 'running'
+        AND EXISTS (SELECT 1 FROM ferry_queue.partitions x WHERE x.queue_run_id = p.queue_run_id AND x.plan_idx = p.idx)
+        AND NOT EXISTS (SELECT 1 FROM ferry_queue.partitions x WHERE x.queue_run_id = p.queue_run_id AND x.plan_idx = p.idx AND x.state <> 'completed')
+        -- Not a plan whose last range just completed: its own worker is about to finish it.
+        AND NOT EXISTS (SELECT 1 FROM ferry_queue.partitions x WHERE x.queue_run_id = p.queue_run_id AND x.plan_idx = p.idx AND x.updated_at > now() - interval '10 seconds')
+      ORDER BY 1, 2`,
+  );
+  for (const p of r.rows) {
+    ctx.say(`🔁 plan ${p.idx + 1} of queued run ${p.queue_run_id}: every range completed and nobody is finishing it; finishing it here`);
+    await finishPlanIfDone(ctx, Number(p.queue_run_id), p.idx);
   }
 }
 
@@ -83,7 +122,7 @@ async function completePlan(ctx: FinishContext, plan: PlanRow, stage: { now: str
       reportHash,
       outcome: { queued: true, queueRunId, partitions: parts.length, migrationIds, inserted: tally.inserted, skipped: tally.skipped, resumed: tally.resumed, attempts: parts.map((p) => p.attempts), ranges: tally.ranges },
     });
-    await ctx.queue.db.query(`UPDATE ferry_queue.plans SET state = 'completed', report_status = $3 WHERE queue_run_id = $1 AND idx = $2`, [queueRunId, planIdx, report.status]);
+    if (!(await settlePlan(ctx, queueRunId, planIdx, 'completed', report.status))) return;
   } finally {
     await conn.close();
   }

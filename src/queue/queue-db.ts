@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS ferry_queue.events (
   at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS events_run ON ferry_queue.events (queue_run_id, id);
+-- The worker validating a plan (its ranges all done): a lost one's plan goes back to be finished by another.
+ALTER TABLE ferry_queue.plans ADD COLUMN IF NOT EXISTS worker_id text;
 CREATE TABLE IF NOT EXISTS ferry_queue.rollbacks (
   queue_run_id bigint PRIMARY KEY REFERENCES ferry_queue.runs(id),
   rolled_back_by text NOT NULL,

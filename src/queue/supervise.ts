@@ -31,5 +31,13 @@ export async function sweepLostWorkers(queue: QueueDb, boss: PgBoss, leaseMs: nu
       say(`⚠ worker ${w.id} lost (no heartbeat for ${w.age} s): partition ${p.idx + 1}/${p.count} of queued run ${p.queue_run_id} goes back to the queue`);
     }
   }
+  // A plan a lost worker was validating goes back: a live worker finishes it (worker.ts, finishAbandonedPlans).
+  const released = await queue.db.query<{ queue_run_id: string; idx: number; target_table: string; worker_id: string }>(
+    `UPDATE ferry_queue.plans p SET state = 'queued', worker_id = NULL
+       FROM ferry_queue.workers w, (SELECT queue_run_id, idx, worker_id FROM ferry_queue.plans) old
+      WHERE p.state = 'validating' AND p.worker_id = w.id AND w.state = 'lost' AND old.queue_run_id = p.queue_run_id AND old.idx = p.idx
+      RETURNING p.queue_run_id, p.idx, p.target_table, old.worker_id`,
+  );
+  for (const p of released.rows) say(`⚠ worker ${p.worker_id} was lost while finishing ${p.target_table} (queued run ${p.queue_run_id}): its validation goes to another worker`);
   return lost.rows.map((w) => w.id);
 }

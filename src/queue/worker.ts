@@ -18,6 +18,7 @@ import { runPartitionJob, type WorkerContext } from './partition-job.js';
 import { QueueDb } from './queue-db.js';
 import type { QueueSettings } from './settings.js';
 import { sweepLostWorkers } from './supervise.js';
+import { finishAbandonedPlans } from './finish-plan.js';
 
 export interface WorkerOptions {
   stateUrl: string;
@@ -70,8 +71,27 @@ export async function runWorkerProcess(o: WorkerOptions): Promise<number> {
   // Its own connection: a heartbeat must not wait behind the ranges' event writes.
   const beatDb = await QueueDb.open(o.stateUrl);
   const beatCtx = { ...ctx, queue: beatDb };
-  const beat = setInterval(() => void heartbeat(beatCtx).catch((err: unknown) => o.logger.warn({ err }, 'heartbeat failed')), o.settings.heartbeatMs);
   const inFlight = new Set<Promise<void>>();
+  // After each heartbeat's sweep: plans a lost worker was finishing, finished here (one pass at a time, on the main connection).
+  let finishing: Promise<void> | null = null;
+  const finishLeftovers = () => {
+    if (finishing || o.stop.aborted) return;
+    const p = finishAbandonedPlans(ctx)
+      .catch((err: unknown) => o.logger.warn({ err }, 'finishing abandoned plans failed'))
+      .finally(() => {
+        finishing = null;
+        inFlight.delete(p);
+      });
+    finishing = p;
+    inFlight.add(p);
+  };
+  const beat = setInterval(
+    () =>
+      void heartbeat(beatCtx)
+        .then(finishLeftovers)
+        .catch((err: unknown) => o.logger.warn({ err }, 'heartbeat failed')),
+    o.settings.heartbeatMs,
+  );
   try {
     for (let i = 0; i < o.concurrency; i += 1) {
       await boss.work<PartitionJob>(PARTITION_QUEUE, { batchSize: 1, pollingIntervalSeconds: o.settings.pollingSeconds }, async ([job]) => {

@@ -7,6 +7,7 @@ import { RunStore } from '../../src/store/run-store.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { cliEnv, runFerry } from '../setup/ferry-bin.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
+import { SUPABASE_ROLES_SQL } from '../../src/demo/seed-case.js';
 import { plannedTable, waitFor } from '../faults/fault-case.js';
 import { startFerry, startWorker, stopWorkers, type WorkerProc } from './workers.js';
 
@@ -141,5 +142,55 @@ describe('ferry workers that die, and data that cannot be written', () => {
     // Nothing of the refused batch: the row is not there, and every row there has its mapping.
     const t = (await db.sql('target', `SELECT (SELECT count(*) FROM consignments WHERE legacy_id = $1)::int AS bad, (SELECT count(*) FROM consignments c WHERE NOT EXISTS (SELECT 1 FROM ferry_control.migration_mappings m WHERE m.new_id = c.id::text))::int AS unmapped`, [bad])).rows[0];
     expect(t).toEqual({ bad: 0, unmapped: 0 });
+  });
+  it('a worker SIGKILLed while it validates the table: the plan goes back, another worker validates it and the run completes', async () => {
+    await db.sql('target', 'TRUNCATE consignments');
+    await db.sql('target', 'TRUNCATE ferry_control.migration_mappings');
+    await db.sql('legacy', 'UPDATE shipments SET weight_g = NULL WHERE weight_g = 31337');
+    // Validation made slow where it reads as Supabase's authenticated role: its policy pauses 12 s once per count.
+    await runScript(db.target.url, `${SUPABASE_ROLES_SQL}
+      GRANT USAGE ON SCHEMA public TO authenticated; GRANT SELECT ON consignments TO authenticated;
+      CREATE FUNCTION ferry_test_pause() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+      BEGIN
+        IF current_setting('ferry_test.paused', true) IS DISTINCT FROM 'yes' THEN
+          PERFORM pg_sleep(12);
+          PERFORM set_config('ferry_test.paused', 'yes', true);
+        END IF;
+        RETURN true;
+      END $$;
+      ALTER TABLE consignments ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY consignments_pause ON consignments FOR SELECT TO authenticated USING (ferry_test_pause());`);
+    try {
+      for (let i = 0; i < 2; i += 1) workers.push(startWorker(env));
+      const run = startFerry(env, ['run', planPath, '--queue', '--partitions', '2']);
+      const victim = await waitFor(
+        `a plan being validated (ferry run so far:\n${run.output()})`,
+        async () => {
+          const r = await db
+            .sql('target', `SELECT queue_run_id::int AS q, worker_id FROM ferry_queue.plans WHERE state = 'validating' AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database())`)
+            .catch(() => null);
+          return r?.rows[0] as { q: number; worker_id: string } | undefined;
+        },
+        240_000,
+        50,
+      );
+      const proc = workers.find((w) => w.child.pid === Number(victim.worker_id.split(':')[1]))!;
+      proc.child.kill('SIGKILL');
+      expect(await proc.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+      const ended = await run.exited;
+      const said = [run.output(), ...workers.map((w) => w.output())].join('\n');
+      expect(ended.code, said).toBe(0);
+      expect(run.output()).toContain('ALL VALIDATIONS PASSED');
+      expect(said).toContain(`worker ${victim.worker_id} was lost while finishing public.consignments (queued run ${victim.q}): its validation goes to another worker`);
+      const plan = (await db.sql('target', `SELECT state, report_status, worker_id FROM ferry_queue.plans WHERE queue_run_id = $1`, [victim.q])).rows[0]!;
+      expect(plan).toMatchObject({ state: 'completed', report_status: 'passed' });
+      expect(plan.worker_id).not.toBe(victim.worker_id);
+      const n = await expected();
+      const t = (await db.sql('target', `SELECT (SELECT count(*) FROM consignments)::int AS rows, (SELECT count(*) FROM ferry_control.migration_mappings)::int AS mappings`)).rows[0];
+      expect(t).toEqual({ rows: n, mappings: n });
+    } finally {
+      await runScript(db.target.url, 'DROP POLICY consignments_pause ON consignments; ALTER TABLE consignments DISABLE ROW LEVEL SECURITY; DROP FUNCTION ferry_test_pause();');
+    }
   });
 });
