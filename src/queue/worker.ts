@@ -72,19 +72,7 @@ export async function runWorkerProcess(o: WorkerOptions): Promise<number> {
   const beatDb = await QueueDb.open(o.stateUrl);
   const beatCtx = { ...ctx, queue: beatDb };
   const inFlight = new Set<Promise<void>>();
-  // After each heartbeat's sweep: plans a lost worker was finishing, finished here (one pass at a time, on the main connection).
-  let finishing: Promise<void> | null = null;
-  const finishLeftovers = () => {
-    if (finishing || o.stop.aborted) return;
-    const p = finishAbandonedPlans(ctx)
-      .catch((err: unknown) => o.logger.warn({ err }, 'finishing abandoned plans failed'))
-      .finally(() => {
-        finishing = null;
-        inFlight.delete(p);
-      });
-    finishing = p;
-    inFlight.add(p);
-  };
+  const finishLeftovers = leftoverFinisher(ctx, inFlight, o.stop, o.logger);
   const beat = setInterval(
     () =>
       void heartbeat(beatCtx)
@@ -118,6 +106,25 @@ export async function runWorkerProcess(o: WorkerOptions): Promise<number> {
   }
   o.say(`👋 worker ${id} stopped`);
   return 0;
+}
+
+/**
+ * After each heartbeat's sweep: plans a lost worker was finishing, finished here, one pass at a
+ * time, on the worker's main connection (not the heartbeat's), awaited at stop like a range.
+ */
+function leftoverFinisher(ctx: WorkerContext, inFlight: Set<Promise<void>>, stop: AbortSignal, logger: Logger): () => void {
+  let finishing: Promise<void> | null = null;
+  return () => {
+    if (finishing || stop.aborted) return;
+    const p = finishAbandonedPlans(ctx)
+      .catch((err: unknown) => logger.warn({ err }, 'finishing abandoned plans failed'))
+      .finally(() => {
+        finishing = null;
+        inFlight.delete(p);
+      });
+    finishing = p;
+    inFlight.add(p);
+  };
 }
 
 /**
