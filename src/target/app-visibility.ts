@@ -67,7 +67,7 @@ export async function appVisibility(input: {
   ).rows;
   const runIds = input.migrationIds?.length ? [...input.migrationIds] : [input.migrationId];
   const { migrated, out } = await countEachRole({ db, plan, roles, asUser, table, meta, policies, runIds });
-  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, input.migrationId, await runKeys(db, plan, table, meta, runIds)) }) : undefined;
+  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, runIds, await runKeys(db, plan, table, meta, runIds)) }) : undefined;
   return {
     via: 'postgres',
     table: `${plan.target.schema}.${plan.target.table}`,
@@ -137,7 +137,7 @@ async function countEachRole(input: {
 const RUN_KEYS = 'pg_temp.ferry_app_visibility_keys';
 
 /** What the Data API readings need; the table is counted unfiltered when all its rows are this run's. */
-async function apiTarget(db: Queryable, plan: MigrationPlan, migrationId: number, ids: string[]) {
+async function apiTarget(db: Queryable, plan: MigrationPlan, migrationIds: number[], ids: string[]) {
   const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(plan.target.schema, plan.target.table)}`)).rows[0]?.n ?? 0);
   return {
     schema: plan.target.schema,
@@ -145,7 +145,7 @@ async function apiTarget(db: Queryable, plan: MigrationPlan, migrationId: number
     pk: plan.target.primaryKey,
     ids,
     wholeTable: total === ids.length,
-    migrationId,
+    migrationIds,
     targetKey: planTables(plan).targetTable,
   };
 }

@@ -94,8 +94,8 @@ export interface ApiTarget {
   ids: readonly string[];
   /** Every row of the table is one of this run's: counted without a filter. */
   wholeTable: boolean;
-  /** migration_id and target_table, to name differences by legacy key. */
-  migrationId: number;
+  /** The run's migrations (a queued run's ranges: several) and target_table, to name rows by legacy key. */
+  migrationIds: readonly number[];
   targetKey: string;
 }
 
@@ -209,9 +209,9 @@ async function extremeKeys(db: Queryable, t: ApiTarget, columns: readonly Column
   for (const c of columns.filter((x) => RISKY_TYPE.test(x.type) && x.name !== t.pk)) {
     const r = await db.query<{ k: string }>(
       `SELECT s.${pk}::text AS k FROM ${table} s
-         JOIN ferry_control.migration_mappings m ON m.migration_id = $1 AND m.target_table = $2 AND m.new_id = s.${pk}::text
+         JOIN ferry_control.migration_mappings m ON m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 AND m.new_id = s.${pk}::text
         WHERE s.${quoteIdent(c.name)} IS NOT NULL ORDER BY length(s.${quoteIdent(c.name)}::text) DESC LIMIT 3`,
-      [t.migrationId, t.targetKey],
+      [[...t.migrationIds], t.targetKey],
     );
     out.push(...r.rows.map((x) => x.k));
   }
@@ -257,9 +257,9 @@ export async function compareRows(
     `SELECT a.${pk}::text AS key, m.legacy_id, ${list}
        FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) WITH ORDINALITY AS a
        JOIN ${table} s ON s.${pk} = a.${pk}
-       LEFT JOIN ferry_control.migration_mappings m ON m.migration_id = $2 AND m.target_table = $3 AND m.new_id = s.${pk}::text
+       LEFT JOIN ferry_control.migration_mappings m ON m.migration_id = ANY($2::bigint[]) AND m.target_table = $3 AND m.new_id = s.${pk}::text
       ORDER BY a.ordinality`,
-    [JSON.stringify(rows), t.migrationId, t.targetKey],
+    [JSON.stringify(rows), [...t.migrationIds], t.targetKey],
   );
   const byKey = new Map(rows.map((r) => [String(r[t.pk]), r]));
   const differences: DataApiDifference[] = [];

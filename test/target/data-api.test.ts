@@ -130,6 +130,29 @@ describe('app visibility through the Data API with supabase-js (against the Post
     expect(text).toContain(`${planted} (legacy 77) amount numeric(30,2): the Data API gave 12345678901234567000, the database holds 12345678901234567890.12`);
   });
 
+  it("a run of several migrations (a queued run's ranges): the sample's rows of every one are named by legacy key", async () => {
+    const second = Number(
+      (
+        await db.sql(
+          'target',
+          `INSERT INTO ferry_control.migration_control (plan_id, plan_revision, plan_hash, plan, source_table, target_table, status, rows_source, rows_inserted, batches_committed)
+           SELECT plan_id, plan_revision, plan_hash, plan, source_table, target_table, status, rows_source, rows_inserted, batches_committed FROM ferry_control.migration_control WHERE id = $1 RETURNING id`,
+          [migrationId],
+        )
+      ).rows[0].id,
+    );
+    // Legacy 77 (the planted amount) and every key up to 150 now belong to the second migration, as another range's would.
+    await db.sql('target', 'UPDATE ferry_control.migration_mappings SET migration_id = $1 WHERE migration_id = $2 AND legacy_id::int <= 150', [second, migrationId]);
+    try {
+      const v = (await appVisibility({ db: conn.target, plan, migrationId, migrationIds: [migrationId, second], dataApi: settings }))!;
+      expect(v.migratedRows).toBe(300);
+      expect(v.dataApi!.sample!.differences).toEqual([expect.objectContaining({ legacyKey: '77', column: 'amount' })]);
+    } finally {
+      await db.sql('target', 'UPDATE ferry_control.migration_mappings SET migration_id = $1 WHERE migration_id = $2', [migrationId, second]);
+      await db.sql('target', 'DELETE FROM ferry_control.migration_control WHERE id = $1', [second]);
+    }
+  });
+
   it('ferry validate reads through the Data API when SUPABASE_URL and keys are set; a key without the URL is refused before anything opens', async () => {
     const env = cliEnv({ sourceUrl: db.legacy.url, targetUrl: db.target.url }, '/nonexistent-ferry-home', 'dapi-cli', {
       SUPABASE_URL: api.url, SUPABASE_ANON_KEY: settings.anonKey, SUPABASE_SERVICE_ROLE_KEY: settings.serviceRoleKey, SUPABASE_ACCESS_TOKEN: settings.accessToken,
