@@ -649,6 +649,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
         `    heap: V8 heap used ${mib(f.memory.heapUsed)} peak (heap total ${mib(f.memory.heapTotal)}), external ${mib(f.memory.external)}, array buffers ${mib(f.memory.arrayBuffers)}; ` +
           `${fmt(f.batches)} batches (${fmt(rows / Math.max(1, f.batches))} rows each); target connection busy ${secs(f.targetBusyMs)} (${fmt((100 * f.targetBusyMs) / f.ms)}% of the run)`,
       );
+      say(`    heap settings: ${f.heap.applied ?? `none set (${f.heap.reason})`}, as ferry's own process sets them (src/cli/heap.ts); node flags: ${f.heap.execArgv.join(' ') || 'none'}`);
       say(
         `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
           `extra connections ${f.extraConnections}`,
