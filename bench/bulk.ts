@@ -41,6 +41,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -437,9 +438,16 @@ async function rssOf(pid: number): Promise<number | null> {
  * bench/ferry-run.ts compiled once into one JavaScript file (esbuild, dependencies left as
  * imports), so the child is plain Node running compiled code, as a shipped CLI is: tsx's
  * loader compiling the sources in-process holds ~100 MiB that is not ferry's.
+ *
+ * The file is this bench's own (named by its pid, removed at exit) and new: a fixed name was
+ * written in place, and where node_modules is hard-linked between checkouts (git worktrees
+ * sharing one install) another checkout's bench overwrote it between two runs of this one,
+ * which then measured that checkout's code.
  */
 async function compileRunner(): Promise<string> {
-  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', 'ferry-run.mjs');
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', `ferry-run-${process.pid}.mjs`);
+  await rm(outfile, { force: true });
+  process.once('exit', () => rmSync(outfile, { force: true }));
   await esbuild({
     entryPoints: [join(import.meta.dirname, 'ferry-run.ts')],
     outfile,
