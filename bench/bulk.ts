@@ -41,6 +41,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -437,9 +438,16 @@ async function rssOf(pid: number): Promise<number | null> {
  * bench/ferry-run.ts compiled once into one JavaScript file (esbuild, dependencies left as
  * imports), so the child is plain Node running compiled code, as a shipped CLI is: tsx's
  * loader compiling the sources in-process holds ~100 MiB that is not ferry's.
+ *
+ * The file is this bench's own (named by its pid, removed at exit) and new: a fixed name was
+ * written in place, and where node_modules is hard-linked between checkouts (git worktrees
+ * sharing one install) another checkout's bench overwrote it between two runs of this one,
+ * which then measured that checkout's code.
  */
 async function compileRunner(): Promise<string> {
-  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', 'ferry-run.mjs');
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ferry-bench', `ferry-run-${process.pid}.mjs`);
+  await rm(outfile, { force: true });
+  process.once('exit', () => rmSync(outfile, { force: true }));
   await esbuild({
     entryPoints: [join(import.meta.dirname, 'ferry-run.ts')],
     outfile,
@@ -649,6 +657,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
         `    heap: V8 heap used ${mib(f.memory.heapUsed)} peak (heap total ${mib(f.memory.heapTotal)}), external ${mib(f.memory.external)}, array buffers ${mib(f.memory.arrayBuffers)}; ` +
           `${fmt(f.batches)} batches (${fmt(rows / Math.max(1, f.batches))} rows each); target connection busy ${secs(f.targetBusyMs)} (${fmt((100 * f.targetBusyMs) / f.ms)}% of the run)`,
       );
+      say(`    heap settings: ${f.heap.applied ?? `none set (${f.heap.reason})`}, as ferry's own process sets them (src/cli/heap.ts); node flags: ${f.heap.execArgv.join(' ') || 'none'}`);
       say(
         `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
           `extra connections ${f.extraConnections}`,

@@ -18,6 +18,7 @@ import { connect } from '../src/db/connect.js';
 import { assertSessionConnection } from '../src/target/pooler.js';
 import { DEFAULT_TRANSACTION_TIMEOUTS, useTransactionTimeouts } from '../src/target/timeouts.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
+import { tuneHeap, type HeapSettings } from '../src/cli/heap.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
 import type { SandboxDriver, SandboxSession, SandboxStartOptions } from '../sandbox/types.js';
@@ -57,7 +58,12 @@ export interface RunFigures {
   targetBusyMs: number;
   /** Peaks of process.memoryUsage() sampled every 100 ms: V8 heap used, external memory (Buffers), array buffers. */
   memory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+  /** What src/cli/main.ts set for this process (the same call), and the node flags it was started with. */
+  heap: HeapSettings & { execArgv: string[] };
 }
+
+// As `ferry` does first thing (src/cli/main.ts): the heap settings a user's ferry process gets.
+const heapSettings = tuneHeap();
 
 /** Wall time some query was outstanding on `client` (queries overlap only when queued, so count the union). */
 function timeBusy(client: pg.Client): { ms: () => number } {
@@ -251,6 +257,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       batches: result.batches,
       targetBusyMs: targetBusy.ms(),
       memory: memoryPeaks,
+      heap: { ...heapSettings, execArgv: process.execArgv },
       cpu: {
         orchestrator: (self.user + self.system) / 1e6,
         source: diff(await cpuSeconds(backends.source), cpuBefore.source),

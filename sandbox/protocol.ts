@@ -348,20 +348,22 @@ export function checkBatchReply(sent: SentBatch, frame: ProgramFrame): BatchOutc
   if (frame.b !== sent.batch) {
     return protocolError({ message: `reply for batch ${frame.b} while batch ${sent.batch} was pending` });
   }
-  const pending = new Set(sent.keys);
-  const seen = new Set<string>();
+  // One map of the batch's keys, each marked once answered (not a set of sent keys and another of seen ones).
+  const answered = new Map<string, boolean>();
+  for (const k of sent.keys) answered.set(k, false);
   for (const row of frame.rows) {
-    if (seen.has(row.k)) {
-      return protocolError({ message: `key ${JSON.stringify(row.k)} answered twice in batch ${sent.batch}`, key: row.k });
-    }
-    if (!pending.has(row.k)) {
+    const was = answered.get(row.k);
+    if (was === undefined) {
       return protocolError({ message: `key ${JSON.stringify(row.k)} was not sent in batch ${sent.batch}`, key: row.k });
     }
-    seen.add(row.k);
+    if (was) {
+      return protocolError({ message: `key ${JSON.stringify(row.k)} answered twice in batch ${sent.batch}`, key: row.k });
+    }
+    answered.set(row.k, true);
   }
-  for (const k of sent.keys) {
-    if (!seen.has(k)) {
-      return protocolError({ message: `key ${JSON.stringify(k)} sent in batch ${sent.batch} was not answered`, key: k });
+  if (frame.rows.length !== sent.keys.length) {
+    for (const k of sent.keys) {
+      if (!answered.get(k)) return protocolError({ message: `key ${JSON.stringify(k)} sent in batch ${sent.batch} was not answered`, key: k });
     }
   }
   return { status: 'ok', rows: frame.rows as OutputRow[] };

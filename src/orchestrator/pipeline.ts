@@ -129,7 +129,8 @@ class Pipeline {
     if (outcome.status === 'error') {
       throw new BatchFailure(`SANDBOX_${outcome.reason.toUpperCase()}`, `batch ${batchNo}: ${outcome.message}`, outcome.key);
     }
-    const sent = new Map(batch.todo.map((r) => [r.k, r.r]));
+    const sent = new Map<string, Record<string, unknown>>();
+    for (const r of batch.todo) sent.set(r.k, r.r);
     const rows = sh.check(sent, outcome.rows);
     if (sh.digests) digestBatch(this.digests, batch.todo, rows);
     const toWrite = sh.input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;

@@ -6,7 +6,7 @@ import { insertControl, planTables } from '../control/control-tables.js';
 import { qualified } from '../core/sql.js';
 import type { OutputRow } from '../../sandbox/types.js';
 import { programColumns } from '../core/plan/expected-row.js';
-import { CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
+import { CopyLines, CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from '../core/plan/references.js';
 import { beginWrite } from '../target/timeouts.js';
 
@@ -55,11 +55,11 @@ export interface PreparedBatch {
   /** Each row's key as written (minted or the program's), the mapping's new_id. */
   readonly newIds: unknown[];
   /** The target's COPY lines, or null when they need parents' new ids read in the write's transaction. */
-  readonly lines: string[] | null;
+  readonly lines: CopyLines | null;
   /** Without lines: each row's values in column order, the references still to append. */
   readonly values: unknown[][] | null;
   /** The mapping COPY lines, or null when the control row is made in the write's transaction (dry run). */
-  readonly mappingLines: string[] | null;
+  readonly mappingLines: CopyLines | null;
 }
 
 export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun: boolean): BatchWriter {
@@ -103,7 +103,7 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
     async write(db, batchNo, rows, sent, given) {
       const p = given ?? prepare(batchNo, rows);
       await beginWrite(db);
-      let lines: string[] = [];
+      let lines: CopyLines | null = null;
       try {
         // A dry run's mappings need a control row to point at; it goes with the rollback.
         const runId = dryRun ? await insertControl(db, plan, planHash) : migrationId;
@@ -118,7 +118,7 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         await db.query('ROLLBACK').catch(() => undefined);
         if (e instanceof BatchFailure || isConnectionLoss(e)) throw e;
         const err = e as Error & { constraint?: string; detail?: string };
-        const culprit = lines.length ? await findFailingRow(db, table, names, lines, copyErrorLine(e)) : null;
+        const culprit = lines?.length ? await findFailingRow(db, table, names, lines, copyErrorLine(e)) : null;
         const key = culprit === null ? undefined : rows[culprit]!.k;
         throw new BatchFailure(
           'BATCH_WRITE_FAILED',
@@ -146,7 +146,7 @@ async function linesWithReferences(
   p: PreparedBatch,
   names: readonly string[],
   sent: ReadonlyMap<string, Record<string, unknown>>,
-): Promise<string[]> {
+): Promise<CopyLines> {
   const refValues = await resolveBatchReferences(db, plan, p.rows, sent);
   const values = p.values!;
   return asCopyLines(p.rows, names, (_r, i) => copyLine([...values[i]!, ...refValues[i]!]));
@@ -156,8 +156,8 @@ async function linesWithReferences(
  * The COPY lines of a batch, one per row; a value COPY cannot carry fails the batch before
  * anything is sent, naming the row's legacy key and the column.
  */
-function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], line: (row: OutputRow, i: number) => string): string[] {
-  const lines: string[] = [];
+function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], line: (row: OutputRow, i: number) => string): CopyLines {
+  const lines = new CopyLines();
   for (let i = 0; i < rows.length; i++) {
     try {
       lines.push(line(rows[i]!, i));
@@ -176,11 +176,12 @@ function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], lin
  * under savepoints (a half that goes in stays, so a row clashing with an earlier row of the
  * same batch is found too): about log2(n) COPYs, not n INSERTs.
  */
-async function findFailingRow(db: pg.Client, table: string, names: string[], lines: string[], hint: number | null): Promise<number | null> {
-  const tryCopy = async (slice: string[]): Promise<boolean> => {
+async function findFailingRow(db: pg.Client, table: string, names: string[], lines: CopyLines, hint: number | null): Promise<number | null> {
+  /** Lines lo ≤ i < hi, copied under a savepoint: whether they went in. */
+  const tryCopy = async (lo: number, hi: number): Promise<boolean> => {
     await db.query('SAVEPOINT ferry_probe');
     try {
-      await copyIn(db, table, names, slice);
+      await copyIn(db, table, names, lines.bytes(lo, hi));
       await db.query('RELEASE SAVEPOINT ferry_probe');
       return true;
     } catch (e) {
@@ -190,8 +191,8 @@ async function findFailingRow(db: pg.Client, table: string, names: string[], lin
     }
   };
   const bisect = async (lo: number, hi: number): Promise<number | null> => {
-    if (hi - lo === 1) return (await tryCopy([lines[lo]!])) ? null : lo;
-    if (await tryCopy(lines.slice(lo, hi))) return null;
+    if (hi - lo === 1) return (await tryCopy(lo, hi)) ? null : lo;
+    if (await tryCopy(lo, hi)) return null;
     const mid = (lo + hi) >> 1;
     return (await bisect(lo, mid)) ?? (await bisect(mid, hi));
   };
@@ -199,7 +200,7 @@ async function findFailingRow(db: pg.Client, table: string, names: string[], lin
     await db.query('BEGIN');
     if (hint !== null && hint >= 1 && hint <= lines.length) {
       // The rows before it went in (that is what "line N" means), so the hint is tried after them.
-      if ((await tryCopy(lines.slice(0, hint - 1))) && !(await tryCopy([lines[hint - 1]!]))) return hint - 1;
+      if ((await tryCopy(0, hint - 1)) && !(await tryCopy(hint - 1, hint))) return hint - 1;
       await db.query('ROLLBACK');
       await db.query('BEGIN');
     }

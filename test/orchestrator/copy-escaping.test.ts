@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyValueError, copyIn, copyLine, copyLinesAfter, copyValue } from '../../src/orchestrator/copy.js';
+import { CopyLines, CopyValueError, copyIn, copyLine, copyLinesAfter, copyValue } from '../../src/orchestrator/copy.js';
 import { faultSeed } from '../faults/fault-case.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 
@@ -79,6 +79,25 @@ describe('COPY text format carries every string as it is', () => {
     const back = await client.query('SELECT from_t, to_t, legacy, fresh FROM pairs_seen');
     expect(back.rows.map((r) => [r.from_t, r.to_t, r.legacy, r.fresh]).sort()).toEqual(own.map(([a, b]) => [...shared, a, b]).sort());
     expect(() => line('ok', 'x\u0000')).toThrow(expect.objectContaining({ code: 'COPY_VALUE_HAS_NUL', index: 3 }));
+  });
+
+  it('a batch held as bytes (CopyLines) carries the same text, and its line ranges cut at line ends whatever the characters', async () => {
+    const { int } = faultSeed('copy lines as bytes');
+    // Many lines of multi-byte and escaped text, enough to outgrow the first buffer several times.
+    const rows = Array.from({ length: 3000 }, (_, i) => [`bin-${i}`, `${randomString(int)}😀é${randomString(int)}`, int(0, 5) === 0 ? null : randomString(int)] as const);
+    const lines = new CopyLines();
+    for (const r of rows) lines.push(copyLine(r));
+    expect(lines.length).toBe(rows.length);
+    expect(lines.line(7)).toBe(copyLine(rows[7]!));
+    expect(lines.bytes(0, 0).length).toBe(0);
+    expect(Buffer.concat([lines.bytes(0, 1200), lines.bytes(1200, 1201), lines.bytes(1201)]).equals(lines.bytes())).toBe(true);
+    expect(lines.bytes().toString('utf8')).toBe(rows.map(copyLine).join(''));
+    await client.query('CREATE TABLE bin_labels (code text PRIMARY KEY, label text NOT NULL, remark text)');
+    // A range goes in alone (the bisection of a failed batch copies ranges), then the rest.
+    expect(await copyIn(client, 'bin_labels', ['code', 'label', 'remark'], lines.bytes(100, 250))).toBe(150);
+    expect(await copyIn(client, 'bin_labels', ['code', 'label', 'remark'], Buffer.concat([lines.bytes(0, 100), lines.bytes(250)]))).toBe(rows.length - 150);
+    const back = await client.query<{ code: string; label: string; remark: string | null }>('SELECT code, label, remark FROM bin_labels ORDER BY substr(code, 5)::int');
+    expect(back.rows.map((r) => [r.code, r.label, r.remark])).toEqual(rows.map((r) => [...r]));
   });
 
   it('NUL and half a surrogate pair cannot be carried: a typed error naming the position, never a changed value', () => {
