@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { openConnections, type Say } from '../chain.js';
 import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
@@ -29,10 +28,8 @@ export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) =>
   }
 }
 
-/** A plan argument that is not a file is a plan id in the run store (made by the service, say). */
-export function isStoredPlanRef(ref: string): boolean {
-  return ref !== '' && !ref.endsWith('.json') && !existsSync(ref);
-}
+// Here too for the callers that had it from here; it lives with the plan files (read without a store).
+export { isStoredPlanRef } from '../store/file-store.js';
 
 /** Where the CLI keeps files for a plan it loaded from the store. */
 export function storedPlanPaths(config: FerryConfig, planId: string) {
