@@ -1,13 +1,11 @@
 import { ValidationReport } from '../core/artifacts/validation-report.js';
-import { openConnections, type Say } from '../chain.js';
+import type { Say } from '../chain.js';
 import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
 import { renderReport } from '../present/render.js';
 import { describeRunEvent, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { homePath, planFilePath, planPaths } from '../store/file-store.js';
 import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';
-import { replayRun, type ReplayFactor } from './record.js';
-import { chooseDriver } from '../../sandbox/index.js';
-import { defaultPolicy } from '../../sandbox/policy.js';
+import type { ReplayFactor } from './record.js';
 
 /** The run store for this configuration: FERRY_STATE_URL, else the target database. */
 export function stateUrl(config: FerryConfig): string {
@@ -88,6 +86,9 @@ export async function showRun(store: RunStore, id: number, say: Say): Promise<nu
 
 /** `ferry replay <run>`: the recorded bundle and plan again, dry, and whether it reproduces. */
 export async function replayCommand(config: FerryConfig, id: number, options: { allowWeak: boolean }, say: Say): Promise<number> {
+  // The run machinery (drivers, sandbox, orchestrator) imported here: `ferry runs`, which shares
+  // this module, only reads the store.
+  const [{ openConnections }, { chooseDriver }, { defaultPolicy }, { replayRun }] = await Promise.all([import('../chain.js'), import('../../sandbox/index.js'), import('../../sandbox/policy.js'), import('./record.js')]);
   return withStore(config, async (store) => {
     const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
     try {

@@ -117,6 +117,15 @@ describe('ferry starting', () => {
     expect(sourcesIn(set.loaded).filter((s) => NOT_FOR_SHOW.some((re) => re.test(s)))).toEqual([]);
   });
 
+  it('ferry runs reads the run store without the run machinery: no agent, sandbox, chain, orchestrator run or validation', async () => {
+    const r = await traced({ PATH: process.env.PATH, HOME: process.env.HOME }, ['runs', '--help']);
+    expect(r.code).toBe(0);
+    const sources = sourcesIn(r.loaded);
+    expect(sources).toContain('src/service/commands.ts');
+    const heavy = [/^agents\//, /^sandbox\/(?!node-version\.ts$)/, /^src\/(chain|chain-claude)\.ts$/, /^src\/(validation|run)\//, /^src\/orchestrator\/(run-migration|pipeline)\.ts$/, /^src\/service\/record\.ts$/];
+    expect(sources.filter((s) => heavy.some((re) => re.test(s)))).toEqual([]);
+  });
+
   it('ferry --help and a command\'s --help load no schema: zod stays unloaded', async () => {
     for (const args of [['--help'], ['show', '--help']]) {
       const r = await traced({ PATH: process.env.PATH, HOME: process.env.HOME }, args);
