@@ -45,8 +45,8 @@ function sourcesIn(loaded: readonly string[]): string[] {
   return [...new Set(chunks.flatMap((c) => (JSON.parse(readFileSync(`${c}.map`, 'utf8')) as { sources: string[] }).sources.map((s) => s.replace(/^(\.\.\/)+/, ''))))].sort();
 }
 
-/** What `ferry show` has no use for: the agents, the sandbox (but the Node version setting config reads), the run machinery, the drivers' wiring. */
-const NOT_FOR_SHOW = [/^agents\//, /^sandbox\/(?!node-version\.ts$)/, /^src\/(chain|chain-claude|plan-reading)\.ts$/, /^src\/(orchestrator|validation|run|service|db|control|queue|review)\//, /^src\/store\/run-store\.ts$/, /^src\/core\/llm\//];
+/** What `ferry show` has no use for: the agents, the sandbox (but the Node version setting config reads), the run machinery, the drivers' wiring, the column language's parser and checker. */
+const NOT_FOR_SHOW = [/^agents\//, /^sandbox\/(?!node-version\.ts$)/, /^src\/(chain|chain-claude|plan-reading)\.ts$/, /^src\/(orchestrator|validation|run|service|db|control|queue|review)\//, /^src\/store\/run-store\.ts$/, /^src\/core\/llm\//, /^src\/core\/expr\/(parse|check)\.ts$/];
 
 /**
  * `ferry --help` and `ferry show` start from the compiled CLI (dist/) and load none of the
