@@ -17,24 +17,14 @@ import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SandboxError } from '../src/core/errors.js';
 import { createDockerClient, dockerFailure, type DockerClient, type ImageInfo } from './docker-client.js';
+import { DEFAULT_NODE_VERSION, DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, type SandboxNode } from './node-version.js';
 
 const run = promisify(execFile);
 
-/**
- * The sandbox's Node: a major (any release of it will do; the offline build takes the newest
- * the npm registry has) or an exact version. Parsed from FERRY_SANDBOX_NODE by src/config.ts.
- */
-export interface SandboxNode {
-  major: number;
-  /** An exact version ("20.19.5"), or null for "any release of `major`". */
-  exact: string | null;
-}
+// The setting itself is in node-version.ts (read by src/config.ts at every start, without
+// this module's Docker client and child processes); exported here too, as before.
+export { DEFAULT_NODE_VERSION, DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from './node-version.js';
 
-/** The last Node 18 release: what ferry always ran, and still the default. */
-export const DEFAULT_NODE_VERSION = '18.20.8';
-export const DEFAULT_SANDBOX_NODE: SandboxNode = { major: 18, exact: null };
-/** The oldest major the sandbox harness and the bundles are built for. */
-export const MIN_NODE_MAJOR = 18;
 /**
  * What a major-only setting builds when the registry cannot be asked: only the default's, so
  * an existing Node 18 setup needs no network to rebuild from its cached package.
@@ -49,14 +39,6 @@ export function offlineImage(node: SandboxNode = DEFAULT_SANDBOX_NODE): string {
 }
 export const UPSTREAM_IMAGE = upstreamImage();
 export const OFFLINE_IMAGE = offlineImage();
-
-/** "20" or "20.19.5" as a SandboxNode; null when it is neither. */
-export function parseSandboxNode(text: string): SandboxNode | null {
-  const m = /^v?(\d{1,3})(?:\.(\d{1,4})\.(\d{1,4}))?$/.exec(text.trim());
-  if (!m) return null;
-  const major = Number(m[1]);
-  return { major, exact: m[2] === undefined ? null : `${major}.${Number(m[2])}.${Number(m[3])}` };
-}
 
 export function describeNode(node: SandboxNode): string {
   return node.exact ?? `${node.major} (any ${node.major}.x)`;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InputError } from './core/errors.js';
-import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/image.js';
+import { DEFAULT_SANDBOX_NODE, MIN_NODE_MAJOR, parseSandboxNode, type SandboxNode } from '../sandbox/node-version.js';
 import { parseTimeouts, type TransactionTimeouts } from './target/timeouts.js';
 import { dataApiSettings, type DataApiSettings } from './target/data-api-settings.js';
 

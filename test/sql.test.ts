@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { escapeIdentifier, escapeLiteral } from '../src/core/pg-escape.js';
 import { buildWhere, describeFilters, qualified, quoteIdent } from '../src/core/sql.js';
 
 describe('SQL building', () => {
@@ -25,5 +27,20 @@ describe('SQL building', () => {
   it('describes a filter in words', () => {
     expect(describeFilters([{ column: 'group_id', op: '=', value: 11 }])).toBe('group_id = 11');
     expect(describeFilters([])).toBe('all rows');
+  });
+});
+
+// ferry's copies of pg's quoting (kept so quoting SQL loads no pg) against pg's own, installed version.
+describe('quoting as pg quotes', () => {
+  const pg = createRequire(import.meta.url)('pg/lib/utils.js') as { escapeIdentifier(s: string): string; escapeLiteral(s: string): string };
+  const dirty = ['', 'plain', "O'Brien", "''", '"quoted"', 'back\\slash', "both ' and \\", 'trailing\\', 'ünïcödé ✓ 🚚', 'tab\tnew\nline', '\u0000nul', 'x"; DROP TABLE t; --', "E'\\x'", '$$dollar$$'];
+  it('escapeIdentifier and escapeLiteral give exactly what pg gives', () => {
+    for (const s of dirty) {
+      expect(escapeIdentifier(s), s).toBe(pg.escapeIdentifier(s));
+      expect(escapeLiteral(s), s).toBe(pg.escapeLiteral(s));
+    }
+    // The cases that matter are really among them: a backslash makes an E'' literal.
+    expect(escapeLiteral('a\\b')).toBe(" E'a\\\\b'");
+    expect(escapeLiteral("a'b")).toBe("'a''b'");
   });
 });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
 import { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { needsTransforms } from '../../agents/code-interpreter/claude/write-transforms.js';
 import { GeneratedScript } from '../core/artifacts/generated-script.js';
 import { contentHash, sha256 } from '../core/artifacts/hash.js';

@@ -1,16 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
-import { MigrationPlan, PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
-import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import { PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import type { Connections, PlannedTable, Say } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { executeRunSet } from '../run/run-plan-set.js';
 import type { RunStore } from '../store/run-store.js';
-import { homePath, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { homePath, planPaths, saveJson } from '../store/file-store.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import { renderPlan, renderReport } from '../present/render.js';
@@ -20,18 +18,11 @@ import type { DataApiSettings } from '../target/data-api.js';
 /**
  * `ferry plan/show/approve/run` for descriptions that name several tables: one plan file per
  * table (analysis beside each, as for a single plan) and a plan set file listing them in
- * the order they must run.
+ * the order they must run. Reading a set (all `ferry show` needs) is in plan-set-file.ts.
  */
+import { loadPlanSet } from './plan-set-file.js';
 
-/** A plan set file, told apart from a plan by its kind. */
-export async function isPlanSetFile(path: string): Promise<boolean> {
-  try {
-    const json = JSON.parse(await readFile(resolve(path), 'utf8')) as { kind?: unknown };
-    return json.kind === 'plan_set';
-  } catch {
-    return false;
-  }
-}
+export { isPlanSetFile, loadPlanSet, showPlanSet } from './plan-set-file.js';
 
 /** Writes the plans of a description the reading found several moves in, and the plan set listing them. */
 export async function savePlanSet(input: { description: string; planned: PlannedTable[]; plansDir: string; out?: string; say: Say }): Promise<string> {
@@ -55,31 +46,6 @@ export async function savePlanSet(input: { description: string; planned: Planned
   say(open.length ? `Next: resolve the flagged items in each plan (ferry approve <plan> …), then: ferry approve ${setPath} && ferry run ${setPath}` : `Next: ferry approve ${setPath} && ferry run ${setPath}`);
   for (const item of open) say(`  - ${item}`);
   return setPath;
-}
-
-export async function loadPlanSet(path: string): Promise<{ set: PlanSet; plans: Array<{ plan: MigrationPlan; analysis: SchemaAnalysis; path: string; dir: string }> }> {
-  const setPath = resolve(path);
-  const set = await loadArtifact(setPath, PlanSet, 'plan set');
-  const plans = [];
-  for (const entry of set.plans) {
-    const paths = planPaths(resolve(dirname(setPath), entry.path));
-    const plan = await loadArtifact(paths.plan, MigrationPlan, 'plan');
-    const analysis = await loadArtifact(paths.analysis, SchemaAnalysis, 'analysis');
-    if (analysisHash(analysis) !== plan.analysisHash) {
-      throw new PlanError('ANALYSIS_MISMATCH', `the analysis beside ${paths.plan} is not the one this plan was made from`, { hint: 'make the plan set again with ferry plan' });
-    }
-    plans.push({ plan, analysis, path: paths.plan, dir: paths.bundleDir });
-  }
-  return { set, plans };
-}
-
-export async function showPlanSet(path: string, say: Say): Promise<void> {
-  const { set, plans } = await loadPlanSet(path);
-  say(`Plan set: "${set.description}" — ${plans.length} plans, run in this order:`);
-  plans.forEach(({ plan, path: p }, i) => {
-    const open = reviewItems(plan).length;
-    say(`  ${i + 1}. ${plan.source.table} → ${plan.target.table}  ${plan.status}${open ? `, ${open} item(s) to review` : ''}  ${p}`);
-  });
 }
 
 /** Approves every plan of the set; refuses (naming the plan) while any has items to review. */

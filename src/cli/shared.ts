@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
-import { openConnections, type Connections } from '../chain.js';
+import type { Connections } from '../chain.js';
 import { connectionOptions, loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { PlanError } from '../core/errors.js';
-import { isStoredPlanRef, storedPlanPaths, withStore } from '../service/commands.js';
-import { loadArtifact, planPaths, saveJson } from '../store/file-store.js';
+import { isStoredPlanRef, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
 import { positiveInteger, type FlagSpecs } from './args.js';
 
 /** --source / --target, for the commands that open the databases. */
@@ -22,8 +21,13 @@ export function withUrls(config: FerryConfig, v: { source?: string | undefined; 
   return { ...config, sourceUrl: v.source ?? config.sourceUrl, targetUrl: v.target ?? config.targetUrl };
 }
 
-/** Both databases for the length of `fn`, closed whatever happens. */
+/**
+ * Both databases for the length of `fn`, closed whatever happens. The chain (drivers, agents)
+ * is imported here, not at the top: `ferry show` and the help of every command import this
+ * file and open no database.
+ */
 export async function withConnections<T>(config: FerryConfig, fn: (conn: Connections) => Promise<T>): Promise<T> {
+  const { openConnections } = await import('../chain.js');
   const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
   try {
     return await fn(conn);
@@ -47,9 +51,14 @@ export interface LoadedPlan {
   analysis: SchemaAnalysis;
 }
 
-/** A plan file with the analysis beside it, or a plan id of the run store (its files written beside as usual). */
+/**
+ * A plan file with the analysis beside it, or a plan id of the run store (its files written
+ * beside as usual). The store (pg, the run machinery) is imported only for a plan id: a plan
+ * file is read with the schemas alone.
+ */
 export async function loadPlanWithAnalysis(planPath: string, config: FerryConfig = loadConfig()): Promise<LoadedPlan> {
   if (isStoredPlanRef(planPath)) {
+    const { storedPlanPaths, withStore } = await import('../service/commands.js');
     const stored = await withStore(config, async (store) => {
       const row = await store.getPlan(planPath);
       return { plan: row.plan, analysis: await store.getAnalysis(row.plan.analysisHash) };

@@ -1,14 +1,11 @@
-import { existsSync } from 'node:fs';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
-import { openConnections, type Say } from '../chain.js';
+import type { Say } from '../chain.js';
 import { connectionOptions, requireUrl, storeOptions, type FerryConfig } from '../config.js';
 import { renderReport } from '../present/render.js';
 import { describeRunEvent, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { homePath, planFilePath, planPaths } from '../store/file-store.js';
 import { RunStore, type RunRow, type StoredEvent } from '../store/run-store.js';
-import { replayRun, type ReplayFactor } from './record.js';
-import { chooseDriver } from '../../sandbox/index.js';
-import { defaultPolicy } from '../../sandbox/policy.js';
+import type { ReplayFactor } from './record.js';
 
 /** The run store for this configuration: FERRY_STATE_URL, else the target database. */
 export function stateUrl(config: FerryConfig): string {
@@ -29,10 +26,8 @@ export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) =>
   }
 }
 
-/** A plan argument that is not a file is a plan id in the run store (made by the service, say). */
-export function isStoredPlanRef(ref: string): boolean {
-  return ref !== '' && !ref.endsWith('.json') && !existsSync(ref);
-}
+// Here too for the callers that had it from here; it lives with the plan files (read without a store).
+export { isStoredPlanRef } from '../store/file-store.js';
 
 /** Where the CLI keeps files for a plan it loaded from the store. */
 export function storedPlanPaths(config: FerryConfig, planId: string) {
@@ -91,6 +86,9 @@ export async function showRun(store: RunStore, id: number, say: Say): Promise<nu
 
 /** `ferry replay <run>`: the recorded bundle and plan again, dry, and whether it reproduces. */
 export async function replayCommand(config: FerryConfig, id: number, options: { allowWeak: boolean }, say: Say): Promise<number> {
+  // The run machinery (drivers, sandbox, orchestrator) imported here: `ferry runs`, which shares
+  // this module, only reads the store.
+  const [{ openConnections }, { chooseDriver }, { defaultPolicy }, { replayRun }] = await Promise.all([import('../chain.js'), import('../../sandbox/index.js'), import('../../sandbox/policy.js'), import('./record.js')]);
   return withStore(config, async (store) => {
     const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
     try {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FerryError, InputError, NotFoundError } from '../core/errors.js';
 
 /** An error the API answers with its own status (the rest are mapped by `errorStatus`). */

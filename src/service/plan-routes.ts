@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { applyOverrides, approvePlan, type PlanOverrides } from '../../agents/planning/index.js';
 import { generateScript } from '../../agents/code-interpreter/index.js';
 import { MigrationPlan, reviewItems } from '../core/artifacts/migration-plan.js';

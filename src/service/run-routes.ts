@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import type { Connections } from '../chain.js';
 import { PlanError } from '../core/errors.js';

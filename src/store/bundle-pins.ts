@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BundlePins } from '../../agents/code-interpreter/index.js';
 import type { RunStore } from './run-store.js';
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
@@ -19,6 +20,11 @@ export function homePath(home: string, ...parts: string[]): string {
     });
   }
   return path;
+}
+
+/** A plan argument that is not a file is a plan id in the run store (made by the service, say). */
+export function isStoredPlanRef(ref: string): boolean {
+  return ref !== '' && !ref.endsWith('.json') && !existsSync(ref);
 }
 
 /** Plan ids as file names: new ids keep to [a-z0-9_-]; upper case is still read for plans made before. */

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshEntry } from '../../bin/dist-state.mjs';
 import { BIN, cliEnv, runFerry } from '../setup/ferry-bin.js';
@@ -35,6 +36,19 @@ const packagesIn = (loaded: readonly string[]) =>
   new Set(loaded.flatMap((u) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []));
 
 /**
+ * The source files in the compiled chunks a process loaded, read from each chunk's source map
+ * (esbuild lists every module it put in the chunk): which of ferry's modules a command brought
+ * in, zod's files included, though the chunks are named by hash.
+ */
+function sourcesIn(loaded: readonly string[]): string[] {
+  const chunks = loaded.filter((u) => u.includes('/dist/build-') && u.endsWith('.js')).map((u) => (u.startsWith('file:') ? new URL(u).pathname : u));
+  return [...new Set(chunks.flatMap((c) => (JSON.parse(readFileSync(`${c}.map`, 'utf8')) as { sources: string[] }).sources.map((s) => s.replace(/^(\.\.\/)+/, ''))))].sort();
+}
+
+/** What `ferry show` has no use for: the agents, the sandbox (but the Node version setting config reads), the run machinery, the drivers' wiring, the column language's parser and checker. */
+const NOT_FOR_SHOW = [/^agents\//, /^sandbox\/(?!node-version\.ts$)/, /^src\/(chain|chain-claude|plan-reading)\.ts$/, /^src\/(orchestrator|validation|run|service|db|control|queue|review)\//, /^src\/store\/run-store\.ts$/, /^src\/core\/llm\//, /^src\/core\/expr\/(parse|check)\.ts$/];
+
+/**
  * `ferry --help` and `ferry show` start from the compiled CLI (dist/) and load none of the
  * heavy packages other commands need: the module graph, not a stopwatch, is what is checked.
  */
@@ -42,6 +56,7 @@ describe('ferry starting', () => {
   let db: DatabasePair;
   let home: string;
   let env: NodeJS.ProcessEnv;
+  let planPath: string | undefined;
 
   beforeAll(async () => {
     // The way `npm test` runs it (pretest); built here when a single file is run after an edit.
@@ -56,6 +71,10 @@ describe('ferry starting', () => {
     });
     home = await mkdtemp(join(tmpdir(), 'ferry-startup-'));
     env = cliEnv({ sourceUrl: db.legacy.url, targetUrl: db.target.url }, home, 'startup-test');
+    const plan = await runFerry(env, ['plan', 'Migrate shop_item into products']);
+    expect(plan.code, plan.stderr).toBe(0);
+    planPath = /Plan written to (\S+\.json)/.exec(plan.stdout)?.[1];
+    expect(planPath).toBeDefined();
   });
   afterAll(async () => {
     await db?.drop();
@@ -73,16 +92,69 @@ describe('ferry starting', () => {
   });
 
   it('ferry show <plan> loads no driver, compiler, bundler or model SDK, and no pg client', async () => {
-    const plan = await runFerry(env, ['plan', 'Migrate shop_item into products']);
-    expect(plan.code, plan.stderr).toBe(0);
-    const planPath = /Plan written to (\S+\.json)/.exec(plan.stdout)?.[1];
-    expect(planPath).toBeDefined();
+    // A set of one plan beside it, the way ferry plan writes a set (paths relative to the set file).
+    const planSetPath = join(dirname(planPath!), 'shop.planset.json');
+    await writeFile(planSetPath, JSON.stringify({ kind: 'plan_set', version: 1, createdAt: new Date().toISOString(), description: 'products from the shop', plans: [{ path: basename(planPath!), planId: 'p', sourceTable: 'public.shop_item', targetTable: 'public.products', dependsOn: [] }] }));
     const r = await traced(env, ['show', planPath!]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('products');
     const pkgs = packagesIn(r.loaded);
     for (const heavy of HEAVY) expect(pkgs.has(heavy), `show loaded ${heavy}`).toBe(false);
-    // pg's escaping helpers only (pg/lib/utils.js), never its client.
+    // No pg at all: never its client, and not its escaping helpers either (src/core/pg-escape.ts has them).
     expect(r.loaded.filter((u) => /node_modules\/pg\/lib\/(client|index)\.js$/.test(u))).toEqual([]);
+    expect(pkgs.has('pg'), 'show loaded pg').toBe(false);
+    const sources = sourcesIn(r.loaded);
+    // The chunks traced are the ones show ran: its command module, the schemas and the renderer.
+    for (const needed of ['src/cli/commands/show.ts', 'src/core/artifacts/migration-plan.ts', 'src/present/render.ts']) expect(sources).toContain(needed);
+    expect(sources.filter((s) => NOT_FOR_SHOW.some((re) => re.test(s)))).toEqual([]);
+    // zod as the schemas use it: English messages only, none of its other locales.
+    const locales = sources.filter((s) => s.includes('node_modules/zod/') && s.includes('/locales/'));
+    expect(locales).toEqual(['node_modules/zod/v4/locales/en.js']);
+    // A plan set is shown through the same light path.
+    const set = await traced(env, ['show', planSetPath]);
+    expect(set.code, set.stdout).toBe(0);
+    expect(set.stdout).toContain('Plan set: "products from the shop"');
+    expect(sourcesIn(set.loaded).filter((s) => NOT_FOR_SHOW.some((re) => re.test(s)))).toEqual([]);
+  });
+
+  it('ferry runs reads the run store without the run machinery: no agent, sandbox, chain, orchestrator run or validation', async () => {
+    const r = await traced({ PATH: process.env.PATH, HOME: process.env.HOME }, ['runs', '--help']);
+    expect(r.code).toBe(0);
+    const sources = sourcesIn(r.loaded);
+    expect(sources).toContain('src/service/commands.ts');
+    const heavy = [/^agents\//, /^sandbox\/(?!node-version\.ts$)/, /^src\/(chain|chain-claude)\.ts$/, /^src\/(validation|run)\//, /^src\/orchestrator\/(run-migration|pipeline)\.ts$/, /^src\/service\/record\.ts$/];
+    expect(sources.filter((s) => heavy.some((re) => re.test(s)))).toEqual([]);
+  });
+
+  it('ferry --help and a command\'s --help load no schema: zod stays unloaded', async () => {
+    for (const args of [['--help'], ['show', '--help']]) {
+      const r = await traced({ PATH: process.env.PATH, HOME: process.env.HOME }, args);
+      expect(r.code, args.join(' ')).toBe(0);
+      const sources = sourcesIn(r.loaded);
+      expect(sources).toContain('src/cli/dispatch.ts');
+      if (args.length === 1) expect(sources.filter((s) => s.includes('node_modules/zod/')), '--help loaded zod').toEqual([]);
+      expect(sources.filter((s) => /^sandbox\/(?!node-version\.ts$)/.test(s)), `${args.join(' ')} loaded the sandbox`).toEqual([]);
+    }
+  });
+
+  it('a hand-edited plan is refused by the compiled CLI word for word as by the sources (zod trimmed and interpreting)', async () => {
+    const plan = JSON.parse(readFileSync(planPath!, 'utf8')) as Record<string, unknown> & { target: Record<string, unknown>; columns: Array<Record<string, unknown>> };
+    plan.status = 'maybe';
+    plan.target.table = 42;
+    plan.columns[0]!.origin = { kind: 'telepathy' };
+    const bad = planPath!.replace(/\.json$/, '-edited.json');
+    await writeFile(bad, JSON.stringify(plan));
+    await writeFile(bad.replace(/\.json$/, '.analysis.json'), readFileSync(planPath!.replace(/\.json$/, '.analysis.json')));
+    const compiled = await runFerry(env, ['show', bad]);
+    const sources = await runFerry({ ...env, FERRY_TSX: '1' }, ['show', bad]);
+    expect(compiled.code).toBe(2);
+    expect(compiled.stderr).toContain('ARTIFACT_INVALID');
+    // zod's English messages, each field named.
+    expect(compiled.stderr).toMatch(/status: Invalid option: expected one of/);
+    expect(compiled.stderr).toMatch(/target\.table: Invalid input: expected string, received number/);
+    expect(compiled.stderr).toMatch(/columns\.0\.origin/);
+    expect(sources.code).toBe(2);
+    expect(compiled.stderr).toBe(sources.stderr);
   });
 });
+

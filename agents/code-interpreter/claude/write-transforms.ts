@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GeneratedScript } from '../../../src/core/artifacts/generated-script.js';
 import type { MigrationPlan } from '../../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../../src/core/artifacts/schema-analysis.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ALLOWED_SUMMARY } from '../../../src/core/expr/index.js';
 import { toolInputSchema } from '../../../src/core/llm/tool-step.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SchemaAnalysis, type DatabaseAnalysis } from '../../../src/core/artifacts/schema-analysis.js';
 import { estimateCostUsd } from '../../../src/core/llm/pricing.js';
 import type { PromptTemplate } from '../../../src/core/llm/prompts.js';

@@ -45,14 +45,13 @@ export interface CommandEntry {
 }
 
 /**
- * A command's module, with zod told to interpret its schemas: a command parses each artifact
- * about once, and zod's JIT (a validator compiled per schema on first use, 0.1-0.2 s for a
- * plan and its analysis) costs more than it saves there.
+ * A command's module, with zod told to interpret its schemas (see ../zod-config.ts) first: zod
+ * reads the setting as each schema is built, when the command's modules are evaluated, so it
+ * must be set before they are imported.
  */
 async function loadCommand(name: CommandName): Promise<Command<FlagSpecs>> {
-  const [{ config }, command] = await Promise.all([import('zod'), LOADERS[name]()]);
-  config({ jitless: true });
-  return command;
+  (await import('../zod-config.js')).interpretSchemas();
+  return LOADERS[name]();
 }
 
 export const COMMAND_LIST: readonly CommandEntry[] = (Object.keys(SUMMARIES) as CommandName[]).map((name) => ({ name, summary: SUMMARIES[name], load: () => loadCommand(name) }));

@@ -1,6 +1,6 @@
 import { renderPlan } from '../../present/render.js';
 import { defineCommand, HELP_FLAG } from '../args.js';
-import { isPlanSetFile, showPlanSet } from '../plan-set-command.js';
+import { isPlanSetFile, showPlanSet } from '../plan-set-file.js';
 import { loadPlanWithAnalysis } from '../shared.js';
 import { SUMMARIES } from './registry.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The column language's AST: a closed subset of PostgreSQL expressions over one source row,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { contentHash } from './hash.js';
 import { FilterCondition } from './schema-analysis.js';
 

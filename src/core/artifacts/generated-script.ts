@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ArtifactGenerator } from './generator.js';
 
 export const Diagnostic = z.object({

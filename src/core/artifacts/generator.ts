@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Tokens a model spent on an artifact. */
 export const ModelUsage = z.object({

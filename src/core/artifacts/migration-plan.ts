@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ColumnExpression, Expr } from './column-expression.js';
 import { ArtifactGenerator } from './generator.js';
 import { contentHash } from './hash.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeSpan, DescriptionReading, type ReadingSpan, type SpanBinding } from './description-reading.js';
 import type { FilterCondition } from './schema-analysis.js';
 

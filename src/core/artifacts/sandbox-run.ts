@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Why a sandboxed run ended. Every run ends with exactly one. */
 export const ExitReason = z.enum(['ok', 'error', 'timeout', 'oom', 'killed', 'output_limit', 'protocol_error']);

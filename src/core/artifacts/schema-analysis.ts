@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ModelUsage } from './generator.js';
 import { contentHash } from './hash.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationCheckName } from './migration-plan.js';
 
 export const ValidationCheck = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ModelError } from './errors.js';
 import type { PromptTemplate } from './prompts.js';
 import { answerToolUses, type ModelClient, type ModelMessage, type ModelRequest, type ModelResponse, type ModelTool, type ModelUsage, type ToolUseBlock } from './types.js';

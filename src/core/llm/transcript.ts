@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalJson, contentHash } from '../artifacts/hash.js';
 import { ModelError } from './errors.js';
 import type { ModelClient, ModelRequest, ModelResponse } from './types.js';

@@ -1,5 +1,7 @@
 import type { MigrationPlan, PlanFilter } from '../artifacts/migration-plan.js';
-import { compileSql, type Typed } from '../expr/index.js';
+import type { Typed } from '../expr/check.js';
+// The compiler itself, not expr/index: describing a plan's filters (ferry show) needs no parser or checker.
+import { compileSql } from '../expr/compile-sql.js';
 import { quoteIdent, type SqlFragment } from '../sql.js';
 
 /**
