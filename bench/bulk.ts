@@ -426,6 +426,54 @@ let runner: string | null = null;
 interface FerryFigures extends RunFigures {
   /** Peak resident memory of the run's process as sampled from here (VmRSS every 50 ms). */
   rssSampled: number;
+  /** CPU the run's sandbox containers used (their cgroups, sampled every 250 ms); null where unreadable. */
+  sandboxCpu: number | null;
+}
+
+/** A container's CPU so far from its cgroup (v1 cpuacct, v2 cpu.stat), in seconds; null when not found. */
+async function containerCpuSeconds(id: string): Promise<number | null> {
+  for (const [path, parse] of [
+    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t: string) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, (t: string) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, (t: string) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+  ] as const) {
+    try {
+      const v = parse(await readFile(path, 'utf8'));
+      if (Number.isFinite(v)) return v;
+    } catch {
+      // not this layout
+    }
+  }
+  return null;
+}
+
+/**
+ * The CPU of the sandbox containers a ferry process starts (labelled ferry.owner.pid), followed
+ * while they run: each container's last reading is kept, since its cgroup goes when it exits.
+ * Up to 250 ms of a container's last moments can be missed.
+ */
+function watchSandboxCpu(ownerPid: number): { stop(): Promise<number | null> } {
+  const last = new Map<string, number>();
+  let unreadable = false;
+  const sample = async () => {
+    const ids = (await run('docker', ['ps', '-q', '--no-trunc', '--filter', `label=ferry.owner.pid=${ownerPid}`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+    for (const id of ids) {
+      const cpu = await containerCpuSeconds(id);
+      if (cpu === null) unreadable = true;
+      else last.set(id, Math.max(last.get(id) ?? 0, cpu));
+    }
+  };
+  let busy: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    busy ??= sample().finally(() => (busy = null));
+  }, 250);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await busy;
+      return unreadable && last.size === 0 ? null : [...last.values()].reduce((a, b) => a + b, 0);
+    },
+  };
 }
 
 /** VmRSS of a process, in bytes; null once it is gone. */
@@ -472,6 +520,7 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   const sampler = setInterval(() => {
     void rssOf(child.pid!).then((rss) => (rssSampled = Math.max(rssSampled, rss ?? 0)));
   }, 50);
+  const sandboxCpu = watchSandboxCpu(child.pid!);
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line.startsWith('FERRY_RESULT ')) result = JSON.parse(line.slice('FERRY_RESULT '.length)) as RunFigures;
     else say(line);
@@ -482,11 +531,12 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   });
   const [code] = (await once(child, 'close')) as [number | null];
   clearInterval(sampler);
+  const sandboxCpuS = await sandboxCpu.stop();
   const figures = result as RunFigures | null;
   if (code !== 0 || figures === null) throw new BenchError(`${spec.label}: the ferry process exited ${code}: ${stderr.trim().slice(-1500)}`);
   if (figures.status !== 'completed') throw new BenchError(`${spec.label}: the run failed: ${figures.error}`);
   if (figures.inserted !== spec.rows) throw new BenchError(`${spec.label}: the run reports ${fmt(figures.inserted)} rows inserted, expected ${fmt(spec.rows)}`);
-  return { ...figures, rssSampled };
+  return { ...figures, rssSampled, sandboxCpu: sandboxCpuS };
 }
 
 // ── the peer: pgloader ─────────────────────────────────────────────────────────────────────
@@ -633,8 +683,9 @@ function childCpuSeconds(): number | null {
 
 /**
  * The whole PostgreSQL server's CPU so far: the postmaster's own and its reaped children's, plus
- * every live child's (backends, checkpointer, WAL writer). The server serves only the bench, so
- * the difference over a run is what that run cost the database, every connection included.
+ * every live child's (backends, autovacuum, checkpointer, WAL writer). The server serves only the
+ * bench, so the difference over a run is what that run cost the database, every connection
+ * included (and an autovacuum or checkpoint that falls in it).
  */
 interface ServerCpu {
   seconds(): Promise<number | null>;
@@ -648,6 +699,8 @@ async function serverCpu(server: EmbeddedServer): Promise<ServerCpu> {
   });
   return {
     async seconds() {
+      // A backend whose client just left may still be exiting: let the postmaster reap it first.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       const own = await statFields(postmaster);
       if (!own) return null;
       let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
@@ -667,7 +720,7 @@ interface SizeResult {
   rows: number;
   referenceMs: number;
   /** pgloader per P (its concurrency = P), in the order of opts.parallel; empty with --no-peer. */
-  peer: Array<{ parallel: number; ms: number; retried: string | null }>;
+  peer: Array<{ parallel: number; ms: number; retried: string | null; cpu: { pgloader: number | null; server: number | null } }>;
   ferry: Array<FerryFigures & { parallel: number; serverCpu: number | null }>;
 }
 
@@ -718,7 +771,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       if (opts.peer) {
         const r = await runPeer({ sql, sourceUrl, targetUrl, plan, rows, work, concurrency: p, server: cpu });
         await verify(targetUrl, plan, r.migrationId, rows, 'pgloader');
-        peer = { parallel: p, ms: r.ms, retried: r.retried };
+        peer = { parallel: p, ms: r.ms, retried: r.retried, cpu: r.cpu };
         peers.push(peer);
         say(
           `  pgloader c=${p}     ${secs(r.ms).padStart(9)}  ${fmt((rows / r.ms) * 1000).padStart(9)} rows/s   counts OK${r.retried ? '   (retried once after a crash)' : ''}` +
@@ -757,7 +810,13 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       say(`    validation (${report.method ?? 'range checksums'}): ${secs(validateMs)}, ${fmt((100 * validateMs) / f.ms)}% of the migration's own time (goal ≤ 20%), passed`);
       say(
         `    CPU during the run: orchestrator process ${cpuText(f.cpu.orchestrator)}, source backend ${cpuText(f.cpu.source)}, target backend ${cpuText(f.cpu.target)}` +
-          `${p > 1 ? ' (main connections only)' : ''}; PostgreSQL server, every backend: ${cpuText(serverCpuS)}`,
+          `${p > 1 ? ' (main connections only)' : ''}; PostgreSQL server, every process: ${cpuText(serverCpuS)}; sandbox container(s) ${cpuText(f.sandboxCpu)}`,
+      );
+      const total = serverCpuS === null || f.sandboxCpu === null ? null : f.cpu.orchestrator + f.sandboxCpu + serverCpuS;
+      const peerTotal = peer?.cpu.pgloader != null && peer.cpu.server !== null ? peer.cpu.pgloader + peer.cpu.server : null;
+      say(
+        `    CPU in all: ferry (orchestrator + sandbox + server) ${cpuText(total)}` +
+          `${peerTotal !== null ? `, pgloader (its process + server) ${cpuText(peerTotal)}; ferry ÷ pgloader in CPU ${total === null ? '?' : fmt(total / peerTotal, 2)}` : ''}`,
       );
     }
     return { rows, referenceMs, peer: peers, ferry };
