@@ -86,7 +86,7 @@ BEGIN
     ALTER TABLE ferry_control.migration_mappings DROP CONSTRAINT IF EXISTS migration_mappings_source_table_target_table_legacy_id_key;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry_control.migration_mappings'::regclass
-              AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> 'pg_catalog."C"'::regcollation) THEN
+              AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> (SELECT oid FROM pg_collation WHERE collname = 'C' AND collnamespace = 'pg_catalog'::regnamespace)) THEN
     ALTER TABLE ferry_control.migration_mappings
       ALTER COLUMN source_table TYPE text COLLATE "C", ALTER COLUMN legacy_id TYPE text COLLATE "C",
       ALTER COLUMN target_table TYPE text COLLATE "C", ALTER COLUMN new_id TYPE text COLLATE "C";
@@ -232,7 +232,7 @@ SELECT to_regclass('public.migration_control') IS NULL
    AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry_control.migration_mappings') AND attname = 'id' AND NOT attisdropped)
    AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('ferry_control.migration_mappings') AND contype = 'f')
    AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry_control.migration_mappings')
-          AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> 'pg_catalog."C"'::regcollation)
+          AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> (SELECT oid FROM pg_collation WHERE collname = 'C' AND collnamespace = 'pg_catalog'::regnamespace))
    AND NOT EXISTS (
      SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) a
       WHERE n.nspname = 'ferry_control'
