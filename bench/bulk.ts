@@ -201,15 +201,19 @@ async function resetTarget(url: string, plan: MigrationPlan): Promise<void> {
 /** Rows in the target table, the run's mappings, and mappings whose new id is a row of the table. */
 async function verify(url: string, plan: MigrationPlan, migrationId: number, rows: number, who: string): Promise<void> {
   const pk = quoteIdent(plan.target.primaryKey);
-  const r = await withClient(url, (c) =>
-    c.query<{ rows: string; mappings: string; joined: string }>(
+  const r = await withClient(url, async (c) => {
+    // Statistics first: after TRUNCATE and a load in one statement (pgloader's AFTER LOAD) they
+    // still say "empty" until autovacuum comes by, and the join below was then planned as a
+    // nested loop over a million rows each side (a verify that ran for minutes).
+    await c.query(`ANALYZE ${qualified(plan.target.schema, plan.target.table)}; ANALYZE ferry_control.migration_mappings`);
+    return c.query<{ rows: string; mappings: string; joined: string }>(
       `SELECT (SELECT count(*) FROM ${qualified(plan.target.schema, plan.target.table)}) AS rows,
               (SELECT count(*) FROM ferry_control.migration_mappings WHERE migration_id = $1) AS mappings,
               (SELECT count(*) FROM ferry_control.migration_mappings m JOIN ${qualified(plan.target.schema, plan.target.table)} t ON t.${pk}::text = m.new_id
                 WHERE m.migration_id = $1) AS joined`,
       [migrationId],
-    ),
-  );
+    );
+  });
   const got = r.rows[0]!;
   const problems: string[] = [];
   if (Number(got.rows) !== rows) problems.push(`${got.rows} target rows`);
