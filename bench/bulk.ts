@@ -18,7 +18,9 @@
  *  - the peer, pgloader (Debian's package; installed with apt-get when missing): the same
  *    transform as a view on the source (MATERIALIZE VIEWS), loaded into a staging table on the
  *    target, the rows and their mappings put in place by AFTER LOAD statements; a crashed
- *    pgloader run is retried once on a reset target, and the output says so;
+ *    pgloader run is retried once on a reset target, and the output says so. It runs once per
+ *    P, just before ferry at that P, with `concurrency = P` (its own setting for P COPY writers
+ *    into one table, P target backends like ferry's P partitions; see peerWorkers);
  *  - ferry: the real chain (describeToPlan, approvePlan, prepareProgram), then runMigration
  *    with the Docker driver and the default policy (but a 30-minute session limit, printed:
  *    the default 5 minutes ends a 1M-row run on a loaded machine), `parallel: P`, in a process of its own
@@ -28,8 +30,10 @@
  * The server is configured for a large load (SERVER_SETTINGS: shared_buffers 1GB,
  * max_wal_size 8GB, checkpoint_timeout 30min; fsync on, synchronous_commit on) and listens
  * on loopback TCP; the settings are printed. Prints seconds, rows/s, ferry ÷ reference,
- * ferry ÷ pgloader, the orchestrator's RSS peak and the sandbox's peak memory. The last
- * line is `ratio: X`: ferry ÷ reference at the largest size for the first P.
+ * ferry ÷ pgloader, the orchestrator's RSS peak and the sandbox's peak memory, and the CPU of
+ * each side: ferry's process and its backends, pgloader's process, the whole PostgreSQL server
+ * (every backend) over each run. Then one `ferry ÷ pgloader: X (P=…)` line per P, and last
+ * `ratio: X`: ferry ÷ reference at the largest size for the first P.
  *
  *   npm run bench                         # 100,000 and 1,000,000 rows, P = 1 and 2
  *   npm run bench -- --rows 100000        # one size
@@ -41,7 +45,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -197,15 +201,19 @@ async function resetTarget(url: string, plan: MigrationPlan): Promise<void> {
 /** Rows in the target table, the run's mappings, and mappings whose new id is a row of the table. */
 async function verify(url: string, plan: MigrationPlan, migrationId: number, rows: number, who: string): Promise<void> {
   const pk = quoteIdent(plan.target.primaryKey);
-  const r = await withClient(url, (c) =>
-    c.query<{ rows: string; mappings: string; joined: string }>(
+  const r = await withClient(url, async (c) => {
+    // Statistics first: after TRUNCATE and a load in one statement (pgloader's AFTER LOAD) they
+    // still say "empty" until autovacuum comes by, and the join below was then planned as a
+    // nested loop over a million rows each side (a verify that ran for minutes).
+    await c.query(`ANALYZE ${qualified(plan.target.schema, plan.target.table)}; ANALYZE ferry_control.migration_mappings`);
+    return c.query<{ rows: string; mappings: string; joined: string }>(
       `SELECT (SELECT count(*) FROM ${qualified(plan.target.schema, plan.target.table)}) AS rows,
               (SELECT count(*) FROM ferry_control.migration_mappings WHERE migration_id = $1) AS mappings,
               (SELECT count(*) FROM ferry_control.migration_mappings m JOIN ${qualified(plan.target.schema, plan.target.table)} t ON t.${pk}::text = m.new_id
                 WHERE m.migration_id = $1) AS joined`,
       [migrationId],
-    ),
-  );
+    );
+  });
   const got = r.rows[0]!;
   const problems: string[] = [];
   if (Number(got.rows) !== rows) problems.push(`${got.rows} target rows`);
@@ -422,6 +430,54 @@ let runner: string | null = null;
 interface FerryFigures extends RunFigures {
   /** Peak resident memory of the run's process as sampled from here (VmRSS every 50 ms). */
   rssSampled: number;
+  /** CPU the run's sandbox containers used (their cgroups, sampled every 250 ms); null where unreadable. */
+  sandboxCpu: number | null;
+}
+
+/** A container's CPU so far from its cgroup (v1 cpuacct, v2 cpu.stat), in seconds; null when not found. */
+async function containerCpuSeconds(id: string): Promise<number | null> {
+  for (const [path, parse] of [
+    [`/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`, (t: string) => Number(t) / 1e9],
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`, (t: string) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+    [`/sys/fs/cgroup/docker/${id}/cpu.stat`, (t: string) => Number(/usage_usec (\d+)/.exec(t)?.[1]) / 1e6],
+  ] as const) {
+    try {
+      const v = parse(await readFile(path, 'utf8'));
+      if (Number.isFinite(v)) return v;
+    } catch {
+      // not this layout
+    }
+  }
+  return null;
+}
+
+/**
+ * The CPU of the sandbox containers a ferry process starts (labelled ferry.owner.pid), followed
+ * while they run: each container's last reading is kept, since its cgroup goes when it exits.
+ * Up to 250 ms of a container's last moments can be missed.
+ */
+function watchSandboxCpu(ownerPid: number): { stop(): Promise<number | null> } {
+  const last = new Map<string, number>();
+  let unreadable = false;
+  const sample = async () => {
+    const ids = (await run('docker', ['ps', '-q', '--no-trunc', '--filter', `label=ferry.owner.pid=${ownerPid}`]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+    for (const id of ids) {
+      const cpu = await containerCpuSeconds(id);
+      if (cpu === null) unreadable = true;
+      else last.set(id, Math.max(last.get(id) ?? 0, cpu));
+    }
+  };
+  let busy: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    busy ??= sample().finally(() => (busy = null));
+  }, 250);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await busy;
+      return unreadable && last.size === 0 ? null : [...last.values()].reduce((a, b) => a + b, 0);
+    },
+  };
 }
 
 /** VmRSS of a process, in bytes; null once it is gone. */
@@ -475,6 +531,7 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   const sampler = setInterval(() => {
     void rssOf(child.pid!).then((rss) => (rssSampled = Math.max(rssSampled, rss ?? 0)));
   }, 50);
+  const sandboxCpu = watchSandboxCpu(child.pid!);
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line.startsWith('FERRY_RESULT ')) result = JSON.parse(line.slice('FERRY_RESULT '.length)) as RunFigures;
     else say(line);
@@ -485,11 +542,12 @@ async function runFerry(spec: RunSpec, work: string): Promise<FerryFigures> {
   });
   const [code] = (await once(child, 'close')) as [number | null];
   clearInterval(sampler);
+  const sandboxCpuS = await sandboxCpu.stop();
   const figures = result as RunFigures | null;
   if (code !== 0 || figures === null) throw new BenchError(`${spec.label}: the ferry process exited ${code}: ${stderr.trim().slice(-1500)}`);
   if (figures.status !== 'completed') throw new BenchError(`${spec.label}: the run failed: ${figures.error}`);
   if (figures.inserted !== spec.rows) throw new BenchError(`${spec.label}: the run reports ${fmt(figures.inserted)} rows inserted, expected ${fmt(spec.rows)}`);
-  return { ...figures, rssSampled };
+  return { ...figures, rssSampled, sandboxCpu: sandboxCpuS };
 }
 
 // ── the peer: pgloader ─────────────────────────────────────────────────────────────────────
@@ -505,12 +563,13 @@ function pgloaderUrl(url: string): string {
  * of the target, and the rows and their mappings put in place by AFTER LOAD statements, so
  * each generated uuid goes to both.
  */
-function pgloaderCommand(sql: ReferenceSql, sourceUrl: string, targetUrl: string, controlId: number): string {
+function pgloaderCommand(sql: ReferenceSql, sourceUrl: string, targetUrl: string, controlId: number, concurrency: number): string {
   const view = PEER_VIEW;
   return `LOAD DATABASE
   FROM ${pgloaderUrl(sourceUrl)}
   INTO ${pgloaderUrl(targetUrl)}
-  WITH include drop, create tables, create no indexes, no foreign keys, reset no sequences
+  WITH include drop, create tables, create no indexes, no foreign keys, reset no sequences,
+       workers = ${peerWorkers(concurrency)}, concurrency = ${concurrency}
   MATERIALIZE VIEWS ${view} AS $$ ${sql.viewSelect} $$
   INCLUDING ONLY TABLE NAMES MATCHING '${view}' IN SCHEMA 'public'
   AFTER LOAD DO
@@ -521,6 +580,15 @@ function pgloaderCommand(sql: ReferenceSql, sourceUrl: string, targetUrl: string
 }
 
 const PEER_VIEW = 'ferry_peer_rows';
+
+/**
+ * pgloader's threads for ferry's P: `concurrency = P` is its own knob for several COPY writers
+ * into one table (P target backends, as ferry's P partitions have), `workers` its thread pool,
+ * kept at its documented default of 4 or raised so the reader and the P writers all fit. A view
+ * has no key pgloader can range over, so its read stays one reader, as ferry's P=1 source read
+ * is; the AFTER LOAD statements are one statement each whatever the setting.
+ */
+const peerWorkers = (concurrency: number) => Math.max(4, concurrency + 2);
 
 async function pgloaderVersion(): Promise<string | null> {
   try {
@@ -547,35 +615,49 @@ async function ensurePgloader(): Promise<string> {
 }
 
 /** One pgloader run; resolves with its exit and the tail of what it printed. */
-async function pgloaderOnce(commandFile: string): Promise<{ code: number | null; signal: string | null; tail: string }> {
+async function pgloaderOnce(commandFile: string): Promise<{ code: number | null; signal: string | null; tail: string; cpuS: number | null }> {
+  const children = childCpuSeconds();
   const child = spawn('pgloader', ['--no-ssl-cert-verification', commandFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-6000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const [code, signal] = (await once(child, 'close')) as [number | null, string | null];
-  return { code, signal, tail: out };
+  // pgloader is the only child reaped meanwhile: the growth of this process's children's CPU is its own.
+  const after = childCpuSeconds();
+  return { code, signal, tail: out, cpuS: after === null || children === null ? null : after - children };
 }
 
 /**
  * The peer's run: pgloader on the same databases, timed from its start to its exit. A
  * crashed run (non-zero exit or a signal) is retried once, on a reset target, and said so.
  */
-async function runPeer(input: { sql: ReferenceSql; sourceUrl: string; targetUrl: string; plan: MigrationPlan; rows: number; work: string }): Promise<{ ms: number; retried: string | null; migrationId: number }> {
+async function runPeer(input: {
+  sql: ReferenceSql;
+  sourceUrl: string;
+  targetUrl: string;
+  plan: MigrationPlan;
+  rows: number;
+  work: string;
+  concurrency: number;
+  server: ServerCpu;
+}): Promise<{ ms: number; retried: string | null; migrationId: number; cpu: { pgloader: number | null; server: number | null } }> {
   let retried: string | null = null;
   for (let attempt = 1; ; attempt++) {
     await resetTarget(input.targetUrl, input.plan);
     await withClient(input.targetUrl, (c) => c.query(`DROP TABLE IF EXISTS public.${PEER_VIEW}`));
     const controlId = await withClient(input.targetUrl, (c) => insertControl(c, input.plan, contentHash(input.plan)));
     const file = join(input.work, `peer-${input.rows}.load`);
-    await writeFile(file, pgloaderCommand(input.sql, input.sourceUrl, input.targetUrl, controlId));
+    await writeFile(file, pgloaderCommand(input.sql, input.sourceUrl, input.targetUrl, controlId, input.concurrency));
+    const serverBefore = await input.server.seconds();
     const t = performance.now();
     const got = await pgloaderOnce(file);
     const ms = performance.now() - t;
+    const serverAfter = await input.server.seconds();
     const crashed = got.code !== 0 || got.signal !== null;
     if (!crashed) {
       await withClient(input.targetUrl, (c) => finishControl(c, controlId, { status: 'completed' }));
-      return { ms, retried, migrationId: controlId };
+      return { ms, retried, migrationId: controlId, cpu: { pgloader: got.cpuS, server: serverAfter === null || serverBefore === null ? null : serverAfter - serverBefore } };
     }
     const why = `pgloader ${got.signal ? `was killed by ${got.signal}` : `exited ${got.code}`} after ${secs(ms)}: ${got.tail.trim().split('\n').slice(-6).join(' ⏎ ').slice(-800)}`;
     if (attempt > 1) throw new BenchError(`${why} (and it had crashed once before: ${retried})`);
@@ -584,16 +666,76 @@ async function runPeer(input: { sql: ReferenceSql; sourceUrl: string; targetUrl:
   }
 }
 
+// ── CPU: where it goes ─────────────────────────────────────────────────────────────────────
+
+const TICKS_PER_S = 100;
+const cpuText = (s: number | null) => (s === null ? '?' : secs(s * 1000));
+
+/** Fields after the command name of /proc/<pid>/stat (field 3 is index 0). */
+async function statFields(pid: number | 'self'): Promise<string[] | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** CPU of this process's reaped children (cutime + cstime), in seconds; null without /proc. */
+function childCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The whole PostgreSQL server's CPU so far: the postmaster's own and its reaped children's, plus
+ * every live child's (backends, autovacuum, checkpointer, WAL writer). The server serves only the
+ * bench, so the difference over a run is what that run cost the database, every connection
+ * included (and an autovacuum or checkpoint that falls in it).
+ */
+interface ServerCpu {
+  seconds(): Promise<number | null>;
+}
+
+async function serverCpu(server: EmbeddedServer): Promise<ServerCpu> {
+  // Read while the connection is open: its backend's parent is the postmaster.
+  const postmaster = await withClient(server.url('postgres'), async (c) => {
+    const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    return Number((await statFields(backend))?.[1] ?? NaN);
+  });
+  return {
+    async seconds() {
+      // A backend whose client just left may still be exiting: let the postmaster reap it first.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const own = await statFields(postmaster);
+      if (!own) return null;
+      let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+      for (const entry of await readdir('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        const f = await statFields(Number(entry));
+        if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+      }
+      return ticks / TICKS_PER_S;
+    },
+  };
+}
+
 // ── one size ───────────────────────────────────────────────────────────────────────────────
 
 interface SizeResult {
   rows: number;
   referenceMs: number;
-  peer: { ms: number; retried: string | null } | null;
-  ferry: Array<FerryFigures & { parallel: number }>;
+  /** pgloader per P (its concurrency = P), in the order of opts.parallel; empty with --no-peer. */
+  peer: Array<{ parallel: number; ms: number; retried: string | null; cpu: { pgloader: number | null; server: number | null } }>;
+  ferry: Array<FerryFigures & { parallel: number; serverCpu: number | null }>;
 }
 
-async function benchSize(server: EmbeddedServer, rows: number, opts: Options, reference: Reference, work: string): Promise<SizeResult> {
+async function benchSize(server: EmbeddedServer, rows: number, opts: Options, reference: Reference, work: string, cpu: ServerCpu): Promise<SizeResult> {
   say(`\n── ${fmt(rows)} rows ── (load average ${loadavg().map((l) => fmt(l, 1)).join(' ')} on ${availableParallelism()} CPUs)`);
   const legacy = `legacy_${rows}`;
   const target = `target_${rows}`;
@@ -620,19 +762,15 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     await resetTarget(targetUrl, plan);
     t = performance.now();
     const controlId = await withClient(targetUrl, (c) => insertControl(c, plan, contentHash(plan)));
+    const serverBefore = await cpu.seconds();
     await reference.run(sql, sourceUrl, targetUrl, controlId);
+    const serverAfter = await cpu.seconds();
     await withClient(targetUrl, (c) => finishControl(c, controlId, { status: 'completed' }));
     const referenceMs = performance.now() - t;
     await verify(targetUrl, plan, controlId, rows, 'reference');
-    say(`  reference        ${secs(referenceMs).padStart(9)}  ${fmt((rows / referenceMs) * 1000).padStart(9)} rows/s   counts OK`);
+    say(`  reference        ${secs(referenceMs).padStart(9)}  ${fmt((rows / referenceMs) * 1000).padStart(9)} rows/s   counts OK   (CPU: PostgreSQL server ${cpuText(serverAfter === null || serverBefore === null ? null : serverAfter - serverBefore)})`);
 
-    let peer: SizeResult['peer'] = null;
-    if (opts.peer) {
-      const p = await runPeer({ sql, sourceUrl, targetUrl, plan, rows, work });
-      await verify(targetUrl, plan, p.migrationId, rows, 'pgloader');
-      peer = { ms: p.ms, retried: p.retried };
-      say(`  pgloader         ${secs(p.ms).padStart(9)}  ${fmt((rows / p.ms) * 1000).padStart(9)} rows/s   counts OK${p.retried ? '   (retried once after a crash)' : ''}`);
-    }
+    const peers: SizeResult['peer'] = [];
 
     const planPath = join(work, `plan-${rows}.json`);
     const analysisPath = join(work, `analysis-${rows}.json`);
@@ -640,11 +778,25 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     await writeFile(analysisPath, JSON.stringify(made.analysis));
     const ferry: SizeResult['ferry'] = [];
     for (const p of opts.parallel) {
+      let peer: SizeResult['peer'][number] | null = null;
+      if (opts.peer) {
+        const r = await runPeer({ sql, sourceUrl, targetUrl, plan, rows, work, concurrency: p, server: cpu });
+        await verify(targetUrl, plan, r.migrationId, rows, 'pgloader');
+        peer = { parallel: p, ms: r.ms, retried: r.retried, cpu: r.cpu };
+        peers.push(peer);
+        say(
+          `  pgloader c=${p}     ${secs(r.ms).padStart(9)}  ${fmt((rows / r.ms) * 1000).padStart(9)} rows/s   counts OK${r.retried ? '   (retried once after a crash)' : ''}` +
+            `   (workers = ${peerWorkers(p)}, concurrency = ${p}; CPU: pgloader ${cpuText(r.cpu.pgloader)}, PostgreSQL server ${cpuText(r.cpu.server)})`,
+        );
+      }
       await resetTarget(targetUrl, plan);
       const label = `ferry P=${p}`;
+      const serverBefore = await cpu.seconds();
       const f = await runFerry({ sourceUrl, targetUrl, planPath, analysisPath, bundle: program.bundle, parallel: p, rows, label, sandboxTimeoutMs: BENCH_SANDBOX_TIMEOUT_MS }, work);
+      const serverAfter = await cpu.seconds();
+      const serverCpuS = serverAfter === null || serverBefore === null ? null : serverAfter - serverBefore;
       await verify(targetUrl, plan, f.migrationId, rows, label);
-      ferry.push({ ...f, parallel: p });
+      ferry.push({ ...f, parallel: p, serverCpu: serverCpuS });
       say(
         `  ${label.padEnd(15)}  ${secs(f.ms).padStart(9)}  ${fmt((rows / f.ms) * 1000).padStart(9)} rows/s   ratio ${fmt(f.ms / referenceMs, 2)}` +
           `${peer ? `   ÷ pgloader ${fmt(f.ms / peer.ms, 2)}` : ''}   counts OK`,
@@ -668,13 +820,18 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       const validateMs = performance.now() - t;
       if (report.status !== 'passed') throw new BenchError(`${label}: validation failed: ${JSON.stringify(report.checks.filter((c) => c.status === 'fail')).slice(0, 600)}`);
       say(`    validation (${report.method ?? 'range checksums'}): ${secs(validateMs)}, ${fmt((100 * validateMs) / f.ms)}% of the migration's own time (goal ≤ 20%), passed`);
-      const cpuOf = (x: number | null) => (x === null ? '?' : secs(x * 1000));
       say(
-        `    CPU during the run: orchestrator process ${cpuOf(f.cpu.orchestrator)}, source backend ${cpuOf(f.cpu.source)}, target backend ${cpuOf(f.cpu.target)}` +
-          `${p > 1 ? ' (main connections only)' : ''}`,
+        `    CPU during the run: orchestrator process ${cpuText(f.cpu.orchestrator)}, source backend ${cpuText(f.cpu.source)}, target backend ${cpuText(f.cpu.target)}` +
+          `${p > 1 ? ' (main connections only)' : ''}; PostgreSQL server, every process: ${cpuText(serverCpuS)}; sandbox container(s) ${cpuText(f.sandboxCpu)}`,
+      );
+      const total = serverCpuS === null || f.sandboxCpu === null ? null : f.cpu.orchestrator + f.sandboxCpu + serverCpuS;
+      const peerTotal = peer?.cpu.pgloader != null && peer.cpu.server !== null ? peer.cpu.pgloader + peer.cpu.server : null;
+      say(
+        `    CPU in all: ferry (orchestrator + sandbox + server) ${cpuText(total)}` +
+          `${peerTotal !== null ? `, pgloader (its process + server) ${cpuText(peerTotal)}; ferry ÷ pgloader in CPU ${total === null ? '?' : fmt(total / peerTotal, 2)}` : ''}`,
       );
     }
-    return { rows, referenceMs, peer, ferry };
+    return { rows, referenceMs, peer: peers, ferry };
   } finally {
     await conn.close();
     await dropDatabases(server, [legacy, target]).catch(() => undefined);
@@ -722,17 +879,20 @@ async function main(): Promise<void> {
   const results: SizeResult[] = [];
   try {
     await printSettings(server);
-    for (const rows of opts.sizes) results.push(await benchSize(server, rows, opts, reference, work));
+    const cpu = await serverCpu(server);
+    for (const rows of opts.sizes) results.push(await benchSize(server, rows, opts, reference, work, cpu));
   } finally {
     await server.stop().catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
   say('\nsummary (ferry ÷ reference, ferry ÷ pgloader, orchestrator RSS peak, sandbox peak):');
   for (const r of results) {
-    const each = r.ferry.map(
-      (f) => `P=${f.parallel} ${fmt(f.ms / r.referenceMs, 2)}×${r.peer ? ` / ${fmt(f.ms / r.peer.ms, 2)}×` : ''} (${mib(f.rssPeak)}, ${mib(f.peakMemoryBytes)})`,
-    );
-    say(`  ${fmt(r.rows).padStart(9)} rows: ${each.join(', ')}${r.peer?.retried ? '; pgloader was retried once after a crash' : ''}`);
+    const peerOf = (p: number) => r.peer.find((x) => x.parallel === p);
+    const each = r.ferry.map((f) => {
+      const peer = peerOf(f.parallel);
+      return `P=${f.parallel} ${fmt(f.ms / r.referenceMs, 2)}×${peer ? ` / ${fmt(f.ms / peer.ms, 2)}×` : ''} (${mib(f.rssPeak)}, ${mib(f.peakMemoryBytes)})`;
+    });
+    say(`  ${fmt(r.rows).padStart(9)} rows: ${each.join(', ')}${r.peer.some((x) => x.retried) ? '; pgloader was retried once after a crash' : ''}`);
   }
   const largest = results.reduce((a, b) => (b.rows >= a.rows ? b : a));
   const first = largest.ferry[0]!;
@@ -741,7 +901,11 @@ async function main(): Promise<void> {
       `below: ${fmt(largest.rows)} rows, P=${first.parallel}; load average ${loadavg().map((l) => fmt(l, 1)).join(' ')}`,
   );
   say(`orchestrator RSS peak: ${mib(first.rssPeak)}; sandbox peak: ${mib(first.peakMemoryBytes)}`);
-  if (largest.peer) say(`ferry ÷ pgloader: ${(first.ms / largest.peer.ms).toFixed(2)}`);
+  // One line per P, each against pgloader with its concurrency set to the same P.
+  for (const f of largest.ferry) {
+    const peer = largest.peer.find((x) => x.parallel === f.parallel);
+    if (peer) say(`ferry ÷ pgloader: ${(f.ms / peer.ms).toFixed(2)} (P=${f.parallel}; pgloader concurrency = ${f.parallel}, workers = ${peerWorkers(f.parallel)}; ${fmt(largest.rows)} rows)`);
+  }
   say(`ratio: ${(first.ms / largest.referenceMs).toFixed(2)}`);
 }
 

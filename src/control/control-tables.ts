@@ -61,6 +61,110 @@ BEGIN
 END
 $revoke$;`;
 
+/**
+ * migration_mappings as an earlier ferry made it (a bigserial id as primary key, the legacy key
+ * UNIQUE, an FK to migration_control, a btree on (target_table, new_id), the database's
+ * collation) brought to today's shape in place, rows kept. Per row the old shape cost a
+ * sequence call, an FK check (a query per row), and four btree inserts compared under the
+ * database's collation, the random new_id one the dearest. Today: the legacy key is the primary
+ * key, key columns compare bytewise (COLLATE "C": the key ranges of validation and resume use
+ * it already), new_id has a hash index (every lookup by new_id is an equality), and "no mapping
+ * without its control row" is kept by MAPPINGS_GUARDS, once per statement. Each step looks at
+ * the catalog first, so the block is idempotent.
+ */
+const MAPPINGS_SHAPE = `
+DO $shape$
+DECLARE con record;
+BEGIN
+  FOR con IN SELECT conname FROM pg_constraint WHERE conrelid = 'ferry_control.migration_mappings'::regclass AND contype = 'f' LOOP
+    EXECUTE format('ALTER TABLE ferry_control.migration_mappings DROP CONSTRAINT %I', con.conname);
+  END LOOP;
+  -- Dropped before the collation changes, so neither is rebuilt only to go.
+  DROP INDEX IF EXISTS ferry_control.migration_mappings_new_idx;
+  ALTER TABLE ferry_control.migration_mappings DROP COLUMN IF EXISTS id;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'ferry_control.migration_mappings'::regclass AND contype = 'p') THEN
+    ALTER TABLE ferry_control.migration_mappings DROP CONSTRAINT IF EXISTS migration_mappings_source_table_target_table_legacy_id_key;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'ferry_control.migration_mappings'::regclass
+              AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> (SELECT oid FROM pg_collation WHERE collname = 'C' AND collnamespace = 'pg_catalog'::regnamespace)) THEN
+    ALTER TABLE ferry_control.migration_mappings
+      ALTER COLUMN source_table TYPE text COLLATE "C", ALTER COLUMN legacy_id TYPE text COLLATE "C",
+      ALTER COLUMN target_table TYPE text COLLATE "C", ALTER COLUMN new_id TYPE text COLLATE "C";
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'ferry_control.migration_mappings'::regclass AND contype = 'p') THEN
+    ALTER TABLE ferry_control.migration_mappings ADD CONSTRAINT migration_mappings_pkey PRIMARY KEY (source_table, target_table, legacy_id);
+  END IF;
+END
+$shape$;`;
+
+/**
+ * "No mapping without its control row", as the FK kept it, without its per-row trigger:
+ * - a mapping insert or update is checked once per statement, over its transition table: every
+ *   migration_id it wrote must name a control row. The check updates those control rows (a
+ *   no-op SET), so a concurrent DELETE of one waits for this transaction and then sees its
+ *   mappings, or, at REPEATABLE READ, fails to serialize: the FK's own lock and cross-check;
+ * - a control row with mappings cannot be deleted or have its id changed (checked through
+ *   migration_mappings_run_idx), and migration_control cannot be truncated without them.
+ * Errors carry SQLSTATE 23503 (foreign_key_violation), as the FK's did.
+ */
+const MAPPINGS_GUARDS = `
+CREATE OR REPLACE FUNCTION ferry_control.mappings_need_control() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE wanted bigint[]; held bigint; missing bigint;
+BEGIN
+  SELECT array_agg(DISTINCT migration_id) INTO wanted FROM ferry_new_mappings;
+  IF wanted IS NULL THEN RETURN NULL; END IF;
+  UPDATE ferry_control.migration_control SET id = id WHERE id = ANY (wanted);
+  GET DIAGNOSTICS held = ROW_COUNT;
+  IF held < cardinality(wanted) THEN
+    SELECT w INTO missing FROM unnest(wanted) w WHERE NOT EXISTS (SELECT 1 FROM ferry_control.migration_control c WHERE c.id = w) LIMIT 1;
+    RAISE EXCEPTION 'ferry: a mapping names migration % , which has no row in ferry_control.migration_control', missing
+      USING ERRCODE = 'foreign_key_violation', HINT = 'mappings are written by ferry run, with their control row, in one transaction';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION ferry_control.control_keeps_mappings() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    IF EXISTS (SELECT 1 FROM ferry_control.migration_mappings) THEN
+      RAISE EXCEPTION 'ferry: migration_control cannot be truncated while migration_mappings has rows'
+        USING ERRCODE = 'foreign_key_violation', HINT = 'truncate both in one statement, or roll the migrations back first';
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF EXISTS (SELECT 1 FROM ferry_control.migration_mappings WHERE migration_id = OLD.id) THEN
+    RAISE EXCEPTION 'ferry: migration % still has mappings; its control row stays', OLD.id
+      USING ERRCODE = 'foreign_key_violation', HINT = 'roll the migration back (ferry rollback) first: that deletes its rows and mappings';
+  END IF;
+  RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$fn$;
+REVOKE ALL ON FUNCTION ferry_control.mappings_need_control(), ferry_control.control_keeps_mappings() FROM PUBLIC;
+DO $guards$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'ferry_control.migration_mappings'::regclass AND tgname = 'mappings_need_control_insert') THEN
+    CREATE TRIGGER mappings_need_control_insert AFTER INSERT ON ferry_control.migration_mappings
+      REFERENCING NEW TABLE AS ferry_new_mappings FOR EACH STATEMENT EXECUTE FUNCTION ferry_control.mappings_need_control();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'ferry_control.migration_mappings'::regclass AND tgname = 'mappings_need_control_update') THEN
+    CREATE TRIGGER mappings_need_control_update AFTER UPDATE ON ferry_control.migration_mappings
+      REFERENCING NEW TABLE AS ferry_new_mappings FOR EACH STATEMENT EXECUTE FUNCTION ferry_control.mappings_need_control();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'ferry_control.migration_control'::regclass AND tgname = 'control_keeps_mappings_delete') THEN
+    CREATE TRIGGER control_keeps_mappings_delete BEFORE DELETE ON ferry_control.migration_control
+      FOR EACH ROW EXECUTE FUNCTION ferry_control.control_keeps_mappings();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'ferry_control.migration_control'::regclass AND tgname = 'control_keeps_mappings_rekey') THEN
+    CREATE TRIGGER control_keeps_mappings_rekey BEFORE UPDATE OF id ON ferry_control.migration_control
+      FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION ferry_control.control_keeps_mappings();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'ferry_control.migration_control'::regclass AND tgname = 'control_keeps_mappings_truncate') THEN
+    CREATE TRIGGER control_keeps_mappings_truncate AFTER TRUNCATE ON ferry_control.migration_control
+      FOR EACH STATEMENT EXECUTE FUNCTION ferry_control.control_keeps_mappings();
+  END IF;
+END
+$guards$;`;
+
 export const CONTROL_DDL = `
 CREATE SCHEMA IF NOT EXISTS ferry_control;
 ${MOVE_FROM_PUBLIC}
@@ -87,18 +191,19 @@ CREATE TABLE IF NOT EXISTS ferry_control.migration_control (
   rolled_back_at timestamptz
 );
 CREATE TABLE IF NOT EXISTS ferry_control.migration_mappings (
-  id bigserial PRIMARY KEY,
-  migration_id bigint NOT NULL REFERENCES ferry_control.migration_control(id),
+  migration_id bigint NOT NULL,
   batch_id integer NOT NULL,
-  source_table text NOT NULL,
-  legacy_id text NOT NULL,
-  target_table text NOT NULL,
-  new_id text NOT NULL,
+  source_table text COLLATE "C" NOT NULL,
+  legacy_id text COLLATE "C" NOT NULL,
+  target_table text COLLATE "C" NOT NULL,
+  new_id text COLLATE "C" NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (source_table, target_table, legacy_id)
+  CONSTRAINT migration_mappings_pkey PRIMARY KEY (source_table, target_table, legacy_id)
 );
+${MAPPINGS_SHAPE}
 CREATE INDEX IF NOT EXISTS migration_mappings_run_idx ON ferry_control.migration_mappings (migration_id, batch_id);
-CREATE INDEX IF NOT EXISTS migration_mappings_new_idx ON ferry_control.migration_mappings (target_table, new_id);
+CREATE INDEX IF NOT EXISTS migration_mappings_new_id_idx ON ferry_control.migration_mappings USING hash (new_id);
+${MAPPINGS_GUARDS}
 CREATE TABLE IF NOT EXISTS ferry_control.target_identity (
   id uuid NOT NULL DEFAULT gen_random_uuid(),
   one boolean PRIMARY KEY DEFAULT true CHECK (one)
@@ -119,7 +224,15 @@ SELECT to_regclass('public.migration_control') IS NULL
    AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.migration_mappings')), false)
    AND coalesce((SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('ferry_control.target_identity')), false)
    AND to_regclass('ferry_control.migration_mappings_run_idx') IS NOT NULL
-   AND to_regclass('ferry_control.migration_mappings_new_idx') IS NOT NULL
+   AND to_regclass('ferry_control.migration_mappings_new_id_idx') IS NOT NULL
+   AND to_regclass('ferry_control.migration_mappings_new_idx') IS NULL
+   AND (SELECT count(*) FROM pg_trigger WHERE tgname IN ('mappings_need_control_insert', 'mappings_need_control_update', 'control_keeps_mappings_delete',
+          'control_keeps_mappings_rekey', 'control_keeps_mappings_truncate')
+          AND tgrelid IN (to_regclass('ferry_control.migration_mappings'), to_regclass('ferry_control.migration_control'))) = 5
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry_control.migration_mappings') AND attname = 'id' AND NOT attisdropped)
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('ferry_control.migration_mappings') AND contype = 'f')
+   AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry_control.migration_mappings')
+          AND attname IN ('source_table', 'legacy_id', 'target_table', 'new_id') AND attcollation <> (SELECT oid FROM pg_collation WHERE collname = 'C' AND collnamespace = 'pg_catalog'::regnamespace))
    AND NOT EXISTS (
      SELECT 1 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) a
       WHERE n.nspname = 'ferry_control'

@@ -85,7 +85,7 @@ export async function appVisibility(input: {
 async function runKeys(db: Queryable, plan: MigrationPlan, table: string, meta: TableMeta, runIds: number[]): Promise<string[]> {
   const r = await db.query<{ id: string }>(
     `SELECT m.new_id AS id FROM ferry_control.migration_mappings m JOIN ${table} t ON t.${quoteIdent(plan.target.primaryKey)} = m.new_id::${meta.pk_type}
-      WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 ORDER BY m.id`,
+      WHERE m.migration_id = ANY($1::bigint[]) AND m.target_table = $2 ORDER BY m.migration_id, m.batch_id, m.legacy_id`,
     [runIds, planTables(plan).targetTable],
   );
   return r.rows.map((row) => row.id);

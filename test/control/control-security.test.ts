@@ -185,10 +185,12 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
   });
 
   it('carries an older installation’s tables in public over, locked down, and rolls its run back', async () => {
-    // What an older ferry left: both tables in public, open to anon by the default privileges.
+    // What an older ferry left: both tables in public, open to anon by the default privileges,
+    // without today's guard triggers (their functions live in ferry_control).
     await runScript(
       pair.target.url,
-      `ALTER TABLE ferry_control.migration_control SET SCHEMA public;
+      `DROP FUNCTION ferry_control.mappings_need_control(), ferry_control.control_keeps_mappings() CASCADE;
+       ALTER TABLE ferry_control.migration_control SET SCHEMA public;
        ALTER TABLE ferry_control.migration_mappings SET SCHEMA public;
        DROP TABLE ferry_control.target_identity;
        DROP SCHEMA ferry_control;
@@ -211,5 +213,7 @@ describe('the bookkeeping is ferry’s alone, and rollback trusts the run store,
     expect(again.run.status).toBe('completed');
     expect(again.run.migrationId).toBeGreaterThan(migrationId);
     expect(await n('SELECT count(*) AS n FROM deliveries')).toBe(4);
+    // The moved tables got the guards back: a control row with mappings cannot be deleted.
+    await expect(pair.sql('target', 'DELETE FROM ferry_control.migration_control WHERE id = $1', [again.run.migrationId])).rejects.toMatchObject({ code: '23503' });
   });
 });
