@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
-import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
+import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { MigrationPlan, PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import type { Connections, PlannedTable, Say } from '../chain.js';
@@ -152,7 +152,7 @@ export async function runPlanSet(input: {
       hint: `resolve their review items, then ferry approve ${input.path}`,
     });
   }
-  const fresh = await analyzeSchemas({ source: input.conn.source, target: input.conn.target });
+  const fresh = await readCatalogs({ source: input.conn.source, target: input.conn.target });
   for (const p of plans) assertNoDrift(p.plan, p.analysis, fresh);
   // As for a single plan: only the versions approved in the store run (executeRun checks each).
   for (const p of plans) await store.approvedHash(p.plan);
