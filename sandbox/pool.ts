@@ -106,8 +106,10 @@ export class SandboxPool implements SandboxDriver {
   }
 
   private async makeOne(): Promise<void> {
+    // Orphans of ferries that are gone are reaped beside the container's creation, not before
+    // it: the list and removals are no part of this container's start.
+    const reaped = this.driver.reapOnce();
     try {
-      await this.driver.reapOnce();
       const policy = appliedPolicy(this.policy);
       const image = await this.driver.image(policy);
       const warm = await WarmContainer.create(this.driver.client, {
@@ -119,6 +121,7 @@ export class SandboxPool implements SandboxDriver {
         idleTimeoutMs: this.idleTimeoutMs,
       });
       this.counts.created += 1;
+      await reaped;
       if (this.closed) return void (await this.discard(warm));
       this.ready.push(warm);
       // Gone before a run claimed it (idle timeout, killed from outside): out of the pool, and replaced.
