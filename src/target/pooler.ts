@@ -89,11 +89,21 @@ export function assertNotTransactionPoolerUrl(url: string, check: PoolerCheck = 
  */
 export async function probeSession(client: pg.Client, url: string, tls: TlsOptions = {}): Promise<{ keeps: true } | { keeps: false; observed: string }> {
   const token = randomBytes(8).toString('hex');
-  // Each step is one simple-query string with its own statement_timeout: a role default of
-  // 1 ms must not cancel the check (the token is hex, safe to inline).
-  const first = await selectInTransaction<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, set_config('ferry.session_probe', '${token}', false)`, 'COMMIT');
+  // The second client connects while the first sets its value: a connection takes no server
+  // connection from a pooler until its first transaction, which comes after the COMMIT below.
+  const connecting = connect(url, 'target', 'ferry-session-probe', tls);
+  connecting.catch(() => undefined);
+  let first: { pid: number };
+  try {
+    // Each step is one simple-query string with its own statement_timeout: a role default of
+    // 1 ms must not cancel the check (the token is hex, safe to inline).
+    first = await selectInTransaction<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, set_config('ferry.session_probe', '${token}', false)`, 'COMMIT');
+  } catch (e) {
+    await connecting.then((c) => c.end()).catch(() => undefined);
+    throw e;
+  }
   const pid = first.pid;
-  const other = await connect(url, 'target', 'ferry-session-probe', tls);
+  const other = await connecting;
   try {
     const held = (await selectInTransaction<{ pid: number }>(other, 'SELECT pg_backend_pid() AS pid', null)).pid;
     if (held === pid) {
