@@ -129,6 +129,8 @@ async function selectInTransaction<R>(client: pg.Client, select: string, end: 'C
 
 /** URLs (with their TLS settings) this process has seen keep a session. */
 const keepsSession = new Set<string>();
+/** Probes under way, by the same key: whether the connection kept its session. */
+const probing = new Map<string, Promise<boolean>>();
 
 /**
  * The target connection keeps a session, by its URL and by what it does, or
@@ -141,7 +143,20 @@ export async function assertSessionConnection(client: pg.Client, url: string, tl
   // connection and three round trips each time). A refusal is never remembered.
   const seen = JSON.stringify([url, tls.sslRootCert ?? null]);
   if (keepsSession.has(seen)) return;
-  const probe = await probeSession(client, url, tls);
+  // A probe of the same URL under way (the run store's, while the run's own connections open
+  // beside it) answers this one too when it finds a session; otherwise this client is probed itself.
+  const underWay = probing.get(seen);
+  if (underWay && (await underWay.catch(() => false))) return;
+  const probed = probeSession(client, url, tls);
+  const keeps = probed.then((p) => p.keeps);
+  keeps.catch(() => undefined);
+  probing.set(seen, keeps);
+  let probe: Awaited<typeof probed>;
+  try {
+    probe = await probed;
+  } finally {
+    if (probing.get(seen) === keeps) probing.delete(seen);
+  }
   if (probe.keeps) keepsSession.add(seen);
   if (!probe.keeps) {
     throw new TransactionPoolerError(

@@ -2,8 +2,8 @@ import { approvePlan } from '../../../agents/planning/index.js';
 import { readCatalogs } from '../../../agents/schema-analysis/index.js';
 import { defaultPolicy } from '../../../sandbox/policy.js';
 import { startEarly, type EarlySandbox } from '../../../sandbox/index.js';
-import { prepareProgram, type Connections } from '../../chain.js';
-import type { FerryConfig } from '../../config.js';
+import { openConnections, prepareProgram, type Connections } from '../../chain.js';
+import { connectionOptions, requireUrl, type FerryConfig } from '../../config.js';
 import { reviewItems } from '../../core/artifacts/migration-plan.js';
 import { InputError, PlanError } from '../../core/errors.js';
 import { assertNoDrift } from '../../orchestrator/drift.js';
@@ -77,6 +77,25 @@ async function runOne(config: FerryConfig, conn: Connections, store: RunStore, l
     store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
     startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: (e) => { phases.onEvent(e); print(e); }, say,
   });
+}
+
+/**
+ * Both databases, opened now and handed over by take(); dispose() closes them unless they were
+ * taken (then their taker closes them). A failure to open is told by take(), not before.
+ */
+function openBeside(config: FerryConfig): { take(): Promise<Connections>; dispose(): Promise<void> } {
+  const opening = (async () => openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config)))();
+  opening.catch(() => undefined);
+  let taken = false;
+  return {
+    take: () => {
+      taken = true;
+      return opening;
+    },
+    dispose: async () => {
+      if (!taken) await opening.then((c) => c.close(), () => undefined);
+    },
+  };
 }
 
 /** The pool's logger, made on its first warning: pino's load is not paid by a run with none. */
@@ -185,13 +204,21 @@ validates each table once at the end, exits with the run's result; --detach retu
       const plan = await approvedPlan(config, loaded, o, say);
       // One run store connection for the whole run. Before any work: the store holds an approval
       // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+      // The run's connections open beside the run store's; used (and their failure told) only
+      // once the store holds the approval, so a refusal comes first, as before.
+      const connections = openBeside(config);
       const recorded = await withStore(config, async (store) => {
         step('storeOpen');
         await store.approvedHash(plan);
         step('approvedHash');
         phases.mark('loadPlan');
-        return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, early));
-      });
+        const conn = await connections.take();
+        try {
+          return await runOne(config, conn, store, loaded, plan, o, say, phases, early);
+        } finally {
+          await conn.close();
+        }
+      }).finally(() => connections.dispose());
       // Validation and the run's record, after the stream: the rest of executeRun.
       phases.mark('validate');
       // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
