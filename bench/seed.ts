@@ -3,12 +3,13 @@
  * approved plan (31 rows, the Docker sandbox, the image already built), median of 5 spawns,
  * each rolled back after (`ferry rollback`, not timed) so every run moves the same rows. One
  * run before the five warms the image's page cache and the run store; it is not counted.
- * Prints wall and CPU time of the ferry process and the phases `ferry run` logs (FERRY_LOG_LEVEL=info,
- * src/cli/run-phases.ts). Uses dist/ (built first when stale). Prints figures; asserts nothing.
+ * Prints wall and CPU time of the ferry process, the load average, and the phases `ferry run` logs
+ * (FERRY_LOG_LEVEL=info, src/cli/run-phases.ts): wall, CPU and queries per phase, and the steps inside. Uses dist/ (built first when stale). Prints figures; asserts nothing.
  * `-- --cold`: the same with FERRY_SANDBOX_POOL=0 (no container started early: the reference
  * for the overlap of the container's start with the run's other start-up work).
  */
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { distIsFresh } from '../bin/dist-state.mjs';
 import { BIN, expectOk, median, say, startCase, type FerryResult } from './case-env.js';
@@ -21,12 +22,19 @@ if (!distIsFresh(root)) {
   execFileSync(process.execPath, [join(root, 'bin', 'build.mjs')], { stdio: 'inherit' });
 }
 
-/** The `phasesMs` of the run's "ferry run phases" log line. */
-function phasesOf(r: FerryResult): Record<string, number> {
+interface PhaseLog {
+  phasesMs: Record<string, number>;
+  cpuMs?: Record<string, number>;
+  roundTrips?: Record<string, Record<string, number>>;
+  stepsMs?: Record<string, number>;
+}
+
+/** The run's "ferry run phases" log line. */
+function phasesOf(r: FerryResult): PhaseLog {
   for (const line of r.stderr.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; phasesMs?: Record<string, number> };
-    if (entry.msg === 'ferry run phases' && entry.phasesMs) return entry.phasesMs;
+    const entry = JSON.parse(line) as PhaseLog & { msg?: string };
+    if (entry.msg === 'ferry run phases' && entry.phasesMs) return entry;
   }
   throw new Error(`ferry run logged no phases:\n${r.stderr}`);
 }
@@ -43,12 +51,21 @@ try {
     expectOk(await c.ferry(['rollback', id ?? '']), 'ferry rollback');
     if (i > 0) runs.push(r);
   }
-  const phases = runs.map(phasesOf);
+  const logs = runs.map(phasesOf);
+  const phases = logs.map((l) => l.phasesMs);
   const ms = (n: number) => `${Math.round(n)} ms`;
+  const load = loadavg().map((x) => x.toFixed(2)).join(' ');
   say(`ferry run of the case study (31 rows, Docker, warm image${COLD ? ', no container started early (--cold)' : ', its container started at the beginning'}), median of ${RUNS}:`);
   say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
-  say('  phases (median each; they need not add up to the median total):');
-  for (const name of Object.keys(phases[0]!)) say(`    ${name.padEnd(20)} ${ms(median(phases.map((p) => p[name] ?? 0)))}`);
+  say(`  load average (1, 5, 15 min) at the end: ${load}`);
+  say('  phases (median each; they need not add up to the median total): wall, ferry CPU, queries per connection');
+  for (const name of Object.keys(phases[0]!)) {
+    const cpu = median(logs.map((l) => l.cpuMs?.[name] ?? 0));
+    const trips = Object.entries(logs[0]!.roundTrips?.[name] ?? {}).map(([c, n]) => `${c} ${n}`).join(', ');
+    say(`    ${name.padEnd(20)} ${ms(median(phases.map((p) => p[name] ?? 0))).padStart(8)}   cpu ${ms(cpu).padStart(7)}${trips ? `   queries: ${trips}` : ''}`);
+  }
+  say('  steps inside the phases (median each, from the step or phase before):');
+  for (const name of Object.keys(logs[0]!.stepsMs ?? {})) say(`    ${name.padEnd(40)} ${ms(median(logs.map((l) => l.stepsMs?.[name] ?? 0))).padStart(8)}`);
 } finally {
   await c.close();
 }

@@ -17,6 +17,8 @@ import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle,
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
 const MEMORY_POLL_MS = 200;
+/** How long a resolved sandbox image is taken as still current (see DockerDriver.resolveImageNow). */
+const RESOLVED_IMAGE_MS = 5_000;
 /** How long to wait for the log stream to end after the container has exited. */
 const LOG_DRAIN_MS = 5_000;
 
@@ -294,6 +296,7 @@ export class DockerDriver implements SandboxDriver {
   private readonly reapOnStart: boolean;
   readonly node: SandboxNode;
   private reaped: Promise<void> | null = null;
+  private resolved: { at: number; image: Promise<ResolvedImage> } | null = null;
 
   constructor(options: DockerDriverOptions = {}) {
     this.docker = options.docker ?? createDockerClient();
@@ -303,17 +306,26 @@ export class DockerDriver implements SandboxDriver {
 
   async available(): Promise<Availability> {
     let version: string;
+    // Once the daemon answers, its version, its init binary and the image are asked side by
+    // side (each a request to the daemon; /info is a slow one) and judged in this order.
+    let init: Promise<{ path: string; commit: string | null }>;
+    let resolved: Promise<ResolvedImage>;
     try {
       await this.docker.ping();
-      version = (await this.docker.serverVersion()).version;
+      const asked = this.docker.serverVersion();
+      init = this.docker.initBinary();
+      resolved = this.resolveImageNow();
+      init.catch(() => undefined);
+      resolved.catch(() => undefined);
+      version = (await asked).version;
     } catch (e) {
       return { ok: false, reason: `the Docker daemon does not answer: ${e instanceof Error ? e.message : String(e)}` };
     }
     try {
-      const init = await this.docker.initBinary();
+      const binary = await init;
       // The daemon writes "N/A" when it could not run its init binary: Init: true would fail at start.
-      if (init.commit === 'N/A') throw initMissing(init.path);
-      const { image, imageId, nodeVersion } = await resolveImage(this.docker, this.node);
+      if (binary.commit === 'N/A') throw initMissing(binary.path);
+      const { image, imageId, nodeVersion } = await resolved;
       return { ok: true, detail: `Docker ${version}; image ${image} (${imageId.slice(0, 19)}, Node ${nodeVersion ?? this.node.major})` };
     } catch (e) {
       const hint = e instanceof SandboxError && e.hint ? ` (${e.hint})` : '';
@@ -325,9 +337,26 @@ export class DockerDriver implements SandboxDriver {
     }
   }
 
+  /**
+   * resolveImage, remembered for RESOLVED_IMAGE_MS: a run asks right after available() did
+   * (`ferry run` chooses the driver, then makes its warm container), two requests to the
+   * daemon on the way to the container's start. A container is still checked against the
+   * image id at hand-out (warm.ts), and an image rebuilt later is seen after that time.
+   */
+  private resolveImageNow(): Promise<ResolvedImage> {
+    const now = Date.now();
+    if (this.resolved && now - this.resolved.at < RESOLVED_IMAGE_MS) return this.resolved.image;
+    const image = resolveImage(this.docker, this.node);
+    this.resolved = { at: now, image };
+    image.catch(() => {
+      if (this.resolved?.image === image) this.resolved = null;
+    });
+    return image;
+  }
+
   /** The image a run with this policy gets: policy.image, else node:<major>-alpine or the offline build. */
   async image(policy: SandboxPolicy): Promise<ResolvedImage> {
-    if (policy.image === null) return resolveImage(this.docker, this.node);
+    if (policy.image === null) return this.resolveImageNow();
     let info;
     try {
       info = await this.docker.inspectImage(policy.image);

@@ -101,7 +101,8 @@ export function startEarly(options: EarlyStartOptions): EarlySandbox {
   let pool: SandboxPool | null = null;
   const chosen = chooseDriver(options).then((c): DriverChoice => {
     if (!(c.driver instanceof DockerDriver) || options.pool <= 0) return c;
-    pool = new SandboxPool(c.driver, { size: options.pool, policy: options.policy, logger: options.logger, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
+    // Exactly the run's containers: one it took is not replaced (it would only be removed at exit).
+    pool = new SandboxPool(c.driver, { size: options.pool, policy: options.policy, logger: options.logger, refill: false, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
     pool.fill();
     return { ...c, driver: pool };
   });

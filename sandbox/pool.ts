@@ -12,6 +12,7 @@ import { defaultPolicy, type SandboxPolicy } from './policy.js';
 import { runDirAccess } from './run-dir.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 import { WarmContainer, warmKey } from './warm.js';
+import { step } from '../src/core/steps.js';
 
 /** A warm container nobody claims exits after this long (FERRY_SANDBOX_POOL_IDLE_MS): a crashed ferry leaves nothing running for long. */
 export const DEFAULT_POOL_IDLE_MS = 10 * 60_000;
@@ -29,6 +30,13 @@ export interface PoolOptions {
   idleTimeoutMs?: number;
   /** Extra labels on the warm containers. */
   labels?: Record<string, string>;
+  /**
+   * Replace each container a run takes (and one that exits idle) in the background (default
+   * true: `ferry serve`). False for a pool made for known runs (a CLI run's ranges): it makes
+   * `size` containers once, and a replacement would only be created to be removed at exit,
+   * its Docker work competing with the run for the CPU.
+   */
+  refill?: boolean;
   /** Where failures to make or hand out a warm container are told (runs then start cold). */
   logger: PoolLogger;
 }
@@ -55,6 +63,9 @@ export class SandboxPool implements SandboxDriver {
   private readonly ready: WarmContainer[] = [];
   private readonly starting = new Set<Promise<void>>();
   private closed = false;
+  private readonly refill: boolean;
+  /** Warm containers asked for so far (made or failed): a pool without refill asks for `size`, once. */
+  private asked = 0;
   private readonly counts = { warm: 0, cold: 0, created: 0, discarded: 0 };
   /** Which container served which run (runId → container id): one each, never two runs on one. */
   readonly served = new Map<string, string>();
@@ -69,6 +80,7 @@ export class SandboxPool implements SandboxDriver {
     this.policy = options.policy ?? defaultPolicy;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_POOL_IDLE_MS;
     this.logger = options.logger;
+    this.refill = options.refill ?? true;
   }
 
   available(): Promise<Availability> {
@@ -81,7 +93,8 @@ export class SandboxPool implements SandboxDriver {
 
   /** Starts creating warm containers up to the pool's size, in the background; returns at once. */
   fill(): void {
-    while (!this.closed && this.ready.length + this.starting.size < this.size) {
+    while (!this.closed && this.ready.length + this.starting.size < this.size && (this.refill || this.asked < this.size)) {
+      this.asked += 1;
       const making: Promise<void> = this.makeOne().finally(() => this.starting.delete(making));
       this.starting.add(making);
     }
@@ -93,8 +106,10 @@ export class SandboxPool implements SandboxDriver {
   }
 
   private async makeOne(): Promise<void> {
+    // Orphans of ferries that are gone are reaped beside the container's creation, not before
+    // it: the list and removals are no part of this container's start.
+    const reaped = this.driver.reapOnce();
     try {
-      await this.driver.reapOnce();
       const policy = appliedPolicy(this.policy);
       const image = await this.driver.image(policy);
       const warm = await WarmContainer.create(this.driver.client, {
@@ -106,6 +121,7 @@ export class SandboxPool implements SandboxDriver {
         idleTimeoutMs: this.idleTimeoutMs,
       });
       this.counts.created += 1;
+      await reaped;
       if (this.closed) return void (await this.discard(warm));
       this.ready.push(warm);
       // Gone before a run claimed it (idle timeout, killed from outside): out of the pool, and replaced.
@@ -164,9 +180,11 @@ export class SandboxPool implements SandboxDriver {
   async start(options: SandboxStartOptions): Promise<SandboxSession> {
     const run = appliedOptions(options);
     const warm = await this.claim(warmKey(run.policy));
+    step('sandbox.claim');
     try {
       if (warm) {
         const problems = await warm.verify().catch((e: unknown) => [`it cannot be inspected: ${(e as Error)?.message ?? String(e)}`]);
+        step('sandbox.verify');
         if (problems.length === 0) return await this.startWarm(warm, run);
         this.logger.warn({ container: warm.id, problems, runId: options.runId }, 'a warm sandbox container no longer matches the policy: removed; the run starts cold');
         await this.discard(warm);

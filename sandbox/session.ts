@@ -4,6 +4,7 @@
  * start, stop, measure and remove the program (a container, or a child process); the run
  * directory, the socket and the log live in run-dir.ts, stream-socket.ts and logs.ts.
  */
+import { PARSE_ONCE } from '../src/core/artifacts/parse-once.js';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server, Socket } from 'node:net';
@@ -16,6 +17,7 @@ import type { SandboxPolicy } from './policy.js';
 import { encodeFrame, encodeRows, excerpt, interpretProgramFrame, programFrameOf, programReader, type Expectation, type ProgramLine, type Unit } from './protocol.js';
 import { createRunDir, type RunDir, type RunDirAccess } from './run-dir.js';
 import { listenOnSocket, type Hello } from './stream-socket.js';
+import { step } from '../src/core/steps.js';
 import { SandboxCleanupError, type BatchOutcome, type InputRow, type SandboxSession, type SandboxStartOptions } from './types.js';
 
 /** Batches a session holds in flight at once (sent, not yet answered): enough that neither side waits, few enough to bound memory. */
@@ -104,6 +106,7 @@ function delay(ms: number): Promise<void> {
 export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
   checkPolicy(setup.options.policy);
   const runDir = setup.prepareRunDir ? await setup.prepareRunDir() : await createRunDir(setup.options.bundle, setup.access);
+  step('sandbox.runDir');
   const token = randomBytes(32).toString('hex');
   // Refusals before the session (and its log) exist are kept and told once it does.
   const early: string[] = [];
@@ -117,6 +120,7 @@ export async function startSession(setup: SessionSetup): Promise<SandboxSession>
     await runDir.remove();
     throw e;
   }
+  step('sandbox.listen');
   const session = new StreamSession(setup, runDir, listening.server, listening.connection, token);
   refused = (why) => session.refused(why);
   for (const why of early.splice(0)) session.refused(why);
@@ -190,15 +194,18 @@ class StreamSession implements SandboxSession {
 
   async begin(): Promise<void> {
     this.handle = await this.setup.launch({ runDir: this.runDir, logs: this.logs, token: this.token });
+    step('sandbox.launch');
     this.arm();
     void this.handle.exited.then((exit) => this.onExit(exit));
     void this.connection.then((hello) => this.onConnection(hello));
     while (this.readyAt === null && this.failure === null && this.exit === null) await this.next();
     if (!this.owesWork()) this.disarm();
+    step('sandbox.ready');
     if (this.readyAt !== null) {
       await this.handle.onReady?.();
       await this.handle.sampleMemory();
     }
+    step('sandbox.afterReady');
   }
 
   /** A connection the socket refused: in the run's log, where the person and the record see it. */
@@ -388,8 +395,18 @@ class StreamSession implements SandboxSession {
     }
   }
 
+  /** See SandboxSession.end: the program's exit overlaps the caller's work on the last answers. */
+  end(): void {
+    if (this.ended || this.closing || this.exit !== null || !this.socket || (this.failure !== null && this.failure.reason !== 'error')) return;
+    this.ended = true;
+    // From now on the program owes its remaining replies, "done" and its exit: the timeout runs.
+    this.arm();
+    void this.send(encodeFrame({ v: 1, t: 'end' }));
+  }
+
   async transform(batch: number, rows: InputRow[]): Promise<BatchOutcome> {
     if (this.closing) throw new SandboxError('SANDBOX_SESSION_CLOSED', 'transform() after close()');
+    if (this.ended) throw new SandboxError('SANDBOX_SESSION_ENDED', `transform() of batch ${batch} after end(): the program was told no batch follows`);
     if (this.failure) return outcomeOf(this.failure);
     if (this.pending.filter((p) => !p.settled).length >= MAX_IN_FLIGHT) {
       throw new SandboxError('SANDBOX_CONCURRENT_BATCH', `transform() called with ${MAX_IN_FLIGHT} batches already in flight`);
@@ -427,7 +444,9 @@ class StreamSession implements SandboxSession {
     let record: SandboxRun | null = null;
     try {
       await this.endProgram(handle);
+      step('sandbox.done');
       record = this.recordOf(handle, await handle.exited);
+      step('sandbox.exited');
       return record;
     } finally {
       // A cleanup failure still carries the record: the run it describes happened.
@@ -441,9 +460,11 @@ class StreamSession implements SandboxSession {
   private async endProgram(handle: ProgramHandle): Promise<void> {
     const healthy = this.exit === null && (this.failure === null || this.failure.reason === 'error');
     if (healthy && this.socket) {
-      this.ended = true;
-      this.arm();
-      await this.send(encodeFrame({ v: 1, t: 'end' }));
+      if (!this.ended) {
+        this.ended = true;
+        this.arm();
+        await this.send(encodeFrame({ v: 1, t: 'end' }));
+      }
       while (!this.doneSeen && this.exit === null && (this.failure === null || this.failure.reason === 'error')) await this.next();
       if (this.exit === null) {
         const stopper = delay(EXIT_AFTER_DONE_MS).then(() => (this.exit ? undefined : this.terminate()));
@@ -491,7 +512,7 @@ class StreamSession implements SandboxSession {
       message,
       logTail: this.logs.tail(),
     };
-    const parsed = SandboxRun.safeParse(record);
+    const parsed = SandboxRun.safeParse(record, PARSE_ONCE);
     if (!parsed.success) {
       throw new SandboxError('SANDBOX_RECORD_INVALID', `the run record does not match its schema: ${parsed.error.message}`, { cause: parsed.error });
     }

@@ -57,7 +57,14 @@ export interface SandboxSession extends AsyncDisposable {
    */
   transform(batch: number, rows: InputRow[]): Promise<BatchOutcome>;
   /**
-   * Ends the stream, waits for the program to exit, removes the container; returns the record.
+   * No batch follows: the program is told to end now, and answers the batches still in flight
+   * first (replies come in order; each still checked), then says "done" and exits, while the
+   * caller checks and writes those answers. close() then finds it ending or gone. transform()
+   * after end() is refused (SANDBOX_SESSION_ENDED). Optional: without it, close() ends the stream.
+   */
+  end?(): void;
+  /**
+   * Ends the stream (unless end() did), waits for the program to exit, removes the container; returns the record.
    * When what the run left (container, run directory) cannot be removed, rejects with a
    * SandboxCleanupError (SANDBOX_CLEANUP_FAILED) that still carries the record.
    */

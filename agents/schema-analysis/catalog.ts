@@ -232,15 +232,45 @@ function group<T extends { schema: string; table: string }>(rows: readonly T[]):
   return out;
 }
 
+/** The catalog's reads, in the order their results come back from CATALOG_SQL. */
+const CATALOG_READS = [
+  ['server identity', META_SQL],
+  ['schemas', SCHEMAS_SQL],
+  ['tables', TABLES_SQL],
+  ['columns', COLUMNS_SQL],
+  ['primary and unique keys', KEYS_SQL],
+  ['foreign keys', FOREIGN_KEYS_SQL],
+  ['enum types', ENUMS_SQL],
+] as const;
+
+/**
+ * All of them as one simple query: none takes a parameter, so the server runs them one after
+ * the other and answers each in turn, in one round trip instead of seven (a run's drift check
+ * reads both catalogs before anything else can start).
+ */
+const CATALOG_SQL = CATALOG_READS.map(([, sql]) => sql.trim()).join(';\n');
+
 export async function readCatalog(db: Queryable): Promise<Catalog> {
-  // Sequential on purpose: a Queryable may be a single client, which runs one query at a time.
-  const meta = await catalogQuery<{ database: string; server_version: string; endpoint: string }>(db, 'server identity', META_SQL);
-  const schemas = await catalogQuery<{ schema: string }>(db, 'schemas', SCHEMAS_SQL);
-  const tables = await catalogQuery<TableRow>(db, 'tables', TABLES_SQL);
-  const columns = group(await catalogQuery<ColumnRow>(db, 'columns', COLUMNS_SQL));
-  const keys = group(await catalogQuery<KeyRow>(db, 'primary and unique keys', KEYS_SQL));
-  const fks = group(await catalogQuery<ForeignKeyRow>(db, 'foreign keys', FOREIGN_KEYS_SQL));
-  const enums = await catalogQuery<EnumRow>(db, 'enum types', ENUMS_SQL);
+  let sets: Array<{ rows: Array<Record<string, unknown>> }>;
+  try {
+    sets = (await db.query(CATALOG_SQL)) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
+  } catch (e) {
+    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog (${CATALOG_READS.map(([what]) => what).join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+      hint: 'Check that the database is reachable and that the connecting role may read pg_catalog and SELECT from the tables.',
+    });
+  }
+  if (!Array.isArray(sets) || sets.length !== CATALOG_READS.length) {
+    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog returned ${Array.isArray(sets) ? sets.length : 1} result(s), not ${CATALOG_READS.length}`, { hint: 'Check the connection: ferry needs a PostgreSQL session that accepts several statements in one query.' });
+  }
+  const rows = <R>(i: number) => sets[i]!.rows as unknown as R[];
+  const meta = rows<{ database: string; server_version: string; endpoint: string }>(0);
+  const schemas = rows<{ schema: string }>(1);
+  const tables = rows<TableRow>(2);
+  const columns = group(rows<ColumnRow>(3));
+  const keys = group(rows<KeyRow>(4));
+  const fks = group(rows<ForeignKeyRow>(5));
+  const enums = rows<EnumRow>(6);
 
   const first = meta[0];
   if (!first) throw new DatabaseError('CATALOG_QUERY_FAILED', 'the server returned no identity row', { hint: 'Check the connection.' });

@@ -1,4 +1,4 @@
-import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
+import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { prepareProgram, type Say } from '../chain.js';
 import type { FerryConfig } from '../config.js';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
@@ -35,7 +35,7 @@ export async function runQueued(config: FerryConfig, o: QueueRunOptions, say: Sa
   return withConnections(config, (conn) =>
     withStore(config, async (store) => {
       const queued: QueuedPlan[] = [];
-      const now = await analyzeSchemas({ source: conn.source, target: conn.target });
+      const now = await readCatalogs({ source: conn.source, target: conn.target });
       for (const p of loaded) {
         assertNoDrift(p.plan, p.analysis, now);
         const transforms = await approvedTransforms({ planPath: p.path, plan: p.plan, store, say });

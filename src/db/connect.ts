@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { DatabaseError } from '../core/errors.js';
 import { tlsHint, withLibpqTls, type TlsOptions } from './tls.js';
@@ -13,11 +14,27 @@ const KEEP_AS_TEXT = [1082, 1083, 1114, 1184, 1266, 17];
 const JSON_TYPES = [114, 3802];
 
 /**
- * pg, imported at the first connection: its load reaches Node's fetch stack (a few hundred
- * ms), which commands that never connect (`ferry show`, `--help`) must not pay.
+ * pg, loaded at the first connection, which commands that never connect (`ferry show`,
+ * `--help`) must not pay. Its load asks whether it runs in a Cloudflare Worker: with no
+ * global `navigator` (Node 20) it builds a `Response`, which loads Node's whole fetch stack
+ * (undici: 40–300 ms of CPU, every run) for an answer Node's own `navigator` gives (Node 21+
+ * has one: `Node.js/21`). So for Node 20 a `navigator` saying the same stands in while pg's
+ * module runs, synchronously (nothing else can see it), and is removed after.
  */
 let pgModule: Promise<typeof pg> | undefined;
-const loadPg = (): Promise<typeof pg> => (pgModule ??= import('pg').then((m) => m.default));
+const loadPg = (): Promise<typeof pg> => (pgModule ??= Promise.resolve().then(requirePg));
+
+function requirePg(): typeof pg {
+  const require = createRequire(import.meta.url);
+  const g = globalThis as { navigator?: unknown };
+  if (g.navigator !== undefined) return require('pg') as typeof pg;
+  g.navigator = { userAgent: `Node.js/${process.versions.node.split('.')[0]}` };
+  try {
+    return require('pg') as typeof pg;
+  } finally {
+    delete g.navigator;
+  }
+}
 
 function typeParsers(pgTypes: typeof pg.types, jsonAsText: boolean) {
   return {
@@ -50,7 +67,25 @@ export async function connect(url: string, role: 'source' | 'target' | 'state', 
   }
   // A client whose server goes away must not crash the process; the next query fails instead.
   client.on('error', () => undefined);
+  countRoundTrips(client, applicationName);
   return client;
+}
+
+/** Queries sent per application name (ferry-source, ferry-target, ferry-store…) by this process. */
+const roundTrips: Record<string, number> = {};
+
+/** Each query (a multi-statement string or a COPY too) is one loopback or network round trip: counted for `ferry run`'s phase log. */
+function countRoundTrips(client: pg.Client, name: string): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    roundTrips[name] = (roundTrips[name] ?? 0) + 1;
+    return query(...args);
+  };
+}
+
+/** The queries this process has sent so far, per application name. */
+export function roundTripCounts(): Readonly<Record<string, number>> {
+  return { ...roundTrips };
 }
 
 /** URL parameters libpq and pg read as secrets. */

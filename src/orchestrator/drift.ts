@@ -1,16 +1,35 @@
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import { findEnum, findTable, type SchemaAnalysis, type TableInfo } from '../core/artifacts/schema-analysis.js';
+import type { ColumnInfo, EnumTypeInfo, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { PlanError } from '../core/errors.js';
+
+/** What the drift check reads of a table: its name and columns (an analysis's TableInfo, or a catalog's table). */
+interface TableView {
+  schema: string;
+  name: string;
+  columns: readonly ColumnInfo[];
+}
+
+/**
+ * The databases as they are now: a fresh analysis, or only their catalogs (readCatalogs of
+ * agents/schema-analysis, what a run reads: no row counts, no profiles, which drift never compares).
+ */
+export interface FreshCatalogs {
+  source: { tables: readonly TableView[] };
+  target: { tables: readonly TableView[]; enums: readonly EnumTypeInfo[] };
+}
+
+const findTable = (db: { tables: readonly TableView[] }, name: string, schema: string): TableView | undefined =>
+  db.tables.find((t) => t.name === name && t.schema === schema);
+const findEnum = (db: FreshCatalogs['target'], qualifiedName: string): EnumTypeInfo | undefined => db.enums.find((e) => `${e.schema}.${e.name}` === qualifiedName);
 
 /**
  * The plan was made from an analysis; the databases may have changed since. Before a run,
  * the tables and enum types the plan touches are compared with a fresh read of the catalogs.
  * Any difference in columns, types, nullability or enum values refuses the run.
  */
-export function schemaDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: SchemaAnalysis): string[] {
+export function schemaDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: FreshCatalogs): string[] {
   const diffs: string[] = [];
-  const pick = (a: SchemaAnalysis, role: 'source' | 'target', schema: string, table: string) =>
-    findTable(a[role], table, schema);
+  const pick = (a: FreshCatalogs, role: 'source' | 'target', schema: string, table: string) => findTable(a[role], table, schema);
   const compare = (role: 'source' | 'target', schema: string, table: string) => {
     const was = pick(planned, role, schema, table);
     const now = pick(fresh, role, schema, table);
@@ -34,7 +53,7 @@ export function schemaDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh:
   return diffs;
 }
 
-function tableDiff(role: string, was: TableInfo, now: TableInfo): string[] {
+function tableDiff(role: string, was: TableView, now: TableView): string[] {
   const diffs: string[] = [];
   const name = `${role} ${was.schema}.${was.name}`;
   for (const c of was.columns) {
@@ -53,7 +72,7 @@ function tableDiff(role: string, was: TableInfo, now: TableInfo): string[] {
   return diffs;
 }
 
-export function assertNoDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: SchemaAnalysis): void {
+export function assertNoDrift(plan: MigrationPlan, planned: SchemaAnalysis, fresh: FreshCatalogs): void {
   const diffs = schemaDrift(plan, planned, fresh);
   if (diffs.length) {
     throw new PlanError('ANALYSIS_STALE', `the databases changed since this plan was made:\n  - ${diffs.join('\n  - ')}`, {

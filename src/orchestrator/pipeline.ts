@@ -15,6 +15,7 @@ import { BATCH_TARGET_BYTES, BatchSizer } from './batching.js';
 import { digestBatch } from './checksums.js';
 import type { Digests, Shared } from './run-types.js';
 import { BatchFailure, type PreparedBatch } from './write-batch.js';
+import { step } from '../core/steps.js';
 
 export interface WorkerOut {
   digests: Digests;
@@ -57,6 +58,8 @@ class Pipeline {
   private readonly sizer: BatchSizer;
   private readonly digests: Digests = { keys: [], source: [], rows: [] };
   private session: SandboxSession | null = null;
+  /** The session's close, once begun (the end of the stream, or an abort): its one record. */
+  private closing: Promise<SandboxRun | null> | null = null;
   /** The next batch being fetched (stage 1). */
   private next: Promise<Settled<Fetched | null>> = Promise.resolve({ ok: true, value: null });
   /** The write in flight (stage 3); it settles to the error it failed with, or null. */
@@ -84,6 +87,8 @@ class Pipeline {
         await this.send(got.value);
         if (this.inFlight.length >= IN_FLIGHT && !(await this.finishOldest())) break;
       }
+      // No batch follows: the program answers those in flight, then ends, while they are checked and written.
+      if (!this.sh.stop) this.session?.end?.();
       while (this.inFlight.length > 0 && !this.sh.stop) if (!(await this.finishOldest())) break;
       return await this.drain();
     } catch (e) {
@@ -98,6 +103,7 @@ class Pipeline {
     for (;;) {
       if (this.sh.stop) return null;
       const fetched = await this.source.query(`FETCH ${this.sizer.next()} FROM ferry_source`);
+      step('fetch');
       if (fetched.rows.length === 0) return null;
       const keyed: InputRow[] = fetched.rows.map((r: Record<string, unknown>) => ({ k: String(r[plan.source.key]), r }));
       this.sizer.observe(keyed);
@@ -131,11 +137,13 @@ class Pipeline {
     }
     const sent = new Map<string, Record<string, unknown>>();
     for (const r of batch.todo) sent.set(r.k, r.r);
+    step('transform');
     const rows = sh.check(sent, outcome.rows);
     if (sh.digests) digestBatch(this.digests, batch.todo, rows);
     const toWrite = sh.input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
     // Its COPY text is built while the previous batch still writes (a bad value fails it here, before anything is sent).
     const prepared = toWrite.length > 0 ? sh.writer.prepare(batchNo, toWrite) : null;
+    step('check');
     // One write at a time on this connection: the previous batch commits before this one begins.
     await this.written();
     if (sh.stop) return false;
@@ -179,6 +187,7 @@ class Pipeline {
     const { sh } = this;
     // The count is what the database says it inserted, never what the program claims.
     const n = prepared ? await sh.writer.write(this.target, batchNo, prepared.rows, sent, prepared) : 0;
+    step('write');
     sh.inserted += n;
     sh.batches += 1;
     const p = sh.progress.add(rows.length);
@@ -202,13 +211,24 @@ class Pipeline {
     if (e) throw e;
   }
 
-  /** The last write and fetch settled, the cursor closed, the sandbox closed for its record. */
+  /**
+   * The last write and fetch settled, the cursor closed, the sandbox closed for its record.
+   * Every answer is in (checked, the last one writing): the program's exit and its container's
+   * removal go on beside the last commit instead of after it. The run still waits for both, and
+   * judges the sandbox's exit before it completes (run-migration.ts).
+   */
   private async drain(): Promise<WorkerOut> {
+    const closing = this.closeSandbox();
+    // Awaited below, or by abort() when the last write fails first: never an unhandled rejection meanwhile.
+    closing.catch(() => undefined);
     await this.written();
     const last = await this.next;
     if (!last.ok) throw last.error;
     if (!this.sh.stop) await this.source.query('CLOSE ferry_source');
-    return { digests: this.digests, sandbox: await this.closeSandbox() };
+    step('drain');
+    const sandbox = await closing;
+    step('sandboxClose');
+    return { digests: this.digests, sandbox };
   }
 
   /** Stops the other workers and waits until nothing of this one still writes; the error keeps the sandbox record. */
@@ -230,12 +250,17 @@ class Pipeline {
   }
 
   /**
-   * Closes the sandbox and returns its record. A sandbox that ran but could not be removed
-   * (SANDBOX_CLEANUP_FAILED) does not undo committed batches: it is a warning with the record.
+   * Closes the sandbox and returns its record, once however often asked (drain and abort share
+   * it). A sandbox that ran but could not be removed (SANDBOX_CLEANUP_FAILED) does not undo
+   * committed batches: it is a warning with the record.
    */
-  private async closeSandbox(): Promise<SandboxRun | null> {
+  private closeSandbox(): Promise<SandboxRun | null> {
+    this.closing ??= this.closeSession();
+    return this.closing;
+  }
+
+  private async closeSession(): Promise<SandboxRun | null> {
     const s = this.session;
-    this.session = null;
     if (!s) return null;
     try {
       return await s.close();

@@ -42,9 +42,19 @@ export class Progress {
   }
 }
 
+/**
+ * 1234567 → "1,234,567", as toLocaleString('en-US') writes whole numbers, without its first
+ * call's cost: that loads ICU's number formatting (30–200 ms of CPU) in the middle of a run.
+ */
+export function groupThousands(x: number): string {
+  if (!Number.isSafeInteger(x)) return x.toLocaleString('en-US');
+  const digits = String(Math.abs(x)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return x < 0 ? `-${digits}` : digits;
+}
+
 /** "412,000/1,000,000 rows · 98,200 rows/s · ETA 6s" */
 export function formatProgress(p: ProgressFigures): string {
-  const n = (x: number) => x.toLocaleString('en-US');
+  const n = groupThousands;
   const pct = p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : '';
   const eta = p.etaSeconds === null ? '' : ` · ETA ${p.etaSeconds >= 120 ? `${Math.round(p.etaSeconds / 60)}m` : `${p.etaSeconds}s`}`;
   return `${n(p.done)}/${n(p.total)} rows${pct} · ${n(p.rowsPerSec)} rows/s${eta}`;

@@ -25,6 +25,7 @@ import {
   type SourceQuery,
 } from './prepare.js';
 import { Progress } from './progress.js';
+import { step } from '../core/steps.js';
 import { makeRowChecker } from './row-check.js';
 import { REPLAY_ROW_LIMIT, type Digests, type RunChecksums, type RunCounts, type RunInput, type RunResult, type Shared } from './run-types.js';
 import { resolveSelfReferences } from './self-references.js';
@@ -61,10 +62,13 @@ interface RunState extends RunShape {
 export async function runMigration(input: RunInput): Promise<RunResult> {
   const st = newRunState(input, checkRunInput(input));
   await ensureControlTables(input.target);
+  step('controlTables');
   await assertParentsMigrated(input.target, input.plan);
+  step('parents');
   const part = input.partition;
   if (part) await lockPartition(input.target, st.targetKey, part.label);
   else await lockTable(input.target, st.targetKey);
+  step('lock');
   let result: RunResult;
   try {
     result = await migrate(st);
@@ -137,21 +141,28 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   // goes on after them.
   // A partition marks only its own earlier attempts: the table's other running rows are live ranges.
   st.resumedFrom = input.partition ? await abandonRunsById(target, input.partition.abandon) : await abandonDeadRuns(target, st.targetKey);
+  step('abandon');
   if (!dryRun) st.migrationId = await insertControl(target, plan, contentHash(plan));
+  step('insertControl');
   const targetId = dryRun ? undefined : await targetIdentity(target);
+  step('targetId');
   st.sourceRows = await openSnapshot(source, plan, q);
+  step('snapshot');
   const alreadyMapped = await mappedSoFar(input);
+  step('mapped');
   const emit = input.onEvent ?? (() => {});
   if (st.resumedFrom.length > 0) emit({ type: 'resumed', abandoned: st.resumedFrom, alreadyMapped });
   const toMigrate = input.onlyKeys ? input.onlyKeys.size : Math.max(0, st.sourceRows - alreadyMapped);
   emit({ type: 'started', migrationId: st.migrationId, ...(targetId ? { targetId } : {}), sourceRows: st.sourceRows, alreadyMapped, toMigrate, batchSize: plan.strategy.batchSize, parallel: st.parallel });
+  const rowBytes = await sampleRowBytes(source, q.cols, q.from, q.key, q.where.params);
+  step('rowBytes');
   st.shared = {
     input,
     migrationId: st.migrationId,
     // A partition looks up always: a retry's range may hold rows an earlier attempt committed.
     lookupMapped: alreadyMapped > 0 || input.onlyKeys !== undefined || input.partition !== undefined,
     digests: toMigrate <= REPLAY_ROW_LIMIT,
-    rowBytes: await sampleRowBytes(source, q.cols, q.from, q.key, q.where.params),
+    rowBytes,
     check: makeRowChecker(plan, input.analysis, st.targetTable),
     writer: makeBatchWriter(plan, st.migrationId, dryRun),
     progress: new Progress(toMigrate),
@@ -183,8 +194,11 @@ async function finish(st: RunState, q: SourceQuery, sh: Shared): Promise<RunResu
   if (!dryRun && !input.partition) {
     for (const e of await resolveSelfReferences(input.source, input.target, input.plan, st.targetTable, st.migrationId, q.from, q.where.params)) sh.emit(e);
   }
+  step('selfReferences');
   await input.source.query('COMMIT');
+  step('sourceCommit');
   if (!dryRun) await finishControl(input.target, st.migrationId, { status: 'completed', rowsSource: st.sourceRows, rowsSkipped: sh.skipped, sandbox: counts(st).sandbox });
+  step('finishControl');
   sh.emit({ type: 'finished', status: 'completed' });
   return { ...sums(st), ...counts(st), status: 'completed' };
 }

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
 import { validateMigration } from '../validation/validate.js';
+import { step } from '../core/steps.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
 import type { SandboxDriver } from '../../sandbox/types.js';
 import type { DataApiSettings } from '../target/data-api.js';
@@ -72,6 +73,7 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
   // Every run path comes through here: only content the store holds an approval for runs
   // (PLAN_NOT_APPROVED when a file merely claims it, PLAN_TAMPERED when it was edited).
   await store.approvedHash(plan);
+  step('approvedHash');
   const { run, created } = await store.createRun({
     plan,
     mode: input.dryRun ? 'dry_run' : 'run',
@@ -79,13 +81,17 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
     ...(input.onceKey === undefined ? {} : { onceKey: input.onceKey }),
   });
   if (!created) return { run, created };
+  step('createRun');
   input.onCreated?.(run);
   try {
     // Replay reads the analysis back by the hash the plan names.
     await store.putArtifact('schema_analysis', input.analysis, analysisHash(input.analysis));
     const prepared = input.program ?? (await prepareProgram({ plan, analysis: input.analysis, dir: input.workDir, ...(input.say ? { say: input.say } : {}) }));
+    step('analysisArtifact');
     const program = await withParentValues(prepared, plan, input);
+    step('parentValues');
     await store.attachProgram(run.id, { script: program.script, bundleBytes: await readFile(program.bundle.path) });
+    step('attachProgram');
     const { result, warnings } = await runWithEvents(input, run.id, program.bundle, { dryRun: input.dryRun === true });
     let reportHash: string | null = null;
     let report: ValidationReport | null = null;
@@ -99,9 +105,12 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
         asUser: input.asUser ?? null,
         dataApi: input.dataApi,
       });
+      step('validation');
       reportHash = await store.putArtifact('validation_report', report);
+      step('reportArtifact');
     }
     const finished = await finishRecord(store, run.id, result, reportHash, warnings.length ? { warnings } : {});
+    step('finishRecord');
     return { run: finished, created, result, report, warnings };
   } catch (e) {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'RUN_FAILED', error: (e as Error).message });
@@ -159,7 +168,9 @@ export async function runWithEvents(
       input.onEvent?.(e, runId, n);
     },
   });
+  step('orchestrator');
   await pending;
+  step('events');
   // The run's own warnings (a sandbox not removed, the lock not released) first, then the store's.
   const warnings = [...result.warnings];
   if (lost.length) {

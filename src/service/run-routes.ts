@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
-import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
+import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import type { Connections } from '../chain.js';
 import { PlanError } from '../core/errors.js';
 import { assertNoDrift } from '../orchestrator/drift.js';
@@ -116,7 +116,7 @@ async function startRun(ctx: ServiceContext, body: z.infer<typeof StartRunBody>)
   }
   const analysis = await ctx.store.getAnalysis(version.plan.analysisHash);
   const started = await startTracked(ctx, async (conn, onCreated) => {
-    assertNoDrift(version.plan, analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
+    assertNoDrift(version.plan, analysis, await readCatalogs({ source: conn.source, target: conn.target }));
     return executeRun({ ...runInputs(ctx, version, body), analysis, conn, onCreated, onEvent: onEvent(ctx) });
   });
   return { status: started.created ? 202 : 200, body: started };

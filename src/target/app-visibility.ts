@@ -2,6 +2,7 @@ import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { AppVisibility, RoleVisibility } from '../core/artifacts/validation-report.js';
 import { InputError } from '../core/errors.js';
 import { planTables } from '../core/plan/tables.js';
+import { escapeLiteral } from '../core/pg-escape.js';
 import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { dataApiVisibility, type DataApiSettings } from './data-api.js';
 
@@ -212,14 +213,13 @@ async function roleVisibility(input: {
 
 /** Inside the caller's transaction: a savepoint, the role as PostgREST sets it, the count, and back. */
 async function countAs(db: Queryable, role: string, claims: Record<string, string>, rows: string): Promise<{ readable: number | null; error?: string }> {
-  await db.query('SAVEPOINT ferry_count_as');
   try {
     // As PostgREST does it: the claims as transaction settings (read by auth.uid(), auth.jwt()), then the role.
+    // One round trip for the savepoint and the three (a simple query takes no parameters: the values are quoted as literals).
+    const claim = (name: string, value: string) => `set_config(${escapeLiteral(name)}, ${escapeLiteral(value)}, true)`;
     await db.query(
-      `SELECT set_config('request.jwt.claims', $1, true), set_config('request.jwt.claim.role', $2, true), set_config('request.jwt.claim.sub', $3, true)`,
-      [JSON.stringify(claims), role, claims.sub ?? ''],
+      `SAVEPOINT ferry_count_as; SELECT ${claim('request.jwt.claims', JSON.stringify(claims))}, ${claim('request.jwt.claim.role', role)}, ${claim('request.jwt.claim.sub', claims.sub ?? '')}; SET LOCAL ROLE ${quoteIdent(role)}`,
     );
-    await db.query(`SET LOCAL ROLE ${quoteIdent(role)}`);
     const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${rows}`);
     return { readable: Number(r.rows[0]?.n ?? 0) };
   } catch (e) {

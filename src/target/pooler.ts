@@ -89,11 +89,21 @@ export function assertNotTransactionPoolerUrl(url: string, check: PoolerCheck = 
  */
 export async function probeSession(client: pg.Client, url: string, tls: TlsOptions = {}): Promise<{ keeps: true } | { keeps: false; observed: string }> {
   const token = randomBytes(8).toString('hex');
-  // Each step is one simple-query string with its own statement_timeout: a role default of
-  // 1 ms must not cancel the check (the token is hex, safe to inline).
-  const first = await selectInTransaction<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, set_config('ferry.session_probe', '${token}', false)`, 'COMMIT');
+  // The second client connects while the first sets its value: a connection takes no server
+  // connection from a pooler until its first transaction, which comes after the COMMIT below.
+  const connecting = connect(url, 'target', 'ferry-session-probe', tls);
+  connecting.catch(() => undefined);
+  let first: { pid: number };
+  try {
+    // Each step is one simple-query string with its own statement_timeout: a role default of
+    // 1 ms must not cancel the check (the token is hex, safe to inline).
+    first = await selectInTransaction<{ pid: number }>(client, `SELECT pg_backend_pid() AS pid, set_config('ferry.session_probe', '${token}', false)`, 'COMMIT');
+  } catch (e) {
+    await connecting.then((c) => c.end()).catch(() => undefined);
+    throw e;
+  }
   const pid = first.pid;
-  const other = await connect(url, 'target', 'ferry-session-probe', tls);
+  const other = await connecting;
   try {
     const held = (await selectInTransaction<{ pid: number }>(other, 'SELECT pg_backend_pid() AS pid', null)).pid;
     if (held === pid) {
@@ -119,6 +129,8 @@ async function selectInTransaction<R>(client: pg.Client, select: string, end: 'C
 
 /** URLs (with their TLS settings) this process has seen keep a session. */
 const keepsSession = new Set<string>();
+/** Probes under way, by the same key: whether the connection kept its session. */
+const probing = new Map<string, Promise<boolean>>();
 
 /**
  * The target connection keeps a session, by its URL and by what it does, or
@@ -131,7 +143,20 @@ export async function assertSessionConnection(client: pg.Client, url: string, tl
   // connection and three round trips each time). A refusal is never remembered.
   const seen = JSON.stringify([url, tls.sslRootCert ?? null]);
   if (keepsSession.has(seen)) return;
-  const probe = await probeSession(client, url, tls);
+  // A probe of the same URL under way (the run store's, while the run's own connections open
+  // beside it) answers this one too when it finds a session; otherwise this client is probed itself.
+  const underWay = probing.get(seen);
+  if (underWay && (await underWay.catch(() => false))) return;
+  const probed = probeSession(client, url, tls);
+  const keeps = probed.then((p) => p.keeps);
+  keeps.catch(() => undefined);
+  probing.set(seen, keeps);
+  let probe: Awaited<typeof probed>;
+  try {
+    probe = await probed;
+  } finally {
+    if (probing.get(seen) === keeps) probing.delete(seen);
+  }
   if (probe.keeps) keepsSession.add(seen);
   if (!probe.keeps) {
     throw new TransactionPoolerError(

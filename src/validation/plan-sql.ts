@@ -27,9 +27,12 @@ export const TEXT_SETTINGS = [
   `SET LOCAL work_mem = '64MB'`,
 ];
 
+/** TEXT_SETTINGS as one simple-query string (it may follow a BEGIN in the same round trip). */
+export const TEXT_SETTINGS_SQL = TEXT_SETTINGS.join('; ');
+
 /** TEXT_SETTINGS in one round trip (a query without parameters may hold several statements); inside a transaction. */
 export async function applyTextSettings(db: Queryable): Promise<void> {
-  await db.query(TEXT_SETTINGS.join('; '));
+  await db.query(TEXT_SETTINGS_SQL);
 }
 
 /** The plan uses something this compiler cannot express in SQL: validation walks rows in JavaScript instead. */

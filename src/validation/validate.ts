@@ -3,18 +3,20 @@ import { contentHash } from '../core/artifacts/hash.js';
 import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../core/artifacts/migration-plan.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { ValidationReport, type ValidationCheck } from '../core/artifacts/validation-report.js';
+import { PARSE_ONCE } from '../core/artifacts/parse-once.js';
 import { getControl, planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { NotFoundError } from '../core/errors.js';
 import { lookupParents } from '../core/plan/references.js';
 import { notRederived, programColumns } from '../core/plan/expected-row.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
-import { applyTextSettings, compilePlan, INVALID, PlanSqlUnsupported, readColumnTypes, type CompiledColumn, type PlanSql } from './plan-sql.js';
+import { compilePlan, INVALID, TEXT_SETTINGS_SQL, PlanSqlUnsupported, readColumnTypes, type CompiledColumn, type PlanSql } from './plan-sql.js';
 import { fetchRows, planRelations, probeSegments, rangeDiff, unmappedValues, type RangeDiffStats, type RowTexts } from './range-diff.js';
 import { walkRows } from './walk.js';
 import { appVisibility } from '../target/app-visibility.js';
 import type { DataApiSettings } from '../target/data-api.js';
 import { checkRelationships, relationshipSummary } from './relationships.js';
+import { step } from '../core/steps.js';
 
 export type ValidationMethod = 'range_checksum' | 'row_walk';
 
@@ -55,22 +57,18 @@ export async function validateMigration(input: {
       hint: 'list runs with: ferry runs',
     });
   }
-  const plan = MigrationPlan.parse(control.plan);
+  const plan = MigrationPlan.parse(control.plan, PARSE_ONCE);
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const pk = plan.target.primaryKey;
   const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
   const tgt = qualified(plan.target.schema, plan.target.table);
 
-  // One snapshot per side, and the same text output on both (the checksums compare texts).
-  await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  await target.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY').catch(async (e: unknown) => {
-    await source.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  });
+  // One snapshot per side, and the same text output on both (the checksums compare texts):
+  // each side's in one round trip, both sides at once (two connections, two servers maybe).
+  await openSnapshots(source, target);
   try {
-    await applyTextSettings(source);
-    await applyTextSettings(target);
     const compared = await compareRows({ plan, source, target, targetTable, method: input.method ?? 'range_checksum', batchSize: input.batchSize });
+    step('validate.rows');
     const { findings } = compared;
     const q1 = async (sql: string, params: unknown[]) => Number((await target.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
     const runIds = input.runMigrationIds?.length ? [...input.runMigrationIds] : [control.id];
@@ -79,11 +77,12 @@ export async function validateMigration(input: {
     const { distributions, enumProblems } = await enumDistributions({ plan, source, target, mapped: { sourceTable, targetKey, pkType }, findings, compiled: compared.compiled });
     const checks = rowChecks(plan, compared, distributions, enumProblems);
     const rel = await checkRelationships({ plan, source, target, targetTable });
+    step('validate.relationships');
     if (rel.results.length) checks.push(check('relationships', rel.problems.count === 0, relationshipSummary(rel.results), rel.problems));
-    await source.query('COMMIT');
-    await target.query('COMMIT');
+    await Promise.all([source.query('COMMIT'), target.query('COMMIT')]);
     // Information about what the app will read (Supabase's roles); never changes the status.
     const visibility = await appVisibility({ db: target, plan, migrationId: control.id, migrationIds: runIds, asUser: input.asUser ?? null, dataApi: input.dataApi });
+    step('validate.visibility');
     const refs = viaMappingColumns(plan);
     return ValidationReport.parse({
       kind: 'validation_report',
@@ -99,12 +98,22 @@ export async function validateMigration(input: {
       method: compared.method,
       ...(compared.scan ? { scan: compared.scan } : {}),
       ...(visibility ? { appVisibility: visibility } : {}),
-    });
+    }, PARSE_ONCE);
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);
     await target.query('ROLLBACK').catch(() => undefined);
     throw e;
   }
+}
+
+/** Both sides' read-only snapshots with the same text settings, side by side; neither is left open when the other fails. */
+async function openSnapshots(source: Queryable, target: Queryable): Promise<void> {
+  const open = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${TEXT_SETTINGS_SQL}`;
+  const opened = await Promise.allSettled([source.query(open), target.query(open)]);
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (!failed) return;
+  await Promise.all([source.query('ROLLBACK').catch(() => undefined), target.query('ROLLBACK').catch(() => undefined)]);
+  throw failed.reason;
 }
 
 /** How the rows were compared, and what that found. */
@@ -133,16 +142,14 @@ async function compareRows(input: {
   let fallback: string | undefined;
   if (input.method === 'range_checksum') {
     try {
-      await source.query('SAVEPOINT ferry_range');
-      await target.query('SAVEPOINT ferry_range');
+      await Promise.all([source.query('SAVEPOINT ferry_range'), target.query('SAVEPOINT ferry_range')]);
       const r = await compareByRanges({ plan, compile: await planCompiler(plan, source, target), source, target });
       return { method: 'range_checksum', findings: r.findings, scan: r.stats, compiled: r.sql };
     } catch (e) {
       const sqlState = (e as { code?: unknown }).code;
       // The plan has no SQL form, or a source value stopped a cast (22xxx), or an expression has no function (42883).
       if (!(e instanceof PlanSqlUnsupported) && !(typeof sqlState === 'string' && (sqlState.startsWith('22') || sqlState === '42883' || sqlState === '42846'))) throw e;
-      await source.query('ROLLBACK TO SAVEPOINT ferry_range');
-      await target.query('ROLLBACK TO SAVEPOINT ferry_range');
+      await Promise.all([source.query('ROLLBACK TO SAVEPOINT ferry_range'), target.query('ROLLBACK TO SAVEPOINT ferry_range')]);
       fallback = (e as Error).message;
     }
   }
@@ -153,10 +160,13 @@ async function compareRows(input: {
 /** compilePlan for these two servers: their column types, and the hash and casts both versions support. */
 async function planCompiler(plan: MigrationPlan, source: Queryable, target: Queryable): Promise<(orphanValues?: ReadonlyMap<string, readonly string[]>) => PlanSql> {
   const versionOf = async (db: Queryable) => Number((await db.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]?.v ?? 0);
-  const version = await versionOf(source);
-  const hash = version >= 110000 && (await versionOf(target)) >= 110000 ? 'hashtextextended' : 'md5';
-  const sourceTypes = await readColumnTypes(source, plan.source.schema, plan.source.table);
-  const targetTypes = await readColumnTypes(target, plan.target.schema, plan.target.table);
+  // Each side's two reads on its own connection, both sides at once.
+  const side = async (db: Queryable, schema: string, table: string) => ({ version: await versionOf(db), types: await readColumnTypes(db, schema, table) });
+  const [src, tgt] = await Promise.all([side(source, plan.source.schema, plan.source.table), side(target, plan.target.schema, plan.target.table)]);
+  const version = src.version;
+  const hash = version >= 110000 && tgt.version >= 110000 ? 'hashtextextended' : 'md5';
+  const sourceTypes = src.types;
+  const targetTypes = tgt.types;
   return (orphanValues) => compilePlan(plan, sourceTypes, targetTypes, { safeCasts: version >= 160000, hash, ...(orphanValues ? { orphanValues } : {}) });
 }
 

@@ -306,6 +306,7 @@ export function withHook(driver: SandboxDriver, before: (batch: number, options:
           await before(batch, options);
           return inner.transform(batch, rows);
         },
+        end: () => inner.end?.(),
         close: () => inner.close(),
         [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
       };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeStatus, STALE_AFTER_MS } from '../../src/control/control-tables.js';
 import { BatchSizer, BATCH_TARGET_BYTES } from '../../src/orchestrator/batching.js';
 import { copyErrorLine, copyLine, copyValue } from '../../src/orchestrator/copy.js';
-import { formatProgress, Progress } from '../../src/orchestrator/progress.js';
+import { formatProgress, groupThousands, Progress } from '../../src/orchestrator/progress.js';
 import { BatchFailure, controlUpdateSql } from '../../src/orchestrator/write-batch.js';
 import { isDataRow, newDataRow } from '../../src/core/data-row.js';
 import { valueComparer } from '../../src/core/plan/expected-row.js';
@@ -52,6 +52,13 @@ describe('the bulk path, part by part', () => {
     expect(f).toMatchObject({ done: 250, total: 1000 });
     expect(formatProgress({ done: 412_000, total: 1_000_000, rowsPerSec: 98_200, etaSeconds: 6, elapsedMs: 1 })).toBe('412,000/1,000,000 rows (41%) · 98,200 rows/s · ETA 6s');
     expect(formatProgress({ done: 1, total: 10, rowsPerSec: 0, etaSeconds: null, elapsedMs: 1 })).toBe('1/10 rows (10%) · 0 rows/s');
+  });
+
+  it('groups thousands as en-US does, without loading ICU for it', () => {
+    for (const x of [0, 7, 999, 1000, 10_000, 123_456, 1_000_000, 98_765_432, -1, -1234, -1_000_000, Number.MAX_SAFE_INTEGER, 2.5, 1234.5678]) {
+      expect(groupThousands(x)).toBe(x.toLocaleString('en-US'));
+    }
+    expect(groupThousands(1_234_567)).toBe('1,234,567');
   });
 
   it('calls a running run with no heartbeat stale, and a live one running', () => {

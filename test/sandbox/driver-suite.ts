@@ -79,6 +79,22 @@ export function driverSuite(makeDriver: () => SandboxDriver, options: SuiteOptio
     expect(await options.leftovers(id)).toEqual([]);
   });
 
+  it('ends on end() with batches still in flight: answers them first, each checked, then exits cleanly', async () => {
+    const driver = makeDriver();
+    const { session, id } = await startWith(driver, await bundleProgram('upper'), 'end-early');
+    const pending = [session.transform(1, rows('plumber', 'welder')), session.transform(2, [{ k: 'z-3', r: { id: 3, name: 'glazier' } }])];
+    // Told while both are in the sandbox: no batch follows.
+    session.end!();
+    await expect(session.transform(3, rows('late'))).rejects.toMatchObject({ code: 'SANDBOX_SESSION_ENDED' });
+    expect(await Promise.all(pending)).toEqual([
+      { status: 'ok', rows: [{ k: '1', r: { id: 1, name: 'PLUMBER' } }, { k: '2', r: { id: 2, name: 'WELDER' } }] },
+      { status: 'ok', rows: [{ k: 'z-3', r: { id: 3, name: 'GLAZIER' } }] },
+    ]);
+    const run = await session.close();
+    expect(run).toMatchObject({ exitReason: 'ok', exitCode: 0, batches: 2, rowsIn: 3, rowsOut: 3, message: null });
+    expect(await options.leftovers(id)).toEqual([]);
+  });
+
   it('answers several batches in flight, in the order sent, each checked against its own keys', async () => {
     const driver = makeDriver();
     const { session, id } = await startWith(driver, await bundleProgram('upper'), 'in-flight');

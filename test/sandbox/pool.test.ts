@@ -198,6 +198,34 @@ describe.skipIf(!status.ok)('warm sandbox pool, on real Docker', () => {
   });
 });
 
+describe.skipIf(!status.ok)('a pool for known runs (refill: false, as a CLI run makes it)', () => {
+  it('makes its containers once: the one a run takes is not replaced, and closing it leaves none', async () => {
+    const pool = new SandboxPool(new DockerDriver(), { size: 1, policy: policy(), refill: false, labels: { 'ferry.test': 'pool-once' }, logger: recordingLogger() });
+    try {
+      pool.fill();
+      await pool.settled();
+      expect(pool.stats()).toMatchObject({ created: 1, ready: 1, starting: 0 });
+      const { session, id } = await startWith(pool, await bundleProgram('upper'), 'once');
+      expect(pool.served.has(id)).toBe(true);
+      expect(await session.transform(1, rows('x'))).toMatchObject({ status: 'ok', rows: [{ k: '1', r: { name: 'X' } }] });
+      // A refilling pool would be making a replacement now.
+      expect(pool.stats()).toMatchObject({ created: 1, ready: 0, starting: 0, warm: 1 });
+      expect((await session.close()).exitReason).toBe('ok');
+      pool.fill();
+      await pool.settled();
+      expect(pool.stats()).toMatchObject({ created: 1, ready: 0, starting: 0 });
+      // A second run on it starts cold, as when the pool is empty.
+      const second = await startWith(pool, await bundleProgram('upper'), 'once-2');
+      expect(pool.served.has(second.id)).toBe(false);
+      expect(pool.stats()).toMatchObject({ created: 1, cold: 1 });
+      expect((await second.session.close()).exitReason).toBe('ok');
+    } finally {
+      await pool.close();
+    }
+    expect((await new DockerDriver().containers()).filter((c) => c.labels['ferry.test'] === 'pool-once')).toEqual([]);
+  });
+});
+
 describe.skipIf(!status.ok)('warm containers nobody claims', () => {
   it('exit on their own after the idle timeout, and the pool replaces them', async () => {
     const pool = new SandboxPool(new DockerDriver(), { size: 1, policy: policy(), idleTimeoutMs: 1_500, labels: { 'ferry.test': 'pool-idle' }, logger: recordingLogger() });

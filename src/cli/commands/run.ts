@@ -1,9 +1,9 @@
 import { approvePlan } from '../../../agents/planning/index.js';
-import { analyzeSchemas } from '../../../agents/schema-analysis/index.js';
+import { readCatalogs } from '../../../agents/schema-analysis/index.js';
 import { defaultPolicy } from '../../../sandbox/policy.js';
 import { startEarly, type EarlySandbox } from '../../../sandbox/index.js';
-import { prepareProgram, type Connections } from '../../chain.js';
-import type { FerryConfig } from '../../config.js';
+import { openConnections, prepareProgram, type Connections } from '../../chain.js';
+import { connectionOptions, requireUrl, type FerryConfig } from '../../config.js';
 import { reviewItems } from '../../core/artifacts/migration-plan.js';
 import { InputError, PlanError } from '../../core/errors.js';
 import { assertNoDrift } from '../../orchestrator/drift.js';
@@ -24,6 +24,7 @@ import { loadPlanWithAnalysis, URL_FLAGS, WEAK_SANDBOX_FLAG, withConnections, wi
 import { RunPhases } from '../run-phases.js';
 import { createLogger, logsInfo } from '../../logger.js';
 import { SUMMARIES } from './registry.js';
+import { step } from '../../core/steps.js';
 
 type Say = CommandContext['say'];
 interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
@@ -58,9 +59,12 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
 
 async function runOne(config: FerryConfig, conn: Connections, store: RunStore, loaded: LoadedPlan, plan: LoadedPlan['plan'], o: RunOptions, say: Say, phases: RunPhases, early: EarlySandbox): Promise<RunOutcome> {
   phases.mark('connect');
-  assertNoDrift(plan, loaded.analysis, await analyzeSchemas({ source: conn.source, target: conn.target }));
+  assertNoDrift(plan, loaded.analysis, await readCatalogs({ source: conn.source, target: conn.target }));
+  step('drift');
   const choice = await early.choice();
+  step('sandboxChoice');
   const transforms = await approvedTransforms({ planPath: loaded.paths.plan, plan, store, say });
+  step('transforms');
   const program = await prepareProgram({
     plan, analysis: loaded.analysis, dir: loaded.paths.bundleDir, say, nodeMajor: config.sandboxNode.major, pins: storeBundlePins(store), ...(transforms ? { transforms } : {}),
   });
@@ -73,6 +77,31 @@ async function runOne(config: FerryConfig, conn: Connections, store: RunStore, l
     store, plan, analysis: loaded.analysis, conn, driver: choice.driver, policy: defaultPolicy, workDir: loaded.paths.bundleDir, program,
     startedBy: config.user, dryRun: o.dryRun, parallel: o.parallel, asUser: o.asUser, dataApi: config.dataApi, onEvent: (e) => { phases.onEvent(e); print(e); }, say,
   });
+}
+
+/**
+ * Both databases, opened now and handed over by take(); dispose() closes them unless they were
+ * taken (then their taker closes them). A failure to open is told by take(), not before.
+ */
+function openBeside(config: FerryConfig): { take(): Promise<Connections>; dispose(): Promise<void> } {
+  const opening = (async () => openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config)))();
+  opening.catch(() => undefined);
+  let taken = false;
+  return {
+    take: () => {
+      taken = true;
+      return opening;
+    },
+    dispose: async () => {
+      if (!taken) await opening.then((c) => c.close(), () => undefined);
+    },
+  };
+}
+
+/** The pool's logger, made on its first warning: pino's load is not paid by a run with none. */
+function lazyLogger(level: string): { warn(fields: Record<string, unknown>, message: string): void } {
+  let logger: ReturnType<typeof createLogger> | undefined;
+  return { warn: (fields, message) => (logger ??= createLogger(level)).warn(fields, message) };
 }
 
 /** What the run did, for the person; the exit code. */
@@ -161,28 +190,42 @@ validates each table once at the end, exits with the run's result; --detach retu
     const phases = new RunPhases();
     const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
     const config = withUrls(loadConfig(), v);
+    if (logsInfo(config.logLevel)) phases.recordSteps();
     const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
     // The sandbox chosen and its containers (one per --parallel range) started now, while the
     // plan loads, the connections open and the program is prepared: off the critical path.
     // FERRY_SANDBOX_POOL=0 turns warm containers off here too (each range then starts cold).
-    const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: createLogger(config.logLevel) });
+    const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: lazyLogger(config.logLevel) });
     try {
+      step('startEarly');
       if (await isPlanSetFile(o.ref)) return await runSet(config, o, say, early);
       const loaded = await loadPlanWithAnalysis(o.ref, config);
+      step('readPlan');
       const plan = await approvedPlan(config, loaded, o, say);
       // One run store connection for the whole run. Before any work: the store holds an approval
       // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
+      // The run's connections open beside the run store's; used (and their failure told) only
+      // once the store holds the approval, so a refusal comes first, as before.
+      const connections = openBeside(config);
       const recorded = await withStore(config, async (store) => {
+        step('storeOpen');
         await store.approvedHash(plan);
+        step('approvedHash');
         phases.mark('loadPlan');
-        return withConnections(config, (conn) => runOne(config, conn, store, loaded, plan, o, say, phases, early));
-      });
+        const conn = await connections.take();
+        try {
+          return await runOne(config, conn, store, loaded, plan, o, say, phases, early);
+        } finally {
+          await conn.close();
+        }
+      }).finally(() => connections.dispose());
       // Validation and the run's record, after the stream: the rest of executeRun.
       phases.mark('validate');
       // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
-      if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, runId: recorded.run.id }, 'ferry run phases');
+      if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, ...phases.details, runId: recorded.run.id }, 'ferry run phases');
       return reportOutcome(recorded, say);
     } finally {
+      phases.stop();
       await early.close();
     }
   },
