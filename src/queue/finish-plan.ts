@@ -12,6 +12,7 @@ import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { lockTable, openSnapshot, sourceQuery, unlockTable } from '../orchestrator/prepare.js';
 import { resolveSelfReferences } from '../orchestrator/self-references.js';
 import type { RunStore } from '../store/run-store.js';
+import { refreshStatistics } from '../validation/statistics.js';
 import { validateMigration } from '../validation/validate.js';
 import { PARTITION_QUEUE } from './boss.js';
 import { sendPlanJobs } from './enqueue.js';
@@ -112,6 +113,7 @@ async function completePlan(ctx: FinishContext, plan: PlanRow, stage: { now: str
       stage.now = 'validation';
     }
     ctx.say(`🔬 ${plan.targetTable}: every range completed (${tally.inserted} rows inserted); validating the whole table once…`);
+    await refreshStatistics(conn.target, body, tally.inserted);
     // Validation reads the whole table, whatever migration id it is given; the last one names the plan's control row, all of them "this run".
     const report = await validateMigration({ migrationId: migrationIds[migrationIds.length - 1]!, runMigrationIds: migrationIds, source: conn.source, target: conn.target, targetTable });
     passed = report.status === 'passed';

@@ -10,6 +10,7 @@ import { FerryError, PlanError } from '../core/errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
+import { refreshStatistics } from '../validation/statistics.js';
 import { validateMigration } from '../validation/validate.js';
 import { step } from '../core/steps.js';
 import type { SandboxPolicy } from '../../sandbox/policy.js';
@@ -97,6 +98,8 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
     let report: ValidationReport | null = null;
     if (result.status === 'completed' && !result.dryRun) {
       input.say?.('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
+      await refreshStatistics(input.conn.target, plan, result.inserted);
+      step('statistics');
       report = await validateMigration({
         migrationId: result.migrationId,
         source: input.conn.source,
