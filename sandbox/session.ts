@@ -4,7 +4,6 @@
  * start, stop, measure and remove the program (a container, or a child process); the run
  * directory, the socket and the log live in run-dir.ts, stream-socket.ts and logs.ts.
  */
-import { PARSE_ONCE } from '../src/core/artifacts/parse-once.js';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server, Socket } from 'node:net';
@@ -512,7 +511,7 @@ class StreamSession implements SandboxSession {
       message,
       logTail: this.logs.tail(),
     };
-    const parsed = SandboxRun.safeParse(record, PARSE_ONCE);
+    const parsed = SandboxRun.safeParse(record);
     if (!parsed.success) {
       throw new SandboxError('SANDBOX_RECORD_INVALID', `the run record does not match its schema: ${parsed.error.message}`, { cause: parsed.error });
     }

@@ -1,4 +1,3 @@
-import { PARSE_ONCE } from '../../src/core/artifacts/parse-once.js';
 import * as z from 'zod';
 import { GeneratedScript } from '../../src/core/artifacts/generated-script.js';
 import { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
@@ -51,7 +50,7 @@ function bannerFor(planHash: string): string {
 
 /** Inputs are artifacts too: validated here, so a hand-built object cannot slip past the schema. */
 function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
-  const parsed = schema.safeParse(value, PARSE_ONCE);
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InputError('ARTIFACT_INVALID', `the ${what} is not a valid artifact:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
@@ -119,7 +118,7 @@ function scriptArtifact(input: GenerateScriptInput, checked: Awaited<ReturnType<
     typecheck: checked.typecheck,
     bundle: { sha256: bundle.sha256, bytes: bundle.bytes, target: bundle.target },
     ...(input.programOverride === undefined && transforms.size > 0 ? { transforms: Object.fromEntries(transforms) } : {}),
-  }, PARSE_ONCE);
+  });
 }
 
 /**

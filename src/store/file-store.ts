@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { PARSE_ONCE } from '../core/artifacts/parse-once.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
@@ -65,7 +64,7 @@ export async function loadArtifact<S extends z.ZodType>(path: string, schema: S,
   } catch (cause) {
     throw new InputError('ARTIFACT_NOT_JSON', `the ${what} at ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
   }
-  const parsed = schema.safeParse(json, PARSE_ONCE);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 8).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new InputError('ARTIFACT_INVALID', `the ${what} at ${path} does not match its schema:\n  - ${issues.join('\n  - ')}`, {

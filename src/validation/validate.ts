@@ -3,7 +3,6 @@ import { contentHash } from '../core/artifacts/hash.js';
 import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../core/artifacts/migration-plan.js';
 import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { ValidationReport, type ValidationCheck } from '../core/artifacts/validation-report.js';
-import { PARSE_ONCE } from '../core/artifacts/parse-once.js';
 import { getControl, planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent, type Queryable } from '../core/sql.js';
 import { NotFoundError } from '../core/errors.js';
@@ -57,7 +56,7 @@ export async function validateMigration(input: {
       hint: 'list runs with: ferry runs',
     });
   }
-  const plan = MigrationPlan.parse(control.plan, PARSE_ONCE);
+  const plan = MigrationPlan.parse(control.plan);
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const pk = plan.target.primaryKey;
   const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;
@@ -98,7 +97,7 @@ export async function validateMigration(input: {
       method: compared.method,
       ...(compared.scan ? { scan: compared.scan } : {}),
       ...(visibility ? { appVisibility: visibility } : {}),
-    }, PARSE_ONCE);
+    });
   } catch (e) {
     await source.query('ROLLBACK').catch(() => undefined);
     await target.query('ROLLBACK').catch(() => undefined);
