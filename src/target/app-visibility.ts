@@ -67,8 +67,8 @@ export async function appVisibility(input: {
     )
   ).rows;
   const runIds = input.migrationIds?.length ? [...input.migrationIds] : [input.migrationId];
-  const { migrated, out } = await countEachRole({ db, plan, roles, asUser, table, meta, policies, runIds });
-  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: await apiTarget(db, plan, runIds, await runKeys(db, plan, table, meta, runIds)) }) : undefined;
+  const { migrated, whole, out } = await countEachRole({ db, plan, roles, asUser, table, meta, policies, runIds });
+  const dataApi = input.dataApi ? await dataApiVisibility({ settings: input.dataApi, db, postgres: out, target: apiTarget(plan, runIds, await runKeys(db, plan, table, meta, runIds), whole) }) : undefined;
   return {
     via: 'postgres',
     table: `${plan.target.schema}.${plan.target.table}`,
@@ -109,7 +109,7 @@ async function countEachRole(input: {
   meta: TableMeta;
   policies: Policy[];
   runIds: number[];
-}): Promise<{ migrated: number; out: RoleVisibility[] }> {
+}): Promise<{ migrated: number; whole: boolean; out: RoleVisibility[] }> {
   const { db, plan, table, meta } = input;
   const pk = quoteIdent(plan.target.primaryKey);
   await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -128,7 +128,7 @@ async function countEachRole(input: {
     const rows = whole ? table : `${table} WHERE ${pk} IN (SELECT k FROM ${RUN_KEYS})`;
     const out: RoleVisibility[] = [];
     for (const role of input.roles) out.push(await roleVisibility({ ...input, role, rows }));
-    return { migrated, out };
+    return { migrated, whole, out };
   } finally {
     await db.query('ROLLBACK').catch(() => undefined);
   }
@@ -137,15 +137,14 @@ async function countEachRole(input: {
 /** The run's keys while the roles are counted; gone with the transaction. */
 const RUN_KEYS = 'pg_temp.ferry_app_visibility_keys';
 
-/** What the Data API readings need; the table is counted unfiltered when all its rows are this run's. */
-async function apiTarget(db: Queryable, plan: MigrationPlan, migrationIds: number[], ids: string[]) {
-  const total = Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(plan.target.schema, plan.target.table)}`)).rows[0]?.n ?? 0);
+/** What the Data API readings need; the table is counted unfiltered when all its rows are this run's (`whole`, from countEachRole). */
+function apiTarget(plan: MigrationPlan, migrationIds: number[], ids: string[], whole: boolean) {
   return {
     schema: plan.target.schema,
     table: plan.target.table,
     pk: plan.target.primaryKey,
     ids,
-    wholeTable: total === ids.length,
+    wholeTable: whole,
     migrationIds,
     targetKey: planTables(plan).targetTable,
   };
