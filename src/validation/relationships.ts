@@ -78,21 +78,25 @@ export async function checkRelationships(input: {
     // The target columns that can hold this relationship: FKs into a table the legacy parent became.
     const cols = targetTable.foreignKeys.filter((f) => f.columns.length === 1 && parentTargets.includes(`${f.refSchema}.${f.refTable}`));
     if (cols.length === 0) {
-      const w = planWhere(plan);
-      const n = await source.query<{ n: string }>(
-        `SELECT count(*) AS n FROM ${qualified(plan.source.schema, plan.source.table)} ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL`,
-        w.params,
-      );
+      const rows = withValue(plan, fk.column);
+      const n = await source.query<{ n: string }>(`SELECT count(*) AS n ${rows.sql}`, rows.params);
       results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable: parentTargets[0] ?? null, targetColumns: [], withLegacyValue: Number(n.rows[0]?.n ?? 0), carried: 0, orphans: 0 });
       // Nothing in the target can hold it: said in the summary, not failed; the schema decided, not the plan.
       continue;
     }
     const parentTargetTable = `${cols[0]!.refSchema}.${cols[0]!.refTable}`;
     const pkType = targetTable.columns.find((c) => c.name === plan.target.primaryKey)!.pgType;
-    const counted = await followReferences({ plan, source, target, fk, pkType, chunkRows: input.chunkRows ?? CHUNK, refs: cols.map((c) => c.columns[0]!), pair: [sourceTable, targetKey, parentSourceTable, parentTargetTable], problems });
-    results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable, targetColumns: counted.refs, withLegacyValue: counted.withLegacyValue, carried: counted.carried, orphans: counted.orphans });
+    const refs = cols.map((c) => c.columns[0]!);
+    const counted = await followReferences({ plan, source, target, fk, pkType, chunkRows: input.chunkRows ?? CHUNK, refs, pair: [sourceTable, targetKey, parentSourceTable, parentTargetTable], problems });
+    results.push({ sourceColumn: fk.column, parentSourceTable, parentTargetTable, targetColumns: refs, ...counted });
   }
   return { results, problems };
+}
+
+/** `FROM … WHERE …`: the plan's source rows whose `column` holds a value. */
+function withValue(plan: MigrationPlan, column: string): { sql: string; params: unknown[] } {
+  const w = planWhere(plan);
+  return { sql: `FROM ${qualified(plan.source.schema, plan.source.table)} ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(column)} IS NOT NULL`, params: w.params };
 }
 
 /** Source rows read per round trip: memory stays bounded however many rows the run moved. */
@@ -117,18 +121,17 @@ async function followReferences(input: {
   /** The child's and the parent's mapping pairs: source table, target table, twice. */
   pair: [string, string, string, string];
   problems: Problems;
-}): Promise<{ refs: string[]; withLegacyValue: number; carried: number; orphans: number }> {
-  const { plan, source, fk, refs } = input;
-  const w = planWhere(plan);
+}): Promise<{ withLegacyValue: number; carried: number; orphans: number }> {
+  const { plan, source, fk } = input;
+  const rows = withValue(plan, fk.column);
   const cursor = `ferry_relationships_${fk.column.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}`;
   await source.query(
     `DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR
-       SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(fk.column)}::text AS v FROM ${qualified(plan.source.schema, plan.source.table)}
-        ${w.sql ? `${w.sql} AND` : 'WHERE'} ${quoteIdent(fk.column)} IS NOT NULL ORDER BY ${quoteIdent(plan.source.key)}`,
-    w.params,
+       SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(fk.column)}::text AS v ${rows.sql} ORDER BY ${quoteIdent(plan.source.key)}`,
+    rows.params,
   );
   const fetch = () => source.query<{ k: string; v: string }>(`FETCH ${input.chunkRows} FROM ${quoteIdent(cursor)}`).then((r) => r.rows);
-  const tally = { refs, withLegacyValue: 0, carried: 0, orphans: 0 };
+  const tally = { withLegacyValue: 0, carried: 0, orphans: 0 };
   try {
     let chunk = await fetch();
     while (chunk.length) {
