@@ -1,5 +1,5 @@
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import type { ColumnInfo, EnumTypeInfo, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
+import { findEnum, findTable, type ColumnInfo, type EnumTypeInfo, type SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { PlanError } from '../core/errors.js';
 
 /** What the drift check reads of a table: its name and columns (an analysis's TableInfo, or a catalog's table). */
@@ -17,10 +17,6 @@ export interface FreshCatalogs {
   source: { tables: readonly TableView[] };
   target: { tables: readonly TableView[]; enums: readonly EnumTypeInfo[] };
 }
-
-const findTable = (db: { tables: readonly TableView[] }, name: string, schema: string): TableView | undefined =>
-  db.tables.find((t) => t.name === name && t.schema === schema);
-const findEnum = (db: FreshCatalogs['target'], qualifiedName: string): EnumTypeInfo | undefined => db.enums.find((e) => `${e.schema}.${e.name}` === qualifiedName);
 
 /**
  * The plan was made from an analysis; the databases may have changed since. Before a run,

@@ -151,11 +151,12 @@ export const SchemaAnalysis = z.object({
 });
 export type SchemaAnalysis = z.infer<typeof SchemaAnalysis>;
 
-export function findTable(db: DatabaseAnalysis, name: string, schema?: string): TableInfo | undefined {
+/** A table by name (and schema): of an analysis, or of anything listing tables by schema and name (a catalog read). */
+export function findTable<T extends { schema: string; name: string } = TableInfo>(db: { tables: readonly T[] }, name: string, schema?: string): T | undefined {
   return db.tables.find((t) => t.name === name && (schema === undefined || t.schema === schema));
 }
 
-export function findEnum(db: DatabaseAnalysis, qualifiedName: string): EnumTypeInfo | undefined {
+export function findEnum(db: { enums: readonly EnumTypeInfo[] }, qualifiedName: string): EnumTypeInfo | undefined {
   return db.enums.find((e) => `${e.schema}.${e.name}` === qualifiedName);
 }
 
