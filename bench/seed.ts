@@ -4,7 +4,8 @@
  * each rolled back after (`ferry rollback`, not timed) so every run moves the same rows. One
  * run before the five warms the image's page cache and the run store; it is not counted.
  * Prints wall and CPU time of the ferry process, the load average, and the phases `ferry run` logs
- * (FERRY_LOG_LEVEL=info, src/cli/run-phases.ts): wall, CPU and queries per phase, and the steps inside. Uses dist/ (built first when stale). Prints figures; asserts nothing.
+ * (FERRY_LOG_LEVEL=info, src/cli/run-phases.ts): wall, CPU and queries per phase, the steps inside, and
+ * the median run's timeline. Uses dist/ (built first when stale). Prints figures; asserts nothing.
  * `-- --cold`: the same with FERRY_SANDBOX_POOL=0 (no container started early: the reference
  * for the overlap of the container's start with the run's other start-up work).
  */
@@ -27,6 +28,7 @@ interface PhaseLog {
   cpuMs?: Record<string, number>;
   roundTrips?: Record<string, Record<string, number>>;
   stepsMs?: Record<string, number>;
+  stepsAt?: Record<string, number>;
 }
 
 /** The run's "ferry run phases" log line. */
@@ -66,6 +68,11 @@ try {
   }
   say('  steps inside the phases (median each, from the step or phase before):');
   for (const name of Object.keys(logs[0]!.stepsMs ?? {})) say(`    ${name.padEnd(40)} ${ms(median(logs.map((l) => l.stepsMs?.[name] ?? 0))).padStart(8)}`);
+  // One run's timeline (the median one by wall time): where the container's start, the program and the run's own steps overlap.
+  const byWall = runs.map((r, i) => [r.ms, i] as const).sort((a, b) => a[0] - b[0]);
+  const middle = byWall[Math.floor(byWall.length / 2)]![1];
+  say(`  timeline of the median run (${ms(runs[middle]!.ms)} wall; ms since its process started; container.* and program.* go on beside the run's steps):`);
+  for (const [name, at] of Object.entries(logs[middle]!.stepsAt ?? {}).sort((a, b) => a[1] - b[1])) say(`    ${ms(at).padStart(8)}  ${name}`);
 } finally {
   await c.close();
 }

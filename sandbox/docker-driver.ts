@@ -16,6 +16,7 @@ import { POOL_DIR_PREFIX, programUser, runDirAccess } from './run-dir.js';
 import { startSession, type LaunchContext, type ProgramExit, type ProgramHandle, type SessionSetup } from './session.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 
+import { besideStep } from '../src/core/steps.js';
 const MEMORY_POLL_MS = 200;
 /** How long a resolved sandbox image is taken as still current (see DockerDriver.resolveImageNow). */
 const RESOLVED_IMAGE_MS = 5_000;
@@ -234,6 +235,7 @@ export async function createAndStart(
   let id: string;
   try {
     id = await docker.createContainer(spec);
+    besideStep('container.created');
   } catch (e) {
     throw dockerFailure('SANDBOX_CONTAINER_CREATE_FAILED', `cannot create ${failure.create} from ${spec.Image}`, e);
   }
@@ -246,6 +248,7 @@ export async function createAndStart(
     const { ended } = await docker.attachOutput(id, onOutput);
     try {
       await docker.startContainer(id);
+      besideStep('container.started');
     } catch (e) {
       const text = e instanceof Error ? e.message : String(e);
       if (failure.init && INIT_MISSING.test(text)) throw initMissing('docker-init', e);

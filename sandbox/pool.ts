@@ -12,7 +12,7 @@ import { defaultPolicy, type SandboxPolicy } from './policy.js';
 import { runDirAccess } from './run-dir.js';
 import type { Availability, SandboxDriver, SandboxSession, SandboxStartOptions } from './types.js';
 import { WarmContainer, warmKey } from './warm.js';
-import { step } from '../src/core/steps.js';
+import { besideStep, step } from '../src/core/steps.js';
 
 /** A warm container nobody claims exits after this long (FERRY_SANDBOX_POOL_IDLE_MS): a crashed ferry leaves nothing running for long. */
 export const DEFAULT_POOL_IDLE_MS = 10 * 60_000;
@@ -112,6 +112,7 @@ export class SandboxPool implements SandboxDriver {
     try {
       const policy = appliedPolicy(this.policy);
       const image = await this.driver.image(policy);
+      besideStep('pool.image');
       const warm = await WarmContainer.create(this.driver.client, {
         policy,
         image,
@@ -122,6 +123,7 @@ export class SandboxPool implements SandboxDriver {
       });
       this.counts.created += 1;
       await reaped;
+      besideStep('pool.ready');
       if (this.closed) return void (await this.discard(warm));
       this.ready.push(warm);
       // Gone before a run claimed it (idle timeout, killed from outside): out of the pool, and replaced.

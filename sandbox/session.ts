@@ -16,7 +16,7 @@ import type { SandboxPolicy } from './policy.js';
 import { encodeFrame, encodeRows, excerpt, interpretProgramFrame, programFrameOf, programReader, type Expectation, type ProgramLine, type Unit } from './protocol.js';
 import { createRunDir, type RunDir, type RunDirAccess } from './run-dir.js';
 import { listenOnSocket, type Hello } from './stream-socket.js';
-import { step } from '../src/core/steps.js';
+import { besideStep, step } from '../src/core/steps.js';
 import { SandboxCleanupError, type BatchOutcome, type InputRow, type SandboxSession, type SandboxStartOptions } from './types.js';
 
 /** Batches a session holds in flight at once (sent, not yet answered): enough that neither side waits, few enough to bound memory. */
@@ -251,10 +251,12 @@ class StreamSession implements SandboxSession {
     switch (verdict.kind) {
       case 'ready':
         this.readyAt = performance.now();
+        besideStep('program.ready');
         this.phase = 'stream';
         break;
       case 'done':
         this.doneSeen = true;
+        besideStep('program.done');
         this.phase = 'finished';
         break;
       case 'reply':
@@ -348,6 +350,7 @@ class StreamSession implements SandboxSession {
   }
 
   private onExit(exit: ProgramExit): void {
+    besideStep('program.exited');
     this.exit = exit;
     if (this.timer) clearTimeout(this.timer);
     // The exit is only a failure when the program still owed us something.

@@ -16,7 +16,10 @@ const CONNECTION = (name: string): string => name.replace(/^ferry-/, '');
  * - `roundTrips`: queries sent per connection (store, source, target, session-probe), each a
  *   round trip to its server;
  * - `stepsMs`: the named steps inside it (src/core/steps.ts), `<phase>.<step>`, each from the
- *   step or phase mark before it.
+ *   step or phase mark before it;
+ * - `stepsAt` (once, not per phase): when each step, and each moment of the work beside them
+ *   (besideStep: the early container, the program's frames), first happened, in ms since the
+ *   process started: the run's timeline, where what overlaps shows.
  */
 export class RunPhases {
   private last = 0;
@@ -27,6 +30,7 @@ export class RunPhases {
   private readonly cpu: Record<string, number> = {};
   private readonly trips: Record<string, Record<string, number>> = {};
   private readonly steps: Record<string, number> = {};
+  private readonly at: Record<string, number> = {};
   /** Steps seen since the last phase mark: named once their phase ends. */
   private open: Array<[string, number]> = [];
 
@@ -36,8 +40,11 @@ export class RunPhases {
 
   /** Records the steps that code below reports (src/core/steps.ts) until stop(). */
   recordSteps(): this {
-    recordSteps((name) => {
+    recordSteps((name, beside) => {
       const now = performance.now();
+      // Its first time since the process started: the timeline the bench prints, steps and the work beside them alike.
+      this.at[name] ??= Math.round(now * 10) / 10;
+      if (beside) return;
       this.open.push([name, Math.round((now - this.lastStep) * 10) / 10]);
       this.lastStep = now;
     });
@@ -80,8 +87,8 @@ export class RunPhases {
   }
 
   /** Everything the phase log line carries beside `phasesMs`. */
-  get details(): { cpuMs: Record<string, number>; roundTrips: Record<string, Record<string, number>>; stepsMs: Record<string, number> } {
+  get details(): { cpuMs: Record<string, number>; roundTrips: Record<string, Record<string, number>>; stepsMs: Record<string, number>; stepsAt: Record<string, number> } {
     const cpu = process.cpuUsage();
-    return { cpuMs: { ...this.cpu, total: Math.round((cpu.user + cpu.system) / 1000) }, roundTrips: { ...this.trips }, stepsMs: { ...this.steps } };
+    return { cpuMs: { ...this.cpu, total: Math.round((cpu.user + cpu.system) / 1000) }, roundTrips: { ...this.trips }, stepsMs: { ...this.steps }, stepsAt: { ...this.at } };
   }
 }
