@@ -2,7 +2,7 @@
  * The sandbox's public surface for the orchestrator, the CLI and the demo.
  */
 import { SandboxError } from '../src/core/errors.js';
-import { DockerDriver } from './docker-driver.js';
+import { appliedPolicy, DockerDriver } from './docker-driver.js';
 import { buildOfflineImage, type SandboxNode } from './image.js';
 import { LOCAL_SANDBOX_WARNING, LocalDriver } from './local-driver.js';
 import type { SandboxPolicy } from './policy.js';
@@ -44,6 +44,8 @@ export interface ChooseDriverOptions {
   /** The Node the Docker image must hold (FERRY_SANDBOX_NODE via the config; default Node 18). */
   node?: SandboxNode;
   onProgress?: (line: string) => void;
+  /** The Docker driver to judge (startEarly's, whose containers are already being made); default a new one. */
+  docker?: DockerDriver;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function chooseDriver(options: ChooseDriverOptions = {}): Promise<D
     return { driver: local, weaker: true, detail: `Docker not used (${why}); ${LOCAL_SANDBOX_WARNING}` };
   };
   if (options.prefer === 'local') return weak('FERRY_SANDBOX=local');
-  const docker = new DockerDriver(options.node ? { node: options.node } : {});
+  const docker = options.docker ?? new DockerDriver(options.node ? { node: options.node } : {});
   let available: Availability = await docker.available();
   if (!available.ok && options.buildImageIfMissing && available.code === 'SANDBOX_IMAGE_MISSING') {
     options.onProgress?.(`the sandbox image is missing: building it offline (Node ${docker.node.exact ?? docker.node.major} from the npm registry, no container registry)…`);
@@ -99,20 +101,38 @@ export interface EarlySandbox {
  */
 export function startEarly(options: EarlyStartOptions): EarlySandbox {
   let pool: SandboxPool | null = null;
-  const chosen = chooseDriver(options).then((c): DriverChoice => {
-    if (!(c.driver instanceof DockerDriver) || options.pool <= 0) return c;
+  const docker = options.prefer === 'local' || options.pool <= 0 ? null : new DockerDriver(options.node ? { node: options.node } : {});
+  if (docker) {
     // Exactly the run's containers: one it took is not replaced (it would only be removed at exit).
-    pool = new SandboxPool(c.driver, { size: options.pool, policy: options.policy, logger: options.logger, refill: false, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
-    pool.fill();
-    return { ...c, driver: pool };
-  });
+    const early = new SandboxPool(docker, { size: options.pool, policy: options.policy, logger: options.logger, refill: false, ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }) });
+    pool = early;
+    // The containers are made as soon as the daemon shows the image, beside the rest of the
+    // availability check (its version and init binary: /info is a slow request), which still
+    // decides below: a pool whose daemon is then judged unusable is closed unused. Without the
+    // image (or the daemon) nothing is made, and nothing is warned about twice.
+    docker.image(appliedPolicy(options.policy)).then(
+      () => early.fill(),
+      () => undefined,
+    );
+  }
+  const chosen = chooseDriver({ ...options, ...(docker ? { docker } : {}) }).then(
+    async (c): Promise<DriverChoice> => {
+      if (pool && c.driver === docker) return { ...c, driver: pool };
+      await pool?.close();
+      return c;
+    },
+    async (e: unknown) => {
+      await pool?.close();
+      throw e;
+    },
+  );
   // Told when the caller asks for the choice; never an unhandled rejection meanwhile.
   chosen.catch(() => undefined);
   return {
     choice: () => chosen,
     close: async () => {
       await chosen.catch(() => undefined);
-      await (pool as SandboxPool | null)?.close();
+      await pool?.close();
     },
   };
 }
