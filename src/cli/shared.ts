@@ -5,21 +5,11 @@ import type { Connections } from '../chain.js';
 import { connectionOptions, loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { PlanError } from '../core/errors.js';
 import { isStoredPlanRef, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
-import { positiveInteger, type FlagSpecs } from './args.js';
+import { positiveInteger } from './args.js';
 
 /** --source / --target, for the commands that open the databases. */
-export const URL_FLAGS = {
-  source: { type: 'string', value: '<url>', help: 'the legacy database (default SOURCE_DATABASE_URL)' },
-  target: { type: 'string', value: '<url>', help: 'the new database (default TARGET_DATABASE_URL)' },
-} as const satisfies FlagSpecs;
-
-export const WEAK_SANDBOX_FLAG = {
-  'allow-weak-sandbox': { type: 'boolean', help: 'run in the weaker local sandbox when Docker is not usable (said out loud)' },
-} as const satisfies FlagSpecs;
-
-export function withUrls(config: FerryConfig, v: { source?: string | undefined; target?: string | undefined }): FerryConfig {
-  return { ...config, sourceUrl: v.source ?? config.sourceUrl, targetUrl: v.target ?? config.targetUrl };
-}
+// The flags and URL override every database command takes: their own light module, so a command's start loads nothing else for them.
+export { URL_FLAGS, WEAK_SANDBOX_FLAG, withUrls } from './url-flags.js';
 
 /**
  * Both databases for the length of `fn`, closed whatever happens. The chain (drivers, agents)
