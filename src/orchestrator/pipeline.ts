@@ -19,7 +19,12 @@ import { step } from '../core/steps.js';
 
 export interface WorkerOut {
   digests: Digests;
-  sandbox: SandboxRun | null;
+  /**
+   * The sandbox's close (its program's exit, its container's removal) and its record: still
+   * going on when the worker returns, so the run's next steps overlap it. Never an unhandled
+   * rejection; the run awaits it before it judges the exit.
+   */
+  sandbox: Promise<SandboxRun | null>;
 }
 
 /** A worker's failure, with the sandbox record it still produced. */
@@ -212,23 +217,22 @@ class Pipeline {
   }
 
   /**
-   * The last write and fetch settled, the cursor closed, the sandbox closed for its record.
+   * The last write and fetch settled, the cursor closed; the sandbox's close handed on.
    * Every answer is in (checked, the last one writing): the program's exit and its container's
-   * removal go on beside the last commit instead of after it. The run still waits for both, and
-   * judges the sandbox's exit before it completes (run-migration.ts).
+   * removal go on beside the last commit, and beside what the run does next, instead of after
+   * them. The run still waits for both, and judges the sandbox's exit before it completes
+   * (run-migration.ts).
    */
   private async drain(): Promise<WorkerOut> {
     const closing = this.closeSandbox();
-    // Awaited below, or by abort() when the last write fails first: never an unhandled rejection meanwhile.
+    // Awaited by the run, or by abort() when the last write fails first: never an unhandled rejection meanwhile.
     closing.catch(() => undefined);
     await this.written();
     const last = await this.next;
     if (!last.ok) throw last.error;
     if (!this.sh.stop) await this.source.query('CLOSE ferry_source');
     step('drain');
-    const sandbox = await closing;
-    step('sandboxClose');
-    return { digests: this.digests, sandbox };
+    return { digests: this.digests, sandbox: closing };
   }
 
   /** Stops the other workers and waits until nothing of this one still writes; the error keeps the sandbox record. */

@@ -101,16 +101,29 @@ async function migrate(st: RunState): Promise<RunResult> {
   if (st.input.signal?.aborted) onAbort();
   st.input.signal?.addEventListener('abort', onAbort);
   const outcomes = await runPartitions(sh, q, st.parallel).finally(() => st.input.signal?.removeEventListener('abort', onAbort));
-  collectOutcomes(st, outcomes);
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failure) throw sh.firstError ?? (failure.reason instanceof WorkerError ? failure.reason.cause : failure.reason);
-  if (st.input.signal?.aborted) {
+  if (failure || st.input.signal?.aborted) {
+    // The run fails with its own reason; a sandbox that also could not be closed is said beside it.
+    const closed = await settled(collectOutcomes(st, outcomes));
+    if (!closed.ok) warn(st, 'SANDBOX_CLOSE_FAILED', `a sandbox could not be closed: ${(closed.error as Error)?.message ?? String(closed.error)}`, closed.error);
+    if (failure) throw sh.firstError ?? (failure.reason instanceof WorkerError ? failure.reason.cause : failure.reason);
     return await fail(st, 'RUN_STOPPED', `stopped on request after ${sh.batches} batch(es) (${sh.inserted} rows) committed; run again to resume after them`);
   }
+  // Every batch committed. The programs' exits and their containers' removal go on beside the
+  // rows' last steps and the caller's work on them (whileSandboxExits); the run waits for both
+  // (the caller's work first settles: it may use the run's connections) and judges each exit
+  // before it completes.
+  const collected = settled(collectOutcomes(st, outcomes));
+  const rows = await settled(finishRows(st, q, sh));
+  // How the caller's work went is the caller's to tell (it is not this run's failure).
+  if (rows.ok) await settled(Promise.resolve().then(() => st.input.whileSandboxExits?.({ migrationId: st.migrationId, inserted: sh.inserted })));
+  const closed = await collected;
+  if (!rows.ok) throw rows.error;
+  if (!closed.ok) throw closed.error;
   for (const s of st.sandboxes) {
     if (s.exitReason !== 'ok') return await fail(st, `SANDBOX_${s.exitReason.toUpperCase()}`, s.message ?? `the sandbox ended with ${s.exitReason}`);
   }
-  return finish(st, q, sh);
+  return finish(st, sh);
 }
 
 /** A partition reads only its key range: its count, its cursor, its sample. */
@@ -178,16 +191,27 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   return st.shared;
 }
 
-/** Every worker's sandbox record (failed workers' too) and the digests of those that finished. */
-function collectOutcomes(st: RunState, outcomes: WorkerOutcome[]): void {
-  st.sandboxes = outcomes.flatMap((o) =>
-    o.status === 'fulfilled' && o.value.sandbox ? [o.value.sandbox] : o.status === 'rejected' && o.reason instanceof WorkerError && o.reason.sandbox ? [o.reason.sandbox] : [],
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settled = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+
+/**
+ * Every worker's sandbox record (failed workers' too, once its close ended) and the digests of
+ * those that finished. Rejects as the first close that failed (not a cleanup failure: that is a
+ * warning with its record, pipeline.ts), after every close ended.
+ */
+async function collectOutcomes(st: RunState, outcomes: WorkerOutcome[]): Promise<void> {
+  const closes = await Promise.all(
+    outcomes.map((o) => settled(o.status === 'fulfilled' ? o.value.sandbox : Promise.resolve(o.reason instanceof WorkerError ? o.reason.sandbox : null))),
   );
+  step('sandboxClose');
+  st.sandboxes = closes.flatMap((c) => (c.ok && c.value ? [c.value] : []));
   st.digestParts = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value.digests] : []));
+  const failed = closes.find((c): c is { ok: false; error: unknown } => !c.ok);
+  if (failed) throw failed.error;
 }
 
-/** The second pass over self-references, the snapshot closed, the control row completed. */
-async function finish(st: RunState, q: SourceQuery, sh: Shared): Promise<RunResult> {
+/** The second pass over self-references, and the source snapshot closed: the rows are final. */
+async function finishRows(st: RunState, q: SourceQuery, sh: Shared): Promise<void> {
   const { input, dryRun } = st;
   // A dry run's rows are gone again, so there is nothing for a second pass to point at; a
   // queued range's pass waits for every range (RunPartition).
@@ -197,6 +221,11 @@ async function finish(st: RunState, q: SourceQuery, sh: Shared): Promise<RunResu
   step('selfReferences');
   await input.source.query('COMMIT');
   step('sourceCommit');
+}
+
+/** The control row completed. */
+async function finish(st: RunState, sh: Shared): Promise<RunResult> {
+  const { input, dryRun } = st;
   if (!dryRun) await finishControl(input.target, st.migrationId, { status: 'completed', rowsSource: st.sourceRows, rowsSkipped: sh.skipped, sandbox: counts(st).sandbox });
   step('finishControl');
   sh.emit({ type: 'finished', status: 'completed' });

@@ -89,6 +89,16 @@ export interface RunInput {
   signal?: AbortSignal;
   /** Where what goes wrong without failing the run is logged (default: pino, warn level, stderr). */
   logger?: Logger;
+  /**
+   * Work on the finished rows that goes on while the sandbox's program exits and its container
+   * is removed (Docker takes about a tenth of a second to report an exit): called once every
+   * batch committed, self-references were resolved and the source snapshot closed, before the
+   * exit is judged and the control row completed. runMigration waits for it to settle before
+   * it touches `source` or `target` again (the caller's work may use both), and ignores how it
+   * settled: the caller keeps its result, and uses it only if the run completes. The CLI
+   * validates here.
+   */
+  whileSandboxExits?: (rows: { migrationId: number; inserted: number }) => Promise<unknown>;
 }
 
 /**

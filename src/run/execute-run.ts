@@ -8,7 +8,7 @@ import type { ValidationReport } from '../core/artifacts/validation-report.js';
 import { prepareProgram, targetTableOf, type Connections, type PreparedProgram, type Say } from '../chain.js';
 import { FerryError, PlanError } from '../core/errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import { runMigration, type RunEvent, type RunResult } from '../orchestrator/run-migration.js';
+import { runMigration, type RunEvent, type RunInput, type RunResult } from '../orchestrator/run-migration.js';
 import type { RunRow, RunStore } from '../store/run-store.js';
 import { refreshStatistics } from '../validation/statistics.js';
 import { validateMigration } from '../validation/validate.js';
@@ -93,22 +93,22 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
     step('parentValues');
     await store.attachProgram(run.id, { script: program.script, bundleBytes: await readFile(program.bundle.path) });
     step('attachProgram');
-    const { result, warnings } = await runWithEvents(input, run.id, program.bundle, { dryRun: input.dryRun === true });
+    // The validation starts once the rows are final, while the sandbox's program exits and its
+    // container goes (runMigration's whileSandboxExits); its report counts only if the run completes.
+    let validating: Promise<ValidationReport> | null = null;
+    const validate = (migrationId: number, inserted: number): Promise<ValidationReport> => {
+      validating ??= validateRun(input, migrationId, inserted);
+      validating.catch(() => undefined);
+      return validating;
+    };
+    const { result, warnings } = await runWithEvents(input, run.id, program.bundle, {
+      dryRun: input.dryRun === true,
+      ...(input.dryRun ? {} : { whileSandboxExits: (rows: { migrationId: number; inserted: number }) => validate(rows.migrationId, rows.inserted) }),
+    });
     let reportHash: string | null = null;
     let report: ValidationReport | null = null;
     if (result.status === 'completed' && !result.dryRun) {
-      input.say?.('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
-      await refreshStatistics(input.conn.target, plan, result.inserted);
-      step('statistics');
-      report = await validateMigration({
-        migrationId: result.migrationId,
-        source: input.conn.source,
-        target: input.conn.target,
-        targetTable: targetTableOf(plan, input.analysis),
-        asUser: input.asUser ?? null,
-        dataApi: input.dataApi,
-      });
-      step('validation');
+      report = await validate(result.migrationId, result.inserted);
       reportHash = await store.putArtifact('validation_report', report);
       step('reportArtifact');
     }
@@ -119,6 +119,23 @@ export async function executeRun(input: RunRequest): Promise<RunOutcome> {
     await store.finishRun(run.id, { status: 'failed', errorCode: e instanceof FerryError ? e.code : 'RUN_FAILED', error: (e as Error).message });
     throw e;
   }
+}
+
+/** The report on a run's rows, their statistics refreshed first (a large run's table was never analyzed). */
+async function validateRun(input: RunRequest, migrationId: number, inserted: number): Promise<ValidationReport> {
+  input.say?.('🔬 Validation: counts, mappings both ways, every row re-derived, enum distribution, FK integrity…');
+  await refreshStatistics(input.conn.target, input.plan, inserted);
+  step('statistics');
+  const report = await validateMigration({
+    migrationId,
+    source: input.conn.source,
+    target: input.conn.target,
+    targetTable: targetTableOf(input.plan, input.analysis),
+    asUser: input.asUser ?? null,
+    dataApi: input.dataApi,
+  });
+  step('validation');
+  return report;
 }
 
 /** The program with this run's parent values in its bundle, when its expressions read parents (else as prepared). */
@@ -139,7 +156,7 @@ export async function runWithEvents(
   input: Pick<RunRequest, 'store' | 'plan' | 'analysis' | 'conn' | 'driver' | 'policy' | 'onEvent' | 'parallel' | 'logger'>,
   runId: number,
   bundle: { path: string; sha256: string },
-  mode: { dryRun: boolean; onlyKeys?: ReadonlySet<string> },
+  mode: { dryRun: boolean; onlyKeys?: ReadonlySet<string>; whileSandboxExits?: RunInput['whileSandboxExits'] },
 ): Promise<{ result: RunResult; warnings: string[] }> {
   // Made on the first warning (as runMigration does): pino's load is not paid by a run with none.
   let logger = input.logger;
@@ -158,6 +175,7 @@ export async function runWithEvents(
     dryRun: mode.dryRun,
     ...(logger ? { logger } : {}),
     ...(mode.onlyKeys ? { onlyKeys: mode.onlyKeys } : {}),
+    ...(mode.whileSandboxExits ? { whileSandboxExits: mode.whileSandboxExits } : {}),
     ...(input.parallel && input.parallel > 1 ? { parallel: input.parallel, connect: input.conn.reopen } : {}),
     onEvent: (e) => {
       seq += 1;

@@ -60,6 +60,12 @@ export async function checkRelationships(input: {
   targetTable: TableInfo;
   /** Source rows per round trip (default 10,000). */
   chunkRows?: number;
+  /**
+   * The migrations under validation: their rows count as a parent's whatever their control
+   * row says yet (a self-referencing table's run is validated before its row says completed,
+   * while its sandbox exits: src/run/execute-run.ts).
+   */
+  migrationIds?: readonly number[];
 }): Promise<{ results: RelationshipResult[]; problems: Problems }> {
   const { plan, source, target, targetTable } = input;
   const problems = new Problems();
@@ -71,8 +77,8 @@ export async function checkRelationships(input: {
   for (const fk of fks) {
     const parentSourceTable = `${fk.refSchema}.${fk.refTable}`;
     const runs = await target.query<{ target_table: string }>(
-      `SELECT DISTINCT target_table FROM ferry_control.migration_control WHERE source_table = $1 AND status = 'completed' ORDER BY 1`,
-      [parentSourceTable],
+      `SELECT DISTINCT target_table FROM ferry_control.migration_control WHERE source_table = $1 AND (status = 'completed' OR id = ANY($2::bigint[])) ORDER BY 1`,
+      [parentSourceTable, [...(input.migrationIds ?? [])]],
     );
     const parentTargets = runs.rows.map((r) => r.target_table);
     // The target columns that can hold this relationship: FKs into a table the legacy parent became.

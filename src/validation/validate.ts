@@ -75,7 +75,7 @@ export async function validateMigration(input: {
     const targetTotal = await q1(`SELECT count(*) AS n FROM ${tgt}`, []);
     const { distributions, enumProblems } = await enumDistributions({ plan, source, target, mapped: { sourceTable, targetKey, pkType }, findings, compiled: compared.compiled });
     const checks = rowChecks(plan, compared, distributions, enumProblems);
-    const rel = await checkRelationships({ plan, source, target, targetTable });
+    const rel = await checkRelationships({ plan, source, target, targetTable, migrationIds: runIds });
     step('validate.relationships');
     if (rel.results.length) checks.push(check('relationships', rel.problems.count === 0, relationshipSummary(rel.results), rel.problems));
     await Promise.all([source.query('COMMIT'), target.query('COMMIT')]);
