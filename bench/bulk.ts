@@ -15,6 +15,12 @@
  *    one transaction on the target; each uuid is made once and lands in both tables. Without
  *    a psql binary (PATH, /usr/lib/postgresql/<v>/bin) the same pipe runs in Node with
  *    pg-copy-streams; the output says which one ran (`--reference node|psql` forces one);
+ *  - the floor (issue 17; `--no-floor` leaves it out): the reference's own rows and mappings,
+ *    kept untimed as COPY files and staging tables, taken again by the server with nothing
+ *    else (no source, transform or sandbox): target rows only, then target rows + mappings,
+ *    each by `COPY … FROM STDIN` and by `INSERT … SELECT`, one transaction, from empty tables
+ *    (see measureFloor). After each pgloader line, `floor (server ingest only): …` gives the
+ *    faster of each and the ferry time that ÷ pgloader ≤ 0.6 needs, from pgloader's time;
  *  - the peer, pgloader (Debian's package; installed with apt-get when missing): the same
  *    transform as a view on the source (MATERIALIZE VIEWS), loaded into a staging table on the
  *    target, the rows and their mappings put in place by AFTER LOAD statements; a crashed
@@ -32,21 +38,22 @@
  * on loopback TCP; the settings are printed. Prints seconds, rows/s, ferry ÷ reference,
  * ferry ÷ pgloader, the orchestrator's RSS peak and the sandbox's peak memory, and the CPU of
  * each side: ferry's process and its backends, pgloader's process, the whole PostgreSQL server
- * (every backend) over each run. Then one `ferry ÷ pgloader: X (P=…)` line per P, and last
- * `ratio: X`: ferry ÷ reference at the largest size for the first P.
+ * (every backend) over each run. Then one `ferry ÷ pgloader: X (P=…)` line per P, the floor
+ * line at the largest size, and last `ratio: X`: ferry ÷ reference at the largest size for the first P.
  *
  *   npm run bench                         # 100,000 and 1,000,000 rows, P = 1 and 2
  *   npm run bench -- --rows 100000        # one size
  *   npm run bench -- --rows 1e6 --parallel 2
  *   npm run bench -- --rows 100000 --no-peer   # without pgloader
+ *   npm run bench -- --rows 100000 --no-floor  # without the floor lines
  *
  * Needs a Docker daemon and the sandbox image (`npm run sandbox:image`). Not a test: it
  * checks counts and fails loudly on wrong ones, otherwise it prints figures.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -111,6 +118,8 @@ interface Options {
   reference: 'auto' | 'psql' | 'node';
   /** Run the pgloader peer (default on; `--no-peer` leaves it out). */
   peer: boolean;
+  /** Measure the server's own ingest floor (default on; `--no-floor` leaves it out). */
+  floor: boolean;
 }
 
 function parseCount(text: string, what: string): number {
@@ -123,7 +132,7 @@ function parseCount(text: string, what: string): number {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { sizes: DEFAULT_SIZES, parallel: DEFAULT_PARALLEL, reference: 'auto', peer: true };
+  const opts: Options = { sizes: DEFAULT_SIZES, parallel: DEFAULT_PARALLEL, reference: 'auto', peer: true, floor: true };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => {
@@ -138,8 +147,9 @@ function parseArgs(argv: string[]): Options {
       if (v !== 'psql' && v !== 'node' && v !== 'auto') throw new BenchError(`--reference is psql, node or auto, not ${v}`);
       opts.reference = v;
     } else if (flag === '--no-peer') opts.peer = false;
+    else if (flag === '--no-floor') opts.floor = false;
     else if (flag === '--help' || flag === '-h') {
-      say('npm run bench [-- --rows N[,N…]] [--parallel P[,P…]] [--reference psql|node] [--no-peer]');
+      say('npm run bench [-- --rows N[,N…]] [--parallel P[,P…]] [--reference psql|node] [--no-peer] [--no-floor]');
       process.exit(0);
     } else throw new BenchError(`unknown argument ${argv[i]} (try --help)`);
   }
@@ -244,6 +254,8 @@ interface ReferenceSql {
   /** On the target, in one transaction: the staging table, its COPY, the two inserts (the mappings' migration id as $CONTROL). */
   stagingDdl: string;
   copyIn: string;
+  /** The target columns the transform writes (quoted, in order): the reference's and the floor's column list. */
+  targetColumns: string;
   insertRows: string;
   insertMappings: (controlId: number) => string;
   /** The peer's view on the source (plain names; values as the source computes them, cast on the target). */
@@ -319,6 +331,7 @@ function referenceSql(plan: MigrationPlan, target: TableInfo): ReferenceSql {
     copyOut: `COPY (SELECT ${key}::text, ${staged.map((s) => s.expr).join(', ')} FROM ${from}) TO STDOUT`,
     stagingDdl: `CREATE TEMP TABLE ferry_ref ("ferry legacy key" text, ${staged.map((s) => `${quoteIdent(s.name)} ${s.type}`).join(', ')}) ON COMMIT DROP`,
     copyIn: 'COPY ferry_ref FROM STDIN',
+    targetColumns: names,
     insertRows: `INSERT INTO ${qualified(plan.target.schema, plan.target.table)} (${names}) SELECT ${names} FROM ferry_ref`,
     insertMappings: (controlId) => mappingsFrom(controlId, 'ferry_ref', '"ferry legacy key"'),
   };
@@ -725,6 +738,151 @@ async function serverCpu(server: EmbeddedServer): Promise<ServerCpu> {
   };
 }
 
+// ── the floor: what the server itself takes, with nothing else ────────────────────────────
+
+/** The mapping columns as ferry's batch writer sends them (src/orchestrator/write-batch.ts). */
+const MAPPING_COLUMNS = 'migration_id, batch_id, source_table, target_table, legacy_id, new_id';
+const FLOOR_ROWS = 'public.ferry_floor_rows';
+const FLOOR_MAPPINGS = 'public.ferry_floor_mappings';
+
+type FloorMethod = 'COPY' | 'INSERT … SELECT';
+
+interface FloorLine {
+  /** With the mappings (one transaction: the rows, then their mappings) or the target rows alone. */
+  mappings: boolean;
+  method: FloorMethod;
+  ms: number;
+  serverCpu: number | null;
+}
+
+interface Floor {
+  lines: FloorLine[];
+  /** The faster method of each kind. */
+  target: FloorLine;
+  withMappings: FloorLine;
+}
+
+const fasterOf = (lines: FloorLine[]) => lines.reduce((a, b) => (b.ms < a.ms ? b : a));
+
+/** Empty target table and mappings, the reference's control row kept (the mappings name it), then a CHECKPOINT: every floor line starts alike. */
+async function resetFloor(url: string, plan: MigrationPlan): Promise<void> {
+  await withClient(url, async (c) => {
+    await c.query(`TRUNCATE ${qualified(plan.target.schema, plan.target.table)}, ferry_control.migration_mappings`);
+    await c.query('CHECKPOINT');
+  });
+}
+
+/**
+ * The server's ingest floor on this machine: the reference's already-transformed rows and
+ * their mappings taken by the server with nothing else in the way (no source read, no
+ * transform, no sandbox, no client work but streaming bytes).
+ *
+ * Not timed: the rows the reference just wrote are kept twice, as COPY text files (the rows
+ * in the reference's column order; the mappings in ferry's columns, migration_id the
+ * reference's control row, batch_id counting up every BATCH_SIZE rows as ferry numbers its
+ * batches (ferry's own are sized by bytes, often smaller: the value only spreads the keys of
+ * the run index), created_at left to its default as ferry leaves it) and as unlogged staging tables on the
+ * target (vacuumed, so hint bits are set before a timed read). Timed, each from empty tables
+ * after a CHECKPOINT, in ONE transaction on one open connection (BEGIN … COMMIT, fsync and
+ * synchronous_commit as the server has them), into the real table with its real primary key,
+ * foreign key, defaults and RLS, and the real migration_mappings with its indexes and its
+ * per-statement control trigger:
+ *  - target rows only: `COPY target FROM STDIN` (the file streamed from this process) and
+ *    `INSERT INTO target … SELECT … FROM staging`;
+ *  - target rows + mappings: the same, then the mappings the same way in the same transaction.
+ * Counts are checked after each. The reference's control row stays; the tables are emptied
+ * at the end (the peer and ferry reset the target before they run).
+ */
+async function measureFloor(input: { targetUrl: string; plan: MigrationPlan; sql: ReferenceSql; controlId: number; rows: number; work: string; cpu: ServerCpu }): Promise<Floor> {
+  const { targetUrl, plan, sql, controlId, rows, work, cpu } = input;
+  const table = qualified(plan.target.schema, plan.target.table);
+  const rowsFile = join(work, `floor-rows-${rows}.copy`);
+  const mappingsFile = join(work, `floor-mappings-${rows}.copy`);
+  let t = performance.now();
+  await withClient(targetUrl, async (c) => {
+    await c.query(`DROP TABLE IF EXISTS ${FLOOR_ROWS}, ${FLOOR_MAPPINGS}`);
+    await c.query(`CREATE UNLOGGED TABLE ${FLOOR_ROWS} AS SELECT ${sql.targetColumns} FROM ${table}`);
+    await c.query(
+      `CREATE UNLOGGED TABLE ${FLOOR_MAPPINGS} AS
+         SELECT migration_id, ((row_number() OVER () - 1) / ${BATCH_SIZE} + 1)::integer AS batch_id, source_table, target_table, legacy_id, new_id
+           FROM ferry_control.migration_mappings WHERE migration_id = ${Number(controlId)}`,
+    );
+    await c.query(`VACUUM ANALYZE ${FLOOR_ROWS}`);
+    await c.query(`VACUUM ANALYZE ${FLOOR_MAPPINGS}`);
+    await pipeline(c.query(copyTo(`COPY ${FLOOR_ROWS} TO STDOUT`)), createWriteStream(rowsFile));
+    await pipeline(c.query(copyTo(`COPY ${FLOOR_MAPPINGS} TO STDOUT`)), createWriteStream(mappingsFile));
+  });
+  const sizes = `${mib((await stat(rowsFile)).size)} of rows, ${mib((await stat(mappingsFile)).size)} of mappings`;
+  say(`  floor: the reference's rows and mappings kept as COPY files (${sizes}) and unlogged staging tables in ${secs(performance.now() - t)} (not timed); each line below: empty tables after a CHECKPOINT, one transaction`);
+
+  const lines: FloorLine[] = [];
+  try {
+    for (const mappings of [false, true]) {
+      for (const method of ['COPY', 'INSERT … SELECT'] as const) {
+        await resetFloor(targetUrl, plan);
+        const c = new pg.Client({ connectionString: targetUrl });
+        await c.connect();
+        let ms: number;
+        let serverCpuS: number | null;
+        try {
+          const before = await cpu.seconds();
+          t = performance.now();
+          await c.query('BEGIN');
+          if (method === 'COPY') {
+            await pipeline(createReadStream(rowsFile), c.query(copyFrom(`COPY ${table} (${sql.targetColumns}) FROM STDIN`)));
+            if (mappings) await pipeline(createReadStream(mappingsFile), c.query(copyFrom(`COPY ferry_control.migration_mappings (${MAPPING_COLUMNS}) FROM STDIN`)));
+          } else {
+            await c.query(`INSERT INTO ${table} (${sql.targetColumns}) SELECT ${sql.targetColumns} FROM ${FLOOR_ROWS}`);
+            if (mappings) await c.query(`INSERT INTO ferry_control.migration_mappings (${MAPPING_COLUMNS}) SELECT ${MAPPING_COLUMNS} FROM ${FLOOR_MAPPINGS}`);
+          }
+          await c.query('COMMIT');
+          ms = performance.now() - t;
+          const after = await cpu.seconds();
+          serverCpuS = after === null || before === null ? null : after - before;
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw e;
+        } finally {
+          await c.end();
+        }
+        const label = `floor ${mappings ? 'target+mappings' : 'target only'}, ${method}`;
+        if (mappings) await verify(targetUrl, plan, controlId, rows, label);
+        else {
+          const got = await withClient(targetUrl, (c2) =>
+            c2.query<{ rows: string; mappings: string }>(`SELECT (SELECT count(*) FROM ${table}) AS rows, (SELECT count(*) FROM ferry_control.migration_mappings) AS mappings`),
+          );
+          const r = got.rows[0]!;
+          if (Number(r.rows) !== rows || Number(r.mappings) !== 0) throw new BenchError(`${label}: wrong counts: ${r.rows} target rows, ${r.mappings} mappings; expected ${fmt(rows)} and 0`);
+        }
+        lines.push({ mappings, method, ms, serverCpu: serverCpuS });
+        say(`  ${label.padEnd(40)}  ${secs(ms).padStart(9)}  ${fmt((rows / ms) * 1000).padStart(9)} rows/s   counts OK   (CPU: PostgreSQL server ${cpuText(serverCpuS)})`);
+      }
+    }
+  } finally {
+    await withClient(targetUrl, async (c) => {
+      await c.query(`TRUNCATE ${table}, ferry_control.migration_mappings`);
+      await c.query(`DROP TABLE IF EXISTS ${FLOOR_ROWS}, ${FLOOR_MAPPINGS}`);
+    }).catch(() => undefined);
+    await rm(rowsFile, { force: true });
+    await rm(mappingsFile, { force: true });
+  }
+  return { lines, target: fasterOf(lines.filter((l) => !l.mappings)), withMappings: fasterOf(lines.filter((l) => l.mappings)) };
+}
+
+/** Issue 17's goal: ferry ÷ pgloader ≤ 0.6. */
+const PEER_GOAL = 0.6;
+
+/** The floor against the ÷ pgloader goal: the time ferry would need, from pgloader's measured time. */
+function floorLine(floor: Floor, peerMs: number | null): string {
+  const part = (l: FloorLine) => `${secs(l.ms)} (${l.method})`;
+  const head = `floor (server ingest only): target ${part(floor.target)}, target+mappings ${part(floor.withMappings)}`;
+  if (peerMs === null) return `${head}; no pgloader time to hold it against (--no-peer)`;
+  return (
+    `${head}; the ÷pgloader ${PEER_GOAL} goal needs ferry ≤ ${secs(PEER_GOAL * peerMs)}` +
+    ` (floor ÷ pgloader: target ${fmt(floor.target.ms / peerMs, 2)}, target+mappings ${fmt(floor.withMappings.ms / peerMs, 2)})`
+  );
+}
+
 // ── one size ───────────────────────────────────────────────────────────────────────────────
 
 interface SizeResult {
@@ -733,6 +891,8 @@ interface SizeResult {
   /** pgloader per P (its concurrency = P), in the order of opts.parallel; empty with --no-peer. */
   peer: Array<{ parallel: number; ms: number; retried: string | null; cpu: { pgloader: number | null; server: number | null } }>;
   ferry: Array<FerryFigures & { parallel: number; serverCpu: number | null }>;
+  /** The server's ingest floor (measureFloor); null with --no-floor. */
+  floor: Floor | null;
 }
 
 async function benchSize(server: EmbeddedServer, rows: number, opts: Options, reference: Reference, work: string, cpu: ServerCpu): Promise<SizeResult> {
@@ -770,6 +930,9 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
     await verify(targetUrl, plan, controlId, rows, 'reference');
     say(`  reference        ${secs(referenceMs).padStart(9)}  ${fmt((rows / referenceMs) * 1000).padStart(9)} rows/s   counts OK   (CPU: PostgreSQL server ${cpuText(serverAfter === null || serverBefore === null ? null : serverAfter - serverBefore)})`);
 
+    const floor = opts.floor ? await measureFloor({ targetUrl, plan, sql, controlId, rows, work, cpu }) : null;
+    if (floor && !opts.peer) say(`  ${floorLine(floor, null)}`);
+
     const peers: SizeResult['peer'] = [];
 
     const planPath = join(work, `plan-${rows}.json`);
@@ -788,6 +951,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
           `  pgloader c=${p}     ${secs(r.ms).padStart(9)}  ${fmt((rows / r.ms) * 1000).padStart(9)} rows/s   counts OK${r.retried ? '   (retried once after a crash)' : ''}` +
             `   (workers = ${peerWorkers(p)}, concurrency = ${p}; CPU: pgloader ${cpuText(r.cpu.pgloader)}, PostgreSQL server ${cpuText(r.cpu.server)})`,
         );
+        if (floor) say(`  ${floorLine(floor, r.ms)}`);
       }
       await resetTarget(targetUrl, plan);
       const label = `ferry P=${p}`;
@@ -831,7 +995,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
           `${peerTotal !== null ? `, pgloader (its process + server) ${cpuText(peerTotal)}; ferry ÷ pgloader in CPU ${total === null ? '?' : fmt(total / peerTotal, 2)}` : ''}`,
       );
     }
-    return { rows, referenceMs, peer: peers, ferry };
+    return { rows, referenceMs, peer: peers, ferry, floor };
   } finally {
     await conn.close();
     await dropDatabases(server, [legacy, target]).catch(() => undefined);
@@ -906,6 +1070,8 @@ async function main(): Promise<void> {
     const peer = largest.peer.find((x) => x.parallel === f.parallel);
     if (peer) say(`ferry ÷ pgloader: ${(f.ms / peer.ms).toFixed(2)} (P=${f.parallel}; pgloader concurrency = ${f.parallel}, workers = ${peerWorkers(f.parallel)}; ${fmt(largest.rows)} rows)`);
   }
+  // The floor against the first P's pgloader (the floor is one backend, as P=1 is).
+  if (largest.floor) say(`${floorLine(largest.floor, largest.peer.find((x) => x.parallel === first.parallel)?.ms ?? null)}; ${fmt(largest.rows)} rows`);
   say(`ratio: ${(first.ms / largest.referenceMs).toFixed(2)}`);
 }
 
