@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { SandboxRun, type ExitReason } from '../src/core/artifacts/sandbox-run.js';
+import type { ExitReason, SandboxRun } from '../src/core/artifacts/sandbox-run.js';
 import { SandboxError } from '../src/core/errors.js';
 import { LogCollector } from './logs.js';
 import { checkPolicy } from './policy-check.js';
@@ -97,6 +97,9 @@ interface Pending {
   resolve: (outcome: BatchOutcome) => void;
 }
 
+/** SandboxRun's schema, once a session has started (startSession). */
+let recordSchema: typeof import('../src/core/artifacts/sandbox-run.js').SandboxRun | null = null;
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
@@ -104,6 +107,9 @@ function delay(ms: number): Promise<void> {
 /** Starts a program behind the socket protocol and waits for its "ready" (or its early end). */
 export async function startSession(setup: SessionSetup): Promise<SandboxSession> {
   checkPolicy(setup.options.policy);
+  // The record's schema (zod) is loaded with the first session, not with this module: `ferry
+  // run` starts its container before anything loads zod (src/cli/commands/run.ts).
+  recordSchema ??= (await import('../src/core/artifacts/sandbox-run.js')).SandboxRun;
   const runDir = setup.prepareRunDir ? await setup.prepareRunDir() : await createRunDir(setup.options.bundle, setup.access);
   step('sandbox.runDir');
   const token = randomBytes(32).toString('hex');
@@ -514,7 +520,7 @@ class StreamSession implements SandboxSession {
       message,
       logTail: this.logs.tail(),
     };
-    const parsed = SandboxRun.safeParse(record);
+    const parsed = recordSchema!.safeParse(record);
     if (!parsed.success) {
       throw new SandboxError('SANDBOX_RECORD_INVALID', `the run record does not match its schema: ${parsed.error.message}`, { cause: parsed.error });
     }

@@ -137,6 +137,16 @@ describe('ferry starting', () => {
     }
   });
 
+  it('ferry run loads no zod before it starts its sandbox container: its own module and the early start are zod-free', async () => {
+    const r = await traced({ PATH: process.env.PATH, HOME: process.env.HOME }, ['run', '--help']);
+    expect(r.code).toBe(0);
+    const sources = sourcesIn(r.loaded);
+    expect(sources).toEqual(expect.arrayContaining(['src/cli/commands/run.ts', 'sandbox/index.ts', 'sandbox/pool.ts', 'sandbox/session.ts']));
+    expect(sources.filter((s) => s.includes('node_modules/zod/') || s.startsWith('src/core/artifacts/')), 'run loaded zod or a schema before its container could start').toEqual([]);
+    // The run's machinery comes after the start (src/cli/run-command.ts).
+    expect(sources.filter((s) => /^(agents\/|src\/(orchestrator|validation|run)\/|src\/cli\/run-command\.ts$)/.test(s))).toEqual([]);
+  });
+
   it('a hand-edited plan is refused by the compiled CLI word for word as by the sources (zod trimmed and interpreting)', async () => {
     const plan = JSON.parse(readFileSync(planPath!, 'utf8')) as Record<string, unknown> & { target: Record<string, unknown>; columns: Array<Record<string, unknown>> };
     plan.status = 'maybe';

@@ -93,7 +93,9 @@ validates each table once at the end, exits with the run's result; --detach retu
     const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: lazyLogger(config.logLevel) });
     try {
       step('startEarly');
-      // The run's machinery is loaded now, while the daemon makes the container.
+      // The run's machinery is loaded now, while the daemon makes the container; zod is told
+      // to interpret its schemas before any of them is built (see ../zod-config.ts, registry.ts).
+      (await import('../zod-config.js')).interpretSchemas();
       const { runCommand } = await import('../run-command.js');
       return await runCommand(config, o, say, early, phases);
     } finally {
