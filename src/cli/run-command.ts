@@ -3,11 +3,11 @@
  * has started early (commands/run.ts): loaded by the command after that start, so the run's
  * machinery loads while the daemon makes the container.
  */
-import { approvePlan } from '../../agents/planning/index.js';
 import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { EarlySandbox } from '../../sandbox/index.js';
-import { openConnections, prepareProgram, type Connections } from '../chain.js';
+import { openConnections, type Connections } from '../connections.js';
+import { prepareProgram } from '../run/program.js';
 import { connectionOptions, requireUrl, type FerryConfig } from '../config.js';
 import { reviewItems } from '../core/artifacts/migration-plan.js';
 import { PlanError } from '../core/errors.js';
@@ -21,8 +21,8 @@ import { saveJson } from '../store/file-store.js';
 import { storeBundlePins } from '../store/bundle-pins.js';
 import type { RunStore } from '../store/run-store.js';
 import type { CommandContext } from './args.js';
-import { approvedTransforms } from './plan-command.js';
-import { isPlanSetFile, runPlanSet } from './plan-set-command.js';
+import { approvedTransforms } from './plan-transforms.js';
+import { isPlanSetFile } from './plan-set-file.js';
 import { loadPlanWithAnalysis, withConnections, type LoadedPlan } from './shared.js';
 import type { RunPhases } from './run-phases.js';
 import { createLogger, logsInfo } from '../logger.js';
@@ -33,6 +33,8 @@ type Say = CommandContext['say'];
 export interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
 
 async function runSet(config: FerryConfig, o: RunOptions, say: Say, early: EarlySandbox): Promise<number> {
+  // A plan set's machinery (its file, its order, its dry run) is loaded for a set only.
+  const { runPlanSet } = await import('./plan-set-command.js');
   return withConnections(config, async (conn) => {
     const choice = await early.choice();
     say(sandboxChoiceLine(choice));
@@ -53,6 +55,8 @@ async function approvedPlan(config: FerryConfig, loaded: LoadedPlan, o: RunOptio
       hint: items.length ? `first resolve: ${items.join(' | ')}` : `review it (ferry show ${o.ref}), then ferry approve ${o.ref} — or ferry run --approve`,
     });
   }
+  // The planning agent is loaded for this only (--approve): a plain run does not need it.
+  const { approvePlan } = await import('../../agents/planning/index.js');
   const approved = approvePlan(plan, o.by ?? config.user);
   await withStore(config, (store) => store.savePlan(approved, loaded.analysis, { by: approved.approvedBy ?? config.user }));
   await saveJson(loaded.paths.plan, approved);
@@ -153,6 +157,10 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
   // loading and the run store's; used (and their failure told) only once the store holds
   // the approval, so a refusal comes first, as before.
   const connections = openBeside(config);
+  // The run's connections close beside the run store's, once the run is recorded.
+  let closing: Promise<void> = Promise.resolve();
+  // Info level: pino is loaded for the phase log now, while the databases answer, not after the run.
+  const phaseLog = logsInfo(config.logLevel) ? createLogger(config.logLevel) : null;
   const recorded = await (async () => {
     const loaded = await loadPlanWithAnalysis(o.ref, config);
     step('readPlan');
@@ -168,14 +176,16 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
       try {
         return await runOne(config, opened, store, loaded, plan, o, say, phases, early);
       } finally {
-        await opened.catalogs.catch(() => undefined);
-        await opened.conn.close();
+        closing = opened.catalogs.then(() => undefined, () => undefined).then(() => opened.conn.close());
       }
     });
-  })().finally(() => connections.dispose());
+  })().finally(async () => {
+    await closing;
+    await connections.dispose();
+  });
   // Validation and the run's record, after the stream: the rest of executeRun.
   phases.mark('validate');
-  // Info level: pino is loaded for it only when that level is on (FERRY_LOG_LEVEL=info, as bench:seed runs it).
-  if (logsInfo(config.logLevel)) createLogger(config.logLevel).info({ phasesMs: phases.values, ...phases.details, runId: recorded.run.id }, 'ferry run phases');
+  // Info level only (FERRY_LOG_LEVEL=info, as bench:seed runs it): pino is not loaded otherwise.
+  phaseLog?.info({ phasesMs: phases.values, ...phases.details, runId: recorded.run.id }, 'ferry run phases');
   return reportOutcome(recorded, say);
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import { analysisHash, SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
-import type { Connections } from '../chain.js';
+import type { Connections } from '../connections.js';
 import { connectionOptions, loadConfig, requireUrl, type FerryConfig } from '../config.js';
 import { PlanError } from '../core/errors.js';
 import { isStoredPlanRef, loadArtifact, planPaths, saveJson } from '../store/file-store.js';
@@ -12,12 +12,12 @@ import { positiveInteger } from './args.js';
 export { URL_FLAGS, WEAK_SANDBOX_FLAG, withUrls } from './url-flags.js';
 
 /**
- * Both databases for the length of `fn`, closed whatever happens. The chain (drivers, agents)
- * is imported here, not at the top: `ferry show` and the help of every command import this
- * file and open no database.
+ * Both databases for the length of `fn`, closed whatever happens. The connections (pg and its
+ * drivers) are imported here, not at the top: `ferry show` and the help of every command import
+ * this file and open no database.
  */
 export async function withConnections<T>(config: FerryConfig, fn: (conn: Connections) => Promise<T>): Promise<T> {
-  const { openConnections } = await import('../chain.js');
+  const { openConnections } = await import('../connections.js');
   const conn = await openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config));
   try {
     return await fn(conn);

@@ -1,7 +1,8 @@
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import type { ValidationReport } from '../core/artifacts/validation-report.js';
-import { prepareProgram, type Connections, type Say } from '../chain.js';
+import type { Connections } from '../connections.js';
+import { prepareProgram, type Say } from './program.js';
 import { FerryError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import { planTables } from '../control/control-tables.js';
