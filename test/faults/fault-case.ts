@@ -295,6 +295,16 @@ export async function terminateBackends(pair: DatabasePair, db: 'legacy' | 'targ
  * inject a death "after batch k committed, before batch k+1", deterministically.
  */
 export function withHook(driver: SandboxDriver, before: (batch: number, options: SandboxStartOptions) => Promise<void>): SandboxDriver {
+  return wrapSessions(driver, (inner, options) => ({
+    transform: async (batch: number, rows: InputRow[]): Promise<BatchOutcome> => {
+      await before(batch, options);
+      return inner.transform(batch, rows);
+    },
+  }));
+}
+
+/** The driver with each real session's methods passed through, but those `wrap` replaces. */
+export function wrapSessions(driver: SandboxDriver, wrap: (inner: SandboxSession, options: SandboxStartOptions) => Partial<Pick<SandboxSession, 'transform' | 'close'>>): SandboxDriver {
   return {
     kind: driver.kind,
     available: () => driver.available(),
@@ -302,13 +312,11 @@ export function withHook(driver: SandboxDriver, before: (batch: number, options:
       const inner = await driver.start(options);
       return {
         driver: inner.driver,
-        transform: async (batch: number, rows: InputRow[]): Promise<BatchOutcome> => {
-          await before(batch, options);
-          return inner.transform(batch, rows);
-        },
+        transform: (batch: number, rows: InputRow[]) => inner.transform(batch, rows),
         end: () => inner.end?.(),
         close: () => inner.close(),
         [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+        ...wrap(inner, options),
       };
     },
   };

@@ -11,7 +11,8 @@ import type { MigrationPlan } from '../../src/core/artifacts/migration-plan.js';
 import type { SchemaAnalysis } from '../../src/core/artifacts/schema-analysis.js';
 import { RunStore } from '../../src/store/run-store.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
-import type { SandboxDriver, SandboxSession, SandboxStartOptions } from '../../sandbox/types.js';
+import type { SandboxDriver } from '../../sandbox/types.js';
+import { wrapSessions } from '../faults/fault-case.js';
 import { dockerDriverForTests } from '../setup/docker.js';
 import { executeRunForTest } from '../setup/execute.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
@@ -46,25 +47,14 @@ CREATE TABLE crew_members (
 
 /** The driver with each session's close() held back by `ms` (Docker slow to report an exit), and when each close began and ended. */
 function slowExit(driver: SandboxDriver, ms: number, seen: Array<[string, number]>): SandboxDriver {
-  return {
-    kind: driver.kind,
-    available: () => driver.available(),
-    start: async (options: SandboxStartOptions): Promise<SandboxSession> => {
-      const inner = await driver.start(options);
-      return {
-        driver: inner.driver,
-        transform: (batch, rows) => inner.transform(batch, rows),
-        end: () => inner.end?.(),
-        close: async () => {
-          seen.push(['close begun', Date.now()]);
-          const [record] = await Promise.all([inner.close(), new Promise((resolve) => setTimeout(resolve, ms))]);
-          seen.push(['close ended', Date.now()]);
-          return record;
-        },
-        [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
-      };
+  return wrapSessions(driver, (inner) => ({
+    close: async () => {
+      seen.push(['close begun', Date.now()]);
+      const [record] = await Promise.all([inner.close(), new Promise((resolve) => setTimeout(resolve, ms))]);
+      seen.push(['close ended', Date.now()]);
+      return record;
     },
-  };
+  }));
 }
 
 describe('validation beside the sandbox exit (real PostgreSQL, real Docker)', () => {
