@@ -46,10 +46,9 @@ export async function approvedTransforms(input: {
   store: Pick<RunStore, 'transformHashes'>;
   say: Say;
 }): Promise<{ bodies: Record<string, string>; generator: GeneratedScript['generator'] } | undefined> {
-  // needsTransforms (agents/code-interpreter/claude), without loading the model code for it.
-  if (!input.plan.columns.some((c) => c.origin.kind === 'transform')) return undefined;
-  const path = transformsPath(input.planPath);
   const columns = input.plan.columns.filter((c) => c.origin.kind === 'transform').map((c) => c.target);
+  if (columns.length === 0) return undefined;
+  const path = transformsPath(input.planPath);
   const missing = (why: string) =>
     new PlanError('TRANSFORMS_MISSING', `the plan's transform column(s) ${columns.join(', ')} need model-written functions, and ${why}; ferry run never asks a model for code`, {
       hint: `have them written and approved with the plan: ANTHROPIC_API_KEY=… ferry approve ${input.planPath} (read them in ${path}), then run again`,

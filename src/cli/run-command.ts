@@ -28,7 +28,6 @@ import type { RunPhases } from './run-phases.js';
 import { createLogger, logsInfo } from '../logger.js';
 import { step } from '../core/steps.js';
 
-export 
 type Say = CommandContext['say'];
 export interface RunOptions { ref: string; dryRun: boolean; parallel: number; approve: boolean; by: string | undefined; allowWeak: boolean; asUser: string | null }
 
@@ -102,7 +101,6 @@ interface Opened {
  */
 function openBeside(config: FerryConfig): { take(): Promise<Opened>; dispose(): Promise<void> } {
   const opening = (async () => openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config)))();
-  opening.catch(() => undefined);
   const reading = opening.then((conn) => {
     const catalogs = readCatalogs({ source: conn.source, target: conn.target });
     catalogs.catch(() => undefined);

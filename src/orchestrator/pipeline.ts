@@ -37,8 +37,9 @@ export class WorkerError extends Error {
   }
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+/** A promise's outcome as data: awaited later, never an unhandled rejection meanwhile. */
+export const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
 /**
  * Batches sent to the sandbox and not yet checked: two keep the program busy while the

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { sampleRowBytes } from './batching.js';
 import { checksums } from './checksums.js';
 import { rangeWhere, runPartitions, type WorkerOutcome } from './partitions.js';
-import { WorkerError } from './pipeline.js';
+import { settle, WorkerError } from './pipeline.js';
 import {
   abandonDeadRuns,
   abandonRunsById,
@@ -104,7 +104,7 @@ async function migrate(st: RunState): Promise<RunResult> {
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure || st.input.signal?.aborted) {
     // The run fails with its own reason; a sandbox that also could not be closed is said beside it.
-    const closed = await settled(collectOutcomes(st, outcomes));
+    const closed = await settle(collectOutcomes(st, outcomes));
     if (!closed.ok) warn(st, 'SANDBOX_CLOSE_FAILED', `a sandbox could not be closed: ${(closed.error as Error)?.message ?? String(closed.error)}`, closed.error);
     if (failure) throw sh.firstError ?? (failure.reason instanceof WorkerError ? failure.reason.cause : failure.reason);
     return await fail(st, 'RUN_STOPPED', `stopped on request after ${sh.batches} batch(es) (${sh.inserted} rows) committed; run again to resume after them`);
@@ -113,10 +113,10 @@ async function migrate(st: RunState): Promise<RunResult> {
   // rows' last steps and the caller's work on them (whileSandboxExits); the run waits for both
   // (the caller's work first settles: it may use the run's connections) and judges each exit
   // before it completes.
-  const collected = settled(collectOutcomes(st, outcomes));
-  const rows = await settled(finishRows(st, q, sh));
+  const collected = settle(collectOutcomes(st, outcomes));
+  const rows = await settle(finishRows(st, q, sh));
   // How the caller's work went is the caller's to tell (it is not this run's failure).
-  if (rows.ok) await settled(Promise.resolve().then(() => st.input.whileSandboxExits?.({ migrationId: st.migrationId, inserted: sh.inserted })));
+  if (rows.ok) await settle(Promise.resolve().then(() => st.input.whileSandboxExits?.({ migrationId: st.migrationId, inserted: sh.inserted })));
   const closed = await collected;
   if (!rows.ok) throw rows.error;
   if (!closed.ok) throw closed.error;
@@ -191,9 +191,6 @@ async function prepare(st: RunState, q: SourceQuery): Promise<Shared> {
   return st.shared;
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settled = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
-
 /**
  * Every worker's sandbox record (failed workers' too, once its close ended) and the digests of
  * those that finished. Rejects as the first close that failed (not a cleanup failure: that is a
@@ -201,7 +198,7 @@ const settled = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ 
  */
 async function collectOutcomes(st: RunState, outcomes: WorkerOutcome[]): Promise<void> {
   const closes = await Promise.all(
-    outcomes.map((o) => settled(o.status === 'fulfilled' ? o.value.sandbox : Promise.resolve(o.reason instanceof WorkerError ? o.reason.sandbox : null))),
+    outcomes.map((o) => settle(o.status === 'fulfilled' ? o.value.sandbox : Promise.resolve(o.reason instanceof WorkerError ? o.reason.sandbox : null))),
   );
   step('sandboxClose');
   st.sandboxes = closes.flatMap((c) => (c.ok && c.value ? [c.value] : []));
