@@ -52,7 +52,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,7 @@ import { validateMigration } from '../src/validation/validate.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
 import type { RunFigures, RunSpec } from './ferry-run.js';
+import { childCpuSeconds, serverCpu, type ServerCpu } from './proc-cpu.js';
 
 /** The least plan.strategy.batchSize the bench runs with (an upper bound: the orchestrator may adapt below it). */
 const BATCH_SIZE = 20_000;
@@ -681,62 +682,7 @@ async function runPeer(input: {
 
 // ── CPU: where it goes ─────────────────────────────────────────────────────────────────────
 
-const TICKS_PER_S = 100;
 const cpuText = (s: number | null) => (s === null ? '?' : secs(s * 1000));
-
-/** Fields after the command name of /proc/<pid>/stat (field 3 is index 0). */
-async function statFields(pid: number | 'self'): Promise<string[] | null> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-/** CPU of this process's reaped children (cutime + cstime), in seconds; null without /proc. */
-function childCpuSeconds(): number | null {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[13]) + Number(f[14])) / TICKS_PER_S;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The whole PostgreSQL server's CPU so far: the postmaster's own and its reaped children's, plus
- * every live child's (backends, autovacuum, checkpointer, WAL writer). The server serves only the
- * bench, so the difference over a run is what that run cost the database, every connection
- * included (and an autovacuum or checkpoint that falls in it).
- */
-interface ServerCpu {
-  seconds(): Promise<number | null>;
-}
-
-async function serverCpu(server: EmbeddedServer): Promise<ServerCpu> {
-  // Read while the connection is open: its backend's parent is the postmaster.
-  const postmaster = await withClient(server.url('postgres'), async (c) => {
-    const backend = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    return Number((await statFields(backend))?.[1] ?? NaN);
-  });
-  return {
-    async seconds() {
-      // A backend whose client just left may still be exiting: let the postmaster reap it first.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const own = await statFields(postmaster);
-      if (!own) return null;
-      let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-      for (const entry of await readdir('/proc')) {
-        if (!/^\d+$/.test(entry)) continue;
-        const f = await statFields(Number(entry));
-        if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-      }
-      return ticks / TICKS_PER_S;
-    },
-  };
-}
 
 // ── the floor: what the server itself takes, with nothing else ────────────────────────────
 

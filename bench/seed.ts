@@ -3,17 +3,19 @@
  * approved plan (31 rows, the Docker sandbox, the image already built), median of 5 spawns,
  * each rolled back after (`ferry rollback`, not timed) so every run moves the same rows. One
  * run before the five warms the image's page cache and the run store; it is not counted.
- * Prints wall and CPU time of the ferry process, the load average, and the phases `ferry run` logs
+ * Prints wall and CPU time of the ferry process, the whole machine's CPU over each run (ferry, the
+ * PostgreSQL server, the rest: Docker and the sandbox), the load average, and the phases `ferry run` logs
  * (FERRY_LOG_LEVEL=info, src/cli/run-phases.ts): wall, CPU and queries per phase, the steps inside, and
  * the median run's timeline. Uses dist/ (built first when stale). Prints figures; asserts nothing.
  * `-- --cold`: the same with FERRY_SANDBOX_POOL=0 (no container started early: the reference
  * for the overlap of the container's start with the run's other start-up work).
  */
 import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { distIsFresh } from '../bin/dist-state.mjs';
 import { BIN, expectOk, median, say, startCase, type FerryResult } from './case-env.js';
+import { machineBusySeconds, serverCpu } from './proc-cpu.js';
 
 const RUNS = 5;
 const COLD = process.argv.includes('--cold');
@@ -31,6 +33,29 @@ interface PhaseLog {
   stepsAt?: Record<string, number>;
 }
 
+/**
+ * The CPU the whole machine used while each run went, split into ferry's process, the PostgreSQL
+ * server and the rest (Docker's daemon, containerd, the container's shim and runc, the sandbox's
+ * program, the kernel, anything else running), against what the machine's CPUs can give in the
+ * run's wall time: a run whose CPU comes near cores × wall waits for CPU, not for its steps.
+ */
+function cpuLine(runs: FerryResult[], machine: Array<{ busy: number | null; server: number | null }>): void {
+  const busy = machine.map((m) => m.busy);
+  const serverS = machine.map((m) => m.server);
+  if (busy.some((b) => b === null) || serverS.some((b) => b === null)) {
+    say('  machine CPU: not measured (no /proc)');
+    return;
+  }
+  const cores = availableParallelism();
+  const total = median(busy as number[]) * 1000;
+  const pgMs = median(serverS as number[]) * 1000;
+  const ferryMs = median(runs.map((r) => r.cpuMs));
+  const rest = median(runs.map((r, i) => (busy[i] as number) * 1000 - r.cpuMs - (serverS[i] as number) * 1000));
+  const wall = median(runs.map((r) => r.ms));
+  say(`  machine CPU during the run (median each): ${Math.round(total)} ms in all = ${(total / cores).toFixed(0)} ms on each of ${cores} CPUs, against ${Math.round(wall)} ms of wall (${((total / (cores * wall)) * 100).toFixed(0)}% of what they could give)`);
+  say(`    ferry's process ${Math.round(ferryMs)} ms · PostgreSQL server ${Math.round(pgMs)} ms · the rest ${Math.round(rest)} ms (Docker's daemon, containerd, the container's shim and runc, the sandbox program, the kernel, anything else)`);
+}
+
 /** The run's "ferry run phases" log line. */
 function phasesOf(r: FerryResult): PhaseLog {
   for (const line of r.stderr.split('\n')) {
@@ -46,12 +71,22 @@ try {
   const plan = await c.plan();
   expectOk(await c.ferry(['approve', plan]), 'ferry approve');
   const runs: FerryResult[] = [];
+  const server = await serverCpu(c.pg);
+  /** Per counted run: the machine's busy CPU over it, and the PostgreSQL server's part (seconds; null without /proc). */
+  const machine: Array<{ busy: number | null; server: number | null }> = [];
   for (let i = 0; i <= RUNS; i++) {
+    const serverBefore = await server.seconds();
+    const busyBefore = machineBusySeconds();
     const r = expectOk(await c.ferry(['run', plan], { FERRY_LOG_LEVEL: 'info', ...(COLD ? { FERRY_SANDBOX_POOL: '0' } : {}) }), 'ferry run');
+    const busyAfter = machineBusySeconds();
+    const serverAfter = await server.seconds();
     if (!/31 inserted/.test(r.stdout)) throw new Error(`expected 31 rows inserted:\n${r.stdout}`);
     const id = /migration (\d+) completed/.exec(r.stdout)?.[1];
     expectOk(await c.ferry(['rollback', id ?? '']), 'ferry rollback');
-    if (i > 0) runs.push(r);
+    if (i > 0) {
+      runs.push(r);
+      machine.push({ busy: busyBefore === null || busyAfter === null ? null : busyAfter - busyBefore, server: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore });
+    }
   }
   const logs = runs.map(phasesOf);
   const phases = logs.map((l) => l.phasesMs);
@@ -60,6 +95,7 @@ try {
   say(`ferry run of the case study (31 rows, Docker, warm image${COLD ? ', no container started early (--cold)' : ', its container started at the beginning'}), median of ${RUNS}:`);
   say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
   say(`  load average (1, 5, 15 min) at the end: ${load}`);
+  cpuLine(runs, machine);
   say('  phases (median each; they need not add up to the median total): wall, ferry CPU, queries per connection');
   for (const name of Object.keys(phases[0]!)) {
     const cpu = median(logs.map((l) => l.cpuMs?.[name] ?? 0));
