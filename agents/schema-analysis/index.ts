@@ -8,7 +8,7 @@ import {
 } from '../../src/core/artifacts/schema-analysis.js';
 import type { Queryable } from '../../src/core/sql.js';
 import { FerryError, InputError } from '../../src/core/errors.js';
-import { catalogQuery, readCatalog, type Catalog } from './catalog.js';
+import { catalogQuery, readCatalog } from './catalog.js';
 import { classifyTable } from './classify.js';
 import { requireColumn, requireTable } from './names.js';
 import {
@@ -32,17 +32,6 @@ import {
 export { closestNames, requireColumn, requireTable } from './names.js';
 export { classifyTable } from './classify.js';
 export { categorize, readCatalog, type Catalog } from './catalog.js';
-
-/**
- * Both catalogs as they are now, side by side, without row counts or profiles: what a run's
- * drift check compares (src/orchestrator/drift.ts reads only columns, types, nullability,
- * defaults, tables and enum values), in 7 queries per database instead of a count and a
- * profile query per table and column.
- */
-export async function readCatalogs(input: { source: Queryable; target: Queryable }): Promise<{ source: Catalog; target: Catalog }> {
-  const [source, target] = await Promise.all([readCatalog(input.source), readCatalog(input.target)]);
-  return { source, target };
-}
 
 export interface AnalyzeSchemasInput {
   source: Queryable;

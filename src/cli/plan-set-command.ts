@@ -1,10 +1,9 @@
 import { dirname, relative, resolve } from 'node:path';
 import { approvePlan } from '../../agents/planning/index.js';
-import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { PlanSet, planIdPart, reviewItems, viaMappingColumns } from '../core/artifacts/migration-plan.js';
 import type { Connections, PlannedTable, Say } from '../chain.js';
 import { PlanError } from '../core/errors.js';
-import { assertNoDrift } from '../orchestrator/drift.js';
+import { assertNoDrift, readDriftCatalogs } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT, type RunEvent } from '../orchestrator/run-migration.js';
 import { executeRunSet } from '../run/run-plan-set.js';
 import type { RunStore } from '../store/run-store.js';
@@ -118,7 +117,7 @@ export async function runPlanSet(input: {
       hint: `resolve their review items, then ferry approve ${input.path}`,
     });
   }
-  const fresh = await readCatalogs({ source: input.conn.source, target: input.conn.target });
+  const fresh = await readDriftCatalogs(input.conn, plans.map((p) => p.plan));
   for (const p of plans) assertNoDrift(p.plan, p.analysis, fresh);
   // As for a single plan: only the versions approved in the store run (executeRun checks each).
   for (const p of plans) await store.approvedHash(p.plan);

@@ -1,9 +1,8 @@
-import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { prepareProgram, type Say } from '../chain.js';
 import type { FerryConfig } from '../config.js';
 import { ValidationReport } from '../core/artifacts/validation-report.js';
 import { createLogger } from '../logger.js';
-import { assertNoDrift } from '../orchestrator/drift.js';
+import { assertNoDrift, readDriftCatalogs } from '../orchestrator/drift.js';
 import { renderReport } from '../present/render.js';
 import { openBoss } from '../queue/boss.js';
 import { enqueueRun, type QueuedPlan } from '../queue/enqueue.js';
@@ -35,7 +34,7 @@ export async function runQueued(config: FerryConfig, o: QueueRunOptions, say: Sa
   return withConnections(config, (conn) =>
     withStore(config, async (store) => {
       const queued: QueuedPlan[] = [];
-      const now = await readCatalogs({ source: conn.source, target: conn.target });
+      const now = await readDriftCatalogs(conn, loaded.map((p) => p.plan));
       for (const p of loaded) {
         assertNoDrift(p.plan, p.analysis, now);
         const transforms = await approvedTransforms({ planPath: p.path, plan: p.plan, store, say });

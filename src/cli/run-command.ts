@@ -3,7 +3,6 @@
  * has started early (commands/run.ts): loaded by the command after that start, so the run's
  * machinery loads while the daemon makes the container.
  */
-import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import { defaultPolicy } from '../../sandbox/policy.js';
 import type { EarlySandbox } from '../../sandbox/index.js';
 import { openConnections, type Connections } from '../connections.js';
@@ -11,7 +10,7 @@ import { prepareProgram } from '../run/program.js';
 import { connectionOptions, requireUrl, type FerryConfig } from '../config.js';
 import { reviewItems } from '../core/artifacts/migration-plan.js';
 import { PlanError } from '../core/errors.js';
-import { assertNoDrift } from '../orchestrator/drift.js';
+import { assertNoDrift, readDriftCatalogs } from '../orchestrator/drift.js';
 import { REPLAY_ROW_LIMIT } from '../orchestrator/run-migration.js';
 import { renderReport } from '../present/render.js';
 import { runEventPrinter, sandboxChoiceLine, warningLine } from '../present/run-events.js';
@@ -89,20 +88,21 @@ async function runOne(config: FerryConfig, opened: Opened, store: RunStore, load
 /** The run's connections, and both databases' catalogs as read right after they opened (the drift check's). */
 interface Opened {
   conn: Connections;
-  catalogs: ReturnType<typeof readCatalogs>;
+  catalogs: ReturnType<typeof readDriftCatalogs>;
 }
 
 /**
- * Both databases, opened now, and their catalogs read at once: the drift check's reads go on
- * beside the plan's loading and the run store's approval check instead of after them. take()
+ * Both databases, opened now, and the catalogs of the plan's tables read as soon as both the
+ * connections and the plan are there: the drift check's reads go on beside the plan's loading
+ * and the run store's approval check instead of after them. take()
  * hands them over; dispose() closes them unless they were taken (then their taker closes
  * them). A failure to open (or to read a catalog) is told by take() (or by the drift check),
  * not before.
  */
-function openBeside(config: FerryConfig): { take(): Promise<Opened>; dispose(): Promise<void> } {
+function openBeside(config: FerryConfig, loading: Promise<LoadedPlan>): { take(): Promise<Opened>; dispose(): Promise<void> } {
   const opening = (async () => openConnections(requireUrl(config, 'source'), requireUrl(config, 'target'), connectionOptions(config)))();
   const reading = opening.then((conn) => {
-    const catalogs = readCatalogs({ source: conn.source, target: conn.target });
+    const catalogs = loading.then((loaded) => readDriftCatalogs(conn, [loaded.plan]));
     catalogs.catch(() => undefined);
     return { conn, catalogs };
   });
@@ -154,13 +154,16 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
   // The run's connections open (and the drift check's catalogs are read) beside the plan's
   // loading and the run store's; used (and their failure told) only once the store holds
   // the approval, so a refusal comes first, as before.
-  const connections = openBeside(config);
+  // The plan loads while the connections open: the drift check reads only its tables.
+  const loading = loadPlanWithAnalysis(o.ref, config);
+  loading.catch(() => undefined);
+  const connections = openBeside(config, loading);
   // The run's connections close beside the run store's, once the run is recorded.
   let closing: Promise<void> = Promise.resolve();
   // Info level: pino is loaded for the phase log now, while the databases answer, not after the run.
   const phaseLog = logsInfo(config.logLevel) ? createLogger(config.logLevel) : null;
   const recorded = await (async () => {
-    const loaded = await loadPlanWithAnalysis(o.ref, config);
+    const loaded = await loading;
     step('readPlan');
     const plan = await approvedPlan(config, loaded, o, say);
     // One run store connection for the whole run. Before any work: the store holds an approval

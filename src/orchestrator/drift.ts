@@ -1,4 +1,6 @@
+import { readNamedTables } from '../../agents/schema-analysis/catalog.js';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
+import type { Queryable } from '../core/sql.js';
 import { findEnum, findTable, type ColumnInfo, type EnumTypeInfo, type SchemaAnalysis } from '../core/artifacts/schema-analysis.js';
 import { PlanError } from '../core/errors.js';
 
@@ -10,12 +12,30 @@ interface TableView {
 }
 
 /**
- * The databases as they are now: a fresh analysis, or only their catalogs (readCatalogs of
- * agents/schema-analysis, what a run reads: no row counts, no profiles, which drift never compares).
+ * The databases as they are now: a fresh analysis, their whole catalogs (readCatalogs of
+ * agents/schema-analysis), or only the tables and enum types the plans name (readDriftCatalogs,
+ * what a run reads: no row counts, no profiles, no other tables, which drift never compares).
  */
 export interface FreshCatalogs {
   source: { tables: readonly TableView[] };
   target: { tables: readonly TableView[]; enums: readonly EnumTypeInfo[] };
+}
+
+/**
+ * Both databases' catalogs as the drift check of these plans needs them, and no more: each
+ * plan's source table, its target table and the parents its foreign keys name, and its enum
+ * types. One query per database, its cost independent of how many other tables they hold.
+ */
+export async function readDriftCatalogs(conn: { source: Queryable; target: Queryable }, plans: readonly MigrationPlan[]): Promise<FreshCatalogs> {
+  const unique = (tables: Array<{ schema: string; name: string }>) => [...new Map(tables.map((t) => [`${t.schema}.${t.name}`, t])).values()];
+  const [source, target] = await Promise.all([
+    readNamedTables(conn.source, { tables: unique(plans.map((p) => ({ schema: p.source.schema, name: p.source.table }))), enums: [] }),
+    readNamedTables(conn.target, {
+      tables: unique(plans.flatMap((p) => [{ schema: p.target.schema, name: p.target.table }, ...p.foreignKeys.map((fk) => ({ schema: fk.refSchema, name: fk.refTable }))])),
+      enums: [...new Set(plans.flatMap((p) => p.enumMappings.map((m) => m.enumType)))],
+    }),
+  ]);
+  return { source, target };
 }
 
 /**

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
-import { readCatalogs } from '../../agents/schema-analysis/index.js';
 import type { Connections } from '../chain.js';
 import { PlanError } from '../core/errors.js';
-import { assertNoDrift } from '../orchestrator/drift.js';
+import { assertNoDrift, readDriftCatalogs } from '../orchestrator/drift.js';
 import { rollbackMigration } from '../orchestrator/rollback.js';
 import { QueueDb } from '../queue/queue-db.js';
 import { rollbackQueuedRun } from '../queue/rollback-run.js';
@@ -116,7 +115,7 @@ async function startRun(ctx: ServiceContext, body: z.infer<typeof StartRunBody>)
   }
   const analysis = await ctx.store.getAnalysis(version.plan.analysisHash);
   const started = await startTracked(ctx, async (conn, onCreated) => {
-    assertNoDrift(version.plan, analysis, await readCatalogs({ source: conn.source, target: conn.target }));
+    assertNoDrift(version.plan, analysis, await readDriftCatalogs(conn, [version.plan]));
     return executeRun({ ...runInputs(ctx, version, body), analysis, conn, onCreated, onEvent: onEvent(ctx) });
   });
   return { status: started.created ? 202 : 200, body: started };

@@ -181,4 +181,22 @@ describe('ferry run <plan set>: --dry-run writes nothing, --parallel is honoured
       [planIds.parcels, 'dry_run', 'completed', 2],
     ]);
   });
+
+  it("refuses the whole set when the second plan's tables changed since it was made (the drift check reads every plan's tables), and writes nothing", async () => {
+    await db.sql('legacy', 'ALTER TABLE parcels ALTER COLUMN note TYPE varchar(200)');
+    await db.sql('target', `ALTER TABLE parcels ADD COLUMN route_code text NOT NULL DEFAULT 'R1'; ALTER TABLE parcels ALTER COLUMN route_code DROP DEFAULT`);
+    try {
+      const before = await targetState();
+      const refused = await ferry('run', setPath);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('ANALYSIS_STALE');
+      expect(refused.stderr).toContain('source public.parcels.note changed type: text → character varying(200)');
+      expect(refused.stderr).toContain('target public.parcels.route_code is a new required column the plan does not fill');
+      expect(refused.stderr).not.toContain('depots');
+      expect(await targetState()).toEqual(before);
+    } finally {
+      await db.sql('target', 'ALTER TABLE parcels DROP COLUMN route_code');
+      await db.sql('legacy', 'ALTER TABLE parcels ALTER COLUMN note TYPE text');
+    }
+  });
 });
