@@ -4,18 +4,22 @@
  * each rolled back after (`ferry rollback`, not timed) so every run moves the same rows. One
  * run before the five warms the image's page cache and the run store; it is not counted.
  * Prints wall and CPU time of the ferry process, the whole machine's CPU over each run (ferry, the
- * PostgreSQL server, the rest: Docker and the sandbox), the load average, and the phases `ferry run` logs
+ * PostgreSQL server, the rest: Docker and the sandbox) next to what a bare container's life and an
+ * empty Node process cost here and now, the load average, and the phases `ferry run` logs
  * (FERRY_LOG_LEVEL=info, src/cli/run-phases.ts): wall, CPU and queries per phase, the steps inside, and
  * the median run's timeline. Uses dist/ (built first when stale). Prints figures; asserts nothing.
  * `-- --cold`: the same with FERRY_SANDBOX_POOL=0 (no container started early: the reference
  * for the overlap of the container's start with the run's other start-up work).
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distIsFresh } from '../bin/dist-state.mjs';
 import { BIN, expectOk, median, say, startCase, type FerryResult } from './case-env.js';
-import { machineBusySeconds, serverCpu } from './proc-cpu.js';
+import { childCpuSeconds, machineBusySeconds, serverCpu } from './proc-cpu.js';
+import { appliedPolicy, DockerDriver } from '../sandbox/docker-driver.js';
+import { defaultPolicy, dockerFields } from '../sandbox/policy.js';
 
 const RUNS = 5;
 const COLD = process.argv.includes('--cold');
@@ -39,7 +43,7 @@ interface PhaseLog {
  * program, the kernel, anything else running), against what the machine's CPUs can give in the
  * run's wall time: a run whose CPU comes near cores × wall waits for CPU, not for its steps.
  */
-function cpuLine(runs: FerryResult[], machine: Array<{ busy: number | null; server: number | null }>): void {
+function cpuLine(runs: FerryResult[], machine: Array<{ busy: number | null; server: number | null }>, fixed: FixedCosts): void {
   const busy = machine.map((m) => m.busy);
   const serverS = machine.map((m) => m.server);
   if (busy.some((b) => b === null) || serverS.some((b) => b === null)) {
@@ -54,6 +58,61 @@ function cpuLine(runs: FerryResult[], machine: Array<{ busy: number | null; serv
   const wall = median(runs.map((r) => r.ms));
   say(`  machine CPU during the run (median each): ${Math.round(total)} ms in all = ${(total / cores).toFixed(0)} ms on each of ${cores} CPUs, against ${Math.round(wall)} ms of wall (${((total / (cores * wall)) * 100).toFixed(0)}% of what they could give)`);
   say(`    ferry's process ${Math.round(ferryMs)} ms · PostgreSQL server ${Math.round(pgMs)} ms · the rest ${Math.round(rest)} ms (Docker's daemon, containerd, the container's shim and runc, the sandbox program, the kernel, anything else)`);
+  const container = fixed.container === null ? 'not measured' : `${Math.round(fixed.container.cpuMs)} ms of machine CPU, ${Math.round(fixed.container.wallMs)} ms wall`;
+  say(`    references measured now, median of ${RUNS}: one bare container's life with the sandbox's settings (create, start, wait, remove; /bin/true, no Node) ${container}; \`node -e 0\` ${Math.round(fixed.node.cpuMs)} ms CPU, ${Math.round(fixed.node.wallMs)} ms wall`);
+}
+
+interface FixedCosts {
+  container: { cpuMs: number; wallMs: number } | null;
+  node: { cpuMs: number; wallMs: number };
+}
+
+/**
+ * What every run pays before any of ferry's own work, measured here and now: a container's
+ * life through the Docker API with the sandbox's policy (its HostConfig, binds included, its
+ * program replaced by /bin/true), and a Node process that does nothing. The CPU is the whole
+ * machine's over each (Docker's daemons, shim and runc) or the child's own (Node).
+ */
+async function fixedCosts(): Promise<FixedCosts> {
+  const node: Array<{ cpuMs: number; wallMs: number }> = [];
+  for (let i = 0; i < RUNS; i++) {
+    const before = childCpuSeconds();
+    const t0 = performance.now();
+    execFileSync(process.execPath, ['-e', '0']);
+    const wallMs = performance.now() - t0;
+    const after = childCpuSeconds();
+    node.push({ cpuMs: before === null || after === null ? NaN : (after - before) * 1000, wallMs });
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-bare-'));
+  const container: Array<{ cpuMs: number; wallMs: number }> = [];
+  try {
+    await writeFile(join(dir, 'bundle.cjs'), '');
+    await mkdir(join(dir, 'stream'));
+    const driver = new DockerDriver({ reapOnStart: false });
+    const policy = appliedPolicy(defaultPolicy);
+    const { image } = await driver.image(policy);
+    const { Ferry: _ferry, ...fields } = dockerFields(policy, { bundle: join(dir, 'bundle.cjs'), streamDir: join(dir, 'stream') });
+    for (let i = 0; i < RUNS; i++) {
+      const busyBefore = machineBusySeconds();
+      const t0 = performance.now();
+      const id = await driver.client.createContainer({ ...fields, Entrypoint: ['/bin/true'], Cmd: [], Image: image, Labels: { 'ferry.bench': 'bare' }, AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false });
+      try {
+        await driver.client.startContainer(id);
+        await driver.client.waitContainer(id);
+      } finally {
+        await driver.client.removeContainer(id);
+      }
+      const wallMs = performance.now() - t0;
+      const busyAfter = machineBusySeconds();
+      container.push({ cpuMs: busyBefore === null || busyAfter === null ? NaN : (busyAfter - busyBefore) * 1000, wallMs });
+    }
+  } catch (e) {
+    say(`  (the bare container reference could not run: ${(e as Error).message})`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const med = (xs: Array<{ cpuMs: number; wallMs: number }>) => ({ cpuMs: median(xs.map((x) => x.cpuMs)), wallMs: median(xs.map((x) => x.wallMs)) });
+  return { container: container.length === RUNS ? med(container) : null, node: med(node) };
 }
 
 /** The run's "ferry run phases" log line. */
@@ -88,6 +147,7 @@ try {
       machine.push({ busy: busyBefore === null || busyAfter === null ? null : busyAfter - busyBefore, server: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore });
     }
   }
+  const fixed = await fixedCosts();
   const logs = runs.map(phasesOf);
   const phases = logs.map((l) => l.phasesMs);
   const ms = (n: number) => `${Math.round(n)} ms`;
@@ -95,7 +155,7 @@ try {
   say(`ferry run of the case study (31 rows, Docker, warm image${COLD ? ', no container started early (--cold)' : ', its container started at the beginning'}), median of ${RUNS}:`);
   say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
   say(`  load average (1, 5, 15 min) at the end: ${load}`);
-  cpuLine(runs, machine);
+  cpuLine(runs, machine, fixed);
   say('  phases (median each; they need not add up to the median total): wall, ferry CPU, queries per connection');
   for (const name of Object.keys(phases[0]!)) {
     const cpu = median(logs.map((l) => l.cpuMs?.[name] ?? 0));
