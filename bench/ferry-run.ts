@@ -56,6 +56,12 @@ export interface RunFigures {
   batches: number;
   /** Wall time during which a query (or COPY) was outstanding on the main target connection. */
   targetBusyMs: number;
+  /**
+   * The scheduler's view over the run (/proc/<pid>/schedstat; null without it): seconds on a
+   * CPU and seconds runnable but waiting for one, of the target backend and of this process's
+   * main thread. Waiting means the machine's CPUs were all taken, not that it had nothing to do.
+   */
+  sched: { target: { onCpu: number; waiting: number } | null; main: { onCpu: number; waiting: number } | null };
   /** Peaks of process.memoryUsage() sampled every 100 ms: V8 heap used, external memory (Buffers), array buffers. */
   memory: { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
   /** What src/cli/main.ts set for this process (the same call), and the node flags it was started with. */
@@ -158,6 +164,19 @@ class TimedDriver implements SandboxDriver {
 }
 
 /** utime + stime of a process from /proc/<pid>/stat, in seconds; null where there is no /proc. */
+/** On-CPU and runqueue-wait nanoseconds so far of a process's main thread (its tid is its pid); null without schedstat. */
+async function schedStat(pid: number): Promise<[number, number] | null> {
+  try {
+    const [onCpu, waiting] = (await readFile(`/proc/${pid}/task/${pid}/schedstat`, 'utf8')).trim().split(' ').map(Number);
+    return Number.isFinite(onCpu) && Number.isFinite(waiting) ? [onCpu!, waiting!] : null;
+  } catch {
+    return null;
+  }
+}
+
+const schedDiff = (after: [number, number] | null, before: [number, number] | null) =>
+  after === null || before === null ? null : { onCpu: (after[0] - before[0]) / 1e9, waiting: (after[1] - before[1]) / 1e9 };
+
 async function cpuSeconds(pid: number): Promise<number | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -221,6 +240,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
     const rssBefore = process.memoryUsage().rss;
     const targetBusy = timeBusy(conn.target);
     const memory = sampleMemory();
+    const schedBefore = { target: await schedStat(backends.target), main: await schedStat(process.pid) };
     const t0 = performance.now();
     const result = await runMigration({
       plan,
@@ -239,6 +259,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       },
     });
     const ms = performance.now() - t0;
+    const schedAfter = { target: await schedStat(backends.target), main: await schedStat(process.pid) };
     const memoryPeaks = memory.stop();
     const self = process.cpuUsage(cpuBefore.self);
     return {
@@ -256,6 +277,7 @@ async function runOnce(spec: RunSpec): Promise<RunFigures> {
       rssPeak: await peakRss(),
       batches: result.batches,
       targetBusyMs: targetBusy.ms(),
+      sched: { target: schedDiff(schedAfter.target, schedBefore.target), main: schedDiff(schedAfter.main, schedBefore.main) },
       memory: memoryPeaks,
       heap: { ...heapSettings, execArgv: process.execArgv },
       cpu: {
