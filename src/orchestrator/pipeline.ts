@@ -144,11 +144,11 @@ class Pipeline {
     const sent = new Map<string, Record<string, unknown>>();
     for (const r of batch.todo) sent.set(r.k, r.r);
     step('transform');
-    const rows = sh.check(sent, outcome.rows);
+    const rows = await sh.check(sent, outcome.rows);
     if (sh.digests) digestBatch(this.digests, batch.todo, rows);
     const toWrite = sh.input.onlyKeys ? rows.filter((r) => !batch.mapped.has(r.k)) : rows;
     // Its COPY text is built while the previous batch still writes (a bad value fails it here, before anything is sent).
-    const prepared = toWrite.length > 0 ? sh.writer.prepare(batchNo, toWrite) : null;
+    const prepared = toWrite.length > 0 ? await sh.writer.prepare(batchNo, toWrite) : null;
     step('check');
     // One write at a time on this connection: the previous batch commits before this one begins.
     await this.written();

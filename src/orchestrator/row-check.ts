@@ -3,6 +3,7 @@ import { findEnum, type SchemaAnalysis, type TableInfo } from '../core/artifacts
 import type { OutputRow } from '../../sandbox/types.js';
 import { checkValue, compileDeriver, programColumns, valueComparer } from '../core/plan/expected-row.js';
 import { BatchFailure } from './write-batch.js';
+import { nextTurn, SLICE_ROWS } from './slices.js';
 
 /**
  * Every row the sandbox returns must answer to one row that went in (the session checks
@@ -21,9 +22,11 @@ export function makeRowChecker(plan: MigrationPlan, analysis: SchemaAnalysis, ta
   const expectedNames = new Set(cols.map((c) => c.name));
   const derive = compileDeriver(plan, target);
   /** `sent`: the batch's source rows by legacy key (the writer reads references from the same map). */
-  return (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]): OutputRow[] => {
+  return async (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]): Promise<OutputRow[]> => {
     if (got.length !== sent.size) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned ${got.length} rows for ${sent.size}`);
-    for (const out of got) {
+    for (let i = 0; i < got.length; i++) {
+      if (i > 0 && i % SLICE_ROWS === 0) await nextTurn();
+      const out = got[i]!;
       const src = sent.get(out.k);
       if (!src) throw new BatchFailure('SANDBOX_PROTOCOL_ERROR', `the program returned a row for key ${out.k}, which was not sent`, out.k);
       for (const name in out.r) {

@@ -197,7 +197,7 @@ export interface Shared {
   digests: boolean;
   /** Bytes per source row as JSON, sampled before the first batch. */
   rowBytes: number | null;
-  check: (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]) => OutputRow[];
+  check: (sent: ReadonlyMap<string, Record<string, unknown>>, got: OutputRow[]) => Promise<OutputRow[]>;
   writer: BatchWriter;
   progress: Progress;
   toMigrate: number;

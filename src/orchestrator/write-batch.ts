@@ -9,6 +9,7 @@ import { programColumns } from '../core/plan/expected-row.js';
 import { CopyLines, CopyValueError, copyErrorLine, copyIn, copyLine, copyLinesAfter } from './copy.js';
 import { legacyText, lookupParents, resolveReference } from '../core/plan/references.js';
 import { beginWrite } from '../target/timeouts.js';
+import { nextTurn, SLICE_ROWS } from './slices.js';
 
 /** A batch that must not be written, or was rolled back: the code, the words, the row when known. */
 export class BatchFailure extends Error {
@@ -39,7 +40,7 @@ export interface BatchWriter {
    * the batch before it still writes, so the target never waits on the orchestrator's CPU.
    * Throws BatchFailure for a value COPY cannot carry, before anything is sent.
    */
-  prepare(batchNo: number, rows: readonly OutputRow[]): PreparedBatch;
+  prepare(batchNo: number, rows: readonly OutputRow[]): Promise<PreparedBatch>;
   /**
    * One transaction: the batch's rows (COPY), their mappings (COPY) and the control counters.
    * All or nothing. Returns the rows the database says it inserted. `prepared`: from
@@ -90,18 +91,18 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
     return values;
   };
 
-  const prepare = (batchNo: number, rows: readonly OutputRow[]): PreparedBatch => {
+  const prepare = async (batchNo: number, rows: readonly OutputRow[]): Promise<PreparedBatch> => {
     // The key as written: the mapping's new_id is the same value through the same escaping.
     const newIds: unknown[] = [];
-    const lines = refs.length === 0 ? asCopyLines(rows, names, (r) => copyLine(valuesOf(r, newIds))) : null;
+    const lines = refs.length === 0 ? await asCopyLines(rows, names, (r) => copyLine(valuesOf(r, newIds))) : null;
     const values = lines === null ? rows.map((r) => valuesOf(r, newIds)) : null;
-    return { batchNo, rows, newIds, lines, values, mappingLines: dryRun ? null : mappingLinesOf(migrationId, batchNo, rows, newIds) };
+    return { batchNo, rows, newIds, lines, values, mappingLines: dryRun ? null : await mappingLinesOf(migrationId, batchNo, rows, newIds) };
   };
 
   return {
     prepare,
     async write(db, batchNo, rows, sent, given) {
-      const p = given ?? prepare(batchNo, rows);
+      const p = given ?? (await prepare(batchNo, rows));
       await beginWrite(db);
       let lines: CopyLines | null = null;
       try {
@@ -109,7 +110,7 @@ export function makeBatchWriter(plan: MigrationPlan, migrationId: number, dryRun
         const runId = dryRun ? await insertControl(db, plan, planHash) : migrationId;
         lines = p.lines ?? (await linesWithReferences(db, plan, p, names, sent));
         const inserted = await copyIn(db, table, names, lines);
-        await copyIn(db, 'ferry_control.migration_mappings', MAPPING_COLUMNS, p.mappingLines ?? mappingLinesOf(runId, batchNo, rows, p.newIds));
+        await copyIn(db, 'ferry_control.migration_mappings', MAPPING_COLUMNS, p.mappingLines ?? (await mappingLinesOf(runId, batchNo, rows, p.newIds)));
         // The counters and the commit in one round trip (a dry run proves the batch would
         // commit, then takes it back). Both numbers are integers the database gave us.
         await db.query(`${controlUpdateSql(runId, inserted)}; ${dryRun ? 'ROLLBACK' : 'COMMIT'}`);
@@ -149,16 +150,17 @@ async function linesWithReferences(
 ): Promise<CopyLines> {
   const refValues = await resolveBatchReferences(db, plan, p.rows, sent);
   const values = p.values!;
-  return asCopyLines(p.rows, names, (_r, i) => copyLine([...values[i]!, ...refValues[i]!]));
+  return await asCopyLines(p.rows, names, (_r, i) => copyLine([...values[i]!, ...refValues[i]!]));
 }
 
 /**
  * The COPY lines of a batch, one per row; a value COPY cannot carry fails the batch before
  * anything is sent, naming the row's legacy key and the column.
  */
-function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], line: (row: OutputRow, i: number) => string): CopyLines {
+async function asCopyLines(rows: readonly OutputRow[], columns: readonly string[], line: (row: OutputRow, i: number) => string): Promise<CopyLines> {
   const lines = new CopyLines();
   for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % SLICE_ROWS === 0) await nextTurn();
     try {
       lines.push(line(rows[i]!, i));
     } catch (e) {
