@@ -235,7 +235,7 @@ function group<T extends { schema: string; table: string }>(rows: readonly T[]):
   return out;
 }
 
-/** The catalog's reads, in the order their results come back from CATALOG_SQL. */
+/** The whole catalog's reads (readCatalog), in the order their results come back. */
 const CATALOG_READS = [
   ['server identity', META_SQL],
   ['schemas', SCHEMAS_SQL],
@@ -246,27 +246,31 @@ const CATALOG_READS = [
   ['enum types', ENUMS_SQL],
 ] as const;
 
-/**
- * All of them as one simple query: none takes a parameter, so the server runs them one after
- * the other and answers each in turn, in one round trip instead of seven (a run's drift check
- * reads both catalogs before anything else can start).
- */
-const CATALOG_SQL = CATALOG_READS.map(([, sql]) => sql.trim()).join(';\n');
 
-export async function readCatalog(db: Queryable): Promise<Catalog> {
+/**
+ * Reads that take no parameter, as one simple query: the server runs them one after the other
+ * and answers each in turn, in one round trip. Each one's rows, in order; any failure a
+ * DatabaseError naming what was being read (`of`: whose, when not the whole catalog).
+ */
+async function catalogReads(db: Queryable, reads: ReadonlyArray<readonly [string, string]>, of = ''): Promise<Array<Array<Record<string, unknown>>>> {
   let sets: Array<{ rows: Array<Record<string, unknown>> }>;
   try {
-    sets = (await db.query(CATALOG_SQL)) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
+    sets = (await db.query(reads.map(([, sql]) => sql.trim()).join(';\n'))) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
   } catch (e) {
-    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog (${CATALOG_READS.map(([what]) => what).join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`, {
+    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog (${reads.map(([what]) => what).join(', ')}${of}) failed: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e,
       hint: 'Check that the database is reachable and that the connecting role may read pg_catalog and SELECT from the tables.',
     });
   }
-  if (!Array.isArray(sets) || sets.length !== CATALOG_READS.length) {
-    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog returned ${Array.isArray(sets) ? sets.length : 1} result(s), not ${CATALOG_READS.length}`, { hint: 'Check the connection: ferry needs a PostgreSQL session that accepts several statements in one query.' });
+  if (!Array.isArray(sets) || sets.length !== reads.length) {
+    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog returned ${Array.isArray(sets) ? sets.length : 1} result(s), not ${reads.length}`, { hint: 'Check the connection: ferry needs a PostgreSQL session that accepts several statements in one query.' });
   }
-  const rows = <R>(i: number) => sets[i]!.rows as unknown as R[];
+  return sets.map((set) => set.rows);
+}
+
+export async function readCatalog(db: Queryable): Promise<Catalog> {
+  const sets = await catalogReads(db, CATALOG_READS);
+  const rows = <R>(i: number) => sets[i] as unknown as R[];
   const meta = rows<{ database: string; server_version: string; endpoint: string }>(0);
   const schemas = rows<{ schema: string }>(1);
   const tables = rows<TableRow>(2);
@@ -353,21 +357,10 @@ export async function readNamedTables(db: Queryable, want: { tables: ReadonlyArr
     ['columns', columnsSql(pairs)],
     ['enum types', enumsSql(`\n  AND n.nspname || '.' || t.typname = ANY (${textArray(want.enums)})`)],
   ] as const;
-  let sets: Array<{ rows: Array<Record<string, unknown>> }>;
-  try {
-    sets = (await db.query(reads.map(([, sql]) => sql.trim()).join(';\n'))) as unknown as Array<{ rows: Array<Record<string, unknown>> }>;
-  } catch (e) {
-    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog (${reads.map(([what]) => what).join(', ')} of ${want.tables.map((t) => `${t.schema}.${t.name}`).join(', ')}) failed: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-      hint: 'Check that the database is reachable and that the connecting role may read pg_catalog.',
-    });
-  }
-  if (!Array.isArray(sets) || sets.length !== reads.length) {
-    throw new DatabaseError('CATALOG_QUERY_FAILED', `reading the catalog returned ${Array.isArray(sets) ? sets.length : 1} result(s), not ${reads.length}`, { hint: 'Check the connection: ferry needs a PostgreSQL session that accepts several statements in one query.' });
-  }
-  const columns = group(sets[1]!.rows as unknown as ColumnRow[]);
+  const sets = await catalogReads(db, reads, ` of ${want.tables.map((t) => `${t.schema}.${t.name}`).join(', ')}`);
+  const columns = group(sets[1] as unknown as ColumnRow[]);
   return {
-    tables: (sets[0]!.rows as unknown as Array<{ schema: string; name: string }>).map((t) => ({ schema: t.schema, name: t.name, columns: (columns.get(key(t.schema, t.name)) ?? []).map(toColumn) })),
-    enums: (sets[2]!.rows as unknown as EnumRow[]).map((e) => ({ schema: e.schema, name: e.name, values: e.values })),
+    tables: (sets[0] as unknown as Array<{ schema: string; name: string }>).map((t) => ({ schema: t.schema, name: t.name, columns: (columns.get(key(t.schema, t.name)) ?? []).map(toColumn) })),
+    enums: (sets[2] as unknown as EnumRow[]).map((e) => ({ schema: e.schema, name: e.name, values: e.values })),
   };
 }

@@ -85,7 +85,7 @@ async function runOne(config: FerryConfig, opened: Opened, store: RunStore, load
   });
 }
 
-/** The run's connections, and both databases' catalogs as read right after they opened (the drift check's). */
+/** The run's connections, and the plan's tables as both catalogs have them (the drift check's). */
 interface Opened {
   conn: Connections;
   catalogs: ReturnType<typeof readDriftCatalogs>;
@@ -151,10 +151,9 @@ function reportOutcome(recorded: RunOutcome, say: Say): number {
 /** The run (or the plan set), its record and report told; the exit code. */
 export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, early: EarlySandbox, phases: RunPhases): Promise<number> {
   if (await isPlanSetFile(o.ref)) return await runSet(config, o, say, early);
-  // The run's connections open (and the drift check's catalogs are read) beside the plan's
-  // loading and the run store's; used (and their failure told) only once the store holds
-  // the approval, so a refusal comes first, as before.
-  // The plan loads while the connections open: the drift check reads only its tables.
+  // The plan loads while the run's connections open (the drift check then reads only its
+  // tables), beside the run store's; the connections are used (and their failure told) only
+  // once the store holds the approval, so a refusal comes first, as before.
   const loading = loadPlanWithAnalysis(o.ref, config);
   loading.catch(() => undefined);
   const connections = openBeside(config, loading);

@@ -12,9 +12,9 @@ interface TableView {
 }
 
 /**
- * The databases as they are now: a fresh analysis, their whole catalogs (readCatalogs of
- * agents/schema-analysis), or only the tables and enum types the plans name (readDriftCatalogs,
- * what a run reads: no row counts, no profiles, no other tables, which drift never compares).
+ * The databases as they are now: a fresh analysis, or only the tables and enum types the plans
+ * name (readDriftCatalogs, what a run reads: no row counts, no profiles, no other tables, which
+ * drift never compares).
  */
 export interface FreshCatalogs {
   source: { tables: readonly TableView[] };
