@@ -100,6 +100,32 @@ describe('COPY text format carries every string as it is', () => {
     expect(back.rows.map((r) => [r.code, r.label, r.remark])).toEqual(rows.map((r) => [...r]));
   });
 
+  it('CopyLines cuts at line ends whether a stretch of lines is all ASCII or not, read while it grows and after', () => {
+    const ascii = (i: number) => copyLine([`a-${i}`, 'plain text, no escapes'.repeat(i % 5)]);
+    const wide = (i: number) => copyLine([`w-${i}`, `naïve 😀 ${'ß'.repeat(i % 7)}`, i % 3 === 0 ? null : 'tab\there']);
+    const made: string[] = [];
+    const lines = new CopyLines();
+    const add = (line: string) => {
+      made.push(line);
+      lines.push(line);
+    };
+    // Read with two lines in it.
+    add(ascii(0));
+    add(wide(1));
+    expect(lines.length).toBe(2);
+    expect(lines.line(1)).toBe(made[1]);
+    // Thousands of ASCII lines (the buffer grows several times), then mixed ones, then ASCII again.
+    for (let i = 2; i < 4000; i++) add(ascii(i));
+    for (let i = 4000; i < 6000; i++) add(i % 2 ? wide(i) : ascii(i));
+    expect(lines.line(3999)).toBe(made[3999]);
+    for (let i = 6000; i < 9000; i++) add(ascii(i));
+    expect(lines.length).toBe(made.length);
+    for (const i of [0, 1, 2, 1999, 3999, 4000, 4001, 5999, 6000, 8999]) expect(lines.line(i)).toBe(made[i]);
+    expect(lines.bytes(3990, 4010).toString('utf8')).toBe(made.slice(3990, 4010).join(''));
+    expect(lines.bytes().toString('utf8')).toBe(made.join(''));
+    expect(lines.bytes().length).toBe(Buffer.byteLength(made.join(''), 'utf8'));
+  });
+
   it('NUL and half a surrogate pair cannot be carried: a typed error naming the position, never a changed value', () => {
     const nul = (() => {
       try {
