@@ -189,14 +189,28 @@ class DockerodeClient implements DockerClient {
     await this.docker.ping();
   };
 
+  /**
+   * The daemon's /info, one request for the callers asking at the same time (the availability
+   * check asks for the version and the init binary side by side). /info is a slow request that
+   * costs the daemon real CPU (it runs its init binary and runc to read their versions), and a
+   * run's container starts beside it. Not kept once answered: a later check asks again.
+   */
+  private info(): Promise<Record<string, unknown>> {
+    this.infoAsked ??= (this.docker.info() as Promise<Record<string, unknown>>).finally(() => {
+      this.infoAsked = null;
+    });
+    return this.infoAsked;
+  }
+
+  private infoAsked: Promise<Record<string, unknown>> | null = null;
+
   readonly serverVersion = async (): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> => {
-    const v = await this.docker.version();
-    const info = (await this.docker.info()) as { CgroupVersion?: unknown };
+    const [v, info] = await Promise.all([this.docker.version(), this.info()]);
     return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
   };
 
   readonly initBinary = async (): Promise<{ path: string; commit: string | null }> => {
-    const info = (await this.docker.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
+    const info = (await this.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
     return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
   };
 
