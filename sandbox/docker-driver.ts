@@ -231,6 +231,7 @@ export async function createAndStart(
   spec: ContainerSpec,
   onOutput: (stream: 'stdout' | 'stderr', chunk: Buffer) => void,
   failure: { create: string; init: boolean },
+  onStarting?: () => void,
 ): Promise<StartedContainer> {
   let id: string;
   try {
@@ -247,7 +248,9 @@ export async function createAndStart(
   try {
     const { ended } = await docker.attachOutput(id, onOutput);
     try {
-      await docker.startContainer(id);
+      const starting = docker.startContainer(id);
+      onStarting?.();
+      await starting;
       besideStep('container.started');
     } catch (e) {
       const text = e instanceof Error ? e.message : String(e);

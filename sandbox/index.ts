@@ -90,6 +90,11 @@ export interface EarlyStartOptions extends ChooseDriverOptions {
 export interface EarlySandbox {
   /** The choice (rejects as chooseDriver would); with Docker, its driver is the pool. */
   choice(): Promise<DriverChoice>;
+  /**
+   * Resolves once the run's containers have had their start asked of the daemon (or none is
+   * being made: no Docker, no image, no pool), or after `maxMs`, whichever comes first.
+   */
+  launching(maxMs: number): Promise<void>;
   /** Removes the warm containers no run took. */
   close(): Promise<void>;
 }
@@ -101,6 +106,7 @@ export interface EarlySandbox {
  */
 export function startEarly(options: EarlyStartOptions): EarlySandbox {
   let pool: SandboxPool | null = null;
+  let launched: Promise<void> = Promise.resolve();
   const docker = options.prefer === 'local' || options.pool <= 0 ? null : new DockerDriver(options.node ? { node: options.node } : {});
   if (docker) {
     // Exactly the run's containers: one it took is not replaced (it would only be removed at exit).
@@ -110,8 +116,11 @@ export function startEarly(options: EarlyStartOptions): EarlySandbox {
     // availability check (its version and init binary: /info is a slow request), which still
     // decides below: a pool whose daemon is then judged unusable is closed unused. Without the
     // image (or the daemon) nothing is made, and nothing is warned about twice.
-    docker.image(appliedPolicy(options.policy)).then(
-      () => early.fill(),
+    launched = docker.image(appliedPolicy(options.policy)).then(
+      () => {
+        early.fill();
+        return early.launching();
+      },
       () => undefined,
     );
   }
@@ -130,6 +139,14 @@ export function startEarly(options: EarlyStartOptions): EarlySandbox {
   chosen.catch(() => undefined);
   return {
     choice: () => chosen,
+    launching: (maxMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, maxMs);
+        void launched.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
     close: async () => {
       await chosen.catch(() => undefined);
       await pool?.close();

@@ -100,6 +100,18 @@ export class SandboxPool implements SandboxDriver {
     }
   }
 
+  /**
+   * Resolves once every container being made has had its start asked of the daemon (and the
+   * request written), or was made, or failed. A CLI run waits for this (capped) before it loads
+   * its machinery: the daemon then starts the container while ferry loads, instead of the
+   * create, attach and start each waiting for a turn of a main thread busy compiling modules.
+   */
+  launching(): Promise<void> {
+    return Promise.all([...this.launches]).then(() => undefined);
+  }
+
+  private readonly launches = new Set<Promise<void>>();
+
   /** Resolves once every container being made is made (or failed): for benchmarks and tests. */
   async settled(): Promise<void> {
     while (this.starting.size > 0) await Promise.all([...this.starting]);
@@ -109,6 +121,15 @@ export class SandboxPool implements SandboxDriver {
     // Orphans of ferries that are gone are reaped beside the container's creation, not before
     // it: the list and removals are no part of this container's start.
     const reaped = this.driver.reapOnce();
+    let launched!: () => void;
+    const launch = new Promise<void>((resolve) => {
+      launched = resolve;
+    });
+    this.launches.add(launch);
+    void launch.then(() => this.launches.delete(launch));
+    // The start request is written once the event loop has turned (its socket connects in the
+    // next poll phase): two turns, then the daemon has it.
+    const started = () => setImmediate(() => setImmediate(launched));
     try {
       const policy = appliedPolicy(this.policy);
       const image = await this.driver.image(policy);
@@ -120,6 +141,7 @@ export class SandboxPool implements SandboxDriver {
         slot: randomUUID(),
         labels: this.options.labels ?? {},
         idleTimeoutMs: this.idleTimeoutMs,
+        onStarting: started,
       });
       this.counts.created += 1;
       await reaped;
@@ -131,6 +153,8 @@ export class SandboxPool implements SandboxDriver {
     } catch (e) {
       this.lastError = e instanceof Error ? e : new Error(String(e));
       this.logger.warn({ err: e }, 'could not create a warm sandbox container; runs start cold until one is made');
+    } finally {
+      launched();
     }
   }
 

@@ -110,6 +110,8 @@ export interface WarmOptions {
   slot: string;
   labels: Record<string, string>;
   idleTimeoutMs: number;
+  /** Called once the container's start has been asked of the daemon (its create and attach answered). */
+  onStarting?: () => void;
 }
 
 /** One warm container and its directory; handed to exactly one run, removed with it. */
@@ -138,7 +140,7 @@ export class WarmContainer {
     const labels = runLabels(`pool-${options.slot}`, { ...options.labels, [LABEL.pool]: options.slot, [LABEL.poolDir]: dir.root });
     const warm = new WarmContainer(docker, options, dir, warmSpec(options.policy, options.image.image, dir, labels, options.idleTimeoutMs));
     try {
-      warm.started = await createAndStart(docker, warm.spec, (stream, chunk) => warm.output(stream, chunk), { create: 'a warm sandbox container', init: options.policy.init });
+      warm.started = await createAndStart(docker, warm.spec, (stream, chunk) => warm.output(stream, chunk), { create: 'a warm sandbox container', init: options.policy.init }, options.onStarting);
     } catch (e) {
       await dir.remove();
       throw e;

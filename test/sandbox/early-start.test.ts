@@ -1,3 +1,4 @@
+import Dockerode from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { DockerDriver, startEarly, type PoolLogger, type SandboxPool } from '../../sandbox/index.js';
 import { LABEL } from '../../sandbox/owner.js';
@@ -27,6 +28,8 @@ describe.skipIf(!status.ok)('startEarly on a daemon that cannot serve the run', 
     const logger = recordingLogger();
     const early = startEarly({ prefer: 'docker', node: { major: 22, exact: null }, pool: 1, policy: policy(), logger });
     try {
+      // Nothing to launch: the wait before the run's loading ends without its cap (a hang guard here, not a timing).
+      await early.launching(600_000);
       const err = await early.choice().then(() => null, (e: unknown) => e);
       expect(err).toMatchObject({ code: 'SANDBOX_UNAVAILABLE', message: expect.stringMatching(/Node 22|node:22|node22/) });
       expect(await oursWarm()).toEqual([]);
@@ -52,6 +55,27 @@ describe.skipIf(!status.ok)('startEarly on a daemon that cannot serve the run', 
 });
 
 describe.skipIf(!status.ok)('startEarly on a daemon with the image', () => {
+  it("says when the container's start has been asked: the daemon then has it, made by this process, before the run loads", async () => {
+    const logger = recordingLogger();
+    const early = startEarly({ prefer: 'docker', pool: 1, policy: policy(), logger });
+    try {
+      await early.launching(600_000);
+      const made = await oursWarm();
+      expect(made).toHaveLength(1);
+      // Created, and its start asked of the daemon (it may still be starting): never a container left only created.
+      const state = await new Dockerode().getContainer(made[0]!).inspect();
+      expect(['created', 'running']).toContain(state.State.Status);
+      const pool = (await early.choice()).driver as SandboxPool;
+      await pool.settled();
+      expect(pool.stats()).toMatchObject({ created: 1, ready: 1 });
+      expect((await new Dockerode().getContainer(made[0]!).inspect()).State.Status).toBe('running');
+      expect(logger.lines).toEqual([]);
+    } finally {
+      await early.close();
+    }
+    expect(await oursWarm()).toEqual([]);
+  });
+
   it('hands the run a container it made beside the availability check, and leaves none behind', async () => {
     const logger = recordingLogger();
     const early = startEarly({ prefer: 'docker', pool: 1, policy: policy(), logger });

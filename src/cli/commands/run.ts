@@ -40,6 +40,9 @@ function queued(v: Record<string, unknown>, positionals: string[], say: Say, loa
   );
 }
 
+/** How long a run waits at most for its containers' start to be asked before it loads its machinery. */
+const EARLY_LAUNCH_WAIT_MS = 150;
+
 export const runCmd = defineCommand({
   name: 'run',
   summary: SUMMARIES.run,
@@ -93,6 +96,11 @@ validates each table once at the end, exits with the run's result; --detach retu
     const early = startEarly({ prefer: config.sandbox, allowWeak: o.allowWeak, node: config.sandboxNode, pool: config.sandboxPool.size === 0 ? 0 : parallel, policy: defaultPolicy, idleTimeoutMs: config.sandboxPool.idleTimeoutMs, logger: lazyLogger(config.logLevel) });
     try {
       step('startEarly');
+      // The container's create, attach and start go out first (tens of ms on a quiet main
+      // thread), so the daemon starts it while the machinery below compiles; capped, so a slow
+      // daemon does not hold the run.
+      await early.launching(EARLY_LAUNCH_WAIT_MS);
+      step('launching');
       // The run's machinery is loaded now, while the daemon makes the container; zod is told
       // to interpret its schemas before any of them is built (see ../zod-config.ts, registry.ts).
       (await import('../zod-config.js')).interpretSchemas();
