@@ -15,7 +15,7 @@ import { REPLAY_ROW_LIMIT } from '../orchestrator/run-migration.js';
 import { renderReport } from '../present/render.js';
 import { runEventPrinter, sandboxChoiceLine, warningLine } from '../present/run-events.js';
 import { executeRun, type RunOutcome } from '../run/execute-run.js';
-import { withStore } from '../service/commands.js';
+import { storeBeside, withStore } from '../service/commands.js';
 import { saveJson } from '../store/file-store.js';
 import { storeBundlePins } from '../store/bundle-pins.js';
 import type { RunStore } from '../store/run-store.js';
@@ -157,6 +157,8 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
   const loading = loadPlanWithAnalysis(o.ref, config);
   loading.catch(() => undefined);
   const connections = openBeside(config, loading);
+  // The run store opens beside them too; its failure is told after the plan's own refusals.
+  const storeOpening = storeBeside(config);
   // The run's connections close beside the run store's, once the run is recorded.
   let closing: Promise<void> = Promise.resolve();
   // Info level: pino is loaded for the phase log now, while the databases answer, not after the run.
@@ -167,7 +169,8 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
     const plan = await approvedPlan(config, loaded, o, say);
     // One run store connection for the whole run. Before any work: the store holds an approval
     // for exactly this content (PLAN_TAMPERED / PLAN_NOT_APPROVED).
-    return withStore(config, async (store) => {
+    const store = await storeOpening.take();
+    try {
       step('storeOpen');
       await store.approvedHash(plan);
       step('approvedHash');
@@ -178,10 +181,12 @@ export async function runCommand(config: FerryConfig, o: RunOptions, say: Say, e
       } finally {
         closing = opened.catalogs.then(() => undefined, () => undefined).then(() => opened.conn.close());
       }
-    });
+    } finally {
+      await store.close();
+    }
   })().finally(async () => {
     await closing;
-    await connections.dispose();
+    await Promise.all([connections.dispose(), storeOpening.dispose()]);
   });
   // Validation and the run's record, after the stream: the rest of executeRun.
   phases.mark('validate');

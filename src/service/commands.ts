@@ -26,6 +26,27 @@ export async function withStore<T>(config: FerryConfig, fn: (store: RunStore) =>
   }
 }
 
+/**
+ * The run store opened now and handed over later: its connection, session probe and schema
+ * check go on beside the caller's other start-up work (ferry run's plan loading). take() gives
+ * the store or tells its failure; dispose() closes it unless it was taken (its taker closes it).
+ */
+export function storeBeside(config: FerryConfig): { take(): Promise<RunStore>; dispose(): Promise<void> } {
+  const opening = (async () => RunStore.open(stateUrl(config), storeOptions(config)))();
+  opening.catch(() => undefined);
+  let taken = false;
+  return {
+    take: () => {
+      taken = true;
+      return opening;
+    },
+    dispose: async () => {
+      if (taken) return;
+      await opening.then((store) => store.close(), () => undefined);
+    },
+  };
+}
+
 // Here too for the callers that had it from here; it lives with the plan files (read without a store).
 export { isStoredPlanRef } from '../store/file-store.js';
 

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/store/run-store.js';
 import { DockerDriver } from '../../sandbox/docker-driver.js';
@@ -43,6 +44,36 @@ describe('ferry run starts its containers while it prepares', () => {
     const refused = await ferry('run', planPath, '--parallel', '2');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('PLAN_NOT_APPROVED');
+    expect(await leftSince(since)).toEqual([]);
+  });
+
+  it('opens its run store beside the plan: a plan refusal is still told first, a store that cannot open fails the run before any row', async () => {
+    const noStore = new URL(db.target.url);
+    noStore.pathname = '/ferry_no_such_store';
+    const storeEnv = { ...env, FERRY_STATE_URL: noStore.toString() };
+    const plan = await ferry('plan', WORKSHOP_DESCRIPTION);
+    expect(plan.code).toBe(0);
+    const planPath = /Plan written to (\S+\.json)/.exec(plan.stdout)![1]!;
+    const since = new Date();
+    const refused = await runFerry(storeEnv, ['run', planPath]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('PLAN_NOT_APPROVED');
+    expect(refused.stderr).not.toContain('ferry_no_such_store');
+    // Approved (in the store that exists); the run then needs its own store to check that approval, and says which failed.
+    const approved = await ferry('approve', planPath, '--map', 'MT*=manufacturing', '--exclude', 'Volunteer', '--exclude-null', 'craft');
+    expect(approved.code).toBe(0);
+    const failed = await runFerry(storeEnv, ['run', planPath]);
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/DB_CONNECT_FAILED: could not connect to the run store database \(.*ferry_no_such_store\)/);
+    const target = new pg.Client({ connectionString: db.target.url });
+    await target.connect();
+    try {
+      const control = await target.query(`SELECT to_regclass('ferry_control.migration_control') AS t`);
+      if (control.rows[0].t !== null) expect((await target.query('SELECT count(*)::int AS n FROM ferry_control.migration_control')).rows[0].n).toBe(0);
+      expect((await target.query('SELECT count(*)::int AS n FROM crew_members')).rows[0].n).toBe(0);
+    } finally {
+      await target.end();
+    }
     expect(await leftSince(since)).toEqual([]);
   });
 
