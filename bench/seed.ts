@@ -59,7 +59,7 @@ function cpuLine(runs: FerryResult[], machine: Array<{ busy: number | null; serv
   say(`  machine CPU during the run (median each): ${Math.round(total)} ms in all = ${(total / cores).toFixed(0)} ms on each of ${cores} CPUs, against ${Math.round(wall)} ms of wall (${((total / (cores * wall)) * 100).toFixed(0)}% of what they could give)`);
   say(`    ferry's process ${Math.round(ferryMs)} ms · PostgreSQL server ${Math.round(pgMs)} ms · the rest ${Math.round(rest)} ms (Docker's daemon, containerd, the container's shim and runc, the sandbox program, the kernel, anything else)`);
   const container = fixed.container === null ? 'not measured' : `${Math.round(fixed.container.cpuMs)} ms of machine CPU, ${Math.round(fixed.container.wallMs)} ms wall`;
-  say(`    references measured now, median of ${RUNS}: one bare container's life with the sandbox's settings (create, start, wait, remove; /bin/true, no Node) ${container}; \`node -e 0\` ${Math.round(fixed.node.cpuMs)} ms CPU, ${Math.round(fixed.node.wallMs)} ms wall`);
+  say(`    references measured now, median of ${RUNS}: one bare container's life with the sandbox's settings (create, start, wait, remove; the init's --version, no Node) ${container}; \`node -e 0\` ${Math.round(fixed.node.cpuMs)} ms CPU, ${Math.round(fixed.node.wallMs)} ms wall`);
 }
 
 interface FixedCosts {
@@ -70,7 +70,7 @@ interface FixedCosts {
 /**
  * What every run pays before any of ferry's own work, measured here and now: a container's
  * life through the Docker API with the sandbox's policy (its HostConfig, binds included, its
- * program replaced by /bin/true), and a Node process that does nothing. The CPU is the whole
+ * program replaced by the init binary's --version), and a Node process that does nothing. The CPU is the whole
  * machine's over each (Docker's daemons, shim and runc) or the child's own (Node).
  */
 async function fixedCosts(): Promise<FixedCosts> {
@@ -95,10 +95,12 @@ async function fixedCosts(): Promise<FixedCosts> {
     for (let i = 0; i < RUNS; i++) {
       const busyBefore = machineBusySeconds();
       const t0 = performance.now();
-      const id = await driver.client.createContainer({ ...fields, Entrypoint: ['/bin/true'], Cmd: [], Image: image, Labels: { 'ferry.bench': 'bare' }, AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false });
+      // The image has no /bin/true: the program is the init Docker mounts (tini), asked its version.
+      const id = await driver.client.createContainer({ ...fields, Entrypoint: ['/sbin/docker-init'], Cmd: ['--version'], Image: image, Labels: { 'ferry.bench': 'bare' }, AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false });
       try {
         await driver.client.startContainer(id);
-        await driver.client.waitContainer(id);
+        const { statusCode } = await driver.client.waitContainer(id);
+        if (statusCode !== 0) throw new Error(`the bare container exited ${statusCode}`);
       } finally {
         await driver.client.removeContainer(id);
       }
@@ -129,26 +131,36 @@ const c = await startCase();
 try {
   const plan = await c.plan();
   expectOk(await c.ferry(['approve', plan]), 'ferry approve');
+  /** The timed runs: as a person runs ferry (its default log level: no pino, no step records). */
   const runs: FerryResult[] = [];
+  /** Runs at FERRY_LOG_LEVEL=info, each right after a timed one: their phase log, for where the time goes. */
+  const logged: FerryResult[] = [];
   const server = await serverCpu(c.pg);
   /** Per counted run: the machine's busy CPU over it, and the PostgreSQL server's part (seconds; null without /proc). */
   const machine: Array<{ busy: number | null; server: number | null }> = [];
-  for (let i = 0; i <= RUNS; i++) {
-    const serverBefore = await server.seconds();
-    const busyBefore = machineBusySeconds();
-    const r = expectOk(await c.ferry(['run', plan], { FERRY_LOG_LEVEL: 'info', ...(COLD ? { FERRY_SANDBOX_POOL: '0' } : {}) }), 'ferry run');
-    const busyAfter = machineBusySeconds();
-    const serverAfter = await server.seconds();
+  const runOnce = async (extraEnv: NodeJS.ProcessEnv): Promise<FerryResult> => {
+    const r = expectOk(await c.ferry(['run', plan], { ...extraEnv, ...(COLD ? { FERRY_SANDBOX_POOL: '0' } : {}) }), 'ferry run');
     if (!/31 inserted/.test(r.stdout)) throw new Error(`expected 31 rows inserted:\n${r.stdout}`);
     const id = /migration (\d+) completed/.exec(r.stdout)?.[1];
     expectOk(await c.ferry(['rollback', id ?? '']), 'ferry rollback');
+    return r;
+  };
+  for (let i = 0; i <= RUNS; i++) {
+    const serverBefore = await server.seconds();
+    const busyBefore = machineBusySeconds();
+    const r = await runOnce({});
+    const busyAfter = machineBusySeconds();
+    const serverAfter = await server.seconds();
+    const info = await runOnce({ FERRY_LOG_LEVEL: 'info' });
     if (i > 0) {
       runs.push(r);
+      logged.push(info);
+      // The rollback after the run is outside these figures: they stop at the run's exit.
       machine.push({ busy: busyBefore === null || busyAfter === null ? null : busyAfter - busyBefore, server: serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore });
     }
   }
   const fixed = await fixedCosts();
-  const logs = runs.map(phasesOf);
+  const logs = logged.map(phasesOf);
   const phases = logs.map((l) => l.phasesMs);
   const ms = (n: number) => `${Math.round(n)} ms`;
   const load = loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -156,6 +168,7 @@ try {
   say(`  wall ${ms(median(runs.map((r) => r.ms)))}   cpu (ferry process) ${ms(median(runs.map((r) => r.cpuMs)))}`);
   say(`  load average (1, 5, 15 min) at the end: ${load}`);
   cpuLine(runs, machine, fixed);
+  say(`  the phases below come from ${RUNS} more runs, each right after a timed one, at FERRY_LOG_LEVEL=info (pino loaded, every step recorded): wall ${ms(median(logged.map((r) => r.ms)))}, cpu ${ms(median(logged.map((r) => r.cpuMs)))}`);
   say('  phases (median each; they need not add up to the median total): wall, ferry CPU, queries per connection');
   for (const name of Object.keys(phases[0]!)) {
     const cpu = median(logs.map((l) => l.cpuMs?.[name] ?? 0));
@@ -165,9 +178,9 @@ try {
   say('  steps inside the phases (median each, from the step or phase before):');
   for (const name of Object.keys(logs[0]!.stepsMs ?? {})) say(`    ${name.padEnd(40)} ${ms(median(logs.map((l) => l.stepsMs?.[name] ?? 0))).padStart(8)}`);
   // One run's timeline (the median one by wall time): where the container's start, the program and the run's own steps overlap.
-  const byWall = runs.map((r, i) => [r.ms, i] as const).sort((a, b) => a[0] - b[0]);
+  const byWall = logged.map((r, i) => [r.ms, i] as const).sort((a, b) => a[0] - b[0]);
   const middle = byWall[Math.floor(byWall.length / 2)]![1];
-  say(`  timeline of the median run (${ms(runs[middle]!.ms)} wall; ms since its process started; container.* and program.* go on beside the run's steps):`);
+  say(`  timeline of the median logged run (${ms(logged[middle]!.ms)} wall; ms since its process started; container.* and program.* go on beside the run's steps):`);
   for (const [name, at] of Object.entries(logs[middle]!.stepsAt ?? {}).sort((a, b) => a[1] - b[1])) say(`    ${ms(at).padStart(8)}  ${name}`);
 } finally {
   await c.close();
