@@ -8,6 +8,7 @@ import { createRequire, Module } from 'node:module';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
+import { HttpDockerClient, unixSocketFor } from './docker-http.js';
 
 /** The container create body, as much of it as ferry sets: the policy's Docker fields plus image and labels. */
 export interface ContainerSpec extends Omit<DockerPolicyFields, 'Ferry'> {
@@ -169,7 +170,19 @@ function standIn(path: string): Module {
   return stand;
 }
 
+/**
+ * The daemon's client: ferry's own over node:http when the daemon is on a unix socket (the
+ * usual case: docker-http.ts, which keeps dockerode for image builds), else dockerode (TCP,
+ * TLS, SSH).
+ */
 export function createDockerClient(options?: Dockerode.DockerOptions): DockerClient {
+  const socket = unixSocketFor(options);
+  if (socket === null) return dockerodeClient(options);
+  let viaDockerode: DockerClient | null = null;
+  return new HttpDockerClient(socket, () => (viaDockerode ??= dockerodeClient(options)));
+}
+
+function dockerodeClient(options?: Dockerode.DockerOptions): DockerClient {
   // Required here, not imported at the top: dockerode and its dependencies take a good part of
   // a second to load, which commands that never reach Docker (ferry --help, show) must not pay.
   deferDockerodeExtras();
