@@ -31,7 +31,7 @@ export class DockerHttpError extends Error {
  * (its socketPath, DOCKER_HOST=unix://…, else the user's Docker Desktop socket or the system
  * one); null when the daemon is reached another way (TCP, TLS, SSH: dockerode's part).
  */
-export function unixSocketFor(options: { socketPath?: unknown; host?: unknown; protocol?: unknown } | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
+export function unixSocketFor(options: { socketPath?: unknown; host?: unknown; port?: unknown; protocol?: unknown } | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
   if (options && typeof options.socketPath === 'string') return options.socketPath;
   if (options && (options.host !== undefined || options.protocol !== undefined || options.socketPath !== undefined)) return null;
   const host = env.DOCKER_HOST;
