@@ -963,7 +963,7 @@ async function benchSize(server: EmbeddedServer, rows: number, opts: Options, re
       );
       const sched = (x: { onCpu: number; waiting: number } | null) => (x === null ? '?' : `on a CPU ${secs(x.onCpu * 1000)}, runnable but waiting for a CPU ${secs(x.waiting * 1000)}`);
       say(`    scheduler: target backend ${sched(f.sched.target)}; ferry's main thread ${sched(f.sched.main)}`);
-      say(`    heap settings: ${f.heap.applied ?? `none set (${f.heap.reason})`}, as ferry's own process sets them (src/cli/heap.ts); node flags: ${f.heap.execArgv.join(' ') || 'none'}`);
+      say(`    heap settings: ${f.heap.applied ?? `none set (${f.heap.reason})`}, as ferry run sets them for its ranges (src/cli/heap.ts, runGrowingPercent); node flags: ${f.heap.execArgv.join(' ') || 'none'}`);
       say(
         `    sandbox: ${f.sandboxes} start(s) ${secs(f.startMs)}, some batch in the sandbox ${secs(f.sandboxBusyMs)} (${fmt((100 * f.sandboxBusyMs) / f.ms)}% of the run); ` +
           `extra connections ${f.extraConnections}`,

@@ -18,7 +18,7 @@ import { connect } from '../src/db/connect.js';
 import { assertSessionConnection } from '../src/target/pooler.js';
 import { DEFAULT_TRANSACTION_TIMEOUTS, useTransactionTimeouts } from '../src/target/timeouts.js';
 import { runMigration, type RunEvent } from '../src/orchestrator/run-migration.js';
-import { tuneHeap, type HeapSettings } from '../src/cli/heap.js';
+import { runGrowingPercent, tuneHeap, type HeapSettings } from '../src/cli/heap.js';
 import { DockerDriver } from '../sandbox/docker-driver.js';
 import { defaultPolicy } from '../sandbox/policy.js';
 import type { SandboxDriver, SandboxSession, SandboxStartOptions } from '../sandbox/types.js';
@@ -68,8 +68,8 @@ export interface RunFigures {
   heap: HeapSettings & { execArgv: string[] };
 }
 
-// As `ferry` does first thing (src/cli/main.ts): the heap settings a user's ferry process gets.
-const heapSettings = tuneHeap();
+// As `ferry` does first thing (src/cli/main.ts); `ferry run` then sets its run's own factor (below).
+tuneHeap();
 
 /** Wall time some query was outstanding on `client` (queries overlap only when queued, so count the union). */
 function timeBusy(client: pg.Client): { ms: () => number } {
@@ -222,6 +222,8 @@ const pidOf = async (c: pg.Client) => Number((await c.query<{ pid: number }>('SE
 const diff = (after: number | null, before: number | null) => (after === null || before === null ? null : after - before);
 
 async function runOnce(spec: RunSpec): Promise<RunFigures> {
+  // As `ferry run --parallel P` does once it knows P (src/cli/commands/run.ts).
+  const heapSettings = tuneHeap(process.execArgv, process.env.NODE_OPTIONS, runGrowingPercent(spec.parallel));
   const plan = JSON.parse(await readFile(spec.planPath, 'utf8')) as MigrationPlan;
   const analysis = JSON.parse(await readFile(spec.analysisPath, 'utf8')) as SchemaAnalysis;
   const conn = await openRunConnections(spec.sourceUrl, spec.targetUrl);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HEAP_GROWING_PERCENT, userGrowingFlag } from '../../src/cli/heap.js';
+import { HEAP_GROWING_PERCENT, runGrowingPercent, tuneHeap, userGrowingFlag } from '../../src/cli/heap.js';
 
 /**
  * ferry's process sets V8's heap growing factor as it starts (src/cli/heap.ts): a long run's
@@ -26,6 +26,12 @@ describe('the heap of ferry’s own process', () => {
     expect(userGrowingFlag(['--max-old-space-size=4096'], '--enable-source-maps')).toBeNull();
     expect(userGrowingFlag(['--heap-growing-percent=50'], undefined)).toBe('--heap-growing-percent=50');
     expect(userGrowingFlag([], '--enable-source-maps  --heap_growing_percent=5')).toBe('--heap_growing_percent=5');
+  });
+
+  it('gives a `ferry run` of one range 2.0, fewer collections for a small live heap, and less slack per range as the ranges grow', () => {
+    expect([1, 2, 3, 4, 5, 8, 32].map(runGrowingPercent)).toEqual([100, 50, 33, 25, HEAP_GROWING_PERCENT, HEAP_GROWING_PERCENT, HEAP_GROWING_PERCENT]);
+    // The person's own flag still wins over a run's factor.
+    expect(tuneHeap(['--heap-growing-percent=10'], undefined, runGrowingPercent(1))).toEqual({ applied: null, reason: 'the node flags given set --heap-growing-percent=10' });
   });
 
   it('holds a pipeline’s garbage to a fraction of what V8’s default lets pile up', async () => {

@@ -6,6 +6,7 @@ import { defineCommand, HELP_FLAG, optionalPositiveInteger, type CommandContext 
 import { queueSettings } from '../../queue/settings.js';
 import { URL_FLAGS, WEAK_SANDBOX_FLAG, withUrls } from '../url-flags.js';
 import { RunPhases } from '../run-phases.js';
+import { runGrowingPercent, tuneHeap } from '../heap.js';
 import { createLogger, logsInfo } from '../../logger.js';
 import { SUMMARIES } from './registry.js';
 import { step } from '../../core/steps.js';
@@ -87,6 +88,8 @@ validates each table once at the end, exits with the run's result; --detach retu
     }
     const phases = new RunPhases();
     const parallel = optionalPositiveInteger('--parallel', v.parallel, 1, { max: 32, hint: 'e.g. --parallel 4: four key ranges, four sandbox containers' });
+    // One process, one run of `parallel` ranges: the heap may keep more garbage waiting (heap.ts).
+    tuneHeap(process.execArgv, process.env.NODE_OPTIONS, runGrowingPercent(parallel));
     const config = withUrls(loadConfig(), v);
     if (logsInfo(config.logLevel)) phases.recordSteps();
     const o: RunOptions = { ref: positionals[0] ?? '', dryRun: v['dry-run'] === true, parallel, approve: v.approve === true, by: v.by, allowWeak: v['allow-weak-sandbox'] === true, asUser: parseAsUser(v['as-user']) };
