@@ -8,7 +8,7 @@ import { createRequire, Module } from 'node:module';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
-import { HttpDockerClient, unixSocketFor } from './docker-http.js';
+import { configOf, HttpDockerClient, stateOf, summaryOf, unixSocketFor } from './docker-http.js';
 
 /** The container create body, as much of it as ferry sets: the policy's Docker fields plus image and labels. */
 export interface ContainerSpec extends Omit<DockerPolicyFields, 'Ferry'> {
@@ -304,27 +304,9 @@ class DockerodeClient implements DockerClient {
     return { statusCode: typeof r.StatusCode === 'number' ? r.StatusCode : -1 };
   };
 
-  readonly inspectContainer = async (id: string): Promise<ContainerState> => {
-    const info = await this.container(id).inspect();
-    return {
-      running: info.State.Running,
-      exitCode: info.State.Running ? null : info.State.ExitCode,
-      oomKilled: info.State.OOMKilled,
-    };
-  };
+  readonly inspectContainer = async (id: string): Promise<ContainerState> => stateOf(await this.container(id).inspect());
 
-  readonly inspectConfig = async (id: string): Promise<ContainerConfig> => {
-    const info = await this.container(id).inspect();
-    return {
-      running: info.State.Running,
-      imageId: info.Image,
-      user: info.Config.User,
-      env: info.Config.Env ?? [],
-      cmd: info.Config.Cmd ?? [],
-      networkDisabled: (info.Config as { NetworkDisabled?: boolean }).NetworkDisabled === true,
-      hostConfig: info.HostConfig as unknown as Record<string, unknown>,
-    };
-  };
+  readonly inspectConfig = async (id: string): Promise<ContainerConfig> => configOf(await this.container(id).inspect());
 
   readonly removeContainer = async (id: string): Promise<void> => {
     try {
@@ -354,7 +336,7 @@ class DockerodeClient implements DockerClient {
   readonly listContainers = async (labels: Record<string, string>): Promise<ContainerSummary[]> => {
     const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
     const list = await this.docker.listContainers({ all: true, filters: { label } });
-    return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
+    return list.map(summaryOf);
   };
 }
 

@@ -172,23 +172,9 @@ export class HttpDockerClient implements DockerClient {
     return this.json<ContainerInspect>('GET', `/containers/${id}/json`);
   }
 
-  readonly inspectContainer = async (id: string): Promise<ContainerState> => {
-    const info = await this.inspect(id);
-    return { running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode, oomKilled: info.State.OOMKilled };
-  };
+  readonly inspectContainer = async (id: string): Promise<ContainerState> => stateOf(await this.inspect(id));
 
-  readonly inspectConfig = async (id: string): Promise<ContainerConfig> => {
-    const info = await this.inspect(id);
-    return {
-      running: info.State.Running,
-      imageId: info.Image,
-      user: info.Config.User,
-      env: info.Config.Env ?? [],
-      cmd: info.Config.Cmd ?? [],
-      networkDisabled: info.Config.NetworkDisabled === true,
-      hostConfig: info.HostConfig,
-    };
-  };
+  readonly inspectConfig = async (id: string): Promise<ContainerConfig> => configOf(await this.inspect(id));
 
   readonly removeContainer = async (id: string): Promise<void> => {
     // 404: gone; 409: removal already in progress.
@@ -212,15 +198,36 @@ export class HttpDockerClient implements DockerClient {
 
   readonly listContainerIds = async (labels: Record<string, string>): Promise<string[]> => (await this.list(labels)).map((c) => c.Id);
 
-  readonly listContainers = async (labels: Record<string, string>): Promise<ContainerSummary[]> =>
-    (await this.list(labels)).map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) }));
+  readonly listContainers = async (labels: Record<string, string>): Promise<ContainerSummary[]> => (await this.list(labels)).map(summaryOf);
 }
 
-interface ContainerInspect {
+/** What ferry reads of a container's inspection (both clients: the daemon's JSON as dockerode passes it on). */
+export interface ContainerInspect {
   Image: string;
   State: { Running: boolean; ExitCode: number; OOMKilled: boolean };
   Config: { User: string; Env?: string[] | null; Cmd?: string[] | null; NetworkDisabled?: boolean };
-  HostConfig: Record<string, unknown>;
+  HostConfig: object;
+}
+
+export function stateOf(info: ContainerInspect): ContainerState {
+  return { running: info.State.Running, exitCode: info.State.Running ? null : info.State.ExitCode, oomKilled: info.State.OOMKilled };
+}
+
+export function configOf(info: ContainerInspect): ContainerConfig {
+  return {
+    running: info.State.Running,
+    imageId: info.Image,
+    user: info.Config.User,
+    env: info.Config.Env ?? [],
+    cmd: info.Config.Cmd ?? [],
+    networkDisabled: info.Config.NetworkDisabled === true,
+    hostConfig: info.HostConfig as Record<string, unknown>,
+  };
+}
+
+/** One entry of the daemon's container list, as `ferry sandbox ps` shows it. */
+export function summaryOf(c: { Id: string; Labels?: Record<string, string> | null; State: string; Status: string; Created: number }): ContainerSummary {
+  return { id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) };
 }
 
 function str(v: unknown): string | null {

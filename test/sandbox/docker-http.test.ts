@@ -2,17 +2,11 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createDockerClient } from '../../sandbox/docker-client.js';
 import { demultiplex, DockerHttpError, HttpDockerClient, unixSocketFor } from '../../sandbox/docker-http.js';
+import { dockerFrame } from './frames.js';
 import { dockerStatus, ensureImage } from './helpers.js';
 
 const status = await dockerStatus();
 
-function frame(kind: 1 | 2, text: string): Buffer {
-  const payload = Buffer.from(text);
-  const head = Buffer.alloc(8);
-  head[0] = kind;
-  head.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([head, payload]);
-}
 
 describe("ferry's own Docker client: where the daemon is", () => {
   it('on the socket given, DOCKER_HOST=unix://…, or the default socket; not over TCP or SSH (dockerode then)', () => {
@@ -32,7 +26,7 @@ describe("ferry's own Docker client: a container's output", () => {
     const raw = new PassThrough();
     const got: Array<[string, string]> = [];
     const ended = demultiplex(raw, (stream, chunk) => got.push([stream, chunk.toString()]));
-    const bytes = Buffer.concat([frame(1, 'batch 1: 3 rows\n'), frame(2, 'warning: é\n'), frame(1, ''), frame(1, 'done\n')]);
+    const bytes = Buffer.concat([dockerFrame(1, 'batch 1: 3 rows\n'), dockerFrame(2, 'warning: é\n'), dockerFrame(1, ''), dockerFrame(1, 'done\n')]);
     // One byte at a time: every header and payload is cut.
     for (const b of bytes) raw.write(Buffer.from([b]));
     raw.end();

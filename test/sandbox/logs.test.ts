@@ -4,14 +4,8 @@ import Dockerode from 'dockerode';
 import { demuxDockerOutput } from '../../sandbox/docker-client.js';
 import { parseLdd } from '../../sandbox/image.js';
 import { LogCollector } from '../../sandbox/logs.js';
+import { dockerFrame } from './frames.js';
 
-function dockerFrame(type: 1 | 2, text: string): Buffer {
-  const payload = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header[0] = type;
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
 
 describe('demuxDockerOutput (docker-modem demuxStream)', () => {
   it('splits stdout and stderr, whatever the chunking', async () => {
