@@ -8,7 +8,7 @@ import { createRequire, Module } from 'node:module';
 import type Dockerode from 'dockerode';
 import { SandboxError } from '../src/core/errors.js';
 import type { DockerPolicyFields } from './policy.js';
-import { configOf, HttpDockerClient, stateOf, summaryOf, unixSocketFor } from './docker-http.js';
+import { asString, configOf, HttpDockerClient, initBinaryOf, serverVersionOf, sharedWhileAsked, stateOf, summaryOf, unixSocketFor, type DaemonInfo, type InitBinary, type ServerVersion } from './docker-http.js';
 
 /** The container create body, as much of it as ferry sets: the policy's Docker fields plus image and labels. */
 export interface ContainerSpec extends Omit<DockerPolicyFields, 'Ferry'> {
@@ -116,9 +116,6 @@ function statusOf(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-function asString(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
 
 /** A DockerClient over dockerode; options as dockerode takes them (default: DOCKER_HOST or /var/run/docker.sock). */
 const require = createRequire(import.meta.url);
@@ -202,30 +199,14 @@ class DockerodeClient implements DockerClient {
     await this.docker.ping();
   };
 
-  /**
-   * The daemon's /info, one request for the callers asking at the same time (the availability
-   * check asks for the version and the init binary side by side). /info is a slow request that
-   * costs the daemon real CPU (it runs its init binary and runc to read their versions), and a
-   * run's container starts beside it. Not kept once answered: a later check asks again.
-   */
-  private info(): Promise<Record<string, unknown>> {
-    this.infoAsked ??= (this.docker.info() as Promise<Record<string, unknown>>).finally(() => {
-      this.infoAsked = null;
-    });
-    return this.infoAsked;
-  }
+  private readonly info = sharedWhileAsked(() => this.docker.info() as Promise<DaemonInfo>);
 
-  private infoAsked: Promise<Record<string, unknown>> | null = null;
-
-  readonly serverVersion = async (): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> => {
+  readonly serverVersion = async (): Promise<ServerVersion> => {
     const [v, info] = await Promise.all([this.docker.version(), this.info()]);
-    return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
+    return serverVersionOf(v, info);
   };
 
-  readonly initBinary = async (): Promise<{ path: string; commit: string | null }> => {
-    const info = (await this.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
-    return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
-  };
+  readonly initBinary = async (): Promise<InitBinary> => initBinaryOf(await this.info());
 
   readonly inspectImage = async (name: string): Promise<ImageInfo | null> => {
     try {

@@ -54,7 +54,7 @@ interface Answer {
 export class HttpDockerClient implements DockerClient {
   // Kept-alive connections: a run's dozen requests reuse a few sockets instead of a connect each.
   private readonly agent = new Agent({ keepAlive: true });
-  private infoAsked: Promise<Record<string, unknown>> | null = null;
+  private readonly info = sharedWhileAsked(() => this.json<DaemonInfo>('GET', '/info'));
 
   constructor(
     private readonly socketPath: string,
@@ -100,23 +100,12 @@ export class HttpDockerClient implements DockerClient {
     await this.call('GET', '/_ping');
   };
 
-  /** One /info for callers asking together (see the dockerode client's info: the same reasons). */
-  private info(): Promise<Record<string, unknown>> {
-    this.infoAsked ??= this.json<Record<string, unknown>>('GET', '/info').finally(() => {
-      this.infoAsked = null;
-    });
-    return this.infoAsked;
-  }
-
-  readonly serverVersion = async (): Promise<{ version: string; apiVersion: string; cgroupVersion: string | null }> => {
+  readonly serverVersion = async (): Promise<ServerVersion> => {
     const [v, info] = await Promise.all([this.json<{ Version: string; ApiVersion: string }>('GET', '/version'), this.info()]);
-    return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: str(info.CgroupVersion) };
+    return serverVersionOf(v, info);
   };
 
-  readonly initBinary = async (): Promise<{ path: string; commit: string | null }> => {
-    const info = (await this.info()) as { InitBinary?: unknown; InitCommit?: { ID?: unknown } };
-    return { path: str(info.InitBinary) ?? 'docker-init', commit: str(info.InitCommit?.ID) };
-  };
+  readonly initBinary = async (): Promise<InitBinary> => initBinaryOf(await this.info());
 
   readonly inspectImage = async (name: string): Promise<ImageInfo | null> => {
     const a = await this.call('GET', `/images/${name}/json`, { accept: [404] });
@@ -230,8 +219,43 @@ export function summaryOf(c: { Id: string; Labels?: Record<string, string> | nul
   return { id: c.Id, labels: c.Labels ?? {}, state: c.State, status: c.Status, createdAt: new Date(c.Created * 1000) };
 }
 
-function str(v: unknown): string | null {
+export function asString(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
+}
+
+/** What ferry reads of the daemon's /info. */
+export interface DaemonInfo {
+  CgroupVersion?: unknown;
+  InitBinary?: unknown;
+  InitCommit?: { ID?: unknown };
+}
+
+export type ServerVersion = { version: string; apiVersion: string; cgroupVersion: string | null };
+export type InitBinary = { path: string; commit: string | null };
+
+export function serverVersionOf(v: { Version: string; ApiVersion: string }, info: DaemonInfo): ServerVersion {
+  return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: asString(info.CgroupVersion) };
+}
+
+/** The daemon's init binary for `Init: true`; commit "N/A" when the daemon could not run it. */
+export function initBinaryOf(info: DaemonInfo): InitBinary {
+  return { path: asString(info.InitBinary) ?? 'docker-init', commit: asString(info.InitCommit?.ID) };
+}
+
+/**
+ * `ask`, one call in flight for the callers asking at the same time, not kept once answered.
+ * For /info (both clients): a slow request that costs the daemon real CPU (it runs its init
+ * binary and runc to read their versions), asked twice at once by the availability check (the
+ * version and the init binary) while a run's container starts beside it.
+ */
+export function sharedWhileAsked<T>(ask: () => Promise<T>): () => Promise<T> {
+  let asked: Promise<T> | null = null;
+  return () => {
+    asked ??= ask().finally(() => {
+      asked = null;
+    });
+    return asked;
+  };
 }
 
 function failure(a: Answer): DockerHttpError {
@@ -242,7 +266,7 @@ function failure(a: Answer): DockerHttpError {
   } catch {
     // Not JSON: the text is the message.
   }
-  const message = str((json as { message?: unknown } | null)?.message) ?? (text.trim() || 'no message');
+  const message = asString((json as { message?: unknown } | null)?.message) ?? (text.trim() || 'no message');
   return new DockerHttpError(a.status, message, json);
 }
 
