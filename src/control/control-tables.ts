@@ -278,6 +278,9 @@ export async function ensureControlTables(db: Queryable): Promise<void> {
   // CREATE ... IF NOT EXISTS still races with itself; the lock makes it idempotent for real.
   await db.query('SELECT pg_advisory_lock($1)', [DDL_LOCK]);
   try {
+    // Checked again under the lock: processes starting together all found nothing, and the one
+    // that held the lock made it all. Their DDL would lock tables the first one now writes.
+    if ((await db.query<{ ready: boolean }>(CONTROL_READY)).rows[0]?.ready === true) return;
     await db.query(CONTROL_DDL);
   } catch (cause) {
     if ((cause as { code?: string }).code === 'FC001') {

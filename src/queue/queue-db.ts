@@ -98,6 +98,27 @@ CREATE TABLE IF NOT EXISTS ferry_queue.rollbacks (
 
 const DDL_LOCK = 'ferry:queue-ddl';
 
+/**
+ * Whether QUEUE_DDL would change nothing, read from the catalogs without a lock. The DDL itself
+ * locks even when everything exists (ALTER TABLE … ADD COLUMN IF NOT EXISTS takes ACCESS
+ * EXCLUSIVE on plans, CREATE INDEX IF NOT EXISTS a SHARE lock on events): a worker starting
+ * while the coordinator updated plans and then wrote an event deadlocked with it. A table,
+ * column or index added to QUEUE_DDL later must be checked here too.
+ */
+const QUEUE_READY = `
+SELECT to_regclass('ferry_queue.runs') IS NOT NULL
+   AND to_regclass('ferry_queue.plans') IS NOT NULL
+   AND to_regclass('ferry_queue.partitions') IS NOT NULL
+   AND to_regclass('ferry_queue.workers') IS NOT NULL
+   AND to_regclass('ferry_queue.events') IS NOT NULL
+   AND to_regclass('ferry_queue.events_run') IS NOT NULL
+   AND to_regclass('ferry_queue.rollbacks') IS NOT NULL
+   AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('ferry_queue.plans') AND attname = 'worker_id' AND NOT attisdropped) AS ready`;
+
+async function queueReady(db: pg.Client): Promise<boolean> {
+  return (await db.query<{ ready: boolean }>(QUEUE_READY)).rows[0]?.ready === true;
+}
+
 export type PartitionState = 'waiting' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface PlanRow {
@@ -221,11 +242,14 @@ export class QueueDb {
   static async open(url: string): Promise<QueueDb> {
     const db = await connect(url, 'target', 'ferry-queue');
     try {
-      await db.query('SELECT pg_advisory_lock(hashtext($1))', [DDL_LOCK]);
-      try {
-        await db.query(QUEUE_DDL);
-      } finally {
-        await db.query('SELECT pg_advisory_unlock(hashtext($1))', [DDL_LOCK]);
+      if (!(await queueReady(db))) {
+        await db.query('SELECT pg_advisory_lock(hashtext($1))', [DDL_LOCK]);
+        try {
+          // Checked again under the lock: the process that held it has most likely made them.
+          if (!(await queueReady(db))) await db.query(QUEUE_DDL);
+        } finally {
+          await db.query('SELECT pg_advisory_unlock(hashtext($1))', [DDL_LOCK]);
+        }
       }
     } catch (cause) {
       await db.end().catch(() => undefined);

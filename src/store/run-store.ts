@@ -103,6 +103,11 @@ function markStoreSql(): string {
   return `DO $$ BEGIN EXECUTE format('COMMENT ON SCHEMA ferry IS %L', '${STORE_MARKER}'); EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`;
 }
 
+async function storeMarked(db: pg.Client): Promise<boolean> {
+  const r = await db.query<{ c: string | null }>(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = 'ferry'`);
+  return r.rows[0]?.c === STORE_MARKER;
+}
+
 /** Taken around the DDL: CREATE ... IF NOT EXISTS races with itself. */
 const STORE_DDL_LOCK = 0x66727374; // "frst"
 
@@ -260,12 +265,15 @@ export class RunStore {
     try {
       // The DDL once per version of it: its ALTERs take ACCESS EXCLUSIVE locks and every open
       // paid three round trips. The schema's comment names the DDL that made it (storeMarker).
-      const marked = await db.query<{ c: string | null }>(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = 'ferry'`);
-      if (marked.rows[0]?.c !== STORE_MARKER) {
+      if (!(await storeMarked(db))) {
         await db.query('SELECT pg_advisory_lock($1)', [STORE_DDL_LOCK]);
         try {
-          await db.query(STORE_DDL);
-          await db.query(markStoreSql());
+          // Read again under the lock: a process starting beside this one may have just made it,
+          // and the DDL's locks would then wait behind that process's first writes.
+          if (!(await storeMarked(db))) {
+            await db.query(STORE_DDL);
+            await db.query(markStoreSql());
+          }
         } finally {
           await db.query('SELECT pg_advisory_unlock($1)', [STORE_DDL_LOCK]);
         }
