@@ -27,6 +27,8 @@ const UNIT_TESTS = [
   'test/cli/registry.test.ts',
   'test/cli/dist-state.test.ts',
   'test/descriptions/tokens.test.ts',
+  'test/planning/legacy-key-names.test.ts',
+  'test/orchestrator/source-columns.test.ts',
 ];
 
 const shared = {

@@ -61,9 +61,15 @@ export function explainScore(score: number): string {
   return 'names differ by a typo-sized edit';
 }
 
-/** "legacy_role_id", "old_id", "source_id", "dispatch_role_legacy_id": where the old key belongs. */
-export function isLegacyKeyColumn(name: string): boolean {
+/**
+ * "legacy_role_id", "old_id", "source_id", "dispatch_role_legacy_id": where the old key belongs.
+ * So is a marker beside the legacy key's own name when that key is not an id: "legacy_code"
+ * for a key `code`, "old_isbn" for `isbn`.
+ */
+export function isLegacyKeyColumn(name: string, sourceKey?: string): boolean {
   const t = tokens(name);
   const marker = ['legacy', 'old', 'source', 'orig', 'original', 'external'];
-  return t.length >= 2 && t[t.length - 1] === 'id' && t.some((w) => marker.includes(w));
+  if (t.length < 2 || !t.some((w) => marker.includes(w))) return false;
+  if (t[t.length - 1] === 'id') return true;
+  return sourceKey !== undefined && t.filter((w) => !marker.includes(w)).join('_') === tokens(sourceKey).join('_');
 }

@@ -149,7 +149,7 @@ async function planColumn(ctx: PlanContext, col: ColumnInfo): Promise<void> {
   const fk = ctx.fkByColumn.get(col.name);
   if (fk) return planReference(ctx, col, fk);
   if (col.category === 'enum' && col.enumType && (await planEnum(ctx, col, col.enumType))) return;
-  if (isLegacyKeyColumn(col.name) && planLegacyKey(ctx, col)) return;
+  if (isLegacyKeyColumn(col.name, ctx.sourceKey) && planLegacyKey(ctx, col)) return;
   if (planByName(ctx, col)) return;
   // No column of its name: an expression where the evidence is plain, else what is left.
   const derived =

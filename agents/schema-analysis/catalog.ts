@@ -331,6 +331,7 @@ function toColumn(r: ColumnRow): ColumnInfo {
     maxLength: r.max_length === null ? null : Number(r.max_length),
   };
   if (category === 'enum') col.enumType = `${r.base_typschema}.${r.base_typname}`;
+  if (r.base_typname === 'bpchar') col.blankPadded = true;
   return col;
 }
 

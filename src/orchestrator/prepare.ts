@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { MigrationPlan } from '../core/artifacts/migration-plan.js';
-import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
+import { findTable, isBlankPadded, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { FerryError, PlanError } from '../core/errors.js';
 import { qualified, quoteIdent, type SqlFragment } from '../core/sql.js';
 import { filterSessionSql, planWhere } from '../core/plan/filter-sql.js';
@@ -104,23 +104,31 @@ export interface SourceQuery {
   key: string;
   /** The quoted plan columns, comma-separated. */
   cols: string;
+  /** The expression one source column is read by (see sourceColumn): a self-reference's second pass reads its column the same way. */
+  column: (name: string) => string;
 }
 
 export function sourceQuery(plan: MigrationPlan, sourceTable?: TableInfo): SourceQuery {
   // No alias in FROM: the predicate's columns are qualified by the table's own name.
   const where = planWhere(plan);
   const table = qualified(plan.source.schema, plan.source.table);
-  return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols: plan.source.columns.map((c) => sourceColumn(c, sourceTable)).join(', ') };
+  const column = (name: string) => sourceColumn(name, sourceTable);
+  const cols = plan.source.columns.map((c) => (column(c) === quoteIdent(c) ? quoteIdent(c) : `${column(c)} AS ${quoteIdent(c)}`)).join(', ');
+  return { where, table, from: `${table} ${where.sql}`, key: quoteIdent(plan.source.key), cols, column };
 }
 
 /**
- * An array column is read as its PostgreSQL text ('{1.10,NULL}'), which the program receives
- * and COPY writes back unchanged: pg's parse of it would make JS values of jsonb[] elements
- * (1.10 → 1.1) and Dates of timestamp[] (zone drift), and no parse is needed to copy it.
+ * The expression a source column is read by:
+ * - An array column as its PostgreSQL text ('{1.10,NULL}'), which the program receives and
+ *   COPY writes back unchanged: pg's parse of it would make JS values of jsonb[] elements
+ *   (1.10 → 1.1) and Dates of timestamp[] (zone drift), and no parse is needed to copy it.
+ * - A blank-padded character(n) column as text, which drops the padding: what PostgreSQL's own
+ *   cast to text or varchar does, what validation derives, and what a char(n) key's mapping
+ *   and its children's references must agree on ('GB' in all three, not 'GB   ' in one).
  */
-function sourceColumn(name: string, sourceTable: TableInfo | undefined): string {
+export function sourceColumn(name: string, sourceTable: TableInfo | undefined): string {
   const info = sourceTable?.columns.find((c) => c.name === name);
-  return info?.category === 'array' ? `${quoteIdent(name)}::text AS ${quoteIdent(name)}` : quoteIdent(name);
+  return info && (info.category === 'array' || isBlankPadded(info)) ? `${quoteIdent(name)}::text` : quoteIdent(name);
 }
 
 /** Opens the run's one consistent, read-only snapshot of the source; returns its row count after checking the key. */

@@ -213,7 +213,7 @@ async function finishRows(st: RunState, q: SourceQuery, sh: Shared): Promise<voi
   // A dry run's rows are gone again, so there is nothing for a second pass to point at; a
   // queued range's pass waits for every range (RunPartition).
   if (!dryRun && !input.partition) {
-    for (const e of await resolveSelfReferences(input.source, input.target, input.plan, st.targetTable, st.migrationId, q.from, q.where.params)) sh.emit(e);
+    for (const e of await resolveSelfReferences(input.source, input.target, input.plan, st.targetTable, st.migrationId, q)) sh.emit(e);
   }
   step('selfReferences');
   await input.source.query('COMMIT');

@@ -4,6 +4,7 @@ import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent } from '../core/sql.js';
 import { lookupParents, legacyText, resolveReference } from '../core/plan/references.js';
+import type { SourceQuery } from './prepare.js';
 import { BatchFailure } from './write-batch.js';
 import { beginWrite } from '../target/timeouts.js';
 
@@ -30,8 +31,7 @@ export async function resolveSelfReferences(
   plan: MigrationPlan,
   targetTable: TableInfo,
   migrationId: number,
-  from: string,
-  params: unknown[],
+  q: SourceQuery,
 ): Promise<SelfReferenceResolved[]> {
   const selfRefs = viaMappingColumns(plan).filter((r) => isSelfReference(plan, r.origin));
   if (selfRefs.length === 0) return [];
@@ -44,7 +44,7 @@ export async function resolveSelfReferences(
   try {
     for (const { column, origin } of selfRefs) {
       const colType = targetTable.columns.find((c) => c.name === column.target)!.pgType;
-      await source.query(`DECLARE ferry_self NO SCROLL CURSOR FOR SELECT ${quoteIdent(plan.source.key)}::text AS k, ${quoteIdent(origin.source)} AS v FROM ${from}`, params);
+      await source.query(`DECLARE ferry_self NO SCROLL CURSOR FOR SELECT ${quoteIdent(plan.source.key)}::text AS k, ${q.column(origin.source)} AS v FROM ${q.from}`, q.where.params);
       let updated = 0;
       let orphans = 0;
       for (;;) {

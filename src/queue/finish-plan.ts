@@ -8,7 +8,7 @@ import type PgBoss from 'pg-boss';
 import type { Connections } from '../chain.js';
 import { targetTableOf } from '../chain.js';
 import { isSelfReference, MigrationPlan, viaMappingColumns } from '../core/artifacts/migration-plan.js';
-import type { TableInfo } from '../core/artifacts/schema-analysis.js';
+import { findTable, type TableInfo } from '../core/artifacts/schema-analysis.js';
 import { lockTable, openSnapshot, sourceQuery, unlockTable } from '../orchestrator/prepare.js';
 import { resolveSelfReferences } from '../orchestrator/self-references.js';
 import type { RunStore } from '../store/run-store.js';
@@ -109,7 +109,7 @@ async function completePlan(ctx: FinishContext, plan: PlanRow, stage: { now: str
     const targetTable = targetTableOf(body, analysis);
     if (viaMappingColumns(body).some((r) => isSelfReference(body, r.origin))) {
       stage.now = 'the second pass over self-references';
-      await selfReferencesOnce(ctx, plan, { plan: body, targetTable, migrationId: migrationIds[migrationIds.length - 1]!, conn });
+      await selfReferencesOnce(ctx, plan, { plan: body, sourceTable: findTable(analysis.source, body.source.table, body.source.schema), targetTable, migrationId: migrationIds[migrationIds.length - 1]!, conn });
       stage.now = 'validation';
     }
     ctx.say(`🔬 ${plan.targetTable}: every range completed (${tally.inserted} rows inserted); validating the whole table once…`);
@@ -140,15 +140,15 @@ async function completePlan(ctx: FinishContext, plan: PlanRow, stage: { now: str
  * snapshot of the source, under the table's exclusive lock: every range has released its
  * shared one, and no whole-table run can start meanwhile.
  */
-async function selfReferencesOnce(ctx: FinishContext, plan: PlanRow, p: { plan: MigrationPlan; targetTable: TableInfo; migrationId: number; conn: Connections }): Promise<void> {
+async function selfReferencesOnce(ctx: FinishContext, plan: PlanRow, p: { plan: MigrationPlan; sourceTable: TableInfo | undefined; targetTable: TableInfo; migrationId: number; conn: Connections }): Promise<void> {
   const { source, target } = p.conn;
-  const q = sourceQuery(p.plan);
+  const q = sourceQuery(p.plan, p.sourceTable);
   await lockTable(target, plan.targetTable);
   try {
     await openSnapshot(source, p.plan, q);
     let events;
     try {
-      events = await resolveSelfReferences(source, target, p.plan, p.targetTable, p.migrationId, q.from, q.where.params);
+      events = await resolveSelfReferences(source, target, p.plan, p.targetTable, p.migrationId, q);
     } finally {
       await source.query('ROLLBACK').catch(() => undefined);
     }

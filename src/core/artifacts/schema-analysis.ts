@@ -40,6 +40,8 @@ export const ColumnInfo = z.object({
   isIdentity: z.boolean(),
   isGenerated: z.boolean(),
   maxLength: z.number().int().nullable(),
+  /** Set when the base type is blank-padded `character(n)` (bpchar), a domain over it included. */
+  blankPadded: z.literal(true).optional(),
   /** What the column seems to hold, written by a model (never a catalog fact). */
   note: z.string().optional(),
 });
@@ -152,6 +154,15 @@ export const SchemaAnalysis = z.object({
 export type SchemaAnalysis = z.infer<typeof SchemaAnalysis>;
 
 /** A table by name (and schema): of an analysis, or of anything listing tables by schema and name (a catalog read). */
+/**
+ * Whether a column is blank-padded character(n): its values carry trailing spaces that
+ * PostgreSQL drops when it casts them to text or varchar. Analyses written before the flag
+ * existed are read by the type's name.
+ */
+export function isBlankPadded(col: Pick<ColumnInfo, 'pgType' | 'blankPadded'>): boolean {
+  return col.blankPadded === true || /^(character|bpchar)(\(\d+\))?$/.test(col.pgType);
+}
+
 export function findTable<T extends { schema: string; name: string } = TableInfo>(db: { tables: readonly T[] }, name: string, schema?: string): T | undefined {
   return db.tables.find((t) => t.name === name && (schema === undefined || t.schema === schema));
 }

@@ -1,0 +1,96 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerDriverForTests } from '../setup/docker.js';
+import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
+
+/**
+ * Pagila's `language.name character(20)` and a `character(3)` country code as the legacy key of
+ * a parent its children reference: blank-padded values. PostgreSQL drops the padding when it
+ * casts them to text or varchar, and so does validation; the run must write what PostgreSQL
+ * would ('English', not 'English' and 13 spaces), record the key as 'GB' (not 'GB '), and
+ * resolve the children's padded codes through those mappings. A leading space is data and stays.
+ */
+const LEGACY = `
+CREATE DOMAIN iso_code AS character(3);
+CREATE TABLE language (language_id serial PRIMARY KEY, name character(20) NOT NULL, last_update timestamp NOT NULL DEFAULT now());
+INSERT INTO language (name) VALUES ('English'), ('Italian'), ('Japanese'), ('Mandarin');
+CREATE TABLE country (code iso_code PRIMARY KEY, label character(30) NOT NULL, region character(10));
+INSERT INTO country VALUES ('GB', 'United Kingdom', 'Europe'), ('USA', 'United States', 'Americas'), ('DE', 'Germany', NULL), ('JP ', 'Japan', 'Asia'), (' NZ', 'New Zealand', 'Oceania');
+CREATE TABLE town (town_id integer PRIMARY KEY, town_name varchar(40) NOT NULL, country_code character(3) REFERENCES country(code));
+INSERT INTO town VALUES (1, 'London', 'GB'), (2, 'Boston', 'USA'), (3, 'Berlin', 'DE'), (4, 'Osaka', 'JP'), (5, 'Auckland', ' NZ'), (6, 'Nowhere', NULL);
+`;
+const TARGET = `
+CREATE TABLE languages (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_language_id integer UNIQUE, name text NOT NULL);
+CREATE TABLE nations (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_code text UNIQUE, label text NOT NULL, region varchar(10));
+CREATE TABLE towns (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_town_id integer UNIQUE, town_name text NOT NULL, nation_id uuid REFERENCES nations(id));
+`;
+
+describe('blank-padded character(n) source columns, a key among them', () => {
+  let db: DatabasePair;
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    await dockerDriverForTests();
+    db = await createDatabasePair('bpchar_', { legacy: (url) => runScript(url, LEGACY), target: (url) => runScript(url, TARGET) });
+    home = await mkdtemp(join(tmpdir(), 'ferry-bpchar-'));
+    env = cliEnv({ sourceUrl: db.legacy.url, targetUrl: db.target.url }, home, 'bpchar-tester');
+  });
+  afterAll(async () => {
+    await db?.drop();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  async function planApproveRun(description: string): Promise<string> {
+    const planned = await runFerry(env, ['plan', description]);
+    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
+    const planPath = /written to (\S+\.json)/.exec(planned.stdout)![1]!;
+    const approved = await runFerry(env, ['approve', planPath]);
+    expect(approved.code, approved.stdout + approved.stderr).toBe(0);
+    const ran = await runFerry(env, ['run', planPath]);
+    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+    expect(ran.stdout).toContain('ALL VALIDATIONS PASSED');
+    return planned.stdout;
+  }
+
+  it('writes character(20) text without its padding, as PostgreSQL casts it, and validation agrees', async () => {
+    await planApproveRun('Move every language into languages');
+    const rows = await db.sql('target', 'SELECT legacy_language_id AS k, name FROM languages ORDER BY 1');
+    expect(rows.rows).toEqual([
+      { k: 1, name: 'English' },
+      { k: 2, name: 'Italian' },
+      { k: 3, name: 'Japanese' },
+      { k: 4, name: 'Mandarin' },
+    ]);
+  });
+
+  it('keeps a character(3) key (through a domain) as legacy_code and in the mappings unpadded, and the children find their parents by it', async () => {
+    const plan = await planApproveRun('Move every country into nations');
+    // A target column named for the legacy key's own name (not an id) keeps the key.
+    expect(plan).toMatch(/legacy_code\s+text\s+copy code\s+0\.95\s+keeps the legacy key country\.code/);
+    const nations = await db.sql('target', 'SELECT legacy_code, label, region FROM nations ORDER BY legacy_code');
+    expect(nations.rows).toEqual([
+      { legacy_code: ' NZ', label: 'New Zealand', region: 'Oceania' },
+      { legacy_code: 'DE', label: 'Germany', region: null },
+      { legacy_code: 'GB', label: 'United Kingdom', region: 'Europe' },
+      { legacy_code: 'JP', label: 'Japan', region: 'Asia' },
+      { legacy_code: 'USA', label: 'United States', region: 'Americas' },
+    ]);
+    const keys = await db.sql('target', `SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = 'public.country' ORDER BY 1`);
+    expect(keys.rows.map((r) => r.legacy_id)).toEqual([' NZ', 'DE', 'GB', 'JP', 'USA']);
+
+    await planApproveRun('Move every town into towns');
+    const towns = await db.sql('target', 'SELECT t.legacy_town_id AS town, n.legacy_code AS nation FROM towns t LEFT JOIN nations n ON n.id = t.nation_id ORDER BY 1');
+    expect(towns.rows).toEqual([
+      { town: 1, nation: 'GB' },
+      { town: 2, nation: 'USA' },
+      { town: 3, nation: 'DE' },
+      { town: 4, nation: 'JP' },
+      { town: 5, nation: ' NZ' },
+      { town: 6, nation: null },
+    ]);
+  });
+});
