@@ -411,7 +411,7 @@ function focusProfiles(analysis: SchemaAnalysis): ValueProfile[] {
 
 /**
  * Picks the source column that feeds an enum by how many of its rows the rules map
- * (coverage), then decides each distinct value.
+ * (coverage), on a tie by its name, then decides each distinct value.
  */
 async function decideEnum(
   targetColumn: string,
@@ -429,8 +429,11 @@ async function decideEnum(
   for (const w of tokens(targetColumn)) if (!en.values.some((v) => tokens(v).map(stem).includes(stem(w)))) noise.add(singular(w));
 
   const textColumns = source.columns.filter((c) => c.category === 'string' || c.category === 'enum');
-  const companions = textColumns.filter((c) => looksLikeCodes(profiles.find((p) => p.column === c.name)));
-  const scored: Array<{ column: string; coverage: number; mapping: EnumMapping }> = [];
+  const named = (c: ColumnInfo) => nameScore(targetColumn, c.name, new Set(), new Set());
+  // Short codes teach abbreviations for another column's labels; a column named for the enum
+  // column (film.rating: 'G', 'PG', 'R' for movies.rating) is the candidate itself.
+  const companions = textColumns.filter((c) => named(c) < 0.9 && looksLikeCodes(profiles.find((p) => p.column === c.name)));
+  const scored: Array<{ column: string; coverage: number; named: number; mapping: EnumMapping }> = [];
   for (const c of textColumns) {
     const profile = profiles.find((p) => p.column === c.name);
     if (!profile || profile.values.length === 0) continue;
@@ -456,6 +459,7 @@ async function decideEnum(
     scored.push({
       column: c.name,
       coverage,
+      named: named(c),
       mapping: {
         targetColumn,
         enumType,
@@ -466,7 +470,9 @@ async function decideEnum(
       },
     });
   }
-  scored.sort((a, b) => b.coverage - a.coverage);
+  // Equal coverage (often none: Pagila's rating 'PG-13' → 'parents_strongly_cautioned' follows no
+  // rule) is decided by the name: film.rating feeds movies.rating, not film.title.
+  scored.sort((a, b) => b.coverage - a.coverage || b.named - a.named);
   const best = scored[0];
   if (!best) return null;
   const others = scored.slice(1).filter((s) => s.coverage > 0).map((s) => `${s.column} ${(s.coverage * 100).toFixed(0)}%`);
