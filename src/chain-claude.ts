@@ -95,7 +95,7 @@ export async function describeToPlanWithClaude(input: ClaudePlanInput): Promise<
     onProgress: (l) => say(`   ${l}`),
     ...(input.now ? { now: input.now } : {}),
   });
-  const merged = withComparison(await attachReading(await mergeProposal({ plan: base, proposal, grounding, analysis, model: client.model, probe }), intent.reading, 0, probe), rules);
+  const merged = withComparison(await attachReading(await mergeProposal({ plan: base, proposal, grounding, analysis, model: client.model, probe }), intent.reading, 0, probe, analysis), rules);
   const disputed = merged.reading?.comparison?.disagreements.length ?? 0;
   say(disputed ? `   the rules read ${disputed} part(s) of the description differently: each is a decision in review` : '   the rules read the description the same way');
 

@@ -70,7 +70,7 @@ async function planFromReading(input: { description: string; conn: Connections; 
   say('🧭 Planning: mapping columns, enum values and references…');
   const probe = createPlanProbe(source, target);
   const built = await buildPlan({ description: input.description, intent, analysis, probe, onProgress: (l) => say(`   ${l}`) });
-  return { analysis, plan: await attachReading(built, read.result.reading, 0, probe) };
+  return { analysis, plan: await attachReading(built, read.result.reading, 0, probe, analysis) };
 }
 
 /** One plan of a plan set, with the analysis (focused on its source table) it was made from. */
@@ -103,7 +103,7 @@ async function plansFromReading(input: { description: string; conn: Connections;
     const probe = createPlanProbe(source, target);
     const built = await buildPlan({ description: input.description, intent, analysis, planSet, probe, onProgress: (l) => say(`   ${intent.source.name}: ${l}`) });
     const item = reading.tables.findIndex((t) => t.source === `${intent.source.schema}.${intent.source.name}`);
-    planned.push({ analysis, plan: await attachReading(built, reading, item, probe) });
+    planned.push({ analysis, plan: await attachReading(built, reading, item, probe, analysis) });
   }
   const linked = linkParents(planned.map((p) => p.plan));
   return planned.map((p, i) => ({ analysis: p.analysis, plan: linked[i]! }));

@@ -1,9 +1,10 @@
 import { applyOverrides } from '../agents/planning/index.js';
+import type { PlanOverrides } from '../agents/planning/review.js';
 import type { PlanProbe } from '../agents/planning/probe.js';
 import { readDescription, type ReadResult } from '../agents/planning/reading/index.js';
 import { readingHash, type DescriptionReading } from './core/artifacts/description-reading.js';
 import { MigrationPlan } from './core/artifacts/migration-plan.js';
-import type { SchemaAnalysis } from './core/artifacts/schema-analysis.js';
+import { findTable, type SchemaAnalysis } from './core/artifacts/schema-analysis.js';
 import { FerryError } from './core/errors.js';
 import type { Queryable } from './core/sql.js';
 import { createReadingProbe } from './db/reading-probe.js';
@@ -13,22 +14,38 @@ export function readForPlanning(description: string, analysis: SchemaAnalysis, s
   return readDescription({ description, analysis, probe: createReadingProbe(source), ...(now ? { now } : {}) });
 }
 
+/** A derivation that is one bare column ("description as synopsis"): a new name, not an expression. */
+const BARE_COLUMN = /^[a-z_][a-z0-9_$]*$/;
+
 /**
  * Records the reading on the plan and applies its value overrides the way `ferry approve
- * --map` would (each checked against the data). An override the data refutes ("map Foo to
- * remote" where no row holds Foo) becomes an unread span saying why: a review item, never dropped.
+ * --map` would, and its renames (a derivation that is one source column) the way `--column
+ * synopsis=description` would, each checked against the data and the types. One the plan
+ * refutes ("map Foo to remote" where no row holds Foo, a text column renamed into an integer)
+ * becomes an unread span saying why: a review item, never dropped. A derivation that is an
+ * expression waits for the person (readingDecisions).
  */
-export async function attachReading(plan: MigrationPlan, reading: DescriptionReading, item: number, probe: PlanProbe): Promise<MigrationPlan> {
+export async function attachReading(plan: MigrationPlan, reading: DescriptionReading, item: number, probe: PlanProbe, analysis: SchemaAnalysis): Promise<MigrationPlan> {
   let next = plan;
+  const columns = new Set(findTable(analysis.source, plan.source.table, plan.source.schema)?.columns.map((c) => c.name) ?? []);
+  // A rename the plan already made (legacy_role_id = id, copied by name) changes nothing: no override.
+  const renames = (column: string, expression: string) =>
+    BARE_COLUMN.test(expression) && columns.has(expression) && !plan.columns.some((c) => c.target === column && (c.origin.kind === 'copy' || c.origin.kind === 'cast') && c.origin.source === expression);
   const artifact: DescriptionReading = structuredClone(reading);
   for (const [index, span] of artifact.spans.entries()) {
     const b = span.binding;
-    if (b.kind !== 'value_override' || b.item !== item) continue;
+    if (!('item' in b) || b.item !== item) continue;
+    let override: PlanOverrides;
+    if (b.kind === 'value_override') override = { map: [{ source: b.source, target: b.target }] };
+    else if (b.kind === 'derivation' && renames(b.column, b.expression)) override = { column: [{ target: b.column, origin: b.expression }] };
+    else continue;
     try {
-      next = await applyOverrides(next, { map: [{ source: b.source, target: b.target }] }, 'the description', probe);
+      // The plan's own time: a plan replayed from its recorded exchange is the same plan.
+      next = await applyOverrides(next, override, 'the description', probe, new Date(plan.createdAt));
     } catch (e) {
       if (!(e instanceof FerryError)) throw e;
-      artifact.spans[index] = { ...span, binding: { kind: 'unread', why: `asks to map ${JSON.stringify(b.source)} to ${b.target}, but ${e.message}` } };
+      const asked = b.kind === 'value_override' ? `asks to map ${JSON.stringify(b.source)} to ${b.target}` : `asks for ${b.column} from ${b.expression}`;
+      artifact.spans[index] = { ...span, binding: { kind: 'unread', why: `${asked}, but ${e.message}` } };
     }
   }
   return MigrationPlan.parse({ ...next, revision: plan.revision, reading: { artifact, hash: readingHash(artifact), item, acknowledged: [] } });

@@ -5,8 +5,10 @@ import { createLegacyDatabase, createTargetDatabase } from '../../src/demo/seed-
  * The corpus's database pairs. The case study is the demo's own; the music store, the clinic
  * and the library are ours: other names, new names differing from old (member → patrons,
  * loan → borrowings), parents and children, dirty values (blank strings, mixed case, NULLs).
+ * The films are Pagila's definitions (devrimgunduz/pagila), moved into a schema whose columns
+ * were renamed (description → synopsis, length → runtime_minutes) and whose rating enum is new.
  */
-export type CorpusSchema = 'case' | 'music' | 'clinic' | 'library';
+export type CorpusSchema = 'case' | 'music' | 'clinic' | 'library' | 'films';
 
 export interface SchemaPair {
   name: CorpusSchema;
@@ -162,9 +164,46 @@ CREATE TABLE borrowings (
 );
 `;
 
+// Pagila's language, film and actor as its dump defines them: a domain (year), an enum
+// (mpaa_rating) whose codes no rule maps, char(20), smallint, text[] and tsvector columns.
+export const FILMS_SOURCE = `
+CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'PG-13', 'R', 'NC-17');
+CREATE DOMAIN year AS integer CONSTRAINT year_check CHECK (VALUE >= 1901 AND VALUE <= 2155);
+CREATE TABLE language (language_id serial PRIMARY KEY, name character(20) NOT NULL, last_update timestamp NOT NULL DEFAULT now());
+CREATE TABLE actor (actor_id serial PRIMARY KEY, first_name varchar(45) NOT NULL, last_name varchar(45) NOT NULL, last_update timestamp NOT NULL DEFAULT now());
+CREATE TABLE film (
+  film_id serial PRIMARY KEY, title varchar(255) NOT NULL, description text, release_year year,
+  language_id smallint NOT NULL REFERENCES language(language_id), original_language_id smallint REFERENCES language(language_id),
+  rental_duration smallint NOT NULL DEFAULT 3, rental_rate numeric(4,2) NOT NULL DEFAULT 4.99, length smallint,
+  replacement_cost numeric(5,2) NOT NULL DEFAULT 19.99, rating mpaa_rating DEFAULT 'G', last_update timestamp NOT NULL DEFAULT now(),
+  special_features text[], fulltext tsvector NOT NULL
+);
+INSERT INTO language (name) VALUES ('English'), ('Italian'), ('Japanese'), ('Mandarin');
+INSERT INTO actor (first_name, last_name) VALUES ('PENELOPE', 'GUINESS'), ('NICK', 'WAHLBERG'), ('ED', 'CHASE');
+INSERT INTO film (title, description, release_year, language_id, original_language_id, rental_duration, rental_rate, length, replacement_cost, rating, special_features, fulltext) VALUES
+  ('ACADEMY DINOSAUR', 'A Epic Drama of a Feminist', 2012, 1, NULL, 6, 0.99, 86, 20.99, 'PG', '{"Deleted Scenes"}', to_tsvector('academy dinosaur')),
+  ('ACE GOLDFINGER', 'A Astounding Epistle', 2012, 1, 3, 3, 4.99, 48, 12.99, 'G', '{Trailers}', to_tsvector('ace goldfinger')),
+  ('ADAPTATION HOLES', NULL, NULL, 2, NULL, 7, 2.99, 50, 18.99, 'NC-17', NULL, to_tsvector('adaptation holes')),
+  ('AGENT TRUMAN', 'A Intrepid Panorama', 2006, 1, NULL, 3, 2.99, NULL, 17.99, 'PG-13', '{}', to_tsvector('agent truman')),
+  ('AIRPLANE SIERRA', 'A Touching Saga', 2006, 4, 2, 6, 4.99, 62, 28.99, 'R', '{Commentaries}', to_tsvector('airplane sierra'));
+`;
+
+export const FILMS_TARGET = `
+CREATE TABLE languages (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_language_id integer UNIQUE, name text NOT NULL);
+CREATE TYPE content_rating AS ENUM ('general', 'parental_guidance', 'parents_strongly_cautioned', 'restricted', 'adults_only');
+CREATE TABLE movies (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_film_id integer UNIQUE, title text NOT NULL, synopsis text, released_in integer,
+  language_id uuid NOT NULL REFERENCES languages(id), original_language_id uuid REFERENCES languages(id),
+  rental_days integer NOT NULL, rental_price numeric(4,2) NOT NULL, runtime_minutes integer, replacement_price numeric(5,2) NOT NULL,
+  rating content_rating, features text[], updated_at timestamptz NOT NULL
+);
+CREATE TABLE performers (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), legacy_actor_id integer UNIQUE, full_name text NOT NULL, updated_at timestamptz NOT NULL);
+`;
+
 export const SCHEMA_PAIRS: SchemaPair[] = [
   { name: 'case', createSource: createLegacyDatabase, createTarget: createTargetDatabase },
   { name: 'music', createSource: (u) => exec(u, MUSIC_SOURCE), createTarget: (u) => exec(u, MUSIC_TARGET) },
   { name: 'clinic', createSource: (u) => exec(u, CLINIC_SOURCE), createTarget: (u) => exec(u, CLINIC_TARGET) },
   { name: 'library', createSource: (u) => exec(u, LIBRARY_SOURCE), createTarget: (u) => exec(u, LIBRARY_TARGET) },
+  { name: 'films', createSource: (u) => exec(u, FILMS_SOURCE), createTarget: (u) => exec(u, FILMS_TARGET) },
 ];

@@ -1,6 +1,7 @@
 import type { ColumnInfo, TableInfo } from '../../../src/core/artifacts/schema-analysis.js';
 import { checkExpr, parseExpression } from '../../../src/core/expr/index.js';
-import { claim, columnFor, isFree, itemAt, quote, range, wordAt, type ReadState } from './state.js';
+import { conversion } from '../columns.js';
+import { claim, columnBefore, columnFor, isFree, itemAt, quote, range, wordAt, type ReadState } from './state.js';
 
 const targetColumn = (table: TableInfo, words: string[]): ColumnInfo | undefined => {
   const raw = words.join('_').toLowerCase();
@@ -33,7 +34,8 @@ async function readFromDerivations(state: ReadState, i: number): Promise<void> {
     if (!parts) return;
     const expression = await checked(parts.columns.join(" || ' ' || "), item.source);
     if (!expression) return;
-    derive(state, i - n, parts.end, target.name, expression, `"${quote(state, i - n, i)}" is the target column ${target.name}; the words after "from" name ${parts.columns.join(', ')}`);
+    const from = wordAt(state, i - n - 1) === 'with' ? i - n - 1 : i - n; // "with synopsis from description"
+    derive(state, from, parts.end, target.name, expression, `"${quote(state, i - n, i)}" is the target column ${target.name}; the words after "from" name ${parts.columns.join(', ')}`);
     return;
   }
 }
@@ -128,6 +130,16 @@ function readValueMap(state: ReadState, i: number): void {
   if (state.tokens[i]!.lower === 'bilde' && isFree(state, end) && state.tokens[end]!.lower === 'ab') end++;
   const from = /^(but|,|und|y|and|aber|pero)$/.test(state.tokens[i - 1]?.lower ?? '') && isFree(state, i - 1) ? i - 1 : i;
   mapOverride(state, { from, to: end, sourceFrom: i + 1, sourceTo: to, enumAt: to + 1 });
+  // "map G to general, PG to parental_guidance and R to restricted": the pairs after it share its verb.
+  for (let at = end; ; ) {
+    let k = at;
+    while (isFree(state, k) && /^(,|and|und|y|e)$/.test(state.tokens[k]!.lower)) k++;
+    let t = k + 1;
+    while (t < state.tokens.length && isFree(state, t) && !MAP_TO.test(state.tokens[t]!.lower) && t - k <= 5) t++;
+    if (k === at || !isFree(state, k) || !isFree(state, t) || !MAP_TO.test(state.tokens[t]?.lower ?? '') || !enumValueAt(state, i, t + 1)) return;
+    mapOverride(state, { from: at, to: t + 2, sourceFrom: k, sourceTo: t, enumAt: t + 1 });
+    at = t + 2;
+  }
 }
 
 /**
@@ -152,6 +164,63 @@ function readInfixMap(state: ReadState, i: number): void {
   mapOverride(state, { from: stop && stop.text !== ',' && isFree(state, from - 1) ? from - 1 : from, to: end, sourceFrom: columnWord ? from + 1 : from, sourceTo: i, enumAt: i + 1 });
 }
 
+/** The longest run (up to 3 words) from `at` naming a column of `table`; [end, column]. */
+function columnAfter(state: ReadState, table: TableInfo, at: number): [number, ColumnInfo] | undefined {
+  for (let n = 3; n >= 1; n--) {
+    const words = range(state, at, at + n);
+    const col = words && columnFor(table, words);
+    if (col) return [at + n, col];
+  }
+  return undefined;
+}
+
+/** Words between an old column and its new name: one token, or two ("goes to", "renamed to", "wird zu", "pasa a"). */
+const RENAME_ONE = /^(as|als|como|becomes|become|->|→|=>|wird)$/;
+const RENAME_TWO = /^(goes (to|into)|renamed (to|as)|wird zu|pasa a|se llama)$/;
+
+function renameConnector(state: ReadState, i: number): number {
+  const t = state.tokens[i]!.lower;
+  const next = state.tokens[i + 1];
+  if (next && isFree(state, i + 1) && RENAME_TWO.test(`${t} ${next.lower}`)) return 2;
+  return RENAME_ONE.test(t) ? 1 : 0;
+}
+
+/**
+ * "description as synopsis", "length → runtime_minutes", "last_update becomes updated_at",
+ * "rental_rate goes to rental_price", "rename length to runtime_minutes": the old column under
+ * its new name, a derivation that is the bare column (a copy, or the cast the plan's types
+ * need), as "synopsis from description" reads. The old name must be a column of the source and
+ * the new one a column of the target; anything else is left for the other readers.
+ */
+function readRename(state: ReadState, i: number): void {
+  const item = state.items[itemAt(state, i)]!;
+  if (!item.target) return;
+  let from: number;
+  let source: ColumnInfo;
+  let after: number;
+  if (state.tokens[i]!.lower === 'rename') {
+    const old = columnAfter(state, item.source, i + 1);
+    if (!old || !/^(to|as|into)$/.test(state.tokens[old[0]]?.lower ?? '') || !isFree(state, old[0])) return;
+    [from, source, after] = [i, old[1], old[0] + 1];
+  } else {
+    const width = renameConnector(state, i);
+    const old = width > 0 ? columnBefore(state, item.source, i) : undefined;
+    if (!old) return;
+    [from, source, after] = [old[0], old[1], i + width];
+  }
+  const renamed = columnAfter(state, item.target, after);
+  // A bare column is the override `--column new=old`: a copy or the plan's cast, whatever the
+  // type (smallint, a domain, text[]), so no column-language check; a name that needs quotes is not one.
+  if (!renamed || renamed[1].name === source.name || !/^[a-z_][a-z0-9_$]*$/.test(source.name)) return;
+  const target = renamed[1];
+  if (conversion(source.category, target.category) === null) {
+    const why = `${source.name} (${source.pgType}) cannot become ${target.name} (${target.pgType}) by a copy or a cast ferry makes; say how with an expression (--column ${target.name}=…)`;
+    claim(state, from, renamed[0], { kind: 'unread', why }, why);
+    return;
+  }
+  derive(state, from, renamed[0], renamed[1].name, source.name, `${source.name} is a column of ${item.source.name} and ${renamed[1].name} one of ${item.target.name}: the old column under its new name`);
+}
+
 /** Instructions become the overrides a reviewer gives: value maps and column derivations. */
 export async function readInstructions(state: ReadState): Promise<void> {
   for (let i = 0; i < state.tokens.length; i++) {
@@ -162,5 +231,7 @@ export async function readInstructions(state: ReadState): Promise<void> {
     else if (w === 'from') await readFromDerivations(state, i);
     else if (LOWER.test(w) || UPPER.test(w)) await readCaseChange(state, i);
     else if (state.tokens[i + 1]?.text === '=') await readWrittenDerivation(state, i);
+    // Not read as anything else (a value map's "as" first): perhaps a column's new name.
+    if (isFree(state, i) && (w === 'rename' || renameConnector(state, i) > 0)) readRename(state, i);
   }
 }

@@ -156,7 +156,8 @@ function checkStrongMarkers(state: ReadState, mentions: Mention[]): void {
     if (!next || next.kind !== 'word' || mentions.some((m) => m.from <= j && j < m.to)) return;
     const role: Role = SOURCE_MARKERS.has(t.lower) ? 'source' : 'target';
     const looksLikeName = /[_\d]/.test(next.text) || (role === 'target' && t.lower !== 'nach');
-    const isColumn = state.analysis.source.tables.some((tb) => tb.columns.some((c) => c.name.toLowerCase() === next.lower));
+    // "rental_rate → rental_price": a column's new name (instructions.ts reads it), not a table.
+    const isColumn = [state.analysis.source, state.analysis.target].some((db) => db.tables.some((tb) => tb.columns.some((c) => c.name.toLowerCase() === next.lower)));
     if (looksLikeName && !isColumn && !/^(before|after|since|the|first|last)$/.test(next.lower)) notFound(state, j, j + 1, role, `follows "${t.text}"`);
   });
 }
