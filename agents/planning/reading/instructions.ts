@@ -85,19 +85,59 @@ async function readCaseChange(state: ReadState, i: number): Promise<void> {
   derive(state, from, Math.max(i, at) + 1, target.name, expression, `"${w}" asks for ${fn}() of ${col.name}`);
 }
 
+/** How many tokens from i say "title case": "title case", "title-cased", "capitalized"; 0 when none. */
+function titleCaseWords(state: ReadState, i: number): number {
+  const w = state.tokens[i]!.lower;
+  if (/^(title-cased|titlecased|title-case|capitalized|capitalised|initcap)$/.test(w)) return 1;
+  return w === 'title' && isFree(state, i + 1) && /^(case|cased)$/.test(state.tokens[i + 1]!.lower) ? 2 : 0;
+}
+
+/**
+ * "full name from first and last name in title case": initcap() around the derivation just
+ * read; "last_name in title case", "title-cased last_name": initcap() of a column kept in both
+ * tables, as "email lowercased" reads lower().
+ */
+async function readTitleCase(state: ReadState, i: number): Promise<void> {
+  const n = titleCaseWords(state, i);
+  const item = state.items[itemAt(state, i)]!;
+  const from = /^(in|as)$/.test(wordAt(state, i - 1) ?? '') ? i - 1 : i;
+  const before = state.spans.find((s) => s.to === from && s.binding.kind === 'derivation' && s.binding.item === itemAt(state, i));
+  if (before && before.binding.kind === 'derivation') {
+    const expression = await checked(`initcap(${before.binding.expression})`, item.source);
+    if (!expression) return;
+    for (let k = from; k < i + n; k++) state.claimed[k] = true;
+    before.to = i + n;
+    before.binding = { ...before.binding, expression };
+    before.evidence += `; "${quote(state, from, i + n)}" asks for initcap()`;
+    return;
+  }
+  const after = from === i && n === 1;
+  const at = after ? i + 1 : from - 1;
+  const word = wordAt(state, at);
+  const col = word && columnFor(item.source, [word]);
+  const target = word && item.target && targetColumn(item.target, [word]);
+  if (!col || !target) return;
+  const expression = await checked(`initcap(${col.name})`, item.source);
+  if (expression) derive(state, Math.min(at, from), Math.max(at + 1, i + n), target.name, expression, `"${quote(state, i, i + n)}" asks for initcap() of ${col.name}`);
+}
+
 /** "full_name = first_name || ' ' || last_name": an expression written out for a target column. */
 async function readWrittenDerivation(state: ReadState, i: number): Promise<void> {
   const item = state.items[itemAt(state, i)]!;
   const name = wordAt(state, i);
   const target = name && targetColumn(item.target!, [name]);
   if (!target || item.source.columns.some((c) => c.name === target.name) || state.tokens[i + 1]?.text !== '=') return;
-  let end = i + 2;
-  while (end < state.tokens.length && isFree(state, end) && !(state.tokens[end]!.text === ',' || state.tokens[end]!.text === ';')) end++;
-  const text = state.text.slice(state.tokens[i + 2]!.start, state.tokens[end - 1]!.end);
-  const expression = await checked(text, item.source);
-  if (!expression) return;
-  const from = wordAt(state, i - 1) === 'with' ? i - 1 : i;
-  derive(state, from, end, target.name, expression, 'written in the column language');
+  let last = i + 2;
+  while (last < state.tokens.length && isFree(state, last) && !(state.tokens[last]!.text === ',' || state.tokens[last]!.text === ';')) last++;
+  // The longest run up to the comma that is an expression: "… || last_name and last_update as
+  // updated_at" or "… in title case" end it, and the words after are read on their own.
+  for (let end = last; end > i + 2; end--) {
+    const expression = await checked(state.text.slice(state.tokens[i + 2]!.start, state.tokens[end - 1]!.end), item.source);
+    if (!expression) continue;
+    const from = wordAt(state, i - 1) === 'with' ? i - 1 : i;
+    derive(state, from, end, target.name, expression, 'written in the column language');
+    return;
+  }
 }
 
 /** Whether token k is free and a value of an enum some column of item i's target table has. */
@@ -230,6 +270,7 @@ export async function readInstructions(state: ReadState): Promise<void> {
     else if (/^(als|como|auf|as)$/.test(w)) readInfixMap(state, i);
     else if (w === 'from') await readFromDerivations(state, i);
     else if (LOWER.test(w) || UPPER.test(w)) await readCaseChange(state, i);
+    else if (titleCaseWords(state, i) > 0) await readTitleCase(state, i);
     else if (state.tokens[i + 1]?.text === '=') await readWrittenDerivation(state, i);
     // Not read as anything else (a value map's "as" first): perhaps a column's new name.
     if (isFree(state, i) && (w === 'rename' || renameConnector(state, i) > 0)) readRename(state, i);
