@@ -84,6 +84,11 @@ export async function readColumnTypes(db: Queryable, schema: string, table: stri
   return out;
 }
 
+/** A blank-padded character(n) column (a domain over one too): its text drops the padding. */
+export function isBlankPaddedType(t: ColumnType | undefined): boolean {
+  return t !== undefined && /^(character|bpchar)(\(\d+\))?$/.test(t.castType ?? t.formatType);
+}
+
 export type ColumnRole =
   /** A value the program writes, re-derived from the source row. */
   | 'content'

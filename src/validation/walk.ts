@@ -7,6 +7,7 @@ import type { TableInfo } from '../core/artifacts/schema-analysis.js';
 import { compileDeriver, EXPRESSION_VALUE_PREFIX, programColumns, valueComparer } from '../core/plan/expected-row.js';
 import { compileSql, type Typed } from '../core/expr/index.js';
 import { Problems, type Orphan, type RowFindings } from './findings.js';
+import { isBlankPaddedType, readColumnTypes } from './plan-sql.js';
 
 /** A column the analysis lacks (derive reports it): values compare by their exact text. */
 const UNKNOWN_TYPE = { category: 'other', pgType: '' } as const;
@@ -70,7 +71,10 @@ export async function walkRows(input: { plan: MigrationPlan; source: Queryable; 
   const derived = plan.columns.flatMap((c) =>
     c.origin.kind === 'expression' ? [`CAST((${compileSql(c.origin.expr as Typed, { rowAlias: 'src' })}) AS text) AS ${quoteIdent(`${EXPRESSION_VALUE_PREFIX}${c.target}`)}`] : [],
   );
-  const selected = [...plan.source.columns.map((c) => `src.${quoteIdent(c)}`), ...derived].join(', ');
+  // Read as the run reads them (prepare.ts sourceColumn): a character(n) value without its padding.
+  const types = await readColumnTypes(source, plan.source.schema, plan.source.table);
+  const read = (c: string) => (isBlankPaddedType(types.get(c)) ? `src.${quoteIdent(c)}::text AS ${quoteIdent(c)}` : `src.${quoteIdent(c)}`);
+  const selected = [...plan.source.columns.map(read), ...derived].join(', ');
   await source.query(`DECLARE ferry_validate NO SCROLL CURSOR FOR SELECT ${selected} FROM ${from} ORDER BY src.${quoteIdent(plan.source.key)}`, where.params);
   for (;;) {
     const chunk = await source.query(`FETCH ${batchSize} FROM ferry_validate`);

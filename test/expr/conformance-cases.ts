@@ -148,4 +148,9 @@ export const CASES: ConformanceCase[] = [
   { op: 'email', expr: 'lower(trim(email))', columns: { email: 'text' }, rows: one('email', ['  Ada@Example.COM ', null, 'ÉMILE@X.FR']) },
   { op: 'hired_on', expr: 'hire_date::date', columns: { hire_date: 'timestamp without time zone' }, rows: one('hire_date', TIMESTAMPS) },
   { op: 'price', expr: 'unit_price::numeric(10,2)', columns: { unit_price: 'numeric' }, rows: one('unit_price', ['0.99', '1.995', '-1.995', '99999999.999', null]) },
+  // Pagila's shapes: smallint read as integer (32767 * 2 overflows smallint, not integer), character(n) as text without its padding
+  { op: 'smallint', expr: 'length * rental_duration', columns: { length: 'smallint', rental_duration: 'smallint' }, rows: pairs('length', ['32767', '-32768', '86', null], 'rental_duration', ['2', '7', null]) },
+  { op: 'smallint', expr: 'length / 60 + length % 60', columns: { length: 'smallint' }, rows: one('length', ['0', '59', '185', '-61', null]) },
+  { op: 'character(n)', expr: "name || '|' || initcap(lower(name))", columns: { name: 'character(20)' }, rows: one('name', ['English', ' Japanese  ', '', null, 'ǆungla', '😀x']) },
+  { op: 'character(n)', expr: "CASE WHEN code = 'GB' THEN left(code, 1) ELSE code || '!' END", columns: { code: 'character(3)' }, rows: one('code', ['GB', 'GB ', ' GB', 'USA', '', null]) },
 ];

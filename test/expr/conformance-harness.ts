@@ -52,7 +52,7 @@ export async function wireRow(client: pg.Client, columns: Record<string, string>
   names.forEach((n, i) => {
     const v = r.rows[0]![`c${i}`] ?? null;
     const type = columns[n]!;
-    out[n] = v === null ? null : type === 'integer' ? Number(v) : type === 'boolean' ? v === 'true' : v;
+    out[n] = v === null ? null : type === 'integer' || type === 'smallint' ? Number(v) : type === 'boolean' ? v === 'true' : v;
   });
   return out;
 }

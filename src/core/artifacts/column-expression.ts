@@ -59,7 +59,8 @@ const at = z.number().int().nonnegative().optional();
 const type = ScalarType.optional();
 
 export type Expr =
-  | { kind: 'column'; name: string; at?: number | undefined; type?: ScalarType | undefined }
+  /** `widened`: the source column's own type, when the language reads it as a wider one (smallint as integer, character(n) as text). */
+  | { kind: 'column'; name: string; at?: number | undefined; type?: ScalarType | undefined; widened?: string | undefined }
   | {
       kind: 'parent_column';
       /** The names written before the column: `['media_type']`, or several for several hops. */
@@ -85,7 +86,7 @@ export type Expr =
 
 export const Expr: z.ZodType<Expr> = z.lazy(() =>
   z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('column'), name: z.string().min(1), at, type }),
+    z.object({ kind: z.literal('column'), name: z.string().min(1), at, type, widened: z.string().optional() }),
     z.object({ kind: z.literal('parent_column'), path: z.array(z.string().min(1)).min(1), column: z.string().min(1), hops: z.array(ParentHop).optional(), at, type }),
     z.object({
       kind: z.literal('literal'),

@@ -139,7 +139,7 @@ function sourceType(pgType: string, what: string, at: number | undefined): Scala
     return typeError(
       `${what} is of type ${pgType}, which the column language does not read`,
       at,
-      'the language reads text, varchar, integer, bigint, numeric, boolean, date, timestamp, timestamptz and uuid columns; use a transform for others',
+      'the language reads text, varchar, character(n), smallint, integer, bigint, numeric, boolean, date, timestamp, timestamptz and uuid columns (a parent\'s smallint or character(n) column not yet); use a transform for others',
     );
   }
   return t;
@@ -172,6 +172,18 @@ function expectType(node: Typed, allowed: readonly ScalarType[], context: string
 
 type Node<K extends Expr['kind']> = Extract<Expr, { kind: K }>;
 
+/**
+ * Types a row column reads as a wider one of the language: smallint as integer, blank-padded
+ * character(n) as text (the run reads it without its padding, as PostgreSQL's cast does; the
+ * SQL compiler writes the same cast). Only a row's own columns: a parent's value is read apart.
+ */
+function widenedTypeOf(pgType: string): ScalarType | undefined {
+  const t = pgType.toLowerCase().replace(/\(.*\)$/, '').trim();
+  if (t === 'smallint' || t === 'int2') return 'integer';
+  if (t === 'character' || t === 'bpchar' || t === 'char') return 'text';
+  return undefined;
+}
+
 function columnType(e: Node<'column'>, env: CheckEnv): Typed {
   const pgType = Object.prototype.hasOwnProperty.call(env.columns, e.name) ? env.columns[e.name] : undefined;
   if (pgType === undefined) {
@@ -180,6 +192,8 @@ function columnType(e: Node<'column'>, env: CheckEnv): Typed {
       hint: `its columns: ${Object.keys(env.columns).join(', ')}. Unquoted names are lower-cased; quote mixed case ("FirstName")`,
     });
   }
+  const widened = scalarTypeOf(pgType) === undefined ? widenedTypeOf(pgType) : undefined;
+  if (widened) return { ...e, type: widened, widened: pgType };
   return { ...e, type: sourceType(pgType, `column ${e.name}`, e.at) };
 }
 

@@ -89,7 +89,9 @@ export function compileSql(expr: Typed, options: SqlCompileOptions): string {
     const type = need(e);
     switch (e.kind) {
       case 'column':
-        return `${row}.${quoteIdent(e.name)}`;
+        // A widened column (smallint, character(n)) is cast to the language's type: integer
+        // arithmetic, and text without the blank padding, as the program computes them.
+        return e.widened ? `CAST(${row}.${quoteIdent(e.name)} AS ${SQL_TYPE[type as Exclude<ScalarType, 'unknown'>]})` : `${row}.${quoteIdent(e.name)}`;
       case 'parent_column':
         if (!e.hops || e.hops.length !== e.path.length) throw new ExprError('EXPR_PARENT_UNRESOLVED', `${[...e.path, e.column].join('.')} has not been resolved to foreign keys`, { at: e.at });
         return parentSubquery(e.hops, e.column, options.rowAlias);
