@@ -21,6 +21,7 @@ import { PlanError } from '../../src/core/errors.js';
 import { columnsRead } from '../../src/core/expr/index.js';
 import { proposeDateFromTimestamp, proposeEnumFromParent, proposeWholeName } from './expression-rules.js';
 import { conversion, explainScore, isLegacyKeyColumn, nameScore, subjectWords } from './columns.js';
+import { legacyKeyOf } from './legacy-key.js';
 import { decideValue, learnCodes, type EnumRuleContext } from './enum-rules.js';
 import type { MigrationIntent } from './intent.js';
 import type { PlanProbe } from './probe.js';
@@ -47,8 +48,9 @@ const MAX_BATCH = 50_000;
 
 export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
   const say = input.onProgress ?? (() => {});
-  const { sourceKey, targetPk } = plannableKeys(input);
+  const { sourceKey, targetPk, keyNote } = plannableKeys(input);
   const ctx = await startPlan(input, sourceKey, targetPk);
+  if (keyNote) ctx.riskReasons.push(keyNote);
   for (const col of input.intent.target.columns) await planColumn(ctx, col);
   const draft = draftPlan(ctx);
   say(`planned ${ctx.columns.length} target columns, ${ctx.enumMappings.length} enum mapping(s), ${ctx.foreignKeys.length} FK decision(s); risk ${draft.risk.level}`);
@@ -60,7 +62,7 @@ export async function buildPlan(input: PlanInput): Promise<MigrationPlan> {
 }
 
 /** The legacy key each row is tracked by and the target's key: refuses an unfocused analysis and keys ferry cannot track. */
-function plannableKeys(input: PlanInput): { sourceKey: string; targetPk: ColumnInfo } {
+function plannableKeys(input: PlanInput): { sourceKey: string; targetPk: ColumnInfo; keyNote: string | null } {
   const { intent, analysis } = input;
   const focus = analysis.focus;
   if (!focus || focus.table !== intent.source.name || focus.schema !== intent.source.schema) {
@@ -70,13 +72,12 @@ function plannableKeys(input: PlanInput): { sourceKey: string; targetPk: ColumnI
   }
   const source = intent.source;
   const target = intent.target;
-  const sourceKey = source.primaryKey.length === 1 ? source.primaryKey[0]! : null;
+  const { sourceKey, keyNote } = legacyKeyOf(source);
   if (!sourceKey) {
-    throw new PlanError(
-      'SOURCE_KEY_UNSUPPORTED',
-      `the source table ${source.name} has ${source.primaryKey.length === 0 ? 'no primary key' : 'a composite primary key'}; ferry tracks each row by a single-column legacy key`,
-      { hint: 'add a single-column primary key (or unique id column) to the source table' },
-    );
+    const pk = source.primaryKey.length === 0 ? 'no primary key' : `a composite primary key (${source.primaryKey.join(', ')})`;
+    throw new PlanError('SOURCE_KEY_UNSUPPORTED', `the source table ${source.name} has ${pk} and no single-column unique key of a NOT NULL column; ferry tracks each row by a single-column legacy key`, {
+      hint: 'add a single-column primary key or a unique NOT NULL id column to the source table; a table keyed only by several columns together (a link table such as film_actor) cannot be moved yet',
+    });
   }
   const targetPk = target.primaryKey.length === 1 ? target.columns.find((c) => c.name === target.primaryKey[0]) : undefined;
   if (!targetPk) {
@@ -84,8 +85,9 @@ function plannableKeys(input: PlanInput): { sourceKey: string; targetPk: ColumnI
       hint: 'ferry records each new row by its primary key in migration_mappings',
     });
   }
-  return { sourceKey, targetPk };
+  return { sourceKey, targetPk, keyNote };
 }
+
 
 /** Everything the per-column decisions read, and what they add to, in decision order. */
 interface PlanContext {

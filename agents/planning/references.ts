@@ -1,6 +1,7 @@
 import type { ColumnMapping } from '../../src/core/artifacts/migration-plan.js';
 import { findTable, type ColumnInfo, type ForeignKeyInfo, type SchemaAnalysis, type TableInfo } from '../../src/core/artifacts/schema-analysis.js';
 import { nameScore } from './columns.js';
+import { legacyKeyOf } from './legacy-key.js';
 import type { PlanProbe } from './probe.js';
 import { singular, tokens } from './words.js';
 
@@ -58,7 +59,7 @@ function describedPair(description: string, target: TableInfo, analysis: SchemaA
     const fromName = from.includes('.') ? from.slice(from.indexOf('.') + 1) : from;
     const hits = analysis.source.tables.filter((t) => t.name.toLowerCase() === fromName.toLowerCase());
     const source = hits.length === 1 ? hits[0]! : analysis.source.tables.find((t) => sameSubject(t.name, fromName));
-    if (source && source.primaryKey.length === 1) return { source, words: m[0] };
+    if (source && legacyKeyOf(source).sourceKey !== null) return { source, words: m[0] };
   }
   return null;
 }
@@ -124,7 +125,7 @@ export function findLegacyReference(
     }
   }
 
-  const parentKey = parentSource.columns.find((c) => c.name === parentSource.primaryKey[0]);
+  const parentKey = parentSource.columns.find((c) => c.name === legacyKeyOf(parentSource).sourceKey);
   const declaredElsewhere = new Set(source.foreignKeys.flatMap((f) => (f.columns.length === 1 ? [f.columns[0]!] : [])));
   const byName = source.columns.filter(
     (c) =>
@@ -165,7 +166,7 @@ export async function decideViaMapping(input: {
   const self = ref.parentSource === source || (ref.parentSource.schema === source.schema && ref.parentSource.name === source.name);
   const selfTarget = ref.parentTarget.schema === target.schema && ref.parentTarget.name === target.name;
   const isSelf = self && selfTarget;
-  const parentKey = ref.parentSource.primaryKey[0]!;
+  const parentKey = legacyKeyOf(ref.parentSource).sourceKey!;
   const orphans = await input.probe.orphanValues({
     schema: source.schema,
     table: source.name,
