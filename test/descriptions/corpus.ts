@@ -352,6 +352,8 @@ const FILMS: Array<[string, Expected]> = [
   ['Mueve todos los film a movies, description como synopsis', FILM('', { derive: { synopsis: 'description' } })],
   ['Move every actor into performers, full name from first and last name in title case, last_update as updated_at', one('actor', 'performers', '', { derive: { full_name: "initcap(first_name || ' ' || last_name)", updated_at: 'last_update' } })],
   ["Move every actor into performers, with full_name = first_name || ' ' || last_name in title case", one('actor', 'performers', '', { derive: { full_name: "initcap(first_name || ' ' || last_name)" } })],
+  ['Move every film into movies, title in title case, description as synopsis', FILM('', { derive: { title: 'initcap(title)', synopsis: 'description' } })],
+  ['Move every film into movies, title lowercased and trimmed', FILM('', { derive: { title: 'trim(lower(title))' } })],
   ['Move every film into movies, description as plot', refuse('plot is no column of movies: the words stay unread', 'description as plot')],
 ];
 

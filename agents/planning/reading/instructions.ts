@@ -85,40 +85,45 @@ async function readCaseChange(state: ReadState, i: number): Promise<void> {
   derive(state, from, Math.max(i, at) + 1, target.name, expression, `"${w}" asks for ${fn}() of ${col.name}`);
 }
 
-/** How many tokens from i say "title case": "title case", "title-cased", "capitalized"; 0 when none. */
-function titleCaseWords(state: ReadState, i: number): number {
+/** Words that put a function around a derivation or a column: "title case" (2 tokens) → initcap, "trimmed" → trim. */
+function wrapWords(state: ReadState, i: number): { n: number; fn: 'initcap' | 'trim' } | null {
   const w = state.tokens[i]!.lower;
-  if (/^(title-cased|titlecased|title-case|capitalized|capitalised|initcap)$/.test(w)) return 1;
-  return w === 'title' && isFree(state, i + 1) && /^(case|cased)$/.test(state.tokens[i + 1]!.lower) ? 2 : 0;
+  if (/^(title-cased|titlecased|title-case|capitalized|capitalised|initcap)$/.test(w)) return { n: 1, fn: 'initcap' };
+  if (w === 'title' && isFree(state, i + 1) && /^(case|cased)$/.test(state.tokens[i + 1]!.lower)) return { n: 2, fn: 'initcap' };
+  if (/^(trimmed|getrimmt|recortado|recortada)$/.test(w)) return { n: 1, fn: 'trim' };
+  return null;
 }
 
 /**
- * "full name from first and last name in title case": initcap() around the derivation just
- * read; "last_name in title case", "title-cased last_name": initcap() of a column kept in both
- * tables, as "email lowercased" reads lower().
+ * "full name from first and last name in title case", "email lowercased and trimmed": the
+ * function around the derivation just read; "last_name in title case", "title-cased last_name",
+ * "email trimmed": around a column kept in both tables, as "email lowercased" reads lower().
  */
-async function readTitleCase(state: ReadState, i: number): Promise<void> {
-  const n = titleCaseWords(state, i);
+async function readWrap(state: ReadState, i: number): Promise<void> {
+  const { n, fn } = wrapWords(state, i)!;
   const item = state.items[itemAt(state, i)]!;
-  const from = /^(in|as)$/.test(wordAt(state, i - 1) ?? '') ? i - 1 : i;
+  const from = /^(in|as|and|und|y)$/.test(wordAt(state, i - 1) ?? '') ? i - 1 : i;
   const before = state.spans.find((s) => s.to === from && s.binding.kind === 'derivation' && s.binding.item === itemAt(state, i));
   if (before && before.binding.kind === 'derivation') {
-    const expression = await checked(`initcap(${before.binding.expression})`, item.source);
+    const expression = await checked(`${fn}(${before.binding.expression})`, item.source);
     if (!expression) return;
     for (let k = from; k < i + n; k++) state.claimed[k] = true;
     before.to = i + n;
     before.binding = { ...before.binding, expression };
-    before.evidence += `; "${quote(state, from, i + n)}" asks for initcap()`;
+    before.evidence += `; "${quote(state, from, i + n)}" asks for ${fn}()`;
     return;
   }
-  const after = from === i && n === 1;
-  const at = after ? i + 1 : from - 1;
-  const word = wordAt(state, at);
-  const col = word && columnFor(item.source, [word]);
-  const target = word && item.target && targetColumn(item.target, [word]);
-  if (!col || !target) return;
-  const expression = await checked(`initcap(${col.name})`, item.source);
-  if (expression) derive(state, Math.min(at, from), Math.max(at + 1, i + n), target.name, expression, `"${quote(state, i, i + n)}" asks for initcap() of ${col.name}`);
+  if (from !== i && wordAt(state, from) !== 'in') return; // "and trimmed" only after a derivation
+  // The column before the words ("email trimmed", "last_name in title case"), else after them ("title-cased last_name").
+  for (const at of from === i ? [i - 1, i + n] : [from - 1]) {
+    const word = wordAt(state, at);
+    const col = word && columnFor(item.source, [word]);
+    const target = word && item.target && targetColumn(item.target, [word]);
+    if (!col || !target) continue;
+    const expression = await checked(`${fn}(${col.name})`, item.source);
+    if (expression) derive(state, Math.min(at, from), Math.max(at + 1, i + n), target.name, expression, `"${quote(state, i, i + n)}" asks for ${fn}() of ${col.name}`);
+    return;
+  }
 }
 
 /** "full_name = first_name || ' ' || last_name": an expression written out for a target column. */
@@ -270,7 +275,7 @@ export async function readInstructions(state: ReadState): Promise<void> {
     else if (/^(als|como|auf|as)$/.test(w)) readInfixMap(state, i);
     else if (w === 'from') await readFromDerivations(state, i);
     else if (LOWER.test(w) || UPPER.test(w)) await readCaseChange(state, i);
-    else if (titleCaseWords(state, i) > 0) await readTitleCase(state, i);
+    else if (wrapWords(state, i)) await readWrap(state, i);
     else if (state.tokens[i + 1]?.text === '=') await readWrittenDerivation(state, i);
     // Not read as anything else (a value map's "as" first): perhaps a column's new name.
     if (isFree(state, i) && (w === 'rename' || renameConnector(state, i) > 0)) readRename(state, i);
