@@ -3,7 +3,7 @@ import type { PlanOverrides } from '../agents/planning/review.js';
 import type { PlanProbe } from '../agents/planning/probe.js';
 import { readDescription, type ReadResult } from '../agents/planning/reading/index.js';
 import { readingHash, type DescriptionReading } from './core/artifacts/description-reading.js';
-import { MigrationPlan } from './core/artifacts/migration-plan.js';
+import { MigrationPlan, reviewItems } from './core/artifacts/migration-plan.js';
 import { findTable, type SchemaAnalysis } from './core/artifacts/schema-analysis.js';
 import { FerryError } from './core/errors.js';
 import type { Queryable } from './core/sql.js';
@@ -48,5 +48,10 @@ export async function attachReading(plan: MigrationPlan, reading: DescriptionRea
       artifact.spans[index] = { ...span, binding: { kind: 'unread', why: `${asked}, but ${e.message}` } };
     }
   }
-  return MigrationPlan.parse({ ...next, revision: plan.revision, reading: { artifact, hash: readingHash(artifact), item, acknowledged: [] } });
+  const read = MigrationPlan.parse({ ...next, revision: plan.revision, reading: { artifact, hash: readingHash(artifact), item, acknowledged: [] } });
+  // The planner counted the decisions before the description settled some (and its unread words add others).
+  const open = reviewItems(read).length;
+  const reasons = read.risk.reasons.filter((r) => !/decision\(s\) need a person/.test(r));
+  if (open) reasons.unshift(`${open} decision(s) need a person before this plan can run`);
+  return MigrationPlan.parse({ ...read, risk: { level: open > 0 ? 'high' : reasons.length > 0 ? 'medium' : 'low', reasons } });
 }

@@ -354,6 +354,8 @@ const FILMS: Array<[string, Expected]> = [
   ["Move every actor into performers, with full_name = first_name || ' ' || last_name in title case", one('actor', 'performers', '', { derive: { full_name: "initcap(first_name || ' ' || last_name)" } })],
   ['Move every film into movies, title in title case, description as synopsis', FILM('', { derive: { title: 'initcap(title)', synopsis: 'description' } })],
   ['Move every film into movies, title lowercased and trimmed', FILM('', { derive: { title: 'trim(lower(title))' } })],
+  ['Move every language into languages, then every film into movies: description as synopsis, length as runtime_minutes', { kind: 'reading', tables: [['language', 'languages'], ['film', 'movies']], filter: '', derive: { synopsis: 'description', runtime_minutes: 'length' } }],
+  ['Move every film into movies, then every actor into performers: description as synopsis', { kind: 'reading', tables: [['film', 'movies'], ['actor', 'performers']], filter: '', derive: { synopsis: 'description' } }],
   ['Move every film into movies, description as plot', refuse('plot is no column of movies: the words stay unread', 'description as plot')],
 ];
 

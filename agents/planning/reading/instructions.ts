@@ -238,32 +238,46 @@ function renameConnector(state: ReadState, i: number): number {
  * the new one a column of the target; anything else is left for the other readers.
  */
 function readRename(state: ReadState, i: number): void {
-  const item = state.items[itemAt(state, i)]!;
-  if (!item.target) return;
-  let from: number;
-  let source: ColumnInfo;
-  let after: number;
-  if (state.tokens[i]!.lower === 'rename') {
-    const old = columnAfter(state, item.source, i + 1);
-    if (!old || !/^(to|as|into)$/.test(state.tokens[old[0]]?.lower ?? '') || !isFree(state, old[0])) return;
-    [from, source, after] = [i, old[1], old[0] + 1];
-  } else {
-    const width = renameConnector(state, i);
-    const old = width > 0 ? columnBefore(state, item.source, i) : undefined;
-    if (!old) return;
-    [from, source, after] = [old[0], old[1], i + width];
-  }
-  const renamed = columnAfter(state, item.target, after);
-  // A bare column is the override `--column new=old`: a copy or the plan's cast, whatever the
-  // type (smallint, a domain, text[]), so no column-language check; a name that needs quotes is not one.
-  if (!renamed || renamed[1].name === source.name || !/^[a-z_][a-z0-9_$]*$/.test(source.name)) return;
+  // The table pair named last before the words; else the one pair whose tables have both
+  // columns ("staff into staff_members, then rentals into rentals: active as is_active").
+  const here = itemAt(state, i);
+  const order = [here, ...state.items.map((_, k) => k).filter((k) => k !== here)];
+  const found = order.map((k) => ({ k, r: renameIn(state, i, state.items[k]!) })).filter((x) => x.r !== null);
+  const pick = found[0]?.k === here ? found[0] : found.length === 1 ? found[0] : undefined;
+  if (!pick) return;
+  const { from, source, renamed } = pick.r!;
+  const item = state.items[pick.k]!;
   const target = renamed[1];
   if (conversion(source.category, target.category) === null) {
     const why = `${source.name} (${source.pgType}) cannot become ${target.name} (${target.pgType}) by a copy or a cast ferry makes; say how with an expression (--column ${target.name}=…)`;
     claim(state, from, renamed[0], { kind: 'unread', why }, why);
     return;
   }
-  derive(state, from, renamed[0], renamed[1].name, source.name, `${source.name} is a column of ${item.source.name} and ${renamed[1].name} one of ${item.target.name}: the old column under its new name`);
+  const evidence = `${source.name} is a column of ${item.source.name} and ${target.name} one of ${item.target!.name}: the old column under its new name`;
+  claim(state, from, renamed[0], { kind: 'derivation', item: pick.k, column: target.name, expression: source.name }, evidence);
+}
+
+/** The old column and its new name in one table pair's tables, or null. */
+function renameIn(state: ReadState, i: number, item: ReadState['items'][number]): { from: number; source: ColumnInfo; renamed: [number, ColumnInfo] } | null {
+  if (!item.target) return null;
+  let from: number;
+  let source: ColumnInfo;
+  let after: number;
+  if (state.tokens[i]!.lower === 'rename') {
+    const old = columnAfter(state, item.source, i + 1);
+    if (!old || !/^(to|as|into)$/.test(state.tokens[old[0]]?.lower ?? '') || !isFree(state, old[0])) return null;
+    [from, source, after] = [i, old[1], old[0] + 1];
+  } else {
+    const width = renameConnector(state, i);
+    const old = width > 0 ? columnBefore(state, item.source, i) : undefined;
+    if (!old) return null;
+    [from, source, after] = [old[0], old[1], i + width];
+  }
+  const renamed = columnAfter(state, item.target, after);
+  // A bare column is the override `--column new=old`: a copy or the plan's cast, whatever the
+  // type (smallint, a domain, text[]), so no column-language check; a name that needs quotes is not one.
+  if (!renamed || renamed[1].name === source.name || !/^[a-z_][a-z0-9_$]*$/.test(source.name)) return null;
+  return { from, source, renamed };
 }
 
 /** Instructions become the overrides a reviewer gives: value maps and column derivations. */
