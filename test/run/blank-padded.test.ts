@@ -7,7 +7,7 @@ import { findTable } from '../../src/core/artifacts/schema-analysis.js';
 import { analyzeSchemas } from '../../agents/schema-analysis/index.js';
 import { validateMigration } from '../../src/validation/validate.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import { cliEnv, planApproveRun } from '../setup/ferry-bin.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
@@ -48,21 +48,9 @@ describe('blank-padded character(n) source columns, a key among them', () => {
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  async function planApproveRun(description: string, decisions: string[] = []): Promise<string> {
-    const planned = await runFerry(env, ['plan', description]);
-    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
-    const planPath = /written to (\S+\.json)/.exec(planned.stdout)![1]!;
-    const approved = await runFerry(env, ['approve', planPath, ...decisions]);
-    expect(approved.code, approved.stdout + approved.stderr).toBe(0);
-    const ran = await runFerry(env, ['run', planPath]);
-    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
-    expect(ran.stdout).toContain('ALL VALIDATIONS PASSED');
-    return planned.stdout;
-  }
-
   it('writes character(20) text without its padding, as PostgreSQL casts it, and validation agrees', async () => {
     // The column language reads a character(n) column as that text: initcap() sees 'english', not 'english' and 13 spaces.
-    await planApproveRun('Move every language into languages, name in title case', ['--column', 'name=initcap(lower(name))']);
+    await planApproveRun(env, 'Move every language into languages, name in title case', ['--column', 'name=initcap(lower(name))']);
     const rows = await db.sql('target', 'SELECT legacy_language_id AS k, name FROM languages ORDER BY 1');
     expect(rows.rows).toEqual([
       { k: 1, name: 'English' },
@@ -74,7 +62,7 @@ describe('blank-padded character(n) source columns, a key among them', () => {
 
   it('keeps a character(3) key (through a domain) as legacy_code and in the mappings unpadded, and the children find their parents by it', async () => {
     // A smallint column in an expression: integer arithmetic, in the program and in validation.
-    const plan = await planApproveRun('Move every country into nations', ['--column', 'seats=seats * 2']);
+    const plan = await planApproveRun(env, 'Move every country into nations', ['--column', 'seats=seats * 2']);
     // A target column named for the legacy key's own name (not an id) keeps the key.
     expect(plan).toMatch(/legacy_code\s+text\s+copy code\s+0\.95\s+keeps the legacy key country\.code/);
     const nations = await db.sql('target', 'SELECT legacy_code, label, region, seats FROM nations ORDER BY legacy_code');
@@ -88,7 +76,7 @@ describe('blank-padded character(n) source columns, a key among them', () => {
     const keys = await db.sql('target', `SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = 'public.country' ORDER BY 1`);
     expect(keys.rows.map((r) => r.legacy_id)).toEqual([' NZ', 'DE', 'GB', 'JP', 'USA']);
 
-    await planApproveRun('Move every town into towns');
+    await planApproveRun(env, 'Move every town into towns');
     const towns = await db.sql('target', 'SELECT t.legacy_town_id AS town, n.legacy_code AS nation FROM towns t LEFT JOIN nations n ON n.id = t.nation_id ORDER BY 1');
     expect(towns.rows).toEqual([
       { town: 1, nation: 'GB' },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FILMS_SOURCE, FILMS_TARGET } from '../descriptions/schemas.js';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import { cliEnv, planApproveRun, runFerry } from '../setup/ferry-bin.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
@@ -29,11 +29,7 @@ describe('Pagila films into a renamed schema, from one description', () => {
     db = await createDatabasePair('pagila_', { legacy: (url) => runScript(url, FILMS_SOURCE), target: (url) => runScript(url, FILMS_TARGET) });
     home = await mkdtemp(join(tmpdir(), 'ferry-pagila-'));
     env = cliEnv({ sourceUrl: db.legacy.url, targetUrl: db.target.url }, home, 'pagila-tester');
-    const planned = await runFerry(env, ['plan', 'Move every language into languages']);
-    const planPath = /written to (\S+\.json)/.exec(planned.stdout)![1]!;
-    expect((await runFerry(env, ['approve', planPath])).code).toBe(0);
-    const ran = await runFerry(env, ['run', planPath]);
-    expect(ran.stdout, ran.stderr).toContain('ALL VALIDATIONS PASSED');
+    await planApproveRun(env, 'Move every language into languages');
   });
   afterAll(async () => {
     await db?.drop();

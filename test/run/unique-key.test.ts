@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerDriverForTests } from '../setup/docker.js';
-import { cliEnv, runFerry } from '../setup/ferry-bin.js';
+import { cliEnv, planApproveRun, runFerry } from '../setup/ferry-bin.js';
 import { createDatabasePair, runScript, type DatabasePair } from '../setup/seed-case.js';
 
 /**
@@ -42,26 +42,14 @@ describe('a legacy table keyed by several columns', () => {
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  async function planApproveRun(description: string): Promise<string> {
-    const planned = await runFerry(env, ['plan', description]);
-    expect(planned.code, planned.stdout + planned.stderr).toBe(0);
-    const planPath = /written to (\S+\.json)/.exec(planned.stdout)![1]!;
-    const approved = await runFerry(env, ['approve', planPath]);
-    expect(approved.code, approved.stdout + approved.stderr).toBe(0);
-    const ran = await runFerry(env, ['run', planPath]);
-    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
-    expect(ran.stdout).toContain('ALL VALIDATIONS PASSED');
-    return planned.stdout;
-  }
-
   it('is tracked by its unique NOT NULL code, said on the plan, and its children find their parents by it', async () => {
-    const plan = await planApproveRun('Move every shipment into shipments');
+    const plan = await planApproveRun(env, 'Move every shipment into shipments');
     expect(plan).toContain('legacy key shipment_code');
     expect(plan).toContain('rows are tracked by shipment_code, a unique NOT NULL column: shipment has a composite primary key (carrier, tracking_no)');
     const keys = await db.sql('target', `SELECT legacy_id FROM ferry_control.migration_mappings WHERE source_table = 'public.shipment' ORDER BY 1`);
     expect(keys.rows.map((r) => r.legacy_id)).toEqual(['S-10', 'S-3', 'S-9']);
 
-    await planApproveRun('Move every parcel into parcels');
+    await planApproveRun(env, 'Move every parcel into parcels');
     const parcels = await db.sql('target', 'SELECT p.legacy_parcel_id AS parcel, s.legacy_shipment_code AS shipment, s.carrier FROM parcels p LEFT JOIN shipments s ON s.id = p.shipment_id ORDER BY 1');
     expect(parcels.rows).toEqual([
       { parcel: 7, shipment: 'S-9', carrier: 'DHL' },
