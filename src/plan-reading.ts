@@ -1,5 +1,5 @@
 import { applyOverrides } from '../agents/planning/index.js';
-import type { PlanOverrides } from '../agents/planning/review.js';
+import { isPlainColumnName, type PlanOverrides } from '../agents/planning/review.js';
 import type { PlanProbe } from '../agents/planning/probe.js';
 import { readDescription, type ReadResult } from '../agents/planning/reading/index.js';
 import { readingHash, type DescriptionReading } from './core/artifacts/description-reading.js';
@@ -14,9 +14,6 @@ export function readForPlanning(description: string, analysis: SchemaAnalysis, s
   return readDescription({ description, analysis, probe: createReadingProbe(source), ...(now ? { now } : {}) });
 }
 
-/** A derivation that is one bare column ("description as synopsis"): a new name, not an expression. */
-const BARE_COLUMN = /^[a-z_][a-z0-9_$]*$/;
-
 /**
  * Records the reading on the plan and applies its value overrides the way `ferry approve
  * --map` would, and its renames (a derivation that is one source column) the way `--column
@@ -30,7 +27,7 @@ export async function attachReading(plan: MigrationPlan, reading: DescriptionRea
   const columns = new Set(findTable(analysis.source, plan.source.table, plan.source.schema)?.columns.map((c) => c.name) ?? []);
   // A rename the plan already made (legacy_role_id = id, copied by name) changes nothing: no override.
   const renames = (column: string, expression: string) =>
-    BARE_COLUMN.test(expression) && columns.has(expression) && !plan.columns.some((c) => c.target === column && (c.origin.kind === 'copy' || c.origin.kind === 'cast') && c.origin.source === expression);
+    isPlainColumnName(expression) && columns.has(expression) && !plan.columns.some((c) => c.target === column && (c.origin.kind === 'copy' || c.origin.kind === 'cast') && c.origin.source === expression);
   const artifact: DescriptionReading = structuredClone(reading);
   for (const [index, span] of artifact.spans.entries()) {
     const b = span.binding;

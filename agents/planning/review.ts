@@ -52,6 +52,12 @@ function acknowledge(next: MigrationPlan, ns: number[]): string[] {
 /** A bare name is a source column (a copy, as before the column language); anything else is an expression. */
 const BARE_NAME = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
+/**
+ * A source column the description names as a whole origin ("description as synopsis"): a bare
+ * name `--column` copies, and one the column language reads as itself (no quotes, no case to fold).
+ */
+export const isPlainColumnName = (name: string): boolean => /^[a-z_][a-z0-9_$]*$/.test(name);
+
 /** `const:<json or text>`, `default`, a source column (added to what the program reads), or an expression. */
 async function overrideOrigin(
   text: string,

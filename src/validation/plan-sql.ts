@@ -1,5 +1,6 @@
 import { escapeLiteral } from '../core/pg-escape.js';
 import type { ColumnMapping, ColumnOrigin, MigrationPlan } from '../core/artifacts/migration-plan.js';
+import { isBlankPaddedTypeName } from '../core/artifacts/schema-analysis.js';
 import { planTables } from '../control/control-tables.js';
 import { qualified, quoteIdent, type Queryable, type SqlFragment } from '../core/sql.js';
 import { columnsRead, compileSql, type Typed } from '../core/expr/index.js';
@@ -86,7 +87,7 @@ export async function readColumnTypes(db: Queryable, schema: string, table: stri
 
 /** A blank-padded character(n) column (a domain over one too): its text drops the padding. */
 export function isBlankPaddedType(t: ColumnType | undefined): boolean {
-  return t !== undefined && /^(character|bpchar)(\(\d+\))?$/.test(t.castType ?? t.formatType);
+  return t !== undefined && isBlankPaddedTypeName(t.castType ?? t.formatType);
 }
 
 export type ColumnRole =

@@ -1,6 +1,7 @@
 import type { ColumnInfo, TableInfo } from '../../../src/core/artifacts/schema-analysis.js';
 import { checkExpr, parseExpression } from '../../../src/core/expr/index.js';
 import { conversion } from '../columns.js';
+import { isPlainColumnName } from '../review.js';
 import { claim, columnBefore, columnFor, isFree, itemAt, quote, range, wordAt, type ReadState } from './state.js';
 
 const targetColumn = (table: TableInfo, words: string[]): ColumnInfo | undefined => {
@@ -276,7 +277,7 @@ function renameIn(state: ReadState, i: number, item: ReadState['items'][number])
   const renamed = columnAfter(state, item.target, after);
   // A bare column is the override `--column new=old`: a copy or the plan's cast, whatever the
   // type (smallint, a domain, text[]), so no column-language check; a name that needs quotes is not one.
-  if (!renamed || renamed[1].name === source.name || !/^[a-z_][a-z0-9_$]*$/.test(source.name)) return null;
+  if (!renamed || renamed[1].name === source.name || !isPlainColumnName(source.name)) return null;
   return { from, source, renamed };
 }
 

@@ -160,7 +160,12 @@ export type SchemaAnalysis = z.infer<typeof SchemaAnalysis>;
  * existed are read by the type's name.
  */
 export function isBlankPadded(col: Pick<ColumnInfo, 'pgType' | 'blankPadded'>): boolean {
-  return col.blankPadded === true || /^(character|bpchar)(\(\d+\))?$/.test(col.pgType);
+  return col.blankPadded === true || isBlankPaddedTypeName(col.pgType);
+}
+
+/** A type name as format_type prints it (`character(3)`, `bpchar`, `char`) that is blank-padded character(n). */
+export function isBlankPaddedTypeName(name: string): boolean {
+  return /^(character|bpchar|char)(\(\d+\))?$/i.test(name.trim());
 }
 
 export function findTable<T extends { schema: string; name: string } = TableInfo>(db: { tables: readonly T[] }, name: string, schema?: string): T | undefined {

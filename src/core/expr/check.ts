@@ -1,4 +1,5 @@
 import type { CastTarget, Expr, ScalarType } from './ast.js';
+import { isBlankPaddedTypeName } from '../artifacts/schema-analysis.js';
 import { ExprError } from './errors.js';
 
 /**
@@ -178,10 +179,9 @@ type Node<K extends Expr['kind']> = Extract<Expr, { kind: K }>;
  * SQL compiler writes the same cast). Only a row's own columns: a parent's value is read apart.
  */
 function widenedTypeOf(pgType: string): ScalarType | undefined {
-  const t = pgType.toLowerCase().replace(/\(.*\)$/, '').trim();
+  const t = pgType.toLowerCase().trim();
   if (t === 'smallint' || t === 'int2') return 'integer';
-  if (t === 'character' || t === 'bpchar' || t === 'char') return 'text';
-  return undefined;
+  return isBlankPaddedTypeName(t) ? 'text' : undefined;
 }
 
 function columnType(e: Node<'column'>, env: CheckEnv): Typed {

@@ -2,6 +2,7 @@ import { escapeLiteral } from '../pg-escape.js';
 import type { CastTarget, Expr, ParentHop, ScalarType } from './ast.js';
 import type { Typed } from './check.js';
 import { ExprError } from './errors.js';
+import { COLLATED } from './walk.js';
 import { quoteIdent, qualified } from '../sql.js';
 
 /**
@@ -137,13 +138,8 @@ export function compileSql(expr: Typed, options: SqlCompileOptions): string {
       }
       case 'call': {
         const args = e.args.map(c);
+        if (COLLATED.has(e.fn)) return `${e.fn}(${[`${args[0]} COLLATE pg_c_utf8`, ...args.slice(1)].join(', ')})`;
         switch (e.fn) {
-          case 'lower':
-          case 'upper':
-          case 'initcap':
-            return `${e.fn}(${args[0]} COLLATE pg_c_utf8)`;
-          case 'regexp_replace':
-            return `regexp_replace(${args[0]} COLLATE pg_c_utf8, ${args.slice(1).join(', ')})`;
           case 'substring':
             return `substr(${args.join(', ')})`;
           case 'nullif':

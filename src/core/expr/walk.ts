@@ -23,8 +23,8 @@ export function parentLookups(expr: Expr): Array<Extract<Expr, { kind: 'parent_c
   return [...out.values()];
 }
 
-/** Functions whose SQL form needs the builtin pg_c_utf8 collation (PostgreSQL 17 or later): compile-sql.ts. */
-const COLLATED = new Set(['lower', 'upper', 'initcap', 'regexp_replace']);
+/** Functions whose SQL form puts their first argument under the builtin pg_c_utf8 collation (PostgreSQL 17 or later): compile-sql.ts. */
+export const COLLATED = new Set(['lower', 'upper', 'initcap', 'regexp_replace']);
 
 /** The functions of an expression that only a PostgreSQL 17 or later server can re-derive, each once. */
 export function collatedCalls(expr: Expr): string[] {
